@@ -1,0 +1,1 @@
+"""Analytics: one DuckDB file, one writer thread, named queries."""

@@ -1,0 +1,1 @@
+"""CDN simulation: edge caches, eviction policies, steering, health, proactive fill."""

@@ -1,0 +1,57 @@
+"""One settings registry: every tunable has a name, a default, an environment variable and help."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named setting; `env` overrides `default`, converted by `parse`."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "MINIFLIX_" + self.name.upper()
+
+    def value(self) -> Any:
+        raw = os.environ.get(self.env)
+        return self.default if raw is None or raw == "" else self.parse(raw)
+
+
+SETTINGS: dict[str, Setting] = {}
+
+
+def register(name: str, default: Any, help: str, parse: Callable[[str], Any] = str) -> Setting:
+    """Add a setting to the registry (idempotent for the same name)."""
+    setting = SETTINGS.setdefault(name, Setting(name, default, help, parse))
+    return setting
+
+
+def get(name: str) -> Any:
+    """The current value of a registered setting (environment first, then default)."""
+    return SETTINGS[name].value()
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every setting with its value and help, for `--help` pages and docs."""
+    return [{"name": s.name, "env": s.env, "default": s.default, "value": s.value(),
+             "help": s.help} for s in SETTINGS.values()]
+
+
+register("data_dir", "", "Where titles, logs and indexes live (default: the platform's user data dir).")
+register("ffmpeg", "", "Path of the ffmpeg binary (default: found on PATH).")
+register("ffprobe", "", "Path of the ffprobe binary (default: found on PATH).")
+register("workers", os.cpu_count() or 2, "Parallel chunk encodes.", int)
+register("segment_seconds", 4.0, "Target CMAF segment duration in seconds.", float)
+register("chunk_retries", 2, "How many times a failing chunk encode is retried.", int)
+register("x264_preset", "veryfast", "libx264 preset for every rung.")
+register("upload_limit_mb", 4096, "Largest upload the server accepts, in MiB.", int)
+register("host", "127.0.0.1", "Address the HTTP server binds to.")

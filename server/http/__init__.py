@@ -1,0 +1,1 @@
+"""HTTP layer: Flask app factory, one blueprint per service, waitress runner."""

@@ -1,0 +1,1 @@
+"""Ingest jobs: persisted job and task state, the local executor, resume and retry."""

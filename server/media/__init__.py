@@ -1,0 +1,1 @@
+"""Media pipeline pieces: find ffmpeg, probe, plan the ladder and chunks, encode, package, verify."""

@@ -1,0 +1,146 @@
+"""ffmpeg and ffprobe as a boundary: found and version-checked once, run with argv lists only.
+
+Every command is logged, never run through a shell, and its progress read from `-progress pipe:1`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from server import config
+from server.errors import JobError, ToolMissing
+from server.media.progress import ProgressParser, ProgressUpdate
+
+log = logging.getLogger(__name__)
+
+MIN_MAJOR = 4
+INSTALL_HINT = ("install FFmpeg (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install "
+                "ffmpeg`; Windows: https://ffmpeg.org/download.html) or point MINIFLIX_FFMPEG and "
+                "MINIFLIX_FFPROBE at the binaries")
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Resolved paths of ffmpeg and ffprobe and ffmpeg's version string."""
+
+    ffmpeg: str
+    ffprobe: str
+    version: str
+
+
+class FFmpegFailed(JobError):
+    """An ffmpeg process exited non-zero; `message` ends with the last lines it printed."""
+
+    def __init__(self, what: str, returncode: int, tail: str) -> None:
+        super().__init__(f"{what} failed (ffmpeg exit {returncode}): {tail.strip()[-1200:]}")
+        self.returncode = returncode
+        self.tail = tail
+
+
+def _resolve(name: str) -> str:
+    configured = config.get(name)
+    path = shutil.which(configured) if configured else shutil.which(name)
+    if configured and not path and os.access(configured, os.X_OK):
+        path = configured
+    if not path:
+        where = f"MINIFLIX_{name.upper()}={configured!r} is not an executable" if configured \
+            else f"{name} was not found on PATH"
+        raise ToolMissing(f"{where}.", hint=INSTALL_HINT)
+    return path
+
+
+def _version(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=20)
+    except OSError as exc:
+        raise ToolMissing(f"{binary} cannot run: {exc}.", hint=INSTALL_HINT) from exc
+    first = (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
+    match = re.search(r"version\s+n?(\S+)", first)
+    if out.returncode != 0 or not match:
+        raise ToolMissing(f"{binary} did not report a version ({first!r}).", hint=INSTALL_HINT)
+    return match.group(1)
+
+
+@lru_cache(maxsize=1)
+def find_tools() -> Tools:
+    """Find ffmpeg/ffprobe once (PATH or MINIFLIX_FFMPEG/MINIFLIX_FFPROBE) and check the version."""
+    ffmpeg, ffprobe = _resolve("ffmpeg"), _resolve("ffprobe")
+    version = _version(ffmpeg)
+    _version(ffprobe)
+    major = re.match(r"(\d+)", version)
+    if major and int(major.group(1)) < MIN_MAJOR:
+        raise ToolMissing(f"ffmpeg {version} is too old; MiniFlix needs {MIN_MAJOR}.0 or newer.",
+                          hint=INSTALL_HINT)
+    log.info("using ffmpeg %s at %s, ffprobe at %s", version, ffmpeg, ffprobe)
+    return Tools(ffmpeg, ffprobe, version)
+
+
+ProgressCallback = Callable[[ProgressUpdate], None]
+StartCallback = Callable[["subprocess.Popen[bytes]"], None]
+
+
+def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None, on_start: StartCallback | None = None) -> str:
+    """Run one ffmpeg command; returns its stderr tail, raises FFmpegFailed on a non-zero exit.
+
+    With `on_progress`, `-progress pipe:1` output is parsed and reported block by block. `stop`
+    kills the process (the caller decides what a stop means).
+    """
+    argv = list(args)
+    if on_progress is not None and "-progress" not in argv:
+        argv[1:1] = ["-progress", "pipe:1", "-nostats"]
+    log.debug("run %s: %s", what, " ".join(argv))
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    if on_start is not None:
+        on_start(proc)
+    tail: deque[str] = deque(maxlen=40)
+    err_reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+    err_reader.start()
+    watcher = _watch_stop(proc, stop) if stop is not None else None
+    parser = ProgressParser()
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        update = parser.feed(raw.decode("utf-8", "replace"))
+        if update is not None and on_progress is not None:
+            on_progress(update)
+    code = proc.wait()
+    err_reader.join(timeout=5)
+    if watcher is not None:
+        watcher.set()
+    text = "\n".join(tail)
+    if code != 0:
+        raise FFmpegFailed(what, code, text)
+    return text
+
+
+def _drain(stream: Any, tail: deque[str]) -> None:
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+
+
+def _watch_stop(proc: subprocess.Popen[bytes], stop: threading.Event) -> threading.Event:
+    """Kill `proc` when `stop` is set; returns an event that ends the watch."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if stop.wait(0.1):
+                if proc.poll() is None:
+                    proc.kill()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return done

@@ -1,0 +1,144 @@
+"""Value types shared by every media step: what a source is, the ladder, chunks, and outputs.
+
+Written once here so probe, ladder, encode, package and verify agree on one vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The chosen video stream of a source, as ffprobe reports it plus what we derived."""
+
+    index: int                 # stream index in the container
+    codec: str                 # e.g. "h264", "hevc", "vp8"
+    width: int                 # coded width (before rotation and SAR)
+    height: int                # coded height
+    sar: Fraction              # sample aspect ratio (1 for square pixels)
+    rotation: int              # degrees clockwise the picture must turn to be upright: 0/90/180/270
+    fps: Fraction              # constant output frame rate chosen for the title
+    vfr: bool                  # source frame rate is variable
+    interlaced: bool           # needs deinterlacing
+    pix_fmt: str
+    bit_depth: int
+    full_range: bool           # JPEG/full range input (yuvj*, color_range=pc)
+    hdr: bool                  # PQ/HLG transfer or BT.2020 primaries
+
+    @property
+    def display_width(self) -> int:
+        """Upright width in square pixels."""
+        w, h = self._square()
+        return h if self.rotation in (90, 270) else w
+
+    @property
+    def display_height(self) -> int:
+        w, h = self._square()
+        return w if self.rotation in (90, 270) else h
+
+    def _square(self) -> tuple[int, int]:
+        if self.sar > 1:
+            return round(self.width * self.sar), self.height
+        if 0 < self.sar < 1:
+            return self.width, round(self.height / self.sar)
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """One audio stream of a source."""
+
+    index: int
+    codec: str
+    channels: int
+    sample_rate: int
+    language: str = ""
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A probed, validated source: what the pipeline needs to plan and encode it."""
+
+    path: Path
+    size: int
+    duration: float            # seconds of real, decodable content (not a truncated header's claim)
+    format_name: str
+    video: VideoInfo | None    # None for an audio-only title
+    audio: AudioInfo | None    # the kept audio track (first default)
+    dropped_audio: tuple[AudioInfo, ...] = ()
+    notes: tuple[str, ...] = ()  # what was done about oddities: "deinterlaced", "rotated -90", ...
+
+    @property
+    def expected_frames(self) -> int:
+        """Frames every rendition must have at the output rate."""
+        if self.video is None:
+            return 0
+        return round(self.duration * self.video.fps)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One rung of the ladder (H.264, capped CRF)."""
+
+    name: str                  # "1080p", "720p", … or e.g. "144p" for a tiny source
+    width: int
+    height: int
+    bitrate_kbps: int          # nominal rung bitrate; -maxrate
+    bufsize_kbps: int          # -bufsize
+    crf: int = 23
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A time range of the source encoded by one task; starts on a segment boundary."""
+
+    index: int
+    start: float
+    duration: float
+    frames: int                # frames this chunk must produce at the output rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass
+class WorkLayout:
+    """Scratch files of one job, shared by encode (writer) and package (reader)."""
+
+    root: Path
+
+    def chunk_file(self, rendition: str, index: int) -> Path:
+        """Video-only MP4 of one chunk of one rung, timestamps starting at 0."""
+        return self.root / "chunks" / rendition / f"chunk_{index:05d}.mp4"
+
+    @property
+    def audio_file(self) -> Path:
+        """AAC-LC stereo 48 kHz of the whole source, encoded once."""
+        return self.root / "audio.m4a"
+
+    @property
+    def package_dir(self) -> Path:
+        return self.root / "package"
+
+
+@dataclass
+class PackagedTitle:
+    """What packaging produced inside a title directory (paths relative to it)."""
+
+    root: Path
+    master: str = "master.m3u8"
+    mpd: str = "manifest.mpd"
+    # each: name, width, height, bandwidth, frames
+    renditions: list[dict[str, Any]] = field(default_factory=list)
+    audio: dict[str, Any] | None = None  # codec, channels
+    poster: str | None = None
+    sprite_vtt: str | None = None

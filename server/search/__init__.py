@@ -1,0 +1,1 @@
+"""Search: one Whoosh index with one writer, facets, suggestions."""

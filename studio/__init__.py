@@ -1,0 +1,1 @@
+"""MiniFlix Studio: the PySide6 desktop app; talks to the server only over HTTP and SSE."""
