@@ -1,0 +1,89 @@
+"""The SQLite side of the log: schema, connections and the statements shared by writers and readers.
+
+One WAL file; `synchronous=FULL` so a committed publish survives a power cut. Offsets come from the
+`heads` table (not `MAX(offset)`), so retention deleting old rows never lets an offset be reused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (
+    topic TEXT PRIMARY KEY,
+    partitions INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS heads (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    ts REAL NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (topic, partition, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+"""
+
+INSERT_EVENT = "INSERT INTO events (topic, partition, offset, key, ts, value) VALUES (?, ?, ?, ?, ?, ?)"
+READ_PARTITION = ("SELECT offset, key, ts, value FROM events WHERE topic = ? AND partition = ? "
+                  "AND offset >= ? ORDER BY offset LIMIT ?")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit `BEGIN IMMEDIATE`)."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+def create_schema(path: Path) -> None:
+    db = connect(path)
+    try:
+        db.executescript(SCHEMA)
+    finally:
+        db.close()
+
+
+class Connections:
+    """One connection per thread (sqlite3 connections must not be shared while in use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    def close_all(self) -> None:
+        with self._lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
