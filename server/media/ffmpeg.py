@@ -100,8 +100,11 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     if on_progress is not None and "-progress" not in argv:
         argv[1:1] = ["-progress", "pipe:1", "-nostats"]
     log.debug("run %s: %s", what, " ".join(argv))
+    # Own process group: a Ctrl-C in the terminal reaches us, and we stop ffmpeg deliberately,
+    # instead of every ffmpeg dying at once and looking like a failed encode.
+    group = {"process_group": 0} if os.name == "posix" else {}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, **group)  # type: ignore[call-overload]
     if on_start is not None:
         on_start(proc)
     tail: deque[str] = deque(maxlen=40)

@@ -1,0 +1,145 @@
+"""`miniflix ingest PATH...` and `miniflix videos`: the command-line contract other tools rely on.
+
+ingest: each file in turn; one failing never stops the others. Exit 0 when all were published,
+1 when any failed, 2 on a usage error, 130 when interrupted (the job stays resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from server.catalog import Catalog
+from server.cli import add_data_dir
+from server.cli.progressbar import ProgressBar
+from server.errors import Cancelled, MiniflixError
+from server.events.log import open_event_log
+from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.store import PUBLISHED, JobRecord
+from server.paths import DataDir
+
+
+def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subs.add_parser("ingest", help="probe, encode, package and publish video files")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video or audio files to ingest")
+    add_data_dir(p)
+    p.add_argument("--workers", type=_positive_int, help="parallel chunk encodes (default: cores)")
+    p.add_argument("--segment-seconds", type=_positive_float, help="CMAF segment duration (default 4)")
+    p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
+    p.set_defaults(func=run_ingest)
+    v = subs.add_parser("videos", help="list the catalog")
+    add_data_dir(v)
+    v.add_argument("--all", action="store_true", help="include failed and deleted titles")
+    v.add_argument("--json", action="store_true", help="JSON output")
+    v.set_defaults(func=run_videos)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 60:
+        raise argparse.ArgumentTypeError("must be between 0.5 and 60 seconds")
+    return value
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    data = DataDir.resolve(args.data_dir)
+    log = open_event_log(data)
+    options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds)
+    ingest = Ingest(data, log, options)
+    failures = 0
+    try:
+        for raw in args.paths:
+            result = _ingest_one(ingest, Path(raw))
+            failures += result["status"] != "published"
+            _report(result, args.json)
+    finally:
+        log.close()
+    return 1 if failures else 0
+
+
+def _ingest_one(ingest: Ingest, path: Path) -> dict[str, Any]:
+    try:
+        job = ingest.create_job(path)
+    except MiniflixError as exc:
+        return _result(str(path), None, error=str(exc))
+    bar = ProgressBar(job.original_name)
+    job = _run_interruptibly(ingest, job, bar)
+    bar.close(f"{job.original_name}: {job.state}" + (f" as {job.video_id}" if job.state == PUBLISHED
+                                                     else f": {job.error}"))
+    return _result(str(path), job)
+
+
+def _run_interruptibly(ingest: Ingest, job: JobRecord, bar: ProgressBar) -> JobRecord:
+    """Run in a worker thread so Ctrl-C in the main thread can stop ffmpeg cleanly."""
+    stop, outcome = threading.Event(), {}
+
+    def work() -> None:
+        try:
+            outcome["job"] = ingest.run(job, bar.update, stop)
+        except Cancelled as exc:
+            outcome["cancelled"] = exc
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="ingest")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        worker.join()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    if "cancelled" in outcome:
+        raise KeyboardInterrupt
+    return outcome["job"]
+
+
+def _result(path: str, job: JobRecord | None, error: str = "") -> dict[str, Any]:
+    published = job is not None and job.state == PUBLISHED
+    res = job.result if job is not None and published else {}
+    return {"input": path, "video_id": job.video_id if job else None,
+            "status": "published" if published else "failed",
+            "error": None if published else (error or (job.error if job else "")),
+            "duration": res.get("duration"), "master": res.get("master"), "mpd": res.get("mpd"),
+            "renditions": res.get("renditions", []), "audio": res.get("audio"),
+            "integrity": res.get("integrity"), "notes": res.get("notes", job.notes if job else []),
+            "timing": res.get("timing")}
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result), flush=True)
+    elif result["status"] == "published":
+        rungs = ", ".join(r["name"] for r in result["renditions"]) or "audio only"
+        print(f"published {result['video_id']} ({result['duration']:.1f} s; {rungs}): {result['master']}")
+    else:
+        print(f"error: {result['error']}", file=sys.stderr)
+
+
+def run_videos(args: argparse.Namespace) -> int:
+    catalog = Catalog(DataDir.resolve(args.data_dir).catalog_db)
+    titles = catalog.list(None if args.all else PUBLISHED)
+    if args.json:
+        print(json.dumps([t.to_dict() for t in titles], indent=2))
+        return 0
+    if not titles:
+        print("The catalog is empty: `miniflix ingest FILE` adds a title.")
+    for t in titles:
+        rungs = t.top_rendition or "-"
+        extra = f"  {t.error}" if t.error else ""
+        print(f"{t.video_id}  {t.status:9}  {t.duration:7.1f}s  {rungs:6}  {t.title}{extra}")
+    return 0

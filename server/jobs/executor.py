@@ -1,0 +1,102 @@
+"""The local executor: tasks (one ffmpeg each) on a thread pool, with retries and a shared stop.
+
+A distributed engine can implement the same `run_all` later (ARCHITECTURE.md, Scale-out).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.errors import MiniflixError
+from server.media.progress import ProgressUpdate
+
+log = logging.getLogger(__name__)
+
+TaskFn = Callable[[Callable[[ProgressUpdate], None], threading.Event], None]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One unit of work: `run(on_progress, stop)`; `seconds` of media it covers weighs progress."""
+
+    name: str
+    seconds: float
+    run: TaskFn
+
+
+@dataclass
+class RunOutcome:
+    """What happened to a batch: finished, failed (with the error text) and not run or stopped."""
+
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+    retries: int = 0
+
+
+class TaskListener(Protocol):
+    def started(self, name: str, attempt: int) -> None: ...
+    def progress(self, name: str, update: ProgressUpdate) -> None: ...
+    def done(self, name: str, wall_s: float) -> None: ...
+    def failed(self, name: str, error: str, attempt: int, final: bool) -> None: ...
+
+
+class LocalExecutor:
+    """Runs tasks on `workers` threads; each failing task is retried `retries` times."""
+
+    def __init__(self, workers: int, retries: int = 2) -> None:
+        self.workers = max(1, workers)
+        self.retries = max(0, retries)
+
+    def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
+                stop: threading.Event) -> RunOutcome:
+        """Run every task; the first task that fails for good sets `stop` so the rest end early."""
+        outcome, lock = RunOutcome(), threading.Lock()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="encode") as pool:
+            for task in tasks:
+                pool.submit(self._run_one, task, listener, stop, outcome, lock)
+        return outcome
+
+    def _run_one(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
+                 outcome: RunOutcome, lock: threading.Lock) -> None:
+        for attempt in range(1, self.retries + 2):
+            if stop.is_set():
+                with lock:
+                    outcome.stopped.append(task.name)
+                return
+            error = self._attempt(task, listener, stop, attempt)
+            if error is None:
+                with lock:
+                    outcome.done.append(task.name)
+                return
+            if stop.is_set():  # killed by a stop, not a failure of its own
+                with lock:
+                    outcome.stopped.append(task.name)
+                return
+            final = attempt > self.retries
+            listener.failed(task.name, error, attempt, final)
+            with lock:
+                outcome.retries += 0 if final else 1
+                if final:
+                    outcome.failed[task.name] = error
+                    stop.set()
+
+    def _attempt(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
+                 attempt: int) -> str | None:
+        listener.started(task.name, attempt)
+        began = time.monotonic()
+        try:
+            task.run(lambda update: listener.progress(task.name, update), stop)
+        except MiniflixError as exc:
+            return exc.message
+        except Exception as exc:  # an unexpected bug still fails the task, with its text kept
+            log.exception("task %s crashed", task.name)
+            return f"{type(exc).__name__}: {exc}"
+        listener.done(task.name, time.monotonic() - began)
+        return None

@@ -1,0 +1,35 @@
+"""A per-job lock file so the CLI and the server never run the same job at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from server.errors import Conflict
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt gives the same exclusive, non-blocking lock
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+
+@contextmanager
+def job_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the duration; Conflict if another process has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            raise Conflict(f"{what} is already running in another MiniFlix process.",
+                           hint="wait for it to finish, or stop that process first") from exc
+        yield
+    finally:
+        os.close(fd)

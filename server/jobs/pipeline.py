@@ -1,0 +1,320 @@
+"""Ingest one source: probe → plan → encode chunks in parallel → package once → verify → publish.
+
+Task state persists in the job store, so a killed process resumes without re-encoding finished
+chunks; a title reaches the origin and the catalog whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server import config
+from server.catalog import Catalog, Title
+from server.errors import Cancelled, JobError, MediaError, MiniflixError
+from server.events.api import ENCODE, VIDEOS, Publisher
+from server.jobs.executor import LocalExecutor, TaskSpec
+from server.jobs.locks import job_lock
+from server.jobs.progress import JobProgress, ProgressTracker, stage_progress
+from server.jobs.store import DONE, FAILED, INTERRUPTED, PUBLISHED, PUBLISHING, QUEUED, RUNNING, JobRecord, JobStore
+from server.media import audio as audio_step
+from server.media import encode as encode_step
+from server.media.chunks import plan_chunks
+from server.media.ffmpeg import Tools, find_tools
+from server.media.ladder import plan_ladder
+from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
+from server.media.package import package_title
+from server.media.probe import probe
+from server.media.verify import verify_title
+from server.paths import DataDir
+from server.storage.blobstore import LocalBlobStore, title_prefix
+
+log = logging.getLogger(__name__)
+Report = Callable[[JobProgress], None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Per-run knobs; each defaults to its setting (server/config.py)."""
+
+    workers: int
+    segment_seconds: float
+    retries: int
+    preset: str
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> IngestOptions:
+        values = {"workers": config.get("workers"), "segment_seconds": config.get("segment_seconds"),
+                  "retries": config.get("chunk_retries"), "preset": config.get("x264_preset")}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Plan:
+    info: MediaInfo
+    renditions: list[Rendition]
+    chunks: list[Chunk]
+
+    def key(self, options: IngestOptions, tools: Tools) -> str:
+        """Changes when anything that shapes the output changes; then old chunks are not reused."""
+        blob = json.dumps([[r.to_dict() for r in self.renditions],
+                           [(c.start, c.duration, c.frames) for c in self.chunks],
+                           options.segment_seconds, options.preset, tools.version], sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def fingerprint(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def new_video_id() -> str:
+    return "v" + secrets.token_hex(6)
+
+
+class Ingest:
+    """Creates and runs ingest jobs against one data dir."""
+
+    def __init__(self, data: DataDir, publisher: Publisher, options: IngestOptions | None = None) -> None:
+        self.data, self.publisher = data, publisher
+        self.options = options or IngestOptions.from_settings()
+        self.store = JobStore(data.jobs_db)
+        self.catalog = Catalog(data.catalog_db)
+        self.blobs = LocalBlobStore(data.origin)
+
+    # ---- jobs -------------------------------------------------------------------------------
+    def create_job(self, source: Path, original_name: str | None = None, *,
+                   resume: bool = True) -> JobRecord:
+        """A job for `source`; an unfinished job for the same file is resumed instead of duplicated."""
+        source = Path(source)
+        _check_readable(source)
+        print_name = original_name or source.name
+        if resume and (job := self.store.find_unfinished(fingerprint(source))):
+            return job
+        job = JobRecord(job_id="j" + secrets.token_hex(6), video_id=new_video_id(),
+                        source=str(source.resolve()), fingerprint=fingerprint(source),
+                        original_name=print_name, state=QUEUED, options=self.options.__dict__)
+        self.store.save(job)
+        self._video_event("uploaded", job, original_name=print_name, size=source.stat().st_size)
+        return job
+
+    def run(self, job: JobRecord, report: Report | None = None,
+            stop: threading.Event | None = None) -> JobRecord:
+        """Run (or resume) `job` to the end; returns it published or failed. Raises Cancelled on stop."""
+        report, stop = report or (lambda p: None), stop or threading.Event()
+        with job_lock(self.data.work / f"{job.video_id}.lock", f"Ingest of {job.original_name}"):
+            cpu0, wall0 = _children_cpu(), time.monotonic()
+            try:
+                return self._run_locked(job, report, stop)
+            except Cancelled:
+                job.state = INTERRUPTED
+                raise
+            except MiniflixError as exc:
+                return self._fail(job, exc)
+            finally:
+                job.cpu_s += _children_cpu() - cpu0
+                job.wall_s += time.monotonic() - wall0
+                self.store.save(job)
+
+    # ---- steps ------------------------------------------------------------------------------
+    def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event) -> JobRecord:
+        tools = find_tools()
+        job.state, job.error = RUNNING, ""
+        self.store.save(job)
+        report(stage_progress(job.job_id, job.video_id, "probing"))
+        plan = self._plan(job, tools)
+        layout = WorkLayout(self.data.work / job.video_id)
+        encode_began = time.time()
+        self._encode(job, plan, layout, tools, report, stop)
+        timing = {"encode_started_at": encode_began, "encode_ended_at": time.time()}
+        report(stage_progress(job.job_id, job.video_id, "packaging"))
+        staging = self.blobs.staging_dir(job.video_id)
+        try:
+            packaged = self._package(job, plan, layout, tools, staging, stop, report)
+            self._keep_source(job, staging)
+            job.state = PUBLISHING
+            self.store.save(job)
+            report(stage_progress(job.job_id, job.video_id, "publishing"))
+            self.blobs.publish_dir(staging, title_prefix(job.video_id))
+        except BaseException:
+            self.blobs.discard_staging(staging)
+            raise
+        job.result = {"timing": timing}
+        return self._publish(job, plan, packaged, layout)
+
+    def _plan(self, job: JobRecord, tools: Tools) -> Plan:
+        info = probe(Path(job.source), tools)
+        job.notes = list(info.notes)
+        self._video_event("probed", job, duration=info.duration, notes=list(info.notes),
+                          width=info.video.display_width if info.video else 0,
+                          height=info.video.display_height if info.video else 0,
+                          codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""))
+        renditions = plan_ladder(info.video) if info.video else []
+        fps = info.video.fps if info.video else None
+        chunks = plan_chunks(info.duration, fps, self.options.segment_seconds,
+                             self.options.workers) if fps else []
+        plan = Plan(info, renditions, chunks)
+        self._video_event("ladder_planned", job, renditions=[
+            {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions])
+        key = plan.key(self.options, tools)
+        if key != job.plan_key:
+            names = [_chunk_task(c) for c in chunks] + (["audio"] if info.audio else [])
+            self.store.reset_tasks(job.job_id, names)
+            job.plan_key = key
+        self.store.save(job)
+        return plan
+
+    def _encode(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, report: Report,
+                stop: threading.Event) -> None:
+        specs = self._task_specs(plan, layout, tools)
+        stored = self.store.tasks(job.job_id)
+        done = {n for n, t in stored.items() if t.state == DONE and self._outputs_exist(n, plan, layout)}
+        tracker = ProgressTracker(job.job_id, job.video_id, self.store, self.publisher,
+                                  {s.name: s.seconds for s in specs}, done, report)
+        pending = [s for s in specs if s.name not in done]
+        log.info("%s: %d tasks, %d already done", job.video_id, len(specs), len(done))
+        outcome = LocalExecutor(self.options.workers, self.options.retries).run_all(
+            pending, tracker, stop)
+        job.retries += outcome.retries
+        if outcome.failed:
+            name, error = next(iter(outcome.failed.items()))
+            raise JobError(f"{job.original_name}: {name} failed after {self.options.retries + 1} "
+                           f"attempts. {error}")
+        if stop.is_set() or outcome.stopped:
+            raise Cancelled(f"Ingest of {job.original_name} stopped; run it again to resume.")
+
+    def _task_specs(self, plan: Plan, layout: WorkLayout, tools: Tools) -> list[TaskSpec]:
+        opts, info = self.options, plan.info
+        specs = [TaskSpec(_chunk_task(c), c.duration, _chunk_runner(tools, info, c, plan.renditions,
+                                                                      layout, opts)) for c in plan.chunks]
+        if info.audio is not None:
+            # Audio goes first: one short single-threaded encode that overlaps the chunk encodes.
+            def run_audio(on_progress: Any, stop: threading.Event) -> None:
+                audio_step.encode_audio(tools, info, layout, on_progress=on_progress, stop=stop)
+            specs.insert(0, TaskSpec("audio", info.duration * 0.05, run_audio))
+        return specs
+
+    def _outputs_exist(self, name: str, plan: Plan, layout: WorkLayout) -> bool:
+        if name == "audio":
+            return layout.audio_file.is_file()
+        index = int(name.split("-")[1])
+        return all(layout.chunk_file(r.name, index).is_file() for r in plan.renditions)
+
+    def _package(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, staging: Path,
+                 stop: threading.Event, report: Report) -> PackagedTitle:
+        began = time.monotonic()
+        self._task_event("task_started", job, "package", attempt=1)
+        video = plan.info.video
+        packaged = package_title(tools, layout, plan.renditions, plan.chunks,
+                                 video.fps if video else None, self.options.segment_seconds,
+                                 plan.info.audio, staging, stop=stop)
+        report(stage_progress(job.job_id, job.video_id, "verifying"))
+        integrity = verify_title(tools, packaged, plan.info.expected_frames,
+                                 video.fps if video else None, self.options.segment_seconds)
+        self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
+                         out_seconds=plan.info.duration)
+        if not integrity.ok:
+            raise JobError(f"{job.original_name}: the packaged title failed verification: "
+                           + "; ".join(integrity.problems[:5]))
+        return packaged
+
+    def _keep_source(self, job: JobRecord, staging: Path) -> None:
+        """Keep the original beside the title (a hard link when it sits on the same disk)."""
+        target = staging / "source" / _safe_name(job.original_name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(job.source, target)
+        except OSError:
+            shutil.copy2(job.source, target)
+
+    def _publish(self, job: JobRecord, plan: Plan, packaged: PackagedTitle, layout: WorkLayout) -> JobRecord:
+        info = plan.info
+        root = self.blobs.path(title_prefix(job.video_id))
+        top = packaged.renditions[0] if packaged.renditions else {}
+        title = self.catalog.add_published(Title(
+            video_id=job.video_id, status=PUBLISHED, title=_title_from(job.original_name),
+            original_name=job.original_name, duration=info.duration,
+            width=int(top.get("width", 0)), height=int(top.get("height", 0)),
+            source_codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""),
+            audio_language=info.audio.language if info.audio else "",
+            renditions=packaged.renditions, audio=packaged.audio, size_bytes=_tree_size(root)))
+        job.state = PUBLISHED
+        job.result = {**job.result, "master": str(root / packaged.master), "mpd": str(root / packaged.mpd),
+                      "integrity": str(root / "integrity.json"), "renditions": packaged.renditions,
+                      "audio": packaged.audio, "duration": info.duration, "notes": list(info.notes)}
+        self.store.save(job)
+        self._task_event("job_done", job, "job", wall_s=round(job.wall_s, 3), cpu_s=round(job.cpu_s, 3),
+                         chunks=len(plan.chunks), retries=job.retries, duration=info.duration)
+        self._video_event("published", job, title=title.to_dict())
+        shutil.rmtree(layout.root, ignore_errors=True)
+        return job
+
+    def _fail(self, job: JobRecord, exc: MiniflixError) -> JobRecord:
+        job.state, job.error = FAILED, str(exc)
+        self.store.save(job)
+        self.catalog.record_failure(job.video_id, job.original_name, job.error)
+        self._video_event("failed", job, error=job.error, original_name=job.original_name)
+        log.warning("ingest of %s failed: %s", job.original_name, job.error)
+        return job
+
+    # ---- events -----------------------------------------------------------------------------
+    def _video_event(self, kind: str, job: JobRecord, **extra: Any) -> None:
+        self.publisher.publish(VIDEOS, job.video_id, {"type": kind, "video_id": job.video_id,
+                                                      "job_id": job.job_id, "at": time.time(), **extra})
+
+    def _task_event(self, kind: str, job: JobRecord, task: str, **extra: Any) -> None:
+        self.publisher.publish(ENCODE, job.video_id, {"type": kind, "video_id": job.video_id,
+                                                      "job_id": job.job_id, "task": task,
+                                                      "at": time.time(), **extra})
+
+
+def _chunk_task(chunk: Chunk) -> str:
+    return f"chunk-{chunk.index:04d}"
+
+
+def _chunk_runner(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: list[Rendition],
+                  layout: WorkLayout, opts: IngestOptions) -> Any:
+    def run(on_progress: Any, stop: threading.Event) -> None:
+        encode_step.encode_chunk(tools, info, chunk, renditions, layout, opts.segment_seconds,
+                                 opts.preset, on_progress=on_progress, stop=stop)
+    return run
+
+
+def _check_readable(source: Path) -> None:
+    if not source.exists():
+        raise MediaError(f"{source}: no such file.", hint="check the path and try again")
+    if not source.is_file():
+        raise MediaError(f"{source}: not a regular file.", hint="pass a video file, not a folder")
+    if not os.access(source, os.R_OK):
+        raise MediaError(f"{source}: cannot be read (permission denied).",
+                         hint="make the file readable for your user and try again")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _safe_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(name).name).strip(". ")
+    return cleaned or "source"
+
+
+def _title_from(original_name: str) -> str:
+    return Path(original_name).stem.replace("_", " ").strip() or original_name

@@ -1,0 +1,69 @@
+"""The executor retries a failing task, and one that keeps failing stops the rest of the job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from server.errors import JobError
+from server.jobs.executor import LocalExecutor, TaskSpec
+from server.media.progress import ProgressUpdate
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def started(self, name: str, attempt: int) -> None:
+        self.events.append(("started", name))
+
+    def progress(self, name: str, update: ProgressUpdate) -> None:
+        self.events.append(("progress", name))
+
+    def done(self, name: str, wall_s: float) -> None:
+        self.events.append(("done", name))
+
+    def failed(self, name: str, error: str, attempt: int, final: bool) -> None:
+        self.events.append(("final" if final else "failed", name))
+
+
+def flaky(failures: int) -> TaskSpec:
+    calls = Counter[str]()
+
+    def run(on_progress, stop) -> None:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise JobError(f"ffmpeg exited 1 (attempt {calls['n']})")
+        on_progress(ProgressUpdate(1.0, 25, 1.0, True))
+    return TaskSpec("chunk-0001", 1.0, run)
+
+
+def test_a_task_that_fails_twice_succeeds_on_the_third_attempt() -> None:
+    rec = Recorder()
+    outcome = LocalExecutor(2, retries=2).run_all([flaky(2)], rec, threading.Event())
+    assert outcome.done == ["chunk-0001"] and outcome.retries == 2 and not outcome.failed
+    assert [e for e, _ in rec.events].count("started") == 3
+
+
+def test_a_task_that_keeps_failing_fails_the_batch_and_stops_the_others() -> None:
+    def slow(on_progress, stop) -> None:  # type: ignore[no-untyped-def]
+        stop.wait(5)
+
+    stop = threading.Event()
+    began = time.monotonic()
+    outcome = LocalExecutor(2, retries=1).run_all([flaky(9), TaskSpec("chunk-0002", 1, slow)],
+                                                   Recorder(), stop)
+    assert outcome.failed == {"chunk-0001": "ffmpeg exited 1 (attempt 2)"}
+    assert stop.is_set() and time.monotonic() - began < 4
+
+
+def test_a_stop_is_not_counted_as_a_failure() -> None:
+    stop = threading.Event()
+
+    def killed(on_progress, stop_) -> None:  # type: ignore[no-untyped-def]
+        stop.set()
+        raise JobError("ffmpeg killed")
+
+    outcome = LocalExecutor(1).run_all([TaskSpec("chunk-0003", 1, killed)], Recorder(), stop)
+    assert outcome.stopped == ["chunk-0003"] and not outcome.failed
