@@ -1,0 +1,52 @@
+"""The Flask app factory: one blueprint per service, one error handler, no global state."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, jsonify
+
+from server import __version__, config
+from server.http import errors
+from server.http.context import EXTENSION
+
+if TYPE_CHECKING:
+    from server.http.services import Services
+
+# One module per service, each exporting `bp`; registered in this order.
+BLUEPRINTS = ("catalog", "jobs", "uploads", "events", "search", "analytics", "origin", "edges",
+              "steering", "telemetry", "web")
+
+
+def create_app(services: Services, test_config: dict[str, Any] | None = None) -> Flask:
+    """A WSGI app over `services`; `test_config` overrides Flask settings (e.g. limits in tests)."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=None, JSON_SORT_KEYS=False,
+                      UPLOAD_LIMIT_BYTES=config.get("upload_limit_mb") * 1024 * 1024)
+    app.config.update(test_config or {})
+    app.extensions[EXTENSION] = services
+    errors.init_app(app)
+    for name in BLUEPRINTS:
+        if _wanted(services, name):
+            app.register_blueprint(import_module(f"server.http.{name}").bp)
+    app.add_url_rule("/api/health", "health", _health)
+    return app
+
+
+def _wanted(services: Services, name: str) -> bool:
+    """A blueprint is served only when the service behind it exists in this build."""
+    return all(getattr(services, need, None) is not None for need in REQUIRES.get(name, ()))
+
+
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "catalog": ("catalog", "store"), "jobs": ("ingest",), "uploads": ("ingest",),
+    "events": ("events",), "search": ("search",), "analytics": ("analytics",), "origin": ("store",),
+    "edges": ("cdn",), "steering": ("steering",), "telemetry": ("publisher",), "web": (),
+}
+
+
+def _health() -> Response:
+    from server.http.context import services
+
+    return jsonify({"ok": True, "version": __version__, "services": services().describe()})

@@ -1,0 +1,129 @@
+"""HTTP fixtures: a data dir with a published title, the app over it, and a real waitress server.
+
+`published_title` is the one place that makes a title without the ingest pipeline (real ffmpeg,
+HLS fMP4 in the origin layout plus a catalog row); swap it for a real ingest run when it lands.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.catalog import Catalog, Title
+from server.http.app import create_app
+from server.http.runner import HttpServer
+from server.http.services import Services, build_services
+from server.paths import DataDir
+
+VIDEO_ID = "vid-test-01"
+RUNGS = (("180p", 320, 180, "400k"), ("90p", 160, 90, "150k"))
+FPS = 25
+
+
+@dataclass(frozen=True)
+class Made:
+    """A title template encoded once per session: its folder, length and frame count."""
+
+    folder: Path
+    seconds: int
+    frames: int
+
+
+def encode_title(out: Path, seconds: int) -> Made:
+    """Two video rungs and one audio rendition, 1 s CMAF segments, master at the title root."""
+    split = f"[0:v]split=2[a][b];[b]scale={RUNGS[1][1]}:{RUNGS[1][2]}[b2]"
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+        f"testsrc2=size=320x180:rate={FPS}:duration={seconds}", "-f", "lavfi", "-i",
+        f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-filter_complex", split,
+        "-map", "[a]", "-map", "[b2]", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast",
+        "-pix_fmt", "yuv420p", "-g", str(FPS), "-keyint_min", str(FPS), "-sc_threshold", "0",
+        "-b:v:0", RUNGS[0][3], "-b:v:1", RUNGS[1][3], "-c:a", "aac", "-b:a", "64k",
+        "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+        "-hls_flags", "independent_segments", "-master_pl_name", "ffmpeg-master.m3u8",
+        "-var_stream_map", "v:0,agroup:aud,name:180p v:1,agroup:aud,name:90p a:0,agroup:aud,name:audio",
+        "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(out / "cmaf/%v/seg_%05d.m4s"),
+        str(out / "cmaf/%v/index.m3u8")], check=True)
+    (out / "cmaf" / "ffmpeg-master.m3u8").unlink()
+    (out / "master.m3u8").write_text(master_playlist())
+    return Made(out, seconds, seconds * FPS)
+
+
+def master_playlist() -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS",
+             '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
+             'URI="cmaf/audio/index.m3u8"']
+    for name, w, h, rate in RUNGS:
+        bandwidth = int(rate[:-1]) * 1000 + 64000
+        lines += [f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={w}x{h},'
+                  f'CODECS="avc1.42c01e,mp4a.40.2",AUDIO="aud"', f"cmaf/{name}/index.m3u8"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def short_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A 3 s title (75 frames per rung), encoded once."""
+    return encode_title(tmp_path_factory.mktemp("title3"), 3)
+
+
+@pytest.fixture(scope="session")
+def long_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A 12 s title, long enough to stop an edge while a player is still fetching."""
+    return encode_title(tmp_path_factory.mktemp("title12"), 12)
+
+
+def publish(data: DataDir, made: Made, video_id: str = VIDEO_ID) -> Title:
+    """Copy a made title into the origin (atomically) and add its catalog row."""
+    from server.storage.blobstore import LocalBlobStore, title_prefix
+
+    store = LocalBlobStore(data.origin)
+    staging = store.staging_dir(video_id)
+    shutil.copytree(made.folder, staging, dirs_exist_ok=True)
+    store.publish_dir(staging, title_prefix(video_id))
+    renditions = [{"name": n, "width": w, "height": h, "bandwidth": int(r[:-1]) * 1000,
+                   "frames": made.frames} for n, w, h, r in RUNGS]
+    title = Title(video_id=video_id, status="published", title="Test pattern", tags=["test"],
+                  duration=float(made.seconds), width=320, height=180, source_codec="h264",
+                  renditions=renditions, audio={"name": "audio", "codec": "aac"})
+    return Catalog(data.catalog_db).add_published(title)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> DataDir:
+    return DataDir.resolve(tmp_path / "data")
+
+
+@pytest.fixture
+def services(data: DataDir) -> Iterator[Services]:
+    built = build_services(data).start()
+    yield built
+    built.stop()
+
+
+@pytest.fixture
+def app(services: Services) -> Flask:
+    return create_app(services, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def title(data: DataDir, short_title: Made) -> Title:
+    return publish(data, short_title)
+
+
+@pytest.fixture
+def server(app: Flask, services: Services) -> Iterator[HttpServer]:
+    """The app on real waitress, 127.0.0.1, a free port."""
+    with HttpServer(app, on_stop=services.stopping) as running:
+        yield running
