@@ -140,6 +140,11 @@ class JobStore:
                              "ORDER BY created_at DESC LIMIT 1", (fingerprint, *UNFINISHED)).fetchone()
         return _job(row) if row else None
 
+    def delete(self, job_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
     def reset_tasks(self, job_id: str, names: list[str]) -> None:
         """Start a fresh task list (a new plan); finished work of an older plan is not reused."""
         with self._connect() as db:
