@@ -1,0 +1,67 @@
+"""Helpers for CLI ingest tests: run `main.py` for real, read the event log, fake-failing ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from server.events.log import EventLog
+from server.paths import DataDir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `main.py` in its own session, so a test can kill it and everything it started."""
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+def events(data_dir: Path, topic: str) -> list[dict[str, Any]]:
+    """Every event of `topic` so far, read by a fresh consumer group."""
+    log = EventLog(DataDir.resolve(data_dir).events_db)
+    group, found = f"test-{uuid.uuid4().hex}", []
+    try:
+        while batch := log.poll(group, [topic], 1000, timeout=0.2):
+            found += [e.value for e in batch]
+    finally:
+        log.close()
+    return found
+
+
+def failing_ffmpeg(tmp_path: Path, marker: str, failures: int) -> dict[str, str]:
+    """An ffmpeg wrapper that fails the first `failures` commands writing `marker`, like a crash.
+
+    The real ffmpeg does everything else; only the retry logic under test sees the failures.
+    """
+    counter = tmp_path / "failures"
+    counter.write_text("0")
+    script = tmp_path / "ffmpeg"
+    script.write_text(f"""#!{sys.executable}
+import os, sys
+args = " ".join(sys.argv[1:])
+if {marker!r} in args:
+    n = int(open({str(counter)!r}).read())
+    if n < {failures}:
+        open({str(counter)!r}, "w").write(str(n + 1))
+        sys.stderr.write("x264 [error]: simulated encoder crash in {marker}\\n")
+        sys.exit(1)
+os.execv("/usr/bin/ffmpeg", ["ffmpeg", *sys.argv[1:]])
+""")
+    script.chmod(0o755)
+    return {"MINIFLIX_FFMPEG": str(script)}
