@@ -3,6 +3,7 @@ nothing, resume after kill -9 without re-encoding, retries, and Ctrl-C."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -113,7 +114,6 @@ def test_resume_after_kill_9_does_not_reencode_finished_chunks(tmp_path: Path, m
             "--segment-seconds", "1")
     proc = popen_cli(*args)
     wait_for(lambda: len(chunk_done_names(data)) >= 1)
-    import os
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = Counter(chunk_done_names(data))
@@ -134,7 +134,7 @@ def test_ctrl_c_stops_cleanly_and_stays_resumable(tmp_path: Path, make_clip) -> 
     args = ("ingest", str(clip), "--data-dir", str(data), "--workers", "1", "--segment-seconds", "1")
     proc = popen_cli(*args)
     wait_for(lambda: len(chunk_done_names(data)) >= 1)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "resum" in err.lower()
     leftovers = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True).stdout
