@@ -1,0 +1,163 @@
+"""Assemble each rung from its chunks and package the title once as CMAF, for HLS and DASH alike.
+
+Chunks are joined by stream copy (concat demuxer), cut into fMP4 segments on the encoder's
+keyframe grid by ffmpeg's HLS muxer, then the playlists and the MPD are written from the real
+segment files (see playlists.py) so that BANDWIDTH, CODECS and durations state what is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from server.errors import Cancelled, InvalidRequest, JobError
+from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
+from server.media.ffmpeg import Tools, run
+from server.media.model import AudioInfo, Chunk, PackagedTitle, Rendition, WorkLayout
+from server.media.playlists import dash_manifest, master_playlist, media_playlist, plan_variants
+from server.media.thumbs import make_audio_poster, make_thumbnails
+
+log = logging.getLogger(__name__)
+
+AUDIO_TRACK = "audio"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+
+def build_concat_list(files: Sequence[Path]) -> str:
+    """The concat demuxer's script: one `file '…'` line per chunk, quotes escaped its way."""
+    return "".join("file '{}'\n".format(str(f.resolve()).replace("'", "'\\''")) for f in files)
+
+
+def build_concat_args(tools: Tools, list_file: Path, out: Path) -> list[str]:
+    """Join a rung's chunk files by stream copy: timestamps continue from one chunk to the next."""
+    return [tools.ffmpeg, *QUIET, "-f", "concat", "-safe", "0", "-i", str(list_file), "-map", "0:v:0",
+            "-c", "copy", str(out)]
+
+
+def build_segment_args(tools: Tools, source: Path, track_dir: Path, segment_seconds: float,
+                       stream: str = "v") -> list[str]:
+    """Cut one track into CMAF: init.mp4 + seg_00001.m4s…, a new segment at the first keyframe at
+    or after each multiple of `segment_seconds`. Negative timestamps are kept so the AAC priming
+    (or a B-frame delay) becomes an edit list instead of shifting the track."""
+    pattern = str(track_dir).replace("%", "%%") + "/seg_%05d.m4s"
+    return [tools.ffmpeg, *QUIET, "-i", str(source), "-map", f"0:{stream}:0", "-c", "copy",
+            "-avoid_negative_ts", "disabled", "-f", "hls", "-hls_segment_type", "fmp4",
+            "-hls_time", f"{segment_seconds:g}", "-hls_playlist_type", "vod",
+            "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", INIT_NAME,
+            "-hls_segment_filename", pattern, "-start_number", "1", str(track_dir / PLAYLIST_NAME)]
+
+
+def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
+                  fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
+                  stop: threading.Event | None = None) -> PackagedTitle:
+    """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
+    manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop."""
+    _check_inputs(layout, renditions, chunks, audio, segment_seconds)
+    cmaf = out_dir / "cmaf"
+    assembled = layout.root / "assembled"
+    assembled.mkdir(parents=True, exist_ok=True)
+    videos: list[Track] = []
+    for rendition in renditions:
+        joined = _assemble(tools, layout, rendition, chunks, assembled, stop)
+        videos.append(_segment(tools, joined, cmaf / rendition.name, segment_seconds, "v", stop))
+    audio_track = None
+    if audio is not None:
+        audio_track = _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a", stop)
+    _write_manifests(out_dir, videos, audio_track, fps, segment_seconds)
+    packaged = _describe(out_dir, videos, audio_track, segment_seconds)
+    _add_thumbnails(tools, packaged, layout, videos, renditions, audio_track, stop)
+    return packaged
+
+
+def _check_inputs(layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
+                  audio: AudioInfo | None, segment_seconds: float) -> None:
+    if segment_seconds <= 0:
+        raise InvalidRequest(f"segment duration must be positive, got {segment_seconds}.")
+    if not renditions and audio is None:
+        raise InvalidRequest("nothing to package: no video rendition and no audio.")
+    for rendition in renditions:
+        if not _SAFE_NAME.fullmatch(rendition.name) or rendition.name == AUDIO_TRACK:
+            raise InvalidRequest(f"rendition name {rendition.name!r} cannot be a directory name.",
+                                 hint="use letters, digits, '-' or '_', e.g. 720p")
+        for chunk in chunks:
+            path = layout.chunk_file(rendition.name, chunk.index)
+            _need_file(path, f"chunk {chunk.index} of {rendition.name}")
+    if renditions and not chunks:
+        raise InvalidRequest("video renditions were given but no chunks.")
+    if audio is not None:
+        _need_file(layout.audio_file, "the audio track")
+
+
+def _need_file(path: Path, what: str) -> None:
+    if not path.is_file() or path.stat().st_size == 0:
+        raise JobError(f"{what} is missing or empty: {path}.", hint="re-run the encode step for this title")
+
+
+def _assemble(tools: Tools, layout: WorkLayout, rendition: Rendition, chunks: Sequence[Chunk], scratch: Path,
+              stop: threading.Event | None) -> Path:
+    files = [layout.chunk_file(rendition.name, c.index) for c in sorted(chunks, key=lambda c: c.index)]
+    list_file = scratch / f"{rendition.name}.txt"
+    list_file.write_text(build_concat_list(files), encoding="utf-8")
+    out = scratch / f"{rendition.name}.mp4"
+    _run(build_concat_args(tools, list_file, out), f"joining the chunks of {rendition.name}", stop)
+    return out
+
+
+def _segment(tools: Tools, source: Path, track_dir: Path, segment_seconds: float, stream: str,
+             stop: threading.Event | None) -> Track:
+    track_dir.mkdir(parents=True, exist_ok=False)
+    args = build_segment_args(tools, source, track_dir, segment_seconds, stream)
+    _run(args, f"segmenting {track_dir.name}", stop)
+    return scan_track(track_dir)
+
+
+def _run(args: list[str], what: str, stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled(f"packaging stopped before {what}.")
+    try:
+        run(args, what, stop=stop)
+    except JobError:
+        if stop is not None and stop.is_set():
+            raise Cancelled(f"packaging stopped during {what}.") from None
+        raise
+
+
+def _write_manifests(out_dir: Path, videos: list[Track], audio: Track | None, fps: Fraction | None,
+                     segment_seconds: float) -> None:
+    """Media playlists replace ffmpeg's (they now carry measured durations); then master and MPD."""
+    for track in [*videos, *([audio] if audio else [])]:
+        (track.directory / PLAYLIST_NAME).write_text(media_playlist(track), encoding="utf-8")
+    variants = plan_variants(videos, audio, segment_seconds)
+    (out_dir / "master.m3u8").write_text(master_playlist(variants, audio, fps), encoding="utf-8")
+    duration = videos[0].duration if videos else audio.duration if audio else 0.0
+    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds)
+    (out_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
+
+
+def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
+              segment_seconds: float) -> PackagedTitle:
+    variants = plan_variants(videos, audio, segment_seconds)
+    renditions = [{"name": v.track.name, "width": v.track.init.width, "height": v.track.init.height,
+                   "bandwidth": v.bandwidth, "frames": v.track.frames} for v in variants if videos]
+    audio_info = {"codec": audio.init.codec, "channels": audio.init.channels} if audio else None
+    return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info)
+
+
+def _add_thumbnails(tools: Tools, packaged: PackagedTitle, layout: WorkLayout, videos: list[Track],
+                    renditions: Sequence[Rendition], audio: Track | None,
+                    stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled("packaging stopped before the thumbnails.")
+    if videos:
+        top = max(renditions, key=lambda r: r.width * r.height)
+        source = layout.root / "assembled" / f"{top.name}.mp4"
+        duration = next(v.duration for v in videos if v.name == top.name)
+        packaged.poster, _sprite, packaged.sprite_vtt = make_thumbnails(tools, source, duration,
+                                                                        packaged.root)
+    elif audio is not None:
+        packaged.poster = make_audio_poster(tools, layout.audio_file, packaged.root)

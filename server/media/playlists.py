@@ -1,0 +1,156 @@
+"""HLS (v7, fMP4) and DASH manifests written from the real segments, all URIs relative.
+
+One set of CMAF files, referenced twice: the media playlists and the MPD name the same init.mp4
+and seg_NNNNN.m4s. BANDWIDTH is the RFC 8216 peak segment bit rate measured on the files.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, track_average, track_peak
+
+AUDIO_GROUP = "audio"
+DASH_NS = "urn:mpeg:dash:schema:mpd:2011"
+DASH_PROFILE = "urn:mpeg:dash:profile:isoff-live:2011"
+CHANNEL_SCHEME = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One video rung as the master playlist states it."""
+
+    track: Track
+    bandwidth: int           # peak of video + audio, bit/s
+    average: int             # average of video + audio, bit/s
+
+
+def media_playlist(track: Track) -> str:
+    """A VOD media playlist (v7, EXT-X-MAP) listing every segment with its measured duration."""
+    durations = track.durations()
+    target = max(1, max(math.floor(d + 0.5) for d in durations))
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:1",
+             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT_NAME}"']
+    for name, duration in zip(track.segment_files, durations, strict=True):
+        lines += [f"#EXTINF:{duration:.6f},", name]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def plan_variants(videos: Sequence[Track], audio: Track | None, target: float) -> list[Variant]:
+    """BANDWIDTH per rung: the largest sum of peak rates of any playable combination (video+audio).
+
+    An audio-only title gets one variant: the audio track itself."""
+    audio_peak = track_peak(audio, target) if audio else 0
+    audio_avg = track_average(audio) if audio else 0
+    if not videos and audio is not None:
+        return [Variant(audio, audio_peak, audio_avg)]
+    return [Variant(v, track_peak(v, target) + audio_peak, track_average(v) + audio_avg) for v in videos]
+
+
+def master_playlist(variants: Sequence[Variant], audio: Track | None, fps: Fraction | None) -> str:
+    """The multivariant playlist: audio as an EXT-X-MEDIA group, one EXT-X-STREAM-INF per rung."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if audio is None or (variants and variants[0].track is audio):
+        return "\n".join(lines + [_stream_inf(v, None, fps) for v in variants]) + "\n"
+    lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
+                 f'CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
+    lines += [_stream_inf(v, audio, fps) for v in variants]
+    return "\n".join(lines) + "\n"
+
+
+def _stream_inf(variant: Variant, audio: Track | None, fps: Fraction | None) -> str:
+    init = variant.track.init
+    codecs = f"{init.codec},{audio.init.codec}" if audio else init.codec
+    attrs = [f"BANDWIDTH={variant.bandwidth}", f"AVERAGE-BANDWIDTH={variant.average}", f'CODECS="{codecs}"']
+    if init.kind == "video":
+        attrs.append(f"RESOLUTION={init.width}x{init.height}")
+    if fps and init.kind == "video":
+        attrs.append(f"FRAME-RATE={float(fps):.3f}")
+    if audio:
+        attrs.append(f'AUDIO="{AUDIO_GROUP}"')
+    return f"#EXT-X-STREAM-INF:{','.join(attrs)}\n{_uri(variant.track)}"
+
+
+def _uri(track: Track) -> str:
+    return f"cmaf/{track.name}/{PLAYLIST_NAME}"
+
+
+def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | None,
+                  duration: float, target: float) -> str:
+    """A static MPD: one video AdaptationSet (a Representation per rung) and one audio set, each
+    Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists."""
+    ET.register_namespace("", DASH_NS)
+    mpd = ET.Element("MPD", {"xmlns": DASH_NS, "type": "static", "profiles": DASH_PROFILE,
+                             "minBufferTime": _iso(min(2 * target, 10.0)),
+                             "mediaPresentationDuration": _iso(duration)})
+    period = ET.SubElement(mpd, "Period", {"id": "0", "start": "PT0S"})
+    if videos:
+        _video_set(period, videos, fps, target)
+    if audio is not None:
+        _audio_set(period, audio, target, set_id=str(1 if videos else 0))
+    ET.indent(mpd)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
+
+
+def _video_set(period: ET.Element, videos: Sequence[Track], fps: Fraction | None, target: float) -> None:
+    aset = ET.SubElement(period, "AdaptationSet", {
+        "id": "0", "contentType": "video", "mimeType": "video/mp4", "segmentAlignment": "true",
+        "startWithSAP": "1", "maxWidth": str(max(v.init.width for v in videos)),
+        "maxHeight": str(max(v.init.height for v in videos))})
+    for video in videos:
+        init = video.init
+        attrs = {"id": video.name, "bandwidth": str(track_peak(video, target)),
+                 "codecs": init.codec, "width": str(init.width), "height": str(init.height), "sar": "1:1"}
+        if fps:
+            attrs["frameRate"] = f"{fps.numerator}/{fps.denominator}" if fps.denominator != 1 else str(fps)
+        rep = ET.SubElement(aset, "Representation", attrs)
+        _segment_template(rep, video)
+
+
+def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str) -> None:
+    aset = ET.SubElement(period, "AdaptationSet", {
+        "id": set_id, "contentType": "audio", "mimeType": "audio/mp4", "segmentAlignment": "true",
+        "startWithSAP": "1"})
+    init = audio.init
+    rep = ET.SubElement(aset, "Representation", {
+        "id": audio.name, "bandwidth": str(track_peak(audio, target)), "codecs": init.codec,
+        "audioSamplingRate": str(init.sample_rate)})
+    ET.SubElement(rep, "AudioChannelConfiguration",
+                  {"schemeIdUri": CHANNEL_SCHEME, "value": str(init.channels)})
+    _segment_template(rep, audio)
+
+
+def _segment_template(rep: ET.Element, track: Track) -> None:
+    base = f"cmaf/{track.name}/"
+    template = ET.SubElement(rep, "SegmentTemplate", {
+        "timescale": str(track.timescale), "initialization": base + INIT_NAME,
+        "media": base + "seg_$Number%05d$.m4s", "startNumber": "1",
+        "presentationTimeOffset": str(track.init.media_time)})
+    timeline = ET.SubElement(template, "SegmentTimeline")
+    for t, d, repeat in _timeline_runs(track):
+        attrs = {"t": str(t), "d": str(d)}
+        if repeat:
+            attrs["r"] = str(repeat)
+        ET.SubElement(timeline, "S", attrs)
+
+
+def _timeline_runs(track: Track) -> list[tuple[int, int, int]]:
+    """(start, duration, repeat) runs of equal consecutive segment durations."""
+    runs: list[tuple[int, int, int]] = []
+    for frag in track.fragments:
+        if runs and runs[-1][1] == frag.duration and runs[-1][0] + runs[-1][1] * (runs[-1][2] + 1) \
+                == frag.decode_time:
+            t, d, r = runs[-1]
+            runs[-1] = (t, d, r + 1)
+        else:
+            runs.append((frag.decode_time, frag.duration, 0))
+    return runs
+
+
+def _iso(seconds: float) -> str:
+    return f"PT{seconds:.3f}S"

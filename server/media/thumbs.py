@@ -1,0 +1,126 @@
+"""Poster, scrub sprite sheet and its WebVTT track, made from the title's top rung.
+
+Players show a sprite tile while the user drags the seek bar; the VTT cue for a time range points
+at the tile's rectangle with a media fragment (`sprite.jpg#xywh=x,y,w,h`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg as ffmpeg_python
+
+from server.errors import JobError
+from server.media.ffmpeg import Tools, run
+
+THUMBS_DIR = "thumbs"
+POSTER, SPRITE, VTT = "poster.jpg", "sprite.jpg", "thumbs.vtt"
+POSTER_CANDIDATES = 50       # frames the thumbnail filter compares to pick a representative one
+MAX_TILES = 100              # one sprite sheet; the interval grows with the title instead
+AUDIO_POSTER_SIZE = "640x360"
+QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+
+@dataclass(frozen=True)
+class SpritePlan:
+    """Where each scrub tile comes from and where it sits in the sheet."""
+
+    interval: float
+    count: int
+    columns: int
+    tile_width: int
+    tile_height: int
+    duration: float
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.count / self.columns)
+
+    def cue(self, index: int) -> tuple[float, float, int, int]:
+        """(start, end, x, y) of tile `index`; the last cue runs to the end of the title."""
+        start = index * self.interval
+        end = self.duration if index == self.count - 1 else start + self.interval
+        column, row = index % self.columns, index // self.columns
+        return start, end, column * self.tile_width, row * self.tile_height
+
+
+def plan_sprite(duration: float, width: int, height: int, *, columns: int = 10, interval: float | None = None,
+                tile_width: int = 160) -> SpritePlan:
+    """One tile per `interval` (default: 1 s, longer for titles over MAX_TILES s), taken mid-interval."""
+    if duration <= 0 or width <= 0 or height <= 0:
+        raise JobError(f"cannot plan thumbnails for a {width}x{height} video of {duration} s.")
+    step = interval if interval and interval > 0 else float(max(1, math.ceil(duration / MAX_TILES)))
+    step = min(step, duration)
+    count = max(1, math.ceil(duration / step - 0.5 - 1e-9))
+    tile_height = max(2, 2 * round(tile_width * height / width / 2))
+    return SpritePlan(step, count, min(columns, count), tile_width, tile_height, duration)
+
+
+def build_sprite_args(tools: Tools, video: Path, plan: SpritePlan, out: Path) -> list[str]:
+    """Pick the first frame at or after the middle of each interval, scale, tile into one JPEG."""
+    select = f"select=gte(t\\,{plan.interval:g}*(selected_n+0.5))"
+    chain = f"{select},scale={plan.tile_width}:{plan.tile_height},tile={plan.columns}x{plan.rows}"
+    return [tools.ffmpeg, *QUIET, "-i", str(video), "-vf", chain, "-frames:v", "1", "-update", "1",
+            "-q:v", "4", str(out)]
+
+
+def build_poster_args(tools: Tools, video: Path, duration: float, out: Path) -> list[str]:
+    """A third of the way in (past intros and fades), the most typical of the next frames."""
+    return [tools.ffmpeg, *QUIET, "-ss", f"{duration / 3:.3f}", "-i", str(video),
+            "-vf", f"thumbnail={POSTER_CANDIDATES}", "-frames:v", "1", "-update", "1", "-q:v", "3", str(out)]
+
+
+def build_audio_poster_args(tools: Tools, audio: Path, out: Path) -> list[str]:
+    """A waveform picture on a dark background for a title that has no picture."""
+    graph = (f"color=c=0x1b1f3a:s={AUDIO_POSTER_SIZE}[bg];"
+             f"[0:a]showwavespic=s={AUDIO_POSTER_SIZE}:colors=0x4fc3f7[w];[bg][w]overlay=format=auto")
+    return [tools.ffmpeg, *QUIET, "-i", str(audio), "-filter_complex", graph, "-frames:v", "1",
+            "-update", "1", str(out)]
+
+
+def sprite_vtt(plan: SpritePlan, sprite_name: str = SPRITE) -> str:
+    """WebVTT thumbnail track: one cue per tile, each pointing at its rectangle in the sheet."""
+    lines = ["WEBVTT", ""]
+    for i in range(plan.count):
+        start, end, x, y = plan.cue(i)
+        lines += [f"{_stamp(start)} --> {_stamp(end)}",
+                  f"{sprite_name}#xywh={x},{y},{plan.tile_width},{plan.tile_height}", ""]
+    return "\n".join(lines)
+
+
+def make_thumbnails(tools: Tools, video: Path, duration: float, out_dir: Path, *, columns: int = 10,
+                    interval: float | None = None, tile_width: int = 160) -> tuple[str, str, str]:
+    """Write thumbs/poster.jpg, thumbs/sprite.jpg and thumbs/thumbs.vtt; return them relative to out_dir."""
+    width, height = _video_size(tools, video)
+    plan = plan_sprite(duration, width, height, columns=columns, interval=interval, tile_width=tile_width)
+    thumbs = out_dir / THUMBS_DIR
+    thumbs.mkdir(parents=True, exist_ok=True)
+    run(build_poster_args(tools, video, duration, thumbs / POSTER), "making the poster")
+    run(build_sprite_args(tools, video, plan, thumbs / SPRITE), "making the scrub sprite")
+    (thumbs / VTT).write_text(sprite_vtt(plan), encoding="utf-8")
+    return f"{THUMBS_DIR}/{POSTER}", f"{THUMBS_DIR}/{SPRITE}", f"{THUMBS_DIR}/{VTT}"
+
+
+def make_audio_poster(tools: Tools, audio: Path, out_dir: Path) -> str:
+    """Write thumbs/poster.jpg (a waveform) for an audio-only title; return it relative to out_dir."""
+    thumbs = out_dir / THUMBS_DIR
+    thumbs.mkdir(parents=True, exist_ok=True)
+    run(build_audio_poster_args(tools, audio, thumbs / POSTER), "drawing the audio poster")
+    return f"{THUMBS_DIR}/{POSTER}"
+
+
+def _video_size(tools: Tools, video: Path) -> tuple[int, int]:
+    try:
+        info = ffmpeg_python.probe(str(video), cmd=tools.ffprobe, select_streams="v:0")
+        stream = info["streams"][0]
+        return int(stream["width"]), int(stream["height"])
+    except (ffmpeg_python.Error, LookupError, ValueError) as exc:
+        raise JobError(f"cannot read the picture size of {video} for thumbnails.",
+                       hint="re-run packaging for this title") from exc
+
+
+def _stamp(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
