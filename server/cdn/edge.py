@@ -1,0 +1,193 @@
+"""One edge node (a simulated OCA): its own loopback listener, cache, link simulation and counters."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from server.cdn.cache import EdgeCache, Lookup
+from server.cdn.clock import Clock, SystemClock
+from server.cdn.edge_http import EdgeServer
+from server.cdn.events import EventSink
+from server.cdn.origin import OriginClient
+from server.cdn.policies import make_policy
+from server.cdn.tokens import Signer
+from server.cdn.topology import EdgeSpec
+from server.errors import Conflict
+from server.events.api import Publisher
+
+THROUGHPUT_WINDOW_S = 10.0
+HomeOf = Callable[[str], bool]   # video id -> is this edge one of the title's home edges?
+
+
+class EdgeNode:
+    """An edge cache with its own HTTP listener on 127.0.0.1; `stop()` really closes the port."""
+
+    def __init__(self, spec: EdgeSpec, origin: OriginClient, cache_dir: Path, signer: Signer,
+                 publisher: Publisher | None = None, clock: Clock | None = None,
+                 home_of: HomeOf | None = None) -> None:
+        self.spec, self.signer = spec, signer
+        self.clock: Clock = clock or SystemClock()
+        self.home_of = home_of
+        self.events = EventSink(publisher)
+        self.cache = EdgeCache(Path(cache_dir), make_policy(spec.policy, spec.capacity_bytes), spec.ttl_s,
+                               origin, self.clock, self._cache_event)
+        self.bandwidth_mbps = spec.bandwidth_mbps
+        self._server: EdgeServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+        self._lock = threading.Lock()
+        self._counts = {"hits": 0, "misses": 0, "hit_bytes": 0, "miss_bytes": 0, "active": 0}
+        self._served: deque[tuple[float, int]] = deque()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> int:
+        """Listen on 127.0.0.1 (the previous port if it is free, so old links work again)."""
+        if self._server is not None:
+            return self._port
+        try:
+            server = EdgeServer(("127.0.0.1", self._port), self)
+        except OSError:
+            server = EdgeServer(("127.0.0.1", 0), self)
+        self._server, self._port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"edge-{self.spec.name}", daemon=True)
+        self._thread.start()
+        self._health_event()
+        return self._port
+
+    def stop(self) -> None:
+        """Close the listener and cut open connections: new and kept-alive clients both fail."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._health_event()
+        self.events.flush()
+
+    def close(self) -> None:
+        """Stop and release the event thread (idempotent)."""
+        self.stop()
+        self.events.close()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def set_bandwidth(self, mbps: float | None) -> None:
+        """Throttle the simulated link (None removes the cap); takes effect on the next response."""
+        if mbps is not None and mbps <= 0:
+            raise Conflict(f"Bandwidth of edge {self.name} must be positive (or None for no cap).")
+        self.bandwidth_mbps = mbps
+
+    def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
+        """A signed absolute URL of one object of a title on this edge."""
+        token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
+        return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
+
+    # -- request path -------------------------------------------------------------------------
+    def lookup(self, key: str, video_id: str) -> Lookup:
+        """The object for one request; counts the request as active until `record`."""
+        with self._lock:
+            self._counts["active"] += 1
+        try:
+            return self.cache.get(key)
+        except BaseException:
+            self._finish()
+            raise
+
+    def record(self, lookup: Lookup, video_id: str, sent: int) -> None:
+        """Count one served response and publish its `hit` or `miss` event."""
+        hit = lookup.status != "MISS"
+        now = self.clock.now()
+        with self._lock:
+            self._counts["hits" if hit else "misses"] += 1
+            self._counts["hit_bytes" if hit else "miss_bytes"] += sent
+            self._served.append((now, sent))
+        self._finish()
+        event = self._event("hit" if hit else "miss", video_id, lookup.key, sent)
+        if not hit:
+            event["reason"] = self._miss_reason(lookup.key, video_id)
+        elif lookup.status == "STALE":
+            event["stale"] = True
+        self.events.emit(self.name, event)
+
+    def fill(self, key: str) -> int:
+        """Proactive push: pull `key` from the origin now; bytes pulled (0 when already fresh)."""
+        return self.cache.fill(key)
+
+    def has_title(self, video_id: str) -> int:
+        """How many objects of the title this edge holds (content presence for steering)."""
+        return self.cache.title_objects(video_id)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def load(self) -> float:
+        with self._lock:
+            return min(1.0, self._counts["active"] / max(1, self.spec.max_clients))
+
+    def health(self) -> dict[str, Any]:
+        stats = self.cache.stats()
+        with self._lock:
+            c = dict(self._counts)
+            throughput = self._throughput_locked()
+        lookups = c["hits"] + c["misses"]
+        return {"name": self.name, "region": self.spec.region, "healthy": self.running,
+                "load": min(1.0, c["active"] / max(1, self.spec.max_clients)),
+                "cached_bytes": stats["cached_bytes"], "capacity_bytes": self.spec.capacity_bytes,
+                "hit_ratio": c["hits"] / lookups if lookups else 0.0, "throughput_bps": throughput,
+                "objects": stats["objects"], "titles": stats["titles"], "hits": c["hits"],
+                "misses": c["misses"], "hit_bytes": c["hit_bytes"], "miss_bytes": c["miss_bytes"],
+                "port": self._port, "url": self.base_url if self.running else None,
+                "rtt_ms": self.spec.rtt_ms, "bandwidth_mbps": self.bandwidth_mbps, "policy": self.spec.policy}
+
+    def _throughput_locked(self) -> float:
+        """Bits per second served over the last window."""
+        horizon = self.clock.now() - THROUGHPUT_WINDOW_S
+        while self._served and self._served[0][0] < horizon:
+            self._served.popleft()
+        return sum(n for _, n in self._served) * 8 / THROUGHPUT_WINDOW_S
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._counts["active"] -= 1
+
+    def _miss_reason(self, key: str, video_id: str) -> str:
+        """capacity: we had it and evicted it; health: a spill-over from the title's unhealthy home
+        edge; content: first request here (or expired and changed at the origin)."""
+        if self.cache.was_evicted(key):
+            return "capacity"
+        if self.home_of is not None and not self.home_of(video_id):
+            return "health"
+        return "content"
+
+    def _event(self, kind: str, video_id: str, key: str, nbytes: int) -> dict[str, Any]:
+        return {"type": kind, "edge": self.name, "region": self.spec.region, "video_id": video_id,
+                "object": key, "bytes": nbytes, "at": self.clock.now()}
+
+    def _cache_event(self, kind: str, key: str, nbytes: int) -> None:
+        video_id = key.split("/")[1] if key.count("/") >= 2 else ""
+        self.events.emit(self.name, self._event(kind, video_id, key, nbytes))
+
+    def _health_event(self) -> None:
+        event = self._event("health", "", "", 0)
+        event.update(healthy=self.running, load=self.load())
+        self.events.emit(self.name, event)

@@ -1,0 +1,57 @@
+"""Edges publish `cdn` events off the request path: a queue drained by one thread per sink."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from server.events.api import CDN, Publisher
+
+log = logging.getLogger(__name__)
+
+
+class EventSink:
+    """Buffers events for a Publisher; `close()` flushes and stops the thread (idempotent)."""
+
+    def __init__(self, publisher: Publisher | None) -> None:
+        self.publisher = publisher
+        self._queue: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue(maxsize=100_000)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def emit(self, key: str, value: dict[str, Any], topic: str = CDN) -> None:
+        if self.publisher is None:
+            return
+        self._ensure_thread()
+        self._queue.put((topic, key, value))
+
+    def flush(self) -> None:
+        """Wait until every event emitted so far was handed to the publisher."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drain, name="cdn-events", daemon=True)
+                self._thread.start()
+
+    def _drain(self) -> None:
+        assert self.publisher is not None
+        while (item := self._queue.get()) is not None:
+            try:
+                self.publisher.publish(*item)
+            except Exception:  # the log being down must not take the edge down
+                log.exception("could not publish a cdn event")
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()

@@ -1,0 +1,68 @@
+"""Health monitor: probes each edge's `/health` over loopback, so an edge that stops answering (a
+stop, a crash, a hung listener) is seen as down within one interval plus one timeout."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.cdn.edge import EdgeNode
+
+
+def probe(edge: EdgeNode, timeout: float) -> dict[str, Any] | None:
+    """The edge's own health report over HTTP, or None when it does not answer."""
+    if not edge.running:
+        return None
+    try:
+        with urllib.request.urlopen(f"{edge.base_url}/health", timeout=timeout) as resp:
+            doc: dict[str, Any] = json.loads(resp.read())
+            return doc
+    except (OSError, ValueError):
+        return None
+
+
+class HealthMonitor:
+    """Keeps the last probe result per edge; `on_change(name, healthy)` fires on transitions."""
+
+    def __init__(self, edges: Callable[[], list[EdgeNode]], interval_s: float = 0.5, timeout_s: float = 0.5,
+                 on_change: Callable[[str, bool], None] | None = None) -> None:
+        self.edges, self.interval_s, self.timeout_s = edges, interval_s, timeout_s
+        self.on_change = on_change
+        self._healthy: dict[str, bool] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self.check_all()
+            self._thread = threading.Thread(target=self._run, name="cdn-health", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def healthy(self, name: str) -> bool:
+        return self._healthy.get(name, False)
+
+    def mark(self, name: str, healthy: bool) -> None:
+        """Record a known state change at once (an admin stop/start), without waiting for a probe."""
+        before = self._healthy.get(name)
+        self._healthy[name] = healthy
+        if before is not None and before != healthy and self.on_change is not None:
+            self.on_change(name, healthy)
+
+    def check_all(self) -> None:
+        for edge in self.edges():
+            self.mark(edge.name, probe(edge, self.timeout_s) is not None)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.check_all()
