@@ -22,6 +22,7 @@ BLUEPRINTS = ("catalog", "jobs", "uploads", "events", "search", "analytics", "or
 def create_app(services: Services, test_config: dict[str, Any] | None = None) -> Flask:
     """A WSGI app over `services`; `test_config` overrides Flask settings (e.g. limits in tests)."""
     app = Flask(__name__, static_folder=None)
+    app.url_map.merge_slashes = False  # `//x` is a key to refuse, not a URL to redirect to
     app.config.update(MAX_CONTENT_LENGTH=None, JSON_SORT_KEYS=False,
                       UPLOAD_LIMIT_BYTES=config.get("upload_limit_mb") * 1024 * 1024)
     app.config.update(test_config or {})

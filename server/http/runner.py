@@ -33,7 +33,7 @@ class HttpServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
                  on_stop: threading.Event | None = None) -> None:
         self._server: Any = create_server(app, host=check_loopback(host), port=port, threads=threads,
-                                          ident="miniflix", channel_timeout=30,
+                                          ident="miniflix", channel_timeout=30, asyncore_loop_timeout=0.2,
                                           clear_untrusted_proxy_headers=True)
         self._stopping = on_stop or threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"http:{self.port}", daemon=True)
@@ -62,9 +62,11 @@ class HttpServer:
         """Signal streams to end, close every connection and the listener, join the worker threads."""
         self._stopping.set()
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-        while self._server._map:
-            for channel in list(self._server._map.values()):
+        server = self._server
+        for channel in list(server._map.values()):  # open connections, e.g. event streams
+            if channel not in (server, server.trigger):
                 channel.handle_close()
+        server.close()  # the listener and the trigger: the loop's map is empty, so run() returns
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 

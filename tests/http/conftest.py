@@ -17,10 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.catalog import Catalog, Title
+from server.events.log import open_event_log
 from server.http.app import create_app
 from server.http.runner import HttpServer
-from server.http.services import Services, build_services
+from server.http.services import Services
 from server.paths import DataDir
+from server.storage.blobstore import LocalBlobStore, title_prefix
 
 VIDEO_ID = "vid-test-01"
 RUNGS = (("180p", 320, 180, "400k"), ("90p", 160, 90, "150k"))
@@ -52,6 +54,10 @@ def encode_title(out: Path, seconds: int) -> Made:
         "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(out / "cmaf/%v/seg_%05d.m4s"),
         str(out / "cmaf/%v/index.m3u8")], check=True)
     (out / "cmaf" / "ffmpeg-master.m3u8").unlink()
+    for playlist in (out / "cmaf").glob("*/index.m3u8"):  # ffmpeg numbers init files per variant
+        init = next(playlist.parent.glob("init_*.mp4"))
+        init.rename(playlist.parent / "init.mp4")
+        playlist.write_text(playlist.read_text().replace(init.name, "init.mp4"))
     (out / "master.m3u8").write_text(master_playlist())
     return Made(out, seconds, seconds * FPS)
 
@@ -81,8 +87,6 @@ def long_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
 
 def publish(data: DataDir, made: Made, video_id: str = VIDEO_ID) -> Title:
     """Copy a made title into the origin (atomically) and add its catalog row."""
-    from server.storage.blobstore import LocalBlobStore, title_prefix
-
     store = LocalBlobStore(data.origin)
     staging = store.staging_dir(video_id)
     shutil.copytree(made.folder, staging, dirs_exist_ok=True)
@@ -102,7 +106,9 @@ def data(tmp_path: Path) -> DataDir:
 
 @pytest.fixture
 def services(data: DataDir) -> Iterator[Services]:
-    built = build_services(data).start()
+    """Catalog, origin store and event log; tests that need edges or ingest add them."""
+    built = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
+                     events=open_event_log(data)).start()
     yield built
     built.stop()
 
