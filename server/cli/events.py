@@ -14,7 +14,7 @@ from server.events.log import open_event_log
 from server.paths import DataDir
 
 
-def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subs.add_parser("events", help="show event-log topics, partitions, offsets and group lags")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="one JSON object per partition")

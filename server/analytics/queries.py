@@ -1,0 +1,158 @@
+"""The named queries the studio, the HTTP API and `miniflix analytics` show, in one registry.
+
+Each query is plain SQL with named parameters (`$video_id`, `$since`, `$bucket_s`, `$limit`); every
+parameter has a default, so a query runs with none given. QoE definitions are in docs/EVENTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.errors import InvalidRequest, NotFound
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    help: str
+    sql: str
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+    def bind(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults filled in and each value converted to its type; unknown or bad values are refused."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise InvalidRequest(f"Query {self.name!r} has no parameter {unknown[0]!r}.",
+                                 hint=f"parameters: {', '.join(known) or 'none'}")
+        return {name: _convert(self.name, p, given.get(name, p.default)) for name, p in known.items()}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "help": self.help,
+                "params": [{"name": p.name, "type": p.type.__name__, "default": p.default, "help": p.help}
+                           for p in self.params]}
+
+
+def _convert(query: str, param: Param, value: Any) -> Any:
+    if value is None or isinstance(value, param.type):
+        return value
+    try:
+        return param.type(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"Parameter {param.name!r} of query {query!r} must be "
+                             f"{param.type.__name__}, got {value!r}.") from exc
+
+
+VIDEO = Param("video_id", str, None, "only this title (default: all)")
+SINCE = Param("since", float, 0.0, "only events at or after this epoch time")
+LIMIT = Param("limit", int, 100, "most rows returned")
+
+_LIBRARY = """
+WITH rungs AS (
+    SELECT t.video_id, t.duration, r ->> '$.name' AS rung,
+           CAST(r ->> '$.bandwidth' AS DOUBLE) * t.duration / 8 AS est_bytes
+    FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r))
+SELECT '(all)' AS rung, COUNT(*) AS titles, ROUND(SUM(duration) / 3600, 3) AS hours,
+       SUM(size_bytes) AS storage_bytes FROM titles
+UNION ALL
+SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(est_bytes) AS BIGINT)
+FROM rungs GROUP BY rung
+ORDER BY storage_bytes DESC NULLS LAST"""
+
+_ENGAGEMENT = """
+SELECT video_id,
+       COUNT(*) FILTER (WHERE type = 'started') AS views,
+       ROUND(COALESCE(SUM(watched_s) FILTER (WHERE type = 'stopped'), 0) / 3600, 4) AS watch_hours,
+       ROUND(AVG(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped'), 4)
+           AS completion
+FROM playback_events
+WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+GROUP BY video_id ORDER BY views DESC, video_id LIMIT $limit"""
+
+_QOE = """
+SELECT {key} AS {name},
+       COUNT(*) FILTER (WHERE type = 'started') AS sessions,
+       ROUND(AVG(startup_ms) FILTER (WHERE type = 'started'), 1) AS startup_ms,
+       ROUND(COALESCE(SUM(stall_ms) FILTER (WHERE type = 'stall'), 0) /
+             NULLIF(COALESCE(SUM(stall_ms) FILTER (WHERE type = 'stall'), 0) +
+                    COALESCE(SUM(watched_s) FILTER (WHERE type = 'stopped'), 0) * 1000, 0), 5)
+           AS rebuffer_ratio,
+       CAST(SUM(bitrate * ms) FILTER (WHERE type = 'segment') /
+            NULLIF(SUM(ms) FILTER (WHERE type = 'segment'), 0) AS BIGINT) AS avg_bitrate,
+       ROUND(COUNT(*) FILTER (WHERE type = 'quality_switch') /
+             NULLIF(SUM(watched_s) FILTER (WHERE type = 'stopped') / 60, 0), 3) AS switches_per_min
+FROM playback_events
+WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+GROUP BY 1 ORDER BY sessions DESC, 1 LIMIT $limit"""
+
+_CACHE = """
+SELECT edge, CAST(FLOOR(happened_at / $bucket_s) * $bucket_s AS BIGINT) AS bucket_start,
+       COUNT(*) AS requests,
+       COUNT(*) FILTER (WHERE type = 'hit') AS hits,
+       ROUND(COUNT(*) FILTER (WHERE type = 'hit') / COUNT(*), 4) AS hit_ratio,
+       COALESCE(SUM(bytes), 0) AS bytes,
+       ROUND(COALESCE(SUM(bytes) FILTER (WHERE type = 'hit'), 0) / NULLIF(SUM(bytes), 0), 4)
+           AS byte_hit_ratio
+FROM cdn_events
+WHERE type IN ('hit', 'miss') AND happened_at >= $since
+GROUP BY 1, 2 ORDER BY 2 DESC, 1 LIMIT $limit"""
+
+_ENCODE = """
+SELECT video_id, COUNT(*) AS jobs, SUM(chunks) AS chunks, SUM(retries) AS retries,
+       ROUND(SUM(wall_s), 2) AS wall_s, ROUND(SUM(cpu_s), 2) AS cpu_s,
+       ROUND(SUM(duration), 2) AS output_s,
+       ROUND(SUM(cpu_s) / NULLIF(SUM(duration) / 60, 0), 2) AS cpu_s_per_output_min,
+       ROUND(SUM(duration) / NULLIF(SUM(wall_s), 0), 3) AS realtime_factor
+FROM encode_events
+WHERE type = 'job_done' AND happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+GROUP BY video_id ORDER BY cpu_s DESC LIMIT $limit"""
+
+_STEERING = """
+SELECT client_region, chosen, COUNT(*) AS decisions
+FROM steering_decisions WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT $limit"""
+
+_VIEWS = """
+SELECT video_id, COUNT(*) AS views FROM playback_events WHERE type = 'started'
+GROUP BY video_id ORDER BY views DESC"""
+
+
+def _qoe(by: str, help: str) -> NamedQuery:
+    return NamedQuery(f"qoe_by_{by}", help, _QOE.format(key={"title": "video_id"}.get(by, by),
+                                                        name={"title": "video_id"}.get(by, by)),
+                      (VIDEO, SINCE, LIMIT))
+
+
+QUERIES: dict[str, NamedQuery] = {q.name: q for q in (
+    NamedQuery("library_overview", "Titles, hours and storage in the library, by ladder rung "
+               "(per-rung bytes estimated from bandwidth x duration).", _LIBRARY),
+    NamedQuery("title_engagement", "Per title: views (sessions started), watch hours and average "
+               "completion.", _ENGAGEMENT, (VIDEO, SINCE, LIMIT)),
+    _qoe("title", "QoE per title: startup ms, rebuffer ratio, average bitrate, switches per minute."),
+    _qoe("edge", "QoE per edge: startup ms, rebuffer ratio, average bitrate, switches per minute."),
+    _qoe("region", "QoE per region: startup ms, rebuffer ratio, average bitrate, switches per minute."),
+    NamedQuery("cache_hit_ratio", "Cache hit ratio (requests and bytes) per edge over time buckets.",
+               _CACHE, (SINCE, Param("bucket_s", int, 60, "bucket width in seconds"), LIMIT)),
+    NamedQuery("encode_cost", "Encode cost per title: CPU seconds per output minute, realtime factor, "
+               "chunks, retries.", _ENCODE, (VIDEO, SINCE, LIMIT)),
+    NamedQuery("steering_choices", "Which edge steering chose, per client region.", _STEERING,
+               (VIDEO, SINCE, LIMIT)),
+    NamedQuery("views", "Views per title (sessions started); search sorts by it.", _VIEWS),
+)}
+
+
+def get(name: str) -> NamedQuery:
+    try:
+        return QUERIES[name]
+    except KeyError:
+        raise NotFound(f"No analytics query named {name!r}.",
+                       hint=f"known queries: {', '.join(QUERIES)}") from None

@@ -1,0 +1,83 @@
+"""DuckDB tables of the analytics store and the SQL that moves raw events into them.
+
+Events arrive as raw JSON (straight from the log) in a staging relation `staged(topic, partition,
+"offset", key, ts, v)`; DuckDB parses the JSON itself (`from_json`), so loading costs no Python
+work per event. `consumed` holds, per log partition, the next offset not yet loaded: it commits in
+the same transaction as the rows, which makes loading idempotent (a redelivered event is skipped).
+"""
+
+from __future__ import annotations
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS consumed (topic VARCHAR, partition INTEGER, next_offset BIGINT,
+    PRIMARY KEY (topic, partition));
+CREATE TABLE IF NOT EXISTS video_events (video_id VARCHAR, type VARCHAR, happened_at DOUBLE, seq BIGINT,
+    title VARCHAR, error VARCHAR, duration DOUBLE, width INTEGER, height INTEGER, codec VARCHAR,
+    renditions VARCHAR);
+CREATE TABLE IF NOT EXISTS encode_events (video_id VARCHAR, job_id VARCHAR, task VARCHAR, attempt INTEGER,
+    type VARCHAR, happened_at DOUBLE, wall_s DOUBLE, cpu_s DOUBLE, out_seconds DOUBLE, chunks INTEGER,
+    retries INTEGER, duration DOUBLE, realtime_factor DOUBLE, error VARCHAR);
+CREATE TABLE IF NOT EXISTS playback_events (session_id VARCHAR, video_id VARCHAR, type VARCHAR,
+    happened_at DOUBLE, edge VARCHAR, region VARCHAR, rendition VARCHAR, bitrate BIGINT, startup_ms DOUBLE,
+    bytes BIGINT,
+    ms DOUBLE, stall_ms DOUBLE, from_rendition VARCHAR, to_rendition VARCHAR, watched_s DOUBLE,
+    position_s DOUBLE, duration_s DOUBLE);
+CREATE TABLE IF NOT EXISTS cdn_events (edge VARCHAR, region VARCHAR, type VARCHAR, video_id VARCHAR,
+    object VARCHAR, bytes BIGINT, reason VARCHAR, healthy BOOLEAN, load DOUBLE, happened_at DOUBLE);
+CREATE TABLE IF NOT EXISTS steering_decisions (video_id VARCHAR, client_region VARCHAR, chosen VARCHAR,
+    candidates VARCHAR, happened_at DOUBLE);
+"""
+
+# One INSERT ... SELECT per topic: columns parsed from the staged JSON with a fixed structure.
+LOADERS = {
+    "videos": """
+INSERT INTO video_events SELECT j.video_id, j.type, j."at", "offset", CAST(j.title AS VARCHAR), j.error,
+    j.duration, j.width, j.height, j.codec, CAST(j.renditions AS VARCHAR)
+FROM (SELECT "offset", from_json(v, '{"video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE","title":"JSON",
+    "error":"VARCHAR","duration":"DOUBLE","width":"INTEGER","height":"INTEGER","codec":"VARCHAR",
+    "renditions":"JSON"}') AS j FROM staged WHERE topic = 'videos')""",
+    "encode": """
+INSERT INTO encode_events SELECT j.video_id, j.job_id, j.task, j.attempt, j.type, j."at", j.wall_s,
+    j.cpu_s, j.out_seconds, j.chunks, j.retries, j.duration, j.realtime_factor, j.error
+FROM (SELECT from_json(v, '{"video_id":"VARCHAR","job_id":"VARCHAR","task":"VARCHAR","attempt":"INTEGER",
+    "type":"VARCHAR","at":"DOUBLE","wall_s":"DOUBLE","cpu_s":"DOUBLE","out_seconds":"DOUBLE",
+    "chunks":"INTEGER","retries":"INTEGER","duration":"DOUBLE","realtime_factor":"DOUBLE",
+    "error":"VARCHAR"}') AS j FROM staged WHERE topic = 'encode') WHERE j.type <> 'task_progress'""",
+    "playback": """
+INSERT INTO playback_events SELECT j.session_id, j.video_id, j.type, j."at", j.edge, j.region, j.rendition,
+    j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms, j."from", j."to", j.watched_s, j.position_s,
+    j.duration_s
+FROM (SELECT from_json(v, '{"session_id":"VARCHAR","video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE",
+    "edge":"VARCHAR","region":"VARCHAR","rendition":"VARCHAR","bitrate":"BIGINT","startup_ms":"DOUBLE",
+    "bytes":"BIGINT","ms":"DOUBLE","duration_ms":"DOUBLE","from":"VARCHAR","to":"VARCHAR",
+    "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE"}') AS j
+ FROM staged WHERE topic = 'playback')""",
+    "cdn": """
+INSERT INTO cdn_events SELECT j.edge, j.region, j.type, j.video_id, j.object, j.bytes, j.reason, j.healthy,
+    j.load, j."at"
+FROM (SELECT from_json(v, '{"edge":"VARCHAR","region":"VARCHAR","type":"VARCHAR","video_id":"VARCHAR",
+    "object":"VARCHAR","bytes":"BIGINT","reason":"VARCHAR","healthy":"BOOLEAN","load":"DOUBLE",
+    "at":"DOUBLE"}') AS j FROM staged WHERE topic = 'cdn')""",
+    "steering": """
+INSERT INTO steering_decisions SELECT j.video_id, j.client_region, j.chosen, CAST(j.candidates AS VARCHAR),
+    j."at"
+FROM (SELECT from_json(v, '{"video_id":"VARCHAR","client_region":"VARCHAR","chosen":"VARCHAR",
+    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged WHERE topic = 'steering')""",
+}
+
+ADVANCE_CONSUMED = """
+INSERT INTO consumed SELECT topic, partition, MAX("offset") + 1 FROM staged GROUP BY topic, partition
+ON CONFLICT DO UPDATE SET next_offset = GREATEST(consumed.next_offset, excluded.next_offset)"""
+
+# The latest state of every title that is in the library (published, restored or edited; not deleted).
+TITLES_VIEW = """
+CREATE OR REPLACE VIEW titles AS
+SELECT video_id, type AS last_event, happened_at,
+    title ->> '$.title' AS name,
+    CAST(title ->> '$.duration' AS DOUBLE) AS duration,
+    CAST(title ->> '$.size_bytes' AS BIGINT) AS size_bytes,
+    title -> '$.renditions' AS renditions
+FROM (SELECT *, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS newest
+      FROM video_events WHERE type IN ('published', 'restored', 'metadata_edited', 'deleted'))
+WHERE newest = 1 AND type <> 'deleted'
+"""

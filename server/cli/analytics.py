@@ -1,0 +1,122 @@
+"""`miniflix analytics QUERY [--format csv|parquet|json] [--out PATH] [--param NAME=VALUE]...`
+
+Without a server the command owns the DuckDB file: it loads pending events from the log first, so
+figures are current. With a server holding the file, it reads a snapshot copy taken between two of
+the server's batches (see server/analytics/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from server.analytics import results, snapshot
+from server.analytics.queries import QUERIES
+from server.analytics.service import AnalyticsService
+from server.cli import add_data_dir
+from server.errors import Conflict, InvalidRequest, MiniflixError
+from server.events.log import open_event_log
+from server.paths import DataDir
+
+
+def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subs.add_parser("analytics", help="run a named analytics query and print or export it",
+                        description="queries: " + "; ".join(f"{q.name}: {q.help}" for q in QUERIES.values()))
+    p.add_argument("query", nargs="?", help="query name (omit with --list)")
+    add_data_dir(p)
+    p.add_argument("--format", choices=results.FORMATS, help="output format (default: a text table, "
+                   "or taken from --out's suffix)")
+    p.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="query parameter, e.g. --param video_id=abc (repeatable)")
+    p.add_argument("--list", action="store_true", help="list the queries and their parameters")
+    p.set_defaults(func=run_analytics)
+
+
+def run_analytics(args: argparse.Namespace) -> int:
+    if args.list or not args.query:
+        print(_listing())
+        return 0 if args.list else 2
+    try:
+        table = read_table(DataDir.resolve(args.data_dir), args.query, _params(args.param))
+        _emit(table, args.format, args.out)
+    except MiniflixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def read_table(data: DataDir, name: str, params: dict[str, Any]) -> pa.Table:
+    """The query's rows: from the file itself (after loading pending events) or a snapshot copy."""
+    with open_event_log(data) as log:
+        service = AnalyticsService(data, log)
+        try:
+            service.catch_up()
+            return service.table(name, **params)
+        except Conflict:
+            return _from_snapshot(data.analytics_db, name, params)
+        finally:
+            service.stop()
+
+
+def _from_snapshot(path: Path, name: str, params: dict[str, Any]) -> pa.Table:
+    conn, workdir = snapshot.open_snapshot(path)
+    try:
+        return results.run(conn, name, **params)
+    finally:
+        conn.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidRequest(f"--param {pair!r} is not NAME=VALUE.")
+        params[name.strip()] = value
+    return params
+
+
+def _emit(table: pa.Table, fmt: str | None, out: Path | None) -> None:
+    if out is not None:
+        fmt = fmt or out.suffix.lstrip(".").lower()
+        results.export(table, fmt, out)
+        print(f"wrote {table.num_rows} rows to {out}", file=sys.stderr)
+    elif fmt == "parquet":
+        raise InvalidRequest("Parquet is binary: give --out PATH.")
+    elif fmt == "json":
+        print(results.to_json(table))
+    elif fmt == "csv":
+        import pyarrow.csv as pa_csv
+
+        pa_csv.write_csv(table, sys.stdout.buffer)
+    else:
+        print(format_table(table))
+
+
+def format_table(table: pa.Table) -> str:
+    """A plain aligned text table for the terminal."""
+    names = table.column_names
+    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join([*lines, f"({len(rows)} rows)"])
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _listing() -> str:
+    lines = []
+    for q in QUERIES.values():
+        params = ", ".join(f"{p.name}={p.default}" for p in q.params) or "no parameters"
+        lines.append(f"{q.name:<18} {q.help}\n{'':<18} ({params})")
+    return "\n".join(lines)

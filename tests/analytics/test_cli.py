@@ -1,0 +1,64 @@
+"""`miniflix analytics` in its own process: with no server it loads pending events itself; with a
+server holding the DuckDB file it answers from a snapshot copy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from server.analytics.service import AnalyticsService
+from server.events.log import EventLog
+from server.paths import DataDir
+from tests.analytics.conftest import publish_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = ("import argparse, sys; from server.cli import analytics; p = argparse.ArgumentParser(); "
+          "analytics.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+
+
+def cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", DRIVER, "analytics", *args, "--data-dir", str(data.root)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_without_server_loads_pending_events_and_prints(data: DataDir, log: EventLog) -> None:
+    publish_scenario(log)
+    text = cli(data, "title_engagement")
+    assert text.returncode == 0, text.stderr
+    assert "video_id" in text.stdout and "(2 rows)" in text.stdout
+    as_json = json.loads(cli(data, "title_engagement", "--format", "json").stdout)
+    assert {r["video_id"]: r["views"] for r in as_json} == {"v1": 2, "v2": 1}
+
+
+def test_cli_exports_parquet_with_parameters(data: DataDir, log: EventLog, tmp_path: Path) -> None:
+    publish_scenario(log)
+    out = tmp_path / "v1.parquet"
+    done = cli(data, "qoe_by_title", "--param", "video_id=v1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert [r["video_id"] for r in pq.read_table(out).to_pylist()] == ["v1"]
+
+
+def test_cli_reads_a_snapshot_while_the_server_holds_the_file(data: DataDir, log: EventLog) -> None:
+    server = AnalyticsService(data, log)
+    server.start()
+    try:
+        publish_scenario(log)
+        deadline = time.monotonic() + 30
+        while server.views() != {"v1": 2, "v2": 1} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = cli(data, "views", "--format", "json")
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert {r["video_id"]: r["views"] for r in json.loads(done.stdout)} == {"v1": 2, "v2": 1}
+
+
+def test_cli_names_an_unknown_query_and_fails(data: DataDir) -> None:
+    done = cli(data, "most_popular_cats")
+    assert done.returncode == 1
+    assert "No analytics query named 'most_popular_cats'" in done.stderr and "library_overview" in done.stderr
