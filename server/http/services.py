@@ -21,7 +21,7 @@ from server.storage.blobstore import LocalBlobStore
 log = logging.getLogger(__name__)
 
 # Start order; stop runs in reverse. Each is an attribute that may expose start()/stop().
-LIFECYCLE = ("events", "analytics", "search", "cdn", "ingest")
+LIFECYCLE = ("events", "analytics", "search", "cdn", "steering", "ingest")
 
 
 @dataclass
@@ -32,9 +32,8 @@ class Services:
     catalog: Catalog
     store: LocalBlobStore
     events: Any = None      # server.events.log.EventLog: the log, also the publisher
-    cdn: Any = None         # server.cdn.CDN: the edge nodes
-    steering: Any = None    # server.cdn.Steering: ranks edges for a client
-    signer: Any = None      # server.cdn.Signer: HMAC tokens in edge URLs
+    cdn: Any = None         # server.cdn.cluster.CDN: the edge nodes (and their URL signer)
+    steering: Any = None    # server.cdn.steering.Steering: ranks edges for a client
     analytics: Any = None   # server.analytics AnalyticsService: named queries
     search: Any = None      # server.search SearchService
     ingest: Any = None      # server.jobs.service.IngestService
@@ -73,7 +72,7 @@ class Services:
 
     def describe(self) -> dict[str, bool]:
         """Which services run in this server (for /api/health)."""
-        names = ("catalog", "store", *LIFECYCLE, "steering", "signer")
+        names = ("catalog", "store", *LIFECYCLE)
         return {name: getattr(self, name) is not None for name in names}
 
 
@@ -99,12 +98,17 @@ def _search(s: Services) -> Any:
 
 
 def _cdn(s: Services) -> Any:
-    cdn = import_module("server.cdn")
-    return cdn.CDN(cdn.default_topology(), s.store, s.data, s.events)
+    from server.cdn.cluster import CDN
+    from server.cdn.origin import StoreOrigin
+    from server.cdn.topology import Topology
+
+    return CDN(Topology.configured(), StoreOrigin(s.store), s.data, s.events)
 
 
 def _steering(s: Services) -> Any:
-    return import_module("server.cdn").Steering(s.cdn) if s.cdn is not None else None
+    from server.cdn.steering import Steering
+
+    return Steering(s.cdn, s.events) if s.cdn is not None else None
 
 
 def _ingest(s: Services) -> Any:

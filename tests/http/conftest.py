@@ -17,6 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.catalog import Catalog, Title
+from server.cdn.cluster import CDN
+from server.cdn.origin import StoreOrigin
+from server.cdn.steering import Steering
+from server.cdn.topology import Topology
 from server.events.log import open_event_log
 from server.http.app import create_app
 from server.http.runner import HttpServer
@@ -114,7 +118,19 @@ def services(data: DataDir) -> Iterator[Services]:
 
 
 @pytest.fixture
-def app(services: Services) -> Flask:
+def cdn(services: Services) -> Iterator[Services]:
+    """The same services plus the default edges (6 in 3 regions, real listeners) and steering."""
+    services.cdn = CDN(Topology.default(), StoreOrigin(services.store), services.data, services.events)
+    services.steering = Steering(services.cdn, services.events)
+    services.cdn.start()
+    services.started += ["cdn", "steering"]
+    yield services
+
+
+@pytest.fixture
+def app(services: Services, request: pytest.FixtureRequest) -> Flask:
+    if "cdn" in request.fixturenames:  # edges first, so the app serves their endpoints
+        request.getfixturevalue("cdn")
     return create_app(services, {"TESTING": True})
 
 

@@ -1,0 +1,61 @@
+"""HLS Content Steering: the origin's master playlist rewritten with one pathway per edge.
+
+Each pathway repeats every variant and rendition with absolute URLs on one edge (signed, so the
+media playlists' relative segment URLs keep the token) and its own rendition GROUP-IDs, as the
+HLS Content Steering spec asks; `EXT-X-CONTENT-STEERING` points the player at the steering manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GROUP_ATTRS = re.compile(r'\b(AUDIO|SUBTITLES|VIDEO|CLOSED-CAPTIONS|GROUP-ID)="([^"]*)"')
+URI_ATTR = re.compile(r'\bURI="([^"]*)"')
+HEADER_TAGS = ("#EXTM3U", "#EXT-X-VERSION", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-START")
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """One edge as a pathway: its ID (the edge name) and the signed base URL of the title on it."""
+
+    pathway_id: str
+    base_url: str  # ends with "/": relative origin URIs are appended to it
+
+
+def steered_master(origin_master: str, pathways: list[Pathway], steering_uri: str) -> str:
+    """The master playlist for a steering client; `pathways` best first."""
+    header, body = _split(origin_master)
+    lines = [*header, f'#EXT-X-CONTENT-STEERING:SERVER-URI="{steering_uri}",'
+                      f'PATHWAY-ID="{pathways[0].pathway_id}"']
+    for pathway in pathways:
+        lines += _pathway_lines(body, pathway)
+    return "\n".join(lines) + "\n"
+
+
+def _split(master: str) -> tuple[list[str], list[str]]:
+    """(session-level header tags, variant/rendition lines), blank lines and comments dropped."""
+    header, body = [], []
+    for line in (raw.strip() for raw in master.splitlines()):
+        if not line or (line.startswith("#") and not line.startswith("#EXT")):
+            continue
+        (header if line.startswith(HEADER_TAGS) else body).append(line)
+    return header, body
+
+
+def _pathway_lines(body: list[str], pathway: Pathway) -> list[str]:
+    out = []
+    for line in body:
+        if not line.startswith("#"):
+            out.append(_absolute(line, pathway))
+            continue
+        line = GROUP_ATTRS.sub(lambda m: f'{m[1]}="{m[2]}.{pathway.pathway_id}"', line)
+        line = URI_ATTR.sub(lambda m: f'URI="{_absolute(m[1], pathway)}"', line)
+        if line.startswith("#EXT-X-STREAM-INF:") or line.startswith("#EXT-X-I-FRAME-STREAM-INF:"):
+            line += f',PATHWAY-ID="{pathway.pathway_id}"'
+        out.append(line)
+    return out
+
+
+def _absolute(uri: str, pathway: Pathway) -> str:
+    return uri if "://" in uri else pathway.base_url + uri.lstrip("/")
