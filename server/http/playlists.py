@@ -35,7 +35,8 @@ def steered_master(origin_master: str, pathways: list[Pathway], steering_uri: st
 
 def _split(master: str) -> tuple[list[str], list[str]]:
     """(session-level header tags, variant/rendition lines), blank lines and comments dropped."""
-    header, body = [], []
+    header: list[str] = []
+    body: list[str] = []
     for line in (raw.strip() for raw in master.splitlines()):
         if not line or (line.startswith("#") and not line.startswith("#EXT")):
             continue

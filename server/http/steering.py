@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
 
 from server.catalog import PUBLISHED
 from server.errors import InvalidRequest, NotFound
@@ -53,7 +54,7 @@ def steer(video_id: str) -> Response:
 
 
 @bp.get("/play/<video_id>/<any('master.m3u8', 'manifest.mpd'):name>")
-def play(video_id: str, name: str) -> Response:
+def play(video_id: str, name: str) -> ResponseReturnValue:
     """A 302 to the best edge; with `?steering=1` (HLS) a master playlist with every edge as a pathway."""
     published(video_id)
     region, latlon = client_location()
