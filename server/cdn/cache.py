@@ -48,6 +48,7 @@ class Lookup:
     age: float
     file: BinaryIO | None = None
     data: bytes | None = None
+    miss_reason: str = ""        # set by the edge: content | health | capacity
 
     def close(self) -> None:
         if self.file is not None:

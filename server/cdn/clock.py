@@ -26,7 +26,8 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to; sleeps are recorded, not waited, so delays can be asserted."""
+    """A clock that only moves when told to (or slept on): sleeps return at once, advance the time and
+    add to `slept`, so simulated delays can be asserted exactly."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
@@ -44,3 +45,4 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.slept += max(0.0, seconds)
+            self._now += max(0.0, seconds)

@@ -106,27 +106,31 @@ class EdgeNode:
 
     # -- request path -------------------------------------------------------------------------
     def lookup(self, key: str, video_id: str) -> Lookup:
-        """The object for one request; counts the request as active until `record`."""
+        """The object for one request, counted as a hit or miss; active until `record`."""
         with self._lock:
             self._counts["active"] += 1
+        reason = self._miss_reason(key, video_id)   # before the fetch, which forgets the eviction
         try:
-            return self.cache.get(key)
+            lookup = self.cache.get(key)
         except BaseException:
             self._finish()
             raise
+        lookup.miss_reason = reason
+        with self._lock:
+            self._counts["misses" if lookup.status == "MISS" else "hits"] += 1
+        return lookup
 
     def record(self, lookup: Lookup, video_id: str, sent: int) -> None:
         """Count one served response and publish its `hit` or `miss` event."""
         hit = lookup.status != "MISS"
         now = self.clock.now()
         with self._lock:
-            self._counts["hits" if hit else "misses"] += 1
             self._counts["hit_bytes" if hit else "miss_bytes"] += sent
             self._served.append((now, sent))
         self._finish()
         event = self._event("hit" if hit else "miss", video_id, lookup.key, sent)
         if not hit:
-            event["reason"] = self._miss_reason(lookup.key, video_id)
+            event["reason"] = lookup.miss_reason or "content"
         elif lookup.status == "STALE":
             event["stale"] = True
         self.events.emit(self.name, event)
