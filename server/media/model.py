@@ -28,6 +28,8 @@ class VideoInfo:
     bit_depth: int
     full_range: bool           # JPEG/full range input (yuvj*, color_range=pc)
     hdr: bool                  # PQ/HLG transfer or BT.2020 primaries
+    transfer: str = ""         # ffprobe color_transfer, e.g. "smpte2084", "arib-std-b67", "bt709"
+    tonemap: bool = False      # HDR source and zscale is available: tone-map to SDR BT.709
 
     @property
     def display_width(self) -> int:
@@ -72,6 +74,7 @@ class MediaInfo:
     audio: AudioInfo | None    # the kept audio track (first default)
     dropped_audio: tuple[AudioInfo, ...] = ()
     notes: tuple[str, ...] = ()  # what was done about oddities: "deinterlaced", "rotated -90", ...
+    declared_duration: float = 0.0  # what the container claims (0 when it claims nothing)
 
     @property
     def expected_frames(self) -> int:

@@ -1,0 +1,64 @@
+"""Encode the kept audio track once for the whole title: AAC-LC stereo 48 kHz, on the video's clock.
+
+Never per chunk: every AAC encode starts with priming samples, so per-chunk audio leaves gaps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from server.errors import MediaError
+from server.media import ffmpeg
+from server.media.encode import part_path, seconds
+from server.media.ffmpeg import Tools
+from server.media.model import AudioInfo, MediaInfo, WorkLayout
+from server.media.progress import ProgressUpdate
+
+AUDIO_BITRATE = "128k"
+AUDIO_RATE = 48000
+
+
+def audio_filters() -> str:
+    """Start on the title's clock (silence before a late first sample, gaps filled), pad the tail.
+
+    Input timestamps are relative to the container's start, as are the video chunks' `-ss`, so
+    `first_pts=0` puts the first sample where the first video frame is; `-t` then trims the padding.
+    """
+    return f"aresample={AUDIO_RATE}:async=1:first_pts=0,apad"
+
+
+def build_audio_args(tools: Tools, info: MediaInfo, out: Path) -> list[str]:
+    """argv that writes `out` (m4a): the kept track downmixed to stereo AAC-LC, exactly the title long."""
+    track = _track(info)
+    return [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-i", str(info.path), "-map", f"0:{track.index}", "-vn", "-sn", "-dn",
+            "-map_metadata", "-1", "-map_chapters", "-1", "-af", audio_filters(),
+            "-ac", "2", "-ar", str(AUDIO_RATE), "-c:a", "aac", "-profile:a", "aac_low",
+            "-b:a", AUDIO_BITRATE, "-t", seconds(info.duration), "-f", "mp4", str(out)]
+
+
+def encode_audio(tools: Tools, info: MediaInfo, layout: WorkLayout, *,
+                 on_progress: Callable[[ProgressUpdate], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+    """Write `layout.audio_file`; it appears only when ffmpeg succeeded (temp name, then rename)."""
+    final = layout.audio_file
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = part_path(final)
+    try:
+        ffmpeg.run(build_audio_args(tools, info, temp), f"encode audio of {info.path.name}",
+                   on_progress=on_progress, stop=stop)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    temp.replace(final)
+
+
+def _track(info: MediaInfo) -> AudioInfo:
+    if info.audio is None:
+        raise MediaError(f"{info.path.name} has no audio track to encode.",
+                         hint="a title without audio is published video-only")
+    return info.audio

@@ -1,0 +1,118 @@
+"""Encode one chunk of the source into every video rung with ONE ffmpeg: one decode, split, scale.
+
+Why these choices (measured, see ARCHITECTURE.md "Media format"):
+- `-ss start -t duration` before `-i` gives exact chunks cheaply (decode from the previous keyframe,
+  frames before `start` dropped); chunks start on the segment grid so forced keyframes line up.
+- Rotation: ffmpeg's autorotate (the default) turns the picture upright in front of our graph AND
+  drops the display matrix from the output. With `-noautorotate` + our own transpose, ffmpeg 5.1
+  still copies the source's display matrix into the output, and players would turn it a second time.
+- Capped CRF (`-crf` + `-maxrate` + `-bufsize`) keeps quality even across seams; one-pass ABR
+  restarted rate control at each seam.
+- `-threads 1` per process: parallelism comes from running one process per worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from server.errors import MediaError
+from server.media import ffmpeg
+from server.media.chunks import keyframes_in_chunk
+from server.media.ffmpeg import Tools
+from server.media.filters import filter_graph, output_label
+from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
+from server.media.progress import ProgressUpdate
+
+
+def part_path(final: Path) -> Path:
+    """Where ffmpeg writes before the rename; never mistaken for a finished chunk."""
+    return final.with_name(final.name + ".part")
+
+
+def seconds(value: float) -> str:
+    """A time for ffmpeg's command line, microsecond precision, no exponent."""
+    return f"{value:.6f}"
+
+
+def keyframe_expr(chunk: Chunk, segment_seconds: float, fps: Fraction) -> str:
+    """`-force_key_frames` expression: the chunk-relative frame number of every segment start."""
+    frames = keyframes_in_chunk(chunk, segment_seconds, fps)
+    return "expr:" + "+".join(f"eq(n,{n})" for n in frames)
+
+
+def gop_frames(segment_seconds: float, fps: Fraction) -> int:
+    """A max GOP longer than any segment, so x264 never adds a keyframe of its own inside one."""
+    return int(2 * segment_seconds * fps) + 2
+
+
+def x264_args(rendition: Rendition, preset: str, threads: int, gop: int) -> list[str]:
+    """libx264 capped CRF, High profile, closed GOPs, no scene-cut keyframes."""
+    return ["-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
+            "-crf", str(rendition.crf), "-maxrate", f"{rendition.bitrate_kbps}k",
+            "-bufsize", f"{rendition.bufsize_kbps}k", "-threads", str(threads),
+            "-g", str(gop), "-sc_threshold", "0", "-flags", "+cgop",
+            "-forced-idr", "1", "-color_range", "tv"]
+
+
+def rung_output_args(index: int, rendition: Rendition, chunk: Chunk, keyframes: str, gop: int,
+                     preset: str, threads: int, out: Path) -> list[str]:
+    """Everything after the input for one rung's chunk file: map, encoder, exact frame count, MP4."""
+    return ["-map", f"[{output_label(index)}]", "-an", "-sn", "-dn", "-map_metadata", "-1",
+            "-map_chapters", "-1", *x264_args(rendition, preset, threads, gop),
+            "-force_key_frames", keyframes, "-frames:v", str(chunk.frames), "-f", "mp4", str(out)]
+
+
+def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
+                     layout: WorkLayout, segment_seconds: float, preset: str = "veryfast",
+                     threads: int = 1) -> list[str]:
+    """The whole argv of one chunk encode (pure: no process, no file touched)."""
+    video = _video(info)
+    keyframes = keyframe_expr(chunk, segment_seconds, video.fps)
+    gop = gop_frames(segment_seconds, video.fps)
+    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-threads", str(threads), "-ss", seconds(chunk.start), "-t", seconds(chunk.duration),
+            "-i", str(info.path), "-filter_complex", filter_graph(video, renditions),
+            "-filter_complex_threads", str(threads)]
+    for i, rendition in enumerate(renditions):
+        out = part_path(layout.chunk_file(rendition.name, chunk.index))
+        args += rung_output_args(i, rendition, chunk, keyframes, gop, preset, threads, out)
+    return args
+
+
+def encode_chunk(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
+                 layout: WorkLayout, segment_seconds: float, preset: str = "veryfast", *,
+                 on_progress: Callable[[ProgressUpdate], None] | None = None,
+                 stop: threading.Event | None = None, threads: int = 1) -> None:
+    """Encode `chunk` into every rung's chunk file; a file appears only once ffmpeg succeeded.
+
+    Raises FFmpegFailed (with ffmpeg's last lines) and leaves no partial file behind.
+    """
+    finals = [layout.chunk_file(r.name, chunk.index) for r in renditions]
+    for final in finals:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads)
+    try:
+        ffmpeg.run(args, f"encode chunk {chunk.index} of {info.path.name}", on_progress=on_progress,
+                   stop=stop)
+    except BaseException:
+        _remove(part_path(f) for f in finals)
+        raise
+    for final in finals:
+        part_path(final).replace(final)
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _video(info: MediaInfo) -> VideoInfo:
+    if info.video is None:
+        raise MediaError(f"{info.path.name} has no video stream to encode.",
+                         hint="an audio-only title needs only the audio encode")
+    return info.video

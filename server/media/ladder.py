@@ -1,0 +1,73 @@
+"""Source → renditions: the default H.264 ladder cut to what the source can fill, never upscaled.
+
+Rungs are named by their short side ("720p" is 1280x720 landscape or 720x1280 portrait), so a
+source is compared with a rung by its short side and every rung keeps the source's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server.media.model import Rendition, VideoInfo
+
+DEFAULT_CRF = 23
+
+
+def _rung(name: str, width: int, height: int, kbps: int) -> Rendition:
+    return Rendition(name, width, height, kbps, 2 * kbps, DEFAULT_CRF)
+
+
+DEFAULT_RUNGS: tuple[Rendition, ...] = (
+    _rung("1080p", 1920, 1080, 5000),
+    _rung("720p", 1280, 720, 2800),
+    _rung("480p", 854, 480, 1400),
+    _rung("360p", 640, 360, 800),
+    _rung("240p", 426, 240, 400),
+)
+
+# Bits per pixel fall as a frame grows (more of it is smooth, predictable area), so a rung's bitrate
+# follows its pixel count to the power 0.75 rather than linearly.
+BITRATE_EXPONENT = 0.75
+
+
+def plan_ladder(video: VideoInfo, rungs: Sequence[Rendition] = DEFAULT_RUNGS) -> list[Rendition]:
+    """The rungs whose short side fits in the source's upright, square-pixel short side, highest first.
+
+    A source smaller than every rung gets one rung at its own (even) size, named by its short side.
+    """
+    width, height = video.display_width, video.display_height
+    short = min(width, height)
+    ordered = sorted(rungs, key=lambda r: min(r.width, r.height), reverse=True)
+    fitting = [r for r in ordered if min(r.width, r.height) <= short]
+    if fitting:
+        return [fit_rung(r, width, height) for r in fitting]
+    lowest = ordered[-1]
+    own = Rendition(f"{_even(short)}p", *_even_shape(width, height, short), lowest.bitrate_kbps,
+                    lowest.bufsize_kbps, lowest.crf)
+    return [_with_bitrate(own, lowest)]
+
+
+def fit_rung(rung: Rendition, width: int, height: int) -> Rendition:
+    """`rung` reshaped to the source's aspect ratio (short side kept), bitrate scaled by pixel count."""
+    size = _even_shape(width, height, min(rung.width, rung.height))
+    return _with_bitrate(Rendition(rung.name, *size, rung.bitrate_kbps, rung.bufsize_kbps, rung.crf), rung)
+
+
+def _even_shape(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(w, h) with the given short side, the long side from the source's aspect ratio, both even."""
+    short_side = _even(short_side)
+    if width >= height:
+        return _even(short_side * width / height), short_side
+    return short_side, _even(short_side * height / width)
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def _with_bitrate(shaped: Rendition, nominal: Rendition) -> Rendition:
+    """`shaped` with maxrate/bufsize scaled from `nominal` by (pixels / nominal pixels) ** 0.75."""
+    ratio = (shaped.width * shaped.height) / (nominal.width * nominal.height)
+    kbps = max(50, round(nominal.bitrate_kbps * ratio ** BITRATE_EXPONENT / 10) * 10)
+    bufsize = round(kbps * nominal.bufsize_kbps / nominal.bitrate_kbps)
+    return Rendition(shaped.name, shaped.width, shaped.height, kbps, bufsize, shaped.crf)

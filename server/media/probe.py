@@ -1,0 +1,173 @@
+"""Probe and validate a source: what it is, what must be normalised, and whether it is whole.
+
+Two ffprobe runs through ffmpeg-python: one for the container, streams and every packet's time
+(cheap: demux only; gives the real content length, since a truncated file's header still claims
+the full length and ffmpeg exits 0 on it), and one that decodes the first frames of the chosen
+stream (proves it decodes; gives the true frame interval, interlacing, and field-coded streams'
+frame rate, which packet times do not).
+
+Duration rule: a video title lasts as long as its picture, an audio-only title as long as its
+sound, never longer than the container claims. A file whose content ends before
+`TRUNCATED_RATIO` of the claimed length and more than `TRUNCATED_GAP_S` seconds short is refused as
+truncated; a smaller shortfall is accepted with a note.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ffmpeg as ffmpeg_python
+
+from server.errors import MediaError
+from server.media.ffmpeg import Tools, find_tools
+from server.media.model import MediaInfo
+from server.media.streams import (
+    audio_info,
+    audio_notes,
+    choose_audio,
+    choose_video,
+    stream_end,
+    video_info,
+    video_notes,
+)
+
+TRUNCATED_RATIO = 0.5
+TRUNCATED_GAP_S = 2.0
+NOTE_GAP_S = 0.5
+SAMPLE_PACKETS = 120
+REENCODE_HINT = "re-export or re-copy the complete file (H.264/AAC in MP4 is the safest choice)"
+
+
+def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
+    """Everything the pipeline needs about `path`, or MediaError saying why it cannot be a title."""
+    tools = tools or find_tools()
+    path = Path(path)
+    size = check_file(path)
+    data = run_ffprobe(path, tools)
+    streams = data.get("streams", [])
+    video_stream, covers = choose_video(streams)
+    kept, dropped = choose_audio(streams)
+    if video_stream is None and kept is None:
+        raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
+                         hint="choose a video or audio file")
+    frames = sample_frames(path, tools, video_stream or kept or {})
+    video = video_info(video_stream, frames, has_zscale(tools)) if video_stream else None
+    duration, declared, duration_notes = content_duration(path, data, video_stream or kept or {},
+                                                          [s for s in (video_stream, kept) if s])
+    notes = [*video_notes(video_stream, video, covers), *audio_notes(kept, dropped), *duration_notes]
+    return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
+                     video=video, audio=audio_info(kept) if kept else None,
+                     dropped_audio=tuple(audio_info(s) for s in dropped), notes=tuple(notes),
+                     declared_duration=declared)
+
+
+def check_file(path: Path) -> int:
+    """The file's size, after checking it exists, is a regular file, is not empty and can be read."""
+    if not path.exists():
+        raise MediaError(f"{path} does not exist.", hint="check the path and try again")
+    if not path.is_file():
+        raise MediaError(f"{path} is not a regular file.", hint="choose a video or audio file")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes).",
+                         hint="the copy or download probably failed; " + REENCODE_HINT)
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise MediaError(f"{path.name} cannot be read: {exc.strerror or exc}.",
+                         hint="give your user read permission (e.g. chmod u+r) or copy it somewhere "
+                              "readable") from exc
+    return size
+
+
+def run_ffprobe(path: Path, tools: Tools, **options: Any) -> dict[str, Any]:
+    """ffprobe's JSON (format, streams, plus `options` such as show_entries); MediaError if it fails."""
+    options.setdefault("show_entries", "packet=stream_index,pts_time,duration_time")
+    try:
+        data: dict[str, Any] = ffmpeg_python.probe(str(path), cmd=tools.ffprobe, **options)
+    except ffmpeg_python.Error as exc:
+        reason = _last_line(exc.stderr) or "ffprobe failed"
+        raise MediaError(f"{path.name} is not a video or audio file FFmpeg can read ({reason}).",
+                         hint="check that it is a complete video or audio file; " + REENCODE_HINT) from exc
+    if not data.get("format"):
+        raise MediaError(f"{path.name} is not a video or audio file FFmpeg can read.",
+                         hint="choose a video or audio file")
+    return data
+
+
+def sample_frames(path: Path, tools: Tools, stream: dict[str, Any]) -> list[dict[str, Any]]:
+    """Decode the first frames of `stream`; MediaError when none decodes."""
+    entries = "frame=best_effort_timestamp_time,interlaced_frame"
+    data = run_ffprobe(path, tools, select_streams=str(stream.get("index", 0)),
+                       read_intervals=f"%+#{SAMPLE_PACKETS}", show_entries=entries)
+    frames: list[dict[str, Any]] = data.get("frames", [])
+    if not frames:
+        kind, codec = stream.get("codec_type", "media"), stream.get("codec_name", "unknown codec")
+        raise MediaError(f"{path.name}: no frame of its {kind} stream ({codec}) could be decoded.",
+                         hint="the file is damaged or uses a codec this FFmpeg cannot decode; "
+                              + REENCODE_HINT)
+    return frames
+
+
+def content_duration(path: Path, data: dict[str, Any], primary: dict[str, Any],
+                     kept: list[dict[str, Any]]) -> tuple[float, float, list[str]]:
+    """(duration, declared, notes): the real content length; MediaError for a truncated file."""
+    start = _float(data["format"].get("start_time"))
+    declared = _float(data["format"].get("duration"))
+    packets = data.get("packets", [])
+    ends = {s["index"]: stream_end(packets, s["index"], start) for s in kept}
+    content = max(ends.values(), default=0.0)
+    if declared > 0 and content < TRUNCATED_RATIO * declared and declared - content > TRUNCATED_GAP_S:
+        raise MediaError(f"{path.name} looks truncated: its header claims {_clock(declared)} but the "
+                         f"data ends after {_clock(content)}.", hint=REENCODE_HINT)
+    own = ends.get(primary.get("index", -1), 0.0)
+    duration = min(declared, own) if declared > 0 and own > 0 else (own or declared)
+    if duration <= 0:
+        raise MediaError(f"{path.name} has no playable content (duration 0).", hint=REENCODE_HINT)
+    notes = []
+    if declared - duration > NOTE_GAP_S:
+        notes.append(f"content ends at {duration:.2f} s although the file claims {declared:.2f} s: "
+                     f"using {duration:.2f} s")
+    return duration, declared, notes
+
+
+@lru_cache(maxsize=4)
+def has_zscale(tools: Tools) -> bool:
+    """Whether this ffmpeg has the zscale filter (libzimg), needed to tone-map HDR properly."""
+    try:
+        out = subprocess.run([tools.ffmpeg, "-hide_banner", "-h", "filter=zscale"], capture_output=True,
+                             text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "Unknown filter" not in out.stdout + out.stderr
+
+
+def _kinds(streams: list[dict[str, Any]]) -> str:
+    kinds = [f"{s.get('codec_type', '?')} ({s.get('codec_name', '?')})" for s in streams]
+    return ", ".join(kinds) or "nothing"
+
+
+def _format(data: dict[str, Any], key: str) -> str:
+    return str(data.get("format", {}).get(key, ""))
+
+
+def _last_line(stderr: bytes | None) -> str:
+    lines = [line.strip() for line in (stderr or b"").decode("utf-8", "replace").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    return last.rsplit(": ", 1)[-1]  # "name.mp4: Invalid data found…" → the reason alone
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d} ({seconds:.1f} s)" if minutes else f"{seconds:.1f} s"
