@@ -1,0 +1,192 @@
+"""Check a packaged title before it is published, from the packaged files themselves.
+
+Frame counts (no frame lost or doubled at a chunk seam), keyframe-aligned segments on the same grid
+in every rung, bounded segment durations, audio as long as video, and every file the manifests
+name present. The report is written to `integrity.json` beside the manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import ffmpeg as ffmpeg_python
+
+from server.errors import JobError
+from server.media.cmaf import Track, scan_track
+from server.media.ffmpeg import Tools
+from server.media.manifest_refs import missing_references
+from server.media.model import PackagedTitle
+
+REPORT_NAME = "integrity.json"
+AAC_FRAME = 1024  # samples per AAC-LC frame
+
+
+@dataclass
+class IntegrityReport:
+    """Outcome of verify_title: ok when `problems` is empty; `checks` holds the measured facts."""
+
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": list(self.problems), "checks": self.checks}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where segments must start: frame indices of the first frame at or after each k·S."""
+
+    starts: tuple[int, ...]
+    total: int
+    fps: Fraction
+    segment_seconds: float
+
+    @classmethod
+    def plan(cls, expected_frames: int, fps: Fraction, segment_seconds: float) -> Grid:
+        step = Fraction(segment_seconds).limit_denominator(1000) * fps
+        starts, k = [], 0
+        while (start := math.ceil(k * step)) < expected_frames or k == 0:
+            starts.append(start)
+            k += 1
+        return cls(tuple(starts), expected_frames, fps, segment_seconds)
+
+    def frames_in(self, k: int) -> int:
+        end = self.starts[k + 1] if k + 1 < len(self.starts) else self.total
+        return end - self.starts[k]
+
+
+def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fps: Fraction | None,
+                 segment_seconds: float) -> IntegrityReport:
+    """Check the packaged title and write packaged.root/integrity.json; never raises for a bad title."""
+    problems: list[str] = []
+    checks: dict[str, Any] = {"expected_frames": expected_frames, "fps": str(fps) if fps else None,
+                              "segment_seconds": segment_seconds, "renditions": {}, "audio": None}
+    videos = _scan_all(packaged, problems)
+    if packaged.renditions and fps:
+        grid = Grid.plan(expected_frames, fps, segment_seconds)
+        for track in videos:
+            checks["renditions"][track.name] = _check_rung(tools, track, grid, problems)
+        _check_alignment(videos, fps, problems)
+    elif packaged.renditions:
+        problems.append("the title has video renditions but no frame rate to check them against.")
+    if packaged.audio is not None:
+        checks["audio"] = _check_audio(packaged, videos, expected_frames, fps, segment_seconds, problems)
+    checks["missing_files"] = missing_references(packaged.root, packaged.master, packaged.mpd)
+    problems += [f"{name} is named by a manifest but does not exist." for name in checks["missing_files"]]
+    report = IntegrityReport(ok=not problems, problems=problems, checks=checks)
+    (packaged.root / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    return report
+
+
+def _scan_all(packaged: PackagedTitle, problems: list[str]) -> list[Track]:
+    tracks = []
+    for rendition in packaged.renditions:
+        try:
+            tracks.append(scan_track(packaged.root / "cmaf" / rendition["name"]))
+        except (JobError, OSError) as exc:
+            problems.append(f"rung {rendition['name']}: {exc}")
+    return tracks
+
+
+def _check_rung(tools: Tools, track: Track, grid: Grid, problems: list[str]) -> dict[str, Any]:
+    fps = grid.fps
+    starts = [round(t * fps) for t in track.start_times()]
+    durations = track.durations()
+    packets = _demuxed_packets(tools, track)
+    facts = {"frames": track.frames, "expected": grid.total, "demuxed_packets": packets,
+             "segments": len(track.fragments), "expected_segments": len(grid.starts),
+             "keyframe_times": [round(float(s / fps), 6) for s in starts],
+             "segment_durations": [round(d, 6) for d in durations],
+             "segment_frames": [f.samples for f in track.fragments]}
+    name = track.name
+    if track.frames != grid.total or packets != grid.total:
+        problems.append(f"rung {name}: {track.frames} frames in the segments "
+                        f"({packets} read back by ffprobe), expected {grid.total}"
+                        f"{_first_bad_segment(track, grid)}.")
+    if len(track.fragments) != len(grid.starts):
+        problems.append(f"rung {name}: {len(track.fragments)} segments, expected {len(grid.starts)}.")
+    limit = grid.segment_seconds + 1 / fps + 1e-6
+    for k, (frag, start, duration) in enumerate(zip(track.fragments, starts, durations, strict=True)):
+        where = f"rung {name} segment {k + 1} ({track.segment_files[k]})"
+        if not frag.sync or not frag.sync[0]:
+            problems.append(f"{where} does not start on a keyframe.")
+        if k < len(grid.starts) and abs(start - grid.starts[k]) > 1:
+            problems.append(f"{where} starts at {float(start / fps):.3f} s, off the segment grid "
+                            f"({float(grid.starts[k] / fps):.3f} s): a keyframe is misplaced.")
+        if duration > limit:
+            problems.append(f"{where} lasts {duration:.3f} s, "
+                            f"more than {grid.segment_seconds:g} s + 1 frame.")
+    return facts
+
+
+def _first_bad_segment(track: Track, grid: Grid) -> str:
+    """Name the first segment whose frame count differs from the grid: where a seam lost or doubled."""
+    for k, frag in enumerate(track.fragments):
+        expected = grid.frames_in(k) if k < len(grid.starts) else 0
+        if frag.samples != expected:
+            return (f"; first difference in segment {k + 1} ({track.segment_files[k]}): "
+                    f"{frag.samples} frames, expected {expected}")
+    return ""
+
+
+def _demuxed_packets(tools: Tools, track: Track) -> int | None:
+    """Packets ffprobe reads through the media playlist: an independent count of the frames."""
+    try:
+        info = ffmpeg_python.probe(str(track.directory / "playlist.m3u8"), cmd=tools.ffprobe,
+                                   select_streams="v:0", count_packets=None)
+        return int(info["streams"][0]["nb_read_packets"])
+    except (ffmpeg_python.Error, LookupError, ValueError):
+        return None
+
+
+def _check_alignment(videos: list[Track], fps: Fraction, problems: list[str]) -> None:
+    """Every rung must switch at the same instants: same segment start frames in every rung."""
+    if len(videos) < 2:
+        return
+    reference = videos[0]
+    ref_starts = [round(t * fps) for t in reference.start_times()]
+    for track in videos[1:]:
+        starts = [round(t * fps) for t in track.start_times()]
+        for k, (a, b) in enumerate(zip(ref_starts, starts, strict=False)):
+            if a != b:
+                where = f"rung {track.name} segment {k + 1} ({track.segment_files[k]})"
+                problems.append(f"{where} starts at {float(b / fps):.3f} s "
+                                f"but at {float(a / fps):.3f} s in rung {reference.name}.")
+                break
+
+
+def _check_audio(packaged: PackagedTitle, videos: list[Track], expected_frames: int, fps: Fraction | None,
+                 segment_seconds: float, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        audio = scan_track(packaged.root / "cmaf" / "audio")
+    except (JobError, OSError) as exc:
+        problems.append(f"audio: {exc}")
+        return None
+    frame_s = AAC_FRAME / audio.timescale
+    facts: dict[str, Any] = {"duration": round(audio.duration, 6), "segments": len(audio.fragments),
+                             "segment_durations": [round(d, 6) for d in audio.durations()]}
+    for k, start in enumerate(audio.start_times()):
+        if abs(float(start) - k * segment_seconds) > frame_s + 1e-6:
+            problems.append(f"audio segment {k + 1} ({audio.segment_files[k]}) starts at "
+                            f"{float(start):.3f} s, more than one audio frame from the grid "
+                            f"({k * segment_seconds:.3f} s).")
+    if videos and fps:
+        facts.update(_audio_vs_video(audio, expected_frames, fps, problems))
+    return facts
+
+
+def _audio_vs_video(audio: Track, expected_frames: int, fps: Fraction, problems: list[str]) -> dict[str, Any]:
+    video_s = float(expected_frames / fps)
+    tolerance = float(1 / fps) + AAC_FRAME / audio.timescale
+    difference = audio.duration - video_s
+    if abs(difference) > tolerance + 1e-6:
+        problems.append(f"audio lasts {audio.duration:.3f} s but video {video_s:.3f} s: "
+                        f"{abs(difference) * 1000:.0f} ms apart, "
+                        f"more than {tolerance * 1000:.0f} ms allowed.")
+    return {"video_duration": round(video_s, 6), "difference": round(difference, 6),
+            "tolerance": round(tolerance, 6)}

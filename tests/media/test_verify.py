@@ -1,0 +1,92 @@
+"""Verification on real packaged output: a correct title passes; real damage (a frame lost at a seam,
+a keyframe off the grid, short audio, a lost segment) fails with a problem that says where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server.media.model import PackagedTitle
+from server.media.verify import IntegrityReport, verify_title
+from tests.media.packaging_inputs import (
+    FPS,
+    RUNGS,
+    SEGMENT,
+    Title,
+    copy_title,
+    encode_audio,
+    encode_chunk,
+    make_title,
+)
+
+
+@pytest.fixture(scope="module")
+def title(tmp_path_factory: pytest.TempPathFactory) -> Title:
+    return make_title(tmp_path_factory.mktemp("work"))
+
+
+def verify(title: Title, packaged: PackagedTitle) -> IntegrityReport:
+    fps = FPS if title.renditions else None
+    return verify_title(title.tools, packaged, title.expected_frames, fps, SEGMENT)
+
+
+def test_a_correct_title_passes_and_the_report_is_written(title: Title, tmp_path: Path) -> None:
+    report = verify(title, title.package(tmp_path / "out"))
+    assert report.ok, report.problems
+    saved = json.loads((tmp_path / "out" / "integrity.json").read_text())
+    assert saved == report.to_dict()
+    rung = saved["checks"]["renditions"]["160p"]
+    assert (rung["frames"], rung["expected"], rung["demuxed_packets"]) == (70, 70, 70)
+    assert rung["keyframe_times"] == [0.0, 0.8, 1.6, 2.4]
+    assert rung["segment_durations"] == [0.8, 0.8, 0.8, 0.4]
+    assert abs(saved["checks"]["audio"]["difference"]) <= saved["checks"]["audio"]["tolerance"]
+    assert saved["checks"]["missing_files"] == []
+
+
+def test_a_frame_lost_at_a_chunk_seam_fails_naming_the_rung_and_segment(title: Title, tmp_path: Path) -> None:
+    broken = copy_title(title, tmp_path / "work")
+    encode_chunk(broken.layout, broken.chunks[1], 40, rungs=RUNGS[1:], frames=19)  # fills segment 3
+    report = verify(broken, broken.package(tmp_path / "out"))
+    assert not report.ok
+    lost = [p for p in report.problems if p.startswith("rung 160p: 69 frames")]
+    assert lost and "segment 3 (seg_00003.m4s)" in lost[0], report.problems
+    assert not any(p.startswith("rung 320p") for p in report.problems)
+    assert report.checks["renditions"]["160p"]["frames"] == 69
+
+
+def test_a_keyframe_off_the_grid_fails_naming_the_rung_and_segment(title: Title, tmp_path: Path) -> None:
+    broken = copy_title(title, tmp_path / "work")
+    encode_chunk(broken.layout, broken.chunks[0], 0, rungs=RUNGS[1:], keyframes="0,0.88")  # 2 frames late
+    report = verify(broken, broken.package(tmp_path / "out"))
+    assert not report.ok
+    expected = "rung 160p segment 2 (seg_00002.m4s) starts at 0.880 s"
+    assert any(p.startswith(expected) for p in report.problems), report.problems
+    assert report.checks["renditions"]["160p"]["keyframe_times"][1] == 0.88
+
+
+def test_audio_shorter_than_the_video_fails(title: Title, tmp_path: Path) -> None:
+    broken = copy_title(title, tmp_path / "work")
+    encode_audio(broken.layout, 2.6)
+    report = verify(broken, broken.package(tmp_path / "out"))
+    expected = "audio lasts 2.600 s but video 2.800 s"
+    assert any(p.startswith(expected) for p in report.problems), report.problems
+
+
+def test_a_segment_lost_after_packaging_is_reported_not_raised(title: Title, tmp_path: Path) -> None:
+    packaged = title.package(tmp_path / "out")
+    (packaged.root / "cmaf" / "320p" / "seg_00002.m4s").unlink()
+    report = verify(title, packaged)
+    assert not report.ok
+    assert "cmaf/320p/seg_00002.m4s is named by a manifest but does not exist." in report.problems
+    assert any(p.startswith("rung 320p:") and "without gaps" in p for p in report.problems)
+
+
+def test_an_audio_only_title_verifies(tmp_path: Path) -> None:
+    title = make_title(tmp_path / "work", video=False)
+    packaged = title.package(tmp_path / "out")
+    report = verify_title(title.tools, packaged, 0, None, SEGMENT)
+    assert report.ok, report.problems
+    assert report.checks["audio"]["duration"] == pytest.approx(2.8, abs=0.001)
+    assert report.checks["renditions"] == {}
