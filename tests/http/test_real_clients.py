@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from server.catalog import Title
 from server.http.runner import HttpServer
 from server.http.services import Services
-from tests.http.conftest import RUNGS, VIDEO_ID, Made
+from server.paths import DataDir
+from tests.http.browser import Browser
+from tests.http.conftest import RUNGS, VIDEO_ID, Made, publish
 
 
 @pytest.mark.parametrize("rung", [0, 1])
@@ -61,3 +65,28 @@ def test_vlc_plays_through_play_and_its_position_advances(server: HttpServer, cd
         instance.release()
     served = {h["name"]: h["hits"] + h["misses"] for h in cdn.cdn.health()}
     assert max(served, key=served.__getitem__) in ("sin-1", "syd-1")
+
+
+def test_hls_js_in_chromium_keeps_playing_when_its_edge_stops(long_title: Made, data: DataDir,
+                                                              server: HttpServer, cdn: Services,
+                                                              client: FlaskClient, tmp_path: Path) -> None:
+    publish(data, long_title)
+    page = f"{server.url}/web/player.html?v={VIDEO_ID}&region=eu-west&session=chrome-1&maxbuf=2"
+    browser = Browser(page, tmp_path / "chromium-profile")
+    try:
+        report = lambda: client.get("/web/report/chrome-1").get_json() or {}  # noqa: E731
+        wait_for(lambda: report().get("currentTime", 0) >= 1.0 and report().get("pathway"), 60,
+                 "hls.js to start playing from an edge")
+        first = report()
+        assert first["supported"] and first["fatal"] is None
+        assert set(first["pathways"]) == {e["name"] for e in cdn.cdn.health()}
+        client.post(f"/api/edges/{first['pathway']}/stop")
+        stopped_at = report()["currentTime"]
+        wait_for(lambda: report()["currentTime"] >= stopped_at + 4 or report()["ended"], 60,
+                 "playback to continue after the edge stopped")
+        after = report()
+    finally:
+        browser.close()
+    assert after["fatal"] is None
+    others = {p: n for p, n in after["fragmentsByPathway"].items() if p != first["pathway"]}
+    assert others and after["pathway"] != first["pathway"], after
