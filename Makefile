@@ -4,17 +4,25 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+HLS_JS := resources/web/node_modules/hls.js/dist/hls.min.js
 APT_PACKAGES := ffmpeg vlc-bin vlc-plugin-base libvlc-dev xvfb xauth \
 	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-randr0 libxcb-render-util0 libxcb-image0 libglib2.0-0 \
-	imagemagick wrk nginx-light
+	imagemagick wrk nginx-light \
+	nodejs chromium
 .PHONY: setup system-packages venv run test lint bench screenshots clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(HLS_JS)
 
 system-packages:
 	@./packaging/ensure_system_packages.sh $(APT_PACKAGES)
+
+# The browser test page's player: hls.js from npm, served by our server (nothing fetched at run time).
+$(HLS_JS): resources/web/package.json resources/web/package-lock.json
+	@command -v npm >/dev/null || ./packaging/ensure_system_packages.sh npm
+	cd resources/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
