@@ -65,7 +65,7 @@ class Topology:
         rows = [("lon-1", "eu-west", 51.5, -0.1, 8, 400), ("ams-1", "eu-west", 52.4, 4.9, 14, 100),
                 ("iad-1", "us-east", 38.9, -77.4, 8, 400), ("nyc-1", "us-east", 40.7, -74.0, 12, 100),
                 ("sin-1", "ap-southeast", 1.3, 103.9, 10, 400),
-                ("syd-1", "ap-southeast", -33.9, 151.2, 45, 50)]
+                ("kul-1", "ap-southeast", 3.1, 101.7, 14, 100)]
         edges = [EdgeSpec(n, r, la, lo, rtt, bw, cap, ttl, pol) for n, r, la, lo, rtt, bw in rows]
         return cls(edges, regions)
 
@@ -83,7 +83,10 @@ class Topology:
                                  hint="see server/cdn/topology.py for the format")
         regions = {str(k): _latlon(v, f"{path}: region {k}") for k, v in doc.get("regions", {}).items()}
         edges = [_edge_from(row, f"{path}: edge #{i + 1}") for i, row in enumerate(doc["edges"])]
-        return cls(edges, regions)
+        try:
+            return cls(edges, regions)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"{path}: {exc.message}", hint=exc.hint) from None
 
     @classmethod
     def configured(cls) -> Topology:

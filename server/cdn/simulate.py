@@ -1,0 +1,139 @@
+"""Offline cache simulation: seeded Zipf traces of segment requests, replay through a policy, and
+Belady's MIN (the offline ceiling) for comparison. Used by tests and `bench/cache_policy.py`."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from dataclasses import dataclass
+
+from server.cdn.policies import CachePolicy
+
+# A ladder like the studio's: segment bytes of a 4 s segment at each rung's bit rate.
+RUNG_BITRATES = (400_000, 1_200_000, 3_000_000, 6_000_000)
+RUNG_WEIGHTS = (0.1, 0.2, 0.3, 0.4)
+SEGMENT_S = 4
+Request = tuple[str, int]     # (object key, size in bytes)
+
+
+@dataclass(frozen=True)
+class Trace:
+    requests: list[Request]
+    catalog_bytes: int
+    objects: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    requests: int
+    hits: int
+    bytes: int
+    hit_bytes: int
+
+    @property
+    def hit_ratio(self) -> float:
+        return self.hits / self.requests if self.requests else 0.0
+
+    @property
+    def byte_hit_ratio(self) -> float:
+        return self.hit_bytes / self.bytes if self.bytes else 0.0
+
+
+def zipf_trace(alpha: float, titles: int, requests: int, seed: int, *, segments: int = 60,
+               mean_watch: int = 20, concurrent: int = 20) -> Trace:
+    """Viewing sessions: a title by Zipf(alpha), a rung by weight, segments 0..n in order (n geometric,
+    mean `mean_watch`); `concurrent` sessions interleave the way many viewers' requests do."""
+    rng = random.Random(seed)
+    sizes = _segment_sizes(rng, titles, segments)
+    cum = list(itertools.accumulate(1 / (rank + 1) ** alpha for rank in range(titles)))
+    sessions: list[list[str]] = []
+    out: list[Request] = []
+    while len(out) < requests:
+        while len(sessions) < concurrent:
+            sessions.append(_session(rng, cum, segments, mean_watch))
+        i = rng.randrange(len(sessions))
+        key = sessions[i].pop()
+        out.append((key, sizes[key]))
+        if not sessions[i]:
+            sessions.pop(i)
+    return Trace(out, sum(sizes.values()), len(sizes))
+
+
+def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, int]:
+    sizes = {}
+    for t, (r, rate), s in itertools.product(range(titles), enumerate(RUNG_BITRATES), range(segments)):
+        sizes[f"videos/t{t}/cmaf/r{r}/seg_{s:05d}.m4s"] = int(rate * SEGMENT_S / 8 * rng.uniform(0.6, 1.4))
+    return sizes
+
+
+def _session(rng: random.Random, cum: list[float], segments: int, mean_watch: int) -> list[str]:
+    """Keys of one session, last first (so `pop()` yields them in playback order)."""
+    title = rng.choices(range(len(cum)), cum_weights=cum)[0]
+    rung = rng.choices(range(len(RUNG_BITRATES)), weights=RUNG_WEIGHTS)[0]
+    watched = min(segments, 1 + int(rng.expovariate(1 / mean_watch)))
+    return [f"videos/t{title}/cmaf/r{rung}/seg_{s:05d}.m4s" for s in reversed(range(watched))]
+
+
+def replay(policy: CachePolicy, requests: list[Request]) -> Stats:
+    """Hits of an online policy on a trace (admit on every miss)."""
+    hits = hit_bytes = total = 0
+    for key, size in requests:
+        total += size
+        if key in policy:
+            policy.touch(key)
+            hits += 1
+            hit_bytes += size
+        else:
+            policy.admit(key, size)
+    return Stats(len(requests), hits, total, hit_bytes)
+
+
+def belady(requests: list[Request], capacity: int) -> Stats:
+    """Belady's MIN with bypass: on a miss evict what is next needed furthest in the future, and do not
+    cache an object needed later than everything it would displace (the usual ceiling for sizes)."""
+    never = len(requests)
+    next_use = _next_uses(requests, never)
+    cached: dict[str, tuple[int, int]] = {}        # key -> (next use, size)
+    heap: list[tuple[int, str]] = []               # (-next use, key), stale entries skipped
+    used = hits = hit_bytes = total = 0
+    for i, (key, size) in enumerate(requests):
+        total += size
+        nxt = next_use[i]
+        if key in cached:
+            hits, hit_bytes = hits + 1, hit_bytes + size
+            cached[key] = (nxt, size)
+            heapq.heappush(heap, (-nxt, key))
+            continue
+        if nxt == never or size > capacity:
+            continue
+        used = _make_room(cached, heap, used, size, nxt, capacity)
+        if used + size <= capacity:
+            cached[key] = (nxt, size)
+            heapq.heappush(heap, (-nxt, key))
+            used += size
+    return Stats(len(requests), hits, total, hit_bytes)
+
+
+def _next_uses(requests: list[Request], never: int) -> list[int]:
+    out, seen = [never] * len(requests), dict[str, int]()
+    for i in range(len(requests) - 1, -1, -1):
+        key = requests[i][0]
+        out[i] = seen.get(key, never)
+        seen[key] = i
+    return out
+
+
+def _make_room(cached: dict[str, tuple[int, int]], heap: list[tuple[int, str]], used: int, size: int,
+               nxt: int, capacity: int) -> int:
+    """Evict furthest-needed objects while they are needed later than the newcomer."""
+    while used + size > capacity and heap:
+        far, key = -heap[0][0], heap[0][1]
+        if key not in cached or cached[key][0] != far:
+            heapq.heappop(heap)
+            continue
+        if far <= nxt:
+            break
+        heapq.heappop(heap)
+        used -= cached.pop(key)[1]
+    return used

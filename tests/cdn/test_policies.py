@@ -1,0 +1,94 @@
+"""Eviction policies on synthetic traces: byte accounting, and the behaviour that sets them apart."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from server.cdn.policies import FIFO, LRU, POLICIES, S3FIFO, make_policy
+from server.cdn.simulate import belady, replay, zipf_trace
+from server.errors import InvalidRequest
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_used_bytes_match_the_admitted_objects_and_never_exceed_capacity(name: str) -> None:
+    rng = random.Random(7)
+    policy = make_policy(name, 10_000)
+    sizes: dict[str, int] = {}
+    for _ in range(5_000):
+        key = f"o{rng.randrange(200)}"
+        if key in policy:
+            policy.touch(key)
+            continue
+        size = sizes.setdefault(key, rng.randrange(100, 3_000))
+        for gone in policy.admit(key, size):
+            assert gone not in policy
+        assert policy.used <= policy.capacity
+        assert policy.used == sum(sizes[k] for k in sizes if k in policy)
+
+
+def test_an_object_larger_than_the_cache_is_not_admitted_and_evicts_nothing() -> None:
+    for name in POLICIES:
+        policy = make_policy(name, 100)
+        policy.admit("a", 60)
+        assert policy.admit("huge", 101) == [] and "huge" not in policy and "a" in policy
+
+
+def test_lru_evicts_the_least_recently_used_and_fifo_ignores_hits() -> None:
+    lru, fifo = LRU(3), FIFO(3)
+    for policy in (lru, fifo):
+        for key in "abc":
+            policy.admit(key, 1)
+        policy.touch("a")
+    assert lru.admit("d", 1) == ["b"]
+    assert fifo.admit("d", 1) == ["a"]
+
+
+def test_s3fifo_keeps_a_hot_set_through_a_one_time_scan_that_flushes_lru() -> None:
+    hot = [f"hot{i}" for i in range(8)]
+    scan = [f"scan{i}" for i in range(40)]
+    results = {}
+    for policy in (LRU(10), S3FIFO(10)):
+        for _ in range(3):
+            for key in hot:
+                if key in policy:
+                    policy.touch(key)
+                else:
+                    policy.admit(key, 1)
+        for key in scan:
+            policy.admit(key, 1)
+        results[type(policy).__name__] = sum(key in policy for key in hot)
+    assert results == {"LRU": 0, "S3FIFO": 8}
+
+
+def test_s3fifo_sends_a_ghost_hit_straight_to_main() -> None:
+    policy = S3FIFO(10)
+    policy.admit("x", 1)
+    for i in range(12):
+        policy.admit(f"y{i}", 1)
+    assert "x" not in policy
+    policy.admit("x", 1)
+    for i in range(12, 20):
+        policy.admit(f"y{i}", 1)       # another burst of one-hit wonders passes through small only
+    assert "x" in policy
+
+
+def test_unknown_policy_names_the_choices() -> None:
+    with pytest.raises(InvalidRequest, match="lru"):
+        make_policy("arc", 10)
+
+
+def test_belady_is_the_ceiling_on_a_zipf_trace() -> None:
+    trace = zipf_trace(alpha=0.9, titles=30, requests=6_000, seed=3)
+    capacity = int(trace.catalog_bytes * 0.1)
+    best = belady(trace.requests, capacity)
+    for name in POLICIES:
+        stats = replay(make_policy(name, capacity), trace.requests)
+        assert stats.hit_ratio <= best.hit_ratio and stats.byte_hit_ratio <= best.byte_hit_ratio
+    assert 0 < replay(LRU(capacity), trace.requests).hit_ratio < best.hit_ratio
+
+
+def test_zipf_trace_is_reproducible_from_its_seed() -> None:
+    a, b = zipf_trace(1.0, 10, 500, seed=1), zipf_trace(1.0, 10, 500, seed=1)
+    assert a.requests == b.requests and a.requests != zipf_trace(1.0, 10, 500, seed=2).requests
