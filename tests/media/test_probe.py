@@ -1,0 +1,226 @@
+"""Probe + validate with real ffprobe: every shared sample is understood or refused clearly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.errors import MediaError
+from server.media.probe import probe
+from server.media.streams import output_fps, rotation, snap_rate
+
+NTSC = Fraction(30000, 1001)
+
+# file: (display w, h, rotation, fps, interlaced, vfr, full_range, bit depth, audio channels or None)
+SAMPLES: dict[str, tuple[Any, ...]] = {
+    "iphone_rotated_-90.mov": (320, 568, 90, NTSC, False, True, False, 8, 1),
+    "avchd_1080i_interlaced_ac3.mts": (1920, 1080, 0, NTSC, True, False, False, 8, 2),
+    "vp8_1080p_vfr_noaudio.webm": (1920, 1080, 0, Fraction(30), False, True, False, 8, None),
+    "h264_268x156_vfr_noaudio.mov": (268, 156, 0, Fraction(60), False, True, False, 8, None),
+    "mpeg2_pal_anamorphic.mxf": (768, 576, 0, Fraction(25), False, False, False, 8, None),
+    "h263_amrnb.3gp": (504, 288, 0, Fraction(30), False, False, False, 8, 1),
+    "mjpeg_pcm_u8.mov": (640, 480, 0, Fraction(10), False, False, True, 8, 1),
+    "bbb_720p_aac_5.1.mp4": (1280, 720, 0, Fraction(25), False, False, False, 8, 6),
+    "qcif_176x144_sar_noaudio.mp4": (193, 144, 0, NTSC, False, False, False, 8, None),
+    "hevc_main10_10bit.ts": (640, 360, 0, Fraction(30), False, False, False, 10, None),
+    "hevc_portrait_720x1280_aac.ts": (720, 1280, 0, Fraction(30), False, False, False, 8, 2),
+}
+
+NOTES = {
+    "iphone_rotated_-90.mov": "rotated upright (90° clockwise)",
+    "avchd_1080i_interlaced_ac3.mts": "deinterlaced",
+    "vp8_1080p_vfr_noaudio.webm": "variable frame rate: made constant 30 fps",
+    "mpeg2_pal_anamorphic.mxf": "scaled to square pixels, 768x576",
+    "mjpeg_pcm_u8.mov": "full-range (JPEG) levels: converted to limited range",
+    "bbb_720p_aac_5.1.mp4": "6-channel audio (5.1): downmixed to stereo",
+    "hevc_main10_10bit.ts": "converted to 8-bit yuv420p",
+}
+
+
+def test_every_shared_sample_is_either_described_or_refused(shared_media: Path) -> None:
+    files = sorted(p.name for p in shared_media.iterdir() if p.is_file() and p.suffix != ".md")
+    assert set(files) == {*SAMPLES, "truncated_h264_aac.mkv"}, "a new sample needs an expectation here"
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_sample_facts(shared_media: Path, name: str) -> None:
+    width, height, turn, fps, interlaced, vfr, full_range, depth, channels = SAMPLES[name]
+    info = probe(shared_media / name)
+    assert info.video is not None
+    video = info.video
+    assert (video.display_width, video.display_height) == (width, height)
+    assert (video.rotation, video.fps, video.interlaced, video.vfr) == (turn, fps, interlaced, vfr)
+    assert (video.full_range, video.bit_depth) == (full_range, depth)
+    assert (info.audio.channels if info.audio else None) == channels
+    assert 0 < info.duration <= info.declared_duration + 1e-6
+    if name in NOTES:
+        assert any(NOTES[name] in note for note in info.notes), info.notes
+
+
+def test_duration_is_the_picture_not_the_longer_audio(shared_media: Path) -> None:
+    info = probe(shared_media / "bbb_720p_aac_5.1.mp4")       # video 132 frames = 5.28 s, audio 5.312 s
+    assert info.duration == pytest.approx(5.28)
+    assert info.expected_frames == 132
+
+
+def test_a_truncated_file_is_refused_although_ffmpeg_accepts_it(shared_media: Path) -> None:
+    with pytest.raises(MediaError) as caught:
+        probe(shared_media / "truncated_h264_aac.mkv")
+    error = caught.value
+    assert "truncated_h264_aac.mkv" in error.message and "truncated" in error.message
+    assert "1132" in error.message and error.hint and "complete file" in error.hint
+
+
+def test_an_empty_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "upload.mp4"
+    empty.touch()
+    with pytest.raises(MediaError, match=r"upload\.mp4 is empty \(0 bytes\)"):
+        probe(empty)
+
+
+def test_a_text_file_named_mp4_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a shopping list, not a film\n")
+    with pytest.raises(MediaError) as caught:
+        probe(fake)
+    assert "notes.mp4 is not a video or audio file" in caught.value.message
+    assert "Invalid data" in caught.value.message
+
+
+def test_a_missing_path_and_a_folder_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="does not exist"):
+        probe(tmp_path / "nothing.mov")
+    folder = tmp_path / "folder.mp4"
+    folder.mkdir()
+    with pytest.raises(MediaError, match="is not a regular file"):
+        probe(folder)
+
+
+def test_a_file_without_audio_or_video_is_refused(tmp_path: Path) -> None:
+    subtitles = tmp_path / "captions.srt"
+    subtitles.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello\n")
+    with pytest.raises(MediaError, match=r"captions\.srt has no video or audio stream .*subtitle"):
+        probe(subtitles)
+
+
+def test_an_unreadable_file_is_refused(make_clip: Callable[..., Path]) -> None:
+    """Permissions are real: as root (who reads anything) the check runs in a child that drops to nobody."""
+    folder = Path(tempfile.mkdtemp(prefix="miniflix-unreadable-"))
+    try:
+        folder.chmod(0o755)
+        clip = make_clip("locked.mp4", seconds=0.5, audio=False).replace(folder / "locked.mp4")
+        clip.chmod(0)
+        message = _probe_as_other_user(clip) if os.geteuid() == 0 else _probe_message(clip)
+        assert "locked.mp4 cannot be read" in message and "ermission denied" in message
+    finally:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+
+
+def _probe_message(path: Path) -> str:
+    try:
+        probe(path)
+    except MediaError as exc:
+        return str(exc)
+    return "probe accepted the file"
+
+
+def _probe_as_other_user(path: Path) -> str:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: become nobody, probe, report, exit without running pytest's teardown
+        os.close(read)
+        os.setgid(65534)
+        os.setuid(65534)
+        os.write(write, _probe_message(path).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_several_audio_tracks_keep_the_default_and_name_the_dropped(tmp_path: Path) -> None:
+    source = _ffmpeg(tmp_path / "tracks.mkv", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=1",
+                     *[a for f in (440, 660, 880) for a in ("-f", "lavfi", "-i", f"sine=f={f}:d=1")],
+                     "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-c:v", "libx264", "-preset",
+                     "ultrafast", "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1",
+                     "language=fre", "-metadata:s:a:2", "language=ger", "-disposition:a:0", "0",
+                     "-disposition:a:1", "default", "-disposition:a:2", "0")
+    info = probe(source)
+    assert info.audio is not None and (info.audio.index, info.audio.language) == (2, "fre")
+    assert [(a.index, a.language) for a in info.dropped_audio] == [(1, "eng"), (3, "ger")]
+    assert "2 audio tracks dropped: stream 1 (eng, aac 1ch), stream 3 (ger, aac 1ch)" in info.notes
+
+
+def test_audio_with_cover_art_is_an_audio_only_title(tmp_path: Path) -> None:
+    song = _ffmpeg(tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=d=2", "-f", "lavfi", "-i",
+                   "color=red:size=64x64:d=0.1", "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v",
+                   "mjpeg", "-frames:v", "1", "-disposition:v", "attached_pic", "-id3v2_version", "3")
+    info = probe(song)
+    assert info.video is None and info.audio is not None and info.audio.codec == "mp3"
+    assert info.expected_frames == 0
+    assert info.duration == pytest.approx(2.0, abs=0.06)
+    assert any(n.startswith("cover art ignored (stream 1") for n in info.notes)
+    assert "audio only: no video stream" in info.notes
+
+
+def test_hdr_pq_is_detected_and_tone_mapped(make_clip: Callable[..., Path]) -> None:
+    clip = make_clip("hdr.mp4", seconds=1, audio=False, extra=[
+        "-pix_fmt", "yuv420p10le", "-color_trc", "smpte2084", "-color_primaries", "bt2020",
+        "-colorspace", "bt2020nc"])
+    info = probe(clip)
+    assert info.video is not None
+    assert (info.video.hdr, info.video.tonemap, info.video.bit_depth) == (True, True, 10)
+    assert "HDR (smpte2084): tone-mapped to SDR BT.709" in info.notes
+
+
+def test_a_plain_generated_clip_has_no_notes(make_clip: Callable[..., Path]) -> None:
+    info = probe(make_clip(seconds=2, fps=25))
+    assert info.notes == ()
+    assert info.duration == pytest.approx(2.0)
+    assert info.expected_frames == 50
+    assert info.audio is not None and info.audio.sample_rate == 48000
+
+
+def test_odd_dimensions_are_noted(make_clip: Callable[..., Path]) -> None:
+    clip = make_clip("odd.mp4", seconds=0.4, audio=False,
+                     extra=["-vf", "scale=161:91", "-pix_fmt", "yuv444p"])
+    info = probe(clip)
+    assert info.video is not None and (info.video.width, info.video.height) == (161, 91)
+    assert "odd size 161x91: renditions use even sizes" in info.notes
+
+
+def test_frame_rates_snap_to_standard_values_and_cap_at_60() -> None:
+    assert snap_rate(29.98) == NTSC
+    assert snap_rate(23.9) == Fraction(24000, 1001)
+    assert snap_rate(119.88) == 60
+    assert snap_rate(9.7) == 10
+    # a header claiming 90000 fps over frames 40 ms apart: trust the frames
+    assert output_fps({"r_frame_rate": "90000/1"}, [0.04] * 10, False) == 25
+    # a high-frame-rate phone clip is capped
+    assert output_fps({"r_frame_rate": "120/1"}, [1 / 120] * 10, False) == 60
+    # interlaced: r_frame_rate is the field rate, the frame rate is the average
+    assert output_fps({"r_frame_rate": "50/1", "avg_frame_rate": "25/1"}, [0.04] * 10, True) == 25
+
+
+def test_rotation_comes_from_the_display_matrix_or_the_rotate_tag() -> None:
+    assert rotation({"side_data_list": [{"rotation": -90}]}) == 90
+    assert rotation({"side_data_list": [{"rotation": 90}]}) == 270
+    assert rotation({"side_data_list": [{"rotation": 180}]}) == 180
+    assert rotation({"tags": {"rotate": "90"}}) == 90
+    assert rotation({}) == 0
+
+
+def _ffmpeg(out: Path, *args: str) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(out)], check=True)
+    return out
