@@ -1,0 +1,85 @@
+"""`miniflix search QUERY [--json]`: works with or without a running server.
+
+Without a server it first applies pending `videos` events to the index itself; with a server, the
+server's indexer owns writes and this command only reads. `--sort views` reads views from analytics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+from typing import Any
+
+from server.catalog import Catalog
+from server.cli import add_data_dir
+from server.errors import Conflict, InvalidRequest, MiniflixError
+from server.events.log import open_event_log
+from server.paths import DataDir
+from server.search.service import SORTS, SearchResult, SearchService
+
+TAG = re.compile(r"<[^>]+>")
+
+
+def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subs.add_parser("search", help="search the library (typos, prefixes, \"phrases\", tag:cats)")
+    p.add_argument("query", help='what to look for, e.g. cats, "space station", tag:cats by:ana')
+    add_data_dir(p)
+    p.add_argument("--sort", choices=SORTS, default="relevance")
+    p.add_argument("--facet", action="append", default=[], metavar="NAME=VALUE",
+                   help="filter, e.g. --facet resolution=1080p --facet tags=cats (repeatable)")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="the whole result as JSON")
+    p.set_defaults(func=run_search)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    try:
+        result = search(DataDir.resolve(args.data_dir), args.query, sort=args.sort,
+                        facets=_facets(args.facet), limit=args.limit)
+    except MiniflixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
+    return 0
+
+
+def search(data: DataDir, q: str, **options: Any) -> SearchResult:
+    with open_event_log(data) as log:
+        views = _views(data) if options.get("sort") == "views" else None
+        service = SearchService(data, log, Catalog(data.catalog_db), views=views)
+        with contextlib.suppress(Conflict):  # a running server is indexing: read what it wrote
+            service.catch_up()
+        return service.search(q, **options)
+
+
+def _views(data: DataDir) -> Any:
+    from server.cli.analytics import read_table
+
+    counts = {r["video_id"]: r["views"] for r in read_table(data, "views", {}).to_pylist()}
+    return lambda: counts
+
+
+def _facets(pairs: list[str]) -> dict[str, list[str]]:
+    facets: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise InvalidRequest(f"--facet {pair!r} is not NAME=VALUE.")
+        facets.setdefault(name.strip(), []).append(value.strip())
+    return facets
+
+
+def format_result(result: SearchResult) -> str:
+    if not result.hits:
+        hint = f' Did you mean "{result.suggestion}"?' if result.suggestion else ""
+        return f"No titles found.{hint}"
+    lines = [f"{result.total} title(s)"]
+    for hit in result.hits:
+        lines.append(f"  {hit['video_id']}  {hit['title']}  [{hit['resolution']}, {hit['duration']:.0f} s]")
+        lines.append(f"      {TAG.sub('', hit['snippet'])}")
+    for name, values in result.facets.items():
+        lines.append(f"{name}: " + ", ".join(f"{v} ({n})" for v, n in values))
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Turning what a user types into a Whoosh query: typo tolerance (fuzzy terms), prefix matching on the
+word being typed, phrases, field queries (`tag:cats`), facet filters, and "did you mean"."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.qparser import FieldAliasPlugin, GtLtPlugin, MultifieldParser, QueryParserError
+from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.searching import Searcher
+
+from server.errors import InvalidRequest
+from server.search.documents import FACETS, FUZZY_FIELDS, TEXT_FIELDS, make_schema
+
+ALIASES = {"tags": ["tag"], "creator": ["by", "author"], "resolution": ["res"], "original_name": ["file"]}
+WORD = re.compile(r"(?<![:\w\"])[^\W\d_][\w']*(?![\w:])", re.UNICODE)
+
+
+def make_parser() -> MultifieldParser:
+    parser = MultifieldParser(list(TEXT_FIELDS), make_schema())
+    parser.add_plugin(FieldAliasPlugin(ALIASES))
+    parser.add_plugin(GtLtPlugin())
+    parser.add_plugin(DateParserPlugin())
+    return parser
+
+
+def build(parser: MultifieldParser, text: str) -> wq.Query:
+    """The query for `text`; empty text matches every title (browsing by facets and sort)."""
+    if not text.strip():
+        return wq.Every()
+    try:
+        parsed = parser.parse(text)
+    except QueryParserError as exc:
+        raise InvalidRequest(f"Cannot understand the search {text!r}: {exc}.") from exc
+    typing_end = len(text.rstrip()) if text == text.rstrip() else -1
+    return parsed.accept(lambda node: _tolerant(node, typing_end))
+
+
+def _tolerant(node: wq.Query, typing_end: int) -> wq.Query:
+    """A word also matches its near misses and, if it is the word being typed, its completions."""
+    if not isinstance(node, wq.Term) or node.fieldname not in FUZZY_FIELDS or not isinstance(node.text, str):
+        return node
+    text, boost = node.text, node.boost
+    parts: list[wq.Query] = [node]
+    if len(text) >= 4:
+        parts.append(wq.FuzzyTerm(node.fieldname, text, boost=boost * 0.5,
+                                  maxdist=1 if len(text) < 6 else 2, prefixlength=1))
+    if getattr(node, "endchar", None) == typing_end and len(text) >= 2:
+        parts.append(wq.Prefix(node.fieldname, text, boost=boost * 0.7))
+    return wq.Or(parts) if len(parts) > 1 else node
+
+
+def facet_filter(facets: dict[str, Any] | None) -> wq.Query | None:
+    """`{"resolution": "1080p", "tags": ["cats", "space"]}` -> all must hold."""
+    if not facets:
+        return None
+    unknown = sorted(set(facets) - set(FACETS))
+    if unknown:
+        raise InvalidRequest(f"Cannot filter on {unknown[0]!r}.", hint=f"facets: {', '.join(FACETS)}")
+    terms = [wq.Term(name, str(v).lower() if name == "tags" else str(v))
+             for name, values in facets.items()
+             for v in (values if isinstance(values, list | tuple) else [values])]
+    return wq.And(terms) if terms else None
+
+
+def suggest(searcher: Searcher, text: str) -> str | None:
+    """The query with each unknown word replaced by the closest indexed word, if any changed."""
+    changed = False
+
+    def fix(match: re.Match[str]) -> str:
+        nonlocal changed
+        word = match.group(0)
+        if searcher.doc_frequency("words", word.lower()):
+            return word
+        close = searcher.suggest("words", word.lower(), limit=1, maxdist=2, prefix=1)
+        if not close:
+            return word
+        changed = True
+        return str(close[0])
+
+    fixed = WORD.sub(fix, text)
+    return fixed if changed else None

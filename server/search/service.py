@@ -1,0 +1,175 @@
+"""The search service: follows `videos` events (consumer group `search`) into one Whoosh index and
+answers queries with ranking, typo tolerance, prefixes, phrases, field queries, facets, sorting,
+highlighted snippets and "did you mean"."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from whoosh import sorting
+from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.searching import Hit, Results, Searcher
+
+from server.catalog import Catalog
+from server.errors import InvalidRequest
+from server.events.api import VIDEOS
+from server.events.log import EventLog
+from server.events.model import Event
+from server.paths import DataDir
+from server.search import index, query
+from server.search.documents import FACETS
+
+log = logging.getLogger(__name__)
+GROUP = "search"
+UPSERT = ("published", "restored", "metadata_edited")
+SORTS = ("relevance", "newest", "views")
+FACET_TOP = 10
+
+
+@dataclass
+class SearchResult:
+    hits: list[dict[str, Any]]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hits": self.hits, "total": self.total, "suggestion": self.suggestion,
+                "facets": {k: [list(p) for p in v] for k, v in self.facets.items()}}
+
+
+class SearchService:
+    """One index writer (the consumer thread, or `catch_up` in a CLI); any thread may search."""
+
+    def __init__(self, data: DataDir, log: EventLog, catalog: Catalog, *,
+                 views: Callable[[], dict[str, int]] | None = None) -> None:
+        self.path = data.search_index
+        self._log = log
+        self._catalog = catalog
+        self._views = views or dict
+        self._ix, self.rebuilt = index.open_index(self.path, catalog)
+        if self.rebuilt:
+            self._skip_to_now()
+        self._writer = index.IndexWriter(self._ix)
+        self._parser = query.make_parser()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
+        self._formatter = HtmlFormatter(tagname="mark", between=" … ")
+
+    # -- following the log -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="search-indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def catch_up(self) -> int:
+        """Apply every pending `videos` event now; returns how many were applied."""
+        applied = 0
+        while batch := self._log.poll(GROUP, [VIDEOS], max_events=1000, timeout=0):
+            applied += self._apply(batch)
+        return applied
+
+    def rebuild(self) -> None:
+        """Drop the index and build it again from the catalog."""
+        self._ix = index.rebuild(self.path, self._catalog)
+        self._writer = index.IndexWriter(self._ix)
+        self._skip_to_now()
+
+    def _skip_to_now(self) -> None:
+        # Heads are read before the catalog was (producers write the catalog, then publish), so every
+        # event before them is already reflected; later ones are idempotent upserts/deletes anyway.
+        self._log.commit(GROUP, self._log.heads([VIDEOS]))
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            batch = self._log.poll(GROUP, [VIDEOS], max_events=1000, timeout=0.25)
+            if batch:
+                try:
+                    self._apply(batch)
+                except Exception:  # the batch is redelivered after a restart; keep following
+                    log.exception("search: applying %d events failed", len(batch))
+
+    def _apply(self, batch: list[Event]) -> int:
+        latest: dict[str, Event] = {}
+        for event in batch:  # per video only the last change matters (same key: in order)
+            if event.type in (*UPSERT, "deleted"):
+                latest[event.key] = event
+        upserts = [e.value["title"] for e in latest.values() if _listed(e)]
+        deletions = [vid for vid, e in latest.items() if not _listed(e)]
+        self._writer.apply(upserts, deletions)
+        self._log.commit(GROUP, batch)
+        return len(latest)
+
+    # -- answering -------------------------------------------------------------------------------
+    def search(self, q: str, *, sort: str = "relevance", facets: dict[str, Any] | None = None,
+               limit: int = 20, offset: int = 0) -> SearchResult:
+        """Titles matching `q`, a page of `limit` hits after `offset`, with facet counts."""
+        if sort not in SORTS:
+            raise InvalidRequest(f"Unknown sort {sort!r}.", hint=f"use one of {', '.join(SORTS)}")
+        if limit < 1 or offset < 0:
+            raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
+        built, flt = query.build(self._parser, q), query.facet_filter(facets)
+        with self._ix.searcher() as searcher:
+            results = searcher.search(built, filter=flt, limit=offset + limit, terms=True,
+                                      groupedby=_facet_types(), sortedby=self._sort(searcher, sort),
+                                      reverse=sort == "newest")
+            return self._result(searcher, results, q, offset, limit)
+
+    def _sort(self, searcher: Searcher, sort: str) -> sorting.FacetType | str | None:
+        if sort == "newest":
+            return "upload_date"
+        if sort == "views":
+            views, ids = self._views(), searcher.reader().column_reader("video_id")
+            return sorting.FunctionFacet(lambda _s, docid: -views.get(ids[docid], 0))
+        return None
+
+    def _result(self, searcher: Searcher, results: Results, q: str, offset: int,
+                limit: int) -> SearchResult:
+        results.fragmenter, results.formatter = self._fragmenter, self._formatter
+        hits = [self._hit(results[i]) for i in range(offset, min(len(results), offset + limit))]
+        facets = {name: _top(results.groups(name)) for name in FACETS}
+        total = results.scored_length() if results.has_exact_length() else len(results)
+        suggestion = query.suggest(searcher, q) if not total and q.strip() else None
+        return SearchResult(hits, total, facets, suggestion)
+
+    def _hit(self, hit: Hit) -> dict[str, Any]:
+        stored = dict(hit.fields())
+        title_html = hit.highlights("title") or _escape(stored.get("title", ""))
+        snippet = (hit.highlights("description") or hit.highlights("title")
+                   or _escape(stored.get("description", "")[:160]) or title_html)
+        stored["upload_date"] = stored["upload_date"].isoformat() + "Z"
+        stored["tags"] = [t for t in stored.get("tags", "").split(",") if t]
+        return {**stored, "title_html": title_html, "snippet": snippet,
+                "score": round(float(hit.score or 0), 4)}
+
+
+def _listed(event: Event) -> bool:
+    """Whether the event leaves its title searchable (an edit of a deleted title does not)."""
+    title = event.value.get("title") or {}
+    return event.type in UPSERT and bool(title) and title.get("status", "published") == "published"
+
+
+def _facet_types() -> dict[str, sorting.FacetType]:
+    return {name: sorting.FieldFacet(name, allow_overlap=name == "tags", maptype=sorting.Count)
+            for name in FACETS}
+
+
+def _top(groups: dict[Any, int]) -> list[tuple[str, int]]:
+    pairs = sorted(((str(k), int(v)) for k, v in groups.items() if k not in (None, "")),
+                   key=lambda p: (-p[1], p[0]))
+    return pairs[:FACET_TOP]
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

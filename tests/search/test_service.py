@@ -1,0 +1,147 @@
+"""Search over a real Whoosh index in a temp dir: ranking, typos, prefixes, phrases, field queries,
+facets, sorting, snippets, suggestions, deletion, and recovery of a damaged or missing index."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from server.catalog import Catalog
+from server.errors import InvalidRequest
+from server.events.log import EventLog
+from server.paths import DataDir
+from server.search.service import SearchService
+from tests.search.conftest import Publish
+
+
+@pytest.fixture
+def search(data: DataDir, log: EventLog, catalog: Catalog, library: None) -> SearchService:
+    service = SearchService(data, log, catalog, views=lambda: {"dogs": 7, "station": 3})
+    service.catch_up()
+    return service
+
+
+def ids(service: SearchService, q: str, **options) -> list[str]:
+    return [h["video_id"] for h in service.search(q, **options).hits]
+
+
+def test_title_matches_rank_above_description_matches(search: SearchService) -> None:
+    assert ids(search, "cats") == ["cats", "station"]  # "station" only mentions cats in its description
+    assert ids(search, "nothing-like-this") == []
+
+
+def test_typos_still_find_the_title(search: SearchService) -> None:
+    assert ids(search, "catz")[0] == "cats"
+    assert ids(search, "galaxxy") == ["cats"]
+    assert ids(search, "orbitel statoin") == ["station"]
+
+
+def test_prefix_matches_only_the_word_being_typed(search: SearchService) -> None:
+    assert ids(search, "stat") == ["station"]  # as you type "station"
+    assert ids(search, "stat ") == []  # a finished word is not a prefix
+
+
+def test_phrase_and_field_queries(search: SearchService) -> None:
+    assert ids(search, "boat small") == ["dogs"]
+    assert ids(search, '"small boat"') == ["dogs"]
+    assert ids(search, '"boat small"') == []  # a phrase keeps its word order
+    assert set(ids(search, "sea dogs")) == {"dogs", "sea-dogs"}
+    assert set(ids(search, "tag:space")) == {"cats", "station"}
+    assert ids(search, "by:ana") == ["cats"]
+    assert ids(search, "file:kitties_orbit") == ["cats"]
+
+
+def test_facets_count_the_matches_and_filter_them(search: SearchService) -> None:
+    result = search.search("")
+    assert result.total == 4
+    assert dict(result.facets["tags"]) == {"dogs": 2, "space": 2, "cats": 1, "sea": 1}
+    assert dict(result.facets["resolution"]) == {"720p": 2, "1080p": 1, "360p": 1}
+    assert dict(result.facets["duration_bucket"]) == {"< 1 min": 2, "1-5 min": 1, "> 20 min": 1}
+    assert len(result.facets["upload_month"]) in (1, 2, 3)
+    filtered = search.search("", facets={"tags": "dogs", "resolution": "720p"})
+    assert [h["video_id"] for h in filtered.hits] == ["dogs"]
+    assert dict(filtered.facets["tags"]) == {"dogs": 1, "sea": 1}
+    with pytest.raises(InvalidRequest, match="Cannot filter on 'colour'"):
+        search.search("", facets={"colour": "red"})
+
+
+def test_sort_by_newest_and_most_viewed(search: SearchService) -> None:
+    assert ids(search, "", sort="newest") == ["station", "sea-dogs", "dogs", "cats"]
+    assert ids(search, "", sort="views")[:2] == ["dogs", "station"]
+    assert ids(search, "dogs", sort="views") == ["dogs", "sea-dogs"]
+    with pytest.raises(InvalidRequest, match="Unknown sort"):
+        search.search("x", sort="random")
+
+
+def test_paging_and_highlighted_snippets(search: SearchService) -> None:
+    first, second = search.search("", limit=2), search.search("", limit=2, offset=2)
+    assert first.total == second.total == 4
+    assert {h["video_id"] for h in first.hits}.isdisjoint({h["video_id"] for h in second.hits})
+    [hit] = search.search("galaxy").hits
+    assert "<mark" in hit["snippet"] and "galaxy</mark>" in hit["snippet"]
+    assert hit["title"] == "Cats in space" and hit["tags"] == ["cats", "space"]
+
+
+def test_markup_in_titles_is_escaped(publish: Publish, data, log, catalog) -> None:
+    publish("xss", "<script>alert(1)</script> clip", "a <b>bold</b> description")
+    service = SearchService(data, log, catalog)
+    service.catch_up()
+    [hit] = service.search("clip").hits
+    assert "<script>" not in hit["title_html"] and "<b>" not in hit["snippet"]
+
+
+def test_did_you_mean_for_queries_without_hits(search: SearchService) -> None:
+    result = search.search("dgos")
+    assert result.hits == [] and result.suggestion == "dogs"
+    assert search.search("tag:space orbitl dgos").suggestion == "tag:space orbital dogs"
+    assert search.search("cats").suggestion is None
+
+
+def test_deleted_titles_disappear_and_restored_ones_return(search, log: EventLog, catalog: Catalog) -> None:
+    catalog.mark_deleted("dogs", "trash-1")
+    log.publish("videos", "dogs", {"type": "deleted", "video_id": "dogs", "at": time.time()})
+    search.catch_up()
+    assert ids(search, '"small boat"') == []
+    restored = catalog.mark_restored("dogs")
+    log.publish("videos", "dogs", {"type": "restored", "video_id": "dogs", "at": time.time(),
+                                   "title": restored.to_dict()})
+    search.catch_up()
+    assert ids(search, '"small boat"') == ["dogs"]
+
+
+def test_running_indexer_follows_new_titles(data, log, catalog, publish: Publish) -> None:
+    service = SearchService(data, log, catalog)
+    service.start()
+    try:
+        publish("late", "A late arrival", "published while the indexer runs")
+        deadline = time.monotonic() + 30
+        while not ids(service, "arrival") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ids(service, "arrival") == ["late"]
+    finally:
+        service.stop()
+
+
+def damage(index_dir: Path) -> None:
+    for f in index_dir.iterdir():
+        if f.suffix in (".toc", ".seg"):
+            f.write_bytes(b"\x00garbage" * 16)
+
+
+def test_damaged_index_is_rebuilt_from_the_catalog(search, data, log, catalog, caplog) -> None:
+    damage(data.search_index)
+    with caplog.at_level(logging.WARNING, logger="server.search.index"):
+        service = SearchService(data, log, catalog)
+    assert service.rebuilt and "rebuilding it from the catalog" in caplog.text
+    assert set(ids(service, "dogs")) == {"dogs", "sea-dogs"}
+    assert service.catch_up() == 0  # events already reflected by the catalog are not replayed
+
+
+def test_missing_index_is_built_from_the_catalog(data, log, catalog, library, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="server.search.index"):
+        service = SearchService(data, log, catalog)
+    assert service.rebuilt and "missing" in caplog.text
+    assert ids(service, "station") == ["station"]
