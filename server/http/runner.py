@@ -10,6 +10,7 @@ from typing import Any
 
 from waitress.server import create_server
 
+from server import config
 from server.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ def check_loopback(host: str) -> str:
     return host
 
 
+def _body_limit() -> int:
+    """Waitress refuses bodies over this; uploads check the exact limit themselves while reading."""
+    return (int(config.get("upload_limit_mb")) + 1) * 1024 * 1024
+
+
 class HttpServer:
     """A WSGI app on waitress in a background thread; `url` is valid once constructed."""
 
@@ -34,7 +40,8 @@ class HttpServer:
                  on_stop: threading.Event | None = None) -> None:
         self._server: Any = create_server(app, host=check_loopback(host), port=port, threads=threads,
                                           ident="miniflix", channel_timeout=30, asyncore_loop_timeout=0.2,
-                                          clear_untrusted_proxy_headers=True)
+                                          clear_untrusted_proxy_headers=True,
+                                          max_request_body_size=_body_limit())
         self._stopping = on_stop or threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"http:{self.port}", daemon=True)
 

@@ -94,7 +94,8 @@ def _analytics(s: Services) -> Any:
 
 
 def _search(s: Services) -> Any:
-    return import_module("server.search.service").SearchService(s.data, s.events)
+    views = s.analytics.views if s.analytics is not None else None
+    return import_module("server.search.service").SearchService(s.data, s.events, s.catalog, views=views)
 
 
 def _cdn(s: Services) -> Any:

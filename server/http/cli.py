@@ -1,0 +1,63 @@
+"""`miniflix serve [--data-dir] [--port] [--host]`: the HTTP server until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from server import config
+from server.cli import add_data_dir
+from server.errors import MiniflixError
+from server.paths import DataDir
+
+
+def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subs.add_parser("serve", help="run the HTTP server (API, origin, edges, steering, SSE)")
+    add_data_dir(p)
+    p.add_argument("--port", type=int, default=0, help="port to listen on (default: 0 = any free port)")
+    p.add_argument("--host", default=None, help="loopback address to bind (default: $MINIFLIX_HOST, "
+                   "else 127.0.0.1)")
+    p.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Build and start every service, serve until a signal, then stop everything in order."""
+    from server.http.app import create_app
+    from server.http.runner import HttpServer, check_loopback
+    from server.http.services import build_services
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        host = check_loopback(args.host or config.get("host"))
+        services = build_services(DataDir.resolve(args.data_dir)).start()
+    except MiniflixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    try:
+        server = HttpServer(create_app(services), host=host, port=args.port, on_stop=services.stopping)
+        _on_signals(done)
+        server.start()
+        print(f"MiniFlix server listening on {server.url} (data: {services.data.root})", flush=True)
+        _print_edges(services)
+        done.wait()
+        print("Stopping…", flush=True)
+        server.stop()
+    finally:
+        services.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+def _on_signals(done: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+
+
+def _print_edges(services: object) -> None:
+    cdn = getattr(services, "cdn", None)
+    for edge in cdn.health() if cdn is not None else []:
+        print(f"  edge {edge['name']:<8} {edge['region']:<13} {edge['url']}", flush=True)

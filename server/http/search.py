@@ -1,0 +1,20 @@
+"""Search: `GET /api/search?q=…&sort=…&limit=…&offset=…&<facet>=<value>` (facets repeat)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from server.http.context import arg_int, need
+
+bp = Blueprint("search", __name__, url_prefix="/api/search")
+
+FACET_ARGS = ("duration_bucket", "resolution", "tags", "upload_month")
+
+
+@bp.get("")
+def search() -> Response:
+    facets = {name: request.args.getlist(name) for name in FACET_ARGS if request.args.getlist(name)}
+    result = need("search").search(request.args.get("q", ""), sort=request.args.get("sort", "relevance"),
+                                   facets=facets or None, limit=arg_int("limit", 20, 1, 200),
+                                   offset=arg_int("offset", 0))
+    return jsonify(result.to_dict())
