@@ -50,12 +50,20 @@ class Track:
         return [Fraction(f.decode_time + f.first_cto - self.init.media_time, self.timescale)
                 for f in self.fragments]
 
+    def end_time(self) -> Fraction:
+        """Presentation end: decode end shifted like the first sample (B-frame delay, AAC priming)."""
+        if not self.fragments:
+            return Fraction(0)
+        first, last = self.fragments[0], self.fragments[-1]
+        end = last.decode_time + last.duration + first.first_cto - self.init.media_time
+        return Fraction(end, self.timescale)
+
     def durations(self) -> list[float]:
-        """Seconds of each segment; the first loses the edit-list start (AAC priming)."""
-        out = [self.seconds(f.duration) for f in self.fragments]
-        if out:
-            out[0] -= self.seconds(self.init.media_time)
-        return out
+        """Presented seconds of each segment: up to the next segment's start, nothing before 0 (the
+        AAC priming an edit list hides is not presented)."""
+        starts = [max(t, Fraction(0)) for t in self.start_times()]
+        ends = [*starts[1:], self.end_time()]
+        return [float(end - start) for start, end in zip(starts, ends, strict=True)]
 
     @property
     def duration(self) -> float:

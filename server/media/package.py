@@ -39,15 +39,25 @@ def build_concat_args(tools: Tools, list_file: Path, out: Path) -> list[str]:
             "-c", "copy", str(out)]
 
 
-def build_segment_args(tools: Tools, source: Path, track_dir: Path, segment_seconds: float,
+def cut_interval(segment_seconds: float, fps: Fraction | None) -> float:
+    """The `-hls_time` that makes ffmpeg cut at every grid keyframe.
+
+    ffmpeg cuts at the first keyframe whose time is >= k·hls_time; the encoder's keyframe for
+    boundary k sits on the nearest frame to k·S, up to half a frame EARLY when S·fps is not whole
+    (0.98 s at 25 fps: frame 24 = 0.96 s). Half a frame less catches it; no other keyframes exist.
+    """
+    return segment_seconds - float(Fraction(1, 2) / fps) if fps else segment_seconds
+
+
+def build_segment_args(tools: Tools, source: Path, track_dir: Path, hls_time: float,
                        stream: str = "v") -> list[str]:
     """Cut one track into CMAF: init.mp4 + seg_00001.m4s…, a new segment at the first keyframe at
-    or after each multiple of `segment_seconds`. Negative timestamps are kept so the AAC priming
-    (or a B-frame delay) becomes an edit list instead of shifting the track."""
+    or after each multiple of `hls_time`. Negative timestamps are kept so the AAC priming (or a
+    B-frame delay) becomes an edit list instead of shifting the track."""
     pattern = str(track_dir).replace("%", "%%") + "/seg_%05d.m4s"
     return [tools.ffmpeg, *QUIET, "-i", str(source), "-map", f"0:{stream}:0", "-c", "copy",
             "-avoid_negative_ts", "disabled", "-f", "hls", "-hls_segment_type", "fmp4",
-            "-hls_time", f"{segment_seconds:g}", "-hls_playlist_type", "vod",
+            "-hls_time", f"{hls_time:.6f}", "-hls_playlist_type", "vod",
             "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", INIT_NAME,
             "-hls_segment_filename", pattern, "-start_number", "1", str(track_dir / PLAYLIST_NAME)]
 
@@ -64,7 +74,8 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     videos: list[Track] = []
     for rendition in renditions:
         joined = _assemble(tools, layout, rendition, chunks, assembled, stop)
-        videos.append(_segment(tools, joined, cmaf / rendition.name, segment_seconds, "v", stop))
+        videos.append(_segment(tools, joined, cmaf / rendition.name, cut_interval(segment_seconds, fps), "v",
+                               stop))
     audio_track = None
     if audio is not None:
         audio_track = _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a", stop)
@@ -108,10 +119,10 @@ def _assemble(tools: Tools, layout: WorkLayout, rendition: Rendition, chunks: Se
     return out
 
 
-def _segment(tools: Tools, source: Path, track_dir: Path, segment_seconds: float, stream: str,
+def _segment(tools: Tools, source: Path, track_dir: Path, hls_time: float, stream: str,
              stop: threading.Event | None) -> Track:
     track_dir.mkdir(parents=True, exist_ok=False)
-    args = build_segment_args(tools, source, track_dir, segment_seconds, stream)
+    args = build_segment_args(tools, source, track_dir, hls_time, stream)
     _run(args, f"segmenting {track_dir.name}", stop)
     return scan_track(track_dir)
 

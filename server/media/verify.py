@@ -8,7 +8,6 @@ name present. The report is written to `integrity.json` beside the manifests.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from server.errors import JobError
+from server.media.chunks import boundary_frame
 from server.media.cmaf import Track, scan_track
 from server.media.ffmpeg import Tools
 from server.media.manifest_refs import missing_references
@@ -39,7 +39,7 @@ class IntegrityReport:
 
 @dataclass(frozen=True)
 class Grid:
-    """Where segments must start: frame indices of the first frame at or after each k·S."""
+    """Where segments must start: the frame nearest to each k·S (as the encoder forced them)."""
 
     starts: tuple[int, ...]
     total: int
@@ -48,9 +48,9 @@ class Grid:
 
     @classmethod
     def plan(cls, expected_frames: int, fps: Fraction, segment_seconds: float) -> Grid:
-        step = Fraction(segment_seconds).limit_denominator(1000) * fps
+        """The chunk planner's own grid (boundary_frame), so encoder and check agree to the frame."""
         starts, k = [], 0
-        while (start := math.ceil(k * step)) < expected_frames or k == 0:
+        while (start := boundary_frame(k, segment_seconds, fps)) < expected_frames or k == 0:
             starts.append(start)
             k += 1
         return cls(tuple(starts), expected_frames, fps, segment_seconds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import m3u8
@@ -16,7 +17,7 @@ from server.errors import Cancelled, InvalidRequest, JobError
 from server.media.cmaf import peak_bitrate
 from server.media.ffmpeg import find_tools
 from server.media.model import PackagedTitle, Rendition
-from server.media.package import build_concat_list, build_segment_args, package_title
+from server.media.package import build_concat_list, build_segment_args, cut_interval, package_title
 from tests.media.packaging_inputs import FPS, RUNGS, SEGMENT, Title, copy_title, make_title
 
 
@@ -44,9 +45,9 @@ def segment_rates(playlist: m3u8.M3U8, directory: Path) -> list[float]:
 
 def test_segment_args_cut_fmp4_on_the_grid_and_keep_percent_signs_literal(tmp_path: Path) -> None:
     track_dir = tmp_path / "100%" / "720p"
-    args = build_segment_args(find_tools(), tmp_path / "in.mp4", track_dir, 4.0)
+    args = build_segment_args(find_tools(), tmp_path / "in.mp4", track_dir, cut_interval(4.0, Fraction(25)))
     assert args[args.index("-hls_segment_type") + 1] == "fmp4"
-    assert args[args.index("-hls_time") + 1] == "4"
+    assert args[args.index("-hls_time") + 1] == "3.980000"  # half a frame early: see cut_interval
     assert args[args.index("-hls_segment_filename") + 1].endswith("100%%/720p/seg_%05d.m4s")
     assert args[args.index("-avoid_negative_ts") + 1] == "disabled"
 

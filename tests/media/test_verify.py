@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from server.media.model import PackagedTitle
+from server.media.audio import encode_audio as encode_title_audio
+from server.media.chunks import plan_chunks
+from server.media.encode import encode_chunk as encode_title_chunk
+from server.media.ffmpeg import find_tools
+from server.media.model import PackagedTitle, Rendition, WorkLayout
+from server.media.package import package_title
+from server.media.probe import probe
 from server.media.verify import IntegrityReport, verify_title
+from tests.conftest import ClipMaker
 from tests.media.packaging_inputs import (
     FPS,
     RUNGS,
@@ -90,3 +97,24 @@ def test_an_audio_only_title_verifies(tmp_path: Path) -> None:
     assert report.ok, report.problems
     assert report.checks["audio"]["duration"] == pytest.approx(2.8, abs=0.001)
     assert report.checks["renditions"] == {}
+
+
+def test_chunks_from_the_real_encoder_on_a_grid_of_fractional_frames_verify(make_clip: ClipMaker,
+                                                                           tmp_path: Path) -> None:
+    """High profile with B-frames (edit lists) and 0.98 s segments at 25 fps (24.5 frames): the
+    encoder rounds boundaries to the nearest frame, sometimes early; every segment must still cut there."""
+    tools = find_tools()
+    info = probe(make_clip(seconds=3.0), tools)
+    assert info.video is not None
+    rungs = [Rendition("180p", 320, 180, 400, 800), Rendition("90p", 160, 90, 200, 400)]
+    chunks = plan_chunks(info.duration, info.video.fps, 0.98, 2, min_chunk_seconds=0.5)
+    layout = WorkLayout(tmp_path / "work")
+    for chunk in chunks:
+        encode_title_chunk(tools, info, chunk, rungs, layout, 0.98)
+    encode_title_audio(tools, info, layout)
+    out = tmp_path / "out"
+    packaged = package_title(tools, layout, rungs, chunks, info.video.fps, 0.98, info.audio, out)
+    report = verify_title(tools, packaged, info.expected_frames, info.video.fps, 0.98)
+    assert report.ok, report.problems
+    assert report.checks["renditions"]["90p"]["keyframe_times"] == [0.0, 0.96, 1.96, 2.92]
+    assert report.checks["renditions"]["90p"]["segment_frames"] == [24, 25, 24, 2]
