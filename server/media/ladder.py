@@ -42,8 +42,10 @@ def plan_ladder(video: VideoInfo, rungs: Sequence[Rendition] = DEFAULT_RUNGS) ->
     if fitting:
         return [fit_rung(r, width, height) for r in fitting]
     lowest = ordered[-1]
-    own = Rendition(f"{_even(short)}p", *_even_shape(width, height, short), lowest.bitrate_kbps,
-                    lowest.bufsize_kbps, lowest.crf)
+    own_w, own_h = _even_shape(width, height, short - short % 2)
+    own_w, own_h = min(own_w, width - width % 2), min(own_h, height - height % 2)  # never 1 px up
+    own = Rendition(f"{min(own_w, own_h)}p", own_w, own_h, lowest.bitrate_kbps, lowest.bufsize_kbps,
+                    lowest.crf)
     return [_with_bitrate(own, lowest)]
 
 

@@ -1,0 +1,232 @@
+"""Chunk encodes: the argv (pure), and real ffmpeg runs checked frame by frame with ffprobe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.errors import MediaError
+from server.media.chunks import keyframes_in_chunk, plan_chunks
+from server.media.encode import build_chunk_args, encode_chunk
+from server.media.ffmpeg import FFmpegFailed, Tools, find_tools
+from server.media.ladder import plan_ladder
+from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
+from server.media.probe import probe
+from server.media.progress import ProgressUpdate
+
+TOOLS = Tools("/usr/bin/ffmpeg", "/usr/bin/ffprobe", "5.1")
+SMALL = (Rendition("180p", 320, 180, 300, 600), Rendition("90p", 160, 90, 120, 240))
+
+
+def media(**video: Any) -> MediaInfo:
+    fields: dict[str, Any] = dict(index=0, codec="h264", width=1920, height=1080, sar=Fraction(1),
+                                  rotation=0, fps=Fraction(25), vfr=False, interlaced=False,
+                                  pix_fmt="yuv420p", bit_depth=8, full_range=False, hdr=False)
+    fields.update(video)
+    return MediaInfo(Path("/in/source file.mov"), 1000, 12.0, "mov", VideoInfo(**fields), None)
+
+
+def value_after(args: list[str], flag: str, nth: int = 0) -> str:
+    return [args[i + 1] for i, a in enumerate(args) if a == flag][nth]
+
+
+# ---- argv, no process -------------------------------------------------------------------------
+
+def test_argv_seeks_before_the_input_and_writes_every_rung_to_a_temp_name(tmp_path: Path) -> None:
+    layout = WorkLayout(tmp_path)
+    chunk = Chunk(1, 4.0, 4.0, 100)
+    args = build_chunk_args(TOOLS, media(), chunk, SMALL, layout, 2.0, "veryfast")
+    assert args[0] == "/usr/bin/ffmpeg" and args.count("-i") == 1
+    i = args.index("-i")
+    assert args[i + 1] == "/in/source file.mov"
+    assert value_after(args, "-ss") == "4.000000" and args.index("-ss") < i
+    assert value_after(args, "-t") == "4.000000" and args.index("-t") < i
+    assert "-noautorotate" not in args          # autorotate turns the picture and drops the matrix
+    outputs = [a for a in args if a.endswith(".part")]
+    assert outputs == [str(layout.chunk_file(r.name, 1)) + ".part" for r in SMALL]
+    assert not list(tmp_path.iterdir()), "building the argv must not touch the disk"
+
+
+def test_argv_encodes_each_rung_with_capped_crf_exact_frames_and_grid_keyframes(tmp_path: Path) -> None:
+    chunk = Chunk(1, 4.0, 4.0, 100)
+    args = build_chunk_args(TOOLS, media(), chunk, SMALL, WorkLayout(tmp_path), 2.0, "faster", threads=1)
+    for nth, rung in enumerate(SMALL):
+        assert value_after(args, "-map", nth) == f"[v{nth}]"
+        assert value_after(args, "-c:v", nth) == "libx264"
+        assert value_after(args, "-preset", nth) == "faster"
+        assert value_after(args, "-profile:v", nth) == "high"
+        assert value_after(args, "-crf", nth) == "23"
+        assert value_after(args, "-maxrate", nth) == f"{rung.bitrate_kbps}k"
+        assert value_after(args, "-bufsize", nth) == f"{2 * rung.bitrate_kbps}k"
+        assert value_after(args, "-frames:v", nth) == "100"
+        assert value_after(args, "-force_key_frames", nth) == "expr:eq(n,0)+eq(n,50)"
+        assert value_after(args, "-sc_threshold", nth) == "0"
+        assert value_after(args, "-f", nth) == "mp4"
+    assert args.count("-an") == len(SMALL)
+    assert all(value_after(args, "-threads", n) == "1" for n in range(args.count("-threads")))
+
+
+def test_filter_graph_decodes_once_and_scales_per_rung(tmp_path: Path) -> None:
+    graph = value_after(build_chunk_args(TOOLS, media(), Chunk(0, 0, 4, 100), SMALL, WorkLayout(tmp_path),
+                                         4.0), "-filter_complex")
+    assert graph.startswith("[0:0]fps=fps=25/1:start_time=0,tpad=stop=-1:stop_mode=clone,split=2[s0][s1];")
+    assert "[s0]scale=320:180:flags=bicubic:out_range=tv,setsar=1,format=yuv420p" in graph
+    assert "[s1]scale=160:90:" in graph and graph.endswith("[v1]")
+    assert "bwdif" not in graph and "zscale" not in graph
+
+
+def test_filter_graph_normalises_what_probe_found(tmp_path: Path) -> None:
+    def graph(**video: Any) -> str:
+        args = build_chunk_args(TOOLS, media(**video), Chunk(0, 0, 4, 100), SMALL[:1],
+                                WorkLayout(tmp_path), 4.0)
+        return value_after(args, "-filter_complex")
+
+    interlaced = graph(interlaced=True, fps=Fraction(30000, 1001))
+    assert interlaced.index("bwdif=mode=send_frame") < interlaced.index("fps=fps=30000/1001")
+    assert "in_range=pc:out_range=tv" in graph(full_range=True, pix_fmt="yuvj420p")
+    hdr = graph(hdr=True, tonemap=True, transfer="arib-std-b67", bit_depth=10)
+    assert "zscale=tin=arib-std-b67" in hdr and "tonemap=tonemap=hable" in hdr
+    assert hdr.index("fps=") < hdr.index("zscale") < hdr.index("tpad")
+
+
+def test_an_audio_only_title_has_no_chunk_to_encode(tmp_path: Path) -> None:
+    info = MediaInfo(Path("/in/song.mp3"), 10, 3.0, "mp3", None, None)
+    with pytest.raises(MediaError, match=r"song\.mp3 has no video stream"):
+        build_chunk_args(TOOLS, info, Chunk(0, 0, 3, 0), SMALL, WorkLayout(tmp_path), 4.0)
+
+
+# ---- real encodes ------------------------------------------------------------------------------
+
+def streams(path: Path) -> dict[str, Any]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                          "-show_entries", "stream", "-of", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    stream: dict[str, Any] = json.loads(out)["streams"][0]
+    return stream
+
+
+def keyframes(path: Path) -> list[int]:
+    """Display-order numbers of the keyframes of a video file."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    packets = sorted((float(p.split(",")[0]), p.split(",")[1]) for p in out.split())
+    return [n for n, (_, flags) in enumerate(packets) if "K" in flags]
+
+
+def test_two_chunks_by_two_rungs_have_exact_frames_and_keyframes_on_the_grid(
+        make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    info = probe(make_clip(seconds=3, fps=25, audio=False))
+    assert info.video is not None
+    chunks = plan_chunks(info.duration, info.video.fps, 0.5, 2, min_chunk_seconds=1.5)
+    assert len(chunks) == 2
+    layout = WorkLayout(tmp_path / "work")
+    updates: list[ProgressUpdate] = []
+    for chunk in chunks:
+        encode_chunk(find_tools(), info, chunk, SMALL, layout, 0.5, "veryfast", on_progress=updates.append)
+    for rung in SMALL:
+        for chunk in chunks:
+            path = layout.chunk_file(rung.name, chunk.index)
+            facts = streams(path)
+            assert int(facts["nb_read_frames"]) == chunk.frames
+            assert (facts["width"], facts["height"], facts["pix_fmt"]) == (rung.width, rung.height, "yuv420p")
+            assert facts["profile"] == "High" and float(facts["start_time"]) == 0
+            assert keyframes(path) == keyframes_in_chunk(chunk, 0.5, info.video.fps)
+        assert sum(int(streams(layout.chunk_file(rung.name, c.index))["nb_read_frames"]) for c in chunks) \
+            == info.expected_frames == 75
+    assert not list(layout.root.rglob("*.part"))
+    assert updates and updates[-1].done
+
+
+def test_a_failed_encode_leaves_no_chunk_file(make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    source = make_clip(seconds=1, audio=False)
+    info = probe(source)
+    source.unlink()                      # the upload vanished between probe and encode
+    layout = WorkLayout(tmp_path / "work")
+    with pytest.raises(FFmpegFailed, match=r"encode chunk 0 of clip\.mp4 failed"):
+        encode_chunk(find_tools(), info, Chunk(0, 0.0, 1.0, 25), SMALL, layout, 1.0, "ultrafast")
+    assert [p for p in layout.root.rglob("*") if p.is_file()] == []
+
+
+def encode_first_second(info: MediaInfo, tmp_path: Path, rungs: list[Rendition] | None = None,
+                        preset: str = "ultrafast") -> Path:
+    """Encode [0, 1 s) of `info` into its lowest planned rung; returns that chunk file."""
+    assert info.video is not None
+    rung = (rungs or plan_ladder(info.video))[-1]
+    chunk = plan_chunks(min(info.duration, 1.0), info.video.fps, 1.0, 1)[0]
+    layout = WorkLayout(tmp_path / info.path.stem)
+    encode_chunk(find_tools(), info, chunk, [rung], layout, 1.0, preset)
+    return layout.chunk_file(rung.name, 0)
+
+
+def test_the_rotated_iphone_clip_comes_out_upright(shared_media: Path, tmp_path: Path) -> None:
+    facts = streams(encode_first_second(probe(shared_media / "iphone_rotated_-90.mov"), tmp_path))
+    assert (facts["width"], facts["height"]) == (240, 426)
+    assert not any("rotation" in side for side in facts.get("side_data_list", [])), "rotated twice"
+
+
+def test_rotation_turns_the_picture_the_right_way(tmp_path: Path) -> None:
+    """Coded: white left half. Display matrix says turn 90° clockwise, so upright the white is on top."""
+    coded, source = tmp_path / "coded.mp4", tmp_path / "turned.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "color=black:size=160x90:rate=10:duration=1,drawbox=x=0:y=0:w=80:h=90:color=white:t=fill",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(coded)], check=True)
+    # the same display matrix as the iPhone sample (ffprobe: rotation=-90)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(coded), "-c", "copy", "-metadata:s:v:0", "rotate=270",
+                    str(source)], check=True)
+    info = probe(source)
+    assert info.video is not None and info.video.rotation == 90
+    out = encode_first_second(info, tmp_path, [Rendition("90p", 90, 160, 200, 400)])
+    gray = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-frames:v", "1", "-f", "rawvideo",
+                           "-pix_fmt", "gray", "-"], check=True, capture_output=True).stdout
+    assert len(gray) == 90 * 160
+    top, bottom = gray[: 90 * 70], gray[90 * 90:]
+    assert sum(top) / len(top) > 200 and sum(bottom) / len(bottom) < 50
+
+
+def test_the_anamorphic_mxf_comes_out_with_square_pixels(shared_media: Path, tmp_path: Path) -> None:
+    info = probe(shared_media / "mpeg2_pal_anamorphic.mxf")
+    assert info.video is not None
+    facts = streams(encode_first_second(info, tmp_path, plan_ladder(info.video)[:1]))
+    assert (facts["width"], facts["height"]) == (640, 480)
+    assert facts.get("sample_aspect_ratio", "1:1") == "1:1"
+
+
+def test_ten_bit_hevc_comes_out_8_bit_high_profile(shared_media: Path, tmp_path: Path) -> None:
+    # ultrafast would give Constrained Baseline; the pipeline's presets give High (never High 10)
+    facts = streams(encode_first_second(probe(shared_media / "hevc_main10_10bit.ts"), tmp_path,
+                                        preset="veryfast"))
+    assert (facts["pix_fmt"], facts["profile"], int(facts["nb_read_frames"])) == ("yuv420p", "High", 30)
+
+
+def test_full_range_mjpeg_comes_out_limited_range(shared_media: Path, tmp_path: Path) -> None:
+    facts = streams(encode_first_second(probe(shared_media / "mjpeg_pcm_u8.mov"), tmp_path))
+    assert facts["pix_fmt"] == "yuv420p" and facts.get("color_range") != "pc"
+
+
+def test_interlaced_avchd_comes_out_progressive_at_the_frame_rate(shared_media: Path, tmp_path: Path) -> None:
+    info = probe(shared_media / "avchd_1080i_interlaced_ac3.mts")
+    facts = streams(encode_first_second(info, tmp_path))
+    assert int(facts["nb_read_frames"]) == 30 and facts.get("field_order", "progressive") == "progressive"
+
+
+def test_hdr_comes_out_sdr_bt709(make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    info = probe(make_clip("pq.mp4", seconds=1, audio=False, extra=[
+        "-pix_fmt", "yuv420p10le", "-color_trc", "smpte2084", "-color_primaries", "bt2020",
+        "-colorspace", "bt2020nc"]))
+    facts = streams(encode_first_second(info, tmp_path))
+    assert (facts["pix_fmt"], facts.get("color_transfer"), facts.get("color_primaries")) == \
+        ("yuv420p", "bt709", "bt709")
+
+
+def test_odd_sized_source_comes_out_even(make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    info = probe(make_clip("odd.mp4", seconds=1, audio=False, extra=["-vf", "scale=161:91", "-pix_fmt",
+                                                                     "yuv444p"]))
+    facts = streams(encode_first_second(info, tmp_path))
+    assert (facts["width"], facts["height"], facts["pix_fmt"]) == (160, 90, "yuv420p")
