@@ -78,6 +78,7 @@ class EdgeServer(ThreadingHTTPServer):
 class EdgeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MiniFlixEdge/1"
+    disable_nagle_algorithm = True    # headers then sendfile: without it each small response waits on ACKs
     server: EdgeServer
 
     def do_GET(self) -> None:

@@ -1,0 +1,124 @@
+"""Benchmark: an edge serving cached segments vs nginx serving the same files, measured by wrk.
+
+Both serve a 1 MB and a 100 KB segment from disk over loopback (simulated RTT and bandwidth off,
+the edge's cache warmed first, no event log attached). nginx runs one worker with sendfile (the edge
+is one Python process). Target: edge MB/s >= 0.5 of nginx's on 1 MB segments.
+
+    .venv/bin/python bench/edge_serving.py [--seconds 5] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from server.cdn.edge import EdgeNode
+from server.cdn.origin import StoreOrigin
+from server.cdn.tokens import Signer
+from server.cdn.topology import EdgeSpec
+from server.storage.blobstore import LocalBlobStore
+
+SIZES = {"1MB": 1_000_000, "100KB": 100_000}
+UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+NGINX_CONF = """daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
+  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
+  types {{ video/iso.segment m4s; }}
+  server {{ listen 127.0.0.1:{port}; root {root}/www; }} }}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
+    """(requests/s, MB/s) of one wrk run with one thread."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out).groups()  # type: ignore[union-attr]
+    if "Non-2xx" in out or "Socket errors" in out:
+        print(f"  wrk reported errors for {url}:\n{out}")
+    return rps, float(value) * UNITS[unit] / 1e6
+
+
+def start_edge(root: Path) -> EdgeNode:
+    store = LocalBlobStore(root / "origin")
+    for name, size in SIZES.items():
+        store.put(f"videos/bench/seg_{name}.m4s", os.urandom(size))
+    spec = EdgeSpec("bench-1", "local", 0, 0, rtt_ms=0, bandwidth_mbps=None, capacity_bytes=10**9, ttl_s=3600,
+                    policy="s3fifo", max_clients=256)
+    edge = EdgeNode(spec, StoreOrigin(store), root / "edge", Signer(os.urandom(32)))
+    edge.start()
+    for name in SIZES:
+        with urllib.request.urlopen(edge.url_for("bench", f"seg_{name}.m4s")) as resp:
+            resp.read()          # warm: every timed request is a HIT
+    return edge
+
+
+def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]:
+    www = root / "www"
+    shutil.copytree(source, www)
+    (root / "tmp").mkdir()
+    for path in [root, www, *www.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    port = free_port()
+    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
+    proc = subprocess.Popen(["nginx", "-c", str(root / "nginx.conf")])
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nginx did not start; see {root}/error.log")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: apt-get install wrk nginx-light (or `make setup`)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        edge = start_edge(root)
+        nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
+        try:
+            print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, 2-core machine, loopback")
+            print("| segment | server | requests/s | MB/s | edge / nginx (MB/s) |")
+            print("|---|---|---|---|---|")
+            for name in SIZES:
+                run = (args.seconds, args.connections)
+                edge_rps, edge_mbs = wrk(edge.url_for("bench", f"seg_{name}.m4s"), *run)
+                ng_rps, ng_mbs = wrk(f"http://127.0.0.1:{port}/seg_{name}.m4s", *run)
+                print(f"| {name} | nginx 1 worker | {ng_rps:,.0f} | {ng_mbs:,.0f} | |")
+                print(f"| {name} | miniflix edge | {edge_rps:,.0f} | {edge_mbs:,.0f} "
+                      f"| {edge_mbs / ng_mbs:.2f} |")
+            print(f"edge health after the run: hit_ratio={edge.health()['hit_ratio']:.4f}")
+        finally:
+            edge.close()
+            nginx.terminate()
+            nginx.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
