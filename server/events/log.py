@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,20 @@ class EventLog:
 
     def publish_many(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[int, int]]:
         """Store several events of one topic in one durable transaction, in the given order."""
+        return self.publish_async(topic, items).result()
+
+    def publish_async(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]
+                      ) -> Future[list[tuple[int, int]]]:
+        """Like `publish_many` without waiting (Kafka's `send`): the future resolves once the events
+        are durable, so a producer can keep several batches in flight. Per-key order is kept."""
         n = self.partitions_of(topic)
         rows = [(topic, partition_for(str(key), n), str(key), encode_value(topic, value))
                 for key, value in items]
-        return self._writer.submit(Pending(rows)).result() if rows else []
+        if not rows:
+            done: Future[list[tuple[int, int]]] = Future()
+            done.set_result([])
+            return done
+        return self._writer.submit(Pending(rows))
 
     def partitions_of(self, topic: str) -> int:
         """The topic's partition count, fixed when it was first used (by any process)."""

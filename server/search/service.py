@@ -58,6 +58,7 @@ class SearchService:
         self._parser = query.make_parser()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._local = threading.local()
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
         self._formatter = HtmlFormatter(tagname="mark", between=" … ")
 
@@ -120,11 +121,21 @@ class SearchService:
         if limit < 1 or offset < 0:
             raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
         built, flt = query.build(self._parser, q), query.facet_filter(facets)
-        with self._ix.searcher() as searcher:
-            results = searcher.search(built, filter=flt, limit=offset + limit, terms=True,
-                                      groupedby=_facet_types(), sortedby=self._sort(searcher, sort),
-                                      reverse=sort == "newest")
-            return self._result(searcher, results, q, offset, limit)
+        searcher = self._searcher()
+        results = searcher.search(built, filter=flt, limit=offset + limit, terms=True,
+                                  groupedby=_facet_types(), sortedby=self._sort(searcher, sort),
+                                  reverse=sort == "newest")
+        return self._result(searcher, results, q, offset, limit)
+
+    def _searcher(self) -> Searcher:
+        """This thread's searcher, reopened only when the index changed (opening costs per query)."""
+        local = self._local
+        if getattr(local, "ix", None) is not self._ix:
+            local.ix, local.searcher = self._ix, self._ix.searcher()
+        else:
+            local.searcher = local.searcher.refresh()  # shares unchanged segments with the old one
+        searcher: Searcher = local.searcher
+        return searcher
 
     def _sort(self, searcher: Searcher, sort: str) -> sorting.FacetType | str | None:
         if sort == "newest":
