@@ -128,9 +128,36 @@ def cdn(services: Services) -> Iterator[Services]:
 
 
 @pytest.fixture
+def ingest(services: Services) -> Iterator[Services]:
+    """The same services plus the real ingest job service (background worker, real ffmpeg)."""
+    from server.jobs.service import IngestService
+
+    services.ingest = IngestService(services.data, services.events)
+    services.ingest.start()
+    services.started.append("ingest")
+    yield services
+
+
+@pytest.fixture
+def insights(services: Services, title: Title) -> Iterator[Services]:
+    """The same services plus analytics (DuckDB) and search (Whoosh), following the event log."""
+    from server.analytics.service import AnalyticsService
+    from server.search.service import SearchService
+
+    services.analytics = AnalyticsService(services.data, services.events)
+    services.search = SearchService(services.data, services.events, services.catalog,
+                                    views=services.analytics.views)
+    services.analytics.start()
+    services.search.start()
+    services.started += ["analytics", "search"]
+    yield services
+
+
+@pytest.fixture
 def app(services: Services, request: pytest.FixtureRequest) -> Flask:
-    if "cdn" in request.fixturenames:  # edges first, so the app serves their endpoints
-        request.getfixturevalue("cdn")
+    for extra in ("cdn", "ingest", "insights"):  # services first, so the app serves their endpoints
+        if extra in request.fixturenames:
+            request.getfixturevalue(extra)
     return create_app(services, {"TESTING": True})
 
 
