@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Sequence
 from fractions import Fraction
@@ -19,13 +20,14 @@ from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
 from server.media.ffmpeg import Tools, run
 from server.media.model import AudioInfo, Chunk, PackagedTitle, Rendition, WorkLayout
 from server.media.playlists import dash_manifest, master_playlist, media_playlist, plan_variants
-from server.media.thumbs import make_audio_poster, make_thumbnails
+from server.media.thumbs import THUMBS_DIR, make_audio_poster, make_thumbnails
 
 log = logging.getLogger(__name__)
 
 AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+# -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
+QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
 
 def build_concat_list(files: Sequence[Path]) -> str:
@@ -66,8 +68,19 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
                   stop: threading.Event | None = None) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
-    manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop."""
+    manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
+    either way nothing of the attempt is left in `out_dir`."""
     _check_inputs(layout, renditions, chunks, audio, segment_seconds)
+    try:
+        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop)
+    except BaseException:
+        _discard(out_dir)
+        raise
+
+
+def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
+             fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
+             stop: threading.Event | None) -> PackagedTitle:
     cmaf = out_dir / "cmaf"
     assembled = layout.root / "assembled"
     assembled.mkdir(parents=True, exist_ok=True)
@@ -83,6 +96,14 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     packaged = _describe(out_dir, videos, audio_track, segment_seconds)
     _add_thumbnails(tools, packaged, layout, videos, renditions, audio_track, stop)
     return packaged
+
+
+def _discard(out_dir: Path) -> None:
+    """Remove what a failed attempt wrote, so a retry starts from the empty staging dir it expects."""
+    for name in ("cmaf", THUMBS_DIR):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    for name in ("master.m3u8", "manifest.mpd"):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def _check_inputs(layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],

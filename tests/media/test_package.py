@@ -50,6 +50,7 @@ def test_segment_args_cut_fmp4_on_the_grid_and_keep_percent_signs_literal(tmp_pa
     assert args[args.index("-hls_time") + 1] == "3.980000"  # half a frame early: see cut_interval
     assert args[args.index("-hls_segment_filename") + 1].endswith("100%%/720p/seg_%05d.m4s")
     assert args[args.index("-avoid_negative_ts") + 1] == "disabled"
+    assert "-xerror" in args
 
 
 def test_concat_list_quotes_paths_with_apostrophes(tmp_path: Path) -> None:
@@ -178,6 +179,16 @@ def test_a_missing_chunk_is_refused_naming_the_file(title: Title, tmp_path: Path
         broken.package(tmp_path / "out")
     assert str(missing) in err.value.message and "chunk 1 of 160p" in err.value.message
     assert not (tmp_path / "out" / "cmaf").exists()
+
+
+def test_a_corrupt_chunk_fails_with_ffmpegs_words_and_leaves_the_staging_dir_empty(title: Title,
+                                                                                  tmp_path: Path) -> None:
+    broken = copy_title(title, tmp_path / "work")
+    broken.layout.chunk_file("160p", 2).write_bytes(b"\x00\x00\x00\x08junk" * 100)
+    out = tmp_path / "out"
+    with pytest.raises(JobError, match="joining the chunks of 160p failed"):
+        broken.package(out)
+    assert list(out.iterdir()) == []
 
 
 def test_a_rendition_name_that_is_not_a_plain_directory_name_is_refused(title: Title, tmp_path: Path) -> None:
