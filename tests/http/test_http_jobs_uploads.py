@@ -15,7 +15,8 @@ from server.http.services import Services
 from tests.conftest import ClipMaker
 
 
-def wait_job(client: FlaskClient, job_id: str, states: tuple[str, ...], timeout: float = 120) -> dict[str, Any]:
+def wait_job(client: FlaskClient, job_id: str, states: tuple[str, ...],
+             timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/api/jobs/{job_id}").get_json()
