@@ -33,7 +33,8 @@ def build_parser(extra: Sequence[str] = ()) -> argparse.ArgumentParser:
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     for name in [*names, *extra]:
         module = importlib.import_module(name if "." in name else f"{__name__}.{name}")
-        module.register(subs)
+        if hasattr(module, "register"):  # helpers such as the progress bar add no command
+            module.register(subs)
     return parser
 
 
