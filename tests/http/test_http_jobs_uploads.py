@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def uploads_left(services: Services) -> list[str]:
     return sorted(p.name for p in services.data.uploads.iterdir())
 
 
-def test_upload_becomes_a_published_playable_title(client: FlaskClient, ingest: Services,
+def test_upload_becomes_a_published_playable_title(client: FlaskClient, ingest: Services, cdn: Services,
                                                    make_clip: ClipMaker) -> None:
     clip = make_clip("my holiday.mp4", seconds=2)
     response = client.post("/api/uploads?name=my holiday.mp4", data=clip.read_bytes(),
@@ -45,6 +46,11 @@ def test_upload_becomes_a_published_playable_title(client: FlaskClient, ingest: 
     master = client.get(title["urls"]["origin_hls"])
     assert master.status_code == 200 and b"#EXT-X-STREAM-INF" in master.data
     assert job["job_id"] in [j["job_id"] for j in client.get("/api/jobs").get_json()["jobs"]]
+    dash = client.get(title["urls"]["play_dash"] + "?region=us-east")
+    assert dash.status_code == 302
+    with urllib.request.urlopen(dash.headers["Location"], timeout=10) as response:
+        assert response.headers["Content-Type"] == "application/dash+xml"
+        assert b"<MPD" in response.read()
 
 
 def test_a_multipart_upload_gets_a_sanitised_name(client: FlaskClient, ingest: Services) -> None:

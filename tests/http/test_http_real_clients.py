@@ -91,3 +91,5 @@ def test_hls_js_in_chromium_keeps_playing_when_its_edge_stops(long_title: Made, 
     assert after["fatal"] is None
     others = {p: n for p, n in after["fragmentsByPathway"].items() if p != first["pathway"]}
     assert others and after["pathway"] != first["pathway"], after
+    kinds = {e.value["type"] for e in cdn.events.poll("check", ["playback"], max_events=1000, timeout=1)}
+    assert {"started", "segment"} <= kinds, "the page posts its playback telemetry"
