@@ -109,8 +109,7 @@ class EdgeCache:
             return key in self._entries
 
     def title_objects(self, video_id: str) -> int:
-        with self._lock:
-            return self._titles.get(video_id, 0)
+        return self._titles.get(video_id, 0)     # one dict read is atomic; steering calls this per edge
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from server.errors import Conflict
 from server.events.api import Publisher
 
 THROUGHPUT_WINDOW_S = 10.0
+POLL_S = 0.5      # idle listeners wake this often (100 edges polling faster cost CPU); stop() wakes them
 HomeOf = Callable[[str], bool]   # video id -> is this edge one of the title's home edges?
 
 
@@ -53,7 +56,7 @@ class EdgeNode:
         except OSError:
             server = EdgeServer(("127.0.0.1", 0), self)
         self._server, self._port = server, server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_S},
                                         name=f"edge-{self.spec.name}", daemon=True)
         self._thread.start()
         self._health_event()
@@ -64,7 +67,7 @@ class EdgeNode:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        _shutdown_now(server)
         server.server_close()
         server.close_all()
         if self._thread is not None:
@@ -102,6 +105,10 @@ class EdgeNode:
     def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
         """A signed absolute URL of one object of a title on this edge."""
         token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
+        return self.url_with_token(token, video_id, path)
+
+    def url_with_token(self, token: str, video_id: str, path: str = "master.m3u8") -> str:
+        """The URL for an already signed token (steering signs once for all edges of a decision)."""
         return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
 
     # -- request path -------------------------------------------------------------------------
@@ -145,8 +152,8 @@ class EdgeNode:
 
     # -- reporting ----------------------------------------------------------------------------
     def load(self) -> float:
-        with self._lock:
-            return min(1.0, self._counts["active"] / max(1, self.spec.max_clients))
+        """Share of `max_clients` busy right now (a plain read: steering calls this per edge)."""
+        return min(1.0, self._counts["active"] / max(1, self.spec.max_clients))
 
     def health(self) -> dict[str, Any]:
         stats = self.cache.stats()
@@ -195,3 +202,13 @@ class EdgeNode:
         event = self._event("health", "", "", 0)
         event.update(healthy=self.running, load=self.load())
         self.events.emit(self.name, event)
+
+
+def _shutdown_now(server: EdgeServer) -> None:
+    """`server.shutdown()` without waiting out the poll interval: connect to wake the accept loop."""
+    waiter = threading.Thread(target=server.shutdown, daemon=True)
+    waiter.start()
+    while waiter.is_alive():
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=0.2):
+            pass
+        waiter.join(0.02)

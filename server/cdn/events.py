@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from server.events.api import CDN, Publisher
 
 log = logging.getLogger(__name__)
+Value = dict[str, Any] | Callable[[], dict[str, Any]]
 
 
 class EventSink:
@@ -17,11 +19,13 @@ class EventSink:
 
     def __init__(self, publisher: Publisher | None) -> None:
         self.publisher = publisher
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue(maxsize=100_000)
+        self._queue: queue.Queue[tuple[str, str, Value] | None] = queue.Queue(maxsize=100_000)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def emit(self, key: str, value: dict[str, Any], topic: str = CDN) -> None:
+    def emit(self, key: str, value: Value, topic: str = CDN) -> None:
+        """Queue one event; `value` may be a function that builds it on the sink's thread (steering
+        hands over its 100-candidate payload that way, off the decision's critical path)."""
         if self.publisher is None:
             return
         self._ensure_thread()
@@ -48,8 +52,9 @@ class EventSink:
     def _drain(self) -> None:
         assert self.publisher is not None
         while (item := self._queue.get()) is not None:
+            topic, key, value = item
             try:
-                self.publisher.publish(*item)
+                self.publisher.publish(topic, key, value() if callable(value) else value)
             except Exception:  # the log being down must not take the edge down
                 log.exception("could not publish a cdn event")
             finally:

@@ -9,7 +9,7 @@ after every healthy one and never offered to players.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from server.cdn.clock import Clock
 from server.cdn.cluster import CDN
@@ -25,6 +25,7 @@ LOAD_PENALTY_MS = 100.0        # a fully loaded edge is worth this much extra de
 CONTENT_BONUS_MS = 20.0
 HOME_BONUS_MS = 10.0
 FULL_CACHE_PENALTY_MS = 5.0
+PLACE_CACHE_SIZE = 1_000
 OFF_REGION_PENALTY_MS = 50.0   # keep traffic in the client's region (transit costs) unless far better
 
 
@@ -52,6 +53,21 @@ class Ranked:
         return asdict(self)
 
 
+class _Place(NamedTuple):
+    edge: EdgeNode
+    rtt: float
+    delay_ms: float
+    reasons: tuple[str, str]
+
+
+class _Scored(NamedTuple):
+    edge: EdgeNode
+    eligible: bool
+    score: float
+    reasons: list[str]
+    rtt: float
+
+
 class Steering:
     """Ranks the CDN's edges; every `rank` is also published as a `steering` decision event."""
 
@@ -61,17 +77,19 @@ class Steering:
         self.clock = clock or cdn.clock
         self.events = EventSink(publisher if publisher is not None else cdn.publisher)
         self.link_ttl_s, self.manifest_ttl_s = link_ttl_s, manifest_ttl_s
+        self._place_cache: dict[tuple[Any, ...], list[_Place]] = {}
 
     def rank(self, video_id: str, region: str | None = None, latlon: tuple[float, float] | None = None,
              *, path: str = "master.m3u8", publish: bool = True) -> list[Ranked]:
         """Every edge, best first, with the reasons behind each place."""
         client = self._client_location(region, latlon)
-        homes = {r: set(self.cdn.home_edges(video_id, r)) for r in self.cdn.rings}
-        scored = [self._score(edge, video_id, region, client, homes, path)
-                  for edge in self.cdn.edges.values()]
-        scored.sort(key=lambda r: (not r.eligible, -r.score))
-        ranked = [Ranked(r.edge, i + 1, r.score, r.reasons, r.url, r.eligible, r.region, r.est_rtt_ms)
-                  for i, r in enumerate(scored)]
+        homes = {name for r in self.cdn.rings for name in self.cdn.home_edges(video_id, r)}
+        token = self.cdn.signer.sign(video_id, int(self.clock.now() + self.link_ttl_s))
+        scored = [self._score(place, video_id, homes) for place in self._place_table(region, client)]
+        scored.sort(key=lambda s: (not s.eligible, -s.score))
+        ranked = [Ranked(s.edge.name, i + 1, s.score, s.reasons,
+                         s.edge.url_with_token(token, video_id, path) if s.eligible else None,
+                         s.eligible, s.edge.spec.region, s.rtt) for i, s in enumerate(scored)]
         if publish:
             self._publish(video_id, region, client, ranked)
         return ranked
@@ -110,37 +128,51 @@ class Steering:
             return (float(lat), float(lon))
         return self.cdn.topology.region_center(region) if region else None
 
-    def _score(self, edge: EdgeNode, video_id: str, region: str | None, client: tuple[float, float] | None,
-               homes: dict[str, set[str]], path: str) -> Ranked:
-        spec = edge.spec
-        if not self.cdn.is_healthy(spec.name):
-            return Ranked(spec.name, 0, float("-inf"), ["down: not answering health probes"], None, False,
-                          spec.region)
-        reasons = ["healthy"]
-        rtt = self._estimated_rtt(edge, region, client, reasons)
-        link_ms = self._link_ms(edge, reasons)
+    def _score(self, place: _Place, video_id: str, homes: set[str]) -> _Scored:
+        edge = place.edge
+        if not self.cdn.is_healthy(edge.name):
+            return _Scored(edge, False, float("-inf"), ["down: not answering health probes"], 0.0)
         load = edge.load()
-        reasons.append(f"load {load:.2f}")
-        score = -(rtt + link_ms + load * LOAD_PENALTY_MS)
-        score += self._content_terms(edge, video_id, homes, reasons)
-        url = edge.url_for(video_id, path, self.link_ttl_s)
-        return Ranked(spec.name, 0, round(score, 3), reasons, url, True, spec.region, round(rtt, 2))
+        reasons = ["healthy", *place.reasons, f"load {load:.2f}"]
+        score = -(place.delay_ms + load * LOAD_PENALTY_MS)
+        score += self._content_terms(edge, video_id, edge.name in homes, reasons)
+        return _Scored(edge, True, round(score, 3), reasons, place.rtt)
+
+    def _place_table(self, region: str | None, client: tuple[float, float] | None) -> list[_Place]:
+        """Per edge: est. RTT, RTT + penalties + link time, and their reasons. Memoised per client place
+        and edge bandwidths: recomputing distances and strings for 100 edges dominated a decision."""
+        edges = list(self.cdn.edges.values())
+        key = (region, client, tuple(e.bandwidth_mbps for e in edges))
+        table = self._place_cache.get(key)
+        if table is None:
+            table = [self._place(edge, region, client) for edge in edges]
+            if len(self._place_cache) > PLACE_CACHE_SIZE:
+                self._place_cache.clear()
+            self._place_cache[key] = table
+        return table
+
+    def _place(self, edge: EdgeNode, region: str | None, client: tuple[float, float] | None) -> _Place:
+        reasons: list[str] = []
+        rtt, penalty = self._estimated_rtt(edge, region, client, reasons)
+        link_ms = self._link_ms(edge, reasons)
+        return _Place(edge, round(rtt, 2), rtt + penalty + link_ms, (reasons[0], reasons[1]))
 
     def _estimated_rtt(self, edge: EdgeNode, region: str | None, client: tuple[float, float] | None,
-                       reasons: list[str]) -> float:
+                       reasons: list[str]) -> tuple[float, float]:
+        """(estimated RTT, off-region penalty) in ms."""
         spec = edge.spec
         if client is None:
             reasons.append(f"client location unknown; edge RTT {spec.rtt_ms:.0f} ms")
-            return spec.rtt_ms
+            return spec.rtt_ms, 0.0
         km = distance_km(client, (spec.lat, spec.lon))
         rtt = spec.rtt_ms + km / KM_PER_MS_RTT
         if region is None or region == spec.region:
             where = "same region" if region else "client location"
             reasons.append(f"{where}, {km:,.0f} km away: est. RTT {rtt:.0f} ms")
-            return rtt
+            return rtt, 0.0
         reasons.append(f"other region ({spec.region}), {km:,.0f} km away: est. RTT {rtt:.0f} ms"
                        f" + {OFF_REGION_PENALTY_MS:.0f} ms off-region penalty")
-        return rtt + OFF_REGION_PENALTY_MS
+        return rtt, OFF_REGION_PENALTY_MS
 
     def _link_ms(self, edge: EdgeNode, reasons: list[str]) -> float:
         mbps = edge.bandwidth_mbps
@@ -151,8 +183,7 @@ class Steering:
         reasons.append(f"link {mbps:g} Mbit/s: ~{ms:.0f} ms per 1 MB segment")
         return ms
 
-    def _content_terms(self, edge: EdgeNode, video_id: str, homes: dict[str, set[str]],
-                       reasons: list[str]) -> float:
+    def _content_terms(self, edge: EdgeNode, video_id: str, home: bool, reasons: list[str]) -> float:
         bonus, objects = 0.0, edge.has_title(video_id)
         if objects:
             bonus += CONTENT_BONUS_MS
@@ -162,16 +193,21 @@ class Steering:
             if edge.cache.policy.used >= 0.98 * edge.spec.capacity_bytes:
                 bonus -= FULL_CACHE_PENALTY_MS
                 reasons.append("cache full: a new title evicts others")
-        if edge.name in homes.get(edge.spec.region, set()):
+        if home:
             bonus += HOME_BONUS_MS
             reasons.append("home edge for this title in its region (consistent hash)")
         return bonus
 
     def _publish(self, video_id: str, region: str | None, client: tuple[float, float] | None,
                  ranked: list[Ranked]) -> None:
-        chosen = ranked[0].edge if ranked and ranked[0].eligible else ""
-        candidates = [{"edge": r.edge, "rank": r.rank, "score": r.score if r.eligible else None,
-                       "reasons": r.reasons} for r in ranked]
-        self.events.emit(video_id, {"type": "decision", "video_id": video_id, "client_region": region or "",
-                                    "client_latlon": list(client) if client else None, "chosen": chosen,
-                                    "candidates": candidates, "at": self.clock.now()}, topic=STEERING)
+        at = self.clock.now()
+
+        def payload() -> dict[str, Any]:
+            chosen = ranked[0].edge if ranked and ranked[0].eligible else ""
+            candidates = [{"edge": r.edge, "rank": r.rank, "score": r.score if r.eligible else None,
+                           "reasons": r.reasons} for r in ranked]
+            return {"type": "decision", "video_id": video_id, "client_region": region or "",
+                    "client_latlon": list(client) if client else None, "chosen": chosen,
+                    "candidates": candidates, "at": at}
+
+        self.events.emit(video_id, payload, topic=STEERING)
