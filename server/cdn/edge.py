@@ -208,7 +208,8 @@ def _shutdown_now(server: EdgeServer) -> None:
     """`server.shutdown()` without waiting out the poll interval: connect to wake the accept loop."""
     waiter = threading.Thread(target=server.shutdown, daemon=True)
     waiter.start()
+    address = ("127.0.0.1", server.server_address[1])
     while waiter.is_alive():
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=0.2):
+        with contextlib.suppress(OSError), socket.create_connection(address, timeout=0.2):
             pass
         waiter.join(0.02)
