@@ -14,16 +14,24 @@ from server.http.context import EXTENSION
 if TYPE_CHECKING:
     from server.http.services import Services
 
+JSON_BODY_LIMIT = 1024 * 1024  # API bodies; uploads raise it to `upload_limit_mb` for their request
 # One module per service, each exporting `bp`; registered in this order.
 BLUEPRINTS = ("catalog", "jobs", "uploads", "events", "search", "analytics", "origin", "edges",
               "steering", "telemetry", "web")
+
+# The services each blueprint needs; without them its routes are left out (no stubs).
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "catalog": ("catalog", "store"), "jobs": ("ingest",), "uploads": ("ingest",),
+    "events": ("events",), "search": ("search",), "analytics": ("analytics",), "origin": ("store",),
+    "edges": ("cdn",), "steering": ("steering",), "telemetry": ("publisher",), "web": (),
+}
 
 
 def create_app(services: Services, test_config: dict[str, Any] | None = None) -> Flask:
     """A WSGI app over `services`; `test_config` overrides Flask settings (e.g. limits in tests)."""
     app = Flask(__name__, static_folder=None)
     app.url_map.merge_slashes = False  # `//x` is a key to refuse, not a URL to redirect to
-    app.config.update(MAX_CONTENT_LENGTH=None, JSON_SORT_KEYS=False,
+    app.config.update(MAX_CONTENT_LENGTH=JSON_BODY_LIMIT,
                       UPLOAD_LIMIT_BYTES=config.get("upload_limit_mb") * 1024 * 1024)
     app.config.update(test_config or {})
     app.extensions[EXTENSION] = services
@@ -39,12 +47,6 @@ def _wanted(services: Services, name: str) -> bool:
     """A blueprint is served only when the service behind it exists in this build."""
     return all(getattr(services, need, None) is not None for need in REQUIRES.get(name, ()))
 
-
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "catalog": ("catalog", "store"), "jobs": ("ingest",), "uploads": ("ingest",),
-    "events": ("events",), "search": ("search",), "analytics": ("analytics",), "origin": ("store",),
-    "edges": ("cdn",), "steering": ("steering",), "telemetry": ("publisher",), "web": (),
-}
 
 
 def _health() -> Response:

@@ -21,6 +21,7 @@ from server.http.context import need, services
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 
 CHUNK = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and part headers around the file
 MAX_NAME = 120
 
 
@@ -33,6 +34,7 @@ def safe_name(original: str) -> str:
 @bp.post("")
 def upload() -> Response:
     limit = int(current_app.config["UPLOAD_LIMIT_BYTES"])
+    request.max_content_length = limit + MULTIPART_OVERHEAD
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     source, original = _body()

@@ -68,3 +68,9 @@ def test_sse_resumes_after_the_last_event_id(server: HttpServer, client: FlaskCl
 def test_a_bad_last_event_id_is_a_400(client: FlaskClient) -> None:
     response = client.get("/api/events/stream", headers={"Last-Event-ID": "videos=zero"})
     assert response.status_code == 400 and "cursor" in response.get_json()["message"]
+
+
+def test_api_bodies_over_a_mebibyte_are_413(client: FlaskClient) -> None:
+    huge = {"events": [playback("started", startup_ms=1)], "padding": "x" * (1024 * 1024)}
+    response = client.post("/api/telemetry", json=huge)
+    assert response.status_code == 413 and response.get_json()["error"] == "RequestEntityTooLarge"

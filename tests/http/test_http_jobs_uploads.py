@@ -98,3 +98,10 @@ def test_registering_a_local_file_starts_a_job(client: FlaskClient, ingest: Serv
     cancelled = client.post(f"/api/jobs/{job['job_id']}/cancel")
     assert cancelled.status_code in (200, 409)  # 409 only when it already finished
     assert client.get("/api/jobs/nope").status_code == 404
+
+
+def test_uploads_may_be_larger_than_api_bodies(client: FlaskClient, ingest: Services) -> None:
+    response = client.post("/api/uploads?name=big.bin", data=b"\0" * (3 * 1024 * 1024),
+                           content_type="application/octet-stream")
+    assert response.status_code == 202
+    assert (ingest.data.uploads / response.get_json()["upload"]).stat().st_size == 3 * 1024 * 1024

@@ -1,0 +1,43 @@
+"""`python main.py serve`: binds loopback on a free port, prints it, serves, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_prints_its_port_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    try:
+        lines: list[str] = []
+        while not any("listening on" in line for line in lines):
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line, f"serve exited before listening: {''.join(lines)}"
+            lines.append(line)
+        url = re.search(r"http://127\.0\.0\.1:(\d+)", "".join(lines))
+        assert url, lines
+        with urllib.request.urlopen(url.group(0) + "/api/health", timeout=10) as response:
+            health = json.load(response)
+        assert health["ok"] and health["services"]["cdn"] and health["services"]["ingest"]
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Stopped." in rest
+
+
+def test_serve_refuses_a_non_loopback_host(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(tmp_path),
+                           "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1 and "loopback" in done.stderr
