@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 # -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
+SPRITE_TILE_WIDTH = 160
 QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
 
@@ -186,10 +187,13 @@ def _add_thumbnails(tools: Tools, packaged: PackagedTitle, layout: WorkLayout, v
     if stop is not None and stop.is_set():
         raise Cancelled("packaging stopped before the thumbnails.")
     if videos:
-        top = max(renditions, key=lambda r: r.width * r.height)
-        source = layout.root / "assembled" / f"{top.name}.mp4"
+        by_size = sorted(renditions, key=lambda r: r.width * r.height)
+        top = by_size[-1]
+        small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), top)
         duration = next(v.duration for v in videos if v.name == top.name)
-        packaged.poster, _sprite, packaged.sprite_vtt = make_thumbnails(tools, source, duration,
-                                                                        packaged.root)
+        assembled = layout.root / "assembled"
+        packaged.poster, _sprite, packaged.sprite_vtt = make_thumbnails(
+            tools, assembled / f"{top.name}.mp4", duration, packaged.root, tile_width=SPRITE_TILE_WIDTH,
+            sprite_video=assembled / f"{small.name}.mp4")
     elif audio is not None:
         packaged.poster = make_audio_poster(tools, layout.audio_file, packaged.root)

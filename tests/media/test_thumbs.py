@@ -68,6 +68,15 @@ def test_thumbnails_of_a_real_clip_match_their_cues(make_clip: ClipMaker, tmp_pa
     assert mean_luma(out / paths[0]) > 40  # a picture, not a black frame
 
 
+def test_the_sprite_can_come_from_a_smaller_rung(make_clip: ClipMaker, tmp_path: Path) -> None:
+    big = make_clip("big.mp4", seconds=2.0, size="320x180", audio=False)
+    small = make_clip("small.mp4", seconds=2.0, size="192x108", audio=False)
+    out = tmp_path / "title"
+    make_thumbnails(find_tools(), big, 2.0, out, interval=1.0, tile_width=160, sprite_video=small)
+    assert image_size(out / "thumbs" / "poster.jpg") == (320, 180)
+    assert image_size(out / "thumbs" / "sprite.jpg") == (2 * 160, 90)
+
+
 def test_the_poster_skips_a_black_opening(tmp_path: Path) -> None:
     """1.2 black seconds before the picture: the poster comes from the picture, not the fade-in."""
     clip = tmp_path / "late.mp4"
