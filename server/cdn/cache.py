@@ -150,7 +150,7 @@ class EdgeCache:
     def _refresh(self, key: str, stale: Entry | None) -> Outcome:
         """Revalidate a stale copy by ETag, else fetch; on origin failure keep serving the stale copy."""
         try:
-            if stale is not None and self.origin.etag(key) == stale.etag:
+            if stale is not None and stale.etag and self.origin.etag(key) == stale.etag:
                 with self._lock:
                     stale.stored_at = self.clock.now()
                 return ("HIT", stale, None)

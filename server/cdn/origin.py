@@ -70,11 +70,11 @@ class HttpOrigin:
 
     def fetch(self, key: str) -> OriginObject:
         with self._open(key, "GET") as resp:
-            return OriginObject(safe_key(key), resp.read(), resp.headers.get("ETag", "").strip('"'))
+            return OriginObject(safe_key(key), resp.read(), validator(resp.headers))
 
     def etag(self, key: str) -> str:
         with self._open(key, "HEAD") as resp:
-            return str(resp.headers.get("ETag", "")).strip('"')
+            return validator(resp.headers)
 
     def _open(self, key: str, method: str) -> Any:
         url = f"{self.base_url}/{urllib.parse.quote(safe_key(key))}"
@@ -86,3 +86,12 @@ class HttpOrigin:
             raise OriginError(f"The origin answered {exc.code} for {key!r}.") from exc
         except (urllib.error.URLError, OSError) as exc:
             raise OriginError(f"The origin at {self.base_url} is unreachable: {exc}") from exc
+
+
+def validator(headers: Any) -> str:
+    """The ETag, else Last-Modified + length (plain static servers), else "" (never revalidates)."""
+    etag = str(headers.get("ETag") or "").strip('"')
+    if etag:
+        return etag
+    modified = headers.get("Last-Modified")
+    return f"lm:{modified}:{headers.get('Content-Length', '')}" if modified else ""
