@@ -15,7 +15,8 @@ from server.errors import InvalidRequest
 from server.media.model import Chunk
 
 # ARCHITECTURE.md: a 10 s clip was faster as one command, 60 s on 2 workers was best as ~6 chunks.
-MIN_CHUNK_SECONDS = 10.0
+# At least two segments per chunk gives both at the default 4 s segments (10 s → 1 chunk).
+MIN_CHUNK_SEGMENTS = 2
 CHUNKS_PER_WORKER = 3
 
 
@@ -39,14 +40,16 @@ def segment_count(duration: float, fps: Fraction, segment_seconds: float) -> int
 
 
 def plan_chunks(duration: float, fps: Fraction, segment_seconds: float, workers: int, *,
-                min_chunk_seconds: float = MIN_CHUNK_SECONDS) -> list[Chunk]:
-    """Split the title into chunks of whole segments: about 3 per worker, none under `min_chunk_seconds`.
+                min_chunk_seconds: float = 0.0) -> list[Chunk]:
+    """Split the title into chunks of whole segments: about 3 per worker, none shorter than two
+    segments (nor than `min_chunk_seconds`), since every chunk pays a process start and a seek.
 
     The last chunk ends at `duration`; the sum of `Chunk.frames` equals `round(duration * fps)`.
     """
     _check(duration, fps, segment_seconds, workers)
     segments = segment_count(duration, fps, segment_seconds)
-    wanted = min(workers * CHUNKS_PER_WORKER, int(duration // max(min_chunk_seconds, segment_seconds)))
+    shortest = max(min_chunk_seconds, MIN_CHUNK_SEGMENTS * segment_seconds)
+    wanted = min(workers * CHUNKS_PER_WORKER, int(duration // shortest))
     count = max(1, min(wanted, segments))
     starts = [segments * i // count for i in range(count)]  # segment index where each chunk begins
     return [_chunk(i, first, [*starts, segments][i + 1], segments, duration, fps, segment_seconds)

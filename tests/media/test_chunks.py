@@ -43,9 +43,15 @@ def test_a_short_clip_stays_one_chunk() -> None:
     assert (chunks[0].start, chunks[0].duration, chunks[0].frames) == (0.0, 10.0, 250)
 
 
-def test_many_workers_never_get_chunks_under_the_minimum() -> None:
+def test_many_workers_never_get_chunks_under_two_segments() -> None:
     chunks = plan_chunks(60.0, Fraction(25), 2.0, 16)
-    assert all(c.duration >= 10.0 for c in chunks)
+    assert len(chunks) == 15 and all(c.duration >= 4.0 for c in chunks)
+    assert all(c.duration >= 10.0 for c in plan_chunks(60.0, Fraction(25), 2.0, 16, min_chunk_seconds=10))
+
+
+def test_a_short_test_clip_with_short_segments_still_gets_several_chunks() -> None:
+    assert [c.start for c in plan_chunks(4.0, Fraction(25), 1.0, 2)] == [0.0, 2.0]
+    assert [c.start for c in plan_chunks(12.0, Fraction(25), 1.0, 1)] == [0.0, 4.0, 8.0]
 
 
 def test_the_last_chunk_ends_at_the_duration_not_on_the_grid() -> None:
