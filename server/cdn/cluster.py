@@ -34,7 +34,7 @@ class CDN:
                       for region in {e.region for e in topology.edges}}
         self.edges: dict[str, EdgeNode] = {
             spec.name: EdgeNode(spec, origin, data.edges / spec.name, self.signer, publisher, self.clock,
-                                home_of=self._home_check(spec.name, spec.region))
+                                spillover=self._spillover_check(spec.name, spec.region))
             for spec in topology.edges}
         self.monitor = HealthMonitor(lambda: list(self.edges.values()), interval_s=health_interval_s,
                                      on_change=self._health_changed)
@@ -85,8 +85,11 @@ class CDN:
         ring = self.rings.get(region)
         return ring.nodes_for(video_id, copies or self.copies) if ring else []
 
-    def _home_check(self, name: str, region: str) -> Callable[[str], bool]:
-        return lambda video_id: name in self.home_edges(video_id, region)
+    def _spillover_check(self, name: str, region: str) -> Callable[[str], bool]:
+        def spillover(video_id: str) -> bool:
+            homes = self.home_edges(video_id, region)
+            return name not in homes and not any(self.is_healthy(h) for h in homes)
+        return spillover
 
     def _health_changed(self, name: str, healthy: bool) -> None:
         log.info("edge %s is now %s", name, "healthy" if healthy else "DOWN")

@@ -23,7 +23,7 @@ from server.events.api import Publisher
 
 THROUGHPUT_WINDOW_S = 10.0
 POLL_S = 0.5      # idle listeners wake this often (100 edges polling faster cost CPU); stop() wakes them
-HomeOf = Callable[[str], bool]   # video id -> is this edge one of the title's home edges?
+Spillover = Callable[[str], bool]   # video id -> are we serving it only because its home edges are down?
 
 
 class EdgeNode:
@@ -31,10 +31,10 @@ class EdgeNode:
 
     def __init__(self, spec: EdgeSpec, origin: OriginClient, cache_dir: Path, signer: Signer,
                  publisher: Publisher | None = None, clock: Clock | None = None,
-                 home_of: HomeOf | None = None) -> None:
+                 spillover: Spillover | None = None) -> None:
         self.spec, self.signer = spec, signer
         self.clock: Clock = clock or SystemClock()
-        self.home_of = home_of
+        self.spillover = spillover
         self.events = EventSink(publisher)
         self.cache = EdgeCache(Path(cache_dir), make_policy(spec.policy, spec.capacity_bytes), spec.ttl_s,
                                origin, self.clock, self._cache_event)
@@ -182,11 +182,11 @@ class EdgeNode:
             self._counts["active"] -= 1
 
     def _miss_reason(self, key: str, video_id: str) -> str:
-        """capacity: we had it and evicted it; health: a spill-over from the title's unhealthy home
-        edge; content: first request here (or expired and changed at the origin)."""
+        """capacity: we had it and evicted it; health: we are not the title's home edge and its home
+        edges in our region are down (a spill-over); content: anything else (first request here)."""
         if self.cache.was_evicted(key):
             return "capacity"
-        if self.home_of is not None and not self.home_of(video_id):
+        if self.spillover is not None and self.spillover(video_id):
             return "health"
         return "content"
 

@@ -123,3 +123,15 @@ def test_consistent_hashing_spreads_titles_over_a_regions_edges(cdn: CDN) -> Non
     assert 0.3 < homes.count("lon-1") / len(homes) < 0.7
     two = cdn.home_edges("title-1", "eu-west", copies=2)
     assert sorted(two) == ["ams-1", "lon-1"] and two[0] == cdn.home_edges("title-1", "eu-west")[0]
+
+
+def test_misses_are_classified_as_health_only_when_the_titles_home_edge_is_down(
+        cdn: CDN, recorder: Recorder) -> None:
+    home = cdn.home_edges(VIDEO_ID, "eu-west")[0]
+    other = cdn.edges[next(n for n in ("lon-1", "ams-1") if n != home)]
+    fetch(other.url_for(VIDEO_ID, "cmaf/90p/seg_000.m4s"))
+    cdn.stop_edge(home)
+    fetch(other.url_for(VIDEO_ID, "cmaf/90p/seg_001.m4s"))
+    wait_for(lambda: len([e for e in recorder.of("cdn", "miss") if e["edge"] == other.name]) == 2)
+    reasons = [e["reason"] for e in recorder.of("cdn", "miss") if e["edge"] == other.name]
+    assert reasons == ["content", "health"]
