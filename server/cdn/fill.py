@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 PopularityFeed = Callable[[], list[str]]   # ranked video ids, most popular first
 
 
+def feed_from_views(views: Callable[[], dict[str, int]]) -> PopularityFeed:
+    """A feed from view counts (e.g. `AnalyticsService.views`): most viewed first, ties by id."""
+    return lambda: [vid for vid, _ in sorted(views().items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def title_objects(origin: OriginClient, video_id: str) -> list[str]:
     """Every object a player needs for a title, found by reading its HLS playlists (and the MPD)."""
     master = f"videos/{video_id}/master.m3u8"

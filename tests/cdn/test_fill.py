@@ -10,7 +10,7 @@ import pytest
 
 from server.cdn.clock import ManualClock
 from server.cdn.cluster import CDN
-from server.cdn.fill import FillWindow, ProactiveFill, RateLimiter, title_objects
+from server.cdn.fill import FillWindow, ProactiveFill, RateLimiter, feed_from_views, title_objects
 from server.cdn.origin import StoreOrigin
 from server.cdn.topology import Topology
 from tests.cdn.conftest import VIDEO_ID, Recorder, fetch, wait_for
@@ -72,3 +72,7 @@ def test_the_rate_cap_spaces_transfers_after_a_one_second_burst() -> None:
     start = clock.now()
     clock.advance(10)
     assert limiter.spend(500_000) == 0 and clock.now() == start + 10
+
+
+def test_view_counts_become_a_ranked_feed() -> None:
+    assert feed_from_views(lambda: {"b": 3, "a": 3, "c": 9})() == ["c", "a", "b"]
