@@ -93,7 +93,7 @@ def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], 
     audio_track = None
     if audio is not None:
         audio_track = _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a", stop)
-    _write_manifests(out_dir, videos, audio_track, fps, segment_seconds)
+    _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
     packaged = _describe(out_dir, videos, audio_track, segment_seconds)
     _add_thumbnails(tools, packaged, layout, videos, renditions, audio_track, stop)
     return packaged
@@ -161,14 +161,14 @@ def _run(args: list[str], what: str, stop: threading.Event | None) -> None:
 
 
 def _write_manifests(out_dir: Path, videos: list[Track], audio: Track | None, fps: Fraction | None,
-                     segment_seconds: float) -> None:
+                     segment_seconds: float, language: str) -> None:
     """Media playlists replace ffmpeg's (they now carry measured durations); then master and MPD."""
     for track in [*videos, *([audio] if audio else [])]:
         (track.directory / PLAYLIST_NAME).write_text(media_playlist(track), encoding="utf-8")
     variants = plan_variants(videos, audio, segment_seconds)
-    (out_dir / "master.m3u8").write_text(master_playlist(variants, audio, fps), encoding="utf-8")
+    (out_dir / "master.m3u8").write_text(master_playlist(variants, audio, fps, language), encoding="utf-8")
     duration = videos[0].duration if videos else audio.duration if audio else 0.0
-    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds)
+    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds, language)
     (out_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
 
 

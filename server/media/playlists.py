@@ -52,13 +52,15 @@ def plan_variants(videos: Sequence[Track], audio: Track | None, target: float) -
     return [Variant(v, track_peak(v, target) + audio_peak, track_average(v) + audio_avg) for v in videos]
 
 
-def master_playlist(variants: Sequence[Variant], audio: Track | None, fps: Fraction | None) -> str:
+def master_playlist(variants: Sequence[Variant], audio: Track | None, fps: Fraction | None,
+                    language: str = "") -> str:
     """The multivariant playlist: audio as an EXT-X-MEDIA group, one EXT-X-STREAM-INF per rung."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     if audio is None or (variants and variants[0].track is audio):
         return "\n".join(lines + [_stream_inf(v, None, fps) for v in variants]) + "\n"
-    lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
-                 f'CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
+    lang = f'LANGUAGE="{language}",' if _is_language(language) else ""
+    lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",{lang}DEFAULT=YES,'
+                 f'AUTOSELECT=YES,CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
     lines += [_stream_inf(v, audio, fps) for v in variants]
     return "\n".join(lines) + "\n"
 
@@ -76,12 +78,17 @@ def _stream_inf(variant: Variant, audio: Track | None, fps: Fraction | None) -> 
     return f"#EXT-X-STREAM-INF:{','.join(attrs)}\n{_uri(variant.track)}"
 
 
+def _is_language(tag: str) -> bool:
+    """An RFC 5646-looking tag worth announcing ("und" means unknown)."""
+    return bool(tag) and tag != "und" and all(part.isalnum() for part in tag.split("-")) and len(tag) <= 35
+
+
 def _uri(track: Track) -> str:
     return f"cmaf/{track.name}/{PLAYLIST_NAME}"
 
 
 def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | None,
-                  duration: float, target: float) -> str:
+                  duration: float, target: float, language: str = "") -> str:
     """A static MPD: one video AdaptationSet (a Representation per rung) and one audio set, each
     Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists."""
     ET.register_namespace("", DASH_NS)
@@ -92,7 +99,7 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
     if videos:
         _video_set(period, videos, fps, target)
     if audio is not None:
-        _audio_set(period, audio, target, set_id=str(1 if videos else 0))
+        _audio_set(period, audio, target, str(1 if videos else 0), language)
     ET.indent(mpd)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
 
@@ -112,10 +119,12 @@ def _video_set(period: ET.Element, videos: Sequence[Track], fps: Fraction | None
         _segment_template(rep, video)
 
 
-def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str) -> None:
-    aset = ET.SubElement(period, "AdaptationSet", {
-        "id": set_id, "contentType": "audio", "mimeType": "audio/mp4", "segmentAlignment": "true",
-        "startWithSAP": "1"})
+def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, language: str) -> None:
+    attrs = {"id": set_id, "contentType": "audio", "mimeType": "audio/mp4", "segmentAlignment": "true",
+             "startWithSAP": "1"}
+    if _is_language(language):
+        attrs["lang"] = language
+    aset = ET.SubElement(period, "AdaptationSet", attrs)
     init = audio.init
     rep = ET.SubElement(aset, "Representation", {
         "id": audio.name, "bandwidth": str(track_peak(audio, target)), "codecs": init.codec,

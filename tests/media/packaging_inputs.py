@@ -22,7 +22,7 @@ FPS = Fraction(25)
 SEGMENT = 0.8                       # 20 frames: tiny title, still several segments and seams
 CHUNK_FRAMES = (40, 20, 10)         # two segments, one segment, a short tail: 2.8 s, 70 frames
 RUNGS = (Rendition("320p", 320, 180, 800, 1600), Rendition("160p", 160, 90, 400, 800))
-AUDIO = AudioInfo(index=1, codec="aac", channels=2, sample_rate=48000)
+AUDIO = AudioInfo(index=1, codec="aac", channels=2, sample_rate=48000, language="eng")
 
 
 @dataclass

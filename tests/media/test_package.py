@@ -81,7 +81,7 @@ def test_master_playlist_is_v7_with_an_audio_group_and_measured_attributes(packa
     master = m3u8.load(str(packaged.root / "master.m3u8"))
     assert master.version == 7 and master.is_independent_segments
     (audio,) = master.media
-    assert (audio.type, audio.uri) == ("AUDIO", "cmaf/audio/playlist.m3u8")
+    assert (audio.type, audio.uri, audio.language) == ("AUDIO", "cmaf/audio/playlist.m3u8", "eng")
     assert [p.uri for p in master.playlists] == ["cmaf/320p/playlist.m3u8", "cmaf/160p/playlist.m3u8"]
     audio_peak = max(segment_rates(m3u8.load(str(packaged.root / audio.uri)), packaged.root / "cmaf/audio"))
     for variant, rung in zip(master.playlists, RUNGS, strict=True):
@@ -119,7 +119,7 @@ def test_mpd_references_the_same_segment_files_as_hls(packaged: PackagedTitle) -
     assert mpd.type == "static"
     video_set, audio_set = mpd.periods[0].adaptation_sets
     assert [r.id for r in video_set.representations] == ["320p", "160p"]
-    assert audio_set.content_type == "audio"
+    assert (audio_set.content_type, audio_set.lang) == ("audio", "eng")
     for rep in [*video_set.representations, *audio_set.representations]:
         (template,) = rep.segment_templates
         count = sum(1 + (s.r or 0) for s in template.segment_timelines[0].Ss)
