@@ -7,11 +7,15 @@ import logging
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from server import config
 from server.cli import add_data_dir
 from server.errors import MiniflixError
 from server.paths import DataDir
+
+if TYPE_CHECKING:
+    from server.http.services import Services
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,8 +29,7 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Build and start every service, serve until a signal, then stop everything in order."""
-    from server.http.app import create_app
-    from server.http.runner import HttpServer, check_loopback
+    from server.http.runner import check_loopback
     from server.http.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -36,20 +39,28 @@ def run_serve(args: argparse.Namespace) -> int:
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    done = threading.Event()
     try:
-        server = HttpServer(create_app(services), host=host, port=args.port, on_stop=services.stopping)
-        _on_signals(done)
-        server.start()
-        print(f"MiniFlix server listening on {server.url} (data: {services.data.root})", flush=True)
-        _print_edges(services)
-        done.wait()
-        print("Stopping…", flush=True)
-        server.stop()
+        _serve(services, host, args.port)
     finally:
         services.stop()
     print("Stopped.", flush=True)
     return 0
+
+
+def _serve(services: Services, host: str, port: int) -> None:
+    """Listen until SIGINT/SIGTERM; the printed URL carries the real port (port 0 = any free one)."""
+    from server.http.app import create_app
+    from server.http.runner import HttpServer
+
+    done = threading.Event()
+    server = HttpServer(create_app(services), host=host, port=port, on_stop=services.stopping)
+    _on_signals(done)
+    server.start()
+    print(f"MiniFlix server listening on {server.url} (data: {services.data.root})", flush=True)
+    _print_edges(services)
+    done.wait()
+    print("Stopping…", flush=True)
+    server.stop()
 
 
 def _on_signals(done: threading.Event) -> None:
@@ -57,7 +68,6 @@ def _on_signals(done: threading.Event) -> None:
         signal.signal(sig, lambda *_: done.set())
 
 
-def _print_edges(services: object) -> None:
-    cdn = getattr(services, "cdn", None)
-    for edge in cdn.health() if cdn is not None else []:
+def _print_edges(services: Services) -> None:
+    for edge in services.cdn.health() if services.cdn is not None else []:
         print(f"  edge {edge['name']:<8} {edge['region']:<13} {edge['url']}", flush=True)
