@@ -3,6 +3,7 @@ and the system's CPU use over a time window (psutil samples every 0.2 s)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -32,10 +33,8 @@ class Measured:
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # a process may end while we look
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -51,10 +50,8 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
     while proc.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):
             peak = max(peak, _tree_rss(ps))
-        except psutil.Error:
-            pass
         time.sleep(0.2)
         samples.append((time.time(), psutil.cpu_percent(None)))
     reader.join()

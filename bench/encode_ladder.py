@@ -20,9 +20,9 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._measure import Measured, measure  # noqa: E402
-from server.media.ladder import plan_ladder  # noqa: E402
-from server.media.model import Rendition, VideoInfo  # noqa: E402
+from bench._measure import Measured, measure
+from server.media.ladder import plan_ladder
+from server.media.model import Rendition, VideoInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"

@@ -51,6 +51,8 @@ register("ffmpeg", "", "Path of the ffmpeg binary (default: found on PATH).")
 register("ffprobe", "", "Path of the ffprobe binary (default: found on PATH).")
 register("workers", os.cpu_count() or 2, "Parallel chunk encodes.", int)
 register("segment_seconds", 4.0, "Target CMAF segment duration in seconds.", float)
+register("min_chunk_seconds", 10.0, "Shortest chunk worth its own ffmpeg (short clips encode as one).",
+         float)
 register("chunk_retries", 2, "How many times a failing chunk encode is retried.", int)
 register("x264_preset", "veryfast", "libx264 preset for every rung.")
 register("upload_limit_mb", 4096, "Largest upload the server accepts, in MiB.", int)

@@ -23,7 +23,7 @@ from server.jobs.store import PUBLISHED, JobRecord
 from server.paths import DataDir
 
 
-def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     p = subs.add_parser("ingest", help="probe, encode, package and publish video files")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video or audio files to ingest")
     add_data_dir(p)
@@ -82,7 +82,8 @@ def _ingest_one(ingest: Ingest, path: Path) -> dict[str, Any]:
 
 def _run_interruptibly(ingest: Ingest, job: JobRecord, bar: ProgressBar) -> JobRecord:
     """Run in a worker thread so Ctrl-C in the main thread can stop ffmpeg cleanly."""
-    stop, outcome = threading.Event(), {}
+    stop = threading.Event()
+    outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:

@@ -27,7 +27,17 @@ from server.events.api import ENCODE, VIDEOS, Publisher
 from server.jobs.executor import LocalExecutor, TaskSpec
 from server.jobs.locks import job_lock
 from server.jobs.progress import JobProgress, ProgressTracker, stage_progress
-from server.jobs.store import DONE, FAILED, INTERRUPTED, PUBLISHED, PUBLISHING, QUEUED, RUNNING, JobRecord, JobStore
+from server.jobs.store import (
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    PUBLISHED,
+    PUBLISHING,
+    QUEUED,
+    RUNNING,
+    JobRecord,
+    JobStore,
+)
 from server.media import audio as audio_step
 from server.media import encode as encode_step
 from server.media.chunks import plan_chunks
@@ -52,11 +62,13 @@ class IngestOptions:
     segment_seconds: float
     retries: int
     preset: str
+    min_chunk_seconds: float
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> IngestOptions:
         values = {"workers": config.get("workers"), "segment_seconds": config.get("segment_seconds"),
-                  "retries": config.get("chunk_retries"), "preset": config.get("x264_preset")}
+                  "retries": config.get("chunk_retries"), "preset": config.get("x264_preset"),
+                  "min_chunk_seconds": config.get("min_chunk_seconds")}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -163,8 +175,8 @@ class Ingest:
                           codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""))
         renditions = plan_ladder(info.video) if info.video else []
         fps = info.video.fps if info.video else None
-        chunks = plan_chunks(info.duration, fps, self.options.segment_seconds,
-                             self.options.workers) if fps else []
+        chunks = plan_chunks(info.duration, fps, self.options.segment_seconds, self.options.workers,
+                             min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
         plan = Plan(info, renditions, chunks)
         self._video_event("ladder_planned", job, renditions=[
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -145,7 +145,7 @@ class JobStore:
             db.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
             db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
 
-    def reset_tasks(self, job_id: str, names: list[str]) -> None:
+    def reset_tasks(self, job_id: str, names: Sequence[str]) -> None:
         """Start a fresh task list (a new plan); finished work of an older plan is not reused."""
         with self._connect() as db:
             db.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))

@@ -16,16 +16,21 @@ from server.paths import DataDir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+# Short test clips still split into several chunks, so seams, resume and retries are exercised.
+CHUNKY = {"MINIFLIX_MIN_CHUNK_SECONDS": "1"}
+
+
+def cli(*args: str, env: dict[str, str] | None = None,
+        timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+                          text=True, timeout=timeout, env={**os.environ, **CHUNKY, **(env or {})}, cwd=ROOT)
 
 
 def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `main.py` in its own session, so a test can kill it and everything it started."""
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **CHUNKY, **(env or {})})
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
