@@ -230,6 +230,8 @@ def _trex(data: bytes) -> _Defaults:
 
 
 def _parse_fragment(data: bytes, init: TrackInit) -> Fragment:
+    if b"mdat" not in [kind for kind, _lo, _hi in iter_boxes(data)]:  # walking all boxes finds a cut-off one
+        raise ValueError("no mdat box")
     traf = find_box(data, [b"moof", b"traf"])
     if traf is None:
         raise ValueError("no moof/traf box")

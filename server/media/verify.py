@@ -94,34 +94,37 @@ def _scan_all(packaged: PackagedTitle, problems: list[str]) -> list[Track]:
 
 
 def _check_rung(tools: Tools, track: Track, grid: Grid, problems: list[str]) -> dict[str, Any]:
-    fps = grid.fps
-    starts = [round(t * fps) for t in track.start_times()]
-    durations = track.durations()
+    starts = [round(t * grid.fps) for t in track.start_times()]
     packets = _demuxed_packets(tools, track)
-    facts = {"frames": track.frames, "expected": grid.total, "demuxed_packets": packets,
-             "segments": len(track.fragments), "expected_segments": len(grid.starts),
-             "keyframe_times": [round(float(s / fps), 6) for s in starts],
-             "segment_durations": [round(d, 6) for d in durations],
-             "segment_frames": [f.samples for f in track.fragments]}
-    name = track.name
     if track.frames != grid.total or packets != grid.total:
-        problems.append(f"rung {name}: {track.frames} frames in the segments "
+        problems.append(f"rung {track.name}: {track.frames} frames in the segments "
                         f"({packets} read back by ffprobe), expected {grid.total}"
                         f"{_first_bad_segment(track, grid)}.")
     if len(track.fragments) != len(grid.starts):
-        problems.append(f"rung {name}: {len(track.fragments)} segments, expected {len(grid.starts)}.")
-    limit = grid.segment_seconds + 1 / fps + 1e-6
-    for k, (frag, start, duration) in enumerate(zip(track.fragments, starts, durations, strict=True)):
-        where = f"rung {name} segment {k + 1} ({track.segment_files[k]})"
+        problems.append(f"rung {track.name}: {len(track.fragments)} segments, expected {len(grid.starts)}.")
+    problems += _segment_problems(track, starts, grid)
+    return {"frames": track.frames, "expected": grid.total, "demuxed_packets": packets,
+            "segments": len(track.fragments), "expected_segments": len(grid.starts),
+            "keyframe_times": [round(float(s / grid.fps), 6) for s in starts],
+            "segment_durations": [round(d, 6) for d in track.durations()],
+            "segment_frames": [f.samples for f in track.fragments]}
+
+
+def _segment_problems(track: Track, starts: list[int], grid: Grid) -> list[str]:
+    """Each segment: opens with a keyframe, exactly on the planner's grid, at most S + 1 frame long."""
+    problems = []
+    limit = grid.segment_seconds + 1 / grid.fps + 1e-6
+    for k, (frag, start, duration) in enumerate(zip(track.fragments, starts, track.durations(), strict=True)):
+        where = f"rung {track.name} segment {k + 1} ({track.segment_files[k]})"
         if not frag.sync or not frag.sync[0]:
             problems.append(f"{where} does not start on a keyframe.")
-        if k < len(grid.starts) and abs(start - grid.starts[k]) > 1:
-            problems.append(f"{where} starts at {float(start / fps):.3f} s, off the segment grid "
-                            f"({float(grid.starts[k] / fps):.3f} s): a keyframe is misplaced.")
+        if k < len(grid.starts) and start != grid.starts[k]:
+            problems.append(f"{where} starts at {float(start / grid.fps):.3f} s, off the segment grid "
+                            f"({float(grid.starts[k] / grid.fps):.3f} s): a keyframe is misplaced.")
         if duration > limit:
             problems.append(f"{where} lasts {duration:.3f} s, "
                             f"more than {grid.segment_seconds:g} s + 1 frame.")
-    return facts
+    return problems
 
 
 def _first_bad_segment(track: Track, grid: Grid) -> str:

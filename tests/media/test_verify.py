@@ -118,3 +118,13 @@ def test_chunks_from_the_real_encoder_on_a_grid_of_fractional_frames_verify(make
     assert report.ok, report.problems
     assert report.checks["renditions"]["90p"]["keyframe_times"] == [0.0, 0.96, 1.96, 2.92]
     assert report.checks["renditions"]["90p"]["segment_frames"] == [24, 25, 24, 2]
+
+
+def test_a_damaged_segment_is_reported_with_its_file_name(title: Title, tmp_path: Path) -> None:
+    packaged = title.package(tmp_path / "out")
+    segment = packaged.root / "cmaf" / "160p" / "seg_00003.m4s"
+    segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
+    report = verify(title, packaged)
+    assert not report.ok
+    assert any(p.startswith("rung 160p:") and "seg_00003.m4s is not a valid CMAF media segment" in p
+               for p in report.problems), report.problems
