@@ -115,3 +115,16 @@ def test_every_decision_is_a_steering_event(client: FlaskClient, cdn: Services, 
     assert events and events[-1].value["client_region"] == "us-east"
     us_edges = {e.name for e in cdn.cdn.topology.edges if e.region == "us-east"}
     assert events[-1].value["chosen"] in us_edges
+
+
+def test_edge_urls_from_play_serve_ranges_and_refuse_traversal(server: HttpServer, cdn: Services,
+                                                               title: Title) -> None:
+    location = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=eu-west")[1]["location"]
+    base = location.rsplit("/", 1)[0]
+    whole = cdn.store.read(f"videos/{VIDEO_ID}/cmaf/180p/seg_00001.m4s")
+    status, headers, body = fetch(f"{base}/cmaf/180p/seg_00001.m4s", {"Range": "bytes=10-59"})
+    assert status == 206 and body == whole[10:60] and headers["content-range"] == f"bytes 10-59/{len(whole)}"
+    escapes = ("../../../catalog.sqlite", "%2e%2e/%2e%2e/%2e%2e/catalog.sqlite", "..%2f..%2fkeys/edge.key")
+    for escape in escapes:
+        status, _, body = fetch(f"{base}/{escape}")
+        assert status in (403, 404) and b"SQLite" not in body
