@@ -4,6 +4,8 @@ Trace: viewing sessions over a catalog of titles x 4 rungs x 60 segments (4 s se
 rung bit rates ±40%); a session picks a title by Zipf(alpha) and a rung by weight, then plays segments
 from the start until it abandons (geometric, mean 20 segments); 20 sessions interleave. Caches of
 1/5/10/25% of the catalog bytes. Target at 10%: ≥ 0.9 of Belady's byte hit ratio, ahead of LRU.
+Also shown: the static oracle, which knows every object's true popularity and starts pre-loaded with
+the most popular ones — the best any policy that cannot see the future request order can expect.
 
     .venv/bin/python bench/cache_policy.py [--titles 100] [--requests 200000] [--seed 1]
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from server.cdn.policies import POLICIES, make_policy
-from server.cdn.simulate import Stats, belady, replay, zipf_trace
+from server.cdn.simulate import Stats, belady, replay, static_oracle, zipf_trace
 
 ALPHAS = (0.8, 1.0)
 CACHE_PERCENTS = (1, 5, 10, 25)
@@ -54,6 +56,7 @@ def main() -> None:
             ceiling = belady(trace.requests, capacity)
             results = {name: replay(make_policy(name, capacity), trace.requests) for name in POLICIES}
             print(row(alpha, pct, "belady-min", ceiling, ceiling, results["lru"]))
+            print(row(alpha, pct, "static-oracle", static_oracle(trace, capacity), ceiling, results["lru"]))
             for name, stats in results.items():
                 print(row(alpha, pct, name, stats, ceiling, results["lru"]))
             if pct == 10:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from dataclasses import dataclass
 
@@ -20,8 +21,16 @@ Request = tuple[str, int]     # (object key, size in bytes)
 @dataclass(frozen=True)
 class Trace:
     requests: list[Request]
-    catalog_bytes: int
-    objects: int
+    sizes: dict[str, int]              # every object of the catalog
+    popularity: dict[str, float]       # each object's true request probability (for the static oracle)
+
+    @property
+    def catalog_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    @property
+    def objects(self) -> int:
+        return len(self.sizes)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ def zipf_trace(alpha: float, titles: int, requests: int, seed: int, *, segments:
         out.append((key, sizes[key]))
         if not sessions[i]:
             sessions.pop(i)
-    return Trace(out, sum(sizes.values()), len(sizes))
+    return Trace(out, sizes, _popularity(sizes, cum, segments, mean_watch))
 
 
 def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, int]:
@@ -65,6 +74,31 @@ def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, 
     for t, (r, rate), s in itertools.product(range(titles), enumerate(RUNG_BITRATES), range(segments)):
         sizes[f"videos/t{t}/cmaf/r{r}/seg_{s:05d}.m4s"] = int(rate * SEGMENT_S / 8 * rng.uniform(0.6, 1.4))
     return sizes
+
+
+def _popularity(sizes: dict[str, int], cum: list[float], segments: int, mean_watch: int) -> dict[str, float]:
+    """P(title) x P(rung) x P(a session reaches segment k): what a perfect popularity model knows."""
+    title_p = [(b - a) / cum[-1] for a, b in zip([0.0, *cum], cum, strict=False)]
+    reach = [1.0] + [math.exp(-k / mean_watch) for k in range(1, segments)]
+    out = {}
+    for key in sizes:
+        _, title, _, rung, seg = key.split("/")
+        out[key] = title_p[int(title[1:])] * RUNG_WEIGHTS[int(rung[1:])] * reach[int(seg[4:9])]
+    return out
+
+
+def static_oracle(trace: Trace, capacity: int) -> Stats:
+    """The best a policy can do knowing every object's true popularity but not the order of requests:
+    the most popular objects, pre-loaded and never evicted (optimal for independent requests)."""
+    chosen: set[str] = set()
+    used = 0
+    for key in sorted(trace.popularity, key=trace.popularity.__getitem__, reverse=True):
+        if used + trace.sizes[key] <= capacity:
+            chosen.add(key)
+            used += trace.sizes[key]
+    hits = [(key, size) for key, size in trace.requests if key in chosen]
+    return Stats(len(trace.requests), len(hits), sum(size for _, size in trace.requests),
+                 sum(size for _, size in hits))
 
 
 def _session(rng: random.Random, cum: list[float], segments: int, mean_watch: int) -> list[str]:

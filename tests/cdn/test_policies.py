@@ -7,7 +7,7 @@ import random
 import pytest
 
 from server.cdn.policies import FIFO, LRU, POLICIES, S3FIFO, make_policy
-from server.cdn.simulate import belady, replay, zipf_trace
+from server.cdn.simulate import belady, replay, static_oracle, zipf_trace
 from server.errors import InvalidRequest
 
 
@@ -92,3 +92,12 @@ def test_belady_is_the_ceiling_on_a_zipf_trace() -> None:
 def test_zipf_trace_is_reproducible_from_its_seed() -> None:
     a, b = zipf_trace(1.0, 10, 500, seed=1), zipf_trace(1.0, 10, 500, seed=1)
     assert a.requests == b.requests and a.requests != zipf_trace(1.0, 10, 500, seed=2).requests
+
+
+def test_the_static_oracle_holds_the_most_popular_objects_and_beats_lru() -> None:
+    trace = zipf_trace(alpha=1.0, titles=30, requests=6_000, seed=3)
+    capacity = int(trace.catalog_bytes * 0.1)
+    oracle = static_oracle(trace, capacity)
+    assert oracle.byte_hit_ratio > replay(LRU(capacity), trace.requests).byte_hit_ratio
+    top = max(trace.popularity, key=trace.popularity.__getitem__)
+    assert top.endswith("seg_00000.m4s") and "/t0/" in top      # most popular title, first segment
