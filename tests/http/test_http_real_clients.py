@@ -72,6 +72,7 @@ def test_hls_js_in_chromium_keeps_playing_when_its_edge_stops(long_title: Made, 
                                                               server: HttpServer, cdn: Services,
                                                               client: FlaskClient, tmp_path: Path) -> None:
     publish(data, long_title)
+    cdn.steering.manifest_ttl_s = 1  # the page reloads the steering manifest every second
     page = f"{server.url}/web/player.html?v={VIDEO_ID}&region=eu-west&session=chrome-1&maxbuf=2"
     browser = Browser(page, tmp_path / "chromium-profile")
     try:
@@ -85,6 +86,8 @@ def test_hls_js_in_chromium_keeps_playing_when_its_edge_stops(long_title: Made, 
         stopped_at = report()["currentTime"]
         wait_for(lambda: report()["currentTime"] >= stopped_at + 4 or report()["ended"], 60,
                  "playback to continue after the edge stopped")
+        wait_for(lambda: first["pathway"] not in report()["pathwayPriority"], 20,
+                 "the reloaded steering manifest to drop the stopped edge")
         after = report()
     finally:
         browser.close()
