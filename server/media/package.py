@@ -70,8 +70,10 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
                   stop: threading.Event | None = None) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
     manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
-    either way nothing of the attempt is left in `out_dir`."""
-    _check_inputs(layout, renditions, chunks, audio, segment_seconds)
+    either way nothing of the attempt is left in `out_dir`. Leftovers of an attempt that was killed
+    are cleared first, so packaging again after a crash just works."""
+    _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
+    _discard(out_dir)
     try:
         return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop)
     except BaseException:
@@ -100,7 +102,7 @@ def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], 
 
 
 def _discard(out_dir: Path) -> None:
-    """Remove what a failed attempt wrote, so a retry starts from the empty staging dir it expects."""
+    """Remove what an attempt wrote (only our own names), leaving the staging dir as it was given."""
     for name in ("cmaf", THUMBS_DIR):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     for name in ("master.m3u8", "manifest.mpd"):
@@ -108,9 +110,11 @@ def _discard(out_dir: Path) -> None:
 
 
 def _check_inputs(layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
-                  audio: AudioInfo | None, segment_seconds: float) -> None:
+                  fps: Fraction | None, audio: AudioInfo | None, segment_seconds: float) -> None:
     if segment_seconds <= 0:
         raise InvalidRequest(f"segment duration must be positive, got {segment_seconds}.")
+    if renditions and not fps:
+        raise InvalidRequest("video renditions need the title's frame rate to be cut on the segment grid.")
     if not renditions and audio is None:
         raise InvalidRequest("nothing to package: no video rendition and no audio.")
     for rendition in renditions:

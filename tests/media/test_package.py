@@ -191,6 +191,16 @@ def test_a_corrupt_chunk_fails_with_ffmpegs_words_and_leaves_the_staging_dir_emp
     assert list(out.iterdir()) == []
 
 
+def test_packaging_again_over_a_killed_attempt_replaces_its_leftovers(title: Title, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "cmaf" / "160p").mkdir(parents=True)
+    (out / "cmaf" / "160p" / "seg_00009.m4s").write_bytes(b"half-written")
+    packaged = title.package(out)
+    segments = sorted(p.name for p in (out / "cmaf" / "160p").glob("seg_*"))
+    assert segments == [f"seg_{i:05d}.m4s" for i in range(1, 5)]
+    assert packaged.renditions[1]["frames"] == 70
+
+
 def test_a_rendition_name_that_is_not_a_plain_directory_name_is_refused(title: Title, tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match="cannot be a directory name"):
         package_title(title.tools, title.layout, [Rendition("../x", 320, 180, 800, 1600)], title.chunks, FPS,
