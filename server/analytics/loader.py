@@ -39,7 +39,8 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
         conn.execute("BEGIN TRANSACTION")
         try:
             for topic in sorted({e.topic for e in fresh} & set(schema.LOADERS)):
-                conn.execute(schema.LOADERS[topic])
+                for statement in schema.LOADERS[topic]:
+                    conn.execute(statement)
             conn.execute(schema.ADVANCE_CONSUMED)
             conn.execute("COMMIT")
         except BaseException:

@@ -68,30 +68,24 @@ SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(
 FROM rungs GROUP BY rung
 ORDER BY storage_bytes DESC NULLS LAST"""
 
-_ENGAGEMENT = """
-SELECT video_id,
-       COUNT(*) FILTER (WHERE type = 'started') AS views,
-       ROUND(COALESCE(SUM(watched_s) FILTER (WHERE type = 'stopped'), 0) / 3600, 4) AS watch_hours,
-       ROUND(AVG(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped'), 4)
-           AS completion
-FROM playback_events
-WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+# Playback queries read the per-minute rollup, so `since` counts whole minutes (rounded down).
+_PLAYBACK_WHERE = "minute >= FLOOR($since / 60) * 60 AND ($video_id IS NULL OR video_id = $video_id)"
+
+_ENGAGEMENT = f"""
+SELECT video_id, CAST(SUM(started) AS BIGINT) AS views,
+       ROUND(COALESCE(SUM(watched_s), 0) / 3600, 4) AS watch_hours,
+       ROUND(SUM(completion) / NULLIF(SUM(completion_n), 0), 4) AS completion
+FROM playback_minutes WHERE {_PLAYBACK_WHERE}
 GROUP BY video_id ORDER BY views DESC, video_id LIMIT $limit"""
 
-_QOE = """
-SELECT {key} AS {name},
-       COUNT(*) FILTER (WHERE type = 'started') AS sessions,
-       ROUND(AVG(startup_ms) FILTER (WHERE type = 'started'), 1) AS startup_ms,
-       ROUND(COALESCE(SUM(stall_ms) FILTER (WHERE type = 'stall'), 0) /
-             NULLIF(COALESCE(SUM(stall_ms) FILTER (WHERE type = 'stall'), 0) +
-                    COALESCE(SUM(watched_s) FILTER (WHERE type = 'stopped'), 0) * 1000, 0), 5)
-           AS rebuffer_ratio,
-       CAST(SUM(bitrate * ms) FILTER (WHERE type = 'segment') /
-            NULLIF(SUM(ms) FILTER (WHERE type = 'segment'), 0) AS BIGINT) AS avg_bitrate,
-       ROUND(COUNT(*) FILTER (WHERE type = 'quality_switch') /
-             NULLIF(SUM(watched_s) FILTER (WHERE type = 'stopped') / 60, 0), 3) AS switches_per_min
-FROM playback_events
-WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
+_QOE = f"""
+SELECT {{key}} AS {{name}}, CAST(SUM(started) AS BIGINT) AS sessions,
+       ROUND(SUM(startup_ms) / NULLIF(SUM(startup_n), 0), 1) AS startup_ms,
+       ROUND(COALESCE(SUM(stall_ms), 0) /
+             NULLIF(COALESCE(SUM(stall_ms), 0) + COALESCE(SUM(watched_s), 0) * 1000, 0), 5) AS rebuffer_ratio,
+       CAST(SUM(bitrate_ms) / NULLIF(SUM(segment_ms), 0) AS BIGINT) AS avg_bitrate,
+       ROUND(SUM(switches) / NULLIF(SUM(watched_s) / 60, 0), 3) AS switches_per_min
+FROM playback_minutes WHERE {_PLAYBACK_WHERE}
 GROUP BY 1 ORDER BY sessions DESC, 1 LIMIT $limit"""
 
 _CACHE = """
@@ -122,8 +116,8 @@ FROM steering_decisions WHERE happened_at >= $since AND ($video_id IS NULL OR vi
 GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT $limit"""
 
 _VIEWS = """
-SELECT video_id, COUNT(*) AS views FROM playback_events WHERE type = 'started'
-GROUP BY video_id ORDER BY views DESC"""
+SELECT video_id, CAST(SUM(started) AS BIGINT) AS views FROM playback_minutes
+GROUP BY video_id HAVING SUM(started) > 0 ORDER BY views DESC, video_id"""
 
 
 def _qoe(by: str, help: str) -> NamedQuery:

@@ -22,47 +22,68 @@ CREATE TABLE IF NOT EXISTS playback_events (session_id VARCHAR, video_id VARCHAR
     bytes BIGINT,
     ms DOUBLE, stall_ms DOUBLE, from_rendition VARCHAR, to_rendition VARCHAR, watched_s DOUBLE,
     position_s DOUBLE, duration_s DOUBLE);
+-- Playback per minute, title, edge and region: the named queries read this (about one row per
+-- session instead of one per event); partial rows of one minute from different batches just add up.
+CREATE TABLE IF NOT EXISTS playback_minutes (minute DOUBLE, video_id VARCHAR, edge VARCHAR, region VARCHAR,
+    started BIGINT, startup_n BIGINT, startup_ms DOUBLE, stall_ms DOUBLE, stopped BIGINT, watched_s DOUBLE,
+    completion_n BIGINT, completion DOUBLE, segment_ms DOUBLE, bitrate_ms DOUBLE, switches BIGINT,
+    bytes BIGINT);
 CREATE TABLE IF NOT EXISTS cdn_events (edge VARCHAR, region VARCHAR, type VARCHAR, video_id VARCHAR,
     object VARCHAR, bytes BIGINT, reason VARCHAR, healthy BOOLEAN, load DOUBLE, happened_at DOUBLE);
 CREATE TABLE IF NOT EXISTS steering_decisions (video_id VARCHAR, client_region VARCHAR, chosen VARCHAR,
     candidates VARCHAR, happened_at DOUBLE);
 """
 
-# One INSERT ... SELECT per topic: columns parsed from the staged JSON with a fixed structure.
-LOADERS = {
-    "videos": """
+ROLLUP_PLAYBACK = """
+INSERT INTO playback_minutes SELECT FLOOR(happened_at / 60) * 60, video_id, edge, region,
+    COUNT(*) FILTER (WHERE type = 'started'), COUNT(startup_ms) FILTER (WHERE type = 'started'),
+    SUM(startup_ms) FILTER (WHERE type = 'started'), SUM(stall_ms) FILTER (WHERE type = 'stall'),
+    COUNT(*) FILTER (WHERE type = 'stopped'), SUM(watched_s) FILTER (WHERE type = 'stopped'),
+    COUNT(position_s / NULLIF(duration_s, 0)) FILTER (WHERE type = 'stopped'),
+    SUM(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped'),
+    SUM(ms) FILTER (WHERE type = 'segment'), SUM(bitrate * ms) FILTER (WHERE type = 'segment'),
+    COUNT(*) FILTER (WHERE type = 'quality_switch'), SUM(bytes) FILTER (WHERE type = 'segment')
+FROM new_playback GROUP BY ALL"""
+
+# Statements per topic, run in order inside the batch transaction; columns are parsed from the staged
+# JSON with a fixed structure.
+LOADERS: dict[str, tuple[str, ...]] = {
+    "videos": ("""
 INSERT INTO video_events SELECT j.video_id, j.type, j."at", "offset", CAST(j.title AS VARCHAR), j.error,
     j.duration, j.width, j.height, j.codec, CAST(j.renditions AS VARCHAR)
 FROM (SELECT "offset", from_json(v, '{"video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE","title":"JSON",
     "error":"VARCHAR","duration":"DOUBLE","width":"INTEGER","height":"INTEGER","codec":"VARCHAR",
-    "renditions":"JSON"}') AS j FROM staged WHERE topic = 'videos')""",
-    "encode": """
+    "renditions":"JSON"}') AS j FROM staged WHERE topic = 'videos')""",),
+    "encode": ("""
 INSERT INTO encode_events SELECT j.video_id, j.job_id, j.task, j.attempt, j.type, j."at", j.wall_s,
     j.cpu_s, j.out_seconds, j.chunks, j.retries, j.duration, j.realtime_factor, j.error
 FROM (SELECT from_json(v, '{"video_id":"VARCHAR","job_id":"VARCHAR","task":"VARCHAR","attempt":"INTEGER",
     "type":"VARCHAR","at":"DOUBLE","wall_s":"DOUBLE","cpu_s":"DOUBLE","out_seconds":"DOUBLE",
     "chunks":"INTEGER","retries":"INTEGER","duration":"DOUBLE","realtime_factor":"DOUBLE",
-    "error":"VARCHAR"}') AS j FROM staged WHERE topic = 'encode') WHERE j.type <> 'task_progress'""",
-    "playback": """
-INSERT INTO playback_events SELECT j.session_id, j.video_id, j.type, j."at", j.edge, j.region, j.rendition,
-    j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms, j."from", j."to", j.watched_s, j.position_s,
-    j.duration_s
+    "error":"VARCHAR"}') AS j FROM staged WHERE topic = 'encode') WHERE j.type <> 'task_progress'""",),
+    "playback": ("""
+CREATE OR REPLACE TEMP TABLE new_playback AS SELECT j.session_id, j.video_id, j.type, j."at" AS happened_at,
+    j.edge, j.region, j.rendition, j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms AS stall_ms,
+    j."from" AS from_rendition, j."to" AS to_rendition, j.watched_s, j.position_s, j.duration_s
 FROM (SELECT from_json(v, '{"session_id":"VARCHAR","video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE",
     "edge":"VARCHAR","region":"VARCHAR","rendition":"VARCHAR","bitrate":"BIGINT","startup_ms":"DOUBLE",
     "bytes":"BIGINT","ms":"DOUBLE","duration_ms":"DOUBLE","from":"VARCHAR","to":"VARCHAR",
     "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE"}') AS j
  FROM staged WHERE topic = 'playback')""",
-    "cdn": """
+                 "INSERT INTO playback_events SELECT * FROM new_playback",
+                 ROLLUP_PLAYBACK,
+                 "DROP TABLE new_playback"),
+    "cdn": ("""
 INSERT INTO cdn_events SELECT j.edge, j.region, j.type, j.video_id, j.object, j.bytes, j.reason, j.healthy,
     j.load, j."at"
 FROM (SELECT from_json(v, '{"edge":"VARCHAR","region":"VARCHAR","type":"VARCHAR","video_id":"VARCHAR",
     "object":"VARCHAR","bytes":"BIGINT","reason":"VARCHAR","healthy":"BOOLEAN","load":"DOUBLE",
-    "at":"DOUBLE"}') AS j FROM staged WHERE topic = 'cdn')""",
-    "steering": """
+    "at":"DOUBLE"}') AS j FROM staged WHERE topic = 'cdn')""",),
+    "steering": ("""
 INSERT INTO steering_decisions SELECT j.video_id, j.client_region, j.chosen, CAST(j.candidates AS VARCHAR),
     j."at"
 FROM (SELECT from_json(v, '{"video_id":"VARCHAR","client_region":"VARCHAR","chosen":"VARCHAR",
-    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged WHERE topic = 'steering')""",
+    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged WHERE topic = 'steering')""",),
 }
 
 ADVANCE_CONSUMED = """
