@@ -50,14 +50,22 @@ class Services:
             self.events.publish(topic, key, {"at": time.time(), **value})
 
     def start(self) -> Services:
-        for name in LIFECYCLE:
-            service = getattr(self, name)
-            if service is None:
-                continue
-            if hasattr(service, "start"):
-                service.start()
-            self.started.append(name)
+        """Start in dependency order; if one fails, the ones already running are stopped again."""
+        try:
+            for name in LIFECYCLE:
+                self._start_one(name)
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def _start_one(self, name: str) -> None:
+        service = getattr(self, name)
+        if service is None:
+            return
+        if hasattr(service, "start"):
+            service.start()
+        self.started.append(name)
 
     def stop(self) -> None:
         """Stop what was started, newest first; one failure does not keep the rest running."""

@@ -11,6 +11,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from server.catalog import Catalog
+from server.errors import MiniflixError, ToolMissing
+from server.events.log import open_event_log
+from server.http.services import Services
+from server.paths import DataDir
+from server.storage.blobstore import LocalBlobStore
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,3 +50,17 @@ def test_serve_refuses_a_non_loopback_host(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(tmp_path),
                            "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 1 and "loopback" in done.stderr
+
+
+def test_a_service_that_fails_to_start_stops_the_ones_already_running(data: DataDir) -> None:
+    class Broken:
+        def start(self) -> None:
+            raise ToolMissing("ffmpeg is missing")
+
+    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
+                        events=open_event_log(data), ingest=Broken())
+    with pytest.raises(ToolMissing):
+        services.start()
+    assert services.started == [] and services.stopping.is_set()
+    with pytest.raises(MiniflixError, match="closed"):
+        services.events.publish("videos", "v", {"type": "deleted"})
