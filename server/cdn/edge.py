@@ -168,7 +168,8 @@ class EdgeNode:
                 "objects": stats["objects"], "titles": stats["titles"], "hits": c["hits"],
                 "misses": c["misses"], "hit_bytes": c["hit_bytes"], "miss_bytes": c["miss_bytes"],
                 "port": self._port, "url": self.base_url if self.running else None,
-                "rtt_ms": self.spec.rtt_ms, "bandwidth_mbps": self.bandwidth_mbps, "policy": self.spec.policy}
+                "rtt_ms": self.spec.rtt_ms, "bandwidth_mbps": self.bandwidth_mbps, "policy": self.spec.policy,
+                "events_dropped": self.events.dropped}
 
     def _throughput_locked(self) -> float:
         """Bits per second served over the last window."""

@@ -1,4 +1,6 @@
-"""Edges publish `cdn` events off the request path: a queue drained by one thread per sink."""
+"""Edges publish `cdn` events off the request path: a bounded queue drained by one thread per sink.
+When the log falls 100,000 events behind, new events are dropped and counted (`dropped`, shown in
+edge health) instead of making viewers wait on analytics."""
 
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ Value = dict[str, Any] | Callable[[], dict[str, Any]]
 class EventSink:
     """Buffers events for a Publisher; `close()` flushes and stops the thread (idempotent)."""
 
-    def __init__(self, publisher: Publisher | None) -> None:
+    def __init__(self, publisher: Publisher | None, capacity: int = 100_000) -> None:
         self.publisher = publisher
-        self._queue: queue.Queue[tuple[str, str, Value] | None] = queue.Queue(maxsize=100_000)
+        self._queue: queue.Queue[tuple[str, str, Value] | None] = queue.Queue(maxsize=capacity)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.dropped = 0
 
     def emit(self, key: str, value: Value, topic: str = CDN) -> None:
         """Queue one event; `value` may be a function that builds it on the sink's thread (steering
@@ -29,7 +32,10 @@ class EventSink:
         if self.publisher is None:
             return
         self._ensure_thread()
-        self._queue.put((topic, key, value))
+        try:
+            self._queue.put_nowait((topic, key, value))
+        except queue.Full:       # the log is far behind: drop and count rather than stall viewers
+            self.dropped += 1
 
     def flush(self) -> None:
         """Wait until every event emitted so far was handed to the publisher."""
