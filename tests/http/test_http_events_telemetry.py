@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from server.http.runner import HttpServer
@@ -74,3 +75,14 @@ def test_api_bodies_over_a_mebibyte_are_413(client: FlaskClient) -> None:
     huge = {"events": [playback("started", startup_ms=1)], "padding": "x" * (1024 * 1024)}
     response = client.post("/api/telemetry", json=huge)
     assert response.status_code == 413 and response.get_json()["error"] == "RequestEntityTooLarge"
+
+
+def test_stopping_the_server_ends_open_event_streams(app: Flask, services: Services) -> None:
+    server = HttpServer(app, on_stop=services.stopping).start()
+    stream = EventStream(server.host, server.port, "/api/events/stream")
+    try:
+        assert stream.response.status == 200
+        server.stop()
+        assert stream.response.read() == b"" or stream.response.isclosed()
+    finally:
+        stream.close()
