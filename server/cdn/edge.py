@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,16 +112,21 @@ class EdgeNode:
         return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
 
     # -- request path -------------------------------------------------------------------------
-    def lookup(self, key: str, video_id: str) -> Lookup:
-        """The object for one request, counted as a hit or miss; active until `record`."""
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Counts one request as in progress (the edge's load) for as long as it is being served."""
         with self._lock:
             self._counts["active"] += 1
-        reason = self._miss_reason(key, video_id)   # before the fetch, which forgets the eviction
         try:
-            lookup = self.cache.get(key)
-        except BaseException:
-            self._finish()
-            raise
+            yield
+        finally:
+            with self._lock:
+                self._counts["active"] -= 1
+
+    def lookup(self, key: str, video_id: str) -> Lookup:
+        """The object for one request, counted as a hit or a miss."""
+        reason = self._miss_reason(key, video_id)   # before the fetch, which forgets the eviction
+        lookup = self.cache.get(key)
         lookup.miss_reason = reason
         with self._lock:
             self._counts["misses" if lookup.status == "MISS" else "hits"] += 1
@@ -134,7 +139,6 @@ class EdgeNode:
         with self._lock:
             self._counts["hit_bytes" if hit else "miss_bytes"] += sent
             self._served.append((now, sent))
-        self._finish()
         event = self._event("hit" if hit else "miss", video_id, lookup.key, sent)
         if not hit:
             event["reason"] = lookup.miss_reason or "content"
@@ -177,10 +181,6 @@ class EdgeNode:
         while self._served and self._served[0][0] < horizon:
             self._served.popleft()
         return sum(n for _, n in self._served) * 8 / THROUGHPUT_WINDOW_S
-
-    def _finish(self) -> None:
-        with self._lock:
-            self._counts["active"] -= 1
 
     def _miss_reason(self, key: str, video_id: str) -> str:
         """capacity: we had it and evicted it; health: we are not the title's home edge and its home

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import urllib.parse
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from server.cdn.edge import EdgeNode
 
 CHUNK = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 def parse_edge_path(raw_path: str, signer: Signer, now: float) -> tuple[str, str]:
@@ -81,10 +83,14 @@ class EdgeHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True    # headers then sendfile: without it each small response waits on ACKs
     server: EdgeServer
 
+    _body_started = False
+
     def do_GET(self) -> None:
+        self._body_started = False
         self._handle(body=True)
 
     def do_HEAD(self) -> None:
+        self._body_started = False
         self._handle(body=False)
 
     def do_OPTIONS(self) -> None:
@@ -105,10 +111,16 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 self._send_json(200, node.health(), body)
                 return
             key, video_id = parse_edge_path(self.path, node.signer, node.clock.now())
-            with node.lookup(key, video_id) as lookup:
+            with node.serving(), node.lookup(key, video_id) as lookup:
                 self._send_object(lookup, video_id, body)
         except MiniflixError as exc:
             self._send_json(exc.status, exc.to_dict(), body, exc)
+        except OSError as exc:
+            if self._body_started:
+                raise                       # the client went away mid-body: nothing left to tell it
+            log.exception("edge %s failed on %s", node.name, self.path)
+            error = MiniflixError(f"Edge {node.name} could not serve this object: {exc}")
+            self._send_json(500, error.to_dict(), body, error)
 
     def _send_object(self, lookup: Lookup, video_id: str, body: bool) -> None:
         node = self.server.node
@@ -122,6 +134,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", rng.content_range(lookup.size))
         node.clock.sleep(rtt / 1000.0)
         self.end_headers()
+        self._body_started = True
         sent = self._write_body(lookup, span.start, length, bandwidth) if body and length else 0
         node.record(lookup, video_id, sent)
 

@@ -48,6 +48,8 @@ def test_range_requests_get_exactly_the_asked_bytes(make_edge: EdgeMaker, store)
         assert headers["Content-Range"].endswith(f"/{len(whole)}")
     status, headers, _ = fetch(url, {"Range": f"bytes={len(whole) + 10}-"})
     assert status == 416
+    wait_for(lambda: edge.health()["load"] == 0)       # a refused range does not leave the edge "busy"
+    assert edge.health()["load"] == 0 and edge.load() == 0
 
 
 def test_ttl_expiry_refetches_a_changed_object_and_revalidates_an_unchanged_one(
