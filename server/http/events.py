@@ -75,8 +75,8 @@ def _start_positions(log: Any, topics: list[str]) -> dict[Slot, int]:
         for p in range(log.partitions_of(topic)):
             heads.setdefault((topic, p), 0)
     cursor = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    if cursor:
-        return {**{s: 0 for s in heads}, **decode_cursor(cursor, topics)}
+    if cursor:  # a topic the cursor does not mention starts now, like a first connect
+        return {**heads, **decode_cursor(cursor, topics)}
     return {s: 0 for s in heads} if request.args.get("from") == "earliest" else heads
 
 
