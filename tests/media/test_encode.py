@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -151,6 +152,18 @@ def test_a_failed_encode_leaves_no_chunk_file(make_clip: Callable[..., Path], tm
     layout = WorkLayout(tmp_path / "work")
     with pytest.raises(FFmpegFailed, match=r"encode chunk 0 of clip\.mp4 failed"):
         encode_chunk(find_tools(), info, Chunk(0, 0.0, 1.0, 25), SMALL, layout, 1.0, "ultrafast")
+    assert [p for p in layout.root.rglob("*") if p.is_file()] == []
+
+
+def test_a_stopped_encode_is_killed_and_leaves_no_chunk_file(make_clip: Callable[..., Path],
+                                                             tmp_path: Path) -> None:
+    info = probe(make_clip(seconds=20, size="160x90", audio=False))
+    layout = WorkLayout(tmp_path / "work")
+    stop = threading.Event()
+    stop.set()                           # the user pressed stop before the process could finish
+    with pytest.raises(FFmpegFailed) as caught:
+        encode_chunk(find_tools(), info, Chunk(0, 0.0, 20.0, 500), SMALL, layout, 4.0, "veryfast", stop=stop)
+    assert caught.value.returncode != 0
     assert [p for p in layout.root.rglob("*") if p.is_file()] == []
 
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from server.errors import MediaError
+from server.media.model import VideoInfo
 from server.media.probe import probe
-from server.media.streams import output_fps, rotation, snap_rate
+from server.media.streams import is_interlaced, is_vfr, output_fps, rotation, snap_rate, video_notes
 
 NTSC = Fraction(30000, 1001)
 
@@ -224,3 +225,27 @@ def test_rotation_comes_from_the_display_matrix_or_the_rotate_tag() -> None:
 def _ffmpeg(out: Path, *args: str) -> Path:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(out)], check=True)
     return out
+
+
+def test_interlacing_comes_from_field_order_or_else_the_decoded_frames() -> None:
+    woven = [{"interlaced_frame": 1}] * 8
+    assert is_interlaced({"field_order": "tt"}, [])
+    assert is_interlaced({"field_order": "unknown"}, woven)
+    assert not is_interlaced({"field_order": "progressive"}, woven)
+    assert not is_interlaced({}, [{"interlaced_frame": 0}] * 8)
+
+
+def test_variable_frame_rate_is_irregular_intervals_or_disagreeing_rates() -> None:
+    steady = [0.04] * 20
+    assert not is_vfr({"r_frame_rate": "25/1", "avg_frame_rate": "25/1"}, steady, False)
+    assert is_vfr({"r_frame_rate": "30/1", "avg_frame_rate": "30/1"}, [0.033, 0.1, 0.9, 0.05] * 5, False)
+    assert is_vfr({"r_frame_rate": "30000/1001", "avg_frame_rate": "39600/1321"}, steady, False)
+    # a field-coded stream's r_frame_rate is the field rate: not a sign of VFR
+    assert not is_vfr({"r_frame_rate": "60000/1001", "avg_frame_rate": "30000/1001"}, steady, True)
+
+
+def test_hdr_without_zscale_says_what_was_not_done() -> None:
+    video = VideoInfo(0, "hevc", 640, 360, Fraction(1), 0, Fraction(25), False, False, "yuv420p10le", 10,
+                      False, True, transfer="arib-std-b67", tonemap=False)
+    notes = video_notes({"index": 0, "r_frame_rate": "25/1"}, video, [])
+    assert any(n.startswith("HDR (arib-std-b67): this FFmpeg has no zscale filter") for n in notes)
