@@ -58,11 +58,11 @@ class CDN:
     def stop_edge(self, name: str) -> None:
         """Stop one edge's listener for real (a fault for steering and players to survive)."""
         self.edge(name).stop()
-        self.monitor.mark(name, False)
+        self.monitor.mark(name, False, notify=False)
 
     def start_edge(self, name: str) -> int:
         port = self.edge(name).start()
-        self.monitor.mark(name, True)
+        self.monitor.mark(name, True, notify=False)
         return port
 
     def throttle(self, name: str, mbps: float | None) -> None:
@@ -92,4 +92,6 @@ class CDN:
         return spillover
 
     def _health_changed(self, name: str, healthy: bool) -> None:
-        log.info("edge %s is now %s", name, "healthy" if healthy else "DOWN")
+        """A probe saw an edge go down (or come back) without an admin action: publish it."""
+        log.warning("edge %s is now %s", name, "healthy" if healthy else "DOWN (not answering probes)")
+        self.edges[name].report_health(healthy)

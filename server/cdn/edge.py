@@ -200,8 +200,12 @@ class EdgeNode:
         self.events.emit(self.name, self._event(kind, video_id, key, nbytes))
 
     def _health_event(self) -> None:
+        self.report_health(self.running)
+
+    def report_health(self, healthy: bool) -> None:
+        """Publish a `health` event (the edge on start/stop; the CDN's monitor when probes fail)."""
         event = self._event("health", "", "", 0)
-        event.update(healthy=self.running, load=self.load())
+        event.update(healthy=healthy, load=self.load())
         self.events.emit(self.name, event)
 
 

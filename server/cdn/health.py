@@ -52,11 +52,12 @@ class HealthMonitor:
     def healthy(self, name: str) -> bool:
         return self._healthy.get(name, False)
 
-    def mark(self, name: str, healthy: bool) -> None:
-        """Record a known state change at once (an admin stop/start), without waiting for a probe."""
+    def mark(self, name: str, healthy: bool, notify: bool = True) -> None:
+        """Record a state; `on_change` hears of transitions unless the caller already reported them
+        (an admin stop/start, where the edge publishes its own health event)."""
         before = self._healthy.get(name)
         self._healthy[name] = healthy
-        if before is not None and before != healthy and self.on_change is not None:
+        if notify and before is not None and before != healthy and self.on_change is not None:
             self.on_change(name, healthy)
 
     def check_all(self) -> None:
