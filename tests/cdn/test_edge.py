@@ -221,3 +221,14 @@ def test_stop_really_closes_the_port_and_cuts_kept_alive_clients(make_edge: Edge
         conn.getresponse().read()
     assert edge.start() == port
     assert fetch(edge.url_for(VIDEO_ID, SEG))[0] == 200
+
+
+def test_the_health_endpoint_reports_load_content_and_ratios(make_edge: EdgeMaker) -> None:
+    edge = make_edge()
+    fetch(edge.url_for(VIDEO_ID, SEG))
+    status, headers, body = fetch(f"{edge.base_url}/health")
+    report = json.loads(body)
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert {"name", "region", "healthy", "load", "cached_bytes", "capacity_bytes", "hit_ratio",
+            "throughput_bps", "objects"} <= set(report)
+    assert report["healthy"] is True and report["objects"] == 1 and report["titles"] == {VIDEO_ID: 1}

@@ -76,3 +76,14 @@ def test_the_rate_cap_spaces_transfers_after_a_one_second_burst() -> None:
 
 def test_view_counts_become_a_ranked_feed() -> None:
     assert feed_from_views(lambda: {"b": 3, "a": 3, "c": 9})() == ["c", "a", "b"]
+
+
+def test_the_fill_thread_runs_at_once_and_stops(cdn: CDN) -> None:
+    fill = ProactiveFill(cdn, lambda: [VIDEO_ID])
+    fill.start(interval_s=3600)
+    try:
+        home = cdn.home_edges(VIDEO_ID, "us-east")[0]
+        wait_for(lambda: cdn.edges[home].has_title(VIDEO_ID) > 0)
+    finally:
+        fill.stop()
+    assert fill._thread is None

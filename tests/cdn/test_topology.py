@@ -50,3 +50,12 @@ def test_a_bad_topology_file_names_the_file_and_the_mistake(tmp_path, doc, messa
 
 def test_distance_is_great_circle() -> None:
     assert distance_km((51.5, -0.13), (40.7, -74.0)) == pytest.approx(5570, rel=0.01)
+
+
+def test_the_configured_topology_comes_from_the_settings_file(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"edges": [{**BASE, "name": "solo-1"}]}))
+    monkeypatch.setenv("MINIFLIX_CDN_TOPOLOGY", str(path))
+    assert [e.name for e in Topology.configured().edges] == ["solo-1"]
+    monkeypatch.delenv("MINIFLIX_CDN_TOPOLOGY")
+    assert len(Topology.configured().edges) == 6
