@@ -73,7 +73,6 @@ class EdgeNode:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._health_event()
-        self.events.flush()
 
     def close(self) -> None:
         """Stop and release the event thread (idempotent)."""

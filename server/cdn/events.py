@@ -4,6 +4,7 @@ edge health) instead of making viewers wait on analytics."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -14,6 +15,7 @@ from server.events.api import CDN, Publisher
 
 log = logging.getLogger(__name__)
 Value = dict[str, Any] | Callable[[], dict[str, Any]]
+CLOSE_WAIT_S = 5.0
 
 
 class EventSink:
@@ -46,8 +48,9 @@ class EventSink:
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._queue.put(None)
-            thread.join()
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=CLOSE_WAIT_S)
+            thread.join(timeout=CLOSE_WAIT_S)     # a hung log must not hang the server's shutdown
 
     def _ensure_thread(self) -> None:
         with self._lock:
