@@ -8,7 +8,7 @@ after every healthy one and never offered to players.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from server.cdn.clock import Clock
@@ -47,10 +47,13 @@ class Ranked:
     eligible: bool = True
     region: str = ""
     est_rtt_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: a down edge's score (-inf internally) becomes null, which JSON can carry."""
+        doc = asdict(self)
+        if not self.eligible:
+            doc["score"] = None
+        return doc
 
 
 class _Place(NamedTuple):

@@ -3,6 +3,7 @@ stopped edge go within 2 s."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -60,6 +61,7 @@ def test_a_stopped_edge_refuses_connections_and_is_ranked_out_within_two_seconds
     assert names(ranked)[0] == "ams-1" and "lon-1" not in names(ranked)
     down = next(r for r in ranked if r.edge == "lon-1")
     assert down.rank == 6 and down.url is None and "down" in down.reasons[0]
+    assert json.loads(json.dumps(down.to_dict(), allow_nan=False))["score"] is None
     assert "lon-1" not in steering.steering_manifest(VIDEO_ID, region="eu-west")["PATHWAY-PRIORITY"]
     cdn.start_edge("lon-1")
     assert names(steering.rank(VIDEO_ID, region="eu-west"))[0] == "lon-1"
