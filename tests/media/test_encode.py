@@ -145,6 +145,32 @@ def test_two_chunks_by_two_rungs_have_exact_frames_and_keyframes_on_the_grid(
     assert updates and updates[-1].done
 
 
+@pytest.mark.parametrize("rate", ["25", "30000/1001"])
+def test_no_frame_is_doubled_or_lost_at_a_seam(tmp_path: Path, rate: str) -> None:
+    """Frame n of the source has luma 2n; the chunks, played in order, must count 0, 1, 2, … exactly.
+
+    0.5 s segments put seams between source frames (1.5 s is frame 37.5 at 25 fps).
+    """
+    source = tmp_path / "ramp.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    f"color=black:size=64x64:rate={rate}:duration=3,geq=lum='min(255,N*2)':cb=128:cr=128",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
+                    str(source)], check=True)
+    info = probe(source)
+    assert info.video is not None
+    chunks = plan_chunks(info.duration, info.video.fps, 0.5, 2, min_chunk_seconds=1.5)
+    layout, rung = WorkLayout(tmp_path / "work"), Rendition("64p", 64, 64, 800, 1600)
+    numbers: list[int] = []
+    for chunk in chunks:
+        encode_chunk(find_tools(), info, chunk, [rung], layout, 0.5, "ultrafast")
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(layout.chunk_file("64p", chunk.index)),
+                              "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                             check=True, capture_output=True).stdout
+        numbers += [round(sum(raw[at:at + 4096]) / 4096 / 2) for at in range(0, len(raw), 64 * 64 * 3 // 2)]
+    assert len(chunks) == 2
+    assert numbers == list(range(info.expected_frames))
+
+
 def test_a_failed_encode_leaves_no_chunk_file(make_clip: Callable[..., Path], tmp_path: Path) -> None:
     source = make_clip(seconds=1, audio=False)
     info = probe(source)
