@@ -124,6 +124,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     def _send_object(self, lookup: Lookup, video_id: str, body: bool) -> None:
         node = self.server.node
+        if lookup.etag and f'"{lookup.etag}"' in self.headers.get("If-None-Match", "").split(", "):
+            self._send_not_modified(lookup)
+            node.record(lookup, video_id, 0)
+            return
         rng = parse_range(self.headers.get("Range"), lookup.size)
         span = rng or ByteRange(0, lookup.size - 1)
         length = span.length if lookup.size else 0
@@ -138,18 +142,30 @@ class EdgeHandler(BaseHTTPRequestHandler):
         sent = self._write_body(lookup, span.start, length, bandwidth) if body and length else 0
         node.record(lookup, video_id, sent)
 
-    def _object_headers(self, lookup: Lookup, length: int, delay_s: float) -> None:
+    def _send_not_modified(self, lookup: Lookup) -> None:
+        """304 for a client whose copy has the current ETag (browsers revalidating playlists)."""
         node = self.server.node
-        self.send_header("Content-Type", content_type(lookup.key))
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
+        self.send_response(304)
+        self._validator_headers(lookup)
+        node.clock.sleep(node.spec.rtt_ms / 1000.0)
+        self.end_headers()
+        self._body_started = True
+
+    def _validator_headers(self, lookup: Lookup) -> None:
+        node = self.server.node
         self.send_header("ETag", f'"{lookup.etag}"')
         self.send_header("Age", str(int(lookup.age)))
         self.send_header("Cache-Control", f"public, max-age={int(node.spec.ttl_s)}")
         self.send_header("X-Cache", lookup.status)
         self.send_header("X-Edge", node.spec.name)
-        self.send_header("X-Sim-Delay-Ms", f"{delay_s * 1000:.3f}")
         self._cors()
+
+    def _object_headers(self, lookup: Lookup, length: int, delay_s: float) -> None:
+        self.send_header("Content-Type", content_type(lookup.key))
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        self._validator_headers(lookup)
+        self.send_header("X-Sim-Delay-Ms", f"{delay_s * 1000:.3f}")
 
     def _write_body(self, lookup: Lookup, start: int, length: int, bandwidth: float | None) -> int:
         """Send `length` bytes from `start`: sendfile when unthrottled, else paced 64 KiB chunks."""

@@ -232,3 +232,12 @@ def test_the_health_endpoint_reports_load_content_and_ratios(make_edge: EdgeMake
     assert {"name", "region", "healthy", "load", "cached_bytes", "capacity_bytes", "hit_ratio",
             "throughput_bps", "objects"} <= set(report)
     assert report["healthy"] is True and report["objects"] == 1 and report["titles"] == {VIDEO_ID: 1}
+
+
+def test_a_client_with_the_current_etag_gets_304_without_a_body(make_edge: EdgeMaker) -> None:
+    edge = make_edge()
+    url = edge.url_for(VIDEO_ID, "master.m3u8")
+    _, headers, _ = fetch(url)
+    status, again, body = fetch(url, {"If-None-Match": headers["ETag"]})
+    assert (status, body, again["ETag"]) == (304, b"", headers["ETag"])
+    assert fetch(url, {"If-None-Match": '"stale-tag"'})[0] == 200
