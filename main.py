@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # Modules outside the engine that add sub-commands (they import flask or PySide6 lazily).
 FRONTEND_COMMANDS = ("server.http.cli", "studio.cli")
@@ -16,11 +17,40 @@ def _available(modules: Sequence[str]) -> list[str]:
     return [m for m in modules if find_spec(m) is not None]
 
 
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in (
+        "win32", "darwin")
+
+
+def start(args: object) -> int:
+    """No sub-command: the studio window, or with no display the server and a demo ingest."""
+    from server.http.headless import run_headless
+    from server.paths import DataDir
+
+    data = DataDir.resolve(getattr(args, "data_dir", None))
+    if has_display() and _available(["studio.app"]):
+        from studio.app import run_studio
+
+        return run_studio(data, server_url=getattr(args, "server", None))
+    reason = ("the studio window is not part of this build" if has_display() else
+              "no display found ($DISPLAY and $WAYLAND_DISPLAY are unset)")
+    print(f"MiniFlix: {reason}; running the server and a demo ingest headless.", flush=True)
+    return run_headless(data)
+
+
+def register_start(subs: Any) -> None:
+    p = subs.add_parser("start", help="start the studio (the default); without a display, the "
+                        "server and a demo ingest")
+    p.add_argument("--data-dir", help="data directory")
+    p.add_argument("--server", help="attach the studio to a running server at this URL")
+    p.set_defaults(func=start)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from server.cli import UsageError, build_parser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_available(FRONTEND_COMMANDS))
+    parser = build_parser(_available(FRONTEND_COMMANDS), [register_start])
     try:
         args = parser.parse_args(argv or ["start"])
     except UsageError as exc:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from server import __version__
 
@@ -24,8 +25,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
-def build_parser(extra: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The `miniflix` parser with every engine sub-command plus `extra` module names."""
+def build_parser(extra: Sequence[str] = (),
+                 registrars: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    """The `miniflix` parser: every engine sub-command, `extra` modules' and `registrars`' own."""
     parser = _Parser(prog="miniflix", description="MiniFlix Studio: ingest, stream and analyse "
                      "videos on one machine. With no command, starts the studio.")
     parser.add_argument("--version", action="version", version=f"MiniFlix Studio {__version__}")
@@ -35,6 +37,8 @@ def build_parser(extra: Sequence[str] = ()) -> argparse.ArgumentParser:
         module = importlib.import_module(name if "." in name else f"{__name__}.{name}")
         if hasattr(module, "register"):  # helpers such as the progress bar add no command
             module.register(subs)
+    for registrar in registrars:
+        registrar(subs)
     return parser
 
 

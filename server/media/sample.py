@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from server import config
 from server.media.ffmpeg import Tools, find_tools, run
 
 
@@ -17,8 +18,9 @@ def build_sample_args(tools: Tools, out: Path, seconds: int = 20, size: str = "1
             "-c:a", "aac", "-b:a", "128k", "-metadata", "title=MiniFlix sample", "-shortest", str(out)]
 
 
-def make_sample_clip(out: Path, seconds: int = 20, tools: Tools | None = None) -> Path:
+def make_sample_clip(out: Path, seconds: int | None = None, tools: Tools | None = None) -> Path:
     """Write the sample clip to `out` (kept if it is already there) and return its path."""
+    seconds = seconds or config.get("sample_seconds")
     if out.is_file() and out.stat().st_size > 0:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
