@@ -41,3 +41,22 @@ def test_lazy_payloads_are_built_on_the_sink_thread_in_order(recorder: Recorder)
     wait_for(lambda: len(recorder.events) == 2)
     assert [(t, v["n"]) for t, _, v in recorder.events] == [("steering", 1), ("cdn", 2)]
     sink.close()
+
+
+def test_a_burst_reaches_the_real_event_log_complete_and_in_order_per_edge(tmp_path) -> None:
+    from server.events.log import EventLog
+
+    with EventLog(tmp_path / "events.sqlite") as events:
+        sink = EventSink(events)
+        for i in range(2_000):
+            sink.emit(f"edge-{i % 3}", {"type": "hit", "n": i})
+        sink.flush()
+        got = []
+        while batch := events.poll("check", ["cdn"], max_events=1_000, timeout=0.2):
+            got += batch
+            events.commit("check", batch)
+        sink.close()
+    assert len(got) == 2_000 and sink.dropped == 0
+    for edge in ("edge-0", "edge-1", "edge-2"):
+        ns = [e.value["n"] for e in got if e.key == edge]
+        assert ns == sorted(ns) and len(ns) in (666, 667)
