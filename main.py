@@ -29,13 +29,26 @@ def start(args: object) -> int:
 
     data = DataDir.resolve(getattr(args, "data_dir", None))
     if has_display() and _available(["studio.app"]):
-        from studio.app import run_studio
-
-        return run_studio(data, server_url=getattr(args, "server", None))
+        return _studio(data, getattr(args, "server", None))
     reason = ("the studio window is not part of this build" if has_display() else
               "no display found ($DISPLAY and $WAYLAND_DISPLAY are unset)")
     print(f"MiniFlix: {reason}; running the server and a demo ingest headless.", flush=True)
     return run_headless(data)
+
+
+def _studio(data: Any, server_url: str | None) -> int:
+    """The studio window on an embedded server, or attached to `server_url`."""
+    from studio.app import run_studio
+
+    if server_url:
+        return run_studio(server_url)
+    from server.http.embedded import start_embedded
+
+    server = start_embedded(data)
+    try:
+        return run_studio(server.url)
+    finally:
+        server.stop()
 
 
 def register_start(subs: Any) -> None:

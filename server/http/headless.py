@@ -21,25 +21,21 @@ SAMPLE_NAME = "miniflix-sample.mp4"
 def run_headless(data: DataDir, host: str = "127.0.0.1", port: int = 0, *, demo: bool = True,
                  until: threading.Event | None = None) -> int:
     """Serve until Ctrl-C/SIGTERM (or `until` is set); with `demo`, ingest the sample clip first."""
-    from server.http.app import create_app
-    from server.http.runner import HttpServer
-    from server.http.services import build_services
+    from server.http.embedded import start_embedded
 
     done = until or threading.Event()
     if until is None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())
-    services = build_services(data).start()
-    server = HttpServer(create_app(services), host=host, port=port, on_stop=services.stopping).start()
+    server = start_embedded(data, host, port)
     try:
         print(f"MiniFlix server listening on {server.url} (data: {data.root})", flush=True)
-        if demo and services.ingest is not None:
-            _demo_ingest(services, server.url, done)
+        if demo and server.services.ingest is not None:
+            _demo_ingest(server.services, server.url, done)
         print("Serving; press Ctrl-C to stop.", flush=True)
         done.wait()
     finally:
         server.stop()
-        services.stop()
     print("Stopped.", flush=True)
     return 0
 
