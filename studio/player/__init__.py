@@ -1,0 +1,1 @@
+"""Playback backends (python-vlc, QtMultimedia) behind one interface."""

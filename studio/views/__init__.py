@@ -1,0 +1,1 @@
+"""Main views of the studio window."""
