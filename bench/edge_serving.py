@@ -2,7 +2,8 @@
 
 Both serve a 1 MB and a 100 KB segment from disk over loopback (simulated RTT and bandwidth off,
 the edge's cache warmed first, no event log attached). nginx runs one worker with sendfile (the edge
-is one Python process). Target: edge MB/s >= 0.5 of nginx's on 1 MB segments.
+is one Python process). Target: edge MB/s >= 0.5 of nginx's on 1 MB segments. A second edge with
+the real event log attached (one `cdn` event per request, SQLite WAL) shows the cost of telemetry.
 
     .venv/bin/python bench/edge_serving.py [--seconds 5] [--connections 8]
 """
@@ -26,6 +27,7 @@ from server.cdn.edge import EdgeNode
 from server.cdn.origin import StoreOrigin
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
+from server.events.log import EventLog
 from server.storage.blobstore import LocalBlobStore
 
 SIZES = {"1MB": 1_000_000, "100KB": 100_000}
@@ -57,18 +59,23 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
     return rps, float(value) * UNITS[unit] / 1e6
 
 
-def start_edge(root: Path) -> EdgeNode:
+def start_edge(root: Path, name: str, publisher: EventLog | None = None) -> EdgeNode:
     store = LocalBlobStore(root / "origin")
-    for name, size in SIZES.items():
-        store.put(f"videos/bench/seg_{name}.m4s", os.urandom(size))
-    spec = EdgeSpec("bench-1", "local", 0, 0, rtt_ms=0, bandwidth_mbps=None, capacity_bytes=10**9, ttl_s=3600,
+    for size_name, size in SIZES.items():
+        if not store.exists(f"videos/bench/seg_{size_name}.m4s"):
+            store.put(f"videos/bench/seg_{size_name}.m4s", os.urandom(size))
+    spec = EdgeSpec(name, "local", 0, 0, rtt_ms=0, bandwidth_mbps=None, capacity_bytes=10**9, ttl_s=3600,
                     policy="s3fifo", max_clients=256)
-    edge = EdgeNode(spec, StoreOrigin(store), root / "edge", Signer(os.urandom(32)))
+    edge = EdgeNode(spec, StoreOrigin(store), root / name, Signer(os.urandom(32)), publisher)
     edge.start()
     for name in SIZES:
         with urllib.request.urlopen(edge.url_for("bench", f"seg_{name}.m4s")) as resp:
             resp.read()          # warm: every timed request is a HIT
     return edge
+
+
+def events_in(log: EventLog) -> int:
+    return sum(head for (topic, _), head in log.heads(["cdn"]).items() if topic == "cdn")
 
 
 def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -100,7 +107,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         root.chmod(0o755)
-        edge = start_edge(root)
+        edge = start_edge(root, "bench-1")
+        events = EventLog(root / "events.sqlite")
+        logged = start_edge(root, "bench-2", events)
         nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
         try:
             print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, 2-core machine, loopback")
@@ -113,8 +122,17 @@ def main() -> None:
                 print(f"| {name} | nginx 1 worker | {ng_rps:,.0f} | {ng_mbs:,.0f} | |")
                 print(f"| {name} | miniflix edge | {edge_rps:,.0f} | {edge_mbs:,.0f} "
                       f"| {edge_mbs / ng_mbs:.2f} |")
-            print(f"edge health after the run: hit_ratio={edge.health()['hit_ratio']:.4f}")
+                log_rps, log_mbs = wrk(logged.url_for("bench", f"seg_{name}.m4s"), *run)
+                print(f"| {name} | miniflix edge + event log | {log_rps:,.0f} | {log_mbs:,.0f} "
+                      f"| {log_mbs / ng_mbs:.2f} |")
+            logged.events.flush()
+            health = logged.health()
+            print(f"edge hit ratio {edge.health()['hit_ratio']:.4f}; logged edge: {events_in(events):,} cdn "
+                  f"events stored for {health['hits'] + health['misses']:,} requests, "
+                  f"{health['events_dropped']:,} dropped")
         finally:
+            logged.close()
+            events.close()
             edge.close()
             nginx.terminate()
             nginx.wait(timeout=10)

@@ -131,8 +131,9 @@ class EdgeNode:
             self._counts["misses" if lookup.status == "MISS" else "hits"] += 1
         return lookup
 
-    def record(self, lookup: Lookup, video_id: str, sent: int) -> None:
-        """Count one served response and publish its `hit` or `miss` event."""
+    def record(self, lookup: Lookup, video_id: str, sent: int, aborted: bool = False) -> None:
+        """Count one served response and publish its `hit` or `miss` event (`aborted`: the client
+        hung up before the end, so `sent` is 0 or what got out)."""
         hit = lookup.status != "MISS"
         now = self.clock.now()
         with self._lock:
@@ -143,6 +144,8 @@ class EdgeNode:
             event["reason"] = lookup.miss_reason or "content"
         elif lookup.status == "STALE":
             event["stale"] = True
+        if aborted:
+            event["aborted"] = True
         self.events.emit(self.name, event)
 
     def fill(self, key: str) -> int:

@@ -139,8 +139,12 @@ class EdgeHandler(BaseHTTPRequestHandler):
         node.clock.sleep(rtt / 1000.0)
         self.end_headers()
         self._body_started = True
-        sent = self._write_body(lookup, span.start, length, bandwidth) if body and length else 0
-        node.record(lookup, video_id, sent)
+        sent, aborted = 0, True
+        try:
+            sent = self._write_body(lookup, span.start, length, bandwidth) if body and length else 0
+            aborted = False
+        finally:                    # a client that hangs up mid-body still counts as a request
+            node.record(lookup, video_id, sent, aborted=aborted)
 
     def _send_not_modified(self, lookup: Lookup) -> None:
         """304 for a client whose copy has the current ETag (browsers revalidating playlists)."""
