@@ -26,6 +26,7 @@ from server.errors import NotFound
 
 EventHook = Callable[[str, str, int], None]   # (type: "fill" | "evict", object key, bytes)
 GHOSTS = 50_000
+STALE_RETRY_S = 5.0     # during an origin outage, ask again this often (not on every request)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Entry:
     etag: str
     stored_at: float
     path: Path
+    retry_at: float = 0.0        # after a failed revalidation: serve stale without asking until then
 
 
 @dataclass
@@ -88,6 +90,9 @@ class EdgeCache:
                 if entry is not None and self._fresh(entry):
                     self.policy.touch(key)
                     return self._open(entry, "HIT")
+                if entry is not None and self.clock.now() < entry.retry_at:
+                    self.policy.touch(key)
+                    return self._open(entry, "STALE")
                 future, leader = self._join_flight(key)
             outcome = self._lead(key, entry, future) if leader else future.result()
             lookup = self._from_outcome(outcome)
@@ -158,6 +163,8 @@ class EdgeCache:
         except OriginError:
             if stale is None:
                 raise
+            with self._lock:
+                stale.retry_at = self.clock.now() + STALE_RETRY_S
             return ("STALE", stale, None)
         except NotFound:
             with self._lock:

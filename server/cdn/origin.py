@@ -45,6 +45,7 @@ class StoreOrigin:
         self.store = store
         self.fail = False
         self.fetches = 0
+        self.attempts = 0       # fetches and revalidations asked of it, failed or not
 
     def fetch(self, key: str) -> OriginObject:
         self._check_up(key)
@@ -57,6 +58,7 @@ class StoreOrigin:
         return self.store.stat(key).etag
 
     def _check_up(self, key: str) -> None:
+        self.attempts += 1
         if self.fail:
             raise OriginError(f"The origin is unavailable while fetching {key!r}.")
 

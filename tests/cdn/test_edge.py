@@ -75,9 +75,16 @@ def test_expired_object_is_served_stale_while_the_origin_is_down(make_edge: Edge
     clock.advance(60)
     status, headers, body = fetch(url)
     assert (status, headers["X-Cache"], body) == (200, "STALE", fresh)
+    asked = origin.attempts
+    assert fetch(url)[1]["X-Cache"] == "STALE" and origin.attempts == asked   # no origin wait per request
+    clock.advance(6)
+    assert fetch(url)[1]["X-Cache"] == "STALE" and origin.attempts == asked + 1
     # never cached: nothing to fall back on
     status, _, body = fetch(edge.url_for(VIDEO_ID, "cmaf/90p/seg_000.m4s"))
     assert status == 502 and json.loads(body)["error"] == "OriginError"
+    origin.fail = False
+    clock.advance(6)
+    assert fetch(url)[1]["X-Cache"] == "HIT"                                  # revalidated once it is back
 
 
 def test_concurrent_misses_for_one_object_make_one_origin_fetch(make_edge: EdgeMaker, origin) -> None:
