@@ -1,0 +1,84 @@
+"""Studio fixtures: one real embedded server (real ingest with ffmpeg) per session, and clients to it.
+
+The server runs with 1 s segments and 1 s minimum chunks so a 4 s clip encodes as several chunks
+(the Upload view's chunk grid has something to fill), and the ultrafast preset to keep runs short.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.http.embedded import EmbeddedServer, start_embedded
+from server.paths import DataDir
+from studio.client import ApiClient
+from tests.conftest import generate_clip
+
+SERVER_SETTINGS = {"MINIFLIX_MIN_CHUNK_SECONDS": "1", "MINIFLIX_SEGMENT_SECONDS": "1",
+                   "MINIFLIX_X264_PRESET": "ultrafast", "MINIFLIX_WORKERS": "2"}
+PUBLISH_TIMEOUT_S = 120.0
+
+
+def http_json(url: str, body: dict[str, Any] | None = None, method: str | None = None) -> Any:
+    """A blocking JSON request for fixtures (tests of the GUI go through ApiClient instead)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def wait_published(url: str, job_id: str, timeout: float = PUBLISH_TIMEOUT_S) -> dict[str, Any]:
+    """Poll the job until it is published; a failed job fails the fixture with its reason."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http_json(f"{url}/api/jobs/{job_id}")
+        if job["state"] == "published":
+            return job
+        if job["state"] in ("failed", "cancelled"):
+            pytest.fail(f"ingest of the fixture clip {job['state']}: {job['error']}")
+        time.sleep(0.2)
+    pytest.fail(f"ingest of the fixture clip not published within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """The real server (ingest, search, analytics, CDN) on 127.0.0.1, port 0, in a temp data dir."""
+    data = DataDir.resolve(tmp_path_factory.mktemp("studio-data"))
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in SERVER_SETTINGS.items():
+            env.setenv(name, value)
+        server = start_embedded(data)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("studio-clips")
+
+
+@pytest.fixture(scope="session")
+def published_title(studio_server: EmbeddedServer, clip_dir: Path) -> dict[str, Any]:
+    """A 4 s 320x180 clip ingested through `POST /api/jobs` and published; the title dict."""
+    clip = generate_clip(clip_dir / "fixture-clip.mp4", seconds=4.0)
+    job = http_json(f"{studio_server.url}/api/jobs", {"path": str(clip), "name": "Fixture clip"})
+    done = wait_published(studio_server.url, job["job_id"])
+    return http_json(f"{studio_server.url}/api/titles/{done['video_id']}")
+
+
+@pytest.fixture
+def api_client(qtbot: Any, studio_server: EmbeddedServer) -> Iterator[ApiClient]:
+    """An ApiClient on the session server; its requests and event stream end with the test."""
+    client = ApiClient(studio_server.url)
+    yield client
+    client.close()
+    client.deleteLater()
