@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,10 +40,12 @@ class OriginClient(Protocol):
 
 
 class StoreOrigin:
-    """Reads a blob store directly (same process); `fail` simulates an origin outage."""
+    """Reads a blob store directly (same process); `fail` simulates an outage and `latency_s` a far
+    origin (each fetch takes at least that long)."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, latency_s: float = 0.0) -> None:
         self.store = store
+        self.latency_s = latency_s
         self.fail = False
         self.fetches = 0
         self.attempts = 0       # fetches and revalidations asked of it, failed or not
@@ -50,6 +53,8 @@ class StoreOrigin:
     def fetch(self, key: str) -> OriginObject:
         self._check_up(key)
         self.fetches += 1
+        if self.latency_s:
+            time.sleep(self.latency_s)
         etag = self.store.stat(key).etag
         return OriginObject(safe_key(key), self.store.read(key), etag)
 

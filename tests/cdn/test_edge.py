@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 
 import pytest
@@ -90,14 +89,8 @@ def test_expired_object_is_served_stale_while_the_origin_is_down(make_edge: Edge
 def test_concurrent_misses_for_one_object_make_one_origin_fetch(make_edge: EdgeMaker, origin) -> None:
     edge = make_edge()
     url = edge.url_for(VIDEO_ID, SEG)
-    gate = threading.Barrier(12)
-    real_fetch, results = origin.fetch, []
-
-    def slow_fetch(key: str):
-        time.sleep(0.3)          # hold the fetch open so every request arrives while it is in flight
-        return real_fetch(key)
-
-    origin.fetch = slow_fetch
+    gate, results = threading.Barrier(12), []
+    origin.latency_s = 0.3       # a far origin: every request arrives while the first fetch is in flight
 
     def client() -> None:
         gate.wait()
