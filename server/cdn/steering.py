@@ -119,7 +119,10 @@ class Steering:
         return doc
 
     def close(self) -> None:
+        """Hand the last decisions to the log and stop the event thread (idempotent)."""
         self.events.close()
+
+    stop = close     # the server's service lifecycle calls stop()
 
     # -- scoring ------------------------------------------------------------------------------
     def _client_location(self, region: str | None,
