@@ -9,6 +9,7 @@ a response (the open descriptor keeps the bytes).
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import threading
 import uuid
@@ -26,6 +27,7 @@ from server.errors import NotFound
 
 EventHook = Callable[[str, str, int], None]   # (type: "fill" | "evict", object key, bytes)
 GHOSTS = 50_000
+OBJECT_NAME = re.compile(r"[0-9a-f]{40}")     # sha1 of the object key
 STALE_RETRY_S = 5.0     # during an origin outage, ask again this often (not on every request)
 
 
@@ -122,12 +124,16 @@ class EdgeCache:
                     "titles": dict(self._titles)}
 
     def clear(self) -> None:
-        """Forget everything and empty the directory (a cold cache)."""
+        """Forget everything (a cold cache). Deletes only files this class names (40-hex object files
+        and `.tmp/`), never the directory itself: a misdirected root loses nothing else."""
         with self._lock:
-            shutil.rmtree(self.root, ignore_errors=True)
-            (self.root / ".tmp").mkdir(parents=True)
             for key in list(self._entries):
                 self._drop(key)
+            shutil.rmtree(self.root / ".tmp", ignore_errors=True)
+            (self.root / ".tmp").mkdir(parents=True)
+            for path in self.root.iterdir():
+                if OBJECT_NAME.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                    path.unlink()
 
     # -- internals ----------------------------------------------------------------------------
     def _fresh(self, entry: Entry) -> bool:

@@ -19,7 +19,7 @@ from server.errors import InvalidRequest
 
 MIB = 1024 * 1024
 # Edge names become HLS Content Steering pathway IDs, which allow only these characters.
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")   # also a directory name: no "." or ".."
 
 config.register("cdn_topology", "", "JSON file describing the edges (default: 6 edges in 3 regions).")
 config.register("cdn_capacity_mb", 256, "Default cache capacity of each edge, in MiB.", int)

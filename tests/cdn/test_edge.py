@@ -241,3 +241,13 @@ def test_a_client_with_the_current_etag_gets_304_without_a_body(make_edge: EdgeM
     status, again, body = fetch(url, {"If-None-Match": headers["ETag"]})
     assert (status, body, again["ETag"]) == (304, b"", headers["ETag"])
     assert fetch(url, {"If-None-Match": '"stale-tag"'})[0] == 200
+
+
+def test_clearing_a_cache_deletes_only_its_own_object_files(make_edge: EdgeMaker) -> None:
+    edge = make_edge()
+    fetch(edge.url_for(VIDEO_ID, SEG))
+    bystander = edge.cache.root / "notes.txt"
+    bystander.write_text("not a cached object")
+    edge.cache.clear()
+    assert bystander.exists() and edge.health()["objects"] == 0
+    assert sorted(p.name for p in edge.cache.root.iterdir()) == [".tmp", "notes.txt"]

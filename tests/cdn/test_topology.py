@@ -36,6 +36,7 @@ BASE = {"name": "a", "region": "x", "lat": 0, "lon": 0, "rtt_ms": 1}
     ({"edges": [{"name": "a", "region": "x", "lat": 0, "lon": 0}]}, "missing a field"),
     ({"edges": [{**BASE, "colour": "red"}]}, "unknown fields"),
     ({"edges": [{**BASE, "name": "a b"}]}, "Bad or duplicate"),
+    ({"edges": [{**BASE, "name": ".."}]}, "Bad or duplicate"),
     ({"edges": [BASE, BASE]}, "Bad or duplicate"),
     ({"edges": [{**BASE, "policy": "magic"}]}, "unknown policy"),
     ({"edges": [{**BASE, "capacity_mb": -1}]}, "must be positive"),
