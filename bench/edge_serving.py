@@ -5,7 +5,7 @@ the edge's cache warmed first, no event log attached). nginx runs one worker wit
 is one Python process). Target: edge MB/s >= 0.5 of nginx's on 1 MB segments. A second edge with
 the real event log attached (one `cdn` event per request, SQLite WAL) shows the cost of telemetry.
 
-    .venv/bin/python bench/edge_serving.py [--seconds 5] [--connections 8]
+    .venv/bin/python bench/edge_serving.py [--seconds 3] [--rounds 3] [--connections 8]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,9 +97,22 @@ def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]
     raise SystemExit(f"nginx did not start; see {root}/error.log")
 
 
+def measure(targets: dict[str, str], rounds: int, seconds: int,
+            connections: int) -> dict[str, tuple[float, float]]:
+    """Median (requests/s, MB/s) per target over `rounds`, targets interleaved within each round so
+    a burst of load from other processes hits all of them alike."""
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in targets}
+    for _ in range(rounds):
+        for label, url in targets.items():
+            runs[label].append(wrk(url, seconds, connections))
+    return {label: (statistics.median(r for r, _ in got), statistics.median(m for _, m in got))
+            for label, got in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
@@ -112,19 +126,20 @@ def main() -> None:
         logged = start_edge(root, "bench-2", events)
         nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
         try:
-            print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, 2-core machine, loopback")
-            print("| segment | server | requests/s | MB/s | edge / nginx (MB/s) |")
+            print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} interleaved "
+                  f"rounds, loopback, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+            print("| segment | server | requests/s | MB/s | vs nginx (MB/s) |")
             print("|---|---|---|---|---|")
             for name in SIZES:
-                run = (args.seconds, args.connections)
-                edge_rps, edge_mbs = wrk(edge.url_for("bench", f"seg_{name}.m4s"), *run)
-                ng_rps, ng_mbs = wrk(f"http://127.0.0.1:{port}/seg_{name}.m4s", *run)
-                print(f"| {name} | nginx 1 worker | {ng_rps:,.0f} | {ng_mbs:,.0f} | |")
-                print(f"| {name} | miniflix edge | {edge_rps:,.0f} | {edge_mbs:,.0f} "
-                      f"| {edge_mbs / ng_mbs:.2f} |")
-                log_rps, log_mbs = wrk(logged.url_for("bench", f"seg_{name}.m4s"), *run)
-                print(f"| {name} | miniflix edge + event log | {log_rps:,.0f} | {log_mbs:,.0f} "
-                      f"| {log_mbs / ng_mbs:.2f} |")
+                seg = f"seg_{name}.m4s"
+                got = measure({"nginx 1 worker": f"http://127.0.0.1:{port}/{seg}",
+                               "miniflix edge": edge.url_for("bench", seg),
+                               "miniflix edge + event log": logged.url_for("bench", seg)},
+                              args.rounds, args.seconds, args.connections)
+                base = got["nginx 1 worker"][1]
+                for label, (rps, mbs) in got.items():
+                    share = "" if label.startswith("nginx") else f"{mbs / base:.2f}"
+                    print(f"| {name} | {label} | {rps:,.0f} | {mbs:,.0f} | {share} |")
             logged.events.flush()
             health = logged.health()
             print(f"edge hit ratio {edge.health()['hit_ratio']:.4f}; logged edge: {events_in(events):,} cdn "
