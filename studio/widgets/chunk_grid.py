@@ -1,0 +1,84 @@
+"""The live chunk-by-rung grid of one ingest job: each cell fills as its encode task runs.
+
+One ffmpeg encodes a chunk into every rung at once, so a column fills together; the audio task has
+its own row. The widget only paints what it is given (`set_state`); the view throttles the calls.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+CELL_MAX = 44
+LABEL_W = 64
+GAP = 3
+DONE = QColor("#2e9d5b")
+RUNNING = QColor("#3a7bd5")
+
+
+def chunk_names(tasks: dict[str, float]) -> list[str]:
+    return sorted(name for name in tasks if name.startswith("chunk-"))
+
+
+class ChunkGrid(QWidget):
+    """Rows: rungs (tallest first) then audio; columns: chunks in order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rungs: list[str] = []
+        self.tasks: dict[str, float] = {}
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(40)
+
+    def set_state(self, rungs: list[str], tasks: dict[str, float]) -> None:
+        if rungs != self.rungs or tasks != self.tasks:
+            self.rungs, self.tasks = list(rungs), dict(tasks)
+            self.updateGeometry()
+            self.update()
+
+    def rows(self) -> list[str]:
+        video = self.rungs or (["video"] if chunk_names(self.tasks) else [])
+        return video + (["audio"] if "audio" in self.tasks else [])
+
+    def fraction(self, row: str, chunk: str) -> float:
+        return float(self.tasks.get("audio" if row == "audio" else chunk, 0.0))
+
+    def done_cells(self) -> int:
+        """Cells finished (what a user sees filled); tests read it."""
+        chunks = chunk_names(self.tasks)
+        return sum(1 for row in self.rows() for c in (["audio"] if row == "audio" else chunks)
+                   if self.fraction(row, c) >= 1.0)
+
+    def sizeHint(self) -> QSize:
+        return QSize(LABEL_W + 8 * (CELL_MAX + GAP), max(40, len(self.rows()) * 26 + 4))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        chunks, rows = chunk_names(self.tasks), self.rows()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not rows:
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Waiting for the encode to start…")
+            return
+        cols = max(1, len(chunks))
+        cell_w = min(CELL_MAX, (self.width() - LABEL_W) / cols - GAP)
+        cell_h = min(22.0, self.height() / len(rows) - GAP)
+        for r, row in enumerate(rows):
+            y = r * (cell_h + GAP)
+            painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+            painter.drawText(QRectF(0, y, LABEL_W - 6, cell_h), Qt.AlignmentFlag.AlignVCenter, row)
+            cells = [0] if row == "audio" else range(len(chunks))
+            for c in cells:
+                width = cell_w * cols + GAP * (cols - 1) if row == "audio" else cell_w
+                rect = QRectF(LABEL_W + c * (cell_w + GAP), y, width, cell_h)
+                self._cell(painter, rect, self.fraction(row, chunks[c] if chunks else ""))
+
+    def _cell(self, painter: QPainter, rect: QRectF, fraction: float) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.palette().color(QPalette.ColorRole.Mid))
+        painter.drawRoundedRect(rect, 3, 3)
+        if fraction > 0:
+            filled = QRectF(rect.x(), rect.y(), rect.width() * min(fraction, 1.0), rect.height())
+            painter.setBrush(DONE if fraction >= 1.0 else RUNNING)
+            painter.drawRoundedRect(filled, 3, 3)
