@@ -111,6 +111,19 @@ def test_a_file_without_audio_or_video_is_refused(tmp_path: Path) -> None:
         probe(subtitles)
 
 
+def test_a_stream_that_does_not_decode_is_refused(make_clip: Callable[..., Path]) -> None:
+    """A damaged upload: the container is intact, every byte of picture data is zero."""
+    clip = make_clip("damaged.mp4", seconds=1, audio=False, extra=["-movflags", "+faststart"])
+    data = bytearray(clip.read_bytes())
+    payload = data.find(b"mdat") + 4
+    data[payload:] = bytes(len(data) - payload)
+    clip.write_bytes(bytes(data))
+    with pytest.raises(MediaError) as caught:
+        probe(clip)
+    assert caught.value.message == "damaged.mp4: no frame of its video stream (h264) could be decoded."
+    assert caught.value.hint and "damaged" in caught.value.hint
+
+
 def test_an_unreadable_file_is_refused(make_clip: Callable[..., Path]) -> None:
     """Permissions are real: as root (who reads anything) the check runs in a child that drops to nobody."""
     folder = Path(tempfile.mkdtemp(prefix="miniflix-unreadable-"))
