@@ -12,11 +12,19 @@ import time
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.util import find_spec
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.catalog import Catalog
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
+
+if TYPE_CHECKING:
+    from server.analytics.service import AnalyticsService
+    from server.cdn.cluster import CDN
+    from server.cdn.steering import Steering
+    from server.events.log import EventLog
+    from server.jobs.service import IngestService
+    from server.search.service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +39,17 @@ class Services:
     data: DataDir
     catalog: Catalog
     store: LocalBlobStore
-    events: Any = None      # server.events.log.EventLog: the log, also the publisher
-    cdn: Any = None         # server.cdn.cluster.CDN: the edge nodes (and their URL signer)
-    steering: Any = None    # server.cdn.steering.Steering: ranks edges for a client
-    analytics: Any = None   # server.analytics AnalyticsService: named queries
-    search: Any = None      # server.search SearchService
-    ingest: Any = None      # server.jobs.service.IngestService
+    events: EventLog | None = None            # the log; also the publisher of every event
+    cdn: CDN | None = None                    # the edge nodes (and their URL signer)
+    steering: Steering | None = None          # ranks edges for a client
+    analytics: AnalyticsService | None = None  # named queries over DuckDB
+    search: SearchService | None = None
+    ingest: IngestService | None = None       # the ingest job queue
     stopping: threading.Event = field(default_factory=threading.Event)
     started: list[str] = field(default_factory=list)
 
     @property
-    def publisher(self) -> Any:
+    def publisher(self) -> EventLog | None:
         return self.events
 
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:

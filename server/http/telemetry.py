@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify
 
 from server.errors import InvalidRequest
 from server.events.api import PLAYBACK
-from server.http.context import json_body, services
+from server.http.context import json_body, need
 
 bp = Blueprint("telemetry", __name__, url_prefix="/api/telemetry")
 
@@ -35,7 +35,7 @@ def post_events() -> Response:
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise InvalidRequest(f"`events` must be a list of 1..{MAX_BATCH} event objects.")
     checked = [validate(item, i) for i, item in enumerate(items)]
-    publisher = services().publisher
+    publisher = need("events")
     for event in checked:
         publisher.publish(PLAYBACK, event["session_id"], event)
     return jsonify({"published": len(checked)}), 202  # type: ignore[return-value]
