@@ -1,10 +1,10 @@
 """Probe and validate a source: what it is, what must be normalised, and whether it is whole.
 
-Two ffprobe runs through ffmpeg-python: one for the container, streams and every packet's time
-(cheap: demux only; gives the real content length, since a truncated file's header still claims
-the full length and ffmpeg exits 0 on it), and one that decodes the first frames of the chosen
-stream (proves it decodes; gives the true frame interval, interlacing, and field-coded streams'
-frame rate, which packet times do not).
+Three ffprobe runs: the container and its streams (through ffmpeg-python); a demux-only scan of
+every packet's time, streamed line by line (the real content length: a truncated file's header
+still claims the full length and ffmpeg exits 0 on it); and a decode of the first frames of the
+chosen stream (proves it decodes; gives the true frame interval, interlacing, and field-coded
+streams' frame rate, which packet times do not).
 
 Duration rule: a video title lasts as long as its picture, an audio-only title as long as its
 sound, never longer than the container claims. A file whose content ends before
@@ -14,6 +14,7 @@ truncated; a smaller shortfall is accepted with a note.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ from server.media.streams import (
     audio_notes,
     choose_audio,
     choose_video,
-    stream_end,
+    packet_end,
     video_info,
     video_notes,
 )
@@ -38,6 +39,7 @@ TRUNCATED_RATIO = 0.5
 TRUNCATED_GAP_S = 2.0
 NOTE_GAP_S = 0.5
 SAMPLE_PACKETS = 120
+log = logging.getLogger(__name__)
 REENCODE_HINT = "re-export or re-copy the complete file (H.264/AAC in MP4 is the safest choice)"
 
 
@@ -55,8 +57,10 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
                          hint="choose a video or audio file")
     frames = sample_frames(path, tools, video_stream or kept or {})
     video = video_info(video_stream, frames, has_zscale(tools)) if video_stream else None
-    duration, declared, duration_notes = content_duration(path, data, video_stream or kept or {},
-                                                          [s for s in (video_stream, kept) if s])
+    primary = video_stream or kept or {}
+    duration, declared, duration_notes = content_duration(
+        path, data["format"], packet_ends(path, tools), primary.get("index", -1),
+        [s["index"] for s in (video_stream, kept) if s])
     notes = [*video_notes(video_stream, video, covers), *audio_notes(kept, dropped), *duration_notes]
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
                      video=video, audio=audio_info(kept) if kept else None,
@@ -86,7 +90,6 @@ def check_file(path: Path) -> int:
 
 def run_ffprobe(path: Path, tools: Tools, **options: Any) -> dict[str, Any]:
     """ffprobe's JSON (format, streams, plus `options` such as show_entries); MediaError if it fails."""
-    options.setdefault("show_entries", "packet=stream_index,pts_time,duration_time")
     try:
         data: dict[str, Any] = ffmpeg_python.probe(str(path), cmd=tools.ffprobe, **options)
     except ffmpeg_python.Error as exc:
@@ -113,18 +116,40 @@ def sample_frames(path: Path, tools: Tools, stream: dict[str, Any]) -> list[dict
     return frames
 
 
-def content_duration(path: Path, data: dict[str, Any], primary: dict[str, Any],
-                     kept: list[dict[str, Any]]) -> tuple[float, float, list[str]]:
-    """(duration, declared, notes): the real content length; MediaError for a truncated file."""
-    start = _float(data["format"].get("start_time"))
-    declared = _float(data["format"].get("duration"))
-    packets = data.get("packets", [])
-    ends = {s["index"]: stream_end(packets, s["index"], start) for s in kept}
-    content = max(ends.values(), default=0.0)
+def packet_ends(path: Path, tools: Tools) -> dict[int, float]:
+    """Each stream's last packet end (pts + duration, container time), from a demux-only scan.
+
+    Read line by line so a two-hour file costs constant memory (its packets number ~10^6).
+    """
+    argv = [tools.ffprobe, "-v", "error", "-show_entries", "packet=stream_index,pts_time,duration_time",
+            "-of", "csv=p=0", str(path)]
+    log.debug("packet scan: %s", " ".join(argv))
+    ends: dict[int, float] = {}
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            parsed = packet_end(line)
+            if parsed is not None and parsed[1] > ends.get(parsed[0], float("-inf")):
+                ends[parsed[0]] = parsed[1]
+    return ends
+
+
+def content_duration(path: Path, container: dict[str, Any], ends: dict[int, float], primary: int,
+                     kept: list[int]) -> tuple[float, float, list[str]]:
+    """(duration, declared, notes): the real content length; MediaError for a truncated file.
+
+    `ends` are packet ends in container time; durations count from the container's start, which
+    is where the chunks' `-ss` and the audio's first sample are measured from too.
+    """
+    start = _float(container.get("start_time"))
+    declared = _float(container.get("duration"))
+    lengths = {index: max(0.0, ends[index] - start) for index in kept if index in ends}
+    content = max(lengths.values(), default=0.0)
     if declared > 0 and content < TRUNCATED_RATIO * declared and declared - content > TRUNCATED_GAP_S:
         raise MediaError(f"{path.name} looks truncated: its header claims {_clock(declared)} but the "
                          f"data ends after {_clock(content)}.", hint=REENCODE_HINT)
-    own = ends.get(primary.get("index", -1), 0.0)
+    own = lengths.get(primary, 0.0)
     duration = min(declared, own) if declared > 0 and own > 0 else (own or declared)
     if duration <= 0:
         raise MediaError(f"{path.name} has no playable content (duration 0).", hint=REENCODE_HINT)

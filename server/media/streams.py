@@ -47,11 +47,14 @@ def _disposition(stream: Stream, key: str) -> bool:
     return bool(stream.get("disposition", {}).get(key))
 
 
-def stream_end(packets: list[dict[str, Any]], index: int, start: float) -> float:
-    """Seconds from the container's start to the end of the stream's last packet (0 if none)."""
-    ends = [float(p["pts_time"]) + float(p.get("duration_time") or 0) for p in packets
-            if p.get("stream_index") == index and p.get("pts_time") not in (None, "N/A")]
-    return max(ends) - start if ends else 0.0
+def packet_end(line: str) -> tuple[int, float] | None:
+    """(stream index, pts + duration) of one `stream_index,pts_time,duration_time` CSV line."""
+    fields = line.strip().split(",")
+    try:
+        duration = float(fields[2]) if len(fields) > 2 and fields[2] not in ("", "N/A") else 0.0
+        return int(fields[0]), float(fields[1]) + duration
+    except (IndexError, ValueError):
+        return None
 
 
 def frame_intervals(frames: list[dict[str, Any]]) -> list[float]:

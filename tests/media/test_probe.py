@@ -15,7 +15,15 @@ import pytest
 from server.errors import MediaError
 from server.media.model import VideoInfo
 from server.media.probe import probe
-from server.media.streams import is_interlaced, is_vfr, output_fps, rotation, snap_rate, video_notes
+from server.media.streams import (
+    is_interlaced,
+    is_vfr,
+    output_fps,
+    packet_end,
+    rotation,
+    snap_rate,
+    video_notes,
+)
 
 NTSC = Fraction(30000, 1001)
 
@@ -262,3 +270,9 @@ def test_hdr_without_zscale_says_what_was_not_done() -> None:
                       False, True, transfer="arib-std-b67", tonemap=False)
     notes = video_notes({"index": 0, "r_frame_rate": "25/1"}, video, [])
     assert any(n.startswith("HDR (arib-std-b67): this FFmpeg has no zscale filter") for n in notes)
+
+
+def test_packet_lines_give_their_end_time() -> None:
+    assert packet_end("1,1.684000,0.022000\n") == (1, pytest.approx(1.706))
+    assert packet_end("0,2.5,N/A") == (0, 2.5)
+    assert packet_end("0,N/A,0.04") is None and packet_end("") is None
