@@ -1,0 +1,102 @@
+"""Player view against the real embedded server: real VLC (dummy outputs) plays through steering → edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from studio.player.backend import BACKEND_ENV, PLAYING
+from studio.views.player import PlayerView
+
+PLAY_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def player(qtbot: Any, api_client: Any) -> Iterator[PlayerView]:
+    api_client.start_events(["cdn", "steering"])
+    view = PlayerView(api_client)
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    yield view
+    view.shutdown()
+
+
+def wait_playing(qtbot: Any, view: PlayerView, beyond_s: float = 0.5) -> None:
+    qtbot.waitUntil(lambda: view.session.stats()["state"] == PLAYING
+                    and view.session.position_s > beyond_s, timeout=PLAY_TIMEOUT_MS)
+
+
+def first_ranked(view: PlayerView, column: int) -> str:
+    item = view.location.ranked.topLevelItem(0)
+    return item.text(column) if item is not None else ""
+
+
+def test_play_advances_and_stats_show_the_edge(qtbot: Any, player: PlayerView,
+                                               published_title: dict[str, Any]) -> None:
+    player.open_title(published_title)
+    wait_playing(qtbot, player, beyond_s=1.0)
+    stats = player.session.stats()
+    assert stats["edge"], "the stats name the edge serving the stream"
+    assert player.stats.values["edge"].text() == stats["edge"]
+    assert player.location.ranked.topLevelItemCount() >= 2, "steering's ranking is listed with reasons"
+    assert first_ranked(player, 1) == stats["edge"]
+    qtbot.waitUntil(lambda: player.session.stats()["hits"] + player.session.stats()["misses"] > 0,
+                    timeout=PLAY_TIMEOUT_MS)
+    assert "hits" in player.stats.values["cache"].text()
+    assert player.stats.values["rung"].text() == published_title["renditions"][0]["name"]
+
+
+def test_viewer_location_changes_the_edge(qtbot: Any, player: PlayerView,
+                                          published_title: dict[str, Any]) -> None:
+    qtbot.waitUntil(lambda: player.location.region.findData("ap-southeast") >= 0, timeout=5000)
+    player.location.select_region("eu-west")
+    player.open_title(published_title)
+    wait_playing(qtbot, player)
+    european = player.session.edge
+    player.location.select_region("ap-southeast")
+    qtbot.waitUntil(lambda: player.session.edge not in ("", european), timeout=PLAY_TIMEOUT_MS)
+    assert first_ranked(player, 2) == "ap-southeast"
+    wait_playing(qtbot, player)
+
+
+def test_quality_menu_plays_one_rung_through_the_edge(qtbot: Any, player: PlayerView,
+                                                      published_title: dict[str, Any]) -> None:
+    player.open_title(published_title)
+    wait_playing(qtbot, player)
+    rung = published_title["renditions"][0]["name"]
+    combo = player.controls.quality
+    combo.setCurrentIndex(combo.findData(rung))
+    qtbot.waitUntil(lambda: player.session.rung == rung, timeout=2000)
+    qtbot.waitUntil(lambda: f"/cmaf/{rung}/playlist.m3u8" in player.backend.source,
+                    timeout=PLAY_TIMEOUT_MS)
+    wait_playing(qtbot, player)
+    assert player.stats.values["rung"].text() == rung
+
+
+def test_seek_bar_shows_the_sprite_thumbnail(qtbot: Any, player: PlayerView,
+                                             published_title: dict[str, Any]) -> None:
+    player.open_title(published_title)
+    qtbot.waitUntil(lambda: player.controls.seek.thumbnails is not None, timeout=PLAY_TIMEOUT_MS)
+    bar = player.controls.seek
+    bar.duration_s = float(published_title["duration"])
+    bar.show_preview(bar.width() // 2)
+    picture = bar.preview.pixmap()
+    assert not picture.isNull() and picture.width() == bar.thumbnails.cues[0].w  # type: ignore[union-attr]
+
+
+def test_without_libvlc_qtmultimedia_plays_and_says_so(qtbot: Any, api_client: Any,
+                                                       published_title: dict[str, Any],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BACKEND_ENV, "qt")
+    view = PlayerView(api_client)
+    qtbot.addWidget(view)
+    try:
+        assert "QtMultimedia" in view.status_text()
+        view.open_title(published_title)
+        wait_playing(qtbot, view)
+        assert view.session.stats()["edge"]
+    finally:
+        view.shutdown()
