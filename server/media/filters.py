@@ -12,8 +12,10 @@ from fractions import Fraction
 
 from server.media.model import Rendition, VideoInfo
 
-# zscale's names for the HDR transfers ffprobe reports.
-ZSCALE_TRANSFER = {"smpte2084": "smpte2084", "arib-std-b67": "arib-std-b67"}
+# zscale's names for the transfers ffprobe reports; only PQ and HLG need a tone-mapping operator.
+ZSCALE_TRANSFER = {"smpte2084": "smpte2084", "arib-std-b67": "arib-std-b67", "bt2020-10": "2020_10",
+                   "bt2020-12": "2020_12", "bt709": "709"}
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 
 def deinterlace(video: VideoInfo) -> list[str]:
@@ -27,13 +29,17 @@ def constant_rate(fps: Fraction) -> list[str]:
 
 
 def tonemap(video: VideoInfo) -> list[str]:
-    """PQ/HLG → SDR BT.709 through linear light (zscale + hable), only when probe chose to."""
+    """BT.2020 → SDR BT.709 through linear light (zscale), only when probe chose to.
+
+    PQ/HLG get the hable operator; SDR BT.2020 (wide gamut only) just changes primaries, since
+    tone-mapping an SDR picture would darken it.
+    """
     if not video.tonemap:
         return []
-    tin = ZSCALE_TRANSFER.get(video.transfer, "smpte2084")
+    tin = ZSCALE_TRANSFER.get(video.transfer, "709")
+    operator = ["tonemap=tonemap=hable:desat=0"] if video.transfer in HDR_TRANSFERS else []
     return [f"zscale=tin={tin}:min=bt2020nc:pin=bt2020:rin=tv:t=linear:npl=100", "format=gbrpf32le",
-            "zscale=p=bt709", "tonemap=tonemap=hable:desat=0", "zscale=t=bt709:m=bt709:r=tv",
-            "format=yuv420p"]
+            "zscale=p=bt709", *operator, "zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"]
 
 
 def pad_tail() -> list[str]:

@@ -50,7 +50,7 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     size = check_file(path)
     data = run_ffprobe(path, tools)
     streams = data.get("streams", [])
-    video_stream, covers = choose_video(streams)
+    video_stream, ignored = choose_video(streams)
     kept, dropped = choose_audio(streams)
     if video_stream is None and kept is None:
         raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
@@ -61,7 +61,7 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     duration, declared, duration_notes = content_duration(
         path, data["format"], packet_ends(path, tools), primary.get("index", -1),
         [s["index"] for s in (video_stream, kept) if s])
-    notes = [*video_notes(video_stream, video, covers), *audio_notes(kept, dropped), *duration_notes]
+    notes = [*video_notes(video_stream, video, ignored), *audio_notes(kept, dropped), *duration_notes]
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
                      video=video, audio=audio_info(kept) if kept else None,
                      dropped_audio=tuple(audio_info(s) for s in dropped), notes=tuple(notes),

@@ -26,10 +26,13 @@ Stream = dict[str, Any]
 
 
 def choose_video(streams: list[Stream]) -> tuple[Stream | None, list[Stream]]:
-    """(the video stream to encode, cover-art streams ignored): the default one first, else the first."""
-    covers = [s for s in streams if s.get("codec_type") == "video" and _disposition(s, "attached_pic")]
-    videos = [s for s in streams if s.get("codec_type") == "video" and s not in covers]
-    return _first_default(videos), covers
+    """(the video stream to encode, the video streams ignored): the default one first, else the first.
+
+    Ignored: cover art (attached pictures) and any further video stream (an angle, a preview).
+    """
+    pictures = [s for s in streams if s.get("codec_type") == "video"]
+    chosen = _first_default([s for s in pictures if not _disposition(s, "attached_pic")])
+    return chosen, [s for s in pictures if s is not chosen]
 
 
 def choose_audio(streams: list[Stream]) -> tuple[Stream | None, list[Stream]]:
@@ -170,9 +173,10 @@ def audio_info(stream: Stream) -> AudioInfo:
                      language=str(tags.get("language", "")), default=_disposition(stream, "default"))
 
 
-def video_notes(stream: Stream | None, video: VideoInfo | None, covers: list[Stream]) -> list[str]:
+def video_notes(stream: Stream | None, video: VideoInfo | None, ignored: list[Stream]) -> list[str]:
     """Plain words for what the pipeline does about this picture."""
-    notes = [f"cover art ignored (stream {c['index']}, {c.get('codec_name', '?')})" for c in covers]
+    notes = [f"{'cover art' if _disposition(c, 'attached_pic') else 'extra video stream'} ignored "
+             f"(stream {c['index']}, {c.get('codec_name', '?')})" for c in ignored]
     if stream is None or video is None:
         return [*notes, "audio only: no video stream"]
     return notes + _picture_notes(stream, video)
@@ -202,6 +206,8 @@ def _hdr_notes(video: VideoInfo) -> list[str]:
     if not video.hdr:
         return []
     what = video.transfer or "BT.2020"
+    if video.tonemap and video.transfer not in HDR_TRANSFERS:
+        return [f"wide-gamut BT.2020 ({what}): converted to BT.709"]
     if video.tonemap:
         return [f"HDR ({what}): tone-mapped to SDR BT.709"]
     return [f"HDR ({what}): this FFmpeg has no zscale filter, so it was converted to 8-bit without tone "

@@ -94,6 +94,8 @@ def test_filter_graph_normalises_what_probe_found(tmp_path: Path) -> None:
     hdr = graph(hdr=True, tonemap=True, transfer="arib-std-b67", bit_depth=10)
     assert "zscale=tin=arib-std-b67" in hdr and "tonemap=tonemap=hable" in hdr
     assert hdr.index("fps=") < hdr.index("zscale") < hdr.index("tpad")
+    wide_gamut = graph(hdr=True, tonemap=True, transfer="bt2020-10", bit_depth=10)
+    assert "zscale=tin=2020_10" in wide_gamut and "tonemap=" not in wide_gamut
 
 
 def test_an_audio_only_title_has_no_chunk_to_encode(tmp_path: Path) -> None:

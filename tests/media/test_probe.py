@@ -184,6 +184,15 @@ def test_several_audio_tracks_keep_the_default_and_name_the_dropped(tmp_path: Pa
     assert "2 audio tracks dropped: stream 1 (eng, aac 1ch), stream 3 (ger, aac 1ch)" in info.notes
 
 
+def test_a_second_video_stream_is_ignored_and_said_so(tmp_path: Path) -> None:
+    source = _ffmpeg(tmp_path / "angles.mkv", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=1",
+                     "-f", "lavfi", "-i", "testsrc=size=128x72:rate=10:duration=1", "-map", "0", "-map", "1",
+                     "-c:v", "libx264", "-preset", "ultrafast")
+    info = probe(source)
+    assert info.video is not None and (info.video.index, info.video.width) == (0, 160)
+    assert "extra video stream ignored (stream 1, h264)" in info.notes
+
+
 def test_audio_with_cover_art_is_an_audio_only_title(tmp_path: Path) -> None:
     song = _ffmpeg(tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=d=2", "-f", "lavfi", "-i",
                    "color=red:size=64x64:d=0.1", "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v",
