@@ -3,19 +3,48 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from server import config
 
 APP_NAME = "MiniFlix"
+PORTABLE_MARKER = "portable"
+PORTABLE_DATA = "MiniFlix-data"
+
+config.register("portable", False, "Keep data beside the app (in MiniFlix-data/) instead of the user data "
+                "dir; also on when a file named `portable` sits next to the executable.",
+                lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"))
+
+
+def app_dir() -> Path:
+    """The folder of the installed app: the executable's folder when frozen, else the source tree."""
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent
+    return Path(__file__).resolve().parents[1]
+
+
+def portable_data_dir() -> Path | None:
+    """`<app>/MiniFlix-data` in portable mode (marker file or MINIFLIX_PORTABLE=1), else None.
+
+    Beside the executable, never inside the bundle's `_internal/`, so an update that replaces the
+    bundle keeps the user's titles.
+    """
+    here = app_dir()
+    if config.get("portable") or (here / PORTABLE_MARKER).is_file():
+        return here / PORTABLE_DATA
+    return None
 
 
 def default_data_dir() -> Path:
-    """The platform's user data dir, or `MINIFLIX_DATA_DIR` when set."""
+    """`MINIFLIX_DATA_DIR` when set, else the portable dir, else the platform's user data dir."""
     env = config.get("data_dir")
     if env:
         return Path(env).expanduser()
+    portable = portable_data_dir()
+    if portable is not None:
+        return portable
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
