@@ -1,16 +1,16 @@
 """HTTP fixtures: a data dir with a published title, the app over it, and a real waitress server.
 
-`published_title` is the one place that makes a title without the ingest pipeline (real ffmpeg,
-HLS fMP4 in the origin layout plus a catalog row); swap it for a real ingest run when it lands.
+Titles are made once per session by the real ingest pipeline and copied into each test's data
+dir under a fixed id (`publish`), so tests stay independent and fast.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -25,56 +25,40 @@ from server.events.log import open_event_log
 from server.http.app import create_app
 from server.http.runner import HttpServer
 from server.http.services import Services
+from server.jobs.pipeline import Ingest, IngestOptions
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore, title_prefix
+from tests.conftest import generate_clip
 
 VIDEO_ID = "vid-test-01"
-RUNGS = (("180p", 320, 180, "400k"), ("90p", 160, 90, "150k"))
+# The real ingest of a 640x360 source plans these two rungs of the default ladder.
+RUNGS = (("360p", 640, 360, "800k"), ("240p", 426, 240, "400k"))
 FPS = 25
 
 
 @dataclass(frozen=True)
 class Made:
-    """A title template encoded once per session: its folder, length and frame count."""
+    """A title published once per session by the real ingest: its folder, length, frames, renditions."""
 
     folder: Path
     seconds: int
     frames: int
+    renditions: tuple[dict[str, Any], ...] = ()
 
 
 def encode_title(out: Path, seconds: int) -> Made:
-    """Two video rungs and one audio rendition, 1 s CMAF segments, master at the title root."""
-    split = f"[0:v]split=2[a][b];[b]scale={RUNGS[1][1]}:{RUNGS[1][2]}[b2]"
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-        f"testsrc2=size=320x180:rate={FPS}:duration={seconds}", "-f", "lavfi", "-i",
-        f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-filter_complex", split,
-        "-map", "[a]", "-map", "[b2]", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast",
-        "-pix_fmt", "yuv420p", "-g", str(FPS), "-keyint_min", str(FPS), "-sc_threshold", "0",
-        "-b:v:0", RUNGS[0][3], "-b:v:1", RUNGS[1][3], "-c:a", "aac", "-b:a", "64k",
-        "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
-        "-hls_flags", "independent_segments", "-master_pl_name", "ffmpeg-master.m3u8",
-        "-var_stream_map", "v:0,agroup:aud,name:180p v:1,agroup:aud,name:90p a:0,agroup:aud,name:audio",
-        "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(out / "cmaf/%v/seg_%05d.m4s"),
-        str(out / "cmaf/%v/index.m3u8")], check=True)
-    (out / "cmaf" / "ffmpeg-master.m3u8").unlink()
-    for playlist in (out / "cmaf").glob("*/index.m3u8"):  # ffmpeg numbers init files per variant
-        init = next(playlist.parent.glob("init_*.mp4"))
-        init.rename(playlist.parent / "init.mp4")
-        playlist.write_text(playlist.read_text().replace(init.name, "init.mp4"))
-    (out / "master.m3u8").write_text(master_playlist())
-    return Made(out, seconds, seconds * FPS)
-
-
-def master_playlist() -> str:
-    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS",
-             '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
-             'URI="cmaf/audio/index.m3u8"']
-    for name, w, h, rate in RUNGS:
-        bandwidth = int(rate[:-1]) * 1000 + 64000
-        lines += [f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={w}x{h},'
-                  f'CODECS="avc1.42c01e,mp4a.40.2",AUDIO="aud"', f"cmaf/{name}/index.m3u8"]
-    return "\n".join(lines) + "\n"
+    """Ingest a generated 640x360 clip with the real pipeline (1 s CMAF segments, several chunks)."""
+    clip = generate_clip(out / "source.mp4", seconds=seconds, size="640x360", fps=FPS)
+    data = DataDir.resolve(out / "data")
+    options = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
+                            min_chunk_seconds=1.0)
+    with open_event_log(data) as log:
+        ingest = Ingest(data, log, options)
+        job = ingest.run(ingest.create_job(clip))
+    assert job.state == "published", job.error
+    assert [r["name"] for r in job.result["renditions"]] == [r[0] for r in RUNGS]
+    folder = data.origin / "videos" / job.video_id
+    return Made(folder, seconds, seconds * FPS, tuple(job.result["renditions"]))
 
 
 @pytest.fixture(scope="session")
@@ -95,11 +79,10 @@ def publish(data: DataDir, made: Made, video_id: str = VIDEO_ID) -> Title:
     staging = store.staging_dir(video_id)
     shutil.copytree(made.folder, staging, dirs_exist_ok=True)
     store.publish_dir(staging, title_prefix(video_id))
-    renditions = [{"name": n, "width": w, "height": h, "bandwidth": int(r[:-1]) * 1000,
-                   "frames": made.frames} for n, w, h, r in RUNGS]
     title = Title(video_id=video_id, status="published", title="Test pattern", tags=["test"],
-                  duration=float(made.seconds), width=320, height=180, source_codec="h264",
-                  renditions=renditions, audio={"name": "audio", "codec": "aac"})
+                  duration=float(made.seconds), width=RUNGS[0][1], height=RUNGS[0][2],
+                  source_codec="h264", renditions=list(made.renditions),
+                  audio={"codec": "mp4a.40.2", "channels": 2})
     return Catalog(data.catalog_db).add_published(title)
 
 

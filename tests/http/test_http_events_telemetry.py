@@ -15,7 +15,7 @@ from tests.http.sse_client import EventStream
 
 def playback(kind: str, n: int = 0, **extra: Any) -> dict[str, Any]:
     return {"type": kind, "session_id": f"s{n}", "video_id": "v1", "edge": "edge-a", "region": "eu",
-            "rendition": "180p", "bitrate": 400000, **extra}
+            "rendition": "360p", "bitrate": 800000, **extra}
 
 
 def test_telemetry_is_validated_and_published(client: FlaskClient) -> None:

@@ -30,8 +30,8 @@ def get(server: HttpServer, path: str, headers: dict[str, str] | None = None
 
 @pytest.mark.parametrize("path, mime", [
     ("master.m3u8", "application/vnd.apple.mpegurl"),
-    ("cmaf/180p/init.mp4", "video/mp4"),
-    ("cmaf/180p/seg_00001.m4s", "video/iso.segment"),
+    ("cmaf/360p/init.mp4", "video/mp4"),
+    ("cmaf/360p/seg_00001.m4s", "video/iso.segment"),
 ])
 def test_objects_have_player_mime_types(server: HttpServer, title: Title, path: str, mime: str) -> None:
     status, headers, body = get(server, f"{BASE}/{path}")
@@ -39,13 +39,13 @@ def test_objects_have_player_mime_types(server: HttpServer, title: Title, path: 
 
 
 def test_range_returns_exactly_the_asked_bytes(server: HttpServer, title: Title, data: DataDir) -> None:
-    whole = (data.origin / "videos" / VIDEO_ID / "cmaf/180p/seg_00001.m4s").read_bytes()
-    status, headers, body = get(server, f"{BASE}/cmaf/180p/seg_00001.m4s", {"Range": "bytes=100-199"})
+    whole = (data.origin / "videos" / VIDEO_ID / "cmaf/360p/seg_00001.m4s").read_bytes()
+    status, headers, body = get(server, f"{BASE}/cmaf/360p/seg_00001.m4s", {"Range": "bytes=100-199"})
     assert status == 206 and body == whole[100:200]
     assert headers["content-range"] == f"bytes 100-199/{len(whole)}"
-    status, _, body = get(server, f"{BASE}/cmaf/180p/seg_00001.m4s", {"Range": f"bytes=-{len(whole) // 2}"})
+    status, _, body = get(server, f"{BASE}/cmaf/360p/seg_00001.m4s", {"Range": f"bytes=-{len(whole) // 2}"})
     assert status == 206 and body == whole[-(len(whole) // 2):]
-    status, _, _ = get(server, f"{BASE}/cmaf/180p/seg_00001.m4s", {"Range": f"bytes={len(whole) + 5}-"})
+    status, _, _ = get(server, f"{BASE}/cmaf/360p/seg_00001.m4s", {"Range": f"bytes={len(whole) + 5}-"})
     assert status == 416
 
 

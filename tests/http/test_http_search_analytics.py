@@ -55,7 +55,7 @@ def test_every_named_query_answers(client: FlaskClient, insights: Services) -> N
 
 def test_telemetry_reaches_analytics(client: FlaskClient, insights: Services) -> None:
     started = {"type": "started", "session_id": "s-1", "video_id": VIDEO_ID, "edge": "e", "region": "eu-west",
-               "rendition": "180p", "bitrate": 400000, "startup_ms": 300}
+               "rendition": "360p", "bitrate": 800000, "startup_ms": 300}
     assert client.post("/api/telemetry", json=started).status_code == 202
     views = eventually(lambda: client.get("/api/analytics/views").get_json()["rows"],
                        lambda rows: any(r["video_id"] == VIDEO_ID for r in rows))

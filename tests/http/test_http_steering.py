@@ -121,8 +121,8 @@ def test_edge_urls_from_play_serve_ranges_and_refuse_traversal(server: HttpServe
                                                                title: Title) -> None:
     location = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=eu-west")[1]["location"]
     base = location.rsplit("/", 1)[0]
-    whole = cdn.store.read(f"videos/{VIDEO_ID}/cmaf/180p/seg_00001.m4s")
-    status, headers, body = fetch(f"{base}/cmaf/180p/seg_00001.m4s", {"Range": "bytes=10-59"})
+    whole = cdn.store.read(f"videos/{VIDEO_ID}/cmaf/360p/seg_00001.m4s")
+    status, headers, body = fetch(f"{base}/cmaf/360p/seg_00001.m4s", {"Range": "bytes=10-59"})
     assert status == 206 and body == whole[10:60] and headers["content-range"] == f"bytes 10-59/{len(whole)}"
     escapes = ("../../../catalog.sqlite", "%2e%2e/%2e%2e/%2e%2e/catalog.sqlite", "..%2f..%2fkeys/edge.key")
     for escape in escapes:
