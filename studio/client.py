@@ -60,6 +60,12 @@ def single_shot(parent: QObject, interval_ms: int, slot: Callable[[], None]) -> 
     return timer
 
 
+def _progress(on_progress: Callable[[int, int], None], sent: int, total: int) -> None:
+    """Qt ends an upload with (0, 0), which says nothing about the file; skip it."""
+    if total > 0:
+        on_progress(int(sent), int(total))
+
+
 class SseParser:
     """Turns the bytes of a `text/event-stream` into event dicts, remembering the last `id` (the cursor)."""
 
@@ -174,8 +180,7 @@ class ApiClient(QObject):
         reply = self.nam.post(request, source)
         source.setParent(reply)
         if on_progress is not None:
-            reply.uploadProgress.connect(  # Qt ends with (0, 0); that says nothing about the file
-                lambda sent, total: total > 0 and on_progress(int(sent), int(total)))
+            reply.uploadProgress.connect(lambda sent, total: _progress(on_progress, sent, total))
         self._track(reply, on_ok, on_error, raw=False)
         return reply
 

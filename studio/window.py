@@ -6,6 +6,7 @@ Views are independent widgets built on the one ApiClient; the window only wires 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
 
     def _shortcuts(self) -> None:
         for i, (name, label, _cls) in enumerate(VIEWS):
-            self._action(f"Show {label}", f"Ctrl+{i + 1}", lambda n=name: self.show_view(n))
+            self._action(f"Show {label}", f"Ctrl+{i + 1}", partial(self.show_view, name))
         self._action("Search the library", "Ctrl+F", self.focus_search)
         self._action("Quit", QKeySequence.StandardKey.Quit, self.close)
         for view in self.views.values():

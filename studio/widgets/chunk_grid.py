@@ -44,11 +44,16 @@ class ChunkGrid(QWidget):
     def fraction(self, row: str, chunk: str) -> float:
         return float(self.tasks.get("audio" if row == "audio" else chunk, 0.0))
 
-    def done_cells(self) -> int:
-        """Cells finished (what a user sees filled); tests read it."""
+    def _cells(self) -> list[tuple[str, str]]:
         chunks = chunk_names(self.tasks)
-        return sum(1 for row in self.rows() for c in (["audio"] if row == "audio" else chunks)
-                   if self.fraction(row, c) >= 1.0)
+        return [(row, c) for row in self.rows() for c in (["audio"] if row == "audio" else chunks)]
+
+    def cells(self) -> int:
+        return len(self._cells())
+
+    def done_cells(self) -> int:
+        """Cells shown as finished (what a user sees filled)."""
+        return sum(1 for row, c in self._cells() if self.fraction(row, c) >= 1.0)
 
     def sizeHint(self) -> QSize:
         return QSize(LABEL_W + 8 * (CELL_MAX + GAP), max(40, len(self.rows()) * 26 + 4))

@@ -82,3 +82,20 @@ def api_client(qtbot: Any, studio_server: EmbeddedServer) -> Iterator[ApiClient]
     yield client
     client.close()
     client.deleteLater()
+
+
+@pytest.fixture
+def studio_window(qtbot: Any, api_client: ApiClient, tmp_path: Path) -> Iterator[Any]:
+    """The whole main window on the session server, following its events; settings in a temp file."""
+    from PySide6.QtCore import QSettings
+
+    from studio.window import MainWindow
+
+    settings = QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(api_client, settings)
+    qtbot.addWidget(window)
+    window.show()
+    api_client.start_events()
+    qtbot.waitUntil(lambda: window.link_label.text() == "● live", timeout=10_000)
+    yield window
+    window.close()

@@ -1,0 +1,147 @@
+"""Upload view on the real server: drops become jobs, progress flows, titles publish or are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from studio.client import ApiClient
+from studio.views.upload import UploadView
+from studio.views.upload_jobs import expand
+from tests.conftest import generate_clip
+
+PUBLISH_MS = 120_000
+# Qt 6 has only the QPoint constructor for QDragEnterEvent; PySide flags it anyway.
+pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
+
+
+def drop(window: Any, *paths: Path) -> bool:
+    """A real drag-enter + drop of file URLs on the window's centre; True when the drag was accepted."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = window.rect().center()
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return True
+
+
+def row_named(view: UploadView, name: str) -> Any:
+    return next((r for r in view.queue.rows.values() if r.name == name), None)
+
+
+def test_dropped_clip_encodes_live_and_lands_in_the_library(qtbot: Any, studio_window: Any,
+                                                            tmp_path: Path) -> None:
+    clip = generate_clip(tmp_path / "dropped sunrise.mp4", seconds=4.0)
+    upload = studio_window.upload
+    percents: list[float] = []
+    upload.queue.job_progress.connect(lambda _key, percent: percents.append(percent))
+    with qtbot.waitSignal(upload.queue.published, timeout=PUBLISH_MS) as published:
+        assert drop(studio_window, clip)
+        assert studio_window.current_view() == "upload"
+        qtbot.waitUntil(lambda: upload.model.rowCount() > 0 and row_named(upload, clip.name).is_job)
+        assert upload.selected_key() == row_named(upload, clip.name).key
+    row = row_named(upload, clip.name)
+    assert published.args[0]["video_id"] == row.video_id
+    assert percents[0] < 100 and percents[-1] == 100
+    assert len([t for t in row.tasks if t.startswith("chunk-")]) >= 2  # the grid had several columns
+    grid = upload.detail.grid
+    qtbot.waitUntil(lambda: grid.cells() >= 3 and grid.done_cells() == grid.cells())
+    assert grid.rows() == ["180p", "audio"]
+    qtbot.waitUntil(lambda: "Passed every check" in upload.detail.report.text(), timeout=10_000)
+    assert "Published" in studio_window.toast.text()
+    library = studio_window.library
+    qtbot.waitUntil(lambda: library.model.row_of(row.video_id) >= 0, timeout=10_000)
+
+
+def test_a_refused_file_shows_its_reason(qtbot: Any, studio_window: Any, tmp_path: Path) -> None:
+    bogus = tmp_path / "holiday.mp4"
+    bogus.write_bytes(b"this is a shopping list, not a video\n" * 50)
+    upload = studio_window.upload
+    with qtbot.waitSignal(upload.queue.refused, timeout=60_000) as refused:
+        assert drop(studio_window, bogus)
+    row = row_named(upload, "holiday.mp4")
+    assert row.state == "failed" and refused.args[1] == row.error
+    assert "holiday.mp4" in row.error
+    upload.select(row.key)
+    upload.repaint_now()
+    assert upload.detail.error.isVisible() and upload.detail.error.text() == row.error
+    assert upload.retry_button.isEnabled() and not upload.cancel_button.isEnabled()
+
+
+def test_a_missing_file_is_refused_before_it_becomes_a_job(qtbot: Any, api_client: ApiClient,
+                                                           tmp_path: Path) -> None:
+    view = UploadView(api_client)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.queue.refused, timeout=20_000) as refused:
+        view.add_paths([tmp_path / "gone.mp4"])
+    assert "no such file" in refused.args[1]
+    row = view.queue.rows[refused.args[0]]
+    assert row.state == "refused" and not row.is_job
+    view.queue.remove(row.key)
+    assert refused.args[0] not in view.queue.rows
+
+
+def test_cancel_then_retry_then_remove(qtbot: Any, studio_window: Any, tmp_path: Path) -> None:
+    clip = generate_clip(tmp_path / "second try.mp4", seconds=3.0)
+    upload = studio_window.upload
+    queue = upload.queue
+    upload.add_paths([clip])
+    qtbot.waitUntil(lambda: row_named(upload, clip.name).is_job)
+    key = row_named(upload, clip.name).key
+    qtbot.waitUntil(upload.cancel_button.isEnabled)
+    upload.cancel_button.click()
+    qtbot.waitUntil(lambda: queue.rows[key].state in ("cancelled", "interrupted"), timeout=20_000)
+    with qtbot.waitSignal(queue.published, timeout=PUBLISH_MS):
+        upload.select(key)
+        upload.repaint_now()
+        upload.retry_button.click()
+    upload.select(key)
+    upload.repaint_now()
+    upload.remove_button.click()
+    qtbot.waitUntil(lambda: key not in queue.rows, timeout=10_000)
+
+
+class RemoteClient(ApiClient):
+    """The same server seen as remote: the file must travel as an upload, not as a path."""
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+
+def test_remote_server_gets_the_bytes_with_upload_progress(qtbot: Any, studio_server: Any,
+                                                           tmp_path: Path) -> None:
+    client = RemoteClient(studio_server.url)
+    view = UploadView(client)
+    qtbot.addWidget(view)
+    clip = generate_clip(tmp_path / "far away.mp4", seconds=1.0, size="160x90")
+    states: list[str] = []
+    view.queue.job_progress.connect(lambda key, _p: states.append(view.queue.rows[key].state))
+    key = view.add_paths([clip])[0]
+    qtbot.waitUntil(lambda: row_named(view, clip.name).is_job, timeout=20_000)
+    row = row_named(view, clip.name)
+    assert "uploading" in states and key != row.key
+    assert [p.name[11:] for p in studio_server.services.data.uploads.iterdir()
+            if p.name.endswith("far_away.mp4")] == ["far_away.mp4"]
+    client.post(f"/api/jobs/{row.key}/cancel")
+    client.close()
+
+
+def test_folders_expand_to_their_media_files(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("a.mp4", "sub/b.MOV", "notes.txt", ".hidden/c.mp4", "sub/.d.mkv"):
+        (tmp_path / name).write_bytes(b"x")
+    loose = tmp_path / "notes.txt"
+    assert expand([tmp_path, loose]) == [tmp_path / "a.mp4", tmp_path / "sub/b.MOV", loose]
