@@ -32,11 +32,11 @@ def row(alpha: float, pct: int, name: str, stats: Stats, ceiling: Stats, lru: St
             f"| {vs_min:.2f} | {vs_lru:.2f} |")
 
 
-def verdict(alpha: float, s3: Stats, ceiling: Stats, lru: Stats) -> str:
-    share = s3.byte_hit_ratio / ceiling.byte_hit_ratio
-    return (f"alpha={alpha} @10%: s3fifo byte hit ratio is {share:.2f} of MIN "
+def verdict(alpha: float, name: str, stats: Stats, ceiling: Stats, lru: Stats) -> str:
+    share = stats.byte_hit_ratio / ceiling.byte_hit_ratio
+    return (f"alpha={alpha} @10%: {name} byte hit ratio is {share:.2f} of MIN "
             f"({'meets' if share >= 0.9 else 'misses'} the 0.9 target), "
-            f"{'ahead of' if s3.byte_hit_ratio > lru.byte_hit_ratio else 'behind'} LRU")
+            f"{'ahead of' if stats.byte_hit_ratio > lru.byte_hit_ratio else 'behind'} LRU")
 
 
 def main() -> None:
@@ -60,7 +60,8 @@ def main() -> None:
             for name, stats in results.items():
                 print(row(alpha, pct, name, stats, ceiling, results["lru"]))
             if pct == 10:
-                verdicts.append(verdict(alpha, results["s3fifo"], ceiling, results["lru"]))
+                verdicts += [verdict(alpha, name, results[name], ceiling, results["lru"])
+                             for name in ("s3fifo", "wtinylfu")]
     print("\n".join(verdicts))
 
 

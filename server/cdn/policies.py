@@ -1,4 +1,5 @@
-"""Eviction policies behind one registry, all counting bytes: LRU, FIFO and S3-FIFO (SOSP '23).
+"""Eviction policies behind one registry, all counting bytes: LRU, FIFO, S3-FIFO (SOSP '23) and
+W-TinyLFU (ACM ToS '17).
 
 A policy only decides; the edge owns the files. `admit(key, size)` inserts and returns the keys it
 evicted to make room (an object larger than the whole cache is not admitted); `touch(key)` records a
@@ -155,11 +156,94 @@ class S3FIFO:
             self._ghost_bytes -= self._ghost.popitem(last=False)[1]
 
 
-POLICIES: dict[str, Callable[[int], CachePolicy]] = {"lru": LRU, "fifo": FIFO, "s3fifo": S3FIFO}
+class WTinyLFU:
+    """W-TinyLFU (Einziger, Friedman and Manes, ACM ToS 2017), counting bytes: new objects enter a
+    small LRU window (1%); when they leave it they join the main LRU only if they were requested
+    more often than the objects they would push out. Frequencies are exact counts halved every
+    10 x (objects cached) requests (TinyLFU's reset), which keeps them recent and their table small.
+    """
+
+    def __init__(self, capacity: int, window_fraction: float = 0.01) -> None:
+        self.capacity, self.used = capacity, 0
+        self.window_target = max(1, int(capacity * window_fraction))
+        self._window: OrderedDict[str, int] = OrderedDict()
+        self._window_bytes = 0
+        self._main: OrderedDict[str, int] = OrderedDict()
+        self._freq: dict[str, int] = {}
+        self._counted = 0
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._window or key in self._main
+
+    def __len__(self) -> int:
+        return len(self._window) + len(self._main)
+
+    def touch(self, key: str) -> None:
+        self._count(key)
+        queue = self._window if key in self._window else self._main
+        if key in queue:
+            queue.move_to_end(key)
+
+    def admit(self, key: str, size: int) -> list[str]:
+        self.remove(key)
+        self._count(key)
+        if size > self.capacity:
+            return []
+        self._window[key] = size
+        self._window_bytes += size
+        self.used += size
+        evicted: list[str] = []
+        while self._window and (self._window_bytes > self.window_target or self.used > self.capacity):
+            self._leave_window(evicted)
+        while self.used > self.capacity:
+            old, old_size = self._main.popitem(last=False)
+            self.used -= old_size
+            evicted.append(old)
+        return [k for k in evicted if k != key]
+
+    def remove(self, key: str) -> None:
+        if key in self._window:
+            size = self._window.pop(key)
+            self._window_bytes -= size
+        elif key in self._main:
+            size = self._main.pop(key)
+        else:
+            return
+        self.used -= size
+
+    def _leave_window(self, evicted: list[str]) -> None:
+        """The window's oldest object joins main if it beats the main objects it would displace."""
+        key, size = self._window.popitem(last=False)
+        self._window_bytes -= size
+        victims, freed = [], 0
+        for old, old_size in self._main.items():
+            if self.used - freed <= self.capacity:
+                break
+            victims.append(old)
+            freed += old_size
+        if victims and sum(self._freq.get(v, 0) for v in victims) >= self._freq.get(key, 0):
+            self.used -= size
+            evicted.append(key)
+            return
+        for old in victims:
+            self.used -= self._main.pop(old)
+            evicted.append(old)
+        self._main[key] = size
+
+    def _count(self, key: str) -> None:
+        self._freq[key] = self._freq.get(key, 0) + 1
+        self._counted += 1
+        if self._counted >= 10 * max(100, len(self)):
+            self._freq = {k: n // 2 for k, n in self._freq.items() if n > 1}
+            self._counted = 0
+
+
+POLICIES: dict[str, Callable[[int], CachePolicy]] = {"lru": LRU, "fifo": FIFO, "s3fifo": S3FIFO,
+                                                     "wtinylfu": WTinyLFU}
 
 
 def make_policy(name: str, capacity: int) -> CachePolicy:
-    """A policy from the registry by name (`lru`, `fifo`, `s3fifo`)."""
+    """A policy from the registry by name (`lru`, `fifo`, `s3fifo`, `wtinylfu`)."""
     try:
         return POLICIES[name](capacity)
     except KeyError:

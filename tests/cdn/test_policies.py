@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from server.cdn.policies import FIFO, LRU, POLICIES, S3FIFO, make_policy
+from server.cdn.policies import FIFO, LRU, POLICIES, S3FIFO, WTinyLFU, make_policy
 from server.cdn.simulate import belady, replay, static_oracle, zipf_trace
 from server.errors import InvalidRequest
 
@@ -45,11 +45,11 @@ def test_lru_evicts_the_least_recently_used_and_fifo_ignores_hits() -> None:
     assert fifo.admit("d", 1) == ["a"]
 
 
-def test_s3fifo_keeps_a_hot_set_through_a_one_time_scan_that_flushes_lru() -> None:
+def test_s3fifo_and_wtinylfu_keep_a_hot_set_through_a_one_time_scan_that_flushes_lru() -> None:
     hot = [f"hot{i}" for i in range(8)]
     scan = [f"scan{i}" for i in range(40)]
     results = {}
-    for policy in (LRU(10), S3FIFO(10)):
+    for policy in (LRU(10), S3FIFO(10), WTinyLFU(10)):
         for _ in range(3):
             for key in hot:
                 if key in policy:
@@ -59,7 +59,7 @@ def test_s3fifo_keeps_a_hot_set_through_a_one_time_scan_that_flushes_lru() -> No
         for key in scan:
             policy.admit(key, 1)
         results[type(policy).__name__] = sum(key in policy for key in hot)
-    assert results == {"LRU": 0, "S3FIFO": 8}
+    assert results == {"LRU": 0, "S3FIFO": 8, "WTinyLFU": 8}
 
 
 def test_s3fifo_sends_a_ghost_hit_straight_to_main() -> None:
@@ -101,3 +101,17 @@ def test_the_static_oracle_holds_the_most_popular_objects_and_beats_lru() -> Non
     assert oracle.byte_hit_ratio > replay(LRU(capacity), trace.requests).byte_hit_ratio
     top = max(trace.popularity, key=trace.popularity.__getitem__)
     assert top.endswith("seg_00000.m4s") and "/t0/" in top      # most popular title, first segment
+
+
+def test_wtinylfu_admits_a_newcomer_only_if_it_is_requested_more_than_its_victim() -> None:
+    policy = WTinyLFU(100, window_fraction=0.1)        # window 10 bytes, main 90
+    for _ in range(3):
+        policy.touch("old") if "old" in policy else policy.admit("old", 90)
+    assert "old" in policy
+    policy.admit("once", 10)                          # fits the window
+    policy.admit("new", 10)                           # pushes "once" out of the window: it loses to "old"
+    assert "old" in policy and "once" not in policy and "new" in policy
+    for _ in range(5):
+        policy.touch("new")
+    policy.admit("x", 10)                             # now "new" leaves the window and beats "old"
+    assert "new" in policy and "old" not in policy
