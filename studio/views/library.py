@@ -161,11 +161,12 @@ class LibraryView(QWidget):
     def apply_filter(self) -> None:
         """Browse the catalog, or search when there is a query or a facet; facet counts come with it."""
         self._search_seq += 1
-        seq, query, facets = self._search_seq, self.search.text().strip(), self.filters()
+        seq, query, facets = self._search_seq, self.search.text(), self.filters()
+        # the text goes as typed: a trailing space tells the server the last word is complete
         params = {"q": query, "sort": self.sort.currentData(), "limit": 200, **facets}
         self.client.get("/api/search", params, on_ok=lambda body: self._searched(seq, body),
                         on_error=lambda err: self._search_failed(seq, err))
-        if not query and not facets:
+        if not query.strip() and not facets:
             self._show(self._browse_order())
 
     def _browse_order(self) -> list[dict[str, Any]]:
