@@ -11,7 +11,10 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 
 # Fields a plain word searches, and how much a match in each counts.
 TEXT_FIELDS = ("title", "description", "tags", "original_name", "creator")
-FUZZY_FIELDS = ("title", "description", "original_name", "creator")
+# Typo tolerance and as-you-type completion walk the term dictionary (pure Python in Whoosh), so they
+# are limited to the fields people type from memory; descriptions match exactly.
+FUZZY_FIELDS = ("title", "creator")
+PREFIX_FIELDS = ("title",)
 FACETS = ("duration_bucket", "resolution", "tags", "upload_month")
 DURATION_BUCKETS = ((60, "< 1 min"), (300, "1-5 min"), (1200, "5-20 min"), (float("inf"), "> 20 min"))
 
@@ -23,7 +26,8 @@ def make_schema() -> Schema:
         title=TEXT(stored=True, analyzer=StemmingAnalyzer(), field_boost=3.0),
         description=TEXT(stored=True, analyzer=StemmingAnalyzer()),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=2.0),
-        original_name=TEXT(stored=True, analyzer=StemmingAnalyzer()),
+        # a_b.mov -> a, b, mov
+        original_name=TEXT(stored=True, analyzer=StemmingAnalyzer(expression=r"[^\W_]+")),
         creator=TEXT(stored=True, analyzer=StemmingAnalyzer()),
         duration=NUMERIC(float, stored=True),
         duration_bucket=ID(stored=True, sortable=True),
@@ -32,7 +36,7 @@ def make_schema() -> Schema:
         upload_month=ID(stored=True, sortable=True),
         codec=ID(stored=True),
         audio_language=ID(stored=True),
-        words=TEXT(analyzer=words),  # unstemmed vocabulary for "did you mean"
+        words=TEXT(analyzer=words),  # unstemmed title/tag/creator words for "did you mean"
     )
 
 
@@ -40,8 +44,7 @@ def document(title: dict[str, Any]) -> dict[str, Any]:
     """Index fields of a `server.catalog.Title.to_dict()`."""
     tags = [str(t) for t in title.get("tags") or []]
     uploaded = datetime.fromtimestamp(float(title.get("created_at") or 0), UTC).replace(tzinfo=None)
-    text = [title.get("title", ""), title.get("description", ""), " ".join(tags),
-            title.get("original_name", ""), title.get("creator", "")]
+    text = [title.get("title", ""), " ".join(tags), title.get("creator", "")]
     return {
         "video_id": title["video_id"], "title": title.get("title", ""),
         "description": title.get("description", ""), "tags": ",".join(tags),

@@ -41,7 +41,7 @@ def check(ix: Index) -> None:
         raise ValueError("schema changed")
     with ix.searcher() as searcher:
         searcher.search(Every(), limit=1, sortedby="upload_date")
-        for reader, _ in searcher.leaf_readers():
+        for reader, _ in searcher.reader().leaf_readers():
             if reader.doc_count_all():
                 reader.stored_fields(0)
 

@@ -1,5 +1,8 @@
 """Turning what a user types into a Whoosh query: typo tolerance (fuzzy terms), prefix matching on the
-word being typed, phrases, field queries (`tag:cats`), facet filters, and "did you mean"."""
+word being typed, phrases, field queries (`tag:cats`), facet filters, and "did you mean".
+
+Fuzzy terms multiply the term lookups and postings a query reads, so the service runs the exact query
+first and the fuzzy one only when the exact one finds nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
 
 from server.errors import InvalidRequest
-from server.search.documents import FACETS, FUZZY_FIELDS, TEXT_FIELDS, make_schema
+from server.search.documents import FACETS, FUZZY_FIELDS, PREFIX_FIELDS, TEXT_FIELDS, make_schema
 
 ALIASES = {"tags": ["tag"], "creator": ["by", "author"], "resolution": ["res"], "original_name": ["file"]}
 WORD = re.compile(r"(?<![:\w\"])[^\W\d_][\w']*(?![\w:])", re.UNICODE)
@@ -26,28 +29,28 @@ def make_parser() -> MultifieldParser:
     return parser
 
 
-def build(parser: MultifieldParser, text: str) -> wq.Query:
-    """The query for `text`; empty text matches every title (browsing by facets and sort)."""
+def build(parser: MultifieldParser, text: str, *, fuzzy: bool = False) -> wq.Query:
+    """The query for `text`; the word being typed (no space after it yet) also matches as a prefix,
+    and with `fuzzy` every longer word also matches its near misses. Empty text matches all titles."""
     if not text.strip():
         return wq.Every()
     try:
         parsed = parser.parse(text)
     except QueryParserError as exc:
         raise InvalidRequest(f"Cannot understand the search {text!r}: {exc}.") from exc
-    typing_end = len(text.rstrip()) if text == text.rstrip() else -1
-    return parsed.accept(lambda node: _tolerant(node, typing_end))
+    typing_end = len(text) if text == text.rstrip() else -1
+    return parsed.accept(lambda node: _tolerant(node, typing_end, fuzzy))
 
 
-def _tolerant(node: wq.Query, typing_end: int) -> wq.Query:
-    """A word also matches its near misses and, if it is the word being typed, its completions."""
+def _tolerant(node: wq.Query, typing_end: int, fuzzy: bool) -> wq.Query:
     if not isinstance(node, wq.Term) or node.fieldname not in FUZZY_FIELDS or not isinstance(node.text, str):
         return node
     text, boost = node.text, node.boost
     parts: list[wq.Query] = [node]
-    if len(text) >= 4:
+    if fuzzy and len(text) >= 4:
         parts.append(wq.FuzzyTerm(node.fieldname, text, boost=boost * 0.5,
                                   maxdist=1 if len(text) < 6 else 2, prefixlength=1))
-    if getattr(node, "endchar", None) == typing_end and len(text) >= 2:
+    if node.fieldname in PREFIX_FIELDS and getattr(node, "endchar", None) == typing_end and len(text) >= 2:
         parts.append(wq.Prefix(node.fieldname, text, boost=boost * 0.7))
     return wq.Or(parts) if len(parts) > 1 else node
 

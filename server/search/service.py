@@ -114,18 +114,25 @@ class SearchService:
 
     # -- answering -------------------------------------------------------------------------------
     def search(self, q: str, *, sort: str = "relevance", facets: dict[str, Any] | None = None,
-               limit: int = 20, offset: int = 0) -> SearchResult:
-        """Titles matching `q`, a page of `limit` hits after `offset`, with facet counts."""
+               limit: int = 20, offset: int = 0, facet_counts: bool = True) -> SearchResult:
+        """Titles matching `q`, a page of `limit` hits after `offset`, with facet counts (skip them
+        with `facet_counts=False`, e.g. for search-as-you-type)."""
         if sort not in SORTS:
             raise InvalidRequest(f"Unknown sort {sort!r}.", hint=f"use one of {', '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
-        built, flt = query.build(self._parser, q), query.facet_filter(facets)
+        flt = query.facet_filter(facets)
         searcher = self._searcher()
-        results = searcher.search(built, filter=flt, limit=offset + limit, terms=True,
-                                  groupedby=_facet_types(), sortedby=self._sort(searcher, sort),
-                                  reverse=sort == "newest")
+        results = self._run(searcher, query.build(self._parser, q), flt, sort, offset + limit, facet_counts)
+        if results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
+            results = self._run(searcher, query.build(self._parser, q, fuzzy=True), flt, sort,
+                                offset + limit, facet_counts)
         return self._result(searcher, results, q, offset, limit)
+
+    def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
+             ) -> Results:
+        return searcher.search(built, filter=flt, limit=limit, sortedby=self._sort(searcher, sort),
+                               groupedby=_facet_types() if facet_counts else None, reverse=sort == "newest")
 
     def _searcher(self) -> Searcher:
         """This thread's searcher, reopened only when the index changed (opening costs per query)."""
@@ -148,9 +155,13 @@ class SearchService:
     def _result(self, searcher: Searcher, results: Results, q: str, offset: int,
                 limit: int) -> SearchResult:
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
-        hits = [self._hit(results[i]) for i in range(offset, min(len(results), offset + limit))]
-        facets = {name: _top(results.groups(name)) for name in FACETS}
-        total = results.scored_length() if results.has_exact_length() else len(results)
+        scored = results.scored_length()  # hits ranked so far: at most offset + limit
+        hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
+        facets = {name: _top(results.groups(name)) for name in FACETS} if results.facet_names() else {}
+        # Counting every match is a second pass over the postings: done when facets were counted
+        # (that collects every match anyway) or the page was not filled; otherwise Whoosh's estimate.
+        exact = facets or scored < offset + limit
+        total = len(results) if exact else results.estimated_length()
         suggestion = query.suggest(searcher, q) if not total and q.strip() else None
         return SearchResult(hits, total, facets, suggestion)
 
