@@ -206,7 +206,7 @@ class ApiClient(QObject):
         self._replies.discard(reply)
         reply.deleteLater()
         status = int(reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) or 0)
-        body = bytes(reply.readAll().data())
+        body = bytes(reply.readAll().data()) if reply.isOpen() else b""
         if reply.error() != QNetworkReply.NetworkError.NoError or not 200 <= status < 300:
             return self._failed(reply, status, body, on_error)
         if on_ok is not None:

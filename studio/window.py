@@ -6,11 +6,10 @@ Views are independent widgets built on the one ApiClient; the window only wires 
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -105,13 +105,24 @@ class MainWindow(QMainWindow):
 
     def _shortcuts(self) -> None:
         for i, (name, label, _cls) in enumerate(VIEWS):
-            self._action(f"Show {label}", f"Ctrl+{i + 1}", partial(self.show_view, name))
+            self._action(f"Show {label}", f"Ctrl+{i + 1}", lambda _checked=False, n=name: self.show_view(n))
+        self._action("Add videos…", QKeySequence.StandardKey.Open, self.upload.choose_files)
         self._action("Search the library", "Ctrl+F", self.focus_search)
+        self._action("Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self.show_shortcuts)
         self._action("Quit", QKeySequence.StandardKey.Quit, self.close)
-        for view in self.views.values():
-            for action in getattr(view, "shortcut_actions", list)():
-                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-                self.addAction(action)
+        for view in self.views.values():  # a view's own shortcuts work while it is the visible one
+            if not view.actions():
+                view.addActions(getattr(view, "shortcut_actions", list)())
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(keys, what) for every shortcut of the window and its views."""
+        actions = self.actions() + [a for v in self.views.values() for a in v.actions()]
+        return [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText), a.text())
+                for a in actions if not a.shortcut().isEmpty()]
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>{text}</td></tr>" for k, text in self.shortcut_list())
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding=3>{rows}</table>")
 
     def _action(self, text: str, key: Any, slot: Any) -> QAction:
         action = QAction(text, self)

@@ -237,10 +237,13 @@ class UploadView(QWidget):
         return f"{running} job{'s' if running != 1 else ''} running" if running else "No jobs running"
 
     def shortcut_actions(self) -> list[QAction]:
-        add = QAction("Add files…", self)
-        add.setShortcut(QKeySequence.StandardKey.Open)
-        add.triggered.connect(self.choose_files)
-        cancel = QAction("Cancel job", self)
-        cancel.setShortcut(QKeySequence("Ctrl+Backspace"))
-        cancel.triggered.connect(lambda: self._on_selected(self.queue.cancel))
-        return [add, cancel]
+        """Cancel / retry / remove the selected job (active while this view is shown)."""
+        actions = []
+        for text, keys, act in (("Cancel the selected job", "Ctrl+.", self.queue.cancel),
+                                ("Retry the selected job", "Ctrl+R", self.queue.retry),
+                                ("Remove the selected job", "Ctrl+Backspace", self.queue.remove)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(lambda _checked=False, a=act: self._on_selected(a))
+            actions.append(action)
+        return actions

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from server.http.embedded import EmbeddedServer, start_embedded
 from server.paths import DataDir
@@ -45,6 +49,31 @@ def wait_published(url: str, job_id: str, timeout: float = PUBLISH_TIMEOUT_S) ->
             pytest.fail(f"ingest of the fixture clip {job['state']}: {job['error']}")
         time.sleep(0.2)
     pytest.fail(f"ingest of the fixture clip not published within {timeout:.0f} s")
+
+
+def drag_enter(window: Any, urls: list[QUrl]) -> bool:
+    """A drag carrying `urls` enters the window's centre; True when the window accepts it."""
+    mime = QMimeData()
+    mime.setUrls(urls)
+    with warnings.catch_warnings():  # Qt 6 has only this QPoint constructor; PySide flags it anyway
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(window.rect().center(), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    return enter.isAccepted()
+
+
+def drop(window: Any, *paths: Path) -> bool:
+    """A real drag-enter + drop of file URLs on the window; True when the drag was accepted."""
+    urls = [QUrl.fromLocalFile(str(p)) for p in paths]
+    if not drag_enter(window, urls):
+        return False
+    mime = QMimeData()
+    mime.setUrls(urls)
+    event = QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return True
 
 
 @pytest.fixture(scope="session")

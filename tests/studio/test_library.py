@@ -67,7 +67,7 @@ def test_typing_narrows_the_results(qtbot: Any, library: LibraryView) -> None:
 
 
 def test_a_typo_offers_did_you_mean(qtbot: Any, library: LibraryView) -> None:
-    qtbot.keyClicks(library.search, "hkie ")
+    qtbot.keyClicks(library.search, "hixx ")
     qtbot.waitUntil(lambda: library.suggestion_label.isVisible())
     assert shown(library) == [] and library.suggestion.strip() == "hike"
     library.suggestion_label.linkActivated.emit(library.suggestion)

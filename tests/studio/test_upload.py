@@ -5,35 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
-
 from studio.client import ApiClient
 from studio.views.upload import UploadView
 from studio.views.upload_jobs import expand
 from tests.conftest import generate_clip
+from tests.studio.conftest import drop
 
 PUBLISH_MS = 120_000
-# Qt 6 has only the QPoint constructor for QDragEnterEvent; PySide flags it anyway.
-pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
-
-
-def drop(window: Any, *paths: Path) -> bool:
-    """A real drag-enter + drop of file URLs on the window's centre; True when the drag was accepted."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = window.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    if not enter.isAccepted():
-        return False
-    event = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
-    return True
 
 
 def row_named(view: UploadView, name: str) -> Any:
