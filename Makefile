@@ -43,5 +43,16 @@ lint: setup
 bench: setup
 	$(PY) bench/encode_ladder.py
 
+# Installers (issue 6): the one-folder app, .tar.gz and .deb in packaging/out; not part of `make test`
+# (the PyInstaller build takes ~5 minutes on 2 cores). `package-test` runs the built app with the
+# system's ffmpeg and VLC hidden.
+.PHONY: package package-test
+package: setup
+	$(PY) -m pip install -q -e '.[package]'
+	$(PY) packaging/build.py $(PACKAGE_ARGS)
+
+package-test: package
+	$(PY) packaging/smoke_test.py $(SMOKE_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

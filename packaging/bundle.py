@@ -10,6 +10,7 @@ import glob
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,10 +40,20 @@ DEV_EXCLUDES = ["tkinter", "_tkinter", "pytest", "pytestqt", "_pytest", "mypy", 
                 "pandas", "numpy", "matplotlib", "setuptools", "pip", "PyInstaller", "adbc_driver_duckdb"]
 EXCLUDES = QT_EXCLUDES + ARROW_EXCLUDES + DEV_EXCLUDES
 
-# Qt shared libraries that the modules above drag in through plugins (platform themes, image
-# formats) although nothing here uses them; PyInstaller's binary filter drops these names.
-QT_LIB_DROP = ("libQt6Quick", "libQt6Qml", "libQt6Pdf", "libQt6WebEngine", "libQt63D", "libQt6Designer",
-               "libQt6VirtualKeyboard", "libQt6ShaderTools", "libQt6Wayland")
+# Plugins and data nothing here uses, by destination inside _internal/: Qt's GTK theme (it loads
+# GTK 3), embedded-Linux EGLFS, the PDF image format and the virtual keyboard (they load QtPdf,
+# QtQuick and QtQml), Qt's translations (the studio is English only), and VLC's
+# interfaces, streaming outputs, service discovery and desktop notifications (libvlc only plays).
+Q = "PySide6/Qt/plugins/"
+DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
+                 f"{Q}imageformats/libqpdf.so",
+                 f"{Q}platforminputcontexts/libqtvirtualkeyboardplugin.so",
+                 "PySide6/Qt/lib/libQt6EglFs", "PySide6/Qt/translations/", "vlc/plugins/gui/",
+                 "vlc/plugins/lua/", "vlc/plugins/control/", "vlc/plugins/services_discovery/",
+                 "vlc/plugins/stream_out/", "vlc/plugins/access_output/", "vlc/plugins/mux/",
+                 "vlc/plugins/meta_engine/", "vlc/plugins/stream_extractor/", "vlc/plugins/misc/libnotify_")
+
+Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, type code)
 
 
 def tool(name: str) -> Path:
@@ -87,7 +98,28 @@ def resource_datas() -> list[tuple[str, str]]:
             (str(ROOT / "packaging" / "resources" / "miniflix.png"), "resources")]
 
 
-def keep_binary(dest: str) -> bool:
-    """False for Qt libraries of modules the studio does not use (see QT_LIB_DROP)."""
-    name = os.path.basename(dest)
-    return not name.startswith(QT_LIB_DROP)
+def is_dropped(entry: Entry) -> bool:
+    return entry[0].replace(os.sep, "/").startswith(DROP_PREFIXES)
+
+
+def linked_libraries(path: str) -> set[str]:
+    """Every shared library `path` loads, directly or not (ldd resolves the whole tree)."""
+    done = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
+    return {line.split()[0] for line in done.stdout.splitlines() if "=>" in line}
+
+
+def drop_unused(toc: list[Entry]) -> list[Entry]:
+    """Remove DROP_PREFIXES entries and the system libraries that only they needed.
+
+    A library is removed only when a dropped file links it and no kept binary does, so nothing
+    the rest of the app loads can go missing.
+    """
+    if not sys.platform.startswith("linux"):
+        return [e for e in toc if not is_dropped(e)]
+    dropped = [e for e in toc if is_dropped(e)]
+    kept = [e for e in toc if not is_dropped(e)]
+    candidates: set[str] = set().union(*(linked_libraries(e[1]) for e in dropped if e[2] == "BINARY"))
+    roots = [e for e in kept if e[2] in ("BINARY", "EXTENSION") and os.path.basename(e[0]) not in candidates]
+    needed: set[str] = set().union(*(linked_libraries(e[1]) for e in roots))
+    orphans = candidates - needed
+    return [e for e in kept if os.path.basename(e[0]) not in orphans]
