@@ -7,7 +7,7 @@ first and the fuzzy one only when the exact one finds nothing."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from whoosh import query as wq
 from whoosh.qparser import FieldAliasPlugin, GtLtPlugin, MultifieldParser, QueryParserError
@@ -29,9 +29,19 @@ def make_parser() -> MultifieldParser:
     return parser
 
 
-def build(parser: MultifieldParser, text: str, *, fuzzy: bool = False) -> wq.Query:
-    """The query for `text`; the word being typed (no space after it yet) also matches as a prefix,
-    and with `fuzzy` every longer word also matches its near misses. Empty text matches all titles."""
+class Words(Protocol):
+    """Indexed words: typo candidates and completions (`server.search.fuzzy.Lexicon`)."""
+
+    def near(self, field: str, text: str, maxdist: int) -> list[str]: ...
+
+    def completions(self, field: str, prefix: str, limit: int = 64) -> list[str]: ...
+
+
+def build(parser: MultifieldParser, text: str, words: Words | None = None, *, fuzzy: bool = False
+          ) -> wq.Query:
+    """The query for `text`; the word being typed (no space after it yet) also matches the indexed
+    words it starts, and with `fuzzy` each word of 4+ letters in a fuzzy field also matches the indexed
+    words close to it (1 edit, 2 from 6 letters). Empty text matches every title."""
     if not text.strip():
         return wq.Every()
     try:
@@ -39,20 +49,22 @@ def build(parser: MultifieldParser, text: str, *, fuzzy: bool = False) -> wq.Que
     except QueryParserError as exc:
         raise InvalidRequest(f"Cannot understand the search {text!r}: {exc}.") from exc
     typing_end = len(text) if text == text.rstrip() else -1
-    return parsed.accept(lambda node: _tolerant(node, typing_end, fuzzy))
+    return parsed.accept(lambda node: _tolerant(node, typing_end, words, fuzzy))
 
 
-def _tolerant(node: wq.Query, typing_end: int, fuzzy: bool) -> wq.Query:
+def _tolerant(node: wq.Query, typing_end: int, words: Words | None, fuzzy: bool) -> wq.Query:
     if not isinstance(node, wq.Term) or node.fieldname not in FUZZY_FIELDS or not isinstance(node.text, str):
         return node
-    text, boost = node.text, node.boost
-    parts: list[wq.Query] = [node]
-    if fuzzy and len(text) >= 4:
-        parts.append(wq.FuzzyTerm(node.fieldname, text, boost=boost * 0.5,
-                                  maxdist=1 if len(text) < 6 else 2, prefixlength=1))
-    if node.fieldname in PREFIX_FIELDS and getattr(node, "endchar", None) == typing_end and len(text) >= 2:
-        parts.append(wq.Prefix(node.fieldname, text, boost=boost * 0.7))
-    return wq.Or(parts) if len(parts) > 1 else node
+    field, text, boost = node.fieldname, node.text, node.boost
+    extra: list[str] = []
+    if words is not None and fuzzy and len(text) >= 4:
+        extra += words.near(field, text, 1 if len(text) < 6 else 2)
+    typing = getattr(node, "endchar", None) == typing_end and len(text) >= 2
+    if words is not None and typing and field in PREFIX_FIELDS:
+        extra += [w for w in words.completions(field, text) if w != text]
+    if not extra:
+        return node
+    return wq.Or([node, *(wq.Term(field, w, boost=boost * 0.6) for w in dict.fromkeys(extra))])
 
 
 def facet_filter(facets: dict[str, Any] | None) -> wq.Query | None:

@@ -21,7 +21,8 @@ from server.events.log import EventLog
 from server.events.model import Event
 from server.paths import DataDir
 from server.search import index, query
-from server.search.documents import FACETS
+from server.search.documents import FACETS, FUZZY_FIELDS
+from server.search.fuzzy import Lexicon
 
 log = logging.getLogger(__name__)
 GROUP = "search"
@@ -59,6 +60,7 @@ class SearchService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
+        self._lexicons: tuple[int, Lexicon] | None = None
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
         self._formatter = HtmlFormatter(tagname="mark", between=" … ")
 
@@ -123,9 +125,11 @@ class SearchService:
             raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
         flt = query.facet_filter(facets)
         searcher = self._searcher()
-        results = self._run(searcher, query.build(self._parser, q), flt, sort, offset + limit, facet_counts)
+        words = self._lexicon(searcher)
+        results = self._run(searcher, query.build(self._parser, q, words), flt, sort, offset + limit,
+                            facet_counts)
         if results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
-            results = self._run(searcher, query.build(self._parser, q, fuzzy=True), flt, sort,
+            results = self._run(searcher, query.build(self._parser, q, words, fuzzy=True), flt, sort,
                                 offset + limit, facet_counts)
         return self._result(searcher, results, q, offset, limit)
 
@@ -133,6 +137,14 @@ class SearchService:
              ) -> Results:
         return searcher.search(built, filter=flt, limit=limit, sortedby=self._sort(searcher, sort),
                                groupedby=_facet_types() if facet_counts else None, reverse=sort == "newest")
+
+    def _lexicon(self, searcher: Searcher) -> Lexicon:
+        """Words for typo matching, rebuilt when the index version changes."""
+        version = searcher.reader().generation()
+        cached = self._lexicons
+        if cached is None or cached[0] != version:
+            cached = self._lexicons = (version, Lexicon(searcher.reader(), FUZZY_FIELDS))
+        return cached[1]
 
     def _searcher(self) -> Searcher:
         """This thread's searcher, reopened only when the index changed (opening costs per query)."""

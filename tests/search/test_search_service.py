@@ -133,6 +133,7 @@ def damage(index_dir: Path) -> None:
 
 
 def test_damaged_index_is_rebuilt_from_the_catalog(search, data, log, catalog, caplog) -> None:
+    assert not SearchService(data, log, catalog).rebuilt, "a healthy index is opened, not rebuilt"
     damage(data.search_index)
     with caplog.at_level(logging.WARNING, logger="server.search.index"):
         service = SearchService(data, log, catalog)
