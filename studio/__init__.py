@@ -2,4 +2,4 @@
 
 from studio.qtfix import install as _install_qt_fix
 
-_install_qt_fix()  # before any signal is emitted: see studio/qtfix.py (PySide6 emit refcount bug)
+_install_qt_fix()  # before any Qt call: PySide6 6.12 on Python 3.11 frees None/True (see studio/qtfix.py)
