@@ -59,10 +59,43 @@ def register_start(subs: Any) -> None:
     p.set_defaults(func=start)
 
 
+def smoke_test(argv: list[str]) -> int:
+    """`miniflix --smoke-test [--data-dir DIR]`: an installed build checks itself (studio/smoke.py).
+
+    The studio runs offscreen on an embedded server with a fresh sample clip; without --data-dir
+    everything lives in a temporary dir that is removed afterwards.
+    """
+    import tempfile
+
+    from server.errors import MiniflixError
+    from server.http.embedded import start_embedded
+    from server.media.sample import make_sample_clip
+    from server.paths import DataDir
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    given = argv[argv.index("--data-dir") + 1] if "--data-dir" in argv[:-1] else None
+    with tempfile.TemporaryDirectory(prefix="miniflix-smoke-") as tmp:
+        data = DataDir.resolve(given or tmp)
+        try:
+            clip = make_sample_clip(data.uploads / "smoke-test.mp4", seconds=4)
+        except MiniflixError as exc:
+            print(f"smoke test FAILED: {exc}", file=sys.stderr)
+            return 1
+        server = start_embedded(data)
+        try:
+            from studio.smoke import run_smoke
+
+            return run_smoke(server.url, clip)
+        finally:
+            server.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from server.cli import UsageError, build_parser
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--smoke-test" in argv:
+        return smoke_test(argv)
     parser = build_parser(_available(FRONTEND_COMMANDS), [register_start])
     try:
         args = parser.parse_args(argv or ["start"])
