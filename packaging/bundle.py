@@ -56,6 +56,13 @@ DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
 Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, type code)
 
 
+def version() -> str:
+    """The app's version, read from server/__init__.py (no import of the engine needed)."""
+    text = (ROOT / "server" / "__init__.py").read_text()
+    found = re.search(r"__version__\s*=\s*[\"']([^\"']+)", text)
+    return found.group(1) if found else "0.0.0"
+
+
 def tool(name: str) -> Path:
     """ffmpeg/ffprobe to bundle: `MINIFLIX_BUNDLE_<NAME>` if set, else the one on PATH."""
     chosen = os.environ.get(f"MINIFLIX_BUNDLE_{name.upper()}") or shutil.which(name)
@@ -71,20 +78,40 @@ def ffmpeg_binaries() -> list[tuple[str, str]]:
 
 
 def vlc_lib_dir() -> Path:
+    """The folder holding libvlc on Linux (Debian/Ubuntu multiarch, Fedora lib64, plain lib)."""
     for folder in VLC_LIB_DIRS:
         if glob.glob(os.path.join(folder, "libvlc.so.*")) and os.path.isdir(os.path.join(folder, "vlc")):
             return Path(folder)
     sys.exit("libvlc was not found; install it (apt-get install vlc-bin vlc-plugin-base libvlc-dev).")
 
 
+def vlc_location() -> tuple[list[Path], Path, str]:
+    """(libvlc and libvlccore files, plugins folder, plugin suffix) of the VLC to bundle.
+
+    Windows and macOS take the official VLC install (MINIFLIX_BUNDLE_VLC overrides its folder);
+    Linux takes the distribution's libvlc by SONAME (libvlc.so.5, libvlccore.so.9).
+    """
+    if sys.platform == "win32":
+        root = Path(os.environ.get("MINIFLIX_BUNDLE_VLC", r"C:\Program Files\VideoLAN\VLC"))
+        return [root / "libvlc.dll", root / "libvlccore.dll"], root / "plugins", ".dll"
+    if sys.platform == "darwin":
+        root = Path(os.environ.get("MINIFLIX_BUNDLE_VLC", "/Applications/VLC.app/Contents/MacOS"))
+        return [root / "lib" / "libvlc.dylib", root / "lib" / "libvlccore.dylib"], root / "plugins", ".dylib"
+    lib = vlc_lib_dir()
+    libs = [Path(p) for p in sorted(glob.glob(str(lib / "libvlc*.so.*"))) if SONAME.search(p)]
+    return libs, lib / "vlc" / "plugins", ".so"
+
+
 def vlc_binaries() -> list[tuple[str, str]]:
     """libvlc, libvlccore and every plugin (each keeps its sub-folder under vlc/plugins)."""
-    lib = vlc_lib_dir()
-    # By SONAME (libvlc.so.5, libvlccore.so.9): the names the loader and plugins look for.
-    found = [(p, ".") for p in sorted(glob.glob(str(lib / "libvlc*.so.*"))) if SONAME.search(p)]
-    plugins = lib / "vlc" / "plugins"
-    for path in sorted(plugins.rglob("*.so")):
-        found.append((str(path), f"{VLC_DIR}/plugins/{path.parent.relative_to(plugins)}"))
+    libs, plugins, suffix = vlc_location()
+    missing = [str(p) for p in [*libs, plugins] if not p.exists()]
+    if missing or not libs:
+        sys.exit(f"VLC is incomplete or missing ({', '.join(missing) or 'no libvlc'}); install VLC 3 "
+                 "or point MINIFLIX_BUNDLE_VLC at its folder.")
+    found = [(str(p), ".") for p in libs]
+    for path in sorted(plugins.rglob(f"*{suffix}")):
+        found.append((str(path), f"{VLC_DIR}/plugins/{path.parent.relative_to(plugins).as_posix()}"))
     return found
 
 

@@ -19,10 +19,15 @@ config.register("portable", False, "Keep data beside the app (in MiniFlix-data/)
 
 
 def app_dir() -> Path:
-    """The folder of the installed app: the executable's folder when frozen, else the source tree."""
-    if getattr(sys, "frozen", False):
-        return Path(sys.executable).resolve().parent
-    return Path(__file__).resolve().parents[1]
+    """The folder of the installed app: the executable's folder when frozen, else the source tree.
+
+    For a macOS `.app` it is the folder holding the .app, so portable data stays outside the bundle.
+    """
+    if not getattr(sys, "frozen", False):
+        return Path(__file__).resolve().parents[1]
+    exe = Path(sys.executable).resolve()
+    bundle = next((p for p in exe.parents if p.suffix == ".app"), None)
+    return bundle.parent if bundle else exe.parent
 
 
 def portable_data_dir() -> Path | None:

@@ -53,3 +53,14 @@ def test_an_explicit_data_dir_wins_over_portable_mode(installed_app: Path, tmp_p
     monkeypatch.setenv("MINIFLIX_DATA_DIR", str(tmp_path / "chosen"))
     assert default_data_dir() == tmp_path / "chosen"
     assert DataDir.resolve(tmp_path / "flag").root == (tmp_path / "flag").resolve()
+
+
+def test_a_portable_macos_app_keeps_data_beside_the_app_not_inside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    macos = tmp_path / "Apps" / "MiniFlix Studio.app" / "Contents" / "MacOS"
+    macos.mkdir(parents=True)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(macos / "MiniFlix Studio"))
+    monkeypatch.delenv("MINIFLIX_DATA_DIR", raising=False)
+    monkeypatch.setenv("MINIFLIX_PORTABLE", "1")
+    assert default_data_dir() == (tmp_path / "Apps" / "MiniFlix-data").resolve()
