@@ -78,7 +78,11 @@ class App:
     def __init__(self, folder: Path, scratch: Path) -> None:
         self.folder = folder
         self.exe = folder / ("miniflix.exe" if os.name == "nt" else "miniflix")
-        self.internal = folder / "_internal"
+        # A macOS .app keeps the libraries in Contents/Frameworks and portable data beside the .app.
+        frameworks = folder.parent / "Frameworks"
+        self.internal = folder / "_internal" if (folder / "_internal").is_dir() else frameworks
+        dot_app = next((p for p in folder.parents if p.suffix == ".app"), None)
+        self.beside = dot_app.parent if dot_app else folder
         self.home = scratch / "home"
         self.minimal_bin = scratch / "bin"
         for d in (self.home, self.minimal_bin):
@@ -89,15 +93,28 @@ class App:
         env = {"PATH": f"{self.folder}{os.pathsep}{self.minimal_bin}", "HOME": str(self.home),
                "LANG": "C.UTF-8", "TMPDIR": str(self.home), "MINIFLIX_MIN_CHUNK_SECONDS": "1",
                "MINIFLIX_WORKERS": "2"}
+        if os.name == "nt":  # Windows needs these to start any process; user dirs go to the scratch home
+            env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR", "COMSPEC") if k in os.environ})
+            appdata = self.home / "AppData"
+            env.update(USERPROFILE=str(self.home), LOCALAPPDATA=str(appdata / "Local"),
+                       APPDATA=str(appdata / "Roaming"), TEMP=str(self.home), TMP=str(self.home))
         env.update(extra)
         return env
+
+    def user_data_dir(self) -> Path:
+        """Where platformdirs puts MiniFlix's data for the scratch HOME."""
+        if os.name == "nt":
+            return self.home / "AppData" / "Local" / "MiniFlix"
+        if sys.platform == "darwin":
+            return self.home / "Library" / "Application Support" / "MiniFlix"
+        return self.home / ".local" / "share" / "MiniFlix"
 
     def run(self, *args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(self.exe), *args], capture_output=True, text=True, timeout=timeout,
                               env=self.env(**extra), cwd=self.home)
 
     def tool(self, name: str) -> Path:
-        return self.internal / "tools" / name
+        return self.internal / "tools" / (name + (".exe" if os.name == "nt" else ""))
 
 
 def expect(done: subprocess.CompletedProcess[str], what: str) -> str:
@@ -187,10 +204,10 @@ def system_media_mapped(pid: int) -> list[str]:
 def check_data_dirs(app: App, work: Path) -> str:
     """Data goes to the user data dir by default; a `portable` marker keeps it beside the app."""
     expect(app.run("videos", timeout=60), "videos (default data dir)")
-    user_dir = app.home / ".local" / "share" / "MiniFlix"
+    user_dir = app.user_data_dir()
     if not (user_dir / "catalog.sqlite").is_file():
         raise SmokeFailed(f"the default data dir {user_dir} was not created")
-    marker, portable = app.folder / "portable", app.folder / "MiniFlix-data"
+    marker, portable = app.beside / "portable", app.beside / "MiniFlix-data"
     if portable.exists():
         raise SmokeFailed(f"{portable} exists before the portable check; remove it")
     marker.write_text("")
