@@ -90,6 +90,15 @@ class AnalyticsService:
             loaded += self._load(batch)
         return loaded
 
+    def rebuild(self) -> int:
+        """Drop the DuckDB file and replay the whole log into a new one (not while started)."""
+        if self._threads:
+            raise Conflict("Stop the analytics service before rebuilding it.")
+        self.stop()
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            path.unlink(missing_ok=True)
+        return self.catch_up()
+
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a named query (`queries.QUERIES`) as dicts."""
         return results.as_dicts(self.table(name, **params))

@@ -35,6 +35,8 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="query parameter, e.g. --param video_id=abc (repeatable)")
     p.add_argument("--list", action="store_true", help="list the queries and their parameters")
+    p.add_argument("--rebuild", action="store_true", help="drop the DuckDB file and replay the whole "
+                   "event log into a new one first (not while the server runs)")
     p.set_defaults(func=run_analytics)
 
 
@@ -43,7 +45,8 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(_listing())
         return 0 if args.list else 2
     try:
-        table = read_table(DataDir.resolve(args.data_dir), args.query, _params(args.param))
+        table = read_table(DataDir.resolve(args.data_dir), args.query, _params(args.param),
+                           rebuild=args.rebuild)
         _emit(table, args.format, args.out)
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -51,14 +54,19 @@ def run_analytics(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_table(data: DataDir, name: str, params: dict[str, Any]) -> pa.Table:
+def read_table(data: DataDir, name: str, params: dict[str, Any], *, rebuild: bool = False) -> pa.Table:
     """The query's rows: from the file itself (after loading pending events) or a snapshot copy."""
     with open_event_log(data) as log:
         service = AnalyticsService(data, log)
         try:
             service.catch_up()
+            if rebuild:
+                print(f"rebuilt from the log: {service.rebuild()} events", file=sys.stderr)
             return service.table(name, **params)
         except Conflict:
+            if rebuild:
+                raise Conflict("Cannot rebuild: the server holds the analytics database.",
+                               hint="stop the server first") from None
             return _from_snapshot(data.analytics_db, name, params)
         finally:
             service.stop()

@@ -58,6 +58,14 @@ def test_cli_reads_a_snapshot_while_the_server_holds_the_file(data: DataDir, log
     assert {r["video_id"]: r["views"] for r in json.loads(done.stdout)} == {"v1": 2, "v2": 1}
 
 
+def test_cli_rebuild_replays_the_log_into_the_same_numbers(data: DataDir, log: EventLog) -> None:
+    publish_scenario(log)
+    before = json.loads(cli(data, "qoe_by_edge", "--format", "json").stdout)
+    rebuilt = cli(data, "qoe_by_edge", "--format", "json", "--rebuild")
+    assert rebuilt.returncode == 0 and "rebuilt from the log" in rebuilt.stderr
+    assert json.loads(rebuilt.stdout) == before and before
+
+
 def test_cli_names_an_unknown_query_and_fails(data: DataDir) -> None:
     done = cli(data, "most_popular_cats")
     assert done.returncode == 1
