@@ -22,7 +22,8 @@ VLC_DIR = "vlc"  # libvlc's plugins inside _internal/vlc/plugins
 SONAME = re.compile(r"/libvlc(core)?\.so\.\d+$")
 VLC_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
 
-# Qt modules the studio never imports: leaving them out keeps ~400 MB of Qt out of the bundle.
+# Qt modules the studio does not import today: leaving them out keeps ~400 MB of Qt out of the
+# bundle. `excludes()` keeps any of them the studio's source does import.
 QT_EXCLUDES = [f"PySide6.{m}" for m in (
     "QtWebEngineCore", "QtWebEngineWidgets", "QtWebEngineQuick", "QtWebChannel", "QtWebSockets",
     "QtWebView", "Qt3DCore", "Qt3DRender", "Qt3DInput", "Qt3DLogic", "Qt3DAnimation", "Qt3DExtras",
@@ -38,7 +39,18 @@ ARROW_EXCLUDES = [f"pyarrow.{m}" for m in (
     "_cuda", "gandiva", "orc", "_orc", "tests", "benchmark", "interchange")]
 DEV_EXCLUDES = ["tkinter", "_tkinter", "pytest", "pytestqt", "_pytest", "mypy", "ruff", "IPython",
                 "pandas", "numpy", "matplotlib", "setuptools", "pip", "PyInstaller", "adbc_driver_duckdb"]
-EXCLUDES = QT_EXCLUDES + ARROW_EXCLUDES + DEV_EXCLUDES
+
+
+def qt_modules_used() -> set[str]:
+    """Qt modules the studio's source imports (`PySide6.QtCharts` -> "QtCharts")."""
+    sources = [*(ROOT / "studio").rglob("*.py"), ROOT / "main.py"]
+    return {m for path in sources for m in re.findall(r"PySide6\.(Qt\w+)", path.read_text(encoding="utf-8"))}
+
+
+def excludes() -> list[str]:
+    """Modules left out; a Qt module the studio starts to import is never excluded."""
+    used = qt_modules_used()
+    return [m for m in QT_EXCLUDES if m.split(".", 1)[1] not in used] + ARROW_EXCLUDES + DEV_EXCLUDES
 
 # Plugins and data nothing here uses, by destination inside _internal/: Qt's GTK theme (it loads
 # GTK 3), embedded-Linux EGLFS, the PDF image format and the virtual keyboard (they load QtPdf,
