@@ -65,6 +65,8 @@ DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  "vlc/plugins/stream_out/", "vlc/plugins/access_output/", "vlc/plugins/mux/",
                  "vlc/plugins/meta_engine/", "vlc/plugins/stream_extractor/", "vlc/plugins/misc/libnotify_")
 
+# Loaded with dlopen/ctypes by path, so no ELF file names them: never pruned.
+LOADED_BY_NAME = ("libvlc.so", "libvlccore.so", "libpython")
 Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, type code)
 
 
@@ -160,5 +162,5 @@ def drop_unused(toc: list[Entry]) -> list[Entry]:
     candidates: set[str] = set().union(*(linked_libraries(e[1]) for e in dropped if e[2] == "BINARY"))
     roots = [e for e in kept if e[2] in ("BINARY", "EXTENSION") and os.path.basename(e[0]) not in candidates]
     needed: set[str] = set().union(*(linked_libraries(e[1]) for e in roots))
-    orphans = candidates - needed
+    orphans = {name for name in candidates - needed if not name.startswith(LOADED_BY_NAME)}
     return [e for e in kept if os.path.basename(e[0]) not in orphans]
