@@ -39,8 +39,7 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
         conn.execute("BEGIN TRANSACTION")
         try:
             for topic in sorted({e.topic for e in fresh} & set(schema.LOADERS)):
-                for statement in schema.LOADERS[topic]:
-                    conn.execute(statement)
+                _load_topic(conn, topic)
             conn.execute(schema.ADVANCE_CONSUMED)
             conn.execute("COMMIT")
         except BaseException:
@@ -52,6 +51,21 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
         slot = (e.topic, e.partition)
         consumed[slot] = max(consumed.get(slot, 0), e.offset + 1)
     return len(fresh)
+
+
+def _load_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> None:
+    """Insert the staged rows of `topic`, then roll the new rows up (rowids are dense: no deletes)."""
+    rollup = schema.ROLLUPS.get(topic)
+    first = _row_count(conn, rollup[0]) if rollup else 0
+    for statement in schema.LOADERS[topic]:
+        conn.execute(statement)
+    if rollup:
+        conn.execute(rollup[1], {"first": first})
+
+
+def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _arrow(events: Sequence[Event]) -> pa.Table:

@@ -43,7 +43,10 @@ INSERT INTO playback_minutes SELECT FLOOR(happened_at / 60) * 60, video_id, edge
     SUM(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped'),
     SUM(ms) FILTER (WHERE type = 'segment'), SUM(bitrate * ms) FILTER (WHERE type = 'segment'),
     COUNT(*) FILTER (WHERE type = 'quality_switch'), SUM(bytes) FILTER (WHERE type = 'segment')
-FROM new_playback GROUP BY ALL"""
+FROM playback_events WHERE rowid >= $first GROUP BY ALL"""
+
+# Rollups run after their topic's rows went in: (table the rows went to, SQL over rows from $first).
+ROLLUPS = {"playback": ("playback_events", ROLLUP_PLAYBACK)}
 
 # Statements per topic, run in order inside the batch transaction; columns are parsed from the staged
 # JSON with a fixed structure.
@@ -62,17 +65,14 @@ FROM (SELECT from_json(v, '{"video_id":"VARCHAR","job_id":"VARCHAR","task":"VARC
     "chunks":"INTEGER","retries":"INTEGER","duration":"DOUBLE","realtime_factor":"DOUBLE",
     "error":"VARCHAR"}') AS j FROM staged WHERE topic = 'encode') WHERE j.type <> 'task_progress'""",),
     "playback": ("""
-CREATE OR REPLACE TEMP TABLE new_playback AS SELECT j.session_id, j.video_id, j.type, j."at" AS happened_at,
-    j.edge, j.region, j.rendition, j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms AS stall_ms,
-    j."from" AS from_rendition, j."to" AS to_rendition, j.watched_s, j.position_s, j.duration_s
+INSERT INTO playback_events SELECT j.session_id, j.video_id, j.type, j."at", j.edge, j.region, j.rendition,
+    j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms, j."from", j."to", j.watched_s, j.position_s,
+    j.duration_s
 FROM (SELECT from_json(v, '{"session_id":"VARCHAR","video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE",
     "edge":"VARCHAR","region":"VARCHAR","rendition":"VARCHAR","bitrate":"BIGINT","startup_ms":"DOUBLE",
     "bytes":"BIGINT","ms":"DOUBLE","duration_ms":"DOUBLE","from":"VARCHAR","to":"VARCHAR",
     "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE"}') AS j
- FROM staged WHERE topic = 'playback')""",
-                 "INSERT INTO playback_events SELECT * FROM new_playback",
-                 ROLLUP_PLAYBACK,
-                 "DROP TABLE new_playback"),
+ FROM staged WHERE topic = 'playback')""",),
     "cdn": ("""
 INSERT INTO cdn_events SELECT j.edge, j.region, j.type, j.video_id, j.object, j.bytes, j.reason, j.healthy,
     j.load, j."at"

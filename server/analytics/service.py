@@ -27,7 +27,8 @@ from server.paths import DataDir
 log = logging.getLogger(__name__)
 GROUP = "analytics"
 
-config.register("analytics_batch", 5000, "Most events the analytics writer loads in one transaction.", int)
+config.register("analytics_batch", 50_000, "Most events the analytics writer loads in one transaction "
+                "(larger batches load faster: fewer commits, bigger appends).", int)
 
 
 class AnalyticsService:
