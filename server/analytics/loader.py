@@ -59,8 +59,8 @@ def _load_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> None:
     first = _row_count(conn, rollup[0]) if rollup else 0
     for statement in schema.LOADERS[topic]:
         conn.execute(statement)
-    if rollup:
-        conn.execute(rollup[1], {"first": first})
+    for statement in rollup[1] if rollup else ():
+        conn.execute(statement, {"first": first})
 
 
 def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

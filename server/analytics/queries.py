@@ -68,24 +68,25 @@ SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(
 FROM rungs GROUP BY rung
 ORDER BY storage_bytes DESC NULLS LAST"""
 
-# Playback queries read the per-minute rollup, so `since` counts whole minutes (rounded down).
-_PLAYBACK_WHERE = "minute >= FLOOR($since / 60) * 60 AND ($video_id IS NULL OR video_id = $video_id)"
+# Playback queries read the hourly rollups (schema.py), so `since` counts whole hours (rounded down).
+_SINCE_HOUR = "hour >= FLOOR($since / 3600) * 3600"
+_ONE_TITLE = "($video_id IS NULL OR video_id = $video_id)"
 
 _ENGAGEMENT = f"""
 SELECT video_id, CAST(SUM(started) AS BIGINT) AS views,
        ROUND(COALESCE(SUM(watched_s), 0) / 3600, 4) AS watch_hours,
        ROUND(SUM(completion) / NULLIF(SUM(completion_n), 0), 4) AS completion
-FROM playback_minutes WHERE {_PLAYBACK_WHERE}
+FROM playback_by_title WHERE {_SINCE_HOUR} AND {_ONE_TITLE}
 GROUP BY video_id ORDER BY views DESC, video_id LIMIT $limit"""
 
 _QOE = f"""
-SELECT {{key}} AS {{name}}, CAST(SUM(started) AS BIGINT) AS sessions,
+SELECT {{key}}, CAST(SUM(started) AS BIGINT) AS sessions,
        ROUND(SUM(startup_ms) / NULLIF(SUM(startup_n), 0), 1) AS startup_ms,
        ROUND(COALESCE(SUM(stall_ms), 0) /
              NULLIF(COALESCE(SUM(stall_ms), 0) + COALESCE(SUM(watched_s), 0) * 1000, 0), 5) AS rebuffer_ratio,
        CAST(SUM(bitrate_ms) / NULLIF(SUM(segment_ms), 0) AS BIGINT) AS avg_bitrate,
        ROUND(SUM(switches) / NULLIF(SUM(watched_s) / 60, 0), 3) AS switches_per_min
-FROM playback_minutes WHERE {_PLAYBACK_WHERE}
+FROM {{table}} WHERE {_SINCE_HOUR} {{and_title}}
 GROUP BY 1 ORDER BY sessions DESC, 1 LIMIT $limit"""
 
 _CACHE = """
@@ -116,14 +117,15 @@ FROM steering_decisions WHERE happened_at >= $since AND ($video_id IS NULL OR vi
 GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT $limit"""
 
 _VIEWS = """
-SELECT video_id, CAST(SUM(started) AS BIGINT) AS views FROM playback_minutes
+SELECT video_id, CAST(SUM(started) AS BIGINT) AS views FROM playback_by_title
 GROUP BY video_id HAVING SUM(started) > 0 ORDER BY views DESC, video_id"""
 
 
 def _qoe(by: str, help: str) -> NamedQuery:
-    return NamedQuery(f"qoe_by_{by}", help, _QOE.format(key={"title": "video_id"}.get(by, by),
-                                                        name={"title": "video_id"}.get(by, by)),
-                      (VIDEO, SINCE, LIMIT))
+    key = "video_id" if by == "title" else by
+    one_title = f"AND {_ONE_TITLE}" if by == "title" else ""
+    sql = _QOE.format(key=key, table=f"playback_by_{by}", and_title=one_title)
+    return NamedQuery(f"qoe_by_{by}", help, sql, (VIDEO, SINCE, LIMIT) if by == "title" else (SINCE, LIMIT))
 
 
 QUERIES: dict[str, NamedQuery] = {q.name: q for q in (

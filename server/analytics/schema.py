@@ -22,31 +22,50 @@ CREATE TABLE IF NOT EXISTS playback_events (session_id VARCHAR, video_id VARCHAR
     bytes BIGINT,
     ms DOUBLE, stall_ms DOUBLE, from_rendition VARCHAR, to_rendition VARCHAR, watched_s DOUBLE,
     position_s DOUBLE, duration_s DOUBLE);
--- Playback per minute, title, edge and region: the named queries read this (about one row per
--- session instead of one per event); partial rows of one minute from different batches just add up.
-CREATE TABLE IF NOT EXISTS playback_minutes (minute DOUBLE, video_id VARCHAR, edge VARCHAR, region VARCHAR,
-    started BIGINT, startup_n BIGINT, startup_ms DOUBLE, stall_ms DOUBLE, stopped BIGINT, watched_s DOUBLE,
-    completion_n BIGINT, completion DOUBLE, segment_ms DOUBLE, bitrate_ms DOUBLE, switches BIGINT,
-    bytes BIGINT);
+{rollup_tables}
 CREATE TABLE IF NOT EXISTS cdn_events (edge VARCHAR, region VARCHAR, type VARCHAR, video_id VARCHAR,
     object VARCHAR, bytes BIGINT, reason VARCHAR, healthy BOOLEAN, load DOUBLE, happened_at DOUBLE);
 CREATE TABLE IF NOT EXISTS steering_decisions (video_id VARCHAR, client_region VARCHAR, chosen VARCHAR,
     candidates VARCHAR, happened_at DOUBLE);
 """
 
-ROLLUP_PLAYBACK = """
-INSERT INTO playback_minutes SELECT FLOOR(happened_at / 60) * 60, video_id, edge, region,
-    COUNT(*) FILTER (WHERE type = 'started'), COUNT(startup_ms) FILTER (WHERE type = 'started'),
-    SUM(startup_ms) FILTER (WHERE type = 'started'), SUM(stall_ms) FILTER (WHERE type = 'stall'),
-    COUNT(*) FILTER (WHERE type = 'stopped'), SUM(watched_s) FILTER (WHERE type = 'stopped'),
-    COUNT(position_s / NULLIF(duration_s, 0)) FILTER (WHERE type = 'stopped'),
-    SUM(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped'),
-    SUM(ms) FILTER (WHERE type = 'segment'), SUM(bitrate * ms) FILTER (WHERE type = 'segment'),
-    COUNT(*) FILTER (WHERE type = 'quality_switch'), SUM(bytes) FILTER (WHERE type = 'segment')
-FROM playback_events WHERE rowid >= $first GROUP BY ALL"""
+# Playback rolled up per hour and title, edge or region: the named queries read these (per title about
+# one row per title-hour, per edge or region a handful per hour) instead of millions of events.
+# Partial rows of one hour from different batches simply add up.
+ROLLUP_DIMENSIONS = ("video_id", "edge", "region")
+MEASURES = """
+    COUNT(*) FILTER (WHERE type = 'started') AS started,
+    COUNT(startup_ms) FILTER (WHERE type = 'started') AS startup_n,
+    SUM(startup_ms) FILTER (WHERE type = 'started') AS startup_ms,
+    SUM(stall_ms) FILTER (WHERE type = 'stall') AS stall_ms,
+    COUNT(*) FILTER (WHERE type = 'stopped') AS stopped,
+    SUM(watched_s) FILTER (WHERE type = 'stopped') AS watched_s,
+    COUNT(position_s / NULLIF(duration_s, 0)) FILTER (WHERE type = 'stopped') AS completion_n,
+    SUM(LEAST(position_s / NULLIF(duration_s, 0), 1.0)) FILTER (WHERE type = 'stopped') AS completion,
+    SUM(ms) FILTER (WHERE type = 'segment') AS segment_ms,
+    SUM(bitrate * ms) FILTER (WHERE type = 'segment') AS bitrate_ms,
+    COUNT(*) FILTER (WHERE type = 'quality_switch') AS switches,
+    SUM(bytes) FILTER (WHERE type = 'segment') AS bytes"""
 
-# Rollups run after their topic's rows went in: (table the rows went to, SQL over rows from $first).
-ROLLUPS = {"playback": ("playback_events", ROLLUP_PLAYBACK)}
+
+def rollup_table(dimension: str) -> str:
+    return f"playback_by_{'title' if dimension == 'video_id' else dimension}"
+
+
+def _rollup_ddl(dimension: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS {rollup_table(dimension)} AS SELECT CAST(0 AS DOUBLE) AS hour, "
+            f"{dimension}, {MEASURES} FROM playback_events WHERE false GROUP BY ALL;")
+
+
+def _rollup_insert(dimension: str) -> str:
+    return (f"INSERT INTO {rollup_table(dimension)} SELECT FLOOR(happened_at / 3600) * 3600, {dimension}, "
+            f"{MEASURES} FROM playback_events WHERE rowid >= $first GROUP BY ALL")
+
+
+TABLES = TABLES.format(rollup_tables="\n".join(_rollup_ddl(d) for d in ROLLUP_DIMENSIONS))
+
+# Rollups run after their topic's rows went in: (table the rows went to, statements over rows >= $first).
+ROLLUPS = {"playback": ("playback_events", tuple(_rollup_insert(d) for d in ROLLUP_DIMENSIONS))}
 
 # Statements per topic, run in order inside the batch transaction; columns are parsed from the staged
 # JSON with a fixed structure.
