@@ -48,6 +48,7 @@ def test_play_opens_the_player_with_the_title(qtbot: Any, studio_window: Any,
     studio_window.library.play_requested.emit(published_title)
     assert studio_window.current_view() == "player"
     assert studio_window.player.title["video_id"] == published_title["video_id"]
+    qtbot.waitUntil(lambda: bool(studio_window.player.session.edge), timeout=10_000)  # steered to an edge
 
 
 def test_notifications_show_in_the_window(studio_window: Any) -> None:
