@@ -6,16 +6,15 @@ written here only after its files were published whole; a failure leaves just it
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from server.errors import InvalidRequest, NotFound
+from server.sqlite import decode, transaction, upsert
 
 PUBLISHED, FAILED, DELETED = "published", "failed", "deleted"
 
@@ -88,25 +87,12 @@ class Catalog:
         with self._connect() as db:
             db.executescript(SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def _write(self, title: Title) -> None:
-        row = title.to_dict()
-        for key in JSON_FIELDS:
-            row[key] = json.dumps(row[key])
-        cols = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
         with self._connect() as db:
-            db.execute(f"INSERT OR REPLACE INTO titles ({cols}) VALUES ({marks})", row)
+            upsert(db, "titles", title.to_dict(), JSON_FIELDS)
 
     def add_published(self, title: Title) -> Title:
         """Record a title whose files were published (replacing any earlier failure record)."""
@@ -179,7 +165,4 @@ def _clean_tags(value: Any) -> list[str]:
 
 
 def _from_row(row: sqlite3.Row) -> Title:
-    data = dict(row)
-    for key in JSON_FIELDS:
-        data[key] = json.loads(data[key]) if data[key] is not None else None
-    return Title(**data)
+    return Title(**decode(row, JSON_FIELDS))

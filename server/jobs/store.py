@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from server.errors import NotFound
+from server.sqlite import decode, transaction, upsert
 
 QUEUED, RUNNING, PUBLISHING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED = (
     "queued", "running", "publishing", "published", "failed", "cancelled", "interrupted")
@@ -95,27 +95,15 @@ class JobStore:
         with self._connect() as db:
             db.executescript(SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def save(self, job: JobRecord) -> JobRecord:
         now = time.time()
         job.created_at = job.created_at or now
         job.updated_at = now
-        row = job.to_dict()
-        for key in JSON_FIELDS:
-            row[key] = json.dumps(row[key])
-        cols, marks = ", ".join(row), ", ".join(f":{k}" for k in row)
         with self._connect() as db:
-            db.execute(f"INSERT OR REPLACE INTO jobs ({cols}) VALUES ({marks})", row)
+            upsert(db, "jobs", job.to_dict(), JSON_FIELDS)
         return job
 
     def get(self, job_id: str) -> JobRecord:
@@ -167,7 +155,4 @@ class JobStore:
 
 
 def _job(row: sqlite3.Row) -> JobRecord:
-    data = dict(row)
-    for key in JSON_FIELDS:
-        data[key] = json.loads(data[key])
-    return JobRecord(**data)
+    return JobRecord(**decode(row, JSON_FIELDS))
