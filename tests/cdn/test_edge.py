@@ -9,6 +9,7 @@ import urllib.error
 import pytest
 
 from server.cdn.httpio import transfer_delay_s
+from server.cdn.policies import POLICIES
 from tests.cdn.conftest import VIDEO_ID, EdgeMaker, Recorder, fetch, wait_for
 
 SEG = "cmaf/90p/seg_001.m4s"
@@ -105,10 +106,12 @@ def test_concurrent_misses_for_one_object_make_one_origin_fetch(make_edge: EdgeM
     assert {r[0] for r in results} == {200} and len({r[2] for r in results}) == 1
 
 
-def test_cached_bytes_on_disk_never_exceed_capacity(make_edge: EdgeMaker, store, recorder: Recorder) -> None:
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_cached_bytes_on_disk_never_exceed_capacity(make_edge: EdgeMaker, store, recorder: Recorder,
+                                                    policy: str) -> None:
     sizes = {k: store.stat(k).size for k in store.list(f"videos/{VIDEO_ID}")}
     capacity = max(sizes.values()) + min(sizes.values())
-    edge = make_edge(capacity_bytes=capacity)
+    edge = make_edge(capacity_bytes=capacity, policy=policy)
     for _ in range(2):
         for key in sizes:
             status, _, _ = fetch(edge.url_for(VIDEO_ID, key.split("/", 2)[2]))
