@@ -154,7 +154,7 @@ def main() -> None:
         rate, loaded = load_all(db, args.events, args.batch, args.titles)
         ceiling, naive = baselines(Path(tmp), min(args.events, 500_000), args.titles)
         print("\n| load | events/s |\n|---|---|")
-        print(f"| production loader (raw JSON -> Arrow -> from_json + minute rollup), {loaded:,} events, "
+        print(f"| production loader (raw JSON -> Arrow -> from_json + hourly rollups), {loaded:,} events, "
               f"batch {args.batch:,} | {rate:,.0f} |")
         print(f"| ceiling: DuckDB insert of pre-typed Arrow columns (no JSON) | {ceiling:,.0f} |")
         print(f"| naive: executemany of Python tuples (20k sample) | {naive:,.0f} |")
