@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HLS_JS := resources/web/node_modules/hls.js/dist/hls.min.js
-APT_PACKAGES := ffmpeg vlc-bin vlc-plugin-base libvlc-dev xvfb xauth \
+APT_PACKAGES := ffmpeg vlc-bin vlc-plugin-base vlc-plugin-video-output libvlc-dev xvfb xauth \
 	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-randr0 libxcb-render-util0 libxcb-image0 libglib2.0-0 \
