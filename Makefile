@@ -43,7 +43,7 @@ lint: setup
 bench: setup
 	$(PY) bench/encode_ladder.py
 
-# Installers (issue 6): the one-folder app, .tar.gz and .deb in packaging/out; not part of `make test`
+# Installers (issue 6): the one-folder app, .tar.gz and .deb in packaging/dist; not part of `make test`
 # (the PyInstaller build takes ~5 minutes on 2 cores). `package-test` runs the built app with the
 # system's ffmpeg and VLC hidden.
 .PHONY: package package-test

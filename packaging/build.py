@@ -1,6 +1,6 @@
 """`make package`: the one-folder app (PyInstaller), then on Linux a .tar.gz and a .deb of it.
 
-    python packaging/build.py              # build everything into packaging/dist and packaging/out
+    python packaging/build.py              # the app folder, .tar.gz and .deb into packaging/dist
     python packaging/build.py --no-build   # only repackage an existing packaging/dist/miniflix
 
 Prints the unpacked size, the archive sizes and the system libraries the app still expects from
@@ -26,7 +26,8 @@ import bundle  # noqa: E402
 
 from server import __version__  # noqa: E402
 
-DIST, WORK, OUT = HERE / "dist", HERE / "build", HERE / "out"
+DIST, WORK = HERE / "dist", HERE / "build"
+OUT = DIST  # archives beside the app folder: packaging/dist is git-ignored
 APP_DIR = DIST / bundle.APP
 LINUX = HERE / "linux"
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}

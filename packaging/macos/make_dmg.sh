@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # macOS: build "MiniFlix Studio.app" with PyInstaller and wrap it in a .dmg (run on a Mac).
 #   brew install ffmpeg && brew install --cask vlc     # what gets bundled
-#   packaging/macos/make_dmg.sh                         # -> packaging/out/miniflix-<version>-macos-<arch>.dmg
+#   packaging/macos/make_dmg.sh                         # -> packaging/dist/miniflix-<version>-macos-<arch>.dmg
 # Needs the venv with the `package` extra (pip install -e '.[package]') and resources/web installed
 # (npm ci in resources/web). Signing/notarisation: set CODESIGN_IDENTITY to sign the .app.
 set -euo pipefail
@@ -32,7 +32,7 @@ if [ -n "${CODESIGN_IDENTITY:-}" ]; then
 fi
 "$app/Contents/MacOS/miniflix" --version
 
-out="$root/packaging/out/miniflix-$version-macos-$(uname -m).dmg"
+out="$root/packaging/dist/miniflix-$version-macos-$(uname -m).dmg"
 stage=$(mktemp -d)
 cp -R "$app" "$stage/"
 ln -s /Applications "$stage/Applications"

@@ -1,7 +1,7 @@
 ; Inno Setup script for MiniFlix Studio on Windows (x64). Build the app first, then:
 ;   python packaging\build.py
 ;   iscc /DAppVersion=0.1.0 packaging\windows\miniflix.iss
-; Output: packaging\out\miniflix-<version>-windows-x64-setup.exe
+; Output: packaging\dist\miniflix-<version>-windows-x64-setup.exe
 ; Installs per user by default (no admin needed) or for all users; data goes to %LOCALAPPDATA%\MiniFlix
 ; (never into the install folder), unless a file named `portable` sits beside miniflix.exe.
 
@@ -23,7 +23,7 @@ PrivilegesRequired=lowest
 PrivilegesRequiredOverridesAllowed=dialog
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
-OutputDir=..\out
+OutputDir=..\dist
 OutputBaseFilename=miniflix-{#AppVersion}-windows-x64-setup
 SetupIconFile=..\resources\miniflix.ico
 UninstallDisplayIcon={app}\MiniFlix Studio.exe
