@@ -56,5 +56,6 @@ register("min_chunk_seconds", 10.0, "Shortest chunk worth its own ffmpeg (short 
 register("chunk_retries", 2, "How many times a failing chunk encode is retried.", int)
 register("x264_preset", "veryfast", "libx264 preset for every rung.")
 register("sample_seconds", 20, "Length of the sample clip the demo and the first start offer.", int)
+register("cdn_fill_interval_s", 300.0, "How often popular titles are pushed to their home edges.", float)
 register("upload_limit_mb", 4096, "Largest upload the server accepts, in MiB.", int)
 register("host", "127.0.0.1", "Address the HTTP server binds to.")

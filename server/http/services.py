@@ -10,10 +10,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import import_module
-from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from server import config
 from server.catalog import Catalog
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
@@ -21,6 +20,7 @@ from server.storage.blobstore import LocalBlobStore
 if TYPE_CHECKING:
     from server.analytics.service import AnalyticsService
     from server.cdn.cluster import CDN
+    from server.cdn.fill import ProactiveFill
     from server.cdn.steering import Steering
     from server.events.log import EventLog
     from server.jobs.service import IngestService
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Start order; stop runs in reverse. Each is an attribute that may expose start()/stop().
-LIFECYCLE = ("events", "analytics", "search", "cdn", "steering", "ingest")
+LIFECYCLE = ("events", "analytics", "search", "cdn", "steering", "fill", "ingest")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Services:
     steering: Steering | None = None          # ranks edges for a client
     analytics: AnalyticsService | None = None  # named queries over DuckDB
     search: SearchService | None = None
+    fill: FillService | None = None           # proactive push of popular titles to edges
     ingest: IngestService | None = None       # the ingest job queue
     stopping: threading.Event = field(default_factory=threading.Event)
     started: list[str] = field(default_factory=list)
@@ -93,56 +94,39 @@ class Services:
 
 
 def build_services(data: DataDir) -> Services:
-    """Build every service present in this build for `data`, wired to one event log."""
-    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin))
-    for name, module, builder in BUILDERS:
-        if _present(module):
-            setattr(services, name, builder(services))
-    return services
-
-
-def _events(s: Services) -> Any:
-    return import_module("server.events.log").open_event_log(s.data)
-
-
-def _analytics(s: Services) -> Any:
-    return import_module("server.analytics.service").AnalyticsService(s.data, s.events)
-
-
-def _search(s: Services) -> Any:
-    views = s.analytics.views if s.analytics is not None else None
-    return import_module("server.search.service").SearchService(s.data, s.events, s.catalog, views=views)
-
-
-def _cdn(s: Services) -> Any:
+    """Build every service for `data`, wired to one event log (started later, in LIFECYCLE order)."""
+    from server.analytics.service import AnalyticsService
     from server.cdn.cluster import CDN
+    from server.cdn.fill import ProactiveFill, feed_from_views
     from server.cdn.origin import StoreOrigin
-    from server.cdn.topology import Topology
-
-    return CDN(Topology.configured(), StoreOrigin(s.store), s.data, s.events)
-
-
-def _steering(s: Services) -> Any:
     from server.cdn.steering import Steering
+    from server.cdn.topology import Topology
+    from server.events.log import open_event_log
+    from server.jobs.service import IngestService
+    from server.search.service import SearchService
 
-    return Steering(s.cdn, s.events) if s.cdn is not None else None
+    s = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin))
+    s.events = open_event_log(data)
+    s.analytics = AnalyticsService(data, s.events)
+    s.search = SearchService(data, s.events, s.catalog, views=s.analytics.views)
+    s.cdn = CDN(Topology.configured(), StoreOrigin(s.store), data, s.events)
+    s.steering = Steering(s.cdn, s.events)
+    # Popular titles (by recent views) are pushed to their home edges before viewers ask.
+    s.fill = FillService(ProactiveFill(s.cdn, feed_from_views(s.analytics.views)),
+                         config.get("cdn_fill_interval_s"))
+    s.ingest = IngestService(data, s.events)
+    return s
 
 
-def _ingest(s: Services) -> Any:
-    return import_module("server.jobs.service").IngestService(s.data, s.events)
+@dataclass
+class FillService:
+    """Runs the proactive fill every `interval_s` while the server runs."""
 
+    fill: ProactiveFill
+    interval_s: float
 
-def _present(module: str) -> bool:
-    try:
-        return find_spec(module) is not None
-    except ModuleNotFoundError:  # its parent package is missing
-        return False
+    def start(self) -> None:
+        self.fill.start(self.interval_s)
 
-
-# (attribute, module that must exist in this build, builder), in build order.
-BUILDERS = (("events", "server.events.log", _events),
-            ("analytics", "server.analytics.service", _analytics),
-            ("search", "server.search.service", _search),
-            ("cdn", "server.cdn.cluster", _cdn),
-            ("steering", "server.cdn.steering", _steering),
-            ("ingest", "server.jobs.service", _ingest))
+    def stop(self) -> None:
+        self.fill.stop()
