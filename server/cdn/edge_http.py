@@ -14,10 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from server.cdn.cache import Lookup
-from server.cdn.httpio import ByteRange, RangeNotSatisfiable, content_type, parse_range, transfer_delay_s
+from server.cdn.httpio import ByteRange, RangeNotSatisfiable, parse_range, transfer_delay_s
 from server.cdn.tokens import Signer
 from server.errors import Forbidden, MiniflixError, NotFound
 from server.storage.blobstore import safe_key
+from server.storage.mime import content_type
 
 if TYPE_CHECKING:
     from server.cdn.edge import EdgeNode

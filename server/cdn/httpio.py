@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
 from server.errors import MiniflixError
-
-MIME_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".mpd": "application/dash+xml",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".m4v": "video/mp4",
-    ".vtt": "text/vtt",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".json": "application/json",
-    ".ts": "video/mp2t",
-}
 
 
 class RangeNotSatisfiable(MiniflixError):
     """A Range header that asks for bytes the object does not have."""
 
     status = 416
-
-
-def content_type(key: str) -> str:
-    """The MIME type streaming clients expect for a packaged object, by extension."""
-    return MIME_TYPES.get(posixpath.splitext(key)[1].lower(), "application/octet-stream")
 
 
 @dataclass(frozen=True)

@@ -11,31 +11,11 @@ from flask import Blueprint, Response, send_file
 from server.errors import Forbidden
 from server.http.context import need
 from server.storage.blobstore import TITLE_PREFIX
+from server.storage.mime import content_type
 
 bp = Blueprint("origin", __name__, url_prefix="/origin")
 
-MIME_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".mpd": "application/dash+xml",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".m4v": "video/mp4",
-    ".vtt": "text/vtt",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".json": "application/json",
-    ".ts": "video/mp2t",
-}
 ONE_HOUR = 3600
-
-
-def mime_type(key: str) -> str:
-    """The MIME type players expect for an origin object (by extension)."""
-    dot = key.rfind(".")
-    return MIME_TYPES.get(key[dot:].lower(), "application/octet-stream") if dot >= 0 else \
-        "application/octet-stream"
 
 
 @bp.get("/<path:key>")
@@ -45,7 +25,7 @@ def serve(key: str) -> Response:
         raise Forbidden(f"Refused {key!r}: the origin serves only `{TITLE_PREFIX}/<id>/…` keys.")
     store = need("store")
     stat = store.stat(key)
-    response = send_file(store.path(key), mimetype=mime_type(key), conditional=True,
+    response = send_file(store.path(key), mimetype=content_type(key), conditional=True,
                          etag=stat.etag, last_modified=stat.mtime, max_age=_max_age(key))
     response.headers["Accept-Ranges"] = "bytes"
     return response
