@@ -45,6 +45,9 @@ def apply_theme(app: QApplication) -> None:
         palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#7f848a"))
         palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#7f848a"))
     app.setPalette(palette)
+    for widget in app.allWidgets():  # style sheets resolve palette() once: make them look again
+        if widget.styleSheet():
+            widget.setStyleSheet(widget.styleSheet())
 
 
 def application() -> QApplication:

@@ -37,6 +37,8 @@ VIEWS = (("upload", "Upload", UploadView), ("library", "Library", LibraryView),
          ("player", "Player", PlayerView), ("analytics", "Analytics", AnalyticsView),
          ("network", "Network", NetworkView))
 STATUS_MS = 500
+SIDEBAR_STYLE = ("QListWidget#sidebar { border: none; border-right: 1px solid palette(mid); "
+                 "font-size: 11pt; outline: 0; } QListWidget#sidebar::item { padding: 9px 8px; }")
 ERROR_SHOW_MS = 10_000
 
 
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setFixedWidth(150)
         self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.stack = QStackedWidget(self)
         icons = (QStyle.StandardPixmap.SP_ArrowUp, QStyle.StandardPixmap.SP_DirIcon,
                  QStyle.StandardPixmap.SP_MediaPlay, QStyle.StandardPixmap.SP_FileDialogDetailedView,

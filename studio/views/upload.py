@@ -84,7 +84,7 @@ class JobTableModel(QAbstractTableModel):
         if column == 0:
             return row.name
         if column == 1:
-            return row.state if row.state != "running" else f"running: {row.job.get('stage', '')}"
+            return row.job.get("stage") or row.state if row.state == "running" else row.state
         if column == PROGRESS:
             return row.percent
         if column == 3:
@@ -102,14 +102,17 @@ class ProgressDelegate(QStyledItemDelegate):
     """Draws the percent column as a progress bar in the current style."""
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        style = QApplication.style()
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 4, -2, -4)
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(float(index.data()) * 10)
         bar.text = f"{float(index.data()):.0f}%"
         bar.textVisible = True
-        bar.state = option.state
-        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.palette = option.palette
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
 
 class UploadView(QWidget):
@@ -150,6 +153,7 @@ class UploadView(QWidget):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([560, 440])  # until the window remembers the user's choice
         layout = QVBoxLayout(self)
         layout.addLayout(self._buttons())
         layout.addWidget(self.splitter, 1)

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from studio.views.upload_jobs import FINISHED, JobRow
+from studio.views.upload_jobs import ACTIVE, FINISHED, JobRow
 from studio.widgets import fmt
 from studio.widgets.chunk_grid import ChunkGrid
 
@@ -52,11 +52,15 @@ class JobDetail(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
         self.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget(self)
         self.title = QLabel(body)
         self.title.setObjectName("jobTitle")
-        self.title.setStyleSheet("font-size: 15pt; font-weight: 600;")
+        font = self.title.font()
+        font.setPointSize(15)
+        font.setBold(True)
+        self.title.setFont(font)
         self.title.setWordWrap(True)
         self.state = QLabel(body)
         self.error = QLabel(body)
@@ -64,6 +68,8 @@ class JobDetail(QScrollArea):
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.grid_caption = QLabel("<b>Encode</b> — chunks (columns) by rungs (rows)", body)
+        self.grid_caption.setWordWrap(True)
+        self.state.setWordWrap(True)
         self.grid = ChunkGrid(body)
         self.report = QLabel(body)
         self.report.setWordWrap(True)
@@ -80,7 +86,8 @@ class JobDetail(QScrollArea):
         self.state.setText(state_line(row) if row else "")
         self.error.setText(row.error if row else "")
         self.error.setVisible(bool(row and row.error))
-        self.grid_caption.setVisible(row is not None)
-        self.grid.setVisible(row is not None)
+        encoding = row is not None and (bool(row.tasks) or row.state in ACTIVE)
+        self.grid_caption.setVisible(encoding)
+        self.grid.setVisible(encoding)
         self.grid.set_state(row.rungs if row else [], row.tasks if row else {})
         self.report.setText(integrity_html(row.integrity) if row else "")

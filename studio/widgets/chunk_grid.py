@@ -55,6 +55,9 @@ class ChunkGrid(QWidget):
         """Cells shown as finished (what a user sees filled)."""
         return sum(1 for row, c in self._cells() if self.fraction(row, c) >= 1.0)
 
+    def minimumSizeHint(self) -> QSize:
+        return QSize(LABEL_W + 60, 40)
+
     def sizeHint(self) -> QSize:
         return QSize(LABEL_W + 8 * (CELL_MAX + GAP), max(40, len(self.rows()) * 26 + 4))
 

@@ -1,0 +1,224 @@
+"""Render every main view of the studio to docs/screenshots/*.png, with real content.
+
+A real server in a temporary data dir ingests a few generated clips (real ffmpeg), the Player plays
+one through steering and an edge (so analytics and the network have real traffic), and a longer clip
+is caught mid-encode for the Upload view. Runs under Xvfb: started here when there is no $DISPLAY.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep-data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SIZE = (1440, 900)
+CLIPS = (  # (file, lavfi source, seconds, title, tags, description)
+    ("mandelbrot.mp4", "mandelbrot=size=320x180:rate=25,scale=640:360", 20, "Mandelbrot zoom",
+     "fractal, math", "A slow dive into the Mandelbrot set."),
+    ("bars.mp4", "smptehdbars=size=640x360:rate=25", 5, "Colour bars", "calibration",
+     "SMPTE HD colour bars with a 1 kHz tone."),
+    ("life.mp4", "life=size=320x180:rate=25:mold=10:ratio=0.3:death_color=#203040:life_color=#60c0ff,"
+     "scale=640:360:flags=neighbor", 6, "Game of Life", "simulation, math", "Conway's cellular automaton."),
+    ("pattern.mp4", "testsrc2=size=640x360:rate=25", 5, "Test pattern", "calibration",
+     "The ffmpeg testsrc2 pattern."),
+)
+MID_ENCODE = ("long-take.mp4", "testsrc2=size=1280x720:rate=30", 40)
+SERVER_ENV = {"MINIFLIX_SEGMENT_SECONDS": "2", "MINIFLIX_MIN_CHUNK_SECONDS": "2", "MINIFLIX_WORKERS": "2"}
+
+
+def make_clip(out: Path, source: str, seconds: int) -> Path:
+    """A clip from an ffmpeg test source with a tone (the script, not the studio, runs ffmpeg)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source},trim=duration={seconds}",
+                    "-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}",
+                    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    "-shortest", str(out)], check=True)
+    return out
+
+
+def api(url: str, body: dict[str, Any] | None = None, method: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def display() -> Iterator[None]:
+    """Use $DISPLAY, or run a private Xvfb for the duration."""
+    if os.environ.get("DISPLAY"):
+        yield
+        return
+    xvfb = subprocess.Popen(["Xvfb", ":99", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+    os.environ["DISPLAY"] = ":99"
+    try:
+        time.sleep(1.0)
+        yield
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def pump(seconds: float, until: Callable[[], bool] | None = None) -> bool:
+    """Run the Qt event loop for up to `seconds`, or until `until()` holds; returns whether it did."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        if until is not None and until():
+            return True
+        time.sleep(0.02)
+    return until is None
+
+
+def ingest_library(url: str, work: Path) -> list[dict[str, Any]]:
+    """The library titles: ingested one after another, then given names, tags and descriptions."""
+    jobs = [(api(f"{url}/api/jobs", {"path": str(make_clip(work / f, src, s))}), t, tags, d)
+            for f, src, s, t, tags, d in CLIPS]
+    titles = []
+    for job, title, tags, description in jobs:
+        while (state := api(f"{url}/api/jobs/{job['job_id']}"))["state"] not in ("published", "failed"):
+            time.sleep(0.5)
+        if state["state"] == "failed":
+            raise SystemExit(f"ingest of {title} failed: {state['error']}")
+        titles.append(api(f"{url}/api/titles/{state['video_id']}",
+                          {"title": title, "tags": tags, "description": description}, method="PATCH"))
+    return titles
+
+
+def shoot(window: Any, out: Path, name: str) -> Path:
+    """The window as the X server shows it (VLC draws video into its own X window, which
+    QWidget.grab() cannot see); falls back to grab() off X."""
+    from PySide6.QtGui import QGuiApplication
+
+    path = out / f"{name}.png"
+    pump(0.5)
+    g = window.geometry()
+    image = QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height())
+    (image if not image.isNull() else window.grab()).save(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", flush=True)
+    return path
+
+
+def run(out: Path, data_root: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from server.http.embedded import start_embedded
+    from server.paths import DataDir
+    from studio.app import application
+    from studio.client import ApiClient
+    from studio.window import MainWindow
+
+    os.environ.update(SERVER_ENV)
+    server = start_embedded(DataDir.resolve(data_root / "data"))
+    work = data_root / "clips"
+    work.mkdir(exist_ok=True)
+    try:
+        titles = ingest_library(server.url, work)
+        app = application()
+        client = ApiClient(server.url)
+        settings = QSettings(str(data_root / "studio.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(client, settings)
+        window.resize(*SIZE)
+        window.show()
+        client.start_events()
+        pump(3.0)
+        scenes(window, server.url, titles, out, work)
+        window.close()
+        client.close()
+        app.processEvents()
+    finally:
+        server.stop()
+
+
+def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work: Path) -> None:
+    """Each view in a state worth showing, one screenshot each."""
+    window.play(titles[0])
+    pump(7.0)  # steering, the first segments through the edge, a few seconds of frames
+    shoot(window, out, "player")
+    window.show_view("network")
+    pump(3.0)  # while it plays: throughput and cache fill on the chosen edge
+    shoot(window, out, "network")
+    window.player.shutdown()  # stopping posts the session's telemetry: views and watch time
+    window.show_view("analytics")
+    getattr(window.views["analytics"], "refresh", lambda: None)()
+    pump(5.0)
+    shoot(window, out, "analytics")
+    library = window.library
+    window.show_view("library")
+    library.reload()
+    pump(10.0, lambda: len(library.model.posters.pixmaps) >= len(titles))
+    library.grid.setCurrentIndex(library.model.index(library.model.row_of(titles[1]["video_id"])))
+    shoot(window, out, "library")
+    library.search.setText("math")
+    pump(5.0, lambda: 0 < len(library.model.titles) < len(titles))
+    shoot(window, out, "library-search")
+    library.search.clear()
+    dark_theme(window, out)
+    name, source, seconds = MID_ENCODE
+    window.add_paths([make_clip(work / name, source, seconds)])
+    grid = window.upload.detail.grid
+    pump(180.0, lambda: grid.cells() > 4 and 0.3 < grid.done_cells() / grid.cells() < 0.8)
+    shoot(window, out, "upload")
+    window.upload.cancel_button.click()  # no need to wait for the rest
+    pump(1.0)
+
+
+def dark_theme(window: Any, out: Path) -> None:
+    """The Library again with the dark palette (what a system in dark mode gets)."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import THEME_ENV, apply_theme
+
+    os.environ[THEME_ENV] = "dark"
+    apply_theme(QApplication.instance())  # type: ignore[arg-type]
+    shoot(window, out, "library-dark")
+    os.environ[THEME_ENV] = "light"
+    apply_theme(QApplication.instance())  # type: ignore[arg-type]
+
+
+def quiet_alsa(folder: Path) -> None:
+    """Machines without a sound card: VLC's audio output gets ALSA's null device instead of
+    thousands of lines of ALSA errors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "asound.conf"
+    conf.write_text("pcm.!default { type null }\n")
+    os.environ.setdefault("ALSA_CONFIG_PATH", str(conf))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--keep-data", type=Path,
+                        help="keep the server's data dir here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ.setdefault("MINIFLIX_STUDIO_THEME", "light")
+    quiet_alsa(data_root := args.keep_data or Path(tempfile.mkdtemp(prefix="miniflix-shots-")))
+    try:
+        with display():
+            run(args.out, data_root)
+    finally:
+        if args.keep_data is None:
+            shutil.rmtree(data_root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
