@@ -47,8 +47,9 @@ class PlaybackSession(QObject):
         self.telemetry: TelemetryReporter | None = None
         self.last_stats = MediaStats()
         self._last_steer = 0.0
+        self._reason = ""  # why the re-steer waiting on `_retry` is needed
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
-        self._retry.timeout.connect(lambda: self.resteer("retry"))
+        self._retry.timeout.connect(lambda: self.resteer(self._reason or "retry"))
         backend.stats_changed.connect(self._on_stats)
         backend.state_changed.connect(self._on_state)
         backend.failed.connect(lambda text: self.resteer(f"playback error: {text}"))
@@ -88,8 +89,10 @@ class PlaybackSession(QObject):
             return
         wait = RESTEER_MIN_GAP_S - (time.monotonic() - self._last_steer)
         if wait > 0:
+            self._reason = reason
             self._retry.start(int(wait * 1000))
             return
+        self._reason = ""
         self.message.emit(f"Re-steering from {self.edge or 'no edge'}: {reason}")
         self._steer(reason)
 
@@ -157,6 +160,7 @@ class PlaybackSession(QObject):
     def _steer_failed(self, video_id: str, text: str) -> None:
         if self.title is not None and self.title["video_id"] == video_id:
             self.message.emit(f"Cannot steer: {text}; retrying")
+            self._reason = f"retry after: {text}"
             self._retry.start(RETRY_MS)
 
     # --- backend state ------------------------------------------------------------------------------
@@ -167,9 +171,20 @@ class PlaybackSession(QObject):
             self.resteer(f"playback error on {self.edge}")
         elif state == ENDED:
             if self.duration_s and self.position_s < self.duration_s - END_SLACK_S:
-                self.resteer(f"stream from {self.edge} broke off at {self.position_s:.1f} s")
+                self._check_early_end(self.edge, self.position_s)
             else:
                 self._end_session()
+
+    def _check_early_end(self, edge: str, position_s: float) -> None:
+        """VLC ends a stream whose segments stop coming; if the edge is down that was no real end."""
+        def answer(report: dict[str, Any] | None) -> None:
+            if edge != self.edge:
+                return
+            if (report or {}).get("healthy", False):
+                self._end_session()
+            else:
+                self.resteer(f"stream from {edge} broke off at {position_s:.1f} s")
+        self.client.get(f"/api/edges/{edge}", on_ok=answer, on_error=lambda _text: answer(None))
 
     def _on_stats(self, stats: MediaStats) -> None:
         self.last_stats = stats

@@ -45,6 +45,7 @@ class TelemetryReporter(QObject):
         self.opened_at = time.monotonic()
         self.started = False
         self.stopped = False
+        self.in_flight = 0  # batches posted and not yet answered
         self.watched_s = 0.0
         self._last: tuple[float, float] | None = None  # (monotonic, position) of the last advance
         self._stall_from: float | None = None
@@ -123,9 +124,13 @@ class TelemetryReporter(QObject):
         if not self.queue:
             return
         batch, self.queue = self.queue, []
-        self.client.post("/api/telemetry", {"events": batch},
-                         on_ok=lambda reply: self.sent.emit(int((reply or {}).get("published", 0))),
-                         on_error=self._failed)
+        self.in_flight += 1
+        self.client.post("/api/telemetry", {"events": batch}, on_ok=self._accepted, on_error=self._failed)
+
+    def _accepted(self, reply: dict[str, Any] | None) -> None:
+        self.in_flight -= 1
+        self.sent.emit(int((reply or {}).get("published", 0)))
 
     def _failed(self, text: str) -> None:
+        self.in_flight -= 1
         self.client.error.emit(f"Telemetry not recorded: {text}")
