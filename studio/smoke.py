@@ -38,6 +38,10 @@ class SmokeRun(QObject):
         self._poll = QTimer(self, interval=POLL_MS)
 
     def start(self) -> None:
+        backend = self.window.player.backend
+        if backend.name != self.want_backend:  # checked first: a wrong backend fails in seconds
+            note = self.window.player.backend_note
+            return self.finish(1, f"playback backend is {backend.name!r} ({note}), not {self.want_backend!r}")
         self.client.post("/api/jobs", {"path": self.clip, "name": "smoke test"},
                          on_ok=self._submitted, on_error=self._fail_with("POST /api/jobs"))
 
@@ -68,9 +72,6 @@ class SmokeRun(QObject):
 
     def _play(self, title: dict[str, Any]) -> None:
         backend = self.window.player.backend
-        if backend.name != self.want_backend:
-            note = self.window.player.backend_note
-            return self.finish(1, f"playback backend is {backend.name!r} ({note}), not {self.want_backend!r}")
         backend.failed.connect(lambda text: self.finish(1, f"player failed: {text}"))
         backend.position_changed.connect(self._position)
         self.window.play(title)
@@ -103,7 +104,8 @@ def run_smoke(server_url: str, clip: str | Path, timeout_s: float = 180.0) -> in
         QTimer.singleShot(int(timeout_s * 1000), lambda: run.finish(
             1, f"timed out after {timeout_s:.0f} s; done so far: {'; '.join(run.steps) or 'nothing'}"))
         run.start()
-        loop.exec()
+        if run.result is None:
+            loop.exec()
         code, message = run.result or (1, "stopped without a result")
         window.player.shutdown()
         window.close()
