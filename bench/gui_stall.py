@@ -99,7 +99,12 @@ def spin_until(done: Callable[[], bool], timeout_s: float = PHASE_TIMEOUT_S) -> 
     """Run the real event loop until `done()` (checked every 50 ms) or the timeout."""
     loop, check = QEventLoop(), QTimer(interval=50)
     deadline = time.monotonic() + timeout_s
-    check.timeout.connect(lambda: (done() or time.monotonic() > deadline) and loop.quit())
+
+    def poll() -> None:
+        if done() or time.monotonic() > deadline:
+            loop.quit()
+
+    check.timeout.connect(poll)
     check.start()
     loop.exec()
     check.stop()
