@@ -164,7 +164,7 @@ class AnalyticsView(QWidget):
         self.panels = {key: ChartTable(key, metrics, self) for key, metrics in
                        (("views", ()), ("qoe_by_title", QOE), ("qoe_by_edge", QOE), ("cache_hit_ratio", ()),
                         ("encode_cost", ENCODE))}
-        for key, label in (("views", "Views & watch time"), ("qoe_by_title", "QoE by title"),
+        for key, label in (("views", "Views && watch time"), ("qoe_by_title", "QoE by title"),
                            ("qoe_by_edge", "QoE by edge"), ("cache_hit_ratio", "Cache hit ratio"),
                            ("encode_cost", "Encode cost")):
             self.tabs.addTab(self.panels[key], label)
@@ -229,7 +229,7 @@ class AnalyticsView(QWidget):
             self._ask(f"/api/analytics/{name}", {"since": starts[0]}, generation, partial(self._qoe, name))
         self._ask("/api/analytics/cache_hit_ratio", {"since": starts[0], "bucket_s": window.bucket_s,
                                                      "limit": 10_000}, generation,
-                  lambda doc: self._cache(doc.get("rows", []), (starts[0], now)))
+                  lambda doc: self._cache(doc.get("rows", []), starts))
         self._ask("/api/analytics/encode_cost", {}, generation, lambda doc: self._encode(doc.get("rows", [])))
 
     def _ask(self, path: str, params: dict[str, Any], generation: int, done: Callable[[Any], None]) -> None:
@@ -278,7 +278,7 @@ class AnalyticsView(QWidget):
         title = f"Views and watch time per {self.window_.unit}"
         columns = ["bucket_start", "views", "watch_minutes"]
         self.panels["views"].show_rows(columns, table, lambda _m: time_chart(
-            title, lines, "views / minutes", (x[0], now), "%.1f"))
+            title, lines, "views / minutes", (x[0], x[-1]), "%.1f", ticks=len(x)))
 
     def _qoe(self, name: str, doc: dict[str, Any]) -> None:
         rows: list[dict[str, Any]] = doc.get("rows", [])
@@ -297,14 +297,15 @@ class AnalyticsView(QWidget):
 
         self.panels[name].show_rows(columns, table, build)
 
-    def _cache(self, rows: list[dict[str, Any]], span: tuple[float, float]) -> None:
+    def _cache(self, rows: list[dict[str, Any]], starts: list[int]) -> None:
         lines: dict[str, list[tuple[float, float]]] = {}
         for r in rows:
             point = (number(r, "bucket_start"), number(r, "hit_ratio") * 100)
             lines.setdefault(str(r.get("edge")), []).append(point)
         columns = list(rows[0].keys()) if rows else ["edge", "bucket_start", "requests", "hits", "hit_ratio"]
         self.panels["cache_hit_ratio"].show_rows(columns, rows, lambda _m: time_chart(
-            "Cache hit ratio per edge (requests)", lines, "hit ratio %", span, "%.0f", top=100.0))
+            "Cache hit ratio per edge (requests)", lines, "hit ratio %", (starts[0], starts[-1]), "%.0f",
+            top=100.0, ticks=len(starts)))
 
     def _encode(self, rows: list[dict[str, Any]]) -> None:
         table = [{"title": self.title_of(r.get("video_id", "")), **r} for r in rows]

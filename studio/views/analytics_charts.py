@@ -84,11 +84,13 @@ def bar_chart(title: str, categories: list[str], sets: dict[str, list[float]], u
 
 
 def time_chart(title: str, lines: dict[str, list[tuple[float, float]]], unit: str, span: tuple[float, float],
-               fmt: str = "%.0f", top: float | None = None) -> QChart:
-    """Lines over epoch-second x values, one per key; the x axis covers `span` even with no points."""
+               fmt: str = "%.0f", top: float | None = None, ticks: int = 5) -> QChart:
+    """Lines over epoch-second x values, one per key; the x axis covers `span` (first to last bucket
+    start) even with no points, with `ticks` labels so each lands on a bucket start."""
     chart = base_chart(title)
     axis_x = QDateTimeAxis()
     axis_x.setFormat("HH:mm" if span[1] - span[0] <= 86400 else "dd MMM HH:mm")
+    axis_x.setTickCount(max(2, ticks))
     axis_x.setRange(QDateTime.fromSecsSinceEpoch(int(span[0])), QDateTime.fromSecsSinceEpoch(int(span[1])))
     peak = max((y for points in lines.values() for _x, y in points), default=0.0)
     axis_y = value_axis(unit, peak if top is None else top / 1.15, fmt)

@@ -91,7 +91,7 @@ class SteeringFeed(QTreeWidget):
         self.setHeaderLabels(["Time", "Title", "Viewer", "Chosen", "Why"])
         self.setAlternatingRowColors(True)
 
-    def add(self, value: dict[str, Any]) -> None:
+    def add(self, value: dict[str, Any], title: str = "") -> None:
         candidates = value.get("candidates", [])
         chosen = value.get("chosen", "")
         why = next(("; ".join(c.get("reasons", [])) for c in candidates if c.get("edge") == chosen), "")
@@ -100,7 +100,7 @@ class SteeringFeed(QTreeWidget):
         latlon = ",".join(str(x) for x in value.get("client_latlon") or [])
         viewer = value.get("client_region") or latlon or "default"
         stamp = time.strftime("%H:%M:%S", time.localtime(float(value.get("at") or time.time())))
-        item = QTreeWidgetItem([stamp, value.get("video_id", ""), viewer, chosen or "none",
+        item = QTreeWidgetItem([stamp, title or value.get("video_id", ""), viewer, chosen or "none",
                                 "; ".join([why, *lost]) if lost else why])
         for c in candidates:
             item.addChild(QTreeWidgetItem(["", "", f"#{c.get('rank', '')}", c.get("edge", ""),
@@ -126,6 +126,7 @@ class NetworkView(QWidget):
         super().__init__(parent)
         self.client = client
         self.edges: list[dict[str, Any]] = []
+        self.names: dict[str, str] = {}  # video id -> title, for the feed
         self._in_flight = False
         self.diagram = NetworkDiagram(self)
         self.panel = EdgePanel(self)
@@ -146,6 +147,7 @@ class NetworkView(QWidget):
         """Poll only while visible (a hidden view costs the server nothing)."""
         self._timer.start()
         self.refresh()
+        self.load_names()
         super().showEvent(event)
 
     def hideEvent(self, event: Any) -> None:
@@ -175,6 +177,12 @@ class NetworkView(QWidget):
             return
         self._in_flight = True
         self.client.get("/api/edges", on_ok=self._edges, on_error=self._failed)
+
+    def load_names(self) -> None:
+        self.client.get("/api/titles", {"status": "all"}, on_ok=self._names, on_error=lambda _text: None)
+
+    def _names(self, doc: dict[str, Any]) -> None:
+        self.names = {t["video_id"]: t.get("title") or t["video_id"] for t in doc.get("titles", [])}
 
     def _edges(self, doc: dict[str, Any]) -> None:
         self._in_flight = False
@@ -219,8 +227,11 @@ class NetworkView(QWidget):
     def on_events(self, events: list[dict[str, Any]]) -> None:
         """Steering decisions go to the feed; any `cdn` event batch triggers one early refresh."""
         for event in events:
+            value = event.get("value", {})
             if event.get("topic") == "steering":
-                self.feed.add(event.get("value", {}))
+                self.feed.add(value, self.names.get(value.get("video_id", ""), ""))
+            elif event.get("topic") == "videos" and isinstance(value.get("title"), dict):
+                self.names[value["video_id"]] = value["title"].get("title") or value["video_id"]
         if any(e.get("topic") == "cdn" for e in events):
             self.refresh_soon()
 

@@ -87,6 +87,7 @@ def test_stopping_the_playing_edge_moves_playback_and_the_feed_says_why(
         qtbot.waitUntil(lambda: player.session.edge not in ("", first), timeout=TIMEOUT_MS)
         wait_playing(qtbot, player, beyond_s=at)  # playback goes on from where it was
         wait_feed(qtbot, network, f"{first}: down")
+        wait_feed(qtbot, network, f"| {published_title['title']} |")  # rows name the title, not its id
         assert "edge" in player.note.text() and first in player.note.text()  # "Now playing from X (was Y): …"
         assert network.panel.toggle.text() == "Start edge"
         assert not (network.edge(first) or {}).get("healthy", True)
