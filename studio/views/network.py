@@ -138,6 +138,7 @@ class NetworkView(QWidget):
         self.panel.start_requested.connect(lambda name: self.edge_action(name, "start"))
         self.panel.throttle_requested.connect(self.throttle)
         client.events.connect(self.on_events)
+        self.load_names()
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._soon = QTimer(self, singleShot=True, interval=EVENT_REFRESH_MS)
