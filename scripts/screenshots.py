@@ -152,8 +152,12 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     pump(7.0)  # steering, the first segments through the edge, a few seconds of frames
     shoot(window, out, "player")
     window.show_view("network")
+    window.views["network"].select_edge(window.player.session.edge)  # the edge playing right now
     pump(3.0)  # while it plays: throughput and cache fill on the chosen edge
     shoot(window, out, "network")
+    for title in (titles[2], titles[0]):  # more sessions (the second one hits the edge's cache)
+        window.play(title)
+        pump(5.0)
     window.player.shutdown()  # stopping posts the session's telemetry: views and watch time
     window.show_view("analytics")
     getattr(window.views["analytics"], "refresh", lambda: None)()
