@@ -55,7 +55,8 @@ def excludes() -> list[str]:
 # Plugins and data nothing here uses, by destination inside _internal/: Qt's GTK theme (it loads
 # GTK 3), embedded-Linux EGLFS, the PDF image format and the virtual keyboard (they load QtPdf,
 # QtQuick and QtQml), Qt's translations (the studio is English only), and VLC's
-# interfaces, streaming outputs, service discovery and desktop notifications (libvlc only plays).
+# interfaces, streaming outputs, service discovery, desktop notifications and text-mode video
+# outputs (libvlc only plays, into the studio's window).
 Q = "PySide6/Qt/plugins/"
 DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  f"{Q}imageformats/libqpdf.so",
@@ -63,7 +64,9 @@ DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  "PySide6/Qt/lib/libQt6EglFs", "PySide6/Qt/translations/", "vlc/plugins/gui/",
                  "vlc/plugins/lua/", "vlc/plugins/control/", "vlc/plugins/services_discovery/",
                  "vlc/plugins/stream_out/", "vlc/plugins/access_output/", "vlc/plugins/mux/",
-                 "vlc/plugins/meta_engine/", "vlc/plugins/stream_extractor/", "vlc/plugins/misc/libnotify_")
+                 "vlc/plugins/meta_engine/", "vlc/plugins/stream_extractor/", "vlc/plugins/misc/libnotify_",
+                 "vlc/plugins/video_output/libaa_", "vlc/plugins/video_output/libcaca_",
+                 "vlc/plugins/video_output/libflaschen_")
 
 # Loaded with dlopen/ctypes by path, so no ELF file names them: never pruned.
 LOADED_BY_NAME = ("libvlc.so", "libvlccore.so", "libpython")

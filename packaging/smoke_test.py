@@ -8,7 +8,8 @@ system copies. Every app run gets a clean environment (no LD_LIBRARY_PATH, HOME 
 
 Checks: --version; `ingest --json` of a generated clip; `serve` answers /api/health and the
 bundled ffmpeg plays the title through /play/…; the portable marker keeps data beside the app;
-`--smoke-test` drives the studio offscreen (every view, two seconds through VLC's dummy output).
+`--smoke-test` drives the studio offscreen (every view, two seconds through VLC's dummy output),
+then again on Xvfb (Qt's xcb plugin, VLC drawing into the player's native window).
 """
 
 from __future__ import annotations
@@ -231,9 +232,38 @@ def check_gui(app: App, work: Path) -> str:
     return out.strip().splitlines()[-1] if out.strip() else "ok"
 
 
+def check_gui_x11(app: App, work: Path) -> str:
+    """The same pass on a real X server (Xvfb): Qt's xcb plugin, VLC drawing into the window."""
+    if not shutil.which("Xvfb"):
+        raise SmokeFailed("Xvfb is not installed (apt-get install xvfb; `make setup` does)")
+    with x_server() as display:
+        done = app.run("--smoke-test", "--data-dir", str(work / "x11-data"), timeout=300,
+                       QT_QPA_PLATFORM="xcb", DISPLAY=display)
+    out = expect(done, f"--smoke-test on Xvfb {display}")
+    return out.strip().splitlines()[-1] if out.strip() else "ok"
+
+
+@contextmanager
+def x_server() -> Iterator[str]:
+    """An Xvfb on a free display number (it reports the number through -displayfd)."""
+    read, write = os.pipe()
+    argv = ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]
+    proc = subprocess.Popen(argv, pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    try:
+        number = os.read(read, 32).decode().strip()
+        if not number:
+            raise SmokeFailed("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        os.close(read)
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 CHECKS: list[tuple[str, Callable[[App, Path], str]]] = [
     ("version", check_version), ("ingest", check_ingest), ("serve+play", check_serve_and_play),
-    ("data dirs", check_data_dirs), ("gui", check_gui)]
+    ("data dirs", check_data_dirs), ("gui", check_gui), ("gui-x11", check_gui_x11)]
 
 
 def run_checks(app: App, work: Path, skip: set[str]) -> int:
