@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from server.events.model import Event
 from server.paths import DataDir
 from server.search import index, query
 from server.search.documents import FACETS, FUZZY_FIELDS
-from server.search.fuzzy import Lexicon
+from server.search.fuzzy import Lexicon, tags_by_doc
 
 log = logging.getLogger(__name__)
 GROUP = "search"
@@ -60,7 +61,7 @@ class SearchService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
-        self._lexicons: tuple[int, Lexicon] | None = None
+        self._cache: tuple[int, Lexicon, list[tuple[str, ...]]] | None = None
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
         self._formatter = HtmlFormatter(tagname="mark", between=" … ")
 
@@ -139,12 +140,16 @@ class SearchService:
                                groupedby=_facet_types() if facet_counts else None, reverse=sort == "newest")
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
-        """Words for typo matching, rebuilt when the index version changes."""
+        return self._cached(searcher)[1]
+
+    def _cached(self, searcher: Searcher) -> tuple[int, Lexicon, list[tuple[str, ...]]]:
+        """Words for typos and completions, and each document's tags, per index version."""
         version = searcher.reader().generation()
-        cached = self._lexicons
+        cached = self._cache
         if cached is None or cached[0] != version:
-            cached = self._lexicons = (version, Lexicon(searcher.reader(), FUZZY_FIELDS))
-        return cached[1]
+            reader = searcher.reader()
+            cached = self._cache = (version, Lexicon(reader, FUZZY_FIELDS), tags_by_doc(reader))
+        return cached
 
     def _searcher(self) -> Searcher:
         """This thread's searcher, reopened only when the index changed (opening costs per query)."""
@@ -169,13 +174,20 @@ class SearchService:
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
         scored = results.scored_length()  # hits ranked so far: at most offset + limit
         hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
-        facets = {name: _top(results.groups(name)) for name in FACETS} if results.facet_names() else {}
+        facets = self._facets(searcher, results) if results.facet_names() else {}
         # Counting every match is a second pass over the postings: done when facets were counted
         # (that collects every match anyway) or the page was not filled; otherwise Whoosh's estimate.
         exact = facets or scored < offset + limit
         total = len(results) if exact else results.estimated_length()
         suggestion = query.suggest(searcher, q) if not total and q.strip() else None
         return SearchResult(hits, total, facets, suggestion)
+
+    def _facets(self, searcher: Searcher, results: Results) -> dict[str, list[tuple[str, int]]]:
+        facets = {name: _top(results.groups(name)) for name in results.facet_names()}
+        doc_tags = self._cached(searcher)[2]
+        counts = Counter(tag for docnum in results.docs() for tag in doc_tags[docnum])
+        facets["tags"] = _top(counts)
+        return {name: facets[name] for name in FACETS}
 
     def _hit(self, hit: Hit) -> dict[str, Any]:
         stored = dict(hit.fields())
@@ -195,8 +207,8 @@ def _listed(event: Event) -> bool:
 
 
 def _facet_types() -> dict[str, sorting.FacetType]:
-    return {name: sorting.FieldFacet(name, allow_overlap=name == "tags", maptype=sorting.Count)
-            for name in FACETS}
+    """Single-valued facets counted by Whoosh from their columns; tags are counted in `_facets`."""
+    return {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in FACETS if name != "tags"}
 
 
 def _top(groups: dict[Any, int]) -> list[tuple[str, int]]:
