@@ -9,7 +9,10 @@ between its ticks: a gap above 5 ms is time the GUI thread could not answer inpu
   play         the title played through the Player view (VLC; dummy outputs when offscreen)
   ingest+play  a second clip ingested while the first plays with the Network view shown
 
-    .venv/bin/python bench/gui_stall.py [--seconds 12] [--size 640x360] [--idle 5]
+    .venv/bin/python bench/gui_stall.py [--seconds 12] [--size 640x360] [--idle 5] [--server-process]
+
+`--server-process` runs the server as `main.py serve` in its own process (the studio's `--server URL`
+mode), so the GUI thread no longer shares the GIL with the server's threads.
 
 Offscreen by default (set QT_QPA_PLATFORM=xcb with a display to include real painting and VLC's window).
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -156,9 +160,29 @@ class Studio:
         self.client.close()
 
 
+class ServerProcess:
+    """`main.py serve` in a child process; `url` from its first line, `stop()` ends it."""
+
+    def __init__(self, data: Path) -> None:
+        main = Path(__file__).resolve().parents[1] / "main.py"
+        argv = [sys.executable, str(main), "serve", "--data-dir", str(data), "--port", "0"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "http://" not in line:
+            self.stop()
+            raise SystemExit(f"gui_stall: the server did not start ({line.strip()!r})")
+        self.url = line[line.index("http://"):].split()[0]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
     clips = [generate_clip(workdir / f"stall-{i}.mp4", seconds=args.seconds, size=args.size) for i in (1, 2)]
-    server = start_embedded(DataDir.resolve(workdir / "data"))
+    data = DataDir.resolve(workdir / "data")
+    server = ServerProcess(data.root) if args.server_process else start_embedded(data)
     application()
     studio = Studio(server.url, str(workdir / "studio.ini"))
     meter = StallMeter()
@@ -192,7 +216,8 @@ def _both(studio: Studio, clips: list[Path]) -> None:
 def report(phases: list[Phase], args: argparse.Namespace) -> str:
     head = ("| phase        | wall s |  ticks | p50 ms | p99 ms |  max ms | >50ms | GUI busy | < 50 ms |\n"
             "|--------------|-------:|-------:|-------:|-------:|--------:|------:|---------:|---------|")
-    note = (f"clip {args.seconds:g} s {args.size}, Qt platform {os.environ['QT_QPA_PLATFORM']}, "
+    where = "own process" if args.server_process else "in the studio's process"
+    note = (f"server {where}, clip {args.seconds:g} s {args.size}, Qt {os.environ['QT_QPA_PLATFORM']}, "
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; gap = wall ms between ticks "
             f"of a {TICK_MS} ms timer (ideal {TICK_MS}); GUI busy = most CPU ms the GUI thread itself spent "
             "inside one gap (its own work blocking the loop; the rest is waiting for a core or the GIL)")
@@ -204,6 +229,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=12.0, help="length of each generated clip")
     parser.add_argument("--size", default="640x360", help="frame size of the generated clips")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of the idle baseline")
+    parser.add_argument("--server-process", action="store_true", help="server in its own process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gui-stall-") as tmp:
         phases = run(args, Path(tmp))
