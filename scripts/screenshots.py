@@ -2,7 +2,8 @@
 
 A real server in a temporary data dir ingests a few generated clips (real ffmpeg), the Player plays
 one through steering and an edge (so analytics and the network have real traffic), and a longer clip
-is caught mid-encode for the Upload view. Runs under Xvfb: started here when there is no $DISPLAY.
+is caught mid-encode for the Upload view. Runs under a private Xvfb (started here, on a free
+display number, so no other program's windows get into the pictures); --use-display draws on $DISPLAY.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep-data DIR]
 """
@@ -58,15 +59,19 @@ def api(url: str, body: dict[str, Any] | None = None, method: str | None = None)
 
 
 @contextmanager
-def display() -> Iterator[None]:
-    """Use $DISPLAY, or run a private Xvfb for the duration."""
-    if os.environ.get("DISPLAY"):
+def display(private: bool) -> Iterator[None]:
+    """A private Xvfb on a free display number (Xvfb picks it: -displayfd), so no other program's
+    windows end up in the grabs; or the current $DISPLAY when asked."""
+    if not private and os.environ.get("DISPLAY"):
         yield
         return
-    xvfb = subprocess.Popen(["Xvfb", ":99", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
-    os.environ["DISPLAY"] = ":99"
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1600x1000x24",
+                             "-nolisten", "tcp"], pass_fds=(write,))
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        os.environ["DISPLAY"] = ":" + pipe.readline().strip()
     try:
-        time.sleep(1.0)
         yield
     finally:
         xvfb.terminate()
@@ -210,13 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--keep-data", type=Path,
                         help="keep the server's data dir here (default: a temp dir)")
+    parser.add_argument("--use-display", action="store_true",
+                        help="draw on the current $DISPLAY instead of a private Xvfb")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     os.environ.setdefault("MINIFLIX_STUDIO_THEME", "light")
     quiet_alsa(data_root := args.keep_data or Path(tempfile.mkdtemp(prefix="miniflix-shots-")))
     try:
-        with display():
+        with display(private=not args.use_display):
             run(args.out, data_root)
     finally:
         if args.keep_data is None:
