@@ -224,7 +224,7 @@ class AnalyticsView(QWidget):
     def _ask_queries(self, generation: int) -> None:
         now, window = time.time(), self.window_
         starts = window.boundaries(now)
-        self._ask_engagement(generation, starts, {}, now)
+        self._ask_engagement(generation, starts, {})
         for name in ("qoe_by_title", "qoe_by_edge"):
             self._ask(f"/api/analytics/{name}", {"since": starts[0]}, generation, partial(self._qoe, name))
         self._ask("/api/analytics/cache_hit_ratio", {"since": starts[0], "bucket_s": window.bucket_s,
@@ -255,20 +255,20 @@ class AnalyticsView(QWidget):
 
     # --- tabs ---------------------------------------------------------------------------------------
 
-    def _ask_engagement(self, generation: int, starts: list[int], totals: dict[int, dict[str, float]],
-                        now: float) -> None:
+    def _ask_engagement(self, generation: int, starts: list[int],
+                        totals: dict[int, dict[str, float]]) -> None:
         """Totals since each bucket start, asked one at a time (a refresh never floods the server)."""
         start = starts[len(totals)]
         self._ask("/api/analytics/title_engagement", {"since": start, "limit": 10_000}, generation,
-                  partial(self._engagement, totals, start, starts=starts, now=now, generation=generation))
+                  partial(self._engagement, totals, start, starts=starts, generation=generation))
 
     def _engagement(self, totals: dict[int, dict[str, float]], start: int, doc: dict[str, Any], *,
-                    starts: list[int], now: float, generation: int) -> None:
+                    starts: list[int], generation: int) -> None:
         rows = doc.get("rows", [])
         totals[start] = {"views": sum(number(r, "views") for r in rows),
                          "watch_min": sum(number(r, "watch_hours") for r in rows) * 60}
         if len(totals) < len(starts):
-            return self._ask_engagement(generation, starts, totals, now)
+            return self._ask_engagement(generation, starts, totals)
         views = buckets_from_cumulative(starts, [totals[s]["views"] for s in starts])
         watch = buckets_from_cumulative(starts, [totals[s]["watch_min"] for s in starts])
         table = [{"bucket_start": time.strftime("%Y-%m-%d %H:%M", time.localtime(s)), "views": int(v),

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 
 from studio.player.backend import BACKEND_ENV, PLAYING
+from studio.player.panels import CUSTOM
 from studio.views.player import PlayerView
 
 PLAY_TIMEOUT_MS = 20_000
@@ -60,6 +62,13 @@ def test_viewer_location_changes_the_edge(qtbot: Any, player: PlayerView,
     qtbot.waitUntil(lambda: player.session.edge not in ("", european), timeout=PLAY_TIMEOUT_MS)
     assert first_ranked(player, 2) == "ap-southeast"
     wait_playing(qtbot, player)
+    asian = player.session.edge
+    custom = player.location.region.findData(CUSTOM)
+    player.location.region.setCurrentIndex(custom)
+    player.location.latlon.setText("40.7, -74.0")  # New York
+    qtbot.mouseClick(player.location.apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: first_ranked(player, 2) == "us-east", timeout=PLAY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: player.session.edge not in ("", asian), timeout=PLAY_TIMEOUT_MS)
 
 
 def test_quality_menu_plays_one_rung_through_the_edge(qtbot: Any, player: PlayerView,
