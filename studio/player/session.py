@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
 from studio.player.backend import ENDED, ERROR, IDLE, PLAYING, MediaStats, PlaybackBackend
 from studio.player.telemetry import Context, TelemetryReporter
@@ -22,6 +22,7 @@ RESTEER_STALL_S = 3.0      # a stall this long on one edge: try the next one
 RESTEER_MIN_GAP_S = 2.0    # never re-steer more often than this (an edge flapping, every edge down)
 RETRY_MS = 2000
 END_SLACK_S = 1.0          # ENDED this far before the duration means the stream broke off
+CLOSE_WAIT_MS = 1000       # at most this long for the final telemetry batch when closing
 
 
 class PlaybackSession(QObject):
@@ -118,9 +119,25 @@ class PlaybackSession(QObject):
     def set_volume(self, percent: int) -> None:
         self.backend.set_volume(percent)
 
-    def close(self) -> None:
+    def close(self, wait_ms: int = CLOSE_WAIT_MS) -> None:
+        """End the session; the window is closing, so wait (bounded) until the server has the last
+        telemetry batch rather than let the client's shutdown abort it."""
         self._end_session()
         self.backend.stop()
+        telemetry = self.telemetry
+        if telemetry is None or not telemetry.in_flight:
+            return
+        loop, check = QEventLoop(), QTimer(self, interval=20)
+
+        def answered() -> None:
+            if not telemetry.in_flight:
+                loop.quit()
+
+        check.timeout.connect(answered)
+        QTimer.singleShot(wait_ms, loop.quit)
+        check.start()
+        loop.exec()
+        check.stop()
 
     # --- steering -----------------------------------------------------------------------------------
 

@@ -85,6 +85,18 @@ def test_quality_menu_plays_one_rung_through_the_edge(qtbot: Any, player: Player
     assert player.stats.values["rung"].text() == rung
 
 
+def test_closing_mid_play_delivers_the_stopped_event(qtbot: Any, api_client: Any,
+                                                     published_title: dict[str, Any]) -> None:
+    view = PlayerView(api_client)
+    qtbot.addWidget(view)
+    view.open_title(published_title)
+    wait_playing(qtbot, view)
+    telemetry = view.session.telemetry
+    assert telemetry is not None
+    view.shutdown()  # what the window does when it closes, before the client aborts its requests
+    assert telemetry.stopped and not telemetry.in_flight and not telemetry.queue
+
+
 def test_seek_bar_shows_the_sprite_thumbnail(qtbot: Any, player: PlayerView,
                                              published_title: dict[str, Any]) -> None:
     player.open_title(published_title)
