@@ -48,6 +48,7 @@ class PlaybackSession(QObject):
         self.telemetry: TelemetryReporter | None = None
         self.last_stats = MediaStats()
         self._last_steer = 0.0
+        self._loaded_at = 0.0   # epoch time of the last load: later hits/misses show the serving edge
         self._reason = ""  # why the re-steer waiting on `_retry` is needed
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
         self._retry.timeout.connect(lambda: self.resteer(self._reason or "retry"))
@@ -164,6 +165,7 @@ class PlaybackSession(QObject):
         if old and old != self.edge:
             self.message.emit(f"Now playing from {self.edge} (was {old}): {reason}")
         url, audio = self._urls(video_id, best["url"])
+        self._loaded_at = time.time()
         self.backend.load(url, self.position_s, audio)
 
     def _urls(self, video_id: str, edge_master: str) -> tuple[str, str]:
@@ -245,9 +247,23 @@ class PlaybackSession(QObject):
                 continue
             if value.get("type") in ("hit", "miss") and value.get("video_id") == video_id:
                 self.counts.setdefault(value.get("edge", ""), [0, 0])[value["type"] == "miss"] += 1
+                self._served_by(value)
             elif value.get("type") == "health" and value.get("edge") == self.edge \
                     and value.get("healthy") is False:
                 self.resteer(f"edge {self.edge} went down")
+
+    def _served_by(self, value: dict[str, Any]) -> None:
+        """The first request after a load names the edge VLC really reached through /play's 302
+        (steering may break a tie differently between /steer and /play); trust it."""
+        if not self._loaded_at or float(value.get("at") or 0) < self._loaded_at:
+            return
+        self._loaded_at = 0.0
+        edge = value.get("edge", "")
+        if edge and edge != self.edge:
+            self.message.emit(f"Playing from {edge} (steering's redirect chose it over {self.edge})")
+            self.edge = edge
+            if self.telemetry is not None:
+                self.telemetry.context.edge = edge
 
     def stats(self) -> dict[str, Any]:
         """What the overlay shows (and tests read)."""
