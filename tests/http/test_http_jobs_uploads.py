@@ -105,3 +105,13 @@ def test_uploads_may_be_larger_than_api_bodies(client: FlaskClient, ingest: Serv
                            content_type="application/octet-stream")
     assert response.status_code == 202
     assert (ingest.data.uploads / response.get_json()["upload"]).stat().st_size == 3 * 1024 * 1024
+
+
+def test_sample_endpoint_makes_a_clip_and_queues_its_ingest(client: FlaskClient, ingest: Services) -> None:
+    refused = client.post("/api/samples", json={"seconds": 1000})
+    assert refused.status_code == 400 and "seconds" in refused.get_json()["message"]
+    made = client.post("/api/samples", json={"seconds": 2})
+    assert made.status_code == 202, made.get_json()
+    job = made.get_json()
+    assert job["original_name"] == "miniflix-sample.mp4" and job["state"] in ("queued", "running")
+    assert (ingest.data.uploads / "sample-2s.mp4").stat().st_size > 0
