@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
-from studio.player.backend import BACKEND_ENV, PLAYING
+from studio.player.backend import BACKEND_ENV, PAUSED, PLAYING
 from studio.player.panels import CUSTOM
 from studio.views.player import PlayerView
 
@@ -83,6 +83,19 @@ def test_quality_menu_plays_one_rung_through_the_edge(qtbot: Any, player: Player
                     timeout=PLAY_TIMEOUT_MS)
     wait_playing(qtbot, player)
     assert player.stats.values["rung"].text() == rung
+
+
+def test_clicking_the_seek_bar_jumps_there(qtbot: Any, player: PlayerView,
+                                           published_title: dict[str, Any]) -> None:
+    player.open_title(published_title)
+    wait_playing(qtbot, player, beyond_s=0.2)
+    qtbot.mouseClick(player.controls.play_button, Qt.MouseButton.LeftButton)  # pause: time stands still
+    qtbot.waitUntil(lambda: player.session.stats()["state"] == PAUSED, timeout=PLAY_TIMEOUT_MS)
+    bar = player.controls.seek
+    assert player.session.position_s < 2.0
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=QPoint(int(bar.width() * 0.75), bar.height() // 2))
+    qtbot.waitUntil(lambda: player.session.position_s >= 0.7 * published_title["duration"] - 0.3,
+                    timeout=PLAY_TIMEOUT_MS)
 
 
 def test_closing_mid_play_delivers_the_stopped_event(qtbot: Any, api_client: Any,
