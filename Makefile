@@ -48,7 +48,7 @@ bench: setup
 # system's ffmpeg and VLC hidden.
 .PHONY: package package-test
 package: setup
-	$(PY) -m pip install -q -e '.[package]'
+	@$(PY) -c 'import PyInstaller' 2>/dev/null || $(PY) -m pip install -q -e '.[package]'
 	$(PY) packaging/build.py $(PACKAGE_ARGS)
 
 package-test: package
