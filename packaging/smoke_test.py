@@ -319,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         make_clip(work / "clip.mp4")
         if args.no_namespace or not can_unshare():
-            print("NOTE: not root or no unshare: system ffmpeg/VLC stay on disk; PATH is stripped and "
-                  "the server's memory maps are checked instead.", flush=True)
+            why = "--no-namespace" if args.no_namespace else "not root or no unshare"
+            print(f"NOTE ({why}): system ffmpeg/VLC stay on disk; PATH is stripped and the server's "
+                  "memory maps are checked instead.", flush=True)
             return 1 if run_checks(App(app_dir, work), work, set(args.skip)) else 0
         cmd = ["unshare", "-m", "--propagation", "private", sys.executable, __file__, "--app", str(app_dir),
                "--inside", str(work), *[f"--skip={s}" for s in args.skip]]
