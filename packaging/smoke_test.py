@@ -8,6 +8,7 @@ system copies. Every app run gets a clean environment (no LD_LIBRARY_PATH, HOME 
 
 Checks: --version; `ingest --json` of a generated clip; `serve` answers /api/health and the
 bundled ffmpeg plays the title through /play/…; the portable marker keeps data beside the app;
+the .tar.gz unpacked elsewhere ingests (relocatable) and the .deb holds the launcher files;
 `--smoke-test` drives the studio offscreen (every view, two seconds through VLC's dummy output),
 then again on Xvfb (Qt's xcb plugin, VLC drawing into the player's native window).
 """
@@ -261,9 +262,43 @@ def x_server() -> Iterator[str]:
         proc.wait(timeout=20)
 
 
+def check_archives(app: App, work: Path) -> str:
+    """The .tar.gz unpacked elsewhere runs (the app is relocatable); the .deb holds the launcher files."""
+    tarballs = sorted(app.folder.parent.glob("miniflix-*-linux-*.tar.gz"))
+    debs = sorted(app.folder.parent.glob("miniflix_*.deb"))
+    if not tarballs or not debs:
+        raise SmokeFailed(f"no .tar.gz/.deb beside {app.folder}; run `make package`")
+    unpacked = work / "unpacked"
+    unpacked.mkdir()
+    subprocess.run(["tar", "-xzf", str(tarballs[-1]), "-C", str(unpacked)], check=True)
+    moved = App(next(unpacked.iterdir()), work / "moved")
+    args = ("ingest", "--json", "--data-dir", str(work / "moved-data"), str(work / "clip.mp4"))
+    out = expect(moved.run(*args), "ingest from the unpacked .tar.gz")
+    report = json.loads(out.strip().splitlines()[-1])
+    if report["status"] != "published" or not (moved.folder / "miniflix.desktop").is_file():
+        raise SmokeFailed(f"the unpacked .tar.gz did not publish or lacks its .desktop file: {report}")
+    return f"{tarballs[-1].name} unpacked elsewhere publishes; {deb_contents(debs[-1])}"
+
+
+def deb_contents(deb: Path) -> str:
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    needed = ["./opt/miniflix/miniflix", "./usr/bin/miniflix -> /opt/miniflix/miniflix",
+              "./usr/share/applications/miniflix.desktop", "./opt/miniflix/_internal/tools/ffmpeg",
+              "./usr/share/icons/hicolor/256x256/apps/miniflix.png", "./opt/miniflix/_internal/libvlc.so.5"]
+    missing = [item for item in needed if item not in listing]
+    if missing:
+        raise SmokeFailed(f"{deb.name} lacks {missing}")
+    control = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True,
+                             check=True).stdout
+    if "libc6" not in control:
+        raise SmokeFailed(f"{deb.name} Depends is {control!r}")
+    return f"{deb.name} has /opt/miniflix, /usr/bin/miniflix, the menu entry and icon"
+
+
 CHECKS: list[tuple[str, Callable[[App, Path], str]]] = [
     ("version", check_version), ("ingest", check_ingest), ("serve+play", check_serve_and_play),
-    ("data dirs", check_data_dirs), ("gui", check_gui), ("gui-x11", check_gui_x11)]
+    ("data dirs", check_data_dirs), ("archives", check_archives), ("gui", check_gui),
+    ("gui-x11", check_gui_x11)]
 
 
 def run_checks(app: App, work: Path, skip: set[str]) -> int:
