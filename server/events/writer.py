@@ -3,6 +3,7 @@ durable transaction, so many concurrent producers share one fsync instead of pay
 
 from __future__ import annotations
 
+import fcntl
 import queue
 import sqlite3
 import threading
@@ -31,6 +32,9 @@ class GroupCommitter:
 
     def __init__(self, path: Path, on_commit: Callable[[], None]) -> None:
         self._db = store.connect(path)
+        # Writers of other processes queue on this lock in the kernel and wake as soon as it is free;
+        # SQLite's own busy handler would sleep in growing steps (up to 100 ms) instead.
+        self._lock_file = open(path.with_name(path.name + ".write-lock"), "a+")  # noqa: SIM115
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="event-log-writer", daemon=True)
@@ -49,6 +53,7 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join()
             self._db.close()
+            self._lock_file.close()
 
     def _run(self) -> None:
         while True:
@@ -86,6 +91,13 @@ class GroupCommitter:
             pending.done.set_result(result)
 
     def _write(self, batch: list[Pending]) -> list[list[tuple[int, int]]]:
+        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            return self._write_locked(batch)
+        finally:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _write_locked(self, batch: list[Pending]) -> list[list[tuple[int, int]]]:
         db, now = self._db, time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
