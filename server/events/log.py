@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -103,6 +104,13 @@ class EventLog:
             return
         now = time.time()
         db = self._conns.get()
+        with store.write_lock(self.path):
+            self._store_offsets(db, group, offsets, now)
+        with self._lock:
+            self._positions.setdefault(group, {}).update(offsets)
+
+    @staticmethod
+    def _store_offsets(db: sqlite3.Connection, group: str, offsets: dict[Slot, int], now: float) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany("INSERT INTO group_offsets (grp, topic, partition, next_offset, updated_at) "
@@ -113,8 +121,6 @@ class EventLog:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        with self._lock:
-            self._positions.setdefault(group, {}).update(offsets)
 
     def seek(self, group: str, offsets: Mapping[Slot, int]) -> None:
         """Move this instance's position of `group` (not committed): e.g. a consumer whose own store

@@ -6,8 +6,11 @@ One WAL file; `synchronous=FULL` so a committed publish survives a power cut. Of
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA = """
@@ -87,3 +90,13 @@ class Connections:
                 db.close()
             self._all.clear()
         self._local = threading.local()
+
+
+@contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """Exclusive across threads and processes (a fresh open file each time, so `flock` excludes even
+    within one process). Writers wait in the kernel and wake as soon as it is free; SQLite's own busy
+    handler would sleep in growing steps, up to 100 ms, under contention."""
+    with open(path.with_name(path.name + ".write-lock"), "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock

@@ -3,7 +3,6 @@ durable transaction, so many concurrent producers share one fsync instead of pay
 
 from __future__ import annotations
 
-import fcntl
 import queue
 import sqlite3
 import threading
@@ -31,10 +30,8 @@ class GroupCommitter:
     """Owns the write connection; `submit` returns a future resolved once the batch is durable."""
 
     def __init__(self, path: Path, on_commit: Callable[[], None]) -> None:
+        self._path = path
         self._db = store.connect(path)
-        # Writers of other processes queue on this lock in the kernel and wake as soon as it is free;
-        # SQLite's own busy handler would sleep in growing steps (up to 100 ms) instead.
-        self._lock_file = open(path.with_name(path.name + ".write-lock"), "a+")  # noqa: SIM115
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="event-log-writer", daemon=True)
@@ -53,7 +50,6 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join()
             self._db.close()
-            self._lock_file.close()
 
     def _run(self) -> None:
         while True:
@@ -91,11 +87,8 @@ class GroupCommitter:
             pending.done.set_result(result)
 
     def _write(self, batch: list[Pending]) -> list[list[tuple[int, int]]]:
-        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-        try:
+        with store.write_lock(self._path):
             return self._write_locked(batch)
-        finally:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
     def _write_locked(self, batch: list[Pending]) -> list[list[tuple[int, int]]]:
         db, now = self._db, time.time()
