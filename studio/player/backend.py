@@ -110,8 +110,8 @@ def create_backend(parent: QObject | None = None) -> tuple[PlaybackBackend, str]
             from studio.player.vlc_backend import VlcBackend
             backend = VlcBackend(parent)
             return backend, f"Playback: VLC {backend.version}"
-        except Exception as exc:
-            reason = f"libvlc unavailable ({exc})"
+        except (Exception, SystemExit) as exc:  # python-vlc calls sys.exit(1) when libvlc won't load
+            reason = f"libvlc unavailable ({exc or 'it failed to load'})"
     else:
         reason = f"{BACKEND_ENV}=qt"
     from studio.player.qt_backend import QtBackend
