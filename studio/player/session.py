@@ -125,6 +125,7 @@ class PlaybackSession(QObject):
         telemetry batch rather than let the client's shutdown abort it."""
         self._end_session()
         self.backend.stop()
+        self.title = None  # a steering answer still on its way must not load into a released player
         telemetry = self.telemetry
         if telemetry is None or not telemetry.in_flight:
             return
