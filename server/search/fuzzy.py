@@ -19,19 +19,17 @@ class Lexicon:
     """Indexed words of `fields`, grouped by field and first letter."""
 
     def __init__(self, reader: IndexReader, fields: Sequence[str]) -> None:
-        self._sorted = {f: sorted(_words(reader, f)) for f in fields}
+        self._df = {f: dict(_words(reader, f)) for f in fields}  # word -> documents holding it
+        self._sorted = {f: sorted(df) for f, df in self._df.items()}
         self._words = {f: _by_initial(words) for f, words in self._sorted.items()}
 
-    def completions(self, field: str, prefix: str, limit: int = 64) -> list[str]:
-        """Up to `limit` indexed words starting with `prefix` (alphabetical)."""
-        words = self._sorted.get(field, [])
+    def completions(self, field: str, prefix: str, limit: int = 8) -> list[str]:
+        """The `limit` most common indexed words starting with `prefix`: the likely completions,
+        and few enough that the query stays cheap."""
+        words, df = self._sorted.get(field, []), self._df.get(field, {})
         start = bisect.bisect_left(words, prefix)
-        out = []
-        for word in words[start:start + limit]:
-            if not word.startswith(prefix):
-                break
-            out.append(word)
-        return out
+        end = bisect.bisect_left(words, prefix + "\U0010ffff", lo=start)
+        return sorted(words[start:end], key=lambda w: -df[w])[:limit]
 
     def near(self, field: str, text: str, maxdist: int) -> list[str]:
         """Words within `maxdist` edits (insert, delete, substitute, swap neighbours) of `text`,
@@ -41,10 +39,12 @@ class Lexicon:
                 and distance(text, w, maxdist) <= maxdist]
 
 
-def _words(reader: IndexReader, field: str) -> Iterable[str]:
+def _words(reader: IndexReader, field: str) -> Iterable[tuple[str, int]]:
+    """(word, document frequency) of every term of `field`, in one pass over the term file."""
     if field not in reader.indexed_field_names():
         return []
-    return (w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon(field))
+    return ((w.decode("utf-8") if isinstance(w, bytes) else w, info.doc_frequency())
+            for w, info in reader.iter_field(field))
 
 
 def _by_initial(words: Iterable[str]) -> dict[str, list[str]]:
