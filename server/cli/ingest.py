@@ -16,10 +16,11 @@ from typing import Any
 from server.catalog import Catalog
 from server.cli import add_data_dir
 from server.cli.progressbar import ProgressBar
-from server.errors import Cancelled, MiniflixError
+from server.errors import Cancelled, MiniflixError, ToolMissing
 from server.events.log import open_event_log
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.store import PUBLISHED, JobRecord
+from server.media.ffmpeg import find_tools
 from server.paths import DataDir
 
 
@@ -53,6 +54,11 @@ def _positive_float(text: str) -> float:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
+    try:
+        find_tools()  # once, before any file: a missing ffmpeg is not a fault of the inputs
+    except ToolMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     data = DataDir.resolve(args.data_dir)
     log = open_event_log(data)
     options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds)

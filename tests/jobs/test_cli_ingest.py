@@ -144,3 +144,13 @@ def test_ctrl_c_stops_cleanly_and_stays_resumable(tmp_path: Path, make_clip) -> 
     assert run.returncode == 0, run.stderr
     assert Counter(chunk_done_names(data)) == Counter(set(chunk_done_names(data)))
     assert done_before < set(chunk_done_names(data))
+
+
+def test_a_missing_ffmpeg_is_named_with_how_to_install_it(tmp_path: Path, make_clip) -> None:
+    clip = make_clip(seconds=1)
+    run = cli("ingest", str(clip), "--data-dir", str(tmp_path / "d"),
+              env={"MINIFLIX_FFMPEG": str(tmp_path / "no-ffmpeg")})
+    assert run.returncode == 1
+    assert "MINIFLIX_FFMPEG" in run.stderr and "apt-get install ffmpeg" in run.stderr
+    assert not (tmp_path / "d" / "catalog.sqlite").exists() or "failed" not in \
+        cli("videos", "--all", "--data-dir", str(tmp_path / "d")).stdout
