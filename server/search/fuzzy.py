@@ -71,14 +71,3 @@ def distance(a: str, b: str, limit: int) -> int:
         before, row = row, current
     return row[-1]
 
-
-def tags_by_doc(reader: IndexReader, field: str = "tags") -> list[tuple[str, ...]]:
-    """Each document's tags by (global) document number, for counting the tags facet: Whoosh's own
-    multi-valued facet rebuilds this table on every search."""
-    lists: list[list[str]] = [[] for _ in range(reader.doc_count_all())]
-    if field in reader.indexed_field_names():
-        for term in reader.lexicon(field):
-            tag = term.decode("utf-8") if isinstance(term, bytes) else term
-            for docnum in reader.postings(field, term).all_ids():
-                lists[docnum].append(tag)
-    return [tuple(tags) for tags in lists]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from whoosh import sorting
+from whoosh.collectors import FilterCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.searching import Hit, Results, Searcher
 
@@ -22,14 +22,14 @@ from server.events.log import EventLog
 from server.events.model import Event
 from server.paths import DataDir
 from server.search import index, query
-from server.search.documents import FACETS, FUZZY_FIELDS
-from server.search.fuzzy import Lexicon, tags_by_doc
+from server.search.documents import FUZZY_FIELDS
+from server.search.facets import FacetTable, MatchRecorder
+from server.search.fuzzy import Lexicon
 
 log = logging.getLogger(__name__)
 GROUP = "search"
 UPSERT = ("published", "restored", "metadata_edited")
 SORTS = ("relevance", "newest", "views")
-FACET_TOP = 10
 
 
 @dataclass
@@ -61,7 +61,7 @@ class SearchService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
-        self._cache: tuple[int, Lexicon, list[tuple[str, ...]]] | None = None
+        self._cache: tuple[int, Lexicon, FacetTable] | None = None
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
         self._formatter = HtmlFormatter(tagname="mark", between=" … ")
 
@@ -113,6 +113,7 @@ class SearchService:
         deletions = [vid for vid, e in latest.items() if not _listed(e)]
         self._writer.apply(upserts, deletions)
         self._log.commit(GROUP, batch)
+        self._warm()
         return len(latest)
 
     # -- answering -------------------------------------------------------------------------------
@@ -126,30 +127,40 @@ class SearchService:
             raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
         flt = query.facet_filter(facets)
         searcher = self._searcher()
-        words = self._lexicon(searcher)
-        results = self._run(searcher, query.build(self._parser, q, words), flt, sort, offset + limit,
-                            facet_counts)
+        words, table = self._tables(searcher)
+        page = offset + limit
+        results, matched = self._run(searcher, query.build(self._parser, q, words), flt, sort, page,
+                                     facet_counts)
         if results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
-            results = self._run(searcher, query.build(self._parser, q, words, fuzzy=True), flt, sort,
-                                offset + limit, facet_counts)
-        return self._result(searcher, results, q, offset, limit)
+            results, matched = self._run(searcher, query.build(self._parser, q, words, fuzzy=True), flt,
+                                         sort, page, facet_counts)
+        return self._result(searcher, results, q, offset, limit, table, matched)
 
     def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
-             ) -> Results:
-        return searcher.search(built, filter=flt, limit=limit, sortedby=self._sort(searcher, sort),
-                               groupedby=_facet_types() if facet_counts else None, reverse=sort == "newest")
+             ) -> tuple[Results, list[int] | None]:
+        """One pass over the matches: the top `limit` by `sort`, and with `facet_counts` every matched
+        document number (then Whoosh's block skipping is off, since every match must be seen)."""
+        ranking = searcher.collector(limit=limit, sortedby=self._sort(searcher, sort),
+                                     reverse=sort == "newest", optimize=not facet_counts)
+        recorder = MatchRecorder(ranking) if facet_counts else None
+        collector = recorder or ranking
+        if flt is not None:
+            collector = FilterCollector(collector, allow=flt)
+        searcher.search_with_collector(built, collector)
+        return collector.results(), recorder.docnums if recorder is not None else None
 
-    def _lexicon(self, searcher: Searcher) -> Lexicon:
-        return self._cached(searcher)[1]
-
-    def _cached(self, searcher: Searcher) -> tuple[int, Lexicon, list[tuple[str, ...]]]:
-        """Words for typos and completions, and each document's tags, per index version."""
+    def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable]:
+        """Words for typos and completions, and each document's facet values, per index version."""
         version = searcher.reader().generation()
         cached = self._cache
         if cached is None or cached[0] != version:
             reader = searcher.reader()
-            cached = self._cache = (version, Lexicon(reader, FUZZY_FIELDS), tags_by_doc(reader))
-        return cached
+            cached = self._cache = (version, Lexicon(reader, FUZZY_FIELDS), FacetTable(reader))
+        return cached[1], cached[2]
+
+    def _warm(self) -> None:
+        """Build the new index version's tables now (in the indexer), not in the next search."""
+        self._tables(self._searcher())
 
     def _searcher(self) -> Searcher:
         """This thread's searcher, reopened only when the index changed (opening costs per query)."""
@@ -169,25 +180,20 @@ class SearchService:
             return sorting.FunctionFacet(lambda _s, docid: -views.get(ids[docid], 0))
         return None
 
-    def _result(self, searcher: Searcher, results: Results, q: str, offset: int,
-                limit: int) -> SearchResult:
+    def _result(self, searcher: Searcher, results: Results, q: str, offset: int, limit: int,
+                table: FacetTable, matched: list[int] | None) -> SearchResult:
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
-        scored = results.scored_length()  # hits ranked so far: at most offset + limit
+        scored = results.scored_length()  # hits ranked: at most offset + limit
         hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
-        facets = self._facets(searcher, results) if results.facet_names() else {}
-        # Counting every match is a second pass over the postings: done when facets were counted
-        # (that collects every match anyway) or the page was not filled; otherwise Whoosh's estimate.
-        exact = facets or scored < offset + limit
-        total = len(results) if exact else results.estimated_length()
+        # Exact without a second pass when every match was seen (facets) or the page is not full (it
+        # then holds every match); otherwise, as you type, Whoosh's estimate.
+        facets = table.counts(matched) if matched is not None else {}
+        if matched is not None:
+            total = len(matched)
+        else:
+            total = scored if scored < offset + limit else results.estimated_length()
         suggestion = query.suggest(searcher, q) if not total and q.strip() else None
         return SearchResult(hits, total, facets, suggestion)
-
-    def _facets(self, searcher: Searcher, results: Results) -> dict[str, list[tuple[str, int]]]:
-        facets = {name: _top(results.groups(name)) for name in results.facet_names()}
-        doc_tags = self._cached(searcher)[2]
-        counts = Counter(tag for docnum in results.docs() for tag in doc_tags[docnum])
-        facets["tags"] = _top(counts)
-        return {name: facets[name] for name in FACETS}
 
     def _hit(self, hit: Hit) -> dict[str, Any]:
         stored = dict(hit.fields())
@@ -204,17 +210,6 @@ def _listed(event: Event) -> bool:
     """Whether the event leaves its title searchable (an edit of a deleted title does not)."""
     title = event.value.get("title") or {}
     return event.type in UPSERT and bool(title) and title.get("status", "published") == "published"
-
-
-def _facet_types() -> dict[str, sorting.FacetType]:
-    """Single-valued facets counted by Whoosh from their columns; tags are counted in `_facets`."""
-    return {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in FACETS if name != "tags"}
-
-
-def _top(groups: dict[Any, int]) -> list[tuple[str, int]]:
-    pairs = sorted(((str(k), int(v)) for k, v in groups.items() if k not in (None, "")),
-                   key=lambda p: (-p[1], p[0]))
-    return pairs[:FACET_TOP]
 
 
 def _escape(text: str) -> str:
