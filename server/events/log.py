@@ -62,13 +62,15 @@ class EventLog:
         """Like `publish_many` without waiting (Kafka's `send`): the future resolves once the events
         are durable, so a producer can keep several batches in flight. Per-key order is kept."""
         n = self.partitions_of(topic)
-        rows = [(topic, partition_for(str(key), n), str(key), encode_value(topic, value))
-                for key, value in items]
-        if not rows:
+        keys, values = [], []
+        for key, value in items:  # encoded here, in the producer's thread, not in the writer's
+            keys.append(str(key))
+            values.append(encode_value(topic, value))
+        if not keys:
             done: Future[list[tuple[int, int]]] = Future()
             done.set_result([])
             return done
-        return self._writer.submit(Pending(rows))
+        return self._writer.submit(Pending(topic, n, [partition_for(k, n) for k in keys], keys, values))
 
     def partitions_of(self, topic: str) -> int:
         """The topic's partition count, fixed when it was first used (by any process)."""
@@ -199,7 +201,7 @@ class EventLog:
                 break
             rows = db.execute(store.READ_PARTITION, (topic, partition, positions[(topic, partition)],
                                                      want)).fetchall()
-            events += [Event(topic, partition, o, k, ts, v) for o, k, ts, v in rows]
+            events += Event.stored(topic, partition, rows)
         with self._lock:
             group_pos = self._positions[group]
             for e in events:

@@ -26,6 +26,19 @@ class Event:
     timestamp: float
     value_json: str = field(repr=False)
 
+    @classmethod
+    def stored(cls, topic: str, partition: int, rows: list[tuple[int, str, float, str]]) -> list[Event]:
+        """Events of one partition from `(offset, key, timestamp, value_json)` rows. A poll makes
+        thousands: filling each instance's fields directly skips the frozen dataclass's per-field
+        `object.__setattr__` (half the cost of a fetched event)."""
+        events = []
+        for offset, key, timestamp, value_json in rows:
+            event = object.__new__(cls)
+            event.__dict__.update(topic=topic, partition=partition, offset=offset, key=key,
+                                  timestamp=timestamp, value_json=value_json)
+            events.append(event)
+        return events
+
     @property
     def id(self) -> str:
         """Unique forever: offsets are dense per partition and never reused."""
@@ -57,11 +70,21 @@ def check_topic(topic: str) -> str:
     return topic
 
 
+def _reject(value: object) -> None:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder json.dumps builds on every call, built once (compact, no NaN). Without its circular-
+# reference bookkeeping a cyclic value overflows the stack instead, reported the same way below.
+_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _reject, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
+
+
 def encode_value(topic: str, value: dict[str, Any]) -> str:
     """The payload as compact JSON; a non-JSON-able value is the producer's bug, named clearly."""
     if not isinstance(value, dict):
         raise InvalidRequest(f"Event value for topic {topic!r} must be a dict, got {type(value).__name__}.")
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        return "".join(_ENCODE(value, 0))
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidRequest(f"Event value for topic {topic!r} is not JSON: {exc}.") from exc

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 SCHEMA = """
@@ -45,6 +46,13 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 """
 
 INSERT_EVENT = "INSERT INTO events (topic, partition, offset, key, ts, value) VALUES (?, ?, ?, ?, ?, ?)"
+EVENT_COLUMNS = 6
+
+
+@lru_cache(maxsize=32)
+def insert_events(rows: int) -> str:
+    """One INSERT of `rows` events (columns as in `INSERT_EVENT`, flat)."""
+    return INSERT_EVENT + ", (?, ?, ?, ?, ?, ?)" * (rows - 1)
 READ_PARTITION = ("SELECT offset, key, ts, value FROM events WHERE topic = ? AND partition = ? "
                   "AND offset >= ? ORDER BY offset LIMIT ?")
 

@@ -16,13 +16,19 @@ from server.errors import MiniflixError
 from server.events import store
 
 MAX_BATCH = 5000
+ROWS_PER_STATEMENT = 256  # x 6 columns: well under SQLite's 32,766 bound parameters
 
 
 @dataclass
 class Pending:
-    """Events of one `publish`/`publish_many` call: `(topic, partition, key, value_json)` each."""
+    """Events of one `publish`/`publish_many` call to `topic` (of `partition_count` partitions): the
+    i-th event has `partitions[i]`, `keys[i]` and the JSON `values[i]`. One future for the call."""
 
-    items: list[tuple[str, int, str, str]]
+    topic: str
+    partition_count: int
+    partitions: list[int]
+    keys: list[str]
+    values: list[str]
     done: Future[list[tuple[int, int]]] = field(default_factory=Future)
 
 
@@ -63,7 +69,7 @@ class GroupCommitter:
         first = self._queue.get()
         if first is None:
             return [], True
-        batch, count = [first], len(first.items)
+        batch, count = [first], len(first.keys)
         while count < MAX_BATCH:
             try:
                 item = self._queue.get_nowait()
@@ -72,7 +78,7 @@ class GroupCommitter:
             if item is None:
                 return batch, True
             batch.append(item)
-            count += len(item.items)
+            count += len(item.keys)
         return batch, False
 
     def _commit(self, batch: list[Pending]) -> None:
@@ -94,32 +100,48 @@ class GroupCommitter:
         db, now = self._db, time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
-            heads: dict[tuple[str, int], int] = {}
-            rows, results = [], []
-            for pending in batch:
-                result = []
-                for topic, partition, key, value in pending.items:
-                    offset = self._next(db, heads, topic, partition)
-                    rows.append((topic, partition, offset, key, now, value))
-                    result.append((partition, offset))
-                results.append(result)
-            db.executemany(store.INSERT_EVENT, rows)
+            heads = {p.topic: _heads(db, p.topic, p.partition_count) for p in batch}
+            rows: list[object] = []
+            results = [_place(p, heads[p.topic], now, rows) for p in batch]
+            _insert(db, rows)
             db.executemany("INSERT INTO heads (topic, partition, next_offset) VALUES (?, ?, ?) "
                            "ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset",
-                           [(t, p, o) for (t, p), o in heads.items()])
+                           [(t, p, o) for t, offsets in heads.items() for p, o in enumerate(offsets)])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return results
 
-    @staticmethod
-    def _next(db: sqlite3.Connection, heads: dict[tuple[str, int], int], topic: str, partition: int) -> int:
-        slot = (topic, partition)
-        if slot not in heads:
-            row = db.execute("SELECT next_offset FROM heads WHERE topic = ? AND partition = ?",
-                             slot).fetchone()
-            heads[slot] = row[0] if row else 0
-        offset = heads[slot]
-        heads[slot] = offset + 1
-        return offset
+
+def _heads(db: sqlite3.Connection, topic: str, count: int) -> list[int]:
+    """The next offset of each of the topic's partitions, read once per transaction."""
+    offsets = [0] * count
+    for partition, offset in db.execute("SELECT partition, next_offset FROM heads WHERE topic = ?", (topic,)):
+        if partition < count:
+            offsets[partition] = offset
+    return offsets
+
+
+def _place(pending: Pending, offsets: list[int], now: float, rows: list[object]) -> list[tuple[int, int]]:
+    """Give each event of `pending` the next offset of its partition; append its row's columns."""
+    topic, placed = pending.topic, []
+    for partition, key, value in zip(pending.partitions, pending.keys, pending.values, strict=True):
+        offset = offsets[partition]
+        offsets[partition] = offset + 1
+        rows += (topic, partition, offset, key, now, value)
+        placed.append((partition, offset))
+    return placed
+
+
+def _insert(db: sqlite3.Connection, columns: list[object]) -> None:
+    """Insert the rows (6 columns each, flat) with multi-row statements: one step per statement
+    instead of one per row, and the sqlite3 module releases and retakes the GIL around each step,
+    which with busy producer threads costs more than the insert itself. Statement sizes are powers
+    of two, so the few distinct statements stay in the connection's cache."""
+    start, rows = 0, len(columns) // store.EVENT_COLUMNS
+    while rows:
+        size = min(ROWS_PER_STATEMENT, 1 << (rows.bit_length() - 1))
+        end = start + size * store.EVENT_COLUMNS
+        db.execute(store.insert_events(size), columns[start:end])
+        start, rows = end, rows - size
