@@ -8,6 +8,7 @@ records every matched document number, and counting is a lookup per document in 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
 from whoosh.collectors import WrappingCollector
@@ -39,7 +40,7 @@ class FacetTable:
         self.single = {name: _column(reader, name, n) for name in SINGLE}
         self.tags = tags_by_doc(reader, n)
 
-    def counts(self, docnums: list[int]) -> dict[str, list[tuple[str, int]]]:
+    def counts(self, docnums: Collection[int]) -> dict[str, list[tuple[str, int]]]:
         """The top values of every facet among `docnums`, most frequent first."""
         result = {name: top(Counter(map(values.__getitem__, docnums)))
                   for name, values in self.single.items()}

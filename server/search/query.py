@@ -10,6 +10,7 @@ import re
 from typing import Any, Protocol
 
 from whoosh import query as wq
+from whoosh.matching.wrappers import RequireMatcher
 from whoosh.qparser import FieldAliasPlugin, GtLtPlugin, MultifieldParser, QueryParserError
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
@@ -65,6 +66,24 @@ def _tolerant(node: wq.Query, typing_end: int, words: Words | None, fuzzy: bool)
     if not extra:
         return node
     return wq.Or([node, *(wq.Term(field, w, boost=boost * 0.6) for w in dict.fromkeys(extra))])
+
+
+class Filtered(wq.Require):
+    """Matches of `a` that also match the filter `b`, ranked by `a` alone; found by intersecting
+    postings (skipping through the filter's), where Whoosh's `filter=` first lists every document
+    the filter allows. (Whoosh 2.7.4's own `Require.matcher` builds an and-not matcher: a bug.)"""
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        return _FilteredMatcher(self.a.matcher(searcher, context),
+                                self.b.matcher(searcher, searcher.boolean_context()))
+
+
+class _FilteredMatcher(RequireMatcher):
+    """Without block-quality skipping: Whoosh's `RequireMatcher.skip_to_quality` can leave its
+    intersection on two different documents (an assertion error in the next step)."""
+
+    def supports_block_quality(self) -> bool:
+        return False
 
 
 def facet_filter(facets: dict[str, Any] | None) -> wq.Query | None:

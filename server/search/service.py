@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from whoosh import sorting
-from whoosh.collectors import FilterCollector
+from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.searching import Hit, Results, Searcher
 
@@ -25,6 +25,7 @@ from server.search import index, query
 from server.search.documents import FUZZY_FIELDS
 from server.search.facets import FacetTable, MatchRecorder
 from server.search.fuzzy import Lexicon
+from server.search.matches import matching_docs
 
 log = logging.getLogger(__name__)
 GROUP = "search"
@@ -137,17 +138,22 @@ class SearchService:
         return self._result(searcher, results, q, offset, limit, table, matched)
 
     def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
-             ) -> tuple[Results, list[int] | None]:
-        """One pass over the matches: the top `limit` by `sort`, and with `facet_counts` every matched
-        document number (then Whoosh's block skipping is off, since every match must be seen)."""
-        ranking = searcher.collector(limit=limit, sortedby=self._sort(searcher, sort),
-                                     reverse=sort == "newest", optimize=not facet_counts)
-        recorder = MatchRecorder(ranking) if facet_counts else None
-        collector = recorder or ranking
+             ) -> tuple[Results, Collection[int] | None]:
+        """The top `limit` matches by `sort`, and with `facet_counts` every matched document number."""
+        sortedby, reverse = self._sort(searcher, sort), sort == "newest"
+        matched = _matched(searcher, built, flt) if facet_counts else None
+        if matched is not None:  # read in bulk: rank only among them, with all of Whoosh's pruning
+            collector = FilterCollector(searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse),
+                                        allow=matched)
+            searcher.search_with_collector(built, collector)
+            return collector.results(), matched
         if flt is not None:
-            collector = FilterCollector(collector, allow=flt)
-        searcher.search_with_collector(built, collector)
-        return collector.results(), recorder.docnums if recorder is not None else None
+            built = query.Filtered(built, flt)
+        if not facet_counts:
+            ranking = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse)
+            searcher.search_with_collector(built, ranking)
+            return ranking.results(), None
+        return _walk_all(searcher, built, limit, sortedby, reverse)
 
     def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable]:
         """Words for typos and completions, and each document's facet values, per index version."""
@@ -181,7 +187,7 @@ class SearchService:
         return None
 
     def _result(self, searcher: Searcher, results: Results, q: str, offset: int, limit: int,
-                table: FacetTable, matched: list[int] | None) -> SearchResult:
+                table: FacetTable, matched: Collection[int] | None) -> SearchResult:
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
         scored = results.scored_length()  # hits ranked: at most offset + limit
         hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
@@ -204,6 +210,28 @@ class SearchService:
         stored["tags"] = [t for t in stored.get("tags", "").split(",") if t]
         return {**stored, "title_html": title_html, "snippet": snippet,
                 "score": round(float(hit.score or 0), 4)}
+
+
+def _matched(searcher: Searcher, built: Any, flt: Any) -> set[int] | None:
+    """Every document matching `built` and the filter, read from the postings in bulk, if both are
+    made of terms (see `server.search.matches`)."""
+    docs = matching_docs(searcher, built)
+    if docs is None or flt is None:
+        return docs
+    allowed = matching_docs(searcher, flt)
+    return docs & allowed if allowed is not None else None
+
+
+def _walk_all(searcher: Searcher, built: Any, limit: int, sortedby: Any, reverse: bool
+              ) -> tuple[Results, list[int]]:
+    """Rank while recording every match; nothing may be pruned, since every match is counted."""
+    if sortedby is None:
+        ranking = TopCollector(limit, usequality=False, replace=0)
+    else:
+        ranking = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse)
+    recorder = MatchRecorder(ranking)
+    searcher.search_with_collector(built, recorder)
+    return recorder.results(), recorder.docnums
 
 
 def _listed(event: Event) -> bool:
