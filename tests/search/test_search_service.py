@@ -147,3 +147,37 @@ def test_missing_index_is_built_from_the_catalog(data, log, catalog, library, ca
         service = SearchService(data, log, catalog)
     assert service.rebuilt and "missing" in caplog.text
     assert ids(service, "station") == ["station"]
+
+
+@pytest.fixture
+def comets(data: DataDir, log: EventLog, catalog: Catalog, publish: Publish) -> SearchService:
+    """40 titles about comets (half in 1080p), 20 more that mention one only in the description, and
+    20 without: more matches than a page, in several fields, so nothing may be left uncounted."""
+    for i in range(80):
+        title = f"Comet {i} over the hills" if i < 40 else f"Evening sky {i}"
+        description = "the bright comet returns" if 40 <= i < 60 else "clear night"
+        publish(f"c{i:02d}", title, description, ("sky", "tail") if i % 4 == 0 else ("sky",),
+                height=1080 if i % 2 else 720)
+    service = SearchService(data, log, catalog)
+    service.catch_up()
+    return service
+
+
+def test_totals_and_facets_count_every_match_beyond_the_page(comets: SearchService) -> None:
+    result = comets.search("comet", limit=3)
+    assert len(result.hits) == 3 and result.total == 60
+    assert dict(result.facets["resolution"]) == {"1080p": 30, "720p": 30}
+    assert dict(result.facets["tags"]) == {"sky": 60, "tail": 15}
+    filtered = comets.search("comet", facets={"resolution": "1080p"}, limit=3)
+    assert filtered.total == 30 and dict(filtered.facets["resolution"]) == {"1080p": 30}
+    assert {h["resolution"] for h in filtered.hits} == {"1080p"}
+    phrase = comets.search('"bright comet"', facets={"resolution": "720p"}, limit=2)  # walked, not bulk
+    assert phrase.total == 10 and dict(phrase.facets["tags"]) == {"sky": 10, "tail": 5}
+
+
+def test_filtered_search_as_you_type_ranks_only_allowed_titles(comets: SearchService) -> None:
+    result = comets.search("comet", facets={"resolution": "720p", "tags": "tail"}, limit=5,
+                           facet_counts=False)
+    assert len(result.hits) == 5 and result.facets == {}
+    assert all(h["resolution"] == "720p" and "tail" in h["tags"] for h in result.hits)
+    assert comets.search("comet", limit=100).total == 60  # a page holding every match counts exactly
