@@ -4,6 +4,7 @@ highlighted snippets and "did you mean"."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection
@@ -189,6 +190,8 @@ class SearchService:
     def _result(self, searcher: Searcher, results: Results, q: str, offset: int, limit: int,
                 table: FacetTable, matched: Collection[int] | None) -> SearchResult:
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
+        # Whoosh looks the query's terms up in the index again for every hit and field it highlights
+        results.query_terms = functools.lru_cache(maxsize=None)(results.query_terms)
         scored = results.scored_length()  # hits ranked: at most offset + limit
         hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
         # Exact without a second pass when every match was seen (facets) or the page is not full (it
@@ -203,8 +206,9 @@ class SearchService:
 
     def _hit(self, hit: Hit) -> dict[str, Any]:
         stored = dict(hit.fields())
-        title_html = hit.highlights("title") or _escape(stored.get("title", ""))
-        snippet = (hit.highlights("description") or hit.highlights("title")
+        title_marked = hit.highlights("title")
+        title_html = title_marked or _escape(stored.get("title", ""))
+        snippet = (hit.highlights("description") or title_marked
                    or _escape(stored.get("description", "")[:160]) or title_html)
         stored["upload_date"] = stored["upload_date"].isoformat() + "Z"
         stored["tags"] = [t for t in stored.get("tags", "").split(",") if t]
