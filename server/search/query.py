@@ -71,7 +71,8 @@ def _tolerant(node: wq.Query, typing_end: int, words: Words | None, fuzzy: bool)
 class Filtered(wq.Require):
     """Matches of `a` that also match the filter `b`, ranked by `a` alone; found by intersecting
     postings (skipping through the filter's), where Whoosh's `filter=` first lists every document
-    the filter allows. (Whoosh 2.7.4's own `Require.matcher` builds an and-not matcher: a bug.)"""
+    the filter allows. (Whoosh 2.7.4's own `Require.matcher` builds an and-not matcher: a bug.)
+    Only for collectors that prune nothing: Whoosh's `RequireMatcher.replace` loses matches."""
 
     def matcher(self, searcher: Searcher, context: Any = None) -> Any:
         return _FilteredMatcher(self.a.matcher(searcher, context),

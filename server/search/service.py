@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from whoosh import query as wq
 from whoosh import sorting
 from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
@@ -140,20 +141,23 @@ class SearchService:
 
     def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
              ) -> tuple[Results, Collection[int] | None]:
-        """The top `limit` matches by `sort`, and with `facet_counts` every matched document number."""
+        """The top `limit` matches by `sort`, and with `facet_counts` every matched document number.
+        (Whoosh reads an empty set of allowed documents as "no filter": nothing to rank then.)"""
         sortedby, reverse = self._sort(searcher, sort), sort == "newest"
         matched = _matched(searcher, built, flt) if facet_counts else None
         if matched is not None:  # read in bulk: rank only among them, with all of Whoosh's pruning
             collector = FilterCollector(searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse),
                                         allow=matched)
-            searcher.search_with_collector(built, collector)
+            searcher.search_with_collector(built if matched else wq.NullQuery, collector)
             return collector.results(), matched
-        if flt is not None:
-            built = query.Filtered(built, flt)
-        if not facet_counts:
-            ranking = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse)
-            searcher.search_with_collector(built, ranking)
+        if not facet_counts:  # Whoosh's filter, its documents read in bulk when it is made of terms
+            allowed = matching_docs(searcher, flt) if flt is not None else None
+            ranking = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse,
+                                         filter=flt if allowed is None else allowed)
+            searcher.search_with_collector(built if allowed is None or allowed else wq.NullQuery, ranking)
             return ranking.results(), None
+        if flt is not None:  # intersected while walking (every match is walked anyway)
+            built = query.Filtered(built, flt)
         return _walk_all(searcher, built, limit, sortedby, reverse)
 
     def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable]:

@@ -181,3 +181,9 @@ def test_filtered_search_as_you_type_ranks_only_allowed_titles(comets: SearchSer
     assert len(result.hits) == 5 and result.facets == {}
     assert all(h["resolution"] == "720p" and "tail" in h["tags"] for h in result.hits)
     assert comets.search("comet", limit=100).total == 60  # a page holding every match counts exactly
+
+
+def test_a_filter_nothing_passes_leaves_no_hits(comets: SearchService) -> None:
+    for counts in (True, False):
+        result = comets.search("comet", facets={"resolution": "360p"}, facet_counts=counts)
+        assert result.hits == [] and result.total == 0
