@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from server.errors import InvalidRequest, NotFound
-from server.sqlite import decode, transaction, upsert
+from server.sqlite import SqliteStore, decode, upsert
 
 PUBLISHED, FAILED, DELETED = "published", "failed", "deleted"
 
@@ -79,16 +78,10 @@ class Title:
         return self.renditions[0]["name"] if self.renditions else ("audio" if self.audio else "")
 
 
-class Catalog:
+class Catalog(SqliteStore):
     """Titles in a SQLite file (WAL), safe to use from several threads and processes."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path)
+    SCHEMA = SCHEMA
 
     def _write(self, title: Title) -> None:
         with self._connect() as db:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,20 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
             yield db
     finally:
         db.close()
+
+
+class SqliteStore:
+    """Base of the small stores: the file at `path` with the subclass's `SCHEMA` applied once."""
+
+    SCHEMA = ""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with self._connect() as db:
+            db.executescript(self.SCHEMA)
+
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
 
 def upsert(db: sqlite3.Connection, table: str, row: dict[str, Any], json_fields: Sequence[str]) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from server.errors import NotFound
-from server.sqlite import decode, transaction, upsert
+from server.sqlite import SqliteStore, decode, upsert
 
 QUEUED, RUNNING, PUBLISHING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED = (
     "queued", "running", "publishing", "published", "failed", "cancelled", "interrupted")
@@ -87,16 +85,10 @@ class TaskRecord:
 JSON_FIELDS = ("options", "notes", "result")
 
 
-class JobStore:
+class JobStore(SqliteStore):
     """Jobs and their tasks in one SQLite file, shared by the CLI and the server processes."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path)
+    SCHEMA = SCHEMA
 
     def save(self, job: JobRecord) -> JobRecord:
         now = time.time()
