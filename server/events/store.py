@@ -50,6 +50,13 @@ EVENT_COLUMNS = 6
 
 
 @lru_cache(maxsize=32)
+def upsert_heads(slots: int) -> str:
+    """One statement setting the next offset of `slots` (topic, partition) pairs (flat parameters)."""
+    return ("INSERT INTO heads (topic, partition, next_offset) VALUES " + ", ".join(["(?, ?, ?)"] * slots)
+            + " ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset")
+
+
+@lru_cache(maxsize=32)
 def insert_events(rows: int) -> str:
     """One INSERT of `rows` events (columns as in `INSERT_EVENT`, flat)."""
     return INSERT_EVENT + ", (?, ?, ?, ?, ?, ?)" * (rows - 1)

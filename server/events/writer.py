@@ -16,7 +16,7 @@ from server.errors import MiniflixError
 from server.events import store
 
 MAX_BATCH = 5000
-ROWS_PER_STATEMENT = 256  # x 6 columns: well under SQLite's 32,766 bound parameters
+ROWS_PER_STATEMENT = 4096  # at most; fewer if SQLite binds fewer parameters per statement
 
 
 @dataclass
@@ -42,6 +42,10 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="event-log-writer", daemon=True)
         self._closed = False
+        # Next offsets as of this writer's last commit, valid while no other connection has committed
+        # since (`PRAGMA data_version` unchanged): saves reading them in every transaction.
+        self._heads: dict[str, list[int]] = {}
+        self._version: int | None = None
         self._thread.start()
 
     def submit(self, pending: Pending) -> Future[list[tuple[int, int]]]:
@@ -97,21 +101,37 @@ class GroupCommitter:
             return self._write_locked(batch)
 
     def _write_locked(self, batch: list[Pending]) -> list[list[tuple[int, int]]]:
+        """Few statements per transaction: the sqlite3 module releases the GIL around each step, and
+        with busy producer threads taking it back can wait a whole switch interval (5 ms)."""
         db, now = self._db, time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
-            heads = {p.topic: _heads(db, p.topic, p.partition_count) for p in batch}
+            heads = self._current_heads(db, batch)
             rows: list[object] = []
             results = [_place(p, heads[p.topic], now, rows) for p in batch]
             _insert(db, rows)
-            db.executemany("INSERT INTO heads (topic, partition, next_offset) VALUES (?, ?, ?) "
-                           "ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset",
-                           [(t, p, o) for t, offsets in heads.items() for p, o in enumerate(offsets)])
+            slots = [(t, p, o) for t, offsets in heads.items() for p, o in enumerate(offsets)]
+            db.execute(store.upsert_heads(len(slots)), [v for slot in slots for v in slot])
             db.execute("COMMIT")
         except BaseException:
+            self._heads, self._version = {}, None
             db.execute("ROLLBACK")
             raise
+        self._heads.update(heads)
         return results
+
+    def _current_heads(self, db: sqlite3.Connection, batch: list[Pending]) -> dict[str, list[int]]:
+        """Copies of the next offsets of the batch's topics (read again if another connection wrote)."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._heads, self._version = {}, version
+        heads = {}
+        for pending in batch:
+            if pending.topic not in heads:
+                cached = self._heads.get(pending.topic)
+                heads[pending.topic] = (list(cached) if cached is not None
+                                        else _heads(db, pending.topic, pending.partition_count))
+        return heads
 
 
 def _heads(db: sqlite3.Connection, topic: str, count: int) -> list[int]:
@@ -139,9 +159,10 @@ def _insert(db: sqlite3.Connection, columns: list[object]) -> None:
     instead of one per row, and the sqlite3 module releases and retakes the GIL around each step,
     which with busy producer threads costs more than the insert itself. Statement sizes are powers
     of two, so the few distinct statements stay in the connection's cache."""
+    most = min(ROWS_PER_STATEMENT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // store.EVENT_COLUMNS)
     start, rows = 0, len(columns) // store.EVENT_COLUMNS
     while rows:
-        size = min(ROWS_PER_STATEMENT, 1 << (rows.bit_length() - 1))
+        size = 1 << (min(rows, most).bit_length() - 1)
         end = start + size * store.EVENT_COLUMNS
         db.execute(store.insert_events(size), columns[start:end])
         start, rows = end, rows - size
