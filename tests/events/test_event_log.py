@@ -164,3 +164,23 @@ def test_describe_shows_heads_and_group_lag(log: EventLog) -> None:
     rows = [r for r in log.describe() if r.topic == "steering" and r.next_offset]
     assert len(rows) == 1
     assert (rows[0].next_offset, rows[0].kept, rows[0].lags) == (6, 6, {"search": 4})
+
+
+def test_two_logs_on_one_file_take_turns_without_reusing_offsets(tmp_path: Path) -> None:
+    """Each instance has its own writer (as two processes would): one must notice the other's commits."""
+    path = tmp_path / "shared.sqlite"
+    with EventLog(path, partitions=2) as first, EventLog(path, partitions=2) as second:
+        for i in range(30):
+            (first if i % 3 else second).publish_many("playback", [("s", {"type": "segment", "seq": i}),
+                                                                  ("t", {"type": "segment", "seq": i})])
+        events = drain(first, "check", ["playback"])
+    assert len(events) == 60
+    assert_per_key_order_and_dense(events)
+
+
+def test_a_cyclic_value_is_refused_clearly(log: EventLog) -> None:
+    value: dict[str, object] = {"type": "x"}
+    value["self"] = value
+    with pytest.raises(InvalidRequest, match="not JSON"):
+        log.publish("videos", "k", value)
+    assert drain(log, "g", ["videos"]) == []
