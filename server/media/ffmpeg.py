@@ -5,6 +5,7 @@ Every command is logged, never run through a shell, and its progress read from `
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -105,6 +106,7 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     group = {"process_group": 0} if os.name == "posix" else {}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, **group)  # type: ignore[call-overload]
+    _lower_priority(proc.pid)
     if on_start is not None:
         on_start(proc)
     tail: deque[str] = deque(maxlen=40)
@@ -125,6 +127,15 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     if code != 0:
         raise FFmpegFailed(what, code, text)
     return text
+
+
+def _lower_priority(pid: int) -> None:
+    """Encodes are background work: a lower CPU priority keeps the studio and the server responsive
+    while every core encodes (it changes nothing when the machine has cores to spare)."""
+    niceness = config.get("ffmpeg_nice")
+    if niceness and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # the process may already have ended
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 def _drain(stream: Any, tail: deque[str]) -> None:
