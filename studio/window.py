@@ -222,8 +222,9 @@ class MainWindow(QMainWindow):
             state = self.settings.value(f"splitters/{splitter.objectName()}")
             if splitter.objectName() and state is not None:
                 splitter.restoreState(state)
-        last = str(self.settings.value("window/view", "upload"))
-        self.show_view(last if last in self.views else "upload")
+        # A first start opens the Library: the titles, or on an empty library its sample-clip offer.
+        last = str(self.settings.value("window/view", "library"))
+        self.show_view(last if last in self.views else "library")
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -102,3 +102,10 @@ def test_run_studio_opens_the_window_and_returns_when_it_closes(qtbot: Any, stud
     QTimer.singleShot(1500, close_it)
     assert studio_app.run_studio(studio_server.url) == 0
     assert seen == [f"MiniFlix Studio — {studio_server.url}"]
+
+
+def test_a_first_start_opens_the_library(qtbot: Any, api_client: ApiClient, tmp_path: Path) -> None:
+    fresh = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(api_client, settings=fresh)
+    qtbot.addWidget(window)
+    assert window.current_view() == "library"
