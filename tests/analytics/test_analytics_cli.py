@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,15 +14,12 @@ from server.analytics.service import AnalyticsService
 from server.events.log import EventLog
 from server.paths import DataDir
 from tests.analytics.conftest import publish_scenario
-
-ROOT = Path(__file__).resolve().parents[2]
-DRIVER = ("import argparse, sys; from server.cli import analytics; p = argparse.ArgumentParser(); "
-          "analytics.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+from tests.jobs.helpers import cli as main_cli
 
 
 def cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", DRIVER, "analytics", *args, "--data-dir", str(data.root)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """`main.py analytics …` for real, in a subprocess."""
+    return main_cli("analytics", *args, "--data-dir", str(data.root))
 
 
 def test_cli_without_server_loads_pending_events_and_prints(data: DataDir, log: EventLog) -> None:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from server.events.log import open_event_log
 from server.paths import DataDir
-
-ROOT = Path(__file__).resolve().parents[2]
-DRIVER = ("import argparse, sys; from server.cli import events; p = argparse.ArgumentParser(); "
-          "events.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+from tests.jobs.helpers import cli as main_cli
 
 
 def cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", DRIVER, "events", *args, "--data-dir", str(data.root)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    """`main.py events …` for real, in a subprocess."""
+    return main_cli("events", *args, "--data-dir", str(data.root))
 
 
 def test_events_command_shows_offsets_and_lags(tmp_path: Path) -> None:

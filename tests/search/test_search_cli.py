@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from server.catalog import Catalog
 from server.events.log import EventLog
 from server.paths import DataDir
 from server.search.service import SearchService
-
-ROOT = Path(__file__).resolve().parents[2]
-DRIVER = ("import argparse, sys; from server.cli import {mod}; p = argparse.ArgumentParser(); "
-          "{mod}.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+from tests.jobs.helpers import cli as main_cli
 
 
 def cli(data: DataDir, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", DRIVER.format(mod=command), command, *args,
-                           "--data-dir", str(data.root)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    """`main.py COMMAND …` for real, in a subprocess."""
+    return main_cli(command, *args, "--data-dir", str(data.root))
 
 
 def test_search_cli_finds_published_titles_without_a_server(data: DataDir, library: None) -> None:
