@@ -1,5 +1,6 @@
-"""Offline cache simulation: seeded Zipf traces of segment requests, replay through a policy, and
-Belady's MIN (the offline ceiling) for comparison. Used by tests and `bench/cache_policy.py`."""
+"""Offline cache simulation: seeded Zipf traces of segment requests (independent requests, or viewing
+sessions), replay through a policy, Belady's MIN and an upper bound for variable sizes. Used by tests
+and `bench/cache_policy.py`."""
 
 from __future__ import annotations
 
@@ -69,6 +70,32 @@ def zipf_trace(alpha: float, titles: int, requests: int, seed: int, *, segments:
     return Trace(out, sizes, _popularity(sizes, cum, segments, mean_watch))
 
 
+def irm_trace(alpha: float, titles: int, requests: int, seed: int, *, segments: int = 60,
+              mean_watch: int = 20) -> Trace:
+    """Independent references: every request draws a title by Zipf(alpha), a rung by weight and a
+    segment k with probability proportional to exp(-k / mean_watch), the share of sessions that reach
+    it under the session trace's geometric abandonment; same objects, sizes and popularity as
+    `zipf_trace`, so the two differ only in request order."""
+    rng = random.Random(seed)
+    sizes = _segment_sizes(rng, titles, segments)
+    cum = list(itertools.accumulate(1 / (rank + 1) ** alpha for rank in range(titles)))
+    seg_cum = list(itertools.accumulate(_reach(segments, mean_watch)))
+    keys = [[[f"videos/t{t}/cmaf/r{r}/seg_{s:05d}.m4s" for s in range(segments)]
+             for r in range(len(RUNG_BITRATES))] for t in range(titles)]
+    title = rng.choices(range(titles), cum_weights=cum, k=requests)
+    rung = rng.choices(range(len(RUNG_BITRATES)), weights=RUNG_WEIGHTS, k=requests)
+    seg = rng.choices(range(segments), cum_weights=seg_cum, k=requests)
+    out = [(key, sizes[key]) for key in (keys[t][r][s] for t, r, s in zip(title, rung, seg, strict=True))]
+    return Trace(out, sizes, _popularity(sizes, cum, segments, mean_watch))
+
+
+TRACES = {"irm": irm_trace, "session": zipf_trace}
+
+
+def _reach(segments: int, mean_watch: int) -> list[float]:
+    return [1.0] + [math.exp(-k / mean_watch) for k in range(1, segments)]
+
+
 def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, int]:
     sizes = {}
     for t, (r, rate), s in itertools.product(range(titles), enumerate(RUNG_BITRATES), range(segments)):
@@ -79,7 +106,7 @@ def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, 
 def _popularity(sizes: dict[str, int], cum: list[float], segments: int, mean_watch: int) -> dict[str, float]:
     """P(title) x P(rung) x P(a session reaches segment k): what a perfect popularity model knows."""
     title_p = [(b - a) / cum[-1] for a, b in zip([0.0, *cum], cum, strict=False)]
-    reach = [1.0] + [math.exp(-k / mean_watch) for k in range(1, segments)]
+    reach = _reach(segments, mean_watch)
     out = {}
     for key in sizes:
         _, title, _, rung, seg = key.split("/")
@@ -125,7 +152,9 @@ def replay(policy: CachePolicy, requests: list[Request]) -> Stats:
 
 def belady(requests: list[Request], capacity: int) -> Stats:
     """Belady's MIN with bypass: on a miss evict what is next needed furthest in the future, and do not
-    cache an object needed later than everything it would displace (the usual ceiling for sizes)."""
+    cache an object needed later than the objects it would displace (nothing is evicted for it then).
+    Exact for equal sizes; with sizes that differ the optimum is NP-hard and this is the usual
+    heuristic ceiling (a policy could in principle beat it): `interval_bound` is a proven one."""
     never = len(requests)
     next_use = _next_uses(requests, never)
     cached: dict[str, tuple[int, int]] = {}        # key -> (next use, size)
@@ -141,11 +170,11 @@ def belady(requests: list[Request], capacity: int) -> Stats:
             continue
         if nxt == never or size > capacity:
             continue
-        used = _make_room(cached, heap, used, size, nxt, capacity)
-        if used + size <= capacity:
+        freed = _make_room(cached, heap, used + size - capacity, nxt)
+        if freed is not None:
+            used += size - freed
             cached[key] = (nxt, size)
             heapq.heappush(heap, (-nxt, key))
-            used += size
     return Stats(len(requests), hits, total, hit_bytes)
 
 
@@ -158,16 +187,52 @@ def _next_uses(requests: list[Request], never: int) -> list[int]:
     return out
 
 
-def _make_room(cached: dict[str, tuple[int, int]], heap: list[tuple[int, str]], used: int, size: int,
-               nxt: int, capacity: int) -> int:
-    """Evict furthest-needed objects while they are needed later than the newcomer."""
-    while used + size > capacity and heap:
+def _make_room(cached: dict[str, tuple[int, int]], heap: list[tuple[int, str]], short: int,
+               nxt: int) -> int | None:
+    """Free `short` bytes by evicting the furthest-needed objects, all needed later than `nxt`; the
+    bytes freed, or None (and nothing evicted) when such objects do not add up to `short`."""
+    taken: list[tuple[int, str]] = []
+    freed = 0
+    while freed < short and heap:
         far, key = -heap[0][0], heap[0][1]
         if key not in cached or cached[key][0] != far:
             heapq.heappop(heap)
             continue
         if far <= nxt:
             break
-        heapq.heappop(heap)
-        used -= cached.pop(key)[1]
-    return used
+        taken.append(heapq.heappop(heap))
+        freed += cached[key][1]
+    if freed < short:
+        for item in taken:
+            heapq.heappush(heap, item)
+        return None
+    for _, key in taken:
+        del cached[key]
+    return freed
+
+
+def interval_bound(requests: list[Request], capacity: int) -> Stats:
+    """A proven upper bound for variable sizes (PFOO-U, Berger et al., SIGMETRICS '18): a hit needs its
+    object cached from the previous request on, costing size x interval length of the cache's
+    capacity x requests byte-steps; relax "at every step" to "on average" and the best hits are a
+    fractional knapsack. Hit ratio and byte hit ratio are bounded separately (shortest intervals per
+    byte first for bytes, smallest size x length first for hits)."""
+    never = len(requests)
+    next_use = _next_uses(requests, never)
+    intervals = [(next_use[i] - i, size) for i, (_, size) in enumerate(requests) if next_use[i] != never]
+    budget = capacity * len(requests)
+    hits = _knapsack(sorted(intervals, key=lambda iv: iv[0] * iv[1]), budget, by_bytes=False)
+    hit_bytes = _knapsack(sorted(intervals), budget, by_bytes=True)
+    return Stats(len(requests), int(hits), sum(size for _, size in requests), int(hit_bytes))
+
+
+def _knapsack(intervals: list[tuple[int, int]], budget: int, *, by_bytes: bool) -> float:
+    """Hits (or hit bytes) of the intervals taken in order until the byte-steps run out, the last in part."""
+    gained = 0.0
+    for length, size in intervals:
+        cost, value = length * size, (size if by_bytes else 1)
+        if cost >= budget:
+            return gained + value * budget / cost
+        budget -= cost
+        gained += value
+    return gained

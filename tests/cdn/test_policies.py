@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from server.cdn.policies import FIFO, LRU, POLICIES, S3FIFO, WTinyLFU, make_policy
-from server.cdn.simulate import belady, replay, static_oracle, zipf_trace
+from server.cdn.simulate import Trace, belady, interval_bound, irm_trace, replay, static_oracle, zipf_trace
 from server.errors import InvalidRequest
 
 
@@ -115,3 +117,41 @@ def test_wtinylfu_admits_a_newcomer_only_if_it_is_requested_more_than_its_victim
         policy.touch("new")
     policy.admit("x", 10)                             # now "new" leaves the window and beats "old"
     assert "new" in policy and "old" not in policy
+
+
+def test_belady_bypasses_a_newcomer_without_evicting_what_could_not_make_room_for_it() -> None:
+    # c (8 bytes) is needed before a but after b: evicting a alone frees too little, so keep a.
+    requests = [("a", 5), ("b", 5), ("c", 8), ("b", 5), ("c", 8), ("a", 5)]
+    assert belady(requests, 10).hits == 2
+
+
+@pytest.mark.parametrize("make_trace", [irm_trace, zipf_trace])
+def test_the_interval_bound_is_above_belady_and_every_policy(make_trace: Callable[..., Trace]) -> None:
+    trace = make_trace(0.9, 30, 6_000, seed=5)
+    capacity = int(trace.catalog_bytes * 0.1)
+    bound, best = interval_bound(trace.requests, capacity), belady(trace.requests, capacity)
+    assert best.byte_hit_ratio <= bound.byte_hit_ratio < 1.0 and best.hit_ratio <= bound.hit_ratio
+    for name in POLICIES:
+        assert replay(make_policy(name, capacity), trace.requests).byte_hit_ratio <= bound.byte_hit_ratio
+
+
+def test_irm_requests_follow_popularity_but_not_playback_order() -> None:
+    irm, sessions = irm_trace(1.0, 20, 20_000, seed=2), zipf_trace(1.0, 20, 20_000, seed=2)
+    assert irm.popularity == sessions.popularity and irm.sizes == sessions.sizes
+    counts = Counter(key for key, _ in irm.requests)
+    first = sum(n for key, n in counts.items() if key.endswith("seg_00000.m4s"))
+    deep = sum(n for key, n in counts.items() if key.endswith("seg_00030.m4s"))
+    assert 3 < first / deep < 7                       # exp(30 / 20) = 4.5: early abandonment
+    assert _next_segment_follows(sessions) > 0.5 > 0.1 > _next_segment_follows(irm)
+
+
+def _next_segment_follows(trace: Trace) -> float:
+    """Share of requests for segment k > 0 whose segment k-1 was asked for in the 50 requests before."""
+    keys = [key for key, _ in trace.requests]
+    follows = later = 0
+    for i, key in enumerate(keys):
+        k = int(key[-9:-4])
+        if k:
+            later += 1
+            follows += f"{key[:-9]}{k - 1:05d}.m4s" in keys[max(0, i - 50):i]
+    return follows / later
