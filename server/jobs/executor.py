@@ -18,12 +18,13 @@ from server.media.progress import ProgressUpdate
 
 log = logging.getLogger(__name__)
 
-TaskFn = Callable[[Callable[[ProgressUpdate], None], threading.Event], None]
+# run(on_progress, stop, threads): `threads` is how many cores the attempt may keep busy.
+TaskFn = Callable[[Callable[[ProgressUpdate], None], threading.Event, int], None]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One unit of work: `run(on_progress, stop)`; `seconds` of media it covers weighs progress."""
+    """One unit of work: `run(on_progress, stop, threads)`; `seconds` of media it covers weighs progress."""
 
     name: str
     seconds: float
@@ -48,16 +49,24 @@ class TaskListener(Protocol):
 
 
 class LocalExecutor:
-    """Runs tasks on `workers` threads; each failing task is retried `retries` times."""
+    """Runs tasks on `workers` threads; each failing task is retried `retries` times.
+
+    A task started while others still wait for a worker gets one thread: parallelism comes from
+    the pool, and one single-threaded ffmpeg per core wastes the least CPU. A task started once
+    the queue is empty gets `workers` threads: the pool is draining, and without them the cores
+    that run out of work would idle while the last long task finishes (the tail of the encode).
+    """
 
     def __init__(self, workers: int, retries: int = 2) -> None:
         self.workers = max(1, workers)
         self.retries = max(0, retries)
+        self._waiting = 0
 
     def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
                 stop: threading.Event) -> RunOutcome:
         """Run every task; the first task that fails for good sets `stop` so the rest end early."""
         outcome, lock = RunOutcome(), threading.Lock()
+        self._waiting = len(tasks)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="encode") as pool:
             for task in tasks:
                 pool.submit(self._run_one, task, listener, stop, outcome, lock)
@@ -65,12 +74,14 @@ class LocalExecutor:
 
     def _run_one(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
                  outcome: RunOutcome, lock: threading.Lock) -> None:
+        with lock:
+            self._waiting -= 1
         for attempt in range(1, self.retries + 2):
             if stop.is_set():
                 with lock:
                     outcome.stopped.append(task.name)
                 return
-            error = self._attempt(task, listener, stop, attempt)
+            error = self._attempt(task, listener, stop, attempt, self.threads_for_next_attempt())
             if error is None:
                 with lock:
                     outcome.done.append(task.name)
@@ -87,12 +98,16 @@ class LocalExecutor:
                     outcome.failed[task.name] = error
                     stop.set()
 
+    def threads_for_next_attempt(self) -> int:
+        """1 while tasks wait for a worker; every worker's share once none is left waiting."""
+        return 1 if self._waiting > 0 else self.workers
+
     def _attempt(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
-                 attempt: int) -> str | None:
+                 attempt: int, threads: int) -> str | None:
         listener.started(task.name, attempt)
         began = time.monotonic()
         try:
-            task.run(lambda update: listener.progress(task.name, update), stop)
+            task.run(lambda update: listener.progress(task.name, update), stop, threads)
         except MiniflixError as exc:
             return exc.message
         except Exception as exc:  # an unexpected bug still fails the task, with its text kept

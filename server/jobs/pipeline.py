@@ -127,21 +127,20 @@ class Ingest:
         """Run (or resume) `job` to the end; returns it published or failed. Raises Cancelled on stop."""
         report, stop = report or (lambda p: None), stop or threading.Event()
         with job_lock(self.data.work / f"{job.video_id}.lock", f"Ingest of {job.original_name}"):
-            cpu0, wall0 = _children_cpu(), time.monotonic()
+            meter = _Meter()
             try:
-                return self._run_locked(job, report, stop)
+                return self._run_locked(job, report, stop, meter)
             except Cancelled:
                 job.state = INTERRUPTED
                 raise
             except MiniflixError as exc:
                 return self._fail(job, exc)
             finally:
-                job.cpu_s += _children_cpu() - cpu0
-                job.wall_s += time.monotonic() - wall0
+                meter.charge(job)
                 self.store.save(job)
 
     # ---- steps ------------------------------------------------------------------------------
-    def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event) -> JobRecord:
+    def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event, meter: _Meter) -> JobRecord:
         tools = find_tools()
         job.state, job.error = RUNNING, ""
         self.store.save(job)
@@ -164,6 +163,7 @@ class Ingest:
             self.blobs.discard_staging(staging)
             raise
         job.result = {"timing": timing}
+        meter.charge(job)  # before job_done reports the title's cost
         return self._publish(job, plan, packaged, layout)
 
     def _plan(self, job: JobRecord, tools: Tools) -> Plan:
@@ -215,7 +215,7 @@ class Ingest:
                                                                       layout, opts)) for c in plan.chunks]
         if info.audio is not None:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
-            def run_audio(on_progress: Any, stop: threading.Event) -> None:
+            def run_audio(on_progress: Any, stop: threading.Event, threads: int) -> None:
                 audio_step.encode_audio(tools, info, layout, on_progress=on_progress, stop=stop)
             specs.append(TaskSpec("audio", info.duration * 0.05, run_audio))
         return specs
@@ -233,7 +233,7 @@ class Ingest:
         video = plan.info.video
         packaged = package_title(tools, layout, plan.renditions, plan.chunks,
                                  video.fps if video else None, self.options.segment_seconds,
-                                 plan.info.audio, staging, stop=stop)
+                                 plan.info.audio, staging, stop=stop, workers=self.options.workers)
         report(stage_progress(job.job_id, job.video_id, "verifying"))
         integrity = verify_title(tools, packaged, plan.info.expected_frames,
                                  video.fps if video else None, self.options.segment_seconds)
@@ -300,9 +300,9 @@ def _chunk_task(chunk: Chunk) -> str:
 
 def _chunk_runner(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: list[Rendition],
                   layout: WorkLayout, opts: IngestOptions) -> Any:
-    def run(on_progress: Any, stop: threading.Event) -> None:
+    def run(on_progress: Any, stop: threading.Event, threads: int) -> None:
         encode_step.encode_chunk(tools, info, chunk, renditions, layout, opts.segment_seconds,
-                                 opts.preset, on_progress=on_progress, stop=stop)
+                                 opts.preset, on_progress=on_progress, stop=stop, threads=threads)
     return run
 
 
@@ -314,6 +314,19 @@ def _check_readable(source: Path) -> None:
     if not os.access(source, os.R_OK):
         raise MediaError(f"{source}: cannot be read (permission denied).",
                          hint="make the file readable for your user and try again")
+
+
+class _Meter:
+    """Charges a job the wall time and child-process CPU time since the last charge (across resumes)."""
+
+    def __init__(self) -> None:
+        self.cpu, self.wall = _children_cpu(), time.monotonic()
+
+    def charge(self, job: JobRecord) -> None:
+        cpu, wall = _children_cpu(), time.monotonic()
+        job.cpu_s += cpu - self.cpu
+        job.wall_s += wall - self.wall
+        self.cpu, self.wall = cpu, wall
 
 
 def _children_cpu() -> float:

@@ -3,6 +3,8 @@
 Chunks are joined by stream copy (concat demuxer), cut into fMP4 segments on the encoder's
 keyframe grid by ffmpeg's HLS muxer, then the playlists and the MPD are written from the real
 segment files (see playlists.py) so that BANDWIDTH, CODECS and durations state what is there.
+Tracks are independent, so they are joined and cut side by side on `workers` threads: packaging
+is the serial tail of an ingest, and one ffmpeg remux at a time leaves cores idle.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -67,7 +70,7 @@ def build_segment_args(tools: Tools, source: Path, track_dir: Path, hls_time: fl
 
 def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
-                  stop: threading.Event | None = None) -> PackagedTitle:
+                  stop: threading.Event | None = None, workers: int = 2) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
     manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
     either way nothing of the attempt is left in `out_dir`. Leftovers of an attempt that was killed
@@ -75,7 +78,8 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
     _discard(out_dir)
     try:
-        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop)
+        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
+                        max(1, workers))
     except BaseException:
         _discard(out_dir)
         raise
@@ -83,22 +87,33 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 
 def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
-             stop: threading.Event | None) -> PackagedTitle:
+             stop: threading.Event | None, workers: int) -> PackagedTitle:
     cmaf = out_dir / "cmaf"
     assembled = layout.root / "assembled"
     assembled.mkdir(parents=True, exist_ok=True)
-    videos: list[Track] = []
-    for rendition in renditions:
-        joined = _assemble(tools, layout, rendition, chunks, assembled, stop)
-        videos.append(_segment(tools, joined, cmaf / rendition.name, cut_interval(segment_seconds, fps), "v",
-                               stop))
-    audio_track = None
+    interval = cut_interval(segment_seconds, fps)
+
+    def video_track(rendition: Rendition) -> Callable[[], Track]:
+        return lambda: _segment(tools, _assemble(tools, layout, rendition, chunks, assembled, stop),
+                                cmaf / rendition.name, interval, "v", stop)
+
+    jobs = [video_track(r) for r in renditions]
     if audio is not None:
-        audio_track = _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a", stop)
+        jobs.append(lambda: _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a",
+                                     stop))
+    tracks = _side_by_side(jobs, workers)
+    videos, audio_track = tracks[:len(renditions)], (tracks[-1] if audio is not None else None)
     _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
     packaged = _describe(out_dir, videos, audio_track, segment_seconds)
     _add_thumbnails(tools, packaged, layout, videos, renditions, audio_track, stop)
     return packaged
+
+
+def _side_by_side(jobs: Sequence[Callable[[], Track]], workers: int) -> list[Track]:
+    """Run `jobs` on `workers` threads; their results in order, or the first job's error once all ended."""
+    with ThreadPoolExecutor(min(workers, max(1, len(jobs))), thread_name_prefix="package") as pool:
+        futures: list[Future[Track]] = [pool.submit(job) for job in jobs]
+    return [f.result() for f in futures]
 
 
 def _discard(out_dir: Path) -> None:

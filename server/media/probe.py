@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,13 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     if video_stream is None and kept is None:
         raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
                          hint="choose a video or audio file")
-    frames = sample_frames(path, tools, video_stream or kept or {})
+    with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:  # the demux scan beside the decode
+        ends = pool.submit(packet_ends, path, tools)
+        frames = sample_frames(path, tools, video_stream or kept or {})
     video = video_info(video_stream, frames, has_zscale(tools)) if video_stream else None
     primary = video_stream or kept or {}
     duration, declared, duration_notes = content_duration(
-        path, data["format"], packet_ends(path, tools), primary.get("index", -1),
+        path, data["format"], ends.result(), primary.get("index", -1),
         [s["index"] for s in (video_stream, kept) if s])
     notes = [*video_notes(video_stream, video, ignored), *audio_notes(kept, dropped), *duration_notes]
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
@@ -105,7 +108,8 @@ def run_ffprobe(path: Path, tools: Tools, **options: Any) -> dict[str, Any]:
 def sample_frames(path: Path, tools: Tools, stream: dict[str, Any]) -> list[dict[str, Any]]:
     """Decode the first frames of `stream`; MediaError when none decodes."""
     entries = "frame=best_effort_timestamp_time,interlaced_frame"
-    data = run_ffprobe(path, tools, select_streams=str(stream.get("index", 0)),
+    # threads=0: ffprobe decodes single-threaded unless told, and 120 HD frames take ~2 s that way
+    data = run_ffprobe(path, tools, select_streams=str(stream.get("index", 0)), threads="0",
                        read_intervals=f"%+#{SAMPLE_PACKETS}", show_entries=entries)
     frames: list[dict[str, Any]] = data.get("frames", [])
     if not frames:

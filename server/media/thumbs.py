@@ -7,6 +7,7 @@ at the tile's rectangle with a media fragment (`sprite.jpg#xywh=x,y,w,h`).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,8 +103,12 @@ def make_thumbnails(tools: Tools, video: Path, duration: float, out_dir: Path, *
     plan = plan_sprite(duration, width, height, columns=columns, interval=interval, tile_width=tile_width)
     thumbs = out_dir / THUMBS_DIR
     thumbs.mkdir(parents=True, exist_ok=True)
-    run(build_poster_args(tools, video, duration, thumbs / POSTER), "making the poster")
-    run(build_sprite_args(tools, sprite_source, plan, thumbs / SPRITE), "making the scrub sprite")
+    with ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:  # two small decodes, side by side
+        poster = pool.submit(run, build_poster_args(tools, video, duration, thumbs / POSTER),
+                             "making the poster")
+        sprite = pool.submit(run, build_sprite_args(tools, sprite_source, plan, thumbs / SPRITE),
+                             "making the scrub sprite")
+    poster.result(), sprite.result()
     (thumbs / VTT).write_text(sprite_vtt(plan), encoding="utf-8")
     return f"{THUMBS_DIR}/{POSTER}", f"{THUMBS_DIR}/{SPRITE}", f"{THUMBS_DIR}/{VTT}"
 

@@ -41,6 +41,8 @@ def test_ingest_publishes_and_reports_the_json_contract(tmp_path: Path, make_cli
     assert Path(result["mpd"]).is_file() and Path(result["integrity"]).is_file()
     listing = cli("videos", "--data-dir", str(tmp_path / "d"), "--json")
     assert [t["video_id"] for t in json.loads(listing.stdout)] == [result["video_id"]]
+    [done] = [e for e in events(tmp_path / "d", "encode") if e["type"] == "job_done"]
+    assert done["cpu_s"] > 0 and done["wall_s"] > 0, "the title's encode cost would read as free"
 
 
 def test_bad_inputs_fail_clearly_and_the_rest_of_the_queue_goes_on(tmp_path: Path, make_clip) -> None:

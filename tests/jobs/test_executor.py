@@ -31,7 +31,7 @@ class Recorder:
 def flaky(failures: int) -> TaskSpec:
     calls = Counter[str]()
 
-    def run(on_progress, stop) -> None:  # type: ignore[no-untyped-def]
+    def run(on_progress, stop, threads) -> None:  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] <= failures:
             raise JobError(f"ffmpeg exited 1 (attempt {calls['n']})")
@@ -47,7 +47,7 @@ def test_a_task_that_fails_twice_succeeds_on_the_third_attempt() -> None:
 
 
 def test_a_task_that_keeps_failing_fails_the_batch_and_stops_the_others() -> None:
-    def slow(on_progress, stop) -> None:  # type: ignore[no-untyped-def]
+    def slow(on_progress, stop, threads) -> None:  # type: ignore[no-untyped-def]
         stop.wait(5)
 
     stop = threading.Event()
@@ -61,9 +61,29 @@ def test_a_task_that_keeps_failing_fails_the_batch_and_stops_the_others() -> Non
 def test_a_stop_is_not_counted_as_a_failure() -> None:
     stop = threading.Event()
 
-    def killed(on_progress, stop_) -> None:  # type: ignore[no-untyped-def]
+    def killed(on_progress, stop_, threads) -> None:  # type: ignore[no-untyped-def]
         stop.set()
         raise JobError("ffmpeg killed")
 
     outcome = LocalExecutor(1).run_all([TaskSpec("chunk-0003", 1, killed)], Recorder(), stop)
     assert outcome.stopped == ["chunk-0003"] and not outcome.failed
+
+
+def test_tasks_get_one_thread_while_others_wait_and_every_core_once_the_queue_is_empty() -> None:
+    """The last tasks of an encode spread over the cores the drained pool would leave idle."""
+    started: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def task(name: str) -> TaskSpec:
+        def run(on_progress, stop, threads) -> None:  # type: ignore[no-untyped-def]
+            with lock:
+                started.append((name, threads))
+            time.sleep(0.05)
+        return TaskSpec(name, 1.0, run)
+
+    outcome = LocalExecutor(2).run_all([task(f"chunk-{i}") for i in range(5)], Recorder(),
+                                       threading.Event())
+    assert sorted(outcome.done) == [f"chunk-{i}" for i in range(5)]
+    by_name = dict(started)
+    assert [by_name[f"chunk-{i}"] for i in range(3)] == [1, 1, 1]
+    assert by_name["chunk-4"] == 2
