@@ -48,6 +48,7 @@ bench: setup
 # system's ffmpeg and VLC hidden.
 .PHONY: package package-test
 package: setup
+	@./packaging/ensure_system_packages.sh nasm pkg-config libx264-dev libzimg-dev zlib1g-dev dpkg-dev
 	@$(PY) -c 'import PyInstaller' 2>/dev/null || $(PY) -m pip install -q -e '.[package]'
 	$(PY) packaging/build.py $(PACKAGE_ARGS)
 

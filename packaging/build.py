@@ -2,7 +2,10 @@
 
     python packaging/build.py              # the app folder, .tar.gz and .deb into packaging/dist
     python packaging/build.py --no-build   # only repackage an existing packaging/dist/miniflix
+    python packaging/build.py --system-ffmpeg   # bundle the ffmpeg on PATH (Debian's) instead
 
+On Linux the app carries the purpose-built FFmpeg of `ffmpeg_build.py` (built once, then cached in
+packaging/build/ffmpeg): the bundled ffmpeg/ffprobe and VLC's avcodec plugin load its libraries.
 Prints the unpacked size, the archive sizes and the system libraries the app still expects from
 the host (those become the .deb's Depends).
 """
@@ -23,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import bundle  # noqa: E402
+import ffmpeg_build  # noqa: E402
 
 from server import __version__  # noqa: E402
 
@@ -38,9 +42,49 @@ def run(argv: list[str], **kw: object) -> None:
     subprocess.run(argv, check=True, **kw)  # type: ignore[call-overload]
 
 
-def pyinstaller() -> None:
+def pyinstaller(env: dict[str, str]) -> None:
     run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level=WARN", "--distpath", str(DIST),
-         "--workpath", str(WORK), str(HERE / "miniflix.spec")])
+         "--workpath", str(WORK), str(HERE / "miniflix.spec")], env=env)
+
+
+def ffmpeg_env(system_ffmpeg: bool) -> tuple[dict[str, str], Path | None]:
+    """PyInstaller's environment and the purpose-built FFmpeg's prefix (None: the one on PATH).
+
+    With the prefix's lib/ first on LD_LIBRARY_PATH, PyInstaller's `ldd` resolves libavcodec.so.59 & co
+    to the purpose-built copies for the bundled ffmpeg *and* for VLC's plugins: one copy serves both.
+    """
+    env = dict(os.environ)
+    if system_ffmpeg or not sys.platform.startswith("linux") or env.get("MINIFLIX_BUNDLE_FFMPEG"):
+        return env, None
+    prefix = ffmpeg_build.ensure_ffmpeg()
+    lib_path = [str(prefix / "lib"), *filter(None, env.get("LD_LIBRARY_PATH", "").split(os.pathsep))]
+    env.update(MINIFLIX_BUNDLE_FFMPEG=str(prefix / "bin" / "ffmpeg"),
+               MINIFLIX_BUNDLE_FFPROBE=str(prefix / "bin" / "ffprobe"),
+               LD_LIBRARY_PATH=os.pathsep.join(lib_path))
+    return env, prefix
+
+
+def check_bundled_ffmpeg(prefix: Path) -> None:
+    """The bundle holds the purpose-built libraries (not a system copy) and its ffmpeg has every part
+    the engine uses; otherwise the build fails here rather than at a user's first ingest."""
+    internal = APP_DIR / "_internal"
+    for built in sorted((prefix / "lib").glob("lib*.so.[0-9]*")):
+        if built.name.count(".") != 2:  # libavcodec.so.59, not libavcodec.so.59.37.100
+            continue
+        if needed_libraries(internal / built.name) != needed_libraries(built):
+            raise ffmpeg_build.FFmpegBuildError(f"{internal / built.name} is not the purpose-built "
+                                                f"{built} (its libraries differ): another copy was bundled")
+    missing = ffmpeg_build.missing_parts(internal / bundle.TOOLS_DIR / "ffmpeg", internal)
+    if missing:
+        raise ffmpeg_build.FFmpegBuildError(f"the bundled ffmpeg lacks {', '.join(missing)}")
+
+
+def needed_libraries(path: Path) -> list[str]:
+    """The DT_NEEDED entries of an ELF file (empty when it is missing)."""
+    if not path.is_file():
+        return []
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True, check=True).stdout
+    return sorted(line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line)
 
 
 def vlc_plugin_cache() -> None:
@@ -138,14 +182,27 @@ def summary(packages: dict[str, Path], host: dict[str, str], seconds: float) -> 
     return report
 
 
+def build_app(system_ffmpeg: bool) -> None:
+    env, prefix = ffmpeg_env(system_ffmpeg)
+    pyinstaller(env)
+    if prefix is not None:
+        check_bundled_ffmpeg(prefix)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-build", action="store_true", help="repackage an existing dist folder")
     parser.add_argument("--no-deb", action="store_true", help="skip the .deb (e.g. without dpkg-deb)")
+    parser.add_argument("--system-ffmpeg", action="store_true",
+                        help="bundle the ffmpeg on PATH and its libraries, not the purpose-built FFmpeg")
     args = parser.parse_args(argv)
     started = time.monotonic()
     if not args.no_build:
-        pyinstaller()
+        try:
+            build_app(args.system_ffmpeg)
+        except ffmpeg_build.FFmpegBuildError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if not (APP_DIR / bundle.APP).exists() and not (APP_DIR / f"{bundle.APP}.exe").exists():
         print(f"no app in {APP_DIR}; build it first", file=sys.stderr)
         return 2

@@ -56,7 +56,16 @@ def excludes() -> list[str]:
 # GTK 3), embedded-Linux EGLFS, the PDF image format and the virtual keyboard (they load QtPdf,
 # QtQuick and QtQml), Qt's translations (the studio is English only), and VLC's
 # interfaces, streaming outputs, service discovery, desktop notifications and text-mode video
-# outputs (libvlc only plays, into the studio's window).
+# outputs (libvlc only plays, into the studio's window). Also VLC's parts that drag big libraries the
+# player does not need: hardware decoding (VA-API, VDPAU: libva, libvdpau), the FFmpeg demuxer and
+# access (VLC's own mp4 and adaptive modules play the studio's HLS/CMAF), encoders (x264/x265,
+# shine, twolame: nothing encodes without stream_out), SVG (librsvg) and the XML parser (libxml2 with
+# ICU 72's 30 MB; only DASH manifests and TTML need it, the studio plays HLS).
+VLC_HEAVY = ("vdpau/", "vaapi/", "codec/libvaapi", "video_output/libglconv_vaapi",
+             "video_output/libglconv_vdpau", "demux/libavformat_plugin", "access/libavio_plugin",
+             "codec/libx264_plugin", "codec/libx26410b_plugin", "codec/libx265_plugin",
+             "codec/libshine_plugin", "codec/libtwolame_plugin", "codec/libsvgdec_plugin",
+             "misc/libxml_plugin")
 Q = "PySide6/Qt/plugins/"
 DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  f"{Q}imageformats/libqpdf.so",
@@ -66,7 +75,7 @@ DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  "vlc/plugins/stream_out/", "vlc/plugins/access_output/", "vlc/plugins/mux/",
                  "vlc/plugins/meta_engine/", "vlc/plugins/stream_extractor/", "vlc/plugins/misc/libnotify_",
                  "vlc/plugins/video_output/libaa_", "vlc/plugins/video_output/libcaca_",
-                 "vlc/plugins/video_output/libflaschen_")
+                 "vlc/plugins/video_output/libflaschen_", *(f"vlc/plugins/{p}" for p in VLC_HEAVY))
 
 # Loaded with dlopen/ctypes by path, so no ELF file names them: never pruned.
 LOADED_BY_NAME = ("libvlc.so", "libvlccore.so", "libpython")
