@@ -130,7 +130,12 @@ def _proc(path: str, n: int, worker: int, batch: int, out: mp.Queue) -> None:  #
 
 
 def run_procs(path: Path, producers: int, n: int, batch: int = 1) -> dict[str, float]:
-    EventLog(path).close()
+    """Producers in their own processes (the CLI and the server both publish); end to end is
+    measured by a consumer in this process, which hears other processes' commits."""
+    log = EventLog(path, retention=Retention())
+    e2e: list[float] = []
+    consumer = threading.Thread(target=consume, args=(log, (n // producers) * producers, e2e))
+    consumer.start()
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     procs = [mp.Process(target=_proc, args=(str(path), n // producers, w, batch, out))
              for w in range(producers)]
@@ -141,8 +146,10 @@ def run_procs(path: Path, producers: int, n: int, batch: int = 1) -> dict[str, f
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - began
+    consumer.join()
+    log.close()
     return {"rate": (n // producers) * producers / elapsed, "p50": pct(latencies, 0.5),
-            "p99": pct(latencies, 0.99), "e2e50": float("nan"), "e2e99": float("nan")}
+            "p99": pct(latencies, 0.99), "e2e50": pct(e2e, 0.5), "e2e99": pct(e2e, 0.99)}
 
 
 def main() -> None:

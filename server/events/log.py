@@ -5,6 +5,8 @@
 - consumer groups: `poll` continues from the group's position (its last `commit` after a restart:
   at-least-once); a new group starts at the beginning (replay) or, with `start="latest"`, at the end.
 - safe from many threads (one group-commit writer per instance) and many processes (SQLite locks).
+- a waiting `poll` wakes on a commit of its own process (a condition) or of another process (a
+  datagram doorbell, doorbell.py), not at the next turn of a polling loop.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import Any
 
 from server.errors import InvalidRequest
 from server.events import admin, store
+from server.events.doorbell import Doorbell
 from server.events.model import Event, check_topic, encode_value, partition_for
 from server.events.writer import GroupCommitter, Pending
 from server.paths import DataDir
 
 Slot = tuple[str, int]  # (topic, partition)
-CROSS_PROCESS_CHECK_S = 0.05  # how often a waiting poll looks for commits made by other processes
+CROSS_PROCESS_CHECK_S = 0.05  # no doorbell: how often a waiting poll looks for other processes' commits
+DOORBELL_SAFETY_S = 1.0  # with one: a last resort, should a ring ever be lost
 HOUSEKEEPING_S = 60.0
 
 
@@ -46,6 +50,7 @@ class EventLog:
         self._commits = 0
         self._last_housekeeping = 0.0
         self._writer = GroupCommitter(self.path, self._on_commit)
+        self._doorbell = Doorbell(self.path, self._on_ring)
         self._closed = False
 
     # -- producing -------------------------------------------------------------------------------
@@ -156,6 +161,7 @@ class EventLog:
             return
         self._closed = True
         self._writer.close()
+        self._doorbell.close()
         with self._cond:
             self._cond.notify_all()
         self._conns.close_all()
@@ -168,12 +174,17 @@ class EventLog:
 
     # -- internals -------------------------------------------------------------------------------
     def _on_commit(self) -> None:
-        with self._cond:
-            self._commits += 1
-            self._cond.notify_all()
+        self._on_ring()
+        self._doorbell.ring()
         if time.monotonic() - self._last_housekeeping > HOUSEKEEPING_S:
             self._last_housekeeping = time.monotonic()
             self.enforce_retention()
+
+    def _on_ring(self) -> None:
+        """A commit happened (here or, through the doorbell, in another process): wake the waiters."""
+        with self._cond:
+            self._commits += 1
+            self._cond.notify_all()
 
     def _slots(self, group: str, topics: Sequence[str], start: str) -> list[Slot]:
         if start not in ("earliest", "latest"):
@@ -211,11 +222,12 @@ class EventLog:
     def _wait(self, seen: int, version: int, remaining: float) -> int:
         """Sleep until this process commits, another process commits, or time is up."""
         end = time.monotonic() + remaining
+        check = DOORBELL_SAFETY_S if self._doorbell.start() else CROSS_PROCESS_CHECK_S
         while not self._closed:
             with self._cond:
                 if self._commits != seen:
                     return version
-                self._cond.wait(min(CROSS_PROCESS_CHECK_S, max(0.0, end - time.monotonic())))
+                self._cond.wait(min(check, max(0.0, end - time.monotonic())))
             now_version = self._data_version()
             if now_version != version or self._commits != seen or time.monotonic() >= end:
                 return now_version

@@ -134,6 +134,36 @@ def test_waiting_poll_wakes_when_another_process_publishes(log: EventLog) -> Non
     assert time.monotonic() - began < 30, "the poll slept through the other process's publish"
 
 
+def test_the_doorbell_wakes_a_consumer_with_no_periodic_check_to_fall_back_on(
+        log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's commit rings this log's socket: the wait needs no polling loop at all."""
+    import server.events.log as event_log
+    monkeypatch.setattr(event_log, "DOORBELL_SAFETY_S", 120.0)
+    monkeypatch.setattr(event_log, "CROSS_PROCESS_CHECK_S", 120.0)
+    code = ("import sys, time; from server.events.log import EventLog; time.sleep(1); "
+            "log = EventLog(sys.argv[1], partitions=4); log.publish('videos', 'x', {'type': 'deleted'}); "
+            "log.close()")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(log.path)], cwd=ROOT)
+    began = time.monotonic()
+    events = log.poll("waiter", ["videos"], timeout=90)
+    proc.wait(timeout=60)
+    assert [e.value["type"] for e in events] == ["deleted"]
+    assert time.monotonic() - began < 60, "no ring arrived: the poll waited for its timeout"
+
+
+def test_a_dead_consumers_doorbell_socket_is_cleared_by_the_next_commit(log: EventLog) -> None:
+    bells = log.path.with_name(log.path.name + ".bells")
+    bells.mkdir(mode=0o700, exist_ok=True)
+    stale = bells / "dead-consumer"
+    import socket
+    gone = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    gone.bind(str(stale))
+    gone.close()  # the socket file stays behind, as after a killed process
+    log.publish("videos", "v", {"type": "uploaded"})
+    assert not stale.exists()
+    assert bells.stat().st_mode & 0o077 == 0
+
+
 def test_retention_by_age_and_size_never_reuses_offsets(tmp_path: Path) -> None:
     retention = Retention(per_topic={"playback": (3600.0, None), "cdn": (None, 2000)})
     with EventLog(tmp_path / "e.sqlite", partitions=1, retention=retention) as log:
