@@ -44,8 +44,9 @@ bench: setup
 	$(PY) bench/encode_ladder.py
 
 # Installers (issue 6): the one-folder app, .tar.gz and .deb in packaging/dist; not part of `make test`
-# (the PyInstaller build takes ~5 minutes on 2 cores). `package-test` runs the built app with the
-# system's ffmpeg and VLC hidden.
+# (the PyInstaller build takes ~5 minutes on 2 cores; on Linux the bundle's own FFmpeg is compiled
+# first, ~25 minutes once, then cached: packaging/ffmpeg_build.py, its build-dependencies installed
+# here). `package-test` runs the built app with the system's ffmpeg and VLC hidden.
 .PHONY: package package-test
 package: setup
 	@./packaging/ensure_system_packages.sh nasm pkg-config libx264-dev libzimg-dev zlib1g-dev dpkg-dev

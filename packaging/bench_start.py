@@ -5,7 +5,8 @@
 "Cold" evicts the bundle's own files from the page cache first (posix_fadvise DONTNEED on each
 file, so other processes' caches are untouched); "warm" runs right after. Two measurements:
 `--version` (bootloader + Python start) and `serve` until it prints its URL (flask, DuckDB,
-Whoosh, the event log and every service started). Prints a Markdown table.
+Whoosh, the event log and every service started). Prints Markdown tables: start times, then where
+the unpacked MB go (`size_report.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import size_report  # noqa: E402
 
 
 def unpacked_mb(folder: Path) -> float:
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         version = measure(time_version, cmd, env, args.runs, cold)
         serve = measure(time_serve, cmd, env, args.runs, cold)
         print(f"| {label} | {version:.2f} | {serve:.2f} |", flush=True)
+    print("\nWhere the MB go (packaging/size_report.py):\n")
+    print(size_report.markdown(size_report.breakdown(args.app)))
     return 0
 
 
