@@ -1,10 +1,11 @@
 """Smoke test of the built app (`make package-test`) with the system's ffmpeg and VLC out of reach.
 
 As root, the checks run in a private mount namespace (`unshare -m`) where /usr/bin/ffmpeg, ffprobe,
-libvlc, libvlccore, VLC's plugins and the system libav*/libsw* libraries are bind-mounted over by
-empty files: anything the app did not bundle fails to load. Without root the same checks run with
-PATH stripped to the bundle and an empty dir, and the server's /proc/<pid>/maps is checked for
-system copies. Every app run gets a clean environment (no LD_LIBRARY_PATH, HOME in a tmp dir).
+libvlc, libvlccore, VLC's plugins, the system libav*/libsw* libraries and the purpose-built FFmpeg's
+build cache are bind-mounted over by empty files/dirs: anything the app did not bundle fails to
+load. Without root the same checks run with PATH stripped to the bundle and an empty dir, and the
+server's /proc/<pid>/maps is checked for system copies. Every app run gets a clean environment
+(no LD_LIBRARY_PATH, HOME in a tmp dir).
 
 Checks: --version; `ingest --json` of a generated clip; `serve` answers /api/health and the
 bundled ffmpeg plays the title through /play/…; the portable marker keeps data beside the app;
@@ -37,6 +38,7 @@ HIDDEN_LIBS = ("libvlc.so*", "libvlccore.so*", "libavcodec.so*", "libavformat.so
                "libavfilter.so*", "libavdevice.so*", "libswscale.so*", "libswresample.so*",
                "libpostproc.so*")
 HIDDEN_TOOLS = ("ffmpeg", "ffprobe", "ffplay", "vlc", "cvlc")
+BUILT_FFMPEG = HERE / "build" / "ffmpeg"  # the purpose-built FFmpeg's cache: the app must carry its own copy
 SYSTEM_MEDIA = re.compile(r"(^/usr/(?:local/)?(?:bin|lib)\S*/(?:libvlc|libav|libsw|libpostproc|ffmpeg|vlc/))")
 
 
@@ -62,10 +64,10 @@ def hide_system_media(scratch: Path) -> list[str]:
     for path in hidden_paths():
         _mount_over(empty_file, path)
         hidden.append(path)
-    for folder in LIB_DIRS:
-        if os.path.isdir(os.path.join(folder, "vlc")):
-            _mount_over(empty_dir, os.path.join(folder, "vlc"))
-            hidden.append(os.path.join(folder, "vlc"))
+    for folder in [*(os.path.join(d, "vlc") for d in LIB_DIRS), str(BUILT_FFMPEG)]:
+        if os.path.isdir(folder):
+            _mount_over(empty_dir, folder)
+            hidden.append(folder)
     return hidden
 
 
