@@ -64,16 +64,20 @@ def test_s3fifo_and_wtinylfu_keep_a_hot_set_through_a_one_time_scan_that_flushes
     assert results == {"LRU": 0, "S3FIFO": 8, "WTinyLFU": 8}
 
 
-def test_s3fifo_sends_a_ghost_hit_straight_to_main() -> None:
-    policy = S3FIFO(10)
-    policy.admit("x", 1)
-    for i in range(12):
-        policy.admit(f"y{i}", 1)
-    assert "x" not in policy
-    policy.admit("x", 1)
-    for i in range(12, 20):
-        policy.admit(f"y{i}", 1)       # another burst of one-hit wonders passes through small only
-    assert "x" in policy
+def test_s3fifo_sends_a_quick_return_to_main_but_forgets_a_slow_one() -> None:
+    policy = S3FIFO(100)                       # small queue 5 bytes, ghosts a quarter of main: 23 bytes
+    policy.admit("quick", 1)
+    policy.admit("slow", 1)
+    for i in range(100):
+        policy.admit(f"a{i}", 1)               # both leave the small queue unhit, as ghosts
+    assert "quick" not in policy and "slow" not in policy
+    policy.admit("quick", 1)                   # a ghost hit: straight to main
+    for i in range(30):
+        policy.admit(f"b{i}", 1)               # more one-hit wonders than the ghost queue remembers
+    policy.admit("slow", 1)                    # forgotten: probation in the small queue again
+    for i in range(200):
+        policy.admit(f"c{i}", 1)
+    assert "quick" in policy and "slow" not in policy
 
 
 def test_unknown_policy_names_the_choices() -> None:
@@ -155,3 +159,28 @@ def _next_segment_follows(trace: Trace) -> float:
             later += 1
             follows += f"{key[:-9]}{k - 1:05d}.m4s" in keys[max(0, i - 50):i]
     return follows / later
+
+
+def test_wtinylfu_main_evicts_its_least_frequent_object_even_if_just_requested() -> None:
+    policy = WTinyLFU(100, window_fraction=0.1)        # window 10 bytes, main 90
+    for key, hits in (("a", 5), ("b", 3), ("c", 1)):
+        policy.admit(key, 30)
+        for _ in range(hits):
+            policy.touch(key)
+    policy.touch("c")                                   # c: most recent, least frequent (3 requests)
+    for _ in range(3):
+        assert policy.admit("new", 30) == [] and "new" not in policy    # 1..3 requests do not beat c's 3
+    assert policy.admit("new", 30) == ["c"]                             # 4 do; LRU would have evicted a
+    assert all(key in policy for key in ("a", "b", "new")) and policy.used == 90
+
+
+@pytest.mark.parametrize("make_trace", [irm_trace, zipf_trace])
+def test_frequency_aware_policies_get_close_to_the_popularity_oracle_in_a_small_cache(
+        make_trace: Callable[..., Trace]) -> None:
+    trace = make_trace(0.9, 30, 30_000, seed=4)
+    capacity = int(trace.catalog_bytes * 0.02)
+    oracle = static_oracle(trace, capacity).byte_hit_ratio
+    lru = replay(LRU(capacity), trace.requests).byte_hit_ratio
+    for policy in (S3FIFO(capacity), WTinyLFU(capacity)):
+        bhr = replay(policy, trace.requests).byte_hit_ratio
+        assert bhr > 1.5 * lru and bhr > 0.78 * oracle, type(policy).__name__     # before tuning: 0.73-0.77
