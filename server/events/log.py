@@ -135,6 +135,17 @@ class EventLog:
         with self._lock:
             self._positions.setdefault(group, {}).update(offsets)
 
+    def forget(self, group: str) -> None:
+        """Drop this instance's in-memory position of `group` (its committed offsets stay): a
+        consumer that ends, such as one event-stream connection, leaves nothing behind."""
+        with self._lock:
+            self._positions.pop(group, None)
+
+    def groups_in_memory(self) -> list[str]:
+        """Groups this instance holds a position for (committed or not), for diagnostics."""
+        with self._lock:
+            return sorted(self._positions)
+
     def committed(self, group: str) -> dict[Slot, int]:
         rows = self._conns.get().execute("SELECT topic, partition, next_offset FROM group_offsets "
                                          "WHERE grp = ?", (group,)).fetchall()

@@ -81,6 +81,13 @@ def _start_positions(log: Any, topics: list[str]) -> dict[Slot, int]:
 
 
 def _messages(log: Any, group: str, topics: list[str], positions: dict[Slot, int]) -> Iterator[str]:
+    try:
+        yield from _relay(log, group, topics, positions)
+    finally:  # the client went away (or the server stops): its group must not outlive it
+        log.forget(group)
+
+
+def _relay(log: Any, group: str, topics: list[str], positions: dict[Slot, int]) -> Iterator[str]:
     stopping = services().stopping
     yield f"retry: 1000\n: stream of {','.join(topics)}\n\n"
     last_sent = time.monotonic()

@@ -41,4 +41,5 @@ class EventStream:
         return got
 
     def close(self) -> None:
+        self.response.close()  # the response's file keeps the socket open after conn.close()
         self.conn.close()

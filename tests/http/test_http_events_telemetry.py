@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -64,6 +65,27 @@ def test_sse_resumes_after_the_last_event_id(server: HttpServer, client: FlaskCl
         resumed.close()
     assert sorted(m["data"]["key"] for m in again) == ["s3", "s4", "s5"]
     assert all(m["event"] == "playback" and m["data"]["value"]["type"] == "stall" for m in again)
+
+
+def test_a_closed_event_stream_leaves_no_consumer_group_behind(server: HttpServer, client: FlaskClient,
+                                                              services: Services) -> None:
+    """A studio that reconnects all day must not grow the server's memory by one group each time."""
+    log = services.events
+    assert log is not None
+    before = set(log.groups_in_memory())
+    for n in range(3):
+        stream = EventStream(server.host, server.port, "/api/events/stream?topics=playback")
+        try:
+            client.post("/api/telemetry", json={"events": [playback("started", n, startup_ms=1)]})
+            assert len(stream.next_messages(1)) == 1
+            assert any(g.startswith("sse-") for g in log.groups_in_memory())
+        finally:
+            stream.close()
+    deadline = time.monotonic() + 30
+    while set(log.groups_in_memory()) - before and time.monotonic() < deadline:
+        client.post("/api/telemetry", json={"events": [playback("stall", 9, duration_ms=1)]})  # a write notices
+        time.sleep(0.2)
+    assert set(log.groups_in_memory()) - before == set()
 
 
 def test_a_bad_last_event_id_is_a_400(client: FlaskClient) -> None:
