@@ -145,11 +145,17 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.upload.notify.connect(self.notify)
         self.library.play_requested.connect(self.play)
+        self.player.fullscreen_changed.connect(self._immersive)
         self.library.sample_started.connect(self._follow_job)
         self.client.error.connect(self.show_error)
         self.client.connection_changed.connect(self._connection)
 
     # --- intents ----------------------------------------------------------------------------------
+
+    def _immersive(self, full: bool) -> None:
+        """Fullscreen playback shows only the video and its controls."""
+        self.sidebar.setVisible(not full)
+        self.statusBar().setVisible(not full)
 
     def show_view(self, name: str) -> None:
         self.sidebar.setCurrentRow([n for n, _l, _c in VIEWS].index(name))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -22,7 +22,12 @@ SEEK_STEP_S = 5.0
 
 
 class PlayerView(QWidget):
-    """The built-in player; `open_title(title)` plays one item of `GET /api/titles`."""
+    """The built-in player; `open_title(title)` plays one item of `GET /api/titles`.
+
+    `fullscreen_changed(bool)` asks the window to hide (or restore) its own chrome: the sidebar and
+    status bar are the window's, not the view's."""
+
+    fullscreen_changed = Signal(bool)
 
     def __init__(self, client: Any, parent: QWidget | None = None,
                  backend: PlaybackBackend | None = None) -> None:
@@ -121,6 +126,7 @@ class PlayerView(QWidget):
         full = not window.isFullScreen()
         self.side.setVisible(not full)
         self.heading.setVisible(not full)
+        self.fullscreen_changed.emit(full)
         window.showFullScreen() if full else window.showNormal()
 
     def leave_fullscreen(self) -> None:

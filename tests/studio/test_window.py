@@ -109,3 +109,17 @@ def test_a_first_start_opens_the_library(qtbot: Any, api_client: ApiClient, tmp_
     window = MainWindow(api_client, settings=fresh)
     qtbot.addWidget(window)
     assert window.current_view() == "library"
+
+
+def test_fullscreen_playback_shows_only_the_video_and_its_controls(qtbot: Any, studio_window: Any) -> None:
+    studio_window.show()
+    studio_window.show_view("player")
+    player = studio_window.player
+    player.toggle_fullscreen()
+    assert studio_window.isFullScreen()
+    assert not studio_window.sidebar.isVisible() and not studio_window.statusBar().isVisible()
+    assert not player.side.isVisible() and player.controls.isVisible()
+    player.leave_fullscreen()
+    assert not studio_window.isFullScreen()
+    assert studio_window.sidebar.isVisible() and studio_window.statusBar().isVisible()
+    assert player.side.isVisible()
