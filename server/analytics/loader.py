@@ -1,11 +1,16 @@
-"""Batch loading: a list of log events becomes one Arrow table and one DuckDB transaction."""
+"""Batch loading: a list of log events becomes one DuckDB transaction, one statement per topic.
+
+Each topic's events cross into DuckDB as two list parameters (offsets and raw JSON) that the
+statement unnests itself (`schema.STAGED`): no Arrow, no temp file, nothing materialized twice and
+no per-row round trip.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
-import pyarrow as pa
 
 from server.analytics import schema
 from server.events.model import Event
@@ -34,46 +39,62 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
     fresh = fresh_only(events, consumed)
     if not fresh:
         return 0
-    conn.register("staged", _arrow(fresh))
-    try:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            for topic in sorted({e.topic for e in fresh} & set(schema.LOADERS)):
-                _load_topic(conn, topic)
-            conn.execute(schema.ADVANCE_CONSUMED)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.unregister("staged")
-    for e in fresh:
-        slot = (e.topic, e.partition)
-        consumed[slot] = max(consumed.get(slot, 0), e.offset + 1)
+    advanced = next_offsets(fresh)
+    with _transaction(conn):
+        for topic, rows in sorted(_by_topic(fresh).items()):
+            if topic in schema.LOADERS:
+                _load_topic(conn, topic, rows)
+        _advance_consumed(conn, advanced)
+    for slot, offset in advanced.items():
+        consumed[slot] = max(consumed.get(slot, 0), offset)
     return len(fresh)
 
 
-def _load_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> None:
-    """Insert the staged rows of `topic`, then roll the new rows up (rowids are dense: no deletes)."""
+def next_offsets(events: Sequence[Event]) -> dict[Slot, int]:
+    """Per log partition, the offset after the last of `events` (where loading resumes)."""
+    after: dict[Slot, int] = {}
+    for e in events:
+        slot = (e.topic, e.partition)
+        after[slot] = max(after.get(slot, 0), e.offset + 1)
+    return after
+
+
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All of a batch or none of it."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _by_topic(events: Sequence[Event]) -> dict[str, list[Event]]:
+    groups: dict[str, list[Event]] = {}
+    for e in events:
+        groups.setdefault(e.topic, []).append(e)
+    return groups
+
+
+def _load_topic(conn: duckdb.DuckDBPyConnection, topic: str, events: Sequence[Event]) -> None:
+    """Insert the rows of `topic`, then roll the new rows up (rowids are dense: no deletes)."""
+    staged = {"offset": [e.offset for e in events], "v": [e.value_json for e in events]}
     rollup = schema.ROLLUPS.get(topic)
     first = _row_count(conn, rollup[0]) if rollup else 0
     for statement in schema.LOADERS[topic]:
-        conn.execute(statement)
+        conn.execute(schema.STAGED + statement, staged)
     for statement in rollup[1] if rollup else ():
         conn.execute(statement, {"first": first})
+
+
+def _advance_consumed(conn: duckdb.DuckDBPyConnection, advanced: dict[Slot, int]) -> None:
+    conn.execute(schema.ADVANCE_CONSUMED, {"topic": [t for t, _ in advanced],
+                                           "partition": [p for _, p in advanced],
+                                           "next_offset": list(advanced.values())})
 
 
 def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
     row = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0
-
-
-def _arrow(events: Sequence[Event]) -> pa.Table:
-    return pa.table({
-        "topic": pa.array([e.topic for e in events], pa.string()),
-        "partition": pa.array([e.partition for e in events], pa.int32()),
-        "offset": pa.array([e.offset for e in events], pa.int64()),
-        "key": pa.array([e.key for e in events], pa.string()),
-        "ts": pa.array([e.timestamp for e in events], pa.float64()),
-        "v": pa.array([e.value_json for e in events], pa.string()),
-    })

@@ -2,6 +2,8 @@
 
 Each query is plain SQL with named parameters (`$video_id`, `$since`, `$bucket_s`, `$limit`); every
 parameter has a default, so a query runs with none given. QoE definitions are in docs/EVENTS.md.
+Integer sums are cast to BIGINT: DuckDB sums them as HUGEINT, which Parquet stores as DOUBLE and
+JSON readers may not take as a plain integer.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ WITH rungs AS (
            CAST(r ->> '$.bandwidth' AS DOUBLE) * t.duration / 8 AS est_bytes
     FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r))
 SELECT '(all)' AS rung, COUNT(*) AS titles, ROUND(SUM(duration) / 3600, 3) AS hours,
-       SUM(size_bytes) AS storage_bytes FROM titles
+       CAST(SUM(size_bytes) AS BIGINT) AS storage_bytes FROM titles
 UNION ALL
 SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(est_bytes) AS BIGINT)
 FROM rungs GROUP BY rung
@@ -94,7 +96,7 @@ SELECT edge, CAST(FLOOR(happened_at / $bucket_s) * $bucket_s AS BIGINT) AS bucke
        COUNT(*) AS requests,
        COUNT(*) FILTER (WHERE type = 'hit') AS hits,
        ROUND(COUNT(*) FILTER (WHERE type = 'hit') / COUNT(*), 4) AS hit_ratio,
-       COALESCE(SUM(bytes), 0) AS bytes,
+       CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes,
        ROUND(COALESCE(SUM(bytes) FILTER (WHERE type = 'hit'), 0) / NULLIF(SUM(bytes), 0), 4)
            AS byte_hit_ratio
 FROM cdn_events
@@ -102,7 +104,8 @@ WHERE type IN ('hit', 'miss') AND happened_at >= $since
 GROUP BY 1, 2 ORDER BY 2 DESC, 1 LIMIT $limit"""
 
 _ENCODE = """
-SELECT video_id, COUNT(*) AS jobs, SUM(chunks) AS chunks, SUM(retries) AS retries,
+SELECT video_id, COUNT(*) AS jobs, CAST(SUM(chunks) AS BIGINT) AS chunks,
+       CAST(SUM(retries) AS BIGINT) AS retries,
        ROUND(SUM(wall_s), 2) AS wall_s, ROUND(SUM(cpu_s), 2) AS cpu_s,
        ROUND(SUM(duration), 2) AS output_s,
        ROUND(SUM(cpu_s) / NULLIF(SUM(duration) / 60, 0), 2) AS cpu_s_per_output_min,

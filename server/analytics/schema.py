@@ -1,9 +1,10 @@
 """DuckDB tables of the analytics store and the SQL that moves raw events into them.
 
-Events arrive as raw JSON (straight from the log) in a staging relation `staged(topic, partition,
-"offset", key, ts, v)`; DuckDB parses the JSON itself (`from_json`), so loading costs no Python
-work per event. `consumed` holds, per log partition, the next offset not yet loaded: it commits in
-the same transaction as the rows, which makes loading idempotent (a redelivered event is skipped).
+Events of one topic arrive as raw JSON (straight from the log) in a staging relation `staged("offset",
+v)`, built from two list parameters; DuckDB parses the JSON itself (`from_json`), so loading costs no
+Python work per event beyond putting two of its fields in lists. `consumed` holds, per log partition,
+the next offset not yet loaded: it commits in the same transaction as the rows, which makes loading
+idempotent (a redelivered event is skipped).
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ TABLES = TABLES.format(rollup_tables="\n".join(_rollup_ddl(d) for d in ROLLUP_DI
 # Rollups run after their topic's rows went in: (table the rows went to, statements over rows >= $first).
 ROLLUPS = {"playback": ("playback_events", tuple(_rollup_insert(d) for d in ROLLUP_DIMENSIONS))}
 
+# The events of one topic as rows, from list parameters of equal length unnested side by side: each
+# loader statement below runs with this in front (one statement per topic, so the lists cross into
+# DuckDB once, and nothing is materialized).
+STAGED = """WITH staged AS (SELECT unnest(CAST($offset AS BIGINT[])) AS "offset",
+    unnest(CAST($v AS VARCHAR[])) AS v)"""
+
 # Statements per topic, run in order inside the batch transaction; columns are parsed from the staged
 # JSON with a fixed structure.
 LOADERS: dict[str, tuple[str, ...]] = {
@@ -75,14 +82,14 @@ INSERT INTO video_events SELECT j.video_id, j.type, j."at", "offset", CAST(j.tit
     j.duration, j.width, j.height, j.codec, CAST(j.renditions AS VARCHAR)
 FROM (SELECT "offset", from_json(v, '{"video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE","title":"JSON",
     "error":"VARCHAR","duration":"DOUBLE","width":"INTEGER","height":"INTEGER","codec":"VARCHAR",
-    "renditions":"JSON"}') AS j FROM staged WHERE topic = 'videos')""",),
+    "renditions":"JSON"}') AS j FROM staged)""",),
     "encode": ("""
 INSERT INTO encode_events SELECT j.video_id, j.job_id, j.task, j.attempt, j.type, j."at", j.wall_s,
     j.cpu_s, j.out_seconds, j.chunks, j.retries, j.duration, j.realtime_factor, j.error
 FROM (SELECT from_json(v, '{"video_id":"VARCHAR","job_id":"VARCHAR","task":"VARCHAR","attempt":"INTEGER",
     "type":"VARCHAR","at":"DOUBLE","wall_s":"DOUBLE","cpu_s":"DOUBLE","out_seconds":"DOUBLE",
     "chunks":"INTEGER","retries":"INTEGER","duration":"DOUBLE","realtime_factor":"DOUBLE",
-    "error":"VARCHAR"}') AS j FROM staged WHERE topic = 'encode') WHERE j.type <> 'task_progress'""",),
+    "error":"VARCHAR"}') AS j FROM staged) WHERE j.type <> 'task_progress'""",),
     "playback": ("""
 INSERT INTO playback_events SELECT j.session_id, j.video_id, j.type, j."at", j.edge, j.region, j.rendition,
     j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms, j."from", j."to", j.watched_s, j.position_s,
@@ -91,22 +98,24 @@ FROM (SELECT from_json(v, '{"session_id":"VARCHAR","video_id":"VARCHAR","type":"
     "edge":"VARCHAR","region":"VARCHAR","rendition":"VARCHAR","bitrate":"BIGINT","startup_ms":"DOUBLE",
     "bytes":"BIGINT","ms":"DOUBLE","duration_ms":"DOUBLE","from":"VARCHAR","to":"VARCHAR",
     "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE"}') AS j
- FROM staged WHERE topic = 'playback')""",),
+ FROM staged)""",),
     "cdn": ("""
 INSERT INTO cdn_events SELECT j.edge, j.region, j.type, j.video_id, j.object, j.bytes, j.reason, j.healthy,
     j.load, j."at"
 FROM (SELECT from_json(v, '{"edge":"VARCHAR","region":"VARCHAR","type":"VARCHAR","video_id":"VARCHAR",
     "object":"VARCHAR","bytes":"BIGINT","reason":"VARCHAR","healthy":"BOOLEAN","load":"DOUBLE",
-    "at":"DOUBLE"}') AS j FROM staged WHERE topic = 'cdn')""",),
+    "at":"DOUBLE"}') AS j FROM staged)""",),
     "steering": ("""
 INSERT INTO steering_decisions SELECT j.video_id, j.client_region, j.chosen, CAST(j.candidates AS VARCHAR),
     j."at"
 FROM (SELECT from_json(v, '{"video_id":"VARCHAR","client_region":"VARCHAR","chosen":"VARCHAR",
-    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged WHERE topic = 'steering')""",),
+    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged)""",),
 }
 
+# The next offset per log partition after this batch, as three lists (one item per partition).
 ADVANCE_CONSUMED = """
-INSERT INTO consumed SELECT topic, partition, MAX("offset") + 1 FROM staged GROUP BY topic, partition
+INSERT INTO consumed SELECT unnest(CAST($topic AS VARCHAR[])), unnest(CAST($partition AS INTEGER[])),
+    unnest(CAST($next_offset AS BIGINT[]))
 ON CONFLICT DO UPDATE SET next_offset = GREATEST(consumed.next_offset, excluded.next_offset)"""
 
 # The latest state of every title that is in the library (published, restored or edited; not deleted).
