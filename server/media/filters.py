@@ -56,9 +56,12 @@ def rung_chain(video: VideoInfo, rendition: Rendition) -> list[str]:
     """Per-rung filters: scale to the rung (square pixels), limited range, 8-bit 4:2:0.
 
     `setparams` tags the range even when the source left it unspecified, so players never guess.
+    Only a full-range source names its ranges to `scale`: for a limited (or unspecified, which
+    swscale reads as limited) source the rung at the source's own size then passes through
+    `scale` untouched instead of being copied by swscale frame by frame.
     """
-    in_range = ":in_range=pc" if video.full_range and not video.tonemap else ""
-    return [f"scale={rendition.width}:{rendition.height}:flags=bicubic{in_range}:out_range=tv",
+    ranges = ":in_range=pc:out_range=tv" if video.full_range and not video.tonemap else ""
+    return [f"scale={rendition.width}:{rendition.height}:flags=bicubic{ranges}",
             "setsar=1", "format=yuv420p", "setparams=range=tv"]
 
 

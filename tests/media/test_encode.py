@@ -77,7 +77,7 @@ def test_filter_graph_decodes_once_and_scales_per_rung(tmp_path: Path) -> None:
     graph = value_after(build_chunk_args(TOOLS, media(), Chunk(0, 0, 4, 100), SMALL, WorkLayout(tmp_path),
                                          4.0), "-filter_complex")
     assert graph.startswith("[0:0]fps=fps=25/1:start_time=0,tpad=stop=-1:stop_mode=clone,split=2[s0][s1];")
-    assert "[s0]scale=320:180:flags=bicubic:out_range=tv,setsar=1,format=yuv420p" in graph
+    assert "[s0]scale=320:180:flags=bicubic,setsar=1,format=yuv420p,setparams=range=tv" in graph
     assert "[s1]scale=160:90:" in graph and graph.endswith("[v1]")
     assert "bwdif" not in graph and "zscale" not in graph
 
