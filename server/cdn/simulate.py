@@ -114,18 +114,25 @@ def _popularity(sizes: dict[str, int], cum: list[float], segments: int, mean_wat
     return out
 
 
-def static_oracle(trace: Trace, capacity: int) -> Stats:
+def static_oracle(trace: Trace, capacity: int, *, preload: bool = True) -> Stats:
     """The best a policy can do knowing every object's true popularity but not the order of requests:
-    the most popular objects, pre-loaded and never evicted (optimal for independent requests)."""
+    keep the most popular objects that fit and nothing else (optimal for independent requests, up to
+    one object of knapsack rounding). Pre-loaded, or (`preload=False`) each cached at its first
+    request, which misses like every online policy's cold start."""
     chosen: set[str] = set()
     used = 0
     for key in sorted(trace.popularity, key=trace.popularity.__getitem__, reverse=True):
         if used + trace.sizes[key] <= capacity:
             chosen.add(key)
             used += trace.sizes[key]
-    hits = [(key, size) for key, size in trace.requests if key in chosen]
-    return Stats(len(trace.requests), len(hits), sum(size for _, size in trace.requests),
-                 sum(size for _, size in hits))
+    seen: set[str] = set() if not preload else chosen
+    hits = hit_bytes = 0
+    for key, size in trace.requests:
+        if key in chosen and key in seen:
+            hits, hit_bytes = hits + 1, hit_bytes + size
+        elif key in chosen:
+            seen.add(key)
+    return Stats(len(trace.requests), hits, sum(size for _, size in trace.requests), hit_bytes)
 
 
 def _session(rng: random.Random, cum: list[float], segments: int, mean_watch: int) -> list[str]:

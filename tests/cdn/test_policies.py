@@ -107,6 +107,8 @@ def test_the_static_oracle_holds_the_most_popular_objects_and_beats_lru() -> Non
     assert oracle.byte_hit_ratio > replay(LRU(capacity), trace.requests).byte_hit_ratio
     top = max(trace.popularity, key=trace.popularity.__getitem__)
     assert top.endswith("seg_00000.m4s") and "/t0/" in top      # most popular title, first segment
+    cold = static_oracle(trace, capacity, preload=False)         # misses each kept object's first request
+    assert 0 < oracle.hits - cold.hits <= len({key for key, _ in trace.requests})
 
 
 def test_wtinylfu_admits_a_newcomer_only_if_it_is_requested_more_than_its_victim() -> None:
