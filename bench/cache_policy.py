@@ -44,7 +44,7 @@ def run(trace_name: str, alpha: float, titles: int, requests: int, seed: int) ->
 
 
 def table(metric: str, by_alpha: dict[float, dict[int, Results]]) -> list[str]:
-    """One markdown table: the metric of each column, then each policy's byte hit ratio over MIN's."""
+    """One markdown table: the metric of each column, then each policy's metric over MIN's."""
     columns = ["bound", "min", "oracle", "cold oracle", *POLICIES]
     header = ["alpha", "cache", *columns, *(f"{p} / MIN" for p in POLICIES)]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]

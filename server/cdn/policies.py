@@ -71,7 +71,7 @@ class S3FIFO:
     recently evicted keys. One-hit wonders leave from the small queue without polluting main;
     objects hit while in small, or seen again while ghosts, go to main; main re-inserts objects that
     were hit (2-bit frequency) instead of evicting them. Sizes, tuned on the Zipf segment traces of
-    `bench/cache_policy.py` (+0.03 to +0.04 of MIN's byte hit ratio at every cache size): small 5% of
+    `bench/cache_policy.py` (+0.015 to +0.05 of MIN's byte hit ratio at every cache size): small 5% of
     the bytes (paper: 10%), ghosts a quarter of main's bytes (paper: as many as main) — a ghost hit
     skips the frequency test, so only a quick return should count as one.
     """
