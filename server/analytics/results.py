@@ -1,65 +1,115 @@
-"""Running a named query on any DuckDB connection, and exporting its rows to CSV, Parquet or JSON."""
+"""Running a named query on any DuckDB connection, and exporting its rows to CSV, Parquet or JSON.
+
+Rows come straight from a DuckDB cursor; CSV and Parquet files are written by DuckDB itself
+(`COPY (query) TO … (FORMAT …)`), JSON from the fetched rows. Every export goes to a temp name in the
+target folder first and is renamed into place, so a file is there whole or not at all.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
-from server.analytics.queries import get
+from server.analytics.queries import NamedQuery, get
 from server.errors import InvalidRequest
 
 FORMATS = ("csv", "parquet", "json")
+_COPY_OPTIONS = {"csv": "FORMAT csv, HEADER", "parquet": "FORMAT parquet"}
 
 
-def run(conn: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
-    """The rows of query `name` as an Arrow table, on a cursor of its own (safe beside the writer)."""
+@dataclass(frozen=True)
+class Rows:
+    """A query's result: its column names (known even with no rows) and its rows in order."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def run(conn: duckdb.DuckDBPyConnection, name: str, **params: Any) -> Rows:
+    """The rows of query `name`, on a cursor of its own (safe beside the writer)."""
+    sql, bound = _bound(get(name), params)
+    with _cursor(conn) as cursor:
+        cursor.execute(sql, bound)
+        columns = [d[0] for d in cursor.description or ()]
+        return Rows(columns, cursor.fetchall())
+
+
+def export(conn: duckdb.DuckDBPyConnection, name: str, fmt: str, path: Path, **params: Any) -> int:
+    """Write query `name`'s rows to `path` in `fmt`, whole or not at all; returns the row count."""
+    path = _checked_target(fmt, Path(path))
     query = get(name)
-    bound = query.bind(params)
-    cursor = conn.cursor()
-    try:
-        used = {k: v for k, v in bound.items() if f"${k}" in query.sql}
-        return cursor.sql(query.sql, params=used).to_arrow_table()
-    finally:
-        cursor.close()
-
-
-def as_dicts(table: pa.Table) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = table.to_pylist()
-    return rows
-
-
-def export(table: pa.Table, fmt: str, path: Path) -> Path:
-    """Write `table` to `path` in `fmt`, whole or not at all (temp file, then rename)."""
-    if fmt not in FORMATS:
-        raise InvalidRequest(f"Unknown export format {fmt!r}.", hint=f"use one of {', '.join(FORMATS)}")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InvalidRequest(f"Cannot export to {path}: folder {path.parent} does not exist.",
-                             hint="create the folder or choose another --out path")
+    query.bind(params)  # refuse bad parameters before anything touches the disk
     tmp = path.with_name(f".{path.name}.part")
     try:
-        _write(table, fmt, tmp)
+        written = _write(conn, query, params, fmt, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return written
+
+
+def copy_to(conn: duckdb.DuckDBPyConnection, name: str, fmt: str, out: IO[bytes], **params: Any) -> int:
+    """Stream query `name`'s rows in `fmt` to a binary stream (e.g. stdout), as `export` writes them."""
+    with tempfile.TemporaryDirectory(prefix="miniflix-export-") as workdir:
+        target = Path(workdir) / f"rows.{fmt}"
+        written = export(conn, name, fmt, target, **params)
+        with target.open("rb") as f:
+            shutil.copyfileobj(f, out)
+    return written
+
+
+def to_json(rows: Rows) -> str:
+    return json.dumps(rows.as_dicts(), indent=2, default=str)
+
+
+def _write(conn: duckdb.DuckDBPyConnection, query: NamedQuery, params: dict[str, Any], fmt: str,
+           path: Path) -> int:
+    if fmt == "json":
+        rows = run(conn, query.name, **params)
+        path.write_text(to_json(rows))
+        return len(rows)
+    sql, bound = _bound(query, params)
+    quoted = str(path).replace("'", "''")
+    with _cursor(conn) as cursor:
+        cursor.execute(f"COPY ({sql}) TO '{quoted}' ({_COPY_OPTIONS[fmt]})", bound)
+        counted = cursor.fetchall()
+    return int(counted[0][0]) if counted else 0
+
+
+def _bound(query: NamedQuery, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The query's SQL and the parameters it uses (defaults filled in, types checked)."""
+    bound = query.bind(params)
+    return query.sql, {k: v for k, v in bound.items() if f"${k}" in query.sql}
+
+
+def _checked_target(fmt: str, path: Path) -> Path:
+    if fmt not in FORMATS:
+        raise InvalidRequest(f"Unknown export format {fmt!r}.", hint=f"use one of {', '.join(FORMATS)}")
+    if not path.parent.is_dir():
+        raise InvalidRequest(f"Cannot export to {path}: folder {path.parent} does not exist.",
+                             hint="create the folder or choose another --out path")
     return path
 
 
-def _write(table: pa.Table, fmt: str, path: Path) -> None:
-    if fmt == "csv":
-        pa_csv.write_csv(table, path)
-    elif fmt == "parquet":
-        pq.write_table(table, path)
-    else:
-        path.write_text(to_json(table))
-
-
-def to_json(table: pa.Table) -> str:
-    return json.dumps(as_dicts(table), indent=2, default=str)
+@contextmanager
+def _cursor(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    cursor = conn.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()

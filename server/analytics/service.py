@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from server import config
 from server.analytics import loader, results, snapshot
@@ -102,14 +101,20 @@ class AnalyticsService:
 
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a named query (`queries.QUERIES`) as dicts."""
-        return results.as_dicts(self.table(name, **params))
+        return self.rows(name, **params).as_dicts()
 
-    def table(self, name: str, **params: Any) -> pa.Table:
+    def rows(self, name: str, **params: Any) -> results.Rows:
+        """Rows of a named query with its column names (known even when there are no rows)."""
         return results.run(self._conn(), name, **params)
 
     def export(self, name: str, fmt: str, path: Path, **params: Any) -> Path:
         """Write a named query's rows to `path` as csv, parquet or json (whole or not at all)."""
-        return results.export(self.table(name, **params), fmt, path)
+        results.export(self._conn(), name, fmt, path, **params)
+        return Path(path)
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own on the open file, for reading beside the writer (close it when done)."""
+        return self._conn().cursor()
 
     def views(self) -> dict[str, int]:
         """Views per title, for search's "most viewed" sort."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,3 +53,14 @@ def open_snapshot(db_path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
         if wal.exists():
             shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
     return duckdb.connect(str(copy)), workdir
+
+
+@contextmanager
+def snapshot_of(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`open_snapshot` as a context: the private copy is closed and deleted on the way out."""
+    conn, workdir = open_snapshot(db_path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -8,12 +8,13 @@ the server's batches (see server/analytics/snapshot.py).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import duckdb
 
 from server.analytics import results, snapshot
 from server.analytics.queries import QUERIES
@@ -45,40 +46,44 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(_listing())
         return 0 if args.list else 2
     try:
-        table = read_table(DataDir.resolve(args.data_dir), args.query, _params(args.param),
-                           rebuild=args.rebuild)
-        _emit(table, args.format, args.out)
+        with open_reader(DataDir.resolve(args.data_dir), rebuild=args.rebuild) as conn:
+            _emit(conn, args.query, _params(args.param), args.format, args.out)
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def read_table(data: DataDir, name: str, params: dict[str, Any], *, rebuild: bool = False) -> pa.Table:
-    """The query's rows: from the file itself (after loading pending events) or a snapshot copy."""
-    with open_event_log(data) as log:
+def read_rows(data: DataDir, name: str, params: dict[str, Any], *, rebuild: bool = False) -> results.Rows:
+    """The rows of query `name` with current figures (see `open_reader`)."""
+    with open_reader(data, rebuild=rebuild) as conn:
+        return results.run(conn, name, **params)
+
+
+@contextmanager
+def open_reader(data: DataDir, *, rebuild: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the analytics figures: the file itself after loading pending events, or a
+    snapshot copy while the server holds the file."""
+    with open_event_log(data) as log, ExitStack() as stack:
         service = AnalyticsService(data, log)
+        stack.callback(service.stop)
         try:
-            service.catch_up()
-            if rebuild:
-                print(f"rebuilt from the log: {service.rebuild()} events", file=sys.stderr)
-            return service.table(name, **params)
+            conn = _owned(service, rebuild)
+            stack.callback(conn.close)
         except Conflict:
             if rebuild:
                 raise Conflict("Cannot rebuild: the server holds the analytics database.",
                                hint="stop the server first") from None
-            return _from_snapshot(data.analytics_db, name, params)
-        finally:
-            service.stop()
+            conn = stack.enter_context(snapshot.snapshot_of(data.analytics_db))
+        yield conn
 
 
-def _from_snapshot(path: Path, name: str, params: dict[str, Any]) -> pa.Table:
-    conn, workdir = snapshot.open_snapshot(path)
-    try:
-        return results.run(conn, name, **params)
-    finally:
-        conn.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+def _owned(service: AnalyticsService, rebuild: bool) -> duckdb.DuckDBPyConnection:
+    """Take the file (raises `Conflict` if the server has it), load what is pending, maybe rebuild."""
+    service.catch_up()
+    if rebuild:
+        print(f"rebuilt from the log: {service.rebuild()} events", file=sys.stderr)
+    return service.reader()
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -91,31 +96,31 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _emit(table: pa.Table, fmt: str | None, out: Path | None) -> None:
+def _emit(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any], fmt: str | None,
+          out: Path | None) -> None:
     if out is not None:
         fmt = fmt or out.suffix.lstrip(".").lower()
-        results.export(table, fmt, out)
-        print(f"wrote {table.num_rows} rows to {out}", file=sys.stderr)
+        written = results.export(conn, name, fmt, out, **params)
+        print(f"wrote {written} rows to {out}", file=sys.stderr)
     elif fmt == "parquet":
         raise InvalidRequest("Parquet is binary: give --out PATH.")
     elif fmt == "json":
-        print(results.to_json(table))
+        print(results.to_json(results.run(conn, name, **params)))
     elif fmt == "csv":
-        import pyarrow.csv as pa_csv
-
-        pa_csv.write_csv(table, sys.stdout.buffer)
+        sys.stdout.flush()
+        results.copy_to(conn, name, "csv", sys.stdout.buffer, **params)
     else:
-        print(format_table(table))
+        print(format_table(results.run(conn, name, **params)))
 
 
-def format_table(table: pa.Table) -> str:
+def format_table(rows: results.Rows) -> str:
     """A plain aligned text table for the terminal."""
-    names = table.column_names
-    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    names = rows.columns
+    cells = [[_cell(v) for v in row] for row in rows.rows]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
     lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([*lines, f"({len(rows)} rows)"])
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([*lines, f"({len(cells)} rows)"])
 
 
 def _cell(value: Any) -> str:

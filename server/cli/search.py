@@ -56,9 +56,9 @@ def search(data: DataDir, q: str, **options: Any) -> SearchResult:
 
 
 def _views(data: DataDir) -> Any:
-    from server.cli.analytics import read_table
+    from server.cli.analytics import read_rows
 
-    counts = {r["video_id"]: r["views"] for r in read_table(data, "views", {}).to_pylist()}
+    counts = {r["video_id"]: r["views"] for r in read_rows(data, "views", {}).as_dicts()}
     return lambda: counts
 
 

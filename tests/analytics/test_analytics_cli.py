@@ -3,12 +3,14 @@ server holding the DuckDB file it answers from a snapshot copy."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import duckdb
 
 from server.analytics.service import AnalyticsService
 from server.events.log import EventLog
@@ -36,7 +38,24 @@ def test_cli_exports_parquet_with_parameters(data: DataDir, log: EventLog, tmp_p
     out = tmp_path / "v1.parquet"
     done = cli(data, "qoe_by_title", "--param", "video_id=v1", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert [r["video_id"] for r in pq.read_table(out).to_pylist()] == ["v1"]
+    assert "wrote 1 rows" in done.stderr
+    with duckdb.connect() as conn:
+        rows = conn.execute("SELECT video_id, sessions FROM read_parquet($p)", {"p": str(out)}).fetchall()
+    assert rows == [("v1", 2)]
+
+
+def test_cli_prints_csv_with_a_header(data: DataDir, log: EventLog) -> None:
+    publish_scenario(log)
+    done = cli(data, "views", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert list(csv.DictReader(io.StringIO(done.stdout))) == [{"video_id": "v1", "views": "2"},
+                                                             {"video_id": "v2", "views": "1"}]
+
+
+def test_cli_refuses_parquet_on_stdout(data: DataDir, log: EventLog) -> None:
+    publish_scenario(log)
+    done = cli(data, "views", "--format", "parquet")
+    assert done.returncode == 1 and "give --out PATH" in done.stderr and done.stdout == ""
 
 
 def test_cli_reads_a_snapshot_while_the_server_holds_the_file(data: DataDir, log: EventLog) -> None:

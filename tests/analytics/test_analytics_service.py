@@ -3,14 +3,14 @@ counting; a rebuild from the log gives the same numbers; exports."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
+import duckdb
 import pytest
 
 from server.analytics.queries import QUERIES
@@ -147,21 +147,52 @@ def test_running_service_follows_new_events(data: DataDir, log: EventLog) -> Non
     assert svc.error is None
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
-def test_export_writes_the_query_rows(service: AnalyticsService, tmp_path: Path, fmt: str) -> None:
-    out = service.export("title_engagement", fmt, tmp_path / f"engagement.{fmt}")
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    return folder
+
+
+def read_back(path: Path, fmt: str) -> list[dict]:
+    """An exported file's rows, read by DuckDB (typed) or by the csv module (text, as a user's tool)."""
+    if fmt == "json":
+        return json.loads(path.read_text())
     if fmt == "csv":
-        rows = pa_csv.read_csv(out).to_pylist()
-    elif fmt == "parquet":
-        rows = pq.read_table(out).to_pylist()
-    else:
-        rows = json.loads(out.read_text())
-    assert rows == service.query("title_engagement")
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+    with duckdb.connect() as conn:
+        result = conn.execute("SELECT * FROM read_parquet($path)", {"path": str(path)})
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def test_export_refuses_bad_format_or_folder_and_leaves_nothing(service, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_export_writes_the_query_rows(service: AnalyticsService, exports: Path, fmt: str) -> None:
+    out = service.export("title_engagement", fmt, exports / f"engagement.{fmt}")
+    expected = service.query("title_engagement")
+    if fmt == "csv":
+        expected = [{k: str(v) for k, v in row.items()} for row in expected]
+    assert read_back(out, fmt) == expected
+    assert [p.name for p in exports.iterdir()] == [f"engagement.{fmt}"], "no temp file left behind"
+
+
+def test_parquet_export_keeps_integer_sums_integers(service: AnalyticsService, tmp_path: Path) -> None:
+    rows = read_back(service.export("library_overview", "parquet", tmp_path / "library.parquet"), "parquet")
+    assert {r["rung"]: r["storage_bytes"] for r in rows}["(all)"] == 70_000_000
+    assert all(type(r["storage_bytes"]) is int for r in rows)
+
+
+def test_export_with_a_parameter_writes_only_the_matching_rows(service, tmp_path: Path) -> None:
+    out = service.export("qoe_by_title", "csv", tmp_path / "v2.csv", video_id="v2")
+    assert [r["video_id"] for r in read_back(out, "csv")] == ["v2"]
+
+
+def test_export_refuses_bad_format_or_folder_and_leaves_nothing(service, exports: Path) -> None:
     with pytest.raises(InvalidRequest, match="Unknown export format"):
-        service.export("views", "xlsx", tmp_path / "v.xlsx")
+        service.export("views", "xlsx", exports / "v.xlsx")
     with pytest.raises(InvalidRequest, match="does not exist"):
-        service.export("views", "csv", tmp_path / "missing" / "v.csv")
-    assert list(tmp_path.glob("v.*")) == [] and not (tmp_path / "missing").exists()
+        service.export("views", "csv", exports / "missing" / "v.csv")
+    with pytest.raises(InvalidRequest, match="must be int"):
+        service.export("title_engagement", "parquet", exports / "v.parquet", limit="many")
+    assert list(exports.iterdir()) == []
