@@ -83,7 +83,8 @@ def test_a_closed_event_stream_leaves_no_consumer_group_behind(server: HttpServe
             stream.close()
     deadline = time.monotonic() + 30
     while set(log.groups_in_memory()) - before and time.monotonic() < deadline:
-        client.post("/api/telemetry", json={"events": [playback("stall", 9, duration_ms=1)]})  # a write notices
+        # the stream notices its client is gone when it next writes
+        client.post("/api/telemetry", json={"events": [playback("stall", 9, duration_ms=1)]})
         time.sleep(0.2)
     assert set(log.groups_in_memory()) - before == set()
 
