@@ -1,14 +1,15 @@
 """Batch loading: a list of log events becomes one DuckDB transaction, one statement per topic.
 
-Each topic's events cross into DuckDB as two list parameters (offsets and raw JSON) that the
-statement unnests itself (`schema.STAGED`): no Arrow, no temp file, nothing materialized twice and
-no per-row round trip.
+Each topic's events cross into DuckDB as list parameters (raw JSON, and log offsets where the rows
+keep them) that the statement unnests itself (`schema.STAGED`): no Arrow, no temp file, nothing
+materialized and no per-row round trip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 
@@ -80,13 +81,20 @@ def _by_topic(events: Sequence[Event]) -> dict[str, list[Event]]:
 
 def _load_topic(conn: duckdb.DuckDBPyConnection, topic: str, events: Sequence[Event]) -> None:
     """Insert the rows of `topic`, then roll the new rows up (rowids are dense: no deletes)."""
-    staged = {"offset": [e.offset for e in events], "v": [e.value_json for e in events]}
     rollup = schema.ROLLUPS.get(topic)
     first = _row_count(conn, rollup[0]) if rollup else 0
     for statement in schema.LOADERS[topic]:
-        conn.execute(schema.STAGED + statement, staged)
+        conn.execute(statement, _staged(statement, events))
     for statement in rollup[1] if rollup else ():
         conn.execute(statement, {"first": first})
+
+
+def _staged(statement: str, events: Sequence[Event]) -> dict[str, list[Any]]:
+    """The list parameters `statement` takes: the raw JSON always, the log offsets if it keeps them."""
+    params: dict[str, list[Any]] = {"v": [e.value_json for e in events]}
+    if "$offset" in statement:
+        params["offset"] = [e.offset for e in events]
+    return params
 
 
 def _advance_consumed(conn: duckdb.DuckDBPyConnection, advanced: dict[Slot, int]) -> None:

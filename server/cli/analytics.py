@@ -46,8 +46,9 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(_listing())
         return 0 if args.list else 2
     try:
+        params = _params(args.param)
         with open_reader(DataDir.resolve(args.data_dir), rebuild=args.rebuild) as conn:
-            _emit(conn, args.query, _params(args.param), args.format, args.out)
+            _emit(conn, args.query, params, args.format, args.out)
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
