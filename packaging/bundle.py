@@ -32,7 +32,10 @@ QT_EXCLUDES = [f"PySide6.{m}" for m in (
     "QtSensors", "QtSerialPort", "QtSerialBus", "QtSql", "QtTest", "QtTextToSpeech", "QtCharts",
     "QtDataVisualization", "QtGraphs", "QtGraphsWidgets", "QtScxml", "QtStateMachine",
     "QtRemoteObjects", "QtHttpServer", "QtSpatialAudio", "QtSvgWidgets", "QtConcurrent",
-    "QtNetworkAuth", "QtCanvasPainter", "QtAxContainer")]
+    "QtNetworkAuth", "QtCanvasPainter", "QtAxContainer",
+    # Bindings PyInstaller adds because QtCharts' C++ library links Qt OpenGL / D-Bus; no Python code
+    # imports them (the C++ libraries stay, found by ldd).
+    "QtOpenGL", "QtOpenGLWidgets", "QtDBus")]
 # pyarrow parts no command uses (Flight RPC, cloud filesystems, Substrait, CUDA, Gandiva, ORC).
 ARROW_EXCLUDES = [f"pyarrow.{m}" for m in (
     "flight", "_flight", "_s3fs", "_gcsfs", "_azurefs", "_hdfs", "substrait", "_substrait", "cuda",
@@ -59,13 +62,22 @@ def excludes() -> list[str]:
 # outputs (libvlc only plays, into the studio's window). Also VLC's parts that drag big libraries the
 # player does not need: hardware decoding (VA-API, VDPAU: libva, libvdpau), the FFmpeg demuxer and
 # access (VLC's own mp4 and adaptive modules play the studio's HLS/CMAF), encoders (x264/x265,
-# shine, twolame: nothing encodes without stream_out), SVG (librsvg) and the XML parser (libxml2 with
-# ICU 72's 30 MB; only DASH manifests and TTML need it, the studio plays HLS).
+# shine, twolame: nothing encodes without stream_out), SVG (librsvg), the XML parser and Blu-ray
+# (libxml2 with ICU 72's 30 MB; only DASH manifests, TTML and discs need them, the studio plays HLS),
+# TLS (gnutls & co: the player fetches http:// from the loopback edges), discs and devices (DVD, CD,
+# MTP, FireWire), NFS/SFTP/RIST, SDL_image, Theora (cairo), tracker and SID music, libsecret, AV1
+# (dav1d: the studio's titles are H.264) and libsamplerate (VLC resamples with speex/soxr too).
 VLC_HEAVY = ("vdpau/", "vaapi/", "codec/libvaapi", "video_output/libglconv_vaapi",
              "video_output/libglconv_vdpau", "demux/libavformat_plugin", "access/libavio_plugin",
              "codec/libx264_plugin", "codec/libx26410b_plugin", "codec/libx265_plugin",
              "codec/libshine_plugin", "codec/libtwolame_plugin", "codec/libsvgdec_plugin",
-             "misc/libxml_plugin")
+             "misc/libxml_plugin", "access/liblibbluray_plugin", "misc/libgnutls_plugin",
+             "access/libdvdnav_plugin", "access/libdvdread_plugin", "access/libcdda_plugin",
+             "access/libaccess_mtp_plugin", "access/libdc1394_plugin", "access/libdv1394_plugin",
+             "access/libnfs_plugin", "access/libsftp_plugin", "access/librist_plugin",
+             "codec/libsdl_image_plugin", "codec/libtheora_plugin", "demux/libmod_plugin",
+             "demux/libsid_plugin", "keystore/libsecret_plugin", "codec/libdav1d_plugin",
+             "audio_filter/libsamplerate_plugin")
 Q = "PySide6/Qt/plugins/"
 DROP_PREFIXES = (f"{Q}platformthemes/libqgtk3.so", f"{Q}egldeviceintegrations/",
                  f"{Q}imageformats/libqpdf.so",

@@ -30,8 +30,9 @@ PARTS: list[tuple[str, re.Pattern[str]]] = [
     ("VLC: libvlc, libvlccore, plugins", re.compile(r"^(vlc/|libvlc(core)?\.so)")),
     ("DuckDB", re.compile(r"^_?duckdb")),
     ("pyarrow", re.compile(r"^pyarrow/")),
-    ("Python runtime, stdlib, app code", re.compile(r"^(libpython|base_library\.zip|lib-dynload/|[^/]+\.py"
-                                                    r"|[^/]*\.(pyz|pkg)$|resources/|[^/]+\.(dist|egg)-info/)")),
+    ("Python runtime, stdlib, app code", re.compile(r"^(libpython|base_library\.zip|python3\.\d+/"
+                                                    r"|lib-dynload/|[^/]+\.py|[^/]*\.(pyz|pkg)$|resources/"
+                                                    r"|[^/]+\.(dist|egg)-info/)")),
 ]
 
 
