@@ -177,6 +177,15 @@ def test_export_writes_the_query_rows(service: AnalyticsService, exports: Path, 
     assert [p.name for p in exports.iterdir()] == [f"engagement.{fmt}"], "no temp file left behind"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_into_a_folder_with_quotes_in_its_name(service: AnalyticsService, tmp_path: Path,
+                                                      fmt: str) -> None:
+    folder = tmp_path / "Bob's 'Q3' report"
+    folder.mkdir()
+    out = service.export("views", fmt, folder / f"views.{fmt}")
+    assert [r["video_id"] for r in read_back(out, fmt)] == ["v1", "v2"]
+
+
 def test_parquet_export_keeps_integer_sums_integers(service: AnalyticsService, tmp_path: Path) -> None:
     rows = read_back(service.export("library_overview", "parquet", tmp_path / "library.parquet"), "parquet")
     assert {r["rung"]: r["storage_bytes"] for r in rows}["(all)"] == 70_000_000
