@@ -81,6 +81,13 @@ SELECT video_id, CAST(SUM(started) AS BIGINT) AS views,
 FROM playback_by_title WHERE {_SINCE_HOUR} AND {_ONE_TITLE}
 GROUP BY video_id ORDER BY views DESC, video_id LIMIT $limit"""
 
+_OVER_TIME = f"""
+SELECT CAST(FLOOR(hour / GREATEST($bucket_s, 3600)) * GREATEST($bucket_s, 3600) AS BIGINT) AS bucket_start,
+       CAST(SUM(started) AS BIGINT) AS views,
+       ROUND(COALESCE(SUM(watched_s), 0) / 60, 2) AS watch_minutes
+FROM playback_by_title WHERE {_SINCE_HOUR} AND {_ONE_TITLE}
+GROUP BY 1 ORDER BY 1 LIMIT $limit"""
+
 _QOE = f"""
 SELECT {{key}}, CAST(SUM(started) AS BIGINT) AS sessions,
        ROUND(SUM(startup_ms) / NULLIF(SUM(startup_n), 0), 1) AS startup_ms,
@@ -136,6 +143,10 @@ QUERIES: dict[str, NamedQuery] = {q.name: q for q in (
                "(per-rung bytes estimated from bandwidth x duration).", _LIBRARY),
     NamedQuery("title_engagement", "Per title: views (sessions started), watch hours and average "
                "completion.", _ENGAGEMENT, (VIDEO, SINCE, LIMIT)),
+    NamedQuery("views_over_time", "Views (sessions started) and watch minutes per time bucket "
+               "(whole hours: playback is rolled up hourly).", _OVER_TIME,
+               (VIDEO, SINCE, Param("bucket_s", int, 3600, "bucket width in seconds (at least 3600)"),
+                Param("limit", int, 1000, "most rows returned"))),
     _qoe("title", "QoE per title: startup ms, rebuffer ratio, average bitrate, switches per minute."),
     _qoe("edge", "QoE per edge: startup ms, rebuffer ratio, average bitrate, switches per minute."),
     _qoe("region", "QoE per region: startup ms, rebuffer ratio, average bitrate, switches per minute."),

@@ -1,9 +1,8 @@
 """Analytics view: charts of the server's named analytics queries, every chart's numbers as a table,
 CSV export of the table. Refreshed on a timer while visible and soon after relevant events (batched).
 
-Views and watch time over time come from `title_engagement` asked with `since` at each bucket
-start, one request after the other: the difference of consecutive totals is what happened in that
-bucket. Buckets are whole hours or days because the server's playback rollup counts whole hours.
+Views and watch time over time come from the `views_over_time` query in the window's buckets;
+buckets are whole hours or days because the server's playback rollup counts whole hours.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from studio.views.analytics_charts import (
     WINDOWS,
     Window,
     bar_chart,
-    buckets_from_cumulative,
     number,
     time_chart,
 )
@@ -224,7 +222,9 @@ class AnalyticsView(QWidget):
     def _ask_queries(self, generation: int) -> None:
         now, window = time.time(), self.window_
         starts = window.boundaries(now)
-        self._ask_engagement(generation, starts, {})
+        self._ask("/api/analytics/views_over_time", {"since": starts[0], "bucket_s": window.bucket_s,
+                                                     "limit": 10_000}, generation,
+                  lambda doc: self._engagement(doc.get("rows", []), starts))
         for name in ("qoe_by_title", "qoe_by_edge"):
             self._ask(f"/api/analytics/{name}", {"since": starts[0]}, generation, partial(self._qoe, name))
         self._ask("/api/analytics/cache_hit_ratio", {"since": starts[0], "bucket_s": window.bucket_s,
@@ -255,22 +255,11 @@ class AnalyticsView(QWidget):
 
     # --- tabs ---------------------------------------------------------------------------------------
 
-    def _ask_engagement(self, generation: int, starts: list[int],
-                        totals: dict[int, dict[str, float]]) -> None:
-        """Totals since each bucket start, asked one at a time (a refresh never floods the server)."""
-        start = starts[len(totals)]
-        self._ask("/api/analytics/title_engagement", {"since": start, "limit": 10_000}, generation,
-                  partial(self._engagement, totals, start, starts=starts, generation=generation))
-
-    def _engagement(self, totals: dict[int, dict[str, float]], start: int, doc: dict[str, Any], *,
-                    starts: list[int], generation: int) -> None:
-        rows = doc.get("rows", [])
-        totals[start] = {"views": sum(number(r, "views") for r in rows),
-                         "watch_min": sum(number(r, "watch_hours") for r in rows) * 60}
-        if len(totals) < len(starts):
-            return self._ask_engagement(generation, starts, totals)
-        views = buckets_from_cumulative(starts, [totals[s]["views"] for s in starts])
-        watch = buckets_from_cumulative(starts, [totals[s]["watch_min"] for s in starts])
+    def _engagement(self, rows: list[dict[str, Any]], starts: list[int]) -> None:
+        """One point per bucket of the window; a bucket nobody watched in has no row and counts 0."""
+        by_start = {int(number(r, "bucket_start")): r for r in rows}
+        views = [number(by_start.get(s, {}), "views") for s in starts]
+        watch = [number(by_start.get(s, {}), "watch_minutes") for s in starts]
         table = [{"bucket_start": time.strftime("%Y-%m-%d %H:%M", time.localtime(s)), "views": int(v),
                   "watch_minutes": round(w, 2)} for s, v, w in zip(starts, views, watch, strict=True)]
         x = [float(s) for s in starts]

@@ -39,12 +39,6 @@ WINDOWS = (Window("Last 12 hours", 12, 3600, "hour"), Window("Last 2 days", 12, 
            Window("Last 7 days", 7, 86400, "day"))
 
 
-def buckets_from_cumulative(starts: list[int], totals: list[float]) -> list[float]:
-    """`totals[i]` counts everything since `starts[i]`; bucket i is what happened in [start i, start i+1)."""
-    after = [*totals[1:], 0.0]
-    return [max(0.0, total - later) for total, later in zip(totals, after, strict=True)]
-
-
 def base_chart(title: str) -> QChart:
     chart = QChart()
     chart.setTitle(title)
@@ -109,7 +103,7 @@ def time_chart(title: str, lines: dict[str, list[tuple[float, float]]], unit: st
 
 
 def number(row: dict[str, Any], key: str) -> float:
-    """A numeric cell (DuckDB BIGINT sums come back as strings; NULL as None)."""
+    """A numeric cell, 0 for NULL (None) or a missing or malformed value."""
     try:
         return float(row.get(key) or 0)
     except (TypeError, ValueError):

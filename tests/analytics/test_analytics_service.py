@@ -18,7 +18,7 @@ from server.analytics.service import AnalyticsService
 from server.errors import InvalidRequest, NotFound
 from server.events.log import EventLog
 from server.paths import DataDir
-from tests.analytics.conftest import publish_scenario
+from tests.analytics.conftest import T0, play, publish_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,24 @@ def test_engagement_per_title(service: AnalyticsService) -> None:
     assert (rows["v1"]["views"], rows["v1"]["watch_hours"], rows["v1"]["completion"]) == (2, 0.025, 0.625)
     assert (rows["v2"]["views"], rows["v2"]["completion"]) == (1, 1.0)
     assert [r["video_id"] for r in service.query("title_engagement", video_id="v2")] == ["v2"]
+
+
+def test_views_and_watch_time_per_time_bucket(service: AnalyticsService, log: EventLog) -> None:
+    hour = int(T0 // 3600 * 3600)
+    [only] = service.query("views_over_time")
+    assert (only["bucket_start"], only["views"]) == (hour, 3)
+    watched_hours = sum(r["watch_hours"] for r in service.query("title_engagement"))
+    assert only["watch_minutes"] == round(watched_hours * 60, 2)
+    play(log, "s9", "v2", "edge-b", "us", {"type": "started", "startup_ms": 250})
+    later = {"type": "started", "startup_ms": 250, "at": T0 + 3600}
+    log.publish("playback", "s10", {"session_id": "s10", "video_id": "v1", "edge": "edge-a", "region": "eu",
+                                    "rendition": "360p", "bitrate": 800_000, **later})
+    service.catch_up()
+    rows = service.query("views_over_time", since=hour)
+    assert [(r["bucket_start"], r["views"]) for r in rows] == [(hour, 4), (hour + 3600, 1)]
+    assert [r["views"] for r in service.query("views_over_time", video_id="v1")] == [2, 1]
+    [day] = service.query("views_over_time", bucket_s=86400)
+    assert day["views"] == 5
 
 
 def test_qoe_per_title_edge_and_region(service: AnalyticsService) -> None:

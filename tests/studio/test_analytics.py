@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from studio.player.backend import ENDED
 from studio.views.analytics import AnalyticsView
-from studio.views.analytics_charts import WINDOWS, buckets_from_cumulative
+from studio.views.analytics_charts import WINDOWS
 from studio.views.player import PlayerView
 from tests.studio.conftest import http_json
 
@@ -124,9 +124,8 @@ def test_export_to_an_unwritable_folder_says_so_and_writes_nothing(analytics: An
     assert "Could not write" in analytics.status.text() and not missing.parent.exists()
 
 
-def test_buckets_are_differences_of_cumulative_totals() -> None:
+def test_window_buckets_are_whole_hours_ending_with_the_current_one() -> None:
     now = 1_000_000.0
     starts = WINDOWS[0].boundaries(now)
     assert len(starts) == 12 and all(b - a == 3600 for a, b in pairwise(starts))
     assert starts[-1] <= now < starts[-1] + 3600 and starts[0] % 3600 == 0
-    assert buckets_from_cumulative([0, 60, 120], [5.0, 3.0, 1.0]) == [2.0, 2.0, 1.0]
