@@ -187,7 +187,10 @@ class SearchService:
         if sort == "newest":
             return "upload_date"
         if sort == "views":
-            views, ids = self._views(), searcher.reader().column_reader("video_id")
+            reader = searcher.reader()
+            if not reader.has_column("video_id"):  # an empty index has no columns: nothing to order
+                return None
+            views, ids = self._views(), reader.column_reader("video_id")
             return sorting.FunctionFacet(lambda _s, docid: -views.get(ids[docid], 0))
         return None
 

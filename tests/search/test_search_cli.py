@@ -27,6 +27,12 @@ def test_search_cli_finds_published_titles_without_a_server(data: DataDir, libra
     assert text.returncode == 0 and 'Did you mean "dogs"?' in text.stdout
 
 
+def test_an_empty_library_sorted_by_views_says_so(data: DataDir) -> None:
+    done = cli(data, "search", "", "--sort", "views")
+    assert done.returncode == 0, done.stderr
+    assert "No titles found." in done.stdout
+
+
 def test_edit_publishes_and_the_index_follows(data: DataDir, library: None) -> None:
     edited = cli(data, "edit", "dogs", "--title", "Puppies ahoy", "--tags", "Puppies, Boats")
     assert edited.returncode == 0, edited.stderr
