@@ -45,7 +45,7 @@ bench: setup
 
 # Installers (issue 6): the one-folder app, .tar.gz and .deb in packaging/dist; not part of `make test`
 # (the PyInstaller build takes ~5 minutes on 2 cores; on Linux the bundle's own FFmpeg is compiled
-# first, ~25 minutes once, then cached: packaging/ffmpeg_build.py, its build-dependencies installed
+# first, ~15 minutes once, then cached: packaging/ffmpeg_build.py, its build-dependencies installed
 # here). `package-test` runs the built app with the system's ffmpeg and VLC hidden.
 .PHONY: package package-test
 package: setup

@@ -62,8 +62,18 @@ def time_serve(cmd: list[str], env: dict[str, str]) -> float:
                     return time.perf_counter() - started
             raise RuntimeError("serve exited before listening")
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL after 30 s: a slow shutdown is reported, it does not end the benchmark."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        print(f"warning: serve (pid {proc.pid}) ignored SIGTERM for 30 s; killed", file=sys.stderr)
+        proc.kill()
+        proc.wait()
 
 
 def measure(what: Callable[[list[str], dict[str, str]], float], cmd: list[str], env: dict[str, str],

@@ -178,7 +178,7 @@ def ensure_ffmpeg() -> Path:
     prefix = prefix_for(version)
     if not (prefix / "bin" / "ffprobe").is_file():
         print(f"Building FFmpeg {upstream(version)} (Debian {version}) for the bundle; "
-              f"~15-25 min on 2 cores, cached in {prefix}", flush=True)
+              f"~15 min on 2 cores, cached in {prefix}", flush=True)
         configure_and_make(fetch_source(version), prefix)
     check(prefix)
     return prefix

@@ -78,7 +78,8 @@ def breakdown(app: Path) -> dict[str, int]:
 
 
 def markdown(sizes: dict[str, int]) -> str:
-    rows = [f"| {part} | {size / 2**20:.0f} |" for part, size in sorted(sizes.items(), key=lambda kv: -kv[1])]
+    rows = [f"| {part} | {size / 2**20:.0f} |" for part, size in sorted(sizes.items(), key=lambda kv: -kv[1])
+            if size]
     total = f"| **total** | **{sum(sizes.values()) / 2**20:.0f}** |"
     return "\n".join(["| part | MB |", "|---|---:|", *rows, total])
 

@@ -26,7 +26,8 @@ def test_every_heavy_vlc_plugin_named_for_dropping_exists_and_the_player_keeps_i
     for prefix in bundle.VLC_HEAVY:  # a typo would silently keep a heavy plugin
         assert any(p.startswith(prefix) for p in plugins), prefix
     kept = ("codec/libavcodec_plugin.so", "demux/libmp4_plugin.so", "demux/libadaptive_plugin.so",
-            "video_output/libxcb_x11_plugin.so", "video_output/libvdummy_plugin.so")
+            "video_output/libxcb_x11_plugin.so", "video_output/libgl_plugin.so",
+            "video_output/libvdummy_plugin.so", "video_chroma/libswscale_plugin.so")
     assert not [e for e in plugin_entries(*kept) if bundle.is_dropped(e)]
     dropped = ("codec/libvaapi_plugin.so", "vdpau/libvdpau_avcodec_plugin.so", "demux/libavformat_plugin.so",
                "codec/libx265_plugin.so", "misc/libxml_plugin.so")
