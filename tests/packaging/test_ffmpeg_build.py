@@ -12,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))
 
+import build  # noqa: E402
+import bundle  # noqa: E402
 import ffmpeg_build  # noqa: E402
 
 
@@ -70,3 +72,27 @@ def test_the_needed_parts_cover_what_the_engine_asks_ffmpeg_for() -> None:
         assert name in ffmpeg_build.NEEDED["filters"]
     assert {"libx264", "aac", "mjpeg"} <= set(ffmpeg_build.NEEDED["encoders"])
     assert {"mp4", "hls"} <= set(ffmpeg_build.NEEDED["muxers"])
+
+
+def bundle_with(tmp_path: Path, library: Path) -> Path:
+    """An app folder whose _internal holds `library` as libavutil.so.57 and the system's ffmpeg."""
+    internal = tmp_path / "app" / "_internal"
+    (internal / "tools").mkdir(parents=True)
+    shutil.copyfile(library.resolve(), internal / "libavutil.so.57")
+    (internal / "tools" / "ffmpeg").symlink_to(shutil.which("ffmpeg") or "ffmpeg")
+    return tmp_path / "app"
+
+
+def test_the_build_refuses_a_bundle_holding_another_copy_of_an_ffmpeg_library(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    system_avutil = bundle.vlc_lib_dir() / "libavutil.so.57"  # Debian's, standing in for the built one
+    built = tmp_path / "built"
+    (built / "lib").mkdir(parents=True)
+    shutil.copyfile(system_avutil.resolve(), built / "lib" / "libavutil.so.57")
+    monkeypatch.setattr(build, "APP_DIR", bundle_with(tmp_path / "same", system_avutil))
+    build.check_bundled_ffmpeg(built)  # the very library: accepted
+
+    other = Path(shutil.which("ffprobe") or "ffprobe").resolve()  # an ELF linking libav* itself
+    monkeypatch.setattr(build, "APP_DIR", bundle_with(tmp_path / "other", other))
+    with pytest.raises(ffmpeg_build.FFmpegBuildError, match=r"libavutil\.so\.57 is not the purpose-built"):
+        build.check_bundled_ffmpeg(built)
