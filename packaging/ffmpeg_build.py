@@ -64,7 +64,8 @@ def debian_version() -> str:
                           capture_output=True, text=True, check=False)
     if done.returncode != 0 or not done.stdout:
         raise FFmpegBuildError(f"{DEBIAN_PACKAGE} is not installed: its version is the FFmpeg to build "
-                               "(install vlc-plugin-base, which depends on it)")
+                               "(on Debian 12 install vlc-plugin-base, which depends on it; on another "
+                               "release bundle the system's FFmpeg: PACKAGE_ARGS=--system-ffmpeg)")
     return done.stdout.strip()
 
 
