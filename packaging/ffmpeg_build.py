@@ -111,7 +111,7 @@ def write_sources(state: Path) -> None:
 
 def fetch_source(version: str) -> Path:
     """Debian's ffmpeg source package at `version`, unpacked with Debian's patches applied."""
-    tree = ROOT / "src" / f"ffmpeg-{upstream(version)}-{version.split(':')[-1]}"
+    tree = ROOT / "src" / f"ffmpeg-{version.split(':')[-1]}"
     if (tree / "configure").is_file():
         return tree
     state = ROOT / "apt"
@@ -120,7 +120,12 @@ def fetch_source(version: str) -> Path:
     run(["apt-get", *opts, "update"])
     download = ROOT / "src" / "download"
     download.mkdir(parents=True, exist_ok=True)
-    run(["apt-get", *opts, "source", "--download-only", f"ffmpeg={version}"], cwd=download)
+    try:
+        run(["apt-get", *opts, "source", "--download-only", f"ffmpeg={version}"], cwd=download)
+    except FFmpegBuildError as exc:  # the archive keeps only current versions
+        raise FFmpegBuildError(f"Debian's archive has no source of ffmpeg {version} (the installed "
+                               f"{DEBIAN_PACKAGE}); upgrade it first: apt-get install --only-upgrade "
+                               f"{DEBIAN_PACKAGE} vlc-plugin-base") from exc
     dsc = next(download.glob(f"ffmpeg_{version.split(':')[-1]}.dsc"))
     run(["dpkg-source", "--no-check", "-x", str(dsc), str(tree)])
     return tree
