@@ -80,8 +80,8 @@ class Doorbell:
             listener, thread, sender = self._listener, self._thread, self._sender
             self._listener = self._sender = self._thread = None
         if listener is not None and thread is not None:
-            with contextlib.suppress(OSError):
-                socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"", self._address)
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as waker:
+                waker.sendto(b"", self._address)  # ends the listener's recv
             thread.join(timeout=2)
             listener.close()
             with contextlib.suppress(FileNotFoundError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -51,21 +50,17 @@ def _serve(services: Services, host: str, port: int) -> None:
     """Listen until SIGINT/SIGTERM; the printed URL carries the real port (port 0 = any free one)."""
     from server.http.app import create_app
     from server.http.runner import HttpServer
+    from server.http.signals import stop_on_signals
 
     done = threading.Event()
     server = HttpServer(create_app(services), host=host, port=port, on_stop=services.stopping)
-    _on_signals(done)
+    stop_on_signals(done)
     server.start()
     print(f"MiniFlix server listening on {server.url} (data: {services.data.root})", flush=True)
     _print_edges(services)
     done.wait()
     print("Stopping…", flush=True)
     server.stop()
-
-
-def _on_signals(done: threading.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
 
 
 def _print_edges(services: Services) -> None:

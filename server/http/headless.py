@@ -6,12 +6,12 @@ through the same job service the studio uses, and the URL to play it through ste
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from typing import Any
 
 from server.errors import MiniflixError
+from server.http.signals import stop_on_signals
 from server.media.sample import make_sample_clip
 from server.paths import DataDir
 
@@ -25,8 +25,7 @@ def run_headless(data: DataDir, host: str = "127.0.0.1", port: int = 0, *, demo:
 
     done = until or threading.Event()
     if until is None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
+        stop_on_signals(done)
     server = start_embedded(data, host, port)
     try:
         print(f"MiniFlix server listening on {server.url} (data: {data.root})", flush=True)
