@@ -19,7 +19,6 @@ from server.media.progress import ProgressUpdate
 log = logging.getLogger(__name__)
 
 # run(on_progress, stop, threads): `threads` is how many cores the attempt may keep busy.
-LIGHT_SHARE = 0.25  # a waiting task lighter than this share of a starting one does not hold it to 1 thread
 TaskFn = Callable[[Callable[[ProgressUpdate], None], threading.Event, int], None]
 
 
@@ -30,6 +29,7 @@ class TaskSpec:
     name: str
     seconds: float
     run: TaskFn
+    light: bool = False  # needs a small share of a core (the audio): never holds others to one thread
 
 
 @dataclass
@@ -52,23 +52,23 @@ class TaskListener(Protocol):
 class LocalExecutor:
     """Runs tasks on `workers` threads; each failing task is retried `retries` times.
 
-    A task started while comparable ones still wait for a worker gets one thread: parallelism
-    comes from the pool, and one single-threaded ffmpeg per core wastes the least CPU. A task
-    started when only light ones (under a quarter of its weight, such as the audio) are left gets
-    `workers` threads: the pool is draining, and without them the cores that run out of work would
-    idle while the last long task finishes (the tail of an encode, or a title of one chunk).
+    A task started while heavy ones still wait for a worker gets one thread: parallelism comes
+    from the pool, and one single-threaded ffmpeg per core wastes the least CPU. A task started
+    when only light ones (`TaskSpec.light`, such as the audio) are left gets `workers` threads:
+    the pool is draining, and without them the cores that run out of work would idle while the
+    last long task finishes (the tail of an encode, or a title of one chunk).
     """
 
     def __init__(self, workers: int, retries: int = 2) -> None:
         self.workers = max(1, workers)
         self.retries = max(0, retries)
-        self._waiting: list[float] = []  # weights (TaskSpec.seconds) of the tasks not started yet
+        self._heavy_waiting = 0  # tasks not started yet that are not light
 
     def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
                 stop: threading.Event) -> RunOutcome:
         """Run every task; the first task that fails for good sets `stop` so the rest end early."""
         outcome, lock = RunOutcome(), threading.Lock()
-        self._waiting = [t.seconds for t in tasks]
+        self._heavy_waiting = sum(not t.light for t in tasks)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="encode") as pool:
             for task in tasks:
                 pool.submit(self._run_one, task, listener, stop, outcome, lock)
@@ -77,8 +77,8 @@ class LocalExecutor:
     def _run_one(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
                  outcome: RunOutcome, lock: threading.Lock) -> None:
         with lock:
-            self._waiting.remove(task.seconds)
-            threads = self.threads_for(task)
+            self._heavy_waiting -= not task.light
+            threads = self.threads_for_next()
         for attempt in range(1, self.retries + 2):
             if stop.is_set():
                 with lock:
@@ -101,10 +101,9 @@ class LocalExecutor:
                     outcome.failed[task.name] = error
                     stop.set()
 
-    def threads_for(self, task: TaskSpec) -> int:
-        """1 while comparable tasks wait for a worker; the pool's width once only light ones do."""
-        heavy = any(w >= LIGHT_SHARE * task.seconds for w in self._waiting)
-        return 1 if heavy else self.workers
+    def threads_for_next(self) -> int:
+        """1 while heavy tasks wait for a worker; the pool's width once only light ones do."""
+        return 1 if self._heavy_waiting else self.workers
 
     def _attempt(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
                  attempt: int, threads: int) -> str | None:

@@ -217,7 +217,7 @@ class Ingest:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
             def run_audio(on_progress: Any, stop: threading.Event, threads: int) -> None:
                 audio_step.encode_audio(tools, info, layout, on_progress=on_progress, stop=stop)
-            specs.append(TaskSpec("audio", info.duration * 0.05, run_audio))
+            specs.append(TaskSpec("audio", info.duration * 0.05, run_audio, light=True))
         return specs
 
     def _outputs_exist(self, name: str, plan: Plan, layout: WorkLayout) -> bool:

@@ -74,14 +74,14 @@ def test_tasks_get_one_thread_while_others_wait_and_every_core_once_the_queue_is
     started: list[tuple[str, int]] = []
     lock = threading.Lock()
 
-    def task(name: str, seconds: float = 1.0) -> TaskSpec:
+    def task(name: str, light: bool = False) -> TaskSpec:
         def run(on_progress, stop, threads) -> None:  # type: ignore[no-untyped-def]
             with lock:
                 started.append((name, threads))
             time.sleep(0.05)
-        return TaskSpec(name, seconds, run)
+        return TaskSpec(name, 1.0, run, light)
 
-    outcome = LocalExecutor(2).run_all([*(task(f"chunk-{i}") for i in range(5)), task("audio", 0.1)],
+    outcome = LocalExecutor(2).run_all([*(task(f"chunk-{i}") for i in range(5)), task("audio", light=True)],
                                        Recorder(), threading.Event())
     assert sorted(outcome.done) == ["audio", *(f"chunk-{i}" for i in range(5))]
     by_name = dict(started)
@@ -92,6 +92,6 @@ def test_tasks_get_one_thread_while_others_wait_and_every_core_once_the_queue_is
 def test_a_title_of_one_chunk_uses_every_core() -> None:
     threads: list[int] = []
     one = TaskSpec("chunk-0", 8.0, lambda on_progress, stop, n: threads.append(n))
-    audio = TaskSpec("audio", 0.4, lambda on_progress, stop, n: None)
+    audio = TaskSpec("audio", 0.4, lambda on_progress, stop, n: None, light=True)
     LocalExecutor(4).run_all([one, audio], Recorder(), threading.Event())
     assert threads == [4]
