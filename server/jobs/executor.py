@@ -52,11 +52,12 @@ class TaskListener(Protocol):
 class LocalExecutor:
     """Runs tasks on `workers` threads; each failing task is retried `retries` times.
 
-    A task started while heavy ones still wait for a worker gets one thread: parallelism comes
-    from the pool, and one single-threaded ffmpeg per core wastes the least CPU. A task started
-    when only light ones (`TaskSpec.light`, such as the audio) are left gets `workers` threads:
-    the pool is draining, and without them the cores that run out of work would idle while the
-    last long task finishes (the tail of an encode, or a title of one chunk).
+    A task started while enough heavy ones still wait to take every other worker gets one thread:
+    parallelism comes from the pool, and one single-threaded ffmpeg per core wastes the least CPU.
+    The last `workers` heavy tasks get `workers` threads each (light ones, `TaskSpec.light` such as
+    the audio, do not count): the pool is draining, and without them the cores that run out of work
+    would idle while the last long tasks finish (the tail of an encode, or a title of one chunk);
+    all of them multi-threaded, they share the cores evenly and end close together.
     """
 
     def __init__(self, workers: int, retries: int = 2) -> None:
@@ -102,8 +103,8 @@ class LocalExecutor:
                     stop.set()
 
     def threads_for_next(self) -> int:
-        """1 while heavy tasks wait for a worker; the pool's width once only light ones do."""
-        return 1 if self._heavy_waiting else self.workers
+        """1 while heavy tasks wait for every other worker; the pool's width for the last ones."""
+        return 1 if self._heavy_waiting >= self.workers else self.workers
 
     def _attempt(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
                  attempt: int, threads: int) -> str | None:
