@@ -142,7 +142,7 @@ def run_procs(path: Path, producers: int, n: int, batch: int = 1) -> dict[str, f
     began = time.perf_counter()
     for p in procs:
         p.start()
-    latencies = [x for _ in procs for x in out.get()]
+    latencies = [x for _ in procs for x in out.get(timeout=300)]  # a producer that died does not hang the run
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - began

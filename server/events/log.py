@@ -82,11 +82,26 @@ class EventLog:
         n = self._topics.get(check_topic(topic))
         if n is None:
             db = self._conns.get()
-            db.execute("INSERT OR IGNORE INTO topics (topic, partitions, created_at) VALUES (?, ?, ?)",
-                       (topic, self.partitions, time.time()))
-            n = db.execute("SELECT partitions FROM topics WHERE topic = ?", (topic,)).fetchone()[0]
-            self._topics[topic] = n
+            row = db.execute("SELECT partitions FROM topics WHERE topic = ?", (topic,)).fetchone()
+            if row is None:
+                self._register_topic(db, topic)
+                row = db.execute("SELECT partitions FROM topics WHERE topic = ?", (topic,)).fetchone()
+            n = self._topics[topic] = row[0]
         return n
+
+    def _register_topic(self, db: sqlite3.Connection, topic: str) -> None:
+        """An explicit write transaction, like every writer's: a plain autocommit INSERT that finds
+        another process's commit after its read fails at once ('database is locked'), busy timeout
+        or not — seen with 8 producer processes starting together."""
+        with store.write_lock(self.path):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT OR IGNORE INTO topics (topic, partitions, created_at) VALUES (?, ?, ?)",
+                           (topic, self.partitions, time.time()))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # -- consuming -------------------------------------------------------------------------------
     def poll(self, group: str, topics: Sequence[str], max_events: int = 500, timeout: float = 1.0,
