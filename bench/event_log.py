@@ -136,8 +136,11 @@ def run_procs(path: Path, producers: int, n: int, batch: int = 1) -> dict[str, f
     e2e: list[float] = []
     consumer = threading.Thread(target=consume, args=(log, (n // producers) * producers, e2e))
     consumer.start()
-    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=_proc, args=(str(path), n // producers, w, batch, out))
+    # spawned, not forked: a fork while this process's consumer holds the writers' file lock would
+    # hand every child that lock for good (and a real producer is a program of its own anyway)
+    spawn = mp.get_context("spawn")
+    out: mp.Queue = spawn.Queue()  # type: ignore[type-arg]
+    procs = [spawn.Process(target=_proc, args=(str(path), n // producers, w, batch, out))
              for w in range(producers)]
     began = time.perf_counter()
     for p in procs:
