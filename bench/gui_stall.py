@@ -230,7 +230,11 @@ def main() -> int:
     parser.add_argument("--size", default="640x360", help="frame size of the generated clips")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of the idle baseline")
     parser.add_argument("--server-process", action="store_true", help="server in its own process")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="Python's GIL switch interval in ms (default: what the studio sets)")
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval / 1000)
     with tempfile.TemporaryDirectory(prefix="gui-stall-") as tmp:
         phases = run(args, Path(tmp))
     print(report(phases, args))
