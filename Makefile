@@ -49,7 +49,7 @@ bench: setup
 # here). `package-test` runs the built app with the system's ffmpeg and VLC hidden.
 .PHONY: package package-test
 package: setup
-	@./packaging/ensure_system_packages.sh nasm pkg-config libx264-dev libzimg-dev zlib1g-dev dpkg-dev
+	@./packaging/ensure_system_packages.sh nasm pkg-config libx264-dev libzimg-dev libdav1d-dev zlib1g-dev dpkg-dev
 	@$(PY) -c 'import PyInstaller' 2>/dev/null || $(PY) -m pip install -q -e '.[package]'
 	$(PY) packaging/build.py $(PACKAGE_ARGS)
 

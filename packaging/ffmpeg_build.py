@@ -1,7 +1,7 @@
 """A purpose-built FFmpeg for the bundle: Debian's own source of the installed libavcodec, built as
 shared libraries with the same sonames and symbol versions (libavcodec.so.59, LIBAVCODEC_59, …), so
 the bundled ffmpeg/ffprobe *and* Debian's VLC plugins (which link libavcodec.so.59) load one copy
-that links only libx264, zimg and zlib, not the ~230 MB of codec libraries Debian's build drags in.
+that links only libx264, zimg, dav1d and zlib, not the ~230 MB of codec libraries Debian's build drags in.
 
     python packaging/ffmpeg_build.py           # fetch, configure, build (cached), check; print the prefix
 
@@ -28,22 +28,23 @@ DEBIAN_PACKAGE = "libavcodec59"  # what Debian's VLC plugins link: the version t
 JOBS = os.environ.get("MINIFLIX_FFMPEG_JOBS", "2")
 
 # Every native decoder, demuxer, muxer and filter (no external library needed); external libraries
-# only libx264 (the encoder), zimg (zscale: HDR tone mapping) and zlib. Threads must be asked for:
+# only libx264 (the encoder), zimg (zscale: HDR tone mapping), dav1d (AV1 uploads: FFmpeg 5.1 has no
+# native AV1 decoder; 1.6 MB) and zlib. Threads must be asked for:
 # --disable-autodetect also turns off pthreads.
 CONFIGURE = [
     "--enable-shared", "--disable-static", "--enable-gpl", "--enable-postproc",
     "--disable-autodetect", "--enable-pthreads", "--enable-zlib", "--enable-libx264", "--enable-libzimg",
+    "--enable-libdav1d",
     "--disable-ffplay", "--disable-doc", "--disable-debug",
 ]
 
 # What the engine asks FFmpeg for (server/media/*.py): a build without one of these cannot ingest,
 # package, make thumbnails or the sample clip. Decoders/demuxers: what uploads commonly are (the
-# formats of /work/shared/media among them). AV1 is not here: FFmpeg 5.1 decodes it in software only
-# through libdav1d/libaom, which this build leaves out.
+# formats of /work/shared/media among them), AV1 through libdav1d.
 NEEDED: dict[str, tuple[str, ...]] = {
     "encoders": ("libx264", "aac", "mjpeg"),                     # encode.py, audio.py, thumbs.py
     "decoders": ("h264", "hevc", "vp8", "vp9", "mpeg2video", "mpeg4", "h263", "prores", "mjpeg", "aac",
-                 "mp3", "ac3", "eac3", "opus", "flac", "amrnb", "pcm_s16le", "pcm_u8"),
+                 "mp3", "ac3", "eac3", "opus", "flac", "amrnb", "pcm_s16le", "pcm_u8", "libdav1d"),
     "muxers": ("mp4", "hls", "image2"),                          # chunks/audio, CMAF packaging, jpg
     "demuxers": ("mov", "matroska", "mpegts", "mxf", "avi", "wav", "concat", "hls"),
     "filters": ("bwdif", "fps", "zscale", "format", "tonemap", "tpad", "split", "scale", "setsar",

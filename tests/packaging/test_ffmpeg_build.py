@@ -42,7 +42,8 @@ def test_the_build_is_cached_per_debian_version_and_configure_line(monkeypatch: 
 def test_the_configure_line_pulls_no_autodetected_library_but_keeps_threads() -> None:
     line = ffmpeg_build.CONFIGURE
     assert {"--enable-shared", "--disable-autodetect", "--enable-pthreads", "--disable-ffplay"} <= set(line)
-    assert [f for f in line if f.startswith("--enable-lib")] == ["--enable-libx264", "--enable-libzimg"]
+    assert [f for f in line if f.startswith("--enable-lib")] == ["--enable-libx264", "--enable-libzimg",
+                                                                        "--enable-libdav1d"]
 
 
 def test_an_ffmpeg_with_every_needed_part_passes_the_check(tmp_path: Path) -> None:
