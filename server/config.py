@@ -54,7 +54,7 @@ register("segment_seconds", 4.0, "Target CMAF segment duration in seconds.", flo
 register("min_chunk_seconds", 10.0, "Shortest chunk worth its own ffmpeg (short clips encode as one).",
          float)
 register("chunk_retries", 2, "How many times a failing chunk encode is retried.", int)
-register("ffmpeg_nice", 10, "CPU niceness of ffmpeg processes (0 = same priority as the app).", int)
+register("ffmpeg_nice", 19, "CPU niceness of ffmpeg processes (0 = same priority as the app).", int)
 register("x264_preset", "veryfast", "libx264 preset for every rung.")
 register("sample_seconds", 20, "Length of the sample clip the demo and the first start offer.", int)
 register("cdn_fill_interval_s", 300.0, "How often popular titles are pushed to their home edges.", float)

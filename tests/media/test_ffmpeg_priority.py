@@ -17,4 +17,4 @@ def test_ffmpeg_processes_run_niced() -> None:
     tools = find_tools()
     run([tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:duration=1",
          "-f", "null", "-"], "priority check", on_start=started)
-    assert seen == [10]  # the default of the ffmpeg_nice setting
+    assert seen == [19]  # the default of the ffmpeg_nice setting
