@@ -90,18 +90,11 @@ class EventLog:
         return n
 
     def _register_topic(self, db: sqlite3.Connection, topic: str) -> None:
-        """An explicit write transaction, like every writer's: a plain autocommit INSERT that finds
-        another process's commit after its read fails at once ('database is locked'), busy timeout
-        or not — seen with 8 producer processes starting together."""
-        with store.write_lock(self.path):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("INSERT OR IGNORE INTO topics (topic, partitions, created_at) VALUES (?, ?, ?)",
-                           (topic, self.partitions, time.time()))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        """In a write transaction like every writer's (seen failing as an autocommit INSERT when 8
+        producer processes started together)."""
+        with store.write_transaction(db, self.path):
+            db.execute("INSERT OR IGNORE INTO topics (topic, partitions, created_at) VALUES (?, ?, ?)",
+                       (topic, self.partitions, time.time()))
 
     # -- consuming -------------------------------------------------------------------------------
     def poll(self, group: str, topics: Sequence[str], max_events: int = 500, timeout: float = 1.0,
@@ -124,25 +117,14 @@ class EventLog:
         offsets = _next_offsets(events_or_offsets)
         if not offsets:
             return
-        now = time.time()
-        db = self._conns.get()
-        with store.write_lock(self.path):
-            self._store_offsets(db, group, offsets, now)
-        with self._lock:
-            self._positions.setdefault(group, {}).update(offsets)
-
-    @staticmethod
-    def _store_offsets(db: sqlite3.Connection, group: str, offsets: dict[Slot, int], now: float) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        now, db = time.time(), self._conns.get()
+        with store.write_transaction(db, self.path):
             db.executemany("INSERT INTO group_offsets (grp, topic, partition, next_offset, updated_at) "
                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET next_offset = "
                            "excluded.next_offset, updated_at = excluded.updated_at",
                            [(group, t, p, o, now) for (t, p), o in offsets.items()])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._lock:
+            self._positions.setdefault(group, {}).update(offsets)
 
     def seek(self, group: str, offsets: Mapping[Slot, int]) -> None:
         """Move this instance's position of `group` (not committed): e.g. a consumer whose own store

@@ -115,3 +115,18 @@ def write_lock(path: Path) -> Iterator[None]:
     with open(path.with_name(path.name + ".write-lock"), "a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield  # closing the file releases the lock
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """One write transaction as every writer of the log makes it: the writers' lock, then `BEGIN
+    IMMEDIATE` (the write lock up front: an autocommit write that finds another process's commit
+    after its read fails at once with 'database is locked'), COMMIT, or ROLLBACK on any error."""
+    with write_lock(path):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
