@@ -8,7 +8,7 @@ import heapq
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.cdn.policies import CachePolicy
 
@@ -24,6 +24,8 @@ class Trace:
     requests: list[Request]
     sizes: dict[str, int]              # every object of the catalog
     popularity: dict[str, float]       # each object's true request probability (for the static oracle)
+    session: list[int] = field(default_factory=list)        # per request its session (session traces only)
+    session_start: list[int] = field(default_factory=list)  # per session the index of its first request
 
     @property
     def catalog_bytes(self) -> int:
@@ -53,21 +55,31 @@ class Stats:
 def zipf_trace(alpha: float, titles: int, requests: int, seed: int, *, segments: int = 60,
                mean_watch: int = 20, concurrent: int = 20) -> Trace:
     """Viewing sessions: a title by Zipf(alpha), a rung by weight, segments 0..n in order (n geometric,
-    mean `mean_watch`); `concurrent` sessions interleave the way many viewers' requests do."""
+    mean `mean_watch`); `concurrent` sessions interleave the way many viewers' requests do. Records each
+    request's session and each session's first request (what `session_oracle` may know when)."""
     rng = random.Random(seed)
     sizes = _segment_sizes(rng, titles, segments)
     cum = list(itertools.accumulate(1 / (rank + 1) ** alpha for rank in range(titles)))
     sessions: list[list[str]] = []
+    ids: list[int] = []                       # each drawn session's id, -1 until its first request
     out: list[Request] = []
+    owner: list[int] = []
+    starts: list[int] = []
     while len(out) < requests:
         while len(sessions) < concurrent:
             sessions.append(_session(rng, cum, segments, mean_watch))
+            ids.append(-1)
         i = rng.randrange(len(sessions))
+        if ids[i] < 0:
+            ids[i] = len(starts)
+            starts.append(len(out))
         key = sessions[i].pop()
         out.append((key, sizes[key]))
+        owner.append(ids[i])
         if not sessions[i]:
             sessions.pop(i)
-    return Trace(out, sizes, _popularity(sizes, cum, segments, mean_watch))
+            ids.pop(i)
+    return Trace(out, sizes, _popularity(sizes, cum, segments, mean_watch), owner, starts)
 
 
 def irm_trace(alpha: float, titles: int, requests: int, seed: int, *, segments: int = 60,
@@ -133,6 +145,119 @@ def static_oracle(trace: Trace, capacity: int, *, preload: bool = True) -> Stats
         elif key in chosen:
             seen.add(key)
     return Stats(len(trace.requests), hits, sum(size for _, size in trace.requests), hit_bytes)
+
+
+def session_oracle(trace: Trace, capacity: int, *, foresight: int = 0) -> Stats:
+    """A ceiling for session-aware online policies: Belady's MIN (with bypass, cold start) on what such
+    a policy could know at best. Every request of a session already started (its first request seen)
+    is known exactly, abandonment included; any other object's next use is expected from popularity:
+    a new session reaching segment k of it starts every sum(p) / p_x requests (one session starts per
+    mean watch = sum(p) requests) and then needs k steps of its session. `foresight` > 0 reveals each
+    session that many requests before it starts: knowledge no edge has, to show where MIN's lead is."""
+    if not trace.session:
+        from server.errors import InvalidRequest
+
+        raise InvalidRequest("The session oracle needs a session trace (zipf_trace).",
+                             hint="an IRM trace has no sessions to look ahead in")
+    by_session: list[list[int]] = [[] for _ in trace.session_start]
+    for i, sid in enumerate(trace.session):
+        by_session[sid].append(i)
+    revealed: dict[int, list[int]] = {}
+    for sid, first in enumerate(trace.session_start):
+        revealed.setdefault(max(0, first - foresight), []).append(sid)
+    state = _Lookahead(capacity, _popularity_gaps(trace, _session_pace(by_session)))
+    hits = hit_bytes = total = 0
+    for t, (key, size) in enumerate(trace.requests):
+        total += size
+        for sid in revealed.get(t, ()):
+            state.reveal([(j, trace.requests[j][0]) for j in by_session[sid]])
+        if state.request(t, key, size):
+            hits, hit_bytes = hits + 1, hit_bytes + size
+    return Stats(len(trace.requests), hits, total, hit_bytes)
+
+
+def _session_pace(by_session: list[list[int]]) -> float:
+    """Mean number of requests between two consecutive requests of one session (~ `concurrent`)."""
+    gaps = [b - a for reqs in by_session for a, b in itertools.pairwise(reqs)]
+    return sum(gaps) / len(gaps) if gaps else 1.0
+
+
+def _popularity_gaps(trace: Trace, pace: float) -> dict[str, float]:
+    """Expected requests until an object's next use when no started session will request it."""
+    total = sum(trace.popularity.values())
+    return {key: total / p + int(key[-9:-4]) * pace for key, p in trace.popularity.items() if p > 0}
+
+
+class _Lookahead:
+    """Cache state of `session_oracle`: for each object a min-heap of the request indices known so far;
+    cached objects ranked by next use, exact (max-heap by index) or expected (max-heap by gap)."""
+
+    def __init__(self, capacity: int, gaps: dict[str, float]) -> None:
+        self.capacity, self.used, self.gaps = capacity, 0, gaps
+        self.known: dict[str, list[int]] = {}
+        self.sizes: dict[str, int] = {}
+        self.rank: dict[str, tuple[int, float]] = {}        # key -> (0, next index) or (1, gap)
+        self.heaps: tuple[list[tuple[float, str]], list[tuple[float, str]]] = ([], [])
+
+    def reveal(self, upcoming: list[tuple[int, str]]) -> None:
+        """A session started: its requests become known; cached objects it will request move up."""
+        for j, key in upcoming:
+            heapq.heappush(self.known.setdefault(key, []), j)
+            if key in self.sizes:
+                self._rank(key)
+
+    def request(self, t: int, key: str, size: int) -> bool:
+        """Serve request `t`; True on a hit. A miss is cached if objects needed later make room."""
+        known = self.known.get(key, [])
+        while known and known[0] <= t:
+            heapq.heappop(known)
+        if key in self.sizes:
+            self._rank(key)
+            return True
+        if size <= self.capacity and self._make_room(t, self.used + size - self.capacity, self._next(t, key)):
+            self.sizes[key] = size
+            self.used += size
+            self._rank(key)
+        return False
+
+    def _next(self, t: int, key: str) -> float:
+        known = self.known.get(key)
+        return known[0] if known else t + self.gaps.get(key, math.inf)
+
+    def _rank(self, key: str) -> None:
+        known = self.known.get(key)
+        kind, value = (0, float(known[0])) if known else (1, self.gaps.get(key, math.inf))
+        self.rank[key] = (kind, value)
+        heapq.heappush(self.heaps[kind], (-value, key))
+
+    def _furthest(self, t: int) -> tuple[float, int] | None:
+        """The furthest next use among cached objects, and which heap holds it."""
+        best: tuple[float, int] | None = None
+        for kind, heap in enumerate(self.heaps):
+            while heap and self.rank.get(heap[0][1]) != (kind, -heap[0][0]):
+                heapq.heappop(heap)
+            if heap:
+                when = -heap[0][0] + (t if kind else 0)
+                best = (when, kind) if best is None or when > best[0] else best
+        return best
+
+    def _make_room(self, t: int, short: int, nxt: float) -> bool:
+        """Evict objects needed later than `nxt` until `short` bytes are free; evict none if they can't."""
+        taken: list[tuple[int, tuple[float, str]]] = []
+        freed = 0
+        while freed < short and (top := self._furthest(t)) is not None and top[0] > nxt:
+            entry = heapq.heappop(self.heaps[top[1]])
+            taken.append((top[1], entry))
+            del self.rank[entry[1]]
+            freed += self.sizes[entry[1]]
+        if freed < short:
+            for kind, entry in taken:
+                heapq.heappush(self.heaps[kind], entry)
+                self.rank[entry[1]] = (kind, -entry[0])
+            return False
+        for _, (_, key) in taken:
+            self.used -= self.sizes.pop(key)
+        return True
 
 
 def _session(rng: random.Random, cum: list[float], segments: int, mean_watch: int) -> list[str]:
