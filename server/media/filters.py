@@ -1,13 +1,22 @@
 """The normalisation filter chain, as pure functions from probe facts to filtergraph text.
 
 One decode feeds every rung: the shared part (deinterlace → constant frame rate → tone-map → pad
-the tail) runs once, then `split` gives each rung its own scale to square pixels, 8-bit yuv420p,
-limited range. Rotation is applied by ffmpeg's autorotate in front of this graph (see encode.py).
+the tail) runs once, then the rungs are scaled in a cascade: the top rung from the source, each
+smaller rung from the next larger one (720p from 1080p, 480p from 720p, ...), to square pixels,
+8-bit yuv420p, limited range. Rotation is applied by ffmpeg's autorotate in front of this graph
+(see encode.py).
+
+Why a cascade: a bicubic downscale's cost grows with the input, not the output (the filter widens
+with the ratio), so five scales from a 1080p source cost as much as five 1080p-sized passes. From
+the next rung up they cost ~45% of that; the whole chunk encode ~7% less CPU on a 1080p ladder.
+The picture differs by at most 0.001 SSIM from a direct scale (measured against a Lanczos
+reference on the sample media, see BENCHMARKS.md), far below what x264 itself changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from server.media.model import Rendition, VideoInfo
@@ -70,13 +79,49 @@ def output_label(index: int) -> str:
     return f"v{index}"
 
 
+def scale_parents(renditions: Sequence[Rendition]) -> list[int | None]:
+    """For each rung, the index of the rung it is scaled from, or None for the source.
+
+    Largest first, each rung takes the nearest larger rung that covers it in both dimensions; the
+    top rung (and any rung no larger rung covers) takes the source.
+    """
+    order = sorted(range(len(renditions)), key=lambda i: renditions[i].width * renditions[i].height,
+                   reverse=True)
+    parents: list[int | None] = [None] * len(renditions)
+    for position, index in enumerate(order):
+        rung = renditions[index]
+        covering = [j for j in order[:position]
+                    if renditions[j].width >= rung.width and renditions[j].height >= rung.height]
+        parents[index] = covering[-1] if covering else None
+    return parents
+
+
 def filter_graph(video: VideoInfo, renditions: Sequence[Rendition]) -> str:
-    """The whole `-filter_complex` text: input stream → shared chain → split → one chain per rung."""
+    """The whole `-filter_complex` text: input stream → shared chain → cascade of rung scales.
+
+    Each node's output is split between its own rung's encoder and the rungs scaled from it.
+    """
     if not renditions:
         raise ValueError("filter_graph needs at least one rendition")
-    head = f"[0:{video.index}]" + ",".join(shared_chain(video))
-    branches = [f"s{i}" for i in range(len(renditions))]
-    split = f",split={len(renditions)}" + "".join(f"[{b}]" for b in branches)
-    tails = [f"[{b}]" + ",".join(rung_chain(video, r)) + f"[{output_label(i)}]"
-             for i, (b, r) in enumerate(zip(branches, renditions, strict=True))]
-    return ";".join([head + split, *tails])
+    parents = scale_parents(renditions)
+    inputs = [f"s{i}" for i in range(len(renditions))]
+
+    def fan_out(chain: str, own: str | None, children: list[int]) -> str:
+        targets = ([own] if own else []) + [inputs[c] for c in children]
+        if len(targets) == 1:
+            return f"{chain}[{targets[0]}]"
+        return f"{chain},split={len(targets)}" + "".join(f"[{t}]" for t in targets)
+
+    head = fan_out(f"[0:{video.index}]" + ",".join(shared_chain(video)), None,
+                   [i for i, p in enumerate(parents) if p is None])
+    rungs = []
+    for i, rendition in enumerate(renditions):
+        source_video = video if parents[i] is None else _scaled(video)
+        chain = f"[{inputs[i]}]" + ",".join(rung_chain(source_video, rendition))
+        rungs.append(fan_out(chain, output_label(i), [c for c, p in enumerate(parents) if p == i]))
+    return ";".join([head, *rungs])
+
+
+def _scaled(video: VideoInfo) -> VideoInfo:
+    """What a rung's output is, as the input of the next scale: limited range, tone-mapped already."""
+    return replace(video, full_range=False, tonemap=False)
