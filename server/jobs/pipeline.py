@@ -233,7 +233,7 @@ class Ingest:
         video = plan.info.video
         packaged = package_title(tools, layout, plan.renditions, plan.chunks,
                                  video.fps if video else None, self.options.segment_seconds,
-                                 plan.info.audio, staging, stop=stop, workers=self.options.workers)
+                                 plan.info.audio, staging, stop=stop)
         report(stage_progress(job.job_id, job.video_id, "verifying"))
         integrity = verify_title(tools, packaged, plan.info.expected_frames,
                                  video.fps if video else None, self.options.segment_seconds)

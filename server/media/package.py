@@ -3,8 +3,9 @@
 Chunks are joined by stream copy (concat demuxer), cut into fMP4 segments on the encoder's
 keyframe grid by ffmpeg's HLS muxer, then the playlists and the MPD are written from the real
 segment files (see playlists.py) so that BANDWIDTH, CODECS and durations state what is there.
-Tracks are independent, so they are joined and cut side by side on `workers` threads: packaging
-is the serial tail of an ingest, and one ffmpeg remux at a time leaves cores idle.
+Packaging is the serial tail of an ingest, so everything independent runs at once: every rung is
+joined side by side, then every track is cut while the poster and the scrub sprite are made. The
+joins and cuts are stream copies (bound by the disk, not the CPU), so they do not wait for a core.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from server.errors import Cancelled, InvalidRequest, JobError
 from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
@@ -31,6 +34,7 @@ AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 # -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
 SPRITE_TILE_WIDTH = 160
+T = TypeVar("T")
 QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
 
@@ -70,7 +74,7 @@ def build_segment_args(tools: Tools, source: Path, track_dir: Path, hls_time: fl
 
 def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
-                  stop: threading.Event | None = None, workers: int = 2) -> PackagedTitle:
+                  stop: threading.Event | None = None) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
     manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
     either way nothing of the attempt is left in `out_dir`. Leftovers of an attempt that was killed
@@ -78,8 +82,7 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
     _discard(out_dir)
     try:
-        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
-                        max(1, workers))
+        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop)
     except BaseException:
         _discard(out_dir)
         raise
@@ -87,32 +90,32 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 
 def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
-             stop: threading.Event | None, workers: int) -> PackagedTitle:
-    cmaf = out_dir / "cmaf"
+             stop: threading.Event | None) -> PackagedTitle:
     assembled = layout.root / "assembled"
     assembled.mkdir(parents=True, exist_ok=True)
-    interval = cut_interval(segment_seconds, fps)
-
-    def video_track(rendition: Rendition) -> Callable[[], Track]:
-        return lambda: _segment(tools, _assemble(tools, layout, rendition, chunks, assembled, stop),
-                                cmaf / rendition.name, interval, "v", stop)
-
-    jobs = [video_track(r) for r in renditions]
+    joined = dict(zip(renditions, _side_by_side(
+        [partial(_assemble, tools, layout, r, chunks, assembled, stop) for r in renditions]), strict=True))
+    interval, cmaf = cut_interval(segment_seconds, fps), out_dir / "cmaf"
+    cuts = [partial(_segment, tools, path, cmaf / r.name, interval, "v", stop) for r, path in joined.items()]
     if audio is not None:
-        jobs.append(lambda: _segment(tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a",
-                                     stop))
-    tracks = _side_by_side(jobs, workers)
+        cuts.append(partial(_segment, tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a",
+                            stop))
+    duration = float(sum(c.frames for c in chunks) / fps) if fps else 0.0
+    with ThreadPoolExecutor(1, thread_name_prefix="thumbs") as pool:
+        thumbs = pool.submit(_thumbnails, tools, out_dir, layout, joined, duration, stop)
+        tracks = _side_by_side(cuts)
     videos, audio_track = tracks[:len(renditions)], (tracks[-1] if audio is not None else None)
     _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
     packaged = _describe(out_dir, videos, audio_track, segment_seconds)
-    _add_thumbnails(tools, packaged, layout, videos, renditions, audio_track, stop)
+    packaged.poster, packaged.sprite_vtt = thumbs.result()
     return packaged
 
 
-def _side_by_side(jobs: Sequence[Callable[[], Track]], workers: int) -> list[Track]:
-    """Run `jobs` on `workers` threads; their results in order, or the first job's error once all ended."""
-    with ThreadPoolExecutor(min(workers, max(1, len(jobs))), thread_name_prefix="package") as pool:
-        futures: list[Future[Track]] = [pool.submit(job) for job in jobs]
+def _side_by_side(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Run every job at once, one thread each; their results in order, or the first job's error once
+    all ended (so no ffmpeg is left writing into a directory being discarded)."""
+    with ThreadPoolExecutor(max(1, len(jobs)), thread_name_prefix="package") as pool:
+        futures: list[Future[T]] = [pool.submit(job) for job in jobs]
     return [f.result() for f in futures]
 
 
@@ -200,19 +203,18 @@ def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
     return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info)
 
 
-def _add_thumbnails(tools: Tools, packaged: PackagedTitle, layout: WorkLayout, videos: list[Track],
-                    renditions: Sequence[Rendition], audio: Track | None,
-                    stop: threading.Event | None) -> None:
+def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, joined: dict[Rendition, Path],
+                duration: float, stop: threading.Event | None) -> tuple[str, str | None]:
+    """(poster, sprite track) relative to `out_dir`: the poster from the top rung, the sprite from the
+    smallest rung still as wide as a tile; an audio-only title's poster from its sound."""
     if stop is not None and stop.is_set():
         raise Cancelled("packaging stopped before the thumbnails.")
-    if videos:
-        by_size = sorted(renditions, key=lambda r: r.width * r.height)
-        top = by_size[-1]
-        small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), top)
-        duration = next(v.duration for v in videos if v.name == top.name)
-        assembled = layout.root / "assembled"
-        packaged.poster, _sprite, packaged.sprite_vtt = make_thumbnails(
-            tools, assembled / f"{top.name}.mp4", duration, packaged.root, tile_width=SPRITE_TILE_WIDTH,
-            sprite_video=assembled / f"{small.name}.mp4")
-    elif audio is not None:
-        packaged.poster = make_audio_poster(tools, layout.audio_file, packaged.root)
+    if not joined:
+        return make_audio_poster(tools, layout.audio_file, out_dir), None
+    by_size = sorted(joined, key=lambda r: r.width * r.height)
+    top = by_size[-1]
+    small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), top)
+    poster, _sprite, vtt = make_thumbnails(tools, joined[top], duration, out_dir,
+                                           tile_width=SPRITE_TILE_WIDTH, sprite_video=joined[small],
+                                           sprite_size=(small.width, small.height))
+    return poster, vtt

@@ -93,13 +93,15 @@ def sprite_vtt(plan: SpritePlan, sprite_name: str = SPRITE) -> str:
 
 def make_thumbnails(tools: Tools, video: Path, duration: float, out_dir: Path, *, columns: int = 10,
                     interval: float | None = None, tile_width: int = 160,
-                    sprite_video: Path | None = None) -> tuple[str, str, str]:
+                    sprite_video: Path | None = None,
+                    sprite_size: tuple[int, int] | None = None) -> tuple[str, str, str]:
     """Write thumbs/poster.jpg, thumbs/sprite.jpg and thumbs/thumbs.vtt; return them relative to out_dir.
 
     The poster comes from `video`; the sprite, which decodes the whole title, from `sprite_video`
-    when given (a small rung: 160 px tiles from 1080p cost 30x the decoding for nothing)."""
+    when given (a small rung: 160 px tiles from 1080p cost 30x the decoding for nothing).
+    `sprite_size`, when the caller knows it, saves probing the sprite's source."""
     sprite_source = sprite_video or video
-    width, height = _video_size(tools, sprite_source)
+    width, height = sprite_size or _video_size(tools, sprite_source)
     plan = plan_sprite(duration, width, height, columns=columns, interval=interval, tile_width=tile_width)
     thumbs = out_dir / THUMBS_DIR
     thumbs.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ name present. The report is written to `integrity.json` beside the manifests.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -69,8 +70,11 @@ def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fp
     videos = _scan_all(packaged, problems)
     if packaged.renditions and fps:
         grid = Grid.plan(expected_frames, fps, segment_seconds)
-        for track in videos:
-            checks["renditions"][track.name] = _check_rung(tools, track, grid, problems)
+        # one ffprobe per rung, all at once: they are the slow part of the check and independent
+        with ThreadPoolExecutor(max(1, len(videos)), thread_name_prefix="verify") as pool:
+            packets = list(pool.map(lambda track: _demuxed_packets(tools, track), videos))
+        for track, count in zip(videos, packets, strict=True):
+            checks["renditions"][track.name] = _check_rung(track, count, grid, problems)
         _check_alignment(videos, fps, problems)
     elif packaged.renditions:
         problems.append("the title has video renditions but no frame rate to check them against.")
@@ -93,9 +97,9 @@ def _scan_all(packaged: PackagedTitle, problems: list[str]) -> list[Track]:
     return tracks
 
 
-def _check_rung(tools: Tools, track: Track, grid: Grid, problems: list[str]) -> dict[str, Any]:
+def _check_rung(track: Track, packets: int | None, grid: Grid, problems: list[str]) -> dict[str, Any]:
+    """One rung against the grid; `packets` is ffprobe's own count of its frames (None if unreadable)."""
     starts = [round(t * grid.fps) for t in track.start_times()]
-    packets = _demuxed_packets(tools, track)
     if track.frames != grid.total or packets != grid.total:
         problems.append(f"rung {track.name}: {track.frames} frames in the segments "
                         f"({packets} read back by ffprobe), expected {grid.total}"
