@@ -158,8 +158,10 @@ class ApiClient(QObject):
         return self._send(b"GET", self.qurl(path), None, on_ok, on_error, raw=True)
 
     def post(self, path: str, body: dict[str, Any] | None = None, on_ok: OnOk | None = None,
-             on_error: OnError | None = None) -> QNetworkReply:
-        return self._send(b"POST", self.qurl(path), body if body is not None else {}, on_ok, on_error)
+             on_error: OnError | None = None, *, timeout_ms: int = REQUEST_TIMEOUT_MS) -> QNetworkReply:
+        """POST JSON; `timeout_ms` for the few requests the server answers only after real work."""
+        return self._send(b"POST", self.qurl(path), body if body is not None else {}, on_ok, on_error,
+                          timeout_ms=timeout_ms)
 
     def patch(self, path: str, body: dict[str, Any] | None = None, on_ok: OnOk | None = None,
               on_error: OnError | None = None) -> QNetworkReply:
@@ -185,9 +187,10 @@ class ApiClient(QObject):
         return reply
 
     def _send(self, verb: bytes, url: QUrl, body: dict[str, Any] | None, on_ok: Callable[[Any], None] | None,
-              on_error: OnError | None, raw: bool = False) -> QNetworkReply:
+              on_error: OnError | None, raw: bool = False,
+              timeout_ms: int = REQUEST_TIMEOUT_MS) -> QNetworkReply:
         request = QNetworkRequest(url)
-        request.setTransferTimeout(REQUEST_TIMEOUT_MS)
+        request.setTransferTimeout(timeout_ms)
         payload = QByteArray()
         if body is not None:
             request.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/json")

@@ -91,11 +91,13 @@ StartCallback = Callable[["subprocess.Popen[bytes]"], None]
 
 
 def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None = None,
-        stop: threading.Event | None = None, on_start: StartCallback | None = None) -> str:
+        stop: threading.Event | None = None, on_start: StartCallback | None = None,
+        background: bool = True) -> str:
     """Run one ffmpeg command; returns its stderr tail, raises FFmpegFailed on a non-zero exit.
 
     With `on_progress`, `-progress pipe:1` output is parsed and reported block by block. `stop`
-    kills the process (the caller decides what a stop means).
+    kills the process (the caller decides what a stop means). `background=False` keeps the normal
+    CPU priority, for the short commands a user is waiting on.
     """
     argv = list(args)
     if on_progress is not None and "-progress" not in argv:
@@ -106,7 +108,8 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     group = {"process_group": 0} if os.name == "posix" else {}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, **group)  # type: ignore[call-overload]
-    _lower_priority(proc.pid)
+    if background:
+        _lower_priority(proc.pid)
     if on_start is not None:
         on_start(proc)
     tail: deque[str] = deque(maxlen=40)

@@ -38,6 +38,10 @@ FACETS = (("tags", "Any tag"), ("resolution", "Any resolution"), ("duration_buck
 SORTS = (("newest", "Newest"), ("relevance", "Best match"), ("views", "Most viewed"))
 CATALOG_EVENTS = ("published", "deleted", "restored", "metadata_edited")
 SAMPLE_ENDPOINT = "/api/samples"
+# The server answers once it has made the clip (a 20 s encode): seconds when idle, a minute or more
+# on a machine busy encoding, where the usual 30 s request timeout would report a false failure.
+SAMPLE_TIMEOUT_MS = 300_000
+SAMPLE_LABEL, SAMPLE_BUSY_LABEL = "Try a sample clip", "Making the sample clip…"
 
 
 def debouncer(parent: QWidget, ms: int, slot: Any) -> QTimer:
@@ -132,7 +136,7 @@ class LibraryView(QWidget):
                                  "or try everything at once with a sample clip.", page)
         self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_text.setWordWrap(True)
-        self.sample_button = QPushButton("Try a sample clip", page)
+        self.sample_button = QPushButton(SAMPLE_LABEL, page)
         self.sample_button.clicked.connect(self.request_sample)
         layout = QVBoxLayout(page)
         layout.addStretch(1)
@@ -282,14 +286,20 @@ class LibraryView(QWidget):
     def request_sample(self) -> None:
         """Ask the server for its sample clip as a job (the GUI never runs ffmpeg itself)."""
         self.sample_button.setEnabled(False)
-        self.client.post(SAMPLE_ENDPOINT, {}, on_ok=self._sample_job, on_error=self._sample_failed)
+        self.sample_button.setText(SAMPLE_BUSY_LABEL)
+        self.client.post(SAMPLE_ENDPOINT, {}, on_ok=self._sample_job, on_error=self._sample_failed,
+                         timeout_ms=SAMPLE_TIMEOUT_MS)
+
+    def _sample_ready(self) -> None:
+        self.sample_button.setEnabled(True)
+        self.sample_button.setText(SAMPLE_LABEL)
 
     def _sample_job(self, job: dict[str, Any]) -> None:
-        self.sample_button.setEnabled(True)
+        self._sample_ready()
         self.sample_started.emit(job)
 
     def _sample_failed(self, err: str) -> None:
-        self.sample_button.setEnabled(True)
+        self._sample_ready()
         self.toast.show_message(f"This server cannot make a sample clip: {html.escape(err)}")
 
     def focus_search(self) -> None:

@@ -159,7 +159,9 @@ def test_an_empty_library_offers_a_sample_clip(qtbot: Any, tmp_path: Path) -> No
         assert view.sample_button.isVisibleTo(view) and "library is empty" in view.empty_text.text()
         with qtbot.waitSignal(view.sample_started, timeout=120_000) as started:
             view.sample_button.click()
+            assert not view.sample_button.isEnabled() and "Making" in view.sample_button.text()
         assert started.args[0]["original_name"] == "miniflix-sample.mp4" and started.args[0]["job_id"]
+        assert view.sample_button.isEnabled() and view.sample_button.text() == "Try a sample clip"
     finally:
         client.close()
         server.stop()
