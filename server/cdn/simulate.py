@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from server.cdn.policies import CachePolicy
+from server.errors import InvalidRequest
 
 # A ladder like the studio's: segment bytes of a 4 s segment at each rung's bit rate.
 RUNG_BITRATES = (400_000, 1_200_000, 3_000_000, 6_000_000)
@@ -155,8 +156,6 @@ def session_oracle(trace: Trace, capacity: int, *, foresight: int = 0) -> Stats:
     mean watch = sum(p) requests) and then needs k steps of its session. `foresight` > 0 reveals each
     session that many requests before it starts: knowledge no edge has, to show where MIN's lead is."""
     if not trace.session:
-        from server.errors import InvalidRequest
-
         raise InvalidRequest("The session oracle needs a session trace (zipf_trace).",
                              hint="an IRM trace has no sessions to look ahead in")
     by_session: list[list[int]] = [[] for _ in trace.session_start]
