@@ -7,14 +7,14 @@ materialized and no per-row round trip.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
 from server.analytics import schema
 from server.events.model import Event
+from server.transactions import explicit_transaction
 
 Slot = tuple[str, int]
 
@@ -41,7 +41,7 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
     if not fresh:
         return 0
     advanced = next_offsets(fresh)
-    with _transaction(conn):
+    with explicit_transaction(conn):  # all of a batch or none of it
         for topic, rows in sorted(_by_topic(fresh).items()):
             if topic in schema.LOADERS:
                 _load_topic(conn, topic, rows)
@@ -58,18 +58,6 @@ def next_offsets(events: Sequence[Event]) -> dict[Slot, int]:
         slot = (e.topic, e.partition)
         after[slot] = max(after.get(slot, 0), e.offset + 1)
     return after
-
-
-@contextmanager
-def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """All of a batch or none of it."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _by_topic(events: Sequence[Event]) -> dict[str, list[Event]]:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from server import config
+from server.transactions import explicit_transaction
 
 config.register("events_retention_hours", 24 * 7.0, "Events older than this are deleted from the log "
                 "(per topic; consumers far behind skip to the oldest event kept).", float)
@@ -39,18 +40,13 @@ def apply_retention(db: sqlite3.Connection, retention: Retention, now: float | N
     deleted = 0
     for topic, partitions in db.execute("SELECT topic, partitions FROM topics").fetchall():
         max_age, max_bytes = retention.limits(topic)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with explicit_transaction(db, "BEGIN IMMEDIATE"):
             if max_age is not None:
                 deleted += db.execute("DELETE FROM events WHERE topic = ? AND ts < ?",
                                       (topic, now - max_age)).rowcount
             if max_bytes is not None:
                 for partition in range(partitions):
                     deleted += _trim_partition(db, topic, partition, max_bytes // partitions)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return deleted
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from server.transactions import explicit_transaction
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
     topic TEXT PRIMARY KEY,
@@ -122,11 +124,5 @@ def write_transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
     """One write transaction as every writer of the log makes it: the writers' lock, then `BEGIN
     IMMEDIATE` (the write lock up front: an autocommit write that finds another process's commit
     after its read fails at once with 'database is locked'), COMMIT, or ROLLBACK on any error."""
-    with write_lock(path):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with write_lock(path), explicit_transaction(db, "BEGIN IMMEDIATE"):
+        yield

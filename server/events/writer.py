@@ -14,6 +14,7 @@ from pathlib import Path
 
 from server.errors import MiniflixError
 from server.events import store
+from server.transactions import explicit_transaction
 
 MAX_BATCH = 5000
 ROWS_PER_STATEMENT = 4096  # at most; fewer if SQLite binds fewer parameters per statement
@@ -104,18 +105,16 @@ class GroupCommitter:
         """Few statements per transaction: the sqlite3 module releases the GIL around each step, and
         with busy producer threads taking it back can wait a whole switch interval (5 ms)."""
         db, now = self._db, time.time()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            heads = self._current_heads(db, batch)
-            rows: list[object] = []
-            results = [_place(p, heads[p.topic], now, rows) for p in batch]
-            _insert(db, rows)
-            slots = [(t, p, o) for t, offsets in heads.items() for p, o in enumerate(offsets)]
-            db.execute(store.upsert_heads(len(slots)), [v for slot in slots for v in slot])
-            db.execute("COMMIT")
+            with explicit_transaction(db, "BEGIN IMMEDIATE"):
+                heads = self._current_heads(db, batch)
+                rows: list[object] = []
+                results = [_place(p, heads[p.topic], now, rows) for p in batch]
+                _insert(db, rows)
+                slots = [(t, p, o) for t, offsets in heads.items() for p, o in enumerate(offsets)]
+                db.execute(store.upsert_heads(len(slots)), [v for slot in slots for v in slot])
         except BaseException:
-            self._heads, self._version = {}, None
-            db.execute("ROLLBACK")
+            self._heads, self._version = {}, None  # the cached heads may be ahead of the file now
             raise
         self._heads.update(heads)
         return results
