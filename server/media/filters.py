@@ -8,9 +8,9 @@ smaller rung from the next larger one (720p from 1080p, 480p from 720p, ...), to
 
 Why a cascade: a bicubic downscale's cost grows with the input, not the output (the filter widens
 with the ratio), so five scales from a 1080p source cost as much as five 1080p-sized passes. From
-the next rung up they cost ~45% of that; the whole chunk encode ~7% less CPU on a 1080p ladder.
-The picture differs by at most 0.001 SSIM from a direct scale (measured against a Lanczos
-reference on the sample media, see BENCHMARKS.md), far below what x264 itself changes.
+the next rung up they cost ~45% of that: a chunk of the 1080p ladder takes ~2.5% less CPU. Before
+encoding, the picture stays within 0.001 SSIM of a direct scale; encoded, every rung keeps > 33 dB
+PSNR (36-40 measured) against a Lanczos scale of the source (tests/media/test_encode.py).
 """
 
 from __future__ import annotations

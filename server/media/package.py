@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-# -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
 SPRITE_TILE_WIDTH = 160
 T = TypeVar("T")
+# -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
 QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
 
