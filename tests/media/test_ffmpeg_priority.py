@@ -18,3 +18,13 @@ def test_ffmpeg_processes_run_niced() -> None:
     run([tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:duration=1",
          "-f", "null", "-"], "priority check", on_start=started)
     assert seen == [19]  # the default of the ffmpeg_nice setting
+
+
+def test_a_command_someone_waits_on_keeps_the_normal_priority() -> None:
+    """The first-start sample clip: at nice 19 on a busy machine it outlasted the studio's request."""
+    seen: list[int] = []
+    tools = find_tools()
+    run([tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:duration=1",
+         "-f", "null", "-"], "priority check", background=False,
+        on_start=lambda proc: seen.append(os.getpriority(os.PRIO_PROCESS, proc.pid)))
+    assert seen == [os.getpriority(os.PRIO_PROCESS, 0)]  # the server's own
