@@ -20,6 +20,16 @@ SEGMENT_S = 4
 Request = tuple[str, int]     # (object key, size in bytes)
 
 
+def segment_key(title: int, rung: int, segment: int) -> str:
+    """An object's key, laid out like the origin's paths (the edges' policies see keys like these)."""
+    return f"videos/t{title}/cmaf/r{rung}/seg_{segment:05d}.m4s"
+
+
+def segment_of(key: str) -> int:
+    """The segment number in a `segment_key`."""
+    return int(key.rsplit("seg_", 1)[1].split(".", 1)[0])
+
+
 @dataclass(frozen=True)
 class Trace:
     requests: list[Request]
@@ -93,7 +103,7 @@ def irm_trace(alpha: float, titles: int, requests: int, seed: int, *, segments: 
     sizes = _segment_sizes(rng, titles, segments)
     cum = list(itertools.accumulate(1 / (rank + 1) ** alpha for rank in range(titles)))
     seg_cum = list(itertools.accumulate(_reach(segments, mean_watch)))
-    keys = [[[f"videos/t{t}/cmaf/r{r}/seg_{s:05d}.m4s" for s in range(segments)]
+    keys = [[[segment_key(t, r, s) for s in range(segments)]
              for r in range(len(RUNG_BITRATES))] for t in range(titles)]
     title = rng.choices(range(titles), cum_weights=cum, k=requests)
     rung = rng.choices(range(len(RUNG_BITRATES)), weights=RUNG_WEIGHTS, k=requests)
@@ -112,7 +122,7 @@ def _reach(segments: int, mean_watch: int) -> list[float]:
 def _segment_sizes(rng: random.Random, titles: int, segments: int) -> dict[str, int]:
     sizes = {}
     for t, (r, rate), s in itertools.product(range(titles), enumerate(RUNG_BITRATES), range(segments)):
-        sizes[f"videos/t{t}/cmaf/r{r}/seg_{s:05d}.m4s"] = int(rate * SEGMENT_S / 8 * rng.uniform(0.6, 1.4))
+        sizes[segment_key(t, r, s)] = int(rate * SEGMENT_S / 8 * rng.uniform(0.6, 1.4))
     return sizes
 
 
@@ -184,7 +194,7 @@ def _session_pace(by_session: list[list[int]]) -> float:
 def _popularity_gaps(trace: Trace, pace: float) -> dict[str, float]:
     """Expected requests until an object's next use when no started session will request it."""
     total = sum(trace.popularity.values())
-    return {key: total / p + int(key[-9:-4]) * pace for key, p in trace.popularity.items() if p > 0}
+    return {key: total / p + segment_of(key) * pace for key, p in trace.popularity.items() if p > 0}
 
 
 class _Lookahead:
@@ -264,7 +274,7 @@ def _session(rng: random.Random, cum: list[float], segments: int, mean_watch: in
     title = rng.choices(range(len(cum)), cum_weights=cum)[0]
     rung = rng.choices(range(len(RUNG_BITRATES)), weights=RUNG_WEIGHTS)[0]
     watched = min(segments, 1 + int(rng.expovariate(1 / mean_watch)))
-    return [f"videos/t{title}/cmaf/r{rung}/seg_{s:05d}.m4s" for s in reversed(range(watched))]
+    return [segment_key(title, rung, s) for s in reversed(range(watched))]
 
 
 def replay(policy: CachePolicy, requests: list[Request]) -> Stats:
