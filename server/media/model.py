@@ -123,6 +123,10 @@ class WorkLayout:
         """Video-only MP4 of one chunk of one rung, timestamps starting at 0."""
         return self.root / "chunks" / rendition / f"chunk_{index:05d}.mp4"
 
+    def chunk_list(self, rendition: str) -> Path:
+        """The rung's chunks in order, as an ffconcat list that any ffmpeg command reads as one input."""
+        return self.root / f"{rendition}.ffconcat"
+
     @property
     def audio_file(self) -> Path:
         """AAC-LC stereo 48 kHz of the whole source, encoded once."""

@@ -1,11 +1,12 @@
-"""Assemble each rung from its chunks and package the title once as CMAF, for HLS and DASH alike.
+"""Package a title once as CMAF, for HLS and DASH alike, straight from its encoded chunks.
 
-Chunks are joined by stream copy (concat demuxer), cut into fMP4 segments on the encoder's
-keyframe grid by ffmpeg's HLS muxer, then the playlists and the MPD are written from the real
-segment files (see playlists.py) so that BANDWIDTH, CODECS and durations state what is there.
-Packaging is the serial tail of an ingest, so everything independent runs at once: every rung is
-joined side by side, then every track is cut while the poster and the scrub sprite are made. The
-joins and cuts are stream copies (bound by the disk, not the CPU), so they do not wait for a core.
+Each rung's chunks are listed in an ffconcat file, which ffmpeg reads as one continuous input
+(stream copy, timestamps carried across the seams). ONE ffmpeg cuts every track into fMP4 segments
+on the encoder's keyframe grid with its HLS muxer; the playlists and the MPD are then written from
+the real segment files (see playlists.py) so that BANDWIDTH, CODECS and durations state what is
+there. Packaging is the serial tail of an ingest: no joined copy of a rung is written, every ffmpeg
+start (~65 ms of CPU each) is counted, and the poster and the scrub sprite are made while the
+tracks are cut.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
-from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from server.errors import Cancelled, InvalidRequest, JobError
 from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
@@ -32,21 +32,25 @@ log = logging.getLogger(__name__)
 
 AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_PORTABLE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # the concat demuxer's safe names
 SPRITE_TILE_WIDTH = 160
-T = TypeVar("T")
 # -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
 QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
 
-def build_concat_list(files: Sequence[Path]) -> str:
-    """The concat demuxer's script: one `file '…'` line per chunk, quotes escaped its way."""
-    return "".join("file '{}'\n".format(str(f.resolve()).replace("'", "'\\''")) for f in files)
+def build_concat_list(root: Path, files: Sequence[Path]) -> str:
+    """An ffconcat list of `files`, written as paths relative to `root`, where the list itself lives.
 
-
-def build_concat_args(tools: Tools, list_file: Path, out: Path) -> list[str]:
-    """Join a rung's chunk files by stream copy: timestamps continue from one chunk to the next."""
-    return [tools.ffmpeg, *QUIET, "-f", "concat", "-safe", "0", "-i", str(list_file), "-map", "0:v:0",
-            "-c", "copy", str(out)]
+    The header lets ffmpeg recognise the list without `-f concat`, and relative paths of portable
+    names pass the demuxer's safe mode, so the list is an ordinary input to any command.
+    """
+    lines = ["ffconcat version 1.0"]
+    for path in files:
+        relative = path.relative_to(root)
+        if not all(_PORTABLE.fullmatch(part) for part in relative.parts):
+            raise InvalidRequest(f"chunk file {relative} has a name the concat list cannot carry safely.")
+        lines.append(f"file {relative.as_posix()}")
+    return "\n".join(lines) + "\n"
 
 
 def cut_interval(segment_seconds: float, fps: Fraction | None) -> float:
@@ -59,17 +63,31 @@ def cut_interval(segment_seconds: float, fps: Fraction | None) -> float:
     return segment_seconds - float(Fraction(1, 2) / fps) if fps else segment_seconds
 
 
-def build_segment_args(tools: Tools, source: Path, track_dir: Path, hls_time: float,
-                       stream: str = "v") -> list[str]:
-    """Cut one track into CMAF: init.mp4 + seg_00001.m4s…, a new segment at the first keyframe at
-    or after each multiple of `hls_time`. Negative timestamps are kept so the AAC priming (or a
-    B-frame delay) becomes an edit list instead of shifting the track."""
-    pattern = str(track_dir).replace("%", "%%") + "/seg_%05d.m4s"
-    return [tools.ffmpeg, *QUIET, "-i", str(source), "-map", f"0:{stream}:0", "-c", "copy",
-            "-avoid_negative_ts", "disabled", "-f", "hls", "-hls_segment_type", "fmp4",
-            "-hls_time", f"{hls_time:.6f}", "-hls_playlist_type", "vod",
-            "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", INIT_NAME,
-            "-hls_segment_filename", pattern, "-start_number", "1", str(track_dir / PLAYLIST_NAME)]
+@dataclass(frozen=True)
+class CutTrack:
+    """One track to cut: its input (a file or an ffconcat list), its stream kind and its directory."""
+
+    source: Path
+    stream: str  # "v" or "a"
+    directory: Path
+    hls_time: float
+
+
+def build_cut_args(tools: Tools, tracks: Sequence[CutTrack]) -> list[str]:
+    """ONE ffmpeg cutting every track into CMAF: init.mp4 + seg_00001.m4s… in its directory, a new
+    segment at the first keyframe at or after each multiple of its `hls_time`. Negative timestamps
+    are kept so the AAC priming (or a B-frame delay) becomes an edit list instead of shifting the track."""
+    args = [tools.ffmpeg, *QUIET]
+    for track in tracks:
+        args += ["-i", str(track.source)]
+    for index, track in enumerate(tracks):
+        pattern = str(track.directory).replace("%", "%%") + "/seg_%05d.m4s"
+        args += ["-map", f"{index}:{track.stream}:0", "-c", "copy", "-avoid_negative_ts", "disabled",
+                 "-f", "hls", "-hls_segment_type", "fmp4", "-hls_time", f"{track.hls_time:.6f}",
+                 "-hls_playlist_type", "vod", "-hls_flags", "independent_segments",
+                 "-hls_fmp4_init_filename", INIT_NAME, "-hls_segment_filename", pattern,
+                 "-start_number", "1", str(track.directory / PLAYLIST_NAME)]
+    return args
 
 
 def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
@@ -91,32 +109,36 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
              stop: threading.Event | None) -> PackagedTitle:
-    assembled = layout.root / "assembled"
-    assembled.mkdir(parents=True, exist_ok=True)
-    joined = dict(zip(renditions, _side_by_side(
-        [partial(_assemble, tools, layout, r, chunks, assembled, stop) for r in renditions]), strict=True))
+    lists = {r: _write_chunk_list(layout, r, chunks) for r in renditions}
     interval, cmaf = cut_interval(segment_seconds, fps), out_dir / "cmaf"
-    cuts = [partial(_segment, tools, path, cmaf / r.name, interval, "v", stop) for r, path in joined.items()]
+    tracks = [CutTrack(lists[r], "v", cmaf / r.name, interval) for r in renditions]
     if audio is not None:
-        cuts.append(partial(_segment, tools, layout.audio_file, cmaf / AUDIO_TRACK, segment_seconds, "a",
-                            stop))
+        tracks.append(CutTrack(layout.audio_file, "a", cmaf / AUDIO_TRACK, segment_seconds))
     duration = float(sum(c.frames for c in chunks) / fps) if fps else 0.0
+    # the thumbnails decode while the tracks are cut; leaving the block waits for both, so no
+    # ffmpeg is still writing when a failed attempt's directory is discarded
     with ThreadPoolExecutor(1, thread_name_prefix="thumbs") as pool:
-        thumbs = pool.submit(_thumbnails, tools, out_dir, layout, joined, duration, stop)
-        tracks = _side_by_side(cuts)
-    videos, audio_track = tracks[:len(renditions)], (tracks[-1] if audio is not None else None)
+        thumbs = pool.submit(_thumbnails, tools, out_dir, layout, renditions, chunks, duration, stop)
+        scanned = _cut(tools, tracks, stop)
+    videos, audio_track = scanned[:len(renditions)], (scanned[-1] if audio is not None else None)
     _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
     packaged = _describe(out_dir, videos, audio_track, segment_seconds)
     packaged.poster, packaged.sprite_vtt = thumbs.result()
     return packaged
 
 
-def _side_by_side(jobs: Sequence[Callable[[], T]]) -> list[T]:
-    """Run every job at once, one thread each; their results in order, or the first job's error once
-    all ended (so no ffmpeg is left writing into a directory being discarded)."""
-    with ThreadPoolExecutor(max(1, len(jobs)), thread_name_prefix="package") as pool:
-        futures: list[Future[T]] = [pool.submit(job) for job in jobs]
-    return [f.result() for f in futures]
+def _write_chunk_list(layout: WorkLayout, rendition: Rendition, chunks: Sequence[Chunk]) -> Path:
+    files = [layout.chunk_file(rendition.name, c.index) for c in sorted(chunks, key=lambda c: c.index)]
+    path = layout.chunk_list(rendition.name)
+    path.write_text(build_concat_list(layout.root, files), encoding="utf-8")
+    return path
+
+
+def _cut(tools: Tools, tracks: Sequence[CutTrack], stop: threading.Event | None) -> list[Track]:
+    for track in tracks:
+        track.directory.mkdir(parents=True, exist_ok=False)
+    _run(build_cut_args(tools, tracks), "cutting the tracks into CMAF segments", stop)
+    return [scan_track(track.directory) for track in tracks]
 
 
 def _discard(out_dir: Path) -> None:
@@ -153,24 +175,6 @@ def _need_file(path: Path, what: str) -> None:
         raise JobError(f"{what} is missing or empty: {path}.", hint="re-run the encode step for this title")
 
 
-def _assemble(tools: Tools, layout: WorkLayout, rendition: Rendition, chunks: Sequence[Chunk], scratch: Path,
-              stop: threading.Event | None) -> Path:
-    files = [layout.chunk_file(rendition.name, c.index) for c in sorted(chunks, key=lambda c: c.index)]
-    list_file = scratch / f"{rendition.name}.txt"
-    list_file.write_text(build_concat_list(files), encoding="utf-8")
-    out = scratch / f"{rendition.name}.mp4"
-    _run(build_concat_args(tools, list_file, out), f"joining the chunks of {rendition.name}", stop)
-    return out
-
-
-def _segment(tools: Tools, source: Path, track_dir: Path, hls_time: float, stream: str,
-             stop: threading.Event | None) -> Track:
-    track_dir.mkdir(parents=True, exist_ok=False)
-    args = build_segment_args(tools, source, track_dir, hls_time, stream)
-    _run(args, f"segmenting {track_dir.name}", stop)
-    return scan_track(track_dir)
-
-
 def _run(args: list[str], what: str, stop: threading.Event | None) -> None:
     if stop is not None and stop.is_set():
         raise Cancelled(f"packaging stopped before {what}.")
@@ -203,18 +207,30 @@ def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
     return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info)
 
 
-def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, joined: dict[Rendition, Path],
-                duration: float, stop: threading.Event | None) -> tuple[str, str | None]:
+def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, renditions: Sequence[Rendition],
+                chunks: Sequence[Chunk], duration: float,
+                stop: threading.Event | None) -> tuple[str, str | None]:
     """(poster, sprite track) relative to `out_dir`: the poster from the top rung, the sprite from the
     smallest rung still as wide as a tile; an audio-only title's poster from its sound."""
     if stop is not None and stop.is_set():
         raise Cancelled("packaging stopped before the thumbnails.")
-    if not joined:
+    if not renditions:
         return make_audio_poster(tools, layout.audio_file, out_dir), None
-    by_size = sorted(joined, key=lambda r: r.width * r.height)
+    by_size = sorted(renditions, key=lambda r: r.width * r.height)
     top = by_size[-1]
     small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), top)
-    poster, _sprite, vtt = make_thumbnails(tools, joined[top], duration, out_dir,
-                                           tile_width=SPRITE_TILE_WIDTH, sprite_video=joined[small],
-                                           sprite_size=(small.width, small.height))
+    poster_chunk, poster_at = poster_source(chunks, duration)
+    poster, _sprite, vtt = make_thumbnails(
+        tools, layout.chunk_file(top.name, poster_chunk.index), duration, out_dir,
+        tile_width=SPRITE_TILE_WIDTH, sprite_video=layout.chunk_list(small.name),
+        sprite_size=(small.width, small.height), poster_at=poster_at)
     return poster, vtt
+
+
+def poster_source(chunks: Sequence[Chunk], duration: float) -> tuple[Chunk, float]:
+    """The chunk holding the poster's moment (a third in) and that moment's time inside the chunk:
+    a seek within one chunk file is exact, where the concat demuxer's seek decodes from far back."""
+    at = duration / 3
+    ordered = sorted(chunks, key=lambda c: c.start)
+    chunk = next((c for c in reversed(ordered) if c.start <= at), ordered[0])
+    return chunk, max(0.0, at - chunk.start)

@@ -67,9 +67,10 @@ def build_sprite_args(tools: Tools, video: Path, plan: SpritePlan, out: Path) ->
             "-q:v", "4", str(out)]
 
 
-def build_poster_args(tools: Tools, video: Path, duration: float, out: Path) -> list[str]:
-    """A third of the way in (past intros and fades), the most typical of the next frames."""
-    return [tools.ffmpeg, *QUIET, "-ss", f"{duration / 3:.3f}", "-i", str(video),
+def build_poster_args(tools: Tools, video: Path, at: float, out: Path) -> list[str]:
+    """From `at` seconds into `video` (a third into the title: past intros and fades), the most
+    typical of the next frames."""
+    return [tools.ffmpeg, *QUIET, "-ss", f"{at:.3f}", "-i", str(video),
             "-vf", f"thumbnail={POSTER_CANDIDATES}", "-frames:v", "1", "-update", "1", "-q:v", "3", str(out)]
 
 
@@ -94,20 +95,22 @@ def sprite_vtt(plan: SpritePlan, sprite_name: str = SPRITE) -> str:
 def make_thumbnails(tools: Tools, video: Path, duration: float, out_dir: Path, *, columns: int = 10,
                     interval: float | None = None, tile_width: int = 160,
                     sprite_video: Path | None = None,
-                    sprite_size: tuple[int, int] | None = None) -> tuple[str, str, str]:
+                    sprite_size: tuple[int, int] | None = None,
+                    poster_at: float | None = None) -> tuple[str, str, str]:
     """Write thumbs/poster.jpg, thumbs/sprite.jpg and thumbs/thumbs.vtt; return them relative to out_dir.
 
-    The poster comes from `video`; the sprite, which decodes the whole title, from `sprite_video`
-    when given (a small rung: 160 px tiles from 1080p cost 30x the decoding for nothing).
+    The poster comes from `video`, from `poster_at` seconds in (default: a third of `duration`;
+    `video` may be just the part of the title that holds that moment). The sprite, which decodes
+    the whole title, comes from `sprite_video` when given (a small rung: 160 px tiles from 1080p
+    cost 30x the decoding for nothing); either may be an ffconcat list of chunks.
     `sprite_size`, when the caller knows it, saves probing the sprite's source."""
     sprite_source = sprite_video or video
     width, height = sprite_size or _video_size(tools, sprite_source)
     plan = plan_sprite(duration, width, height, columns=columns, interval=interval, tile_width=tile_width)
-    thumbs = out_dir / THUMBS_DIR
+    thumbs, at = out_dir / THUMBS_DIR, duration / 3 if poster_at is None else poster_at
     thumbs.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:  # two small decodes, side by side
-        poster = pool.submit(run, build_poster_args(tools, video, duration, thumbs / POSTER),
-                             "making the poster")
+        poster = pool.submit(run, build_poster_args(tools, video, at, thumbs / POSTER), "making the poster")
         sprite = pool.submit(run, build_sprite_args(tools, sprite_source, plan, thumbs / SPRITE),
                              "making the scrub sprite")
     poster.result(), sprite.result()

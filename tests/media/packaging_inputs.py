@@ -97,5 +97,5 @@ def make_title(root: Path, *, audio: bool = True, video: bool = True) -> Title:
 
 def copy_title(title: Title, root: Path) -> Title:
     """A second work dir with the same inputs, to damage one file without touching the original."""
-    shutil.copytree(title.layout.root, root, ignore=shutil.ignore_patterns("assembled"))
+    shutil.copytree(title.layout.root, root, ignore=shutil.ignore_patterns("*.ffconcat"))
     return Title(title.tools, WorkLayout(root), list(title.chunks), list(title.renditions), title.audio)

@@ -16,8 +16,15 @@ from mpegdash.parser import MPEGDASHParser
 from server.errors import Cancelled, InvalidRequest, JobError
 from server.media.cmaf import peak_bitrate
 from server.media.ffmpeg import find_tools
-from server.media.model import PackagedTitle, Rendition
-from server.media.package import build_concat_list, build_segment_args, cut_interval, package_title
+from server.media.model import Chunk, PackagedTitle, Rendition
+from server.media.package import (
+    CutTrack,
+    build_concat_list,
+    build_cut_args,
+    cut_interval,
+    package_title,
+    poster_source,
+)
 from tests.media.packaging_inputs import FPS, RUNGS, SEGMENT, Title, copy_title, make_title
 
 
@@ -43,19 +50,35 @@ def segment_rates(playlist: m3u8.M3U8, directory: Path) -> list[float]:
             if s.duration >= 0.5 * SEGMENT]
 
 
-def test_segment_args_cut_fmp4_on_the_grid_and_keep_percent_signs_literal(tmp_path: Path) -> None:
-    track_dir = tmp_path / "100%" / "720p"
-    args = build_segment_args(find_tools(), tmp_path / "in.mp4", track_dir, cut_interval(4.0, Fraction(25)))
-    assert args[args.index("-hls_segment_type") + 1] == "fmp4"
-    assert args[args.index("-hls_time") + 1] == "3.980000"  # half a frame early: see cut_interval
-    assert args[args.index("-hls_segment_filename") + 1].endswith("100%%/720p/seg_%05d.m4s")
-    assert args[args.index("-avoid_negative_ts") + 1] == "disabled"
-    assert "-xerror" in args
+def test_one_ffmpeg_cuts_every_track_on_the_grid_and_keeps_percent_signs_literal(tmp_path: Path) -> None:
+    out = tmp_path / "100%"
+    video = CutTrack(tmp_path / "720p.ffconcat", "v", out / "720p", cut_interval(4.0, Fraction(25)))
+    audio = CutTrack(tmp_path / "audio.m4a", "a", out / "audio", 4.0)
+    args = build_cut_args(find_tools(), [video, audio])
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-i"] == [str(video.source), str(audio.source)]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-map"] == ["0:v:0", "1:a:0"]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-hls_segment_type"] == ["fmp4", "fmp4"]
+    # the video half a frame early (see cut_interval), the audio on the grid itself
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-hls_time"] == ["3.980000", "4.000000"]
+    patterns = [args[i + 1] for i, a in enumerate(args) if a == "-hls_segment_filename"]
+    assert patterns[0].endswith("100%%/720p/seg_%05d.m4s")
+    assert patterns[1].endswith("100%%/audio/seg_%05d.m4s")
+    assert args.count("-avoid_negative_ts") == 2 and "-xerror" in args
 
 
-def test_concat_list_quotes_paths_with_apostrophes(tmp_path: Path) -> None:
-    text = build_concat_list([tmp_path / "it's" / "chunk_00000.mp4"])
-    assert text == f"file '{tmp_path.resolve()}/it'\\''s/chunk_00000.mp4'\n"
+def test_the_chunk_list_names_chunks_relative_to_itself_so_ffmpeg_reads_it_as_is(tmp_path: Path) -> None:
+    files = [tmp_path / "chunks" / "720p" / f"chunk_{i:05d}.mp4" for i in range(2)]
+    assert build_concat_list(tmp_path, files) == ("ffconcat version 1.0\nfile chunks/720p/chunk_00000.mp4\n"
+                                                  "file chunks/720p/chunk_00001.mp4\n")
+    with pytest.raises(InvalidRequest, match="it's"):  # the demuxer's safe mode would refuse it
+        build_concat_list(tmp_path, [tmp_path / "it's" / "chunk_00000.mp4"])
+
+
+def test_the_poster_comes_from_the_chunk_that_holds_a_third_of_the_title() -> None:
+    chunks = [Chunk(0, 0.0, 8.0, 200), Chunk(1, 8.0, 12.0, 300), Chunk(2, 20.0, 10.0, 250)]
+    assert poster_source(chunks, 30.0) == (chunks[1], 2.0)
+    assert poster_source(chunks, 60.0) == (chunks[2], 0.0)
+    assert poster_source(chunks[:1], 6.0) == (chunks[0], 2.0)
 
 
 def test_peak_bitrate_follows_rfc8216_windows() -> None:
@@ -186,8 +209,9 @@ def test_a_corrupt_chunk_fails_with_ffmpegs_words_and_leaves_the_staging_dir_emp
     broken = copy_title(title, tmp_path / "work")
     broken.layout.chunk_file("160p", 2).write_bytes(b"\x00\x00\x00\x08junk" * 100)
     out = tmp_path / "out"
-    with pytest.raises(JobError, match="joining the chunks of 160p failed"):
+    with pytest.raises(JobError, match="cutting the tracks into CMAF segments failed") as failure:
         broken.package(out)
+    assert "chunks/160p/chunk_00002.mp4" in failure.value.message  # ffmpeg's words name the bad chunk
     assert list(out.iterdir()) == []
 
 
