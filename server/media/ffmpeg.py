@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -76,8 +77,10 @@ def _version(binary: str) -> str:
 def find_tools() -> Tools:
     """Find ffmpeg/ffprobe once (PATH or MINIFLIX_FFMPEG/MINIFLIX_FFPROBE) and check the version."""
     ffmpeg, ffprobe = _resolve("ffmpeg"), _resolve("ffprobe")
-    version = _version(ffmpeg)
-    _version(ffprobe)
+    with ThreadPoolExecutor(1, thread_name_prefix="tools") as pool:  # every command waits on these two
+        checked = pool.submit(_version, ffprobe)
+        version = _version(ffmpeg)
+        checked.result()
     major = re.match(r"(\d+)", version)
     if major and int(major.group(1)) < MIN_MAJOR:
         raise ToolMissing(f"ffmpeg {version} is too old; MiniFlix needs {MIN_MAJOR}.0 or newer.",
