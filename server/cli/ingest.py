@@ -1,15 +1,19 @@
 """`miniflix ingest PATH...` and `miniflix videos`: the command-line contract other tools rely on.
 
 ingest: each file in turn; one failing never stops the others. Exit 0 when all were published,
-1 when any failed, 2 on a usage error, 130 when interrupted (the job stays resumable).
+1 when any failed, 2 on a usage error, 130 when interrupted by Ctrl-C or SIGTERM (the job stops its
+ffmpeg processes and stays resumable).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +69,31 @@ def run_ingest(args: argparse.Namespace) -> int:
     ingest = Ingest(data, log, options)
     failures = 0
     try:
-        for raw in args.paths:
-            result = _ingest_one(ingest, Path(raw))
-            failures += result["status"] != "published"
-            _report(result, args.json)
+        with _terminate_like_ctrl_c():
+            for raw in args.paths:
+                result = _ingest_one(ingest, Path(raw))
+                failures += result["status"] != "published"
+                _report(result, args.json)
     finally:
         log.close()
     return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, a logout, a service manager) stops the ingest the way Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once, and the ffmpeg children, which run in
+    their own process group, would go on encoding for nobody until their chunk ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _ingest_one(ingest: Ingest, path: Path) -> dict[str, Any]:

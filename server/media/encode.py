@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
@@ -31,8 +32,12 @@ from server.media.progress import ProgressUpdate
 
 
 def part_path(final: Path) -> Path:
-    """Where ffmpeg writes before the rename; never mistaken for a finished chunk."""
-    return final.with_name(final.name + ".part")
+    """Where ffmpeg writes before the rename; never mistaken for a finished chunk.
+
+    The name carries this process's id: after a `kill -9` the dead run's ffmpeg children go on
+    until their chunk ends, and a resumed run must not write into the same file beside them.
+    """
+    return final.with_name(f"{final.name}.{os.getpid()}.part")
 
 
 def seconds(value: float) -> str:

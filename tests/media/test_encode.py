@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Callable
@@ -51,7 +52,7 @@ def test_argv_seeks_before_the_input_and_writes_every_rung_to_a_temp_name(tmp_pa
     assert value_after(args, "-t") == "4.000000" and args.index("-t") < i
     assert "-noautorotate" not in args          # autorotate turns the picture and drops the matrix
     outputs = [a for a in args if a.endswith(".part")]
-    assert outputs == [str(layout.chunk_file(r.name, 1)) + ".part" for r in SMALL]
+    assert outputs == [f"{layout.chunk_file(r.name, 1)}.{os.getpid()}.part" for r in SMALL]
     assert not list(tmp_path.iterdir()), "building the argv must not touch the disk"
 
 
