@@ -46,7 +46,7 @@ from server.media.ladder import plan_ladder
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.probe import probe
-from server.media.verify import verify_title
+from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore, title_prefix
 
@@ -231,12 +231,18 @@ class Ingest:
         began = time.monotonic()
         self._task_event("task_started", job, "package", attempt=1)
         video = plan.info.video
-        packaged = package_title(tools, layout, plan.renditions, plan.chunks,
-                                 video.fps if video else None, self.options.segment_seconds,
-                                 plan.info.audio, staging, stop=stop)
-        report(stage_progress(job.job_id, job.video_id, "verifying"))
-        integrity = verify_title(tools, packaged, plan.info.expected_frames,
-                                 video.fps if video else None, self.options.segment_seconds)
+        fps = video.fps if video else None
+        reports: list[IntegrityReport] = []
+
+        def verify(title: PackagedTitle) -> None:  # while the thumbnails are still being made
+            report(stage_progress(job.job_id, job.video_id, "verifying"))
+            reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
+                                        self.options.segment_seconds))
+
+        packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
+                                 self.options.segment_seconds, plan.info.audio, staging, stop=stop,
+                                 alongside=verify)
+        [integrity] = reports
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
         if not integrity.ok:

@@ -15,7 +15,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -92,15 +92,21 @@ def build_cut_args(tools: Tools, tracks: Sequence[CutTrack]) -> list[str]:
 
 def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
-                  stop: threading.Event | None = None) -> PackagedTitle:
+                  stop: threading.Event | None = None,
+                  alongside: Callable[[PackagedTitle], None] | None = None) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
     manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
     either way nothing of the attempt is left in `out_dir`. Leftovers of an attempt that was killed
-    are cleared first, so packaging again after a crash just works."""
+    are cleared first, so packaging again after a crash just works.
+
+    `alongside` (the verification, say) gets the title once its tracks and manifests are written,
+    while the poster and the sprite are still being made; the title it sees has no thumbnails yet.
+    """
     _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
     _discard(out_dir)
     try:
-        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop)
+        return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
+                        alongside)
     except BaseException:
         _discard(out_dir)
         raise
@@ -108,21 +114,24 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 
 def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
-             stop: threading.Event | None) -> PackagedTitle:
+             stop: threading.Event | None,
+             alongside: Callable[[PackagedTitle], None] | None) -> PackagedTitle:
     lists = {r: _write_chunk_list(layout, r, chunks) for r in renditions}
     interval, cmaf = cut_interval(segment_seconds, fps), out_dir / "cmaf"
     tracks = [CutTrack(lists[r], "v", cmaf / r.name, interval) for r in renditions]
     if audio is not None:
         tracks.append(CutTrack(layout.audio_file, "a", cmaf / AUDIO_TRACK, segment_seconds))
     duration = float(sum(c.frames for c in chunks) / fps) if fps else 0.0
-    # the thumbnails decode while the tracks are cut; leaving the block waits for both, so no
-    # ffmpeg is still writing when a failed attempt's directory is discarded
+    # the thumbnails decode while the tracks are cut (and checked); leaving the block waits for
+    # them, so no ffmpeg is still writing when a failed attempt's directory is discarded
     with ThreadPoolExecutor(1, thread_name_prefix="thumbs") as pool:
         thumbs = pool.submit(_thumbnails, tools, out_dir, layout, renditions, chunks, duration, stop)
         scanned = _cut(tools, tracks, stop)
-    videos, audio_track = scanned[:len(renditions)], (scanned[-1] if audio is not None else None)
-    _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
-    packaged = _describe(out_dir, videos, audio_track, segment_seconds)
+        videos, audio_track = scanned[:len(renditions)], (scanned[-1] if audio is not None else None)
+        _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
+        packaged = _describe(out_dir, videos, audio_track, segment_seconds)
+        if alongside is not None:
+            alongside(packaged)
     packaged.poster, packaged.sprite_vtt = thumbs.result()
     return packaged
 

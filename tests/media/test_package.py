@@ -215,6 +215,31 @@ def test_a_corrupt_chunk_fails_with_ffmpegs_words_and_leaves_the_staging_dir_emp
     assert list(out.iterdir()) == []
 
 
+def test_a_work_dir_with_quotes_spaces_and_percent_signs_packages_whole(title: Title, tmp_path: Path) -> None:
+    """The chunk lists name chunks relative to the work dir, so its own name never reaches the demuxer."""
+    odd = copy_title(title, tmp_path / "it's 100% mine")
+    packaged = odd.package(tmp_path / "out")
+    assert [r["frames"] for r in packaged.renditions] == [70, 70]
+    assert (tmp_path / "out" / "thumbs" / "poster.jpg").stat().st_size > 0
+
+
+def test_work_alongside_sees_the_cut_title_and_its_failure_discards_the_attempt(title: Title,
+                                                                                tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def check(packaged: PackagedTitle) -> None:
+        seen.append(sorted(p.name for p in packaged.root.iterdir()))
+        raise Cancelled("stopped while checking")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(Cancelled):
+        package_title(title.tools, title.layout, title.renditions, title.chunks, FPS, SEGMENT, title.audio,
+                      out, alongside=check)
+    assert {"cmaf", "master.m3u8", "manifest.mpd"} <= set(seen[0])
+    assert list(out.iterdir()) == []
+
+
 def test_packaging_again_over_a_killed_attempt_replaces_its_leftovers(title: Title, tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "cmaf" / "160p").mkdir(parents=True)
