@@ -57,7 +57,9 @@ class LocalExecutor:
     The last `workers` heavy tasks get `workers` threads each (light ones, `TaskSpec.light` such as
     the audio, do not count): the pool is draining, and without them the cores that run out of work
     would idle while the last long tasks finish (the tail of an encode, or a title of one chunk);
-    all of them multi-threaded, they share the cores evenly and end close together.
+    all of them multi-threaded, they share the cores evenly and end close together. Such a task's
+    ffmpeg runs on spare cores only (`ffmpeg.run(spare_cores=True)`): a single-threaded task still
+    running beside it keeps its whole core instead of sharing it with the extra threads.
     """
 
     def __init__(self, workers: int, retries: int = 2) -> None:

@@ -122,8 +122,9 @@ def encode_chunk(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequen
         final.parent.mkdir(parents=True, exist_ok=True)
     args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads)
     try:
+        # with more than one thread this is a tail chunk: its extra threads take only idle cores
         ffmpeg.run(args, f"encode chunk {chunk.index} of {info.path.name}", on_progress=on_progress,
-                   stop=stop)
+                   stop=stop, spare_cores=threads > 1)
     except BaseException:
         _remove(part_path(f) for f in finals)
         raise

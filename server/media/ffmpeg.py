@@ -95,12 +95,14 @@ StartCallback = Callable[["subprocess.Popen[bytes]"], None]
 
 def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None = None,
         stop: threading.Event | None = None, on_start: StartCallback | None = None,
-        background: bool = True) -> str:
+        background: bool = True, spare_cores: bool = False) -> str:
     """Run one ffmpeg command; returns its stderr tail, raises FFmpegFailed on a non-zero exit.
 
     With `on_progress`, `-progress pipe:1` output is parsed and reported block by block. `stop`
     kills the process (the caller decides what a stop means). `background=False` keeps the normal
-    CPU priority, for the short commands a user is waiting on.
+    CPU priority, for the short commands a user is waiting on. `spare_cores` runs it only on cores
+    nothing else wants (after any background work), for extra threads that must not slow the
+    single-threaded encodes beside them.
     """
     argv = list(args)
     if on_progress is not None and "-progress" not in argv:
@@ -111,7 +113,9 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     group = {"process_group": 0} if os.name == "posix" else {}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, **group)  # type: ignore[call-overload]
-    if background:
+    if spare_cores:
+        _spare_cores_only(proc.pid)
+    elif background:
         _lower_priority(proc.pid)
     if on_start is not None:
         on_start(proc)
@@ -142,6 +146,16 @@ def _lower_priority(pid: int) -> None:
     if niceness and hasattr(os, "setpriority"):
         with contextlib.suppress(OSError):  # the process may already have ended
             os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+
+def _spare_cores_only(pid: int) -> None:
+    """SCHED_IDLE where there is one (Linux): the process gets a core when no other process wants
+    it, and its threads (started after this, as ffmpeg's are) inherit that. Elsewhere nice 19."""
+    with contextlib.suppress(OSError):  # the process may already have ended
+        if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        elif hasattr(os, "setpriority"):
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
 
 
 def _drain(stream: Any, tail: deque[str]) -> None:

@@ -21,13 +21,20 @@ def expected_frames(duration: float, fps: Fraction) -> int:
     return MediaInfo(Path("x.mp4"), 1, duration, "mp4", video, None).expected_frames
 
 
-def test_sixty_seconds_on_two_workers_is_six_chunks_on_the_grid() -> None:
+def test_sixty_seconds_on_two_workers_is_four_chunks_then_two_one_segment_chunks_per_worker() -> None:
     chunks = plan_chunks(60.0, Fraction(30), 4.0, 2)
-    assert len(chunks) == 6
+    assert [c.duration for c in chunks] == [8.0, 12.0, 12.0, 12.0, 4.0, 4.0, 4.0, 4.0]
     assert all(c.start % 4.0 == 0 for c in chunks)
     assert chunks[0].start == 0 and chunks[-1].end == 60.0
-    assert [c.index for c in chunks] == list(range(6))
+    assert [c.index for c in chunks] == list(range(8))
     assert sum(c.frames for c in chunks) == 1800
+
+
+def test_no_one_segment_tail_for_one_worker_or_a_title_too_short_for_it() -> None:
+    assert [c.duration for c in plan_chunks(60.0, Fraction(30), 4.0, 1)] == [20.0, 20.0, 20.0]
+    assert [c.duration for c in plan_chunks(20.0, Fraction(30), 4.0, 2)] == [8.0, 12.0]
+    # 30 s: still one chunk of two segments per worker before the tail
+    assert [c.duration for c in plan_chunks(30.0, Fraction(30), 4.0, 2)] == [8.0, 8.0, 4.0, 4.0, 4.0, 2.0]
 
 
 def test_chunks_are_contiguous() -> None:

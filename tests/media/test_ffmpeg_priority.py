@@ -28,3 +28,13 @@ def test_a_command_someone_waits_on_keeps_the_normal_priority() -> None:
          "-f", "null", "-"], "priority check", background=False,
         on_start=lambda proc: seen.append(os.getpriority(os.PRIO_PROCESS, proc.pid)))
     assert seen == [os.getpriority(os.PRIO_PROCESS, 0)]  # the server's own
+
+
+def test_extra_threads_run_only_on_spare_cores() -> None:
+    """A tail chunk's frame threads must not take the core of the single-threaded chunk beside it."""
+    seen: list[int] = []
+    tools = find_tools()
+    run([tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:duration=1",
+         "-f", "null", "-"], "priority check", spare_cores=True,
+        on_start=lambda proc: seen.append(os.sched_getscheduler(proc.pid)))
+    assert seen == [os.SCHED_IDLE]
