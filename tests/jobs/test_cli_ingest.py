@@ -129,14 +129,24 @@ def test_resume_after_kill_9_does_not_reencode_finished_chunks(tmp_path: Path, m
     assert count_frames(result["master"]) == 300
 
 
+def ctrl_c(proc: subprocess.Popen[str]) -> None:
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+
+
+def sigterm(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)  # `kill PID`, a logout: the ingest alone, not its ffmpeg children
+
+
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_stays_resumable(tmp_path: Path, make_clip) -> None:
+@pytest.mark.parametrize("interrupt", [ctrl_c, sigterm])
+def test_an_interrupt_stops_cleanly_leaves_no_ffmpeg_running_and_stays_resumable(
+        tmp_path: Path, make_clip, interrupt) -> None:  # type: ignore[no-untyped-def]
     clip = make_clip(seconds=12, size="640x360", fps=25)
     data = tmp_path / "d"
     args = ("ingest", str(clip), "--data-dir", str(data), "--workers", "1", "--segment-seconds", "1")
     proc = popen_cli(*args)
     wait_for(lambda: len(chunk_done_names(data)) >= 1)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    interrupt(proc)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "resum" in err.lower()
     leftovers = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True).stdout
@@ -146,24 +156,6 @@ def test_ctrl_c_stops_cleanly_and_stays_resumable(tmp_path: Path, make_clip) -> 
     assert run.returncode == 0, run.stderr
     assert Counter(chunk_done_names(data)) == Counter(set(chunk_done_names(data)))
     assert done_before < set(chunk_done_names(data))
-
-
-@pytest.mark.slow
-def test_sigterm_stops_like_ctrl_c_and_leaves_no_ffmpeg_running(tmp_path: Path, make_clip) -> None:
-    """`kill PID` (or a logout) reaches only the ingest process, not the ffmpeg children it started."""
-    clip = make_clip(seconds=12, size="640x360", fps=25)
-    data = tmp_path / "d"
-    args = ("ingest", str(clip), "--data-dir", str(data), "--workers", "1", "--segment-seconds", "1")
-    proc = popen_cli(*args)
-    wait_for(lambda: len(chunk_done_names(data)) >= 1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "resum" in err.lower()
-    leftovers = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True).stdout
-    assert leftovers.strip() == ""
-    run = cli(*args, "--json")
-    assert run.returncode == 0, run.stderr
-    assert Counter(chunk_done_names(data)) == Counter(set(chunk_done_names(data)))
 
 
 def test_a_missing_ffmpeg_is_named_with_how_to_install_it(tmp_path: Path, make_clip) -> None:
