@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from server.errors import MediaError
@@ -315,3 +317,21 @@ def test_odd_sized_source_comes_out_even(make_clip: Callable[..., Path], tmp_pat
                                                                      "yuv444p"]))
     facts = streams(encode_first_second(info, tmp_path))
     assert (facts["width"], facts["height"], facts["pix_fmt"]) == (160, 90, "yuv420p")
+
+
+@pytest.mark.parametrize(("threads", "policy"), [(1, os.SCHED_OTHER), (2, os.SCHED_IDLE)])
+def test_a_multi_threaded_chunk_encodes_on_spare_cores_only(make_clip: Callable[..., Path], tmp_path: Path,
+                                                             threads: int, policy: int) -> None:
+    """A tail chunk's frame threads must not take the core of a single-threaded chunk beside it."""
+    info = probe(make_clip(seconds=4, fps=25, audio=False))
+    assert info.video is not None
+    seen: set[int] = set()
+
+    def look(_update: ProgressUpdate) -> None:  # called while the chunk's ffmpeg runs
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error, OSError):
+                seen.add(os.sched_getscheduler(child.pid))
+
+    encode_chunk(find_tools(), info, Chunk(0, 0.0, 4.0, 100), SMALL, WorkLayout(tmp_path), 1.0, "veryfast",
+                 on_progress=look, threads=threads)
+    assert seen == {policy}
