@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-import duckdb
+from typing import IO, TYPE_CHECKING, Any
 
 from server.analytics.queries import NamedQuery, get
 from server.errors import InvalidRequest
 
 FORMATS = ("csv", "parquet", "json")
+if TYPE_CHECKING:  # only for annotations: the CLI lists FORMATS without loading DuckDB
+    import duckdb
+
 _COPY_OPTIONS = {"csv": "FORMAT csv, HEADER", "parquet": "FORMAT parquet"}
 
 

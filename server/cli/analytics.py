@@ -12,17 +12,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from server.analytics import results, snapshot
+from server.analytics import results
 from server.analytics.queries import QUERIES
-from server.analytics.service import AnalyticsService
 from server.cli import add_data_dir
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.events.log import open_event_log
 from server.paths import DataDir
+
+if TYPE_CHECKING:  # DuckDB loads only when a query runs: every other command starts faster
+    import duckdb
+
+    from server.analytics.service import AnalyticsService
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +67,9 @@ def read_rows(data: DataDir, name: str, params: dict[str, Any], *, rebuild: bool
 def open_reader(data: DataDir, *, rebuild: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the analytics figures: the file itself after loading pending events, or a
     snapshot copy while the server holds the file."""
+    from server.analytics import snapshot
+    from server.analytics.service import AnalyticsService
+
     with open_event_log(data) as log, ExitStack() as stack:
         service = AnalyticsService(data, log)
         stack.callback(service.stop)

@@ -11,14 +11,17 @@ import contextlib
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.catalog import Catalog
 from server.cli import add_data_dir
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.events.log import open_event_log
 from server.paths import DataDir
-from server.search.service import SORTS, SearchResult, SearchService
+from server.search import SORTS
+
+if TYPE_CHECKING:  # Whoosh loads only when a search runs: every other command starts faster
+    from server.search.service import SearchResult
 
 TAG = re.compile(r"<[^>]+>")
 
@@ -47,6 +50,8 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def search(data: DataDir, q: str, **options: Any) -> SearchResult:
+    from server.search.service import SearchService
+
     with open_event_log(data) as log:
         views = _views(data) if options.get("sort") == "views" else None
         service = SearchService(data, log, Catalog(data.catalog_db), views=views)

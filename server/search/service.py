@@ -23,7 +23,7 @@ from server.events.api import VIDEOS
 from server.events.log import EventLog
 from server.events.model import Event
 from server.paths import DataDir
-from server.search import index, query
+from server.search import SORTS, index, query
 from server.search.documents import FUZZY_FIELDS
 from server.search.facets import FacetTable, MatchRecorder
 from server.search.fuzzy import Lexicon
@@ -32,7 +32,6 @@ from server.search.matches import matching_docs
 log = logging.getLogger(__name__)
 GROUP = "search"
 UPSERT = ("published", "restored", "metadata_edited")
-SORTS = ("relevance", "newest", "views")
 
 
 @dataclass
