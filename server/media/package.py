@@ -34,6 +34,9 @@ AUDIO_TRACK = "audio"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _PORTABLE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # the concat demuxer's safe names
 SPRITE_TILE_WIDTH = 160
+# The poster's size cap: the biggest thumbnail the large video sites serve (1280x720); the studio never
+# shows it larger, and choosing it from a 1080p rung costs twice the decoding and memory of 720p.
+POSTER_MAX_PIXELS = 1280 * 720
 # -xerror: without it the concat demuxer skips a chunk it cannot open and ffmpeg still exits 0
 QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-y"]
 
@@ -219,21 +222,26 @@ def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
 def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, renditions: Sequence[Rendition],
                 chunks: Sequence[Chunk], duration: float,
                 stop: threading.Event | None) -> tuple[str, str | None]:
-    """(poster, sprite track) relative to `out_dir`: the poster from the top rung, the sprite from the
+    """(poster, sprite track) relative to `out_dir`: the poster from `poster_rung`, the sprite from the
     smallest rung still as wide as a tile; an audio-only title's poster from its sound."""
     if stop is not None and stop.is_set():
         raise Cancelled("packaging stopped before the thumbnails.")
     if not renditions:
         return make_audio_poster(tools, layout.audio_file, out_dir), None
     by_size = sorted(renditions, key=lambda r: r.width * r.height)
-    top = by_size[-1]
-    small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), top)
+    small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), by_size[-1])
     poster_chunk, poster_at = poster_source(chunks, duration)
     poster, _sprite, vtt = make_thumbnails(
-        tools, layout.chunk_file(top.name, poster_chunk.index), duration, out_dir,
+        tools, layout.chunk_file(poster_rung(renditions).name, poster_chunk.index), duration, out_dir,
         tile_width=SPRITE_TILE_WIDTH, sprite_video=layout.chunk_list(small.name),
         sprite_size=(small.width, small.height), poster_at=poster_at)
     return poster, vtt
+
+
+def poster_rung(renditions: Sequence[Rendition]) -> Rendition:
+    """The largest rung within POSTER_MAX_PIXELS (in either orientation), else the smallest rung."""
+    by_size = sorted(renditions, key=lambda r: r.width * r.height)
+    return next((r for r in reversed(by_size) if r.width * r.height <= POSTER_MAX_PIXELS), by_size[0])
 
 
 def poster_source(chunks: Sequence[Chunk], duration: float) -> tuple[Chunk, float]:

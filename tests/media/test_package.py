@@ -14,6 +14,7 @@ import pytest
 from mpegdash.parser import MPEGDASHParser
 
 from server.errors import Cancelled, InvalidRequest, JobError
+from server.media import package
 from server.media.cmaf import peak_bitrate
 from server.media.ffmpeg import find_tools
 from server.media.model import Chunk, PackagedTitle, Rendition
@@ -23,9 +24,11 @@ from server.media.package import (
     build_cut_args,
     cut_interval,
     package_title,
+    poster_rung,
     poster_source,
 )
 from tests.media.packaging_inputs import FPS, RUNGS, SEGMENT, Title, copy_title, make_title
+from tests.media.test_thumbs import image_size
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,19 @@ def test_the_poster_comes_from_the_chunk_that_holds_a_third_of_the_title() -> No
     assert poster_source(chunks, 30.0) == (chunks[1], 2.0)
     assert poster_source(chunks, 60.0) == (chunks[2], 0.0)
     assert poster_source(chunks[:1], 6.0) == (chunks[0], 2.0)
+
+
+@pytest.mark.parametrize("sizes, expected", [
+    ([(1920, 1080), (1280, 720), (854, 480)], (1280, 720)),   # capped at 720p, like the big sites
+    ([(1080, 1920), (720, 1280), (480, 854)], (720, 1280)),   # portrait: the same pixel budget
+    ([(854, 480), (640, 360)], (854, 480)),                   # a smaller title: its top rung
+    ([(3840, 2160), (2560, 1440)], (2560, 1440)),             # nothing within the cap: the smallest
+])
+def test_the_poster_comes_from_the_largest_rung_within_720p(sizes: list[tuple[int, int]],
+                                                            expected: tuple[int, int]) -> None:
+    rungs = [Rendition(f"{h}p", w, h, 1000, 2000) for w, h in sizes]
+    chosen = poster_rung(rungs)
+    assert (chosen.width, chosen.height) == expected
 
 
 def test_peak_bitrate_follows_rfc8216_windows() -> None:
@@ -221,6 +237,13 @@ def test_a_work_dir_with_quotes_spaces_and_percent_signs_packages_whole(title: T
     packaged = odd.package(tmp_path / "out")
     assert [r["frames"] for r in packaged.renditions] == [70, 70]
     assert (tmp_path / "out" / "thumbs" / "poster.jpg").stat().st_size > 0
+
+
+def test_the_packaged_poster_keeps_within_the_size_cap(title: Title, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(package, "POSTER_MAX_PIXELS", 160 * 90)  # this title's rungs: 320x180, 160x90
+    title.package(tmp_path / "out")
+    assert image_size(tmp_path / "out" / "thumbs" / "poster.jpg") == (160, 90)
 
 
 def test_work_alongside_sees_the_cut_title_and_its_failure_discards_the_attempt(title: Title,
