@@ -149,8 +149,9 @@ def _lower_priority(pid: int) -> None:
 
 
 def _spare_cores_only(pid: int) -> None:
-    """SCHED_IDLE where there is one (Linux): the process gets a core when no other process wants
-    it, and its threads (started after this, as ffmpeg's are) inherit that. Elsewhere nice 19."""
+    """SCHED_IDLE where there is one (Linux): the process runs mostly on cores no other process
+    wants (CFS still weighs it 3, against 15 for a nice-19 process sharing its core), and its threads
+    (started after this, as ffmpeg's are) inherit that. Elsewhere nice 19."""
     with contextlib.suppress(OSError):  # the process may already have ended
         if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
             os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
