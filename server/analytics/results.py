@@ -20,10 +20,10 @@ from typing import IO, TYPE_CHECKING, Any
 from server.analytics.queries import NamedQuery, get
 from server.errors import InvalidRequest
 
-FORMATS = ("csv", "parquet", "json")
 if TYPE_CHECKING:  # only for annotations: the CLI lists FORMATS without loading DuckDB
     import duckdb
 
+FORMATS = ("csv", "parquet", "json")
 _COPY_OPTIONS = {"csv": "FORMAT csv, HEADER", "parquet": "FORMAT parquet"}
 
 
