@@ -1,10 +1,11 @@
 """Probe and validate a source: what it is, what must be normalised, and whether it is whole.
 
 Three ffprobe runs: the container and its streams (through ffmpeg-python); a demux-only scan of
-every packet's time, streamed line by line (the real content length: a truncated file's header
-still claims the full length and ffmpeg exits 0 on it); and a decode of the first frames of the
-chosen stream (proves it decodes; gives the true frame interval, interlacing, and field-coded
-streams' frame rate, which packet times do not).
+packet times, streamed line by line (the real content length: a truncated file's header still
+claims the full length and ffmpeg exits 0 on it); and a decode of the first frames of the chosen
+stream (proves it decodes; gives the true frame interval, interlacing, and field-coded streams'
+frame rate, which packet times do not). The packet scan reads only the title's last
+`TAIL_SCAN_S` seconds when every kept stream has packets there (see `content_ends`).
 
 Duration rule: a video title lasts as long as its picture, an audio-only title as long as its
 sound, never longer than the container claims. A file whose content ends before
@@ -39,6 +40,10 @@ from server.media.streams import (
 TRUNCATED_RATIO = 0.5
 TRUNCATED_GAP_S = 2.0
 NOTE_GAP_S = 0.5
+TAIL_SCAN_S = 10.0  # the packet scan of a longer title starts this far before its declared end
+# Containers whose seek lands on real packets with their real times (a sample index, cues, or PCR
+# bisection). MXF is not one: after a seek ffmpeg 5.1 stops or mistimes packets (10.2 s for 10.6).
+TAIL_SCAN_FORMATS = ("mov", "mp4", "matroska", "webm", "mpegts")
 SAMPLE_PACKETS = 30   # 1 s at 30 fps; 60 and 120 gave the same facts on every sample file, at 1.5-3x the cost
 log = logging.getLogger(__name__)
 REENCODE_HINT = "re-export or re-copy the complete file (H.264/AAC in MP4 is the safest choice)"
@@ -57,14 +62,14 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
         raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
                          hint="choose a video or audio file")
     with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # the demux scan beside the decode
-        ends = pool.submit(packet_ends, path, tools)
+        kept_indexes = [s["index"] for s in (video_stream, kept) if s]
+        ends = pool.submit(content_ends, path, tools, data["format"], kept_indexes)
         zscale = pool.submit(has_zscale, tools) if video_stream else None
         frames = sample_frames(path, tools, video_stream or kept or {})
     video = video_info(video_stream, frames, zscale.result()) if video_stream and zscale else None
     primary = video_stream or kept or {}
     duration, declared, duration_notes = content_duration(
-        path, data["format"], ends.result(), primary.get("index", -1),
-        [s["index"] for s in (video_stream, kept) if s])
+        path, data["format"], ends.result(), primary.get("index", -1), kept_indexes)
     notes = [*video_notes(video_stream, video, ignored), *audio_notes(kept, dropped), *duration_notes]
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
                      video=video, audio=audio_info(kept) if kept else None,
@@ -121,13 +126,37 @@ def sample_frames(path: Path, tools: Tools, stream: dict[str, Any]) -> list[dict
     return frames
 
 
-def packet_ends(path: Path, tools: Tools) -> dict[int, float]:
-    """Each stream's last packet end (pts + duration, container time), from a demux-only scan.
+def content_ends(path: Path, tools: Tools, container: dict[str, Any], kept: list[int],
+                 tail_seconds: float = TAIL_SCAN_S) -> dict[int, float]:
+    """Each stream's last packet end, read from the title's last `tail_seconds` when that suffices.
+
+    A demux scan still reads every packet's data: 1.3 GB and ~1 s for one minute of 1080p at a
+    camera's bitrate, an hour's worth for a long recording, before any encode can start. The last
+    packets are the same in a scan of the tail, which reads to the end of the file from wherever
+    the seek lands. The whole file is scanned when the title is short, when a kept stream has no
+    packet in the tail (it ended earlier, or the seek failed), or when the tail says the file is
+    truncated, so a refusal always rests on the full scan. Only containers whose seek is exact
+    (`TAIL_SCAN_FORMATS`) are scanned by the tail.
+    """
+    declared = _float(container.get("duration"))
+    formats = str(container.get("format_name", "")).split(",")
+    if declared > 2 * tail_seconds and any(name in TAIL_SCAN_FORMATS for name in formats):
+        since = _float(container.get("start_time")) + declared - tail_seconds
+        ends = packet_ends(path, tools, since=since)
+        if kept and all(index in ends for index in kept) and not _looks_truncated(container, ends, kept):
+            return ends
+    return packet_ends(path, tools)
+
+
+def packet_ends(path: Path, tools: Tools, since: float | None = None) -> dict[int, float]:
+    """Each stream's last packet end (pts + duration, container time), from a demux-only scan of
+    the whole file, or from the packets after seeking to `since` seconds (container time).
 
     Read line by line so a two-hour file costs constant memory (its packets number ~10^6).
     """
-    argv = [tools.ffprobe, "-v", "error", "-show_entries", "packet=stream_index,pts_time,duration_time",
-            "-of", "csv=p=0", str(path)]
+    window = ["-read_intervals", f"{since:.3f}%"] if since is not None else []
+    argv = [tools.ffprobe, "-v", "error", *window, "-show_entries",
+            "packet=stream_index,pts_time,duration_time", "-of", "csv=p=0", str(path)]
     log.debug("packet scan: %s", " ".join(argv))
     ends: dict[int, float] = {}
     with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -147,11 +176,10 @@ def content_duration(path: Path, container: dict[str, Any], ends: dict[int, floa
     `ends` are packet ends in container time; durations count from the container's start, which
     is where the chunks' `-ss` and the audio's first sample are measured from too.
     """
-    start = _float(container.get("start_time"))
     declared = _float(container.get("duration"))
-    lengths = {index: max(0.0, ends[index] - start) for index in kept if index in ends}
+    lengths = _lengths(container, ends, kept)
     content = max(lengths.values(), default=0.0)
-    if declared > 0 and content < TRUNCATED_RATIO * declared and declared - content > TRUNCATED_GAP_S:
+    if _looks_truncated(container, ends, kept):
         raise MediaError(f"{path.name} looks truncated: its header claims {_clock(declared)} but the "
                          f"data ends after {_clock(content)}.", hint=REENCODE_HINT)
     own = lengths.get(primary, 0.0)
@@ -163,6 +191,19 @@ def content_duration(path: Path, container: dict[str, Any], ends: dict[int, floa
         notes.append(f"content ends at {duration:.2f} s although the file claims {declared:.2f} s: "
                      f"using {duration:.2f} s")
     return duration, declared, notes
+
+
+def _lengths(container: dict[str, Any], ends: dict[int, float], kept: list[int]) -> dict[int, float]:
+    """Each kept stream's content length, counted from the container's start."""
+    start = _float(container.get("start_time"))
+    return {index: max(0.0, ends[index] - start) for index in kept if index in ends}
+
+
+def _looks_truncated(container: dict[str, Any], ends: dict[int, float], kept: list[int]) -> bool:
+    """The content ends before `TRUNCATED_RATIO` of the declared length and over `TRUNCATED_GAP_S` short."""
+    declared = _float(container.get("duration"))
+    content = max(_lengths(container, ends, kept).values(), default=0.0)
+    return declared > 0 and content < TRUNCATED_RATIO * declared and declared - content > TRUNCATED_GAP_S
 
 
 @lru_cache(maxsize=4)

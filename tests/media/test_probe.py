@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from server.errors import MediaError
+from server.media.ffmpeg import find_tools
 from server.media.model import VideoInfo
-from server.media.probe import probe
+from server.media.probe import TAIL_SCAN_S, content_ends, packet_ends, probe, run_ffprobe
 from server.media.streams import (
+    choose_audio,
+    choose_video,
     is_interlaced,
     is_vfr,
     output_fps,
@@ -85,6 +88,57 @@ def test_a_truncated_file_is_refused_although_ffmpeg_accepts_it(shared_media: Pa
     error = caught.value
     assert "truncated_h264_aac.mkv" in error.message and "truncated" in error.message
     assert "1132" in error.message and error.hint and "complete file" in error.hint
+
+
+@pytest.mark.parametrize("name", sorted([*SAMPLES, "truncated_h264_aac.mkv"]))
+def test_the_tail_scan_finds_the_same_ends_as_a_scan_of_every_packet(shared_media: Path, name: str) -> None:
+    """A short tail window forces the tail path on every real container (MXF falls back: its seek
+    mistimes packets); the content length must not change."""
+    path, tools = shared_media / name, find_tools()
+    data = run_ffprobe(path, tools)
+    video, _ = choose_video(data["streams"])
+    audio, _ = choose_audio(data["streams"])
+    kept = [stream["index"] for stream in (video, audio) if stream]
+    every = packet_ends(path, tools)
+    tail = content_ends(path, tools, data["format"], kept, tail_seconds=0.5)
+    assert {i: tail.get(i) for i in kept} == {i: every[i] for i in kept}
+
+
+def test_a_long_title_is_scanned_from_its_tail(make_clip: Callable[..., Path]) -> None:
+    clip = make_clip("long.mp4", seconds=2.5 * TAIL_SCAN_S, size="160x90", fps=10, extra=["-g", "10"])
+    tools = find_tools()
+    data = run_ffprobe(clip, tools)
+    since = float(data["format"]["start_time"]) + float(data["format"]["duration"]) - TAIL_SCAN_S
+    assert packet_ends(clip, tools, since=since) == packet_ends(clip, tools)
+    assert content_ends(clip, tools, data["format"], [0, 1]) == packet_ends(clip, tools)
+    assert probe(clip).duration == pytest.approx(2.5 * TAIL_SCAN_S)
+
+
+def test_a_stream_that_ends_before_the_tail_still_counts(tmp_path: Path) -> None:
+    """Audio that stops early has no packet in the tail: the whole file is scanned instead.
+
+    (Muxers usually flush a stream's last packets at the end of the file, where the tail finds
+    them; `-max_interleave_delta 0` writes them where they fall, as some recorders do.)"""
+    seconds = 2.5 * TAIL_SCAN_S
+    clip = _ffmpeg(tmp_path / "short_audio.mkv", "-f", "lavfi", "-i",
+                   f"testsrc2=size=160x90:rate=10:duration={seconds}", "-f", "lavfi", "-i",
+                   "sine=duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-c:a", "aac",
+                   "-max_interleave_delta", "0")
+    tools = find_tools()
+    data = run_ffprobe(clip, tools)
+    ends = content_ends(clip, tools, data["format"], [0, 1])
+    assert ends[1] == pytest.approx(3.0, abs=0.1) and ends[0] == pytest.approx(seconds, abs=0.1)
+    assert probe(clip).duration == pytest.approx(seconds, abs=0.1)
+
+
+def test_a_long_mp4_cut_short_is_refused_as_truncated(make_clip: Callable[..., Path]) -> None:
+    """The index (moov first) still lists every packet; the data stops halfway."""
+    clip = make_clip("cut.mp4", seconds=3 * TAIL_SCAN_S, size="160x90", fps=10,
+                     extra=["-g", "10", "-movflags", "+faststart"])
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) * 2 // 5])
+    with pytest.raises(MediaError, match=r"cut\.mp4 looks truncated: its header claims 30.0 s"):
+        probe(clip)
 
 
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:
