@@ -61,8 +61,8 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     if video_stream is None and kept is None:
         raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
                          hint="choose a video or audio file")
+    kept_indexes = [s["index"] for s in (video_stream, kept) if s]
     with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # the demux scan beside the decode
-        kept_indexes = [s["index"] for s in (video_stream, kept) if s]
         ends = pool.submit(content_ends, path, tools, data["format"], kept_indexes)
         zscale = pool.submit(has_zscale, tools) if video_stream else None
         frames = sample_frames(path, tools, video_stream or kept or {})
@@ -143,7 +143,8 @@ def content_ends(path: Path, tools: Tools, container: dict[str, Any], kept: list
     if declared > 2 * tail_seconds and any(name in TAIL_SCAN_FORMATS for name in formats):
         since = _float(container.get("start_time")) + declared - tail_seconds
         ends = packet_ends(path, tools, since=since)
-        if kept and all(index in ends for index in kept) and not _looks_truncated(container, ends, kept):
+        content = max(_lengths(container, ends, kept).values(), default=0.0)
+        if kept and all(index in ends for index in kept) and not _looks_truncated(declared, content):
             return ends
     return packet_ends(path, tools)
 
@@ -179,7 +180,7 @@ def content_duration(path: Path, container: dict[str, Any], ends: dict[int, floa
     declared = _float(container.get("duration"))
     lengths = _lengths(container, ends, kept)
     content = max(lengths.values(), default=0.0)
-    if _looks_truncated(container, ends, kept):
+    if _looks_truncated(declared, content):
         raise MediaError(f"{path.name} looks truncated: its header claims {_clock(declared)} but the "
                          f"data ends after {_clock(content)}.", hint=REENCODE_HINT)
     own = lengths.get(primary, 0.0)
@@ -199,10 +200,8 @@ def _lengths(container: dict[str, Any], ends: dict[int, float], kept: list[int])
     return {index: max(0.0, ends[index] - start) for index in kept if index in ends}
 
 
-def _looks_truncated(container: dict[str, Any], ends: dict[int, float], kept: list[int]) -> bool:
+def _looks_truncated(declared: float, content: float) -> bool:
     """The content ends before `TRUNCATED_RATIO` of the declared length and over `TRUNCATED_GAP_S` short."""
-    declared = _float(container.get("duration"))
-    content = max(_lengths(container, ends, kept).values(), default=0.0)
     return declared > 0 and content < TRUNCATED_RATIO * declared and declared - content > TRUNCATED_GAP_S
 
 
