@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from server import config
@@ -21,13 +22,20 @@ def build_sample_args(tools: Tools, out: Path, seconds: int = 20, size: str = "1
             "-c:a", "aac", "-b:a", "128k", "-metadata", "title=MiniFlix sample", "-shortest", str(out)]
 
 
+_making = threading.Lock()  # two requests at once (a double click) must not write one .partial file
+
+
 def make_sample_clip(out: Path, seconds: int | None = None, tools: Tools | None = None) -> Path:
-    """Write the sample clip to `out` (kept if it is already there) and return its path."""
+    """Write the sample clip to `out` (kept if it is already there) and return its path.
+
+    A second caller while the clip is being made waits for it instead of making it again."""
     seconds = seconds or config.get("sample_seconds")
-    if out.is_file() and out.stat().st_size > 0:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".partial" + out.suffix)
-    run(build_sample_args(tools or find_tools(), tmp, seconds), "making the sample clip", background=False)
-    tmp.replace(out)
+    with _making:
+        if out.is_file() and out.stat().st_size > 0:
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.stem + ".partial" + out.suffix)
+        args = build_sample_args(tools or find_tools(), tmp, seconds)
+        run(args, "making the sample clip", background=False)
+        tmp.replace(out)
     return out
