@@ -51,6 +51,8 @@ def main() -> int:
     parser.add_argument("--segment", type=float, default=4.0, help="seconds per piece")
     parser.add_argument("--at", type=float, default=24.0, help="where in the source to start")
     opts = parser.parse_args()
+    if opts.pieces < 2 or opts.segment <= 0 or not 0 <= opts.at <= 60 - opts.pieces * opts.segment:
+        parser.error("need --pieces of at least 2 and --segment > 0 that fit the 60 s source from --at")
     src = make_source(60, 30)
     tools = find_tools()
     info = probe(src, tools)

@@ -16,8 +16,8 @@ from server.media.model import Chunk
 
 # ARCHITECTURE.md: a 10 s clip was faster as one command, 60 s on 2 workers was best as ~6 chunks.
 # At least two segments per chunk gives both at the default 4 s segments (10 s → 1 chunk).
-# Fewer, longer chunks would save each one's start-up (~0.8 CPU-s), but a title harder in one part
-# than another then leaves a core idle at the end (docs/BENCHMARKS.md, session 7).
+# Fewer, longer chunks would save each one's start-up (~0.5 CPU-s, bench/chunk_startup.py), but a
+# title harder in one part than another then leaves a core idle at the end (BENCHMARKS.md, session 7).
 MIN_CHUNK_SEGMENTS = 2
 CHUNKS_PER_WORKER = 3
 # The title ends in TAIL_PER_WORKER one-segment chunks per worker (when it is long enough). Run
