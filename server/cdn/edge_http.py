@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import posixpath
 import socket
 import threading
 import urllib.parse
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.cdn.cache import Lookup
 from server.cdn.httpio import ByteRange, RangeNotSatisfiable, parse_range, transfer_delay_s
+from server.cdn.origin import OriginStream
 from server.cdn.tokens import Signer
 from server.errors import Forbidden, MiniflixError, NotFound
 from server.storage.blobstore import safe_key
@@ -24,25 +26,55 @@ if TYPE_CHECKING:
     from server.cdn.edge import EdgeNode
 
 CHUNK = 64 * 1024
+MAX_PATH_CHARS = 2048        # signed links are ~100 characters; anything far longer is not one
+MAX_PART_BYTES = 255         # the longest file name a filesystem takes
+PLAYER_ROOT_FILES = frozenset({"master.m3u8", "manifest.mpd"})
+PLAYER_FOLDERS = frozenset({"cmaf", "thumbs"})
+PLAYER_TYPES = frozenset({".m3u8", ".mpd", ".mp4", ".m4s", ".m4a", ".m4v", ".vtt", ".jpg", ".jpeg", ".png"})
 log = logging.getLogger(__name__)
 
 
+class UriTooLong(MiniflixError):
+    """A URL (or one part of it) longer than any link the steering service hands out."""
+
+    status = 414
+
+
 def parse_edge_path(raw_path: str, signer: Signer, now: float) -> tuple[str, str]:
-    """`/t/<token>/videos/<id>/<rest>` -> (object key, video id), token verified before anything else."""
-    parts = raw_path.split("?", 1)[0].split("/")
+    """`/t/<token>/videos/<id>/<rest>` -> (object key, video id), token verified before anything else;
+    only what a player fetches is served (never `source/`, the original upload)."""
+    path = raw_path.split("?", 1)[0]
+    if len(path) > MAX_PATH_CHARS:
+        raise UriTooLong(f"The URL is {len(path)} characters long; edge links are under {MAX_PATH_CHARS}.",
+                         hint="ask the steering service for a link")
+    parts = path.split("/")
     if len(parts) < 4 or parts[0] != "" or parts[1] != "t":
         raise NotFound("Edge URLs look like /t/<token>/videos/<id>/<file>.",
                        hint="ask the steering service for a link")
     token, key = parts[2], urllib.parse.unquote("/".join(parts[3:]))
     key_parts = key.split("/")
     if len(key_parts) < 3 or key_parts[0] != "videos":
-        raise Forbidden(f"Refused object {key!r}: edges serve only titles (videos/<id>/…).")
+        raise Forbidden("Refused object: edges serve only titles (videos/<id>/…).")
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_PART_BYTES for part in key_parts):
+        raise UriTooLong(f"A part of the URL is longer than {MAX_PART_BYTES} bytes.")
     video_id = key_parts[1]
     signer.verify(token, video_id, now)
     key = safe_key(key)
     if key.split("/")[1] != video_id:
-        raise Forbidden(f"Refused object {key!r}: it is not part of title {video_id!r}.")
+        raise Forbidden("Refused object: it is not part of the title the link was signed for.")
+    if not is_player_object(key.split("/", 2)[2] if key.count("/") >= 2 else ""):
+        raise Forbidden("Refused object: edges serve only what a player fetches "
+                        "(playlists, manifests, segments, thumbnails).")
     return key, video_id
+
+
+def is_player_object(rest: str) -> bool:
+    """Whether `rest` (the part after `videos/<id>/`) is a playback file: the master playlist, the MPD,
+    or a playlist/segment/thumbnail under `cmaf/` or `thumbs/`; the original upload never is."""
+    if rest in PLAYER_ROOT_FILES:
+        return True
+    folder, _, name = rest.partition("/")
+    return folder in PLAYER_FOLDERS and bool(name) and posixpath.splitext(name)[1].lower() in PLAYER_TYPES
 
 
 class EdgeServer(ThreadingHTTPServer):
@@ -106,22 +138,35 @@ class EdgeHandler(BaseHTTPRequestHandler):
         return None
 
     def _handle(self, body: bool) -> None:
-        node = self.server.node
+        """Serve one request; any failure before the body gets a small JSON error, never a hang-up."""
         try:
-            if self.path.split("?", 1)[0] == "/health":
-                self._send_json(200, node.health(), body)
-                return
-            key, video_id = parse_edge_path(self.path, node.signer, node.clock.now())
-            with node.serving(), node.lookup(key, video_id) as lookup:
-                self._send_object(lookup, video_id, body)
-        except MiniflixError as exc:
-            self._send_json(exc.status, exc.to_dict(), body, exc)
-        except OSError as exc:
+            self._serve(body)
+        except Exception as exc:
             if self._body_started:
-                raise                       # the client went away mid-body: nothing left to tell it
-            log.exception("edge %s failed on %s", node.name, self.path)
-            error = MiniflixError(f"Edge {node.name} could not serve this object: {exc}")
-            self._send_json(500, error.to_dict(), body, error)
+                self.close_connection = True     # mid-body: the short body tells the client
+                if not isinstance(exc, OSError):
+                    log.warning("edge %s cut a response to %.200s: %s", self.server.node.name, self.path,
+                                exc)
+                return
+            self._send_error(exc, body)
+
+    def _serve(self, body: bool) -> None:
+        node = self.server.node
+        if self.path.split("?", 1)[0] == "/health":
+            self._send_json(200, node.health(), body)
+            return
+        key, video_id = parse_edge_path(self.path, node.signer, node.clock.now())
+        with node.serving(), node.lookup(key, video_id) as lookup:
+            self._send_object(lookup, video_id, body)
+
+    def _send_error(self, exc: Exception, body: bool) -> None:
+        """The error's own status and message; anything unexpected is logged and answered without
+        details (an OSError names server paths)."""
+        if not isinstance(exc, MiniflixError):
+            log.error("edge %s failed on %.200s", self.server.node.name, self.path, exc_info=exc)
+            exc = MiniflixError(f"Edge {self.server.node.name} could not serve this object.",
+                                hint="try again, or ask the steering service for another edge")
+        self._send_json(exc.status, exc.to_dict(), body, exc)
 
     def _send_object(self, lookup: Lookup, video_id: str, body: bool) -> None:
         node = self.server.node
@@ -132,20 +177,26 @@ class EdgeHandler(BaseHTTPRequestHandler):
         rng = parse_range(self.headers.get("Range"), lookup.size)
         span = rng or ByteRange(0, lookup.size - 1)
         length = span.length if lookup.size else 0
-        rtt, bandwidth = node.spec.rtt_ms, node.bandwidth_mbps
+        with _body_stream(lookup, span.start, length if body else 0) as stream:
+            self._send_object_headers(lookup, rng, length, body)
+            sent, aborted = 0, True
+            try:
+                sent = self._write_body(lookup, stream, span.start, length) if body and length else 0
+                aborted = False
+            finally:                    # a client that hangs up mid-body still counts as a request
+                node.record(lookup, video_id, sent, aborted=aborted)
+
+    def _send_object_headers(self, lookup: Lookup, rng: ByteRange | None, length: int, body: bool) -> None:
+        node = self.server.node
+        rtt = node.spec.rtt_ms
+        delay_s = transfer_delay_s(length if body else 0, rtt, node.bandwidth_mbps)
         self.send_response(206 if rng else 200)
-        self._object_headers(lookup, length, transfer_delay_s(length if body else 0, rtt, bandwidth))
+        self._object_headers(lookup, length, delay_s)
         if rng:
             self.send_header("Content-Range", rng.content_range(lookup.size))
         node.clock.sleep(rtt / 1000.0)
         self.end_headers()
         self._body_started = True
-        sent, aborted = 0, True
-        try:
-            sent = self._write_body(lookup, span.start, length, bandwidth) if body and length else 0
-            aborted = False
-        finally:                    # a client that hangs up mid-body still counts as a request
-            node.record(lookup, video_id, sent, aborted=aborted)
 
     def _send_not_modified(self, lookup: Lookup) -> None:
         """304 for a client whose copy has the current ETag (browsers revalidating playlists)."""
@@ -172,12 +223,14 @@ class EdgeHandler(BaseHTTPRequestHandler):
         self._validator_headers(lookup)
         self.send_header("X-Sim-Delay-Ms", f"{delay_s * 1000:.3f}")
 
-    def _write_body(self, lookup: Lookup, start: int, length: int, bandwidth: float | None) -> int:
-        """Send `length` bytes from `start`: sendfile when unthrottled, else paced 64 KiB chunks."""
-        if lookup.file is not None and not bandwidth:
+    def _write_body(self, lookup: Lookup, stream: OriginStream | None, start: int, length: int) -> int:
+        """Send `length` bytes from `start`: sendfile from a cached file when unthrottled, else paced
+        64 KiB chunks (from the file, or from the origin for a pass-through)."""
+        bandwidth = self.server.node.bandwidth_mbps
+        if stream is None and lookup.file is not None and not bandwidth:
             return self.connection.sendfile(lookup.file, start, length)
         sent, clock = 0, self.server.node.clock
-        for chunk in _chunks(lookup, start, length):
+        for chunk in _chunks(lookup, stream, start, length):
             if bandwidth:
                 clock.sleep(transfer_delay_s(len(chunk), 0, bandwidth))
             self.wfile.write(chunk)
@@ -192,7 +245,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
         if isinstance(exc, RangeNotSatisfiable):
-            self.send_header("Content-Range", "bytes */*")
+            self.send_header("Content-Range", f"bytes */{exc.size}")
         self._cors()
         self.end_headers()
         if body:
@@ -203,10 +256,21 @@ class EdgeHandler(BaseHTTPRequestHandler):
         self.send_header("Access-Control-Expose-Headers", "X-Cache, X-Edge, Age, Content-Range")
 
 
-def _chunks(lookup: Lookup, start: int, length: int) -> Iterator[bytes]:
-    if lookup.data is not None:
-        for offset in range(start, start + length, CHUNK):
-            yield lookup.data[offset:min(offset + CHUNK, start + length)]
+@contextlib.contextmanager
+def _body_stream(lookup: Lookup, start: int, length: int) -> Iterator[OriginStream | None]:
+    """For a pass-through, the asked bytes opened at the origin before any header goes out (so an
+    origin failure still gets a proper error response); None when the body comes from a file."""
+    if lookup.source is None or not length:
+        yield None
+        return
+    with lookup.source(start, length) as stream:
+        yield stream
+
+
+def _chunks(lookup: Lookup, stream: OriginStream | None, start: int, length: int) -> Iterator[bytes]:
+    if stream is not None:
+        while chunk := stream.read(CHUNK):
+            yield chunk
         return
     assert lookup.file is not None
     lookup.file.seek(start)

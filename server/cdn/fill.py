@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from server.cdn.clock import Clock
 from server.cdn.cluster import CDN
-from server.cdn.origin import OriginClient
+from server.cdn.origin import OriginClient, read_small
 from server.errors import InvalidRequest, MiniflixError, NotFound
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,12 @@ def title_objects(origin: OriginClient, video_id: str) -> list[str]:
     """Every object a player needs for a title, found by reading its HLS playlists (and the MPD)."""
     master = f"videos/{video_id}/master.m3u8"
     keys = [master]
-    for playlist in _uris(origin.fetch(master).data, master):
+    for playlist in _uris(read_small(origin, master), master):
         keys.append(playlist)
         if playlist.endswith(".m3u8"):
-            keys += [k for k in _uris(origin.fetch(playlist).data, playlist) if k not in keys]
-    with contextlib.suppress(NotFound):
-        keys.append(origin.fetch(f"videos/{video_id}/manifest.mpd").key)
+            keys += [k for k in _uris(read_small(origin, playlist), playlist) if k not in keys]
+    with contextlib.suppress(NotFound), origin.open(f"videos/{video_id}/manifest.mpd", 0, 0) as mpd:
+        keys.append(mpd.info.key)
     return list(dict.fromkeys(keys))
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from server.errors import MiniflixError
+
+RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII | re.IGNORECASE)
 
 
 class RangeNotSatisfiable(MiniflixError):
     """A Range header that asks for bytes the object does not have."""
 
     status = 416
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 @dataclass(frozen=True)
@@ -29,21 +36,27 @@ class ByteRange:
 def parse_range(header: str | None, size: int) -> ByteRange | None:
     """One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; None means the whole object.
 
-    Multi-range requests are answered with the whole object (RFC 9110 allows ignoring Range).
+    Headers that are not one such range (other units, multi-range, junk) are ignored, as RFC 9110
+    allows: the answer is the whole object. A range outside the object raises RangeNotSatisfiable.
     """
-    if not header or not header.strip().lower().startswith("bytes=") or "," in header:
+    found = RANGE.fullmatch(header.strip()) if header else None
+    if found is None or not (found[1] or found[2]):
         return None
-    first, _, last = header.split("=", 1)[1].strip().partition("-")
-    try:
-        if first == "":
-            start, end = max(0, size - int(last)), size - 1
-        else:
-            start, end = int(first), min(int(last), size - 1) if last else size - 1
-    except ValueError:
-        return None
-    if start >= size or start > end or start < 0:
-        raise RangeNotSatisfiable(f"Range {header!r} is outside the object ({size} bytes).")
+    if not found[1]:                                  # the last n bytes
+        start, end = max(0, size - _number(found[2])), size - 1
+    else:
+        start = _number(found[1])
+        end = min(_number(found[2]), size - 1) if found[2] else size - 1
+    if start >= size or start > end:
+        shown = header if len(header or "") <= 80 else f"{(header or '')[:80]}…"
+        raise RangeNotSatisfiable(f"Range {shown!r} is outside the object ({size} bytes).", size=size)
     return ByteRange(start, end)
+
+
+def _number(digits: str) -> int:
+    """A byte position; absurdly long ones are just "past any object" (int() refuses > 4300 digits)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def transfer_delay_s(nbytes: int, rtt_ms: float, bandwidth_mbps: float | None) -> float:

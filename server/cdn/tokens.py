@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 
@@ -18,6 +19,10 @@ from server.paths import DataDir
 
 KEY_FILE = "edge.key"
 KEY_BYTES = 32
+MAC_BYTES = 18
+MAX_EXPIRY = 16**12 - 1         # ~8.9 million years: 12 hex digits are plenty
+# canonical (no leading zeros; 18 MAC bytes are exactly 24 base64url characters): one spelling per token
+TOKEN = re.compile(r"(0|[1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{24})", re.ASCII)
 
 
 class Signer:
@@ -29,17 +34,19 @@ class Signer:
         self._key = key
 
     def sign(self, video_id: str, expires_at: int) -> str:
-        return f"{int(expires_at):x}.{self._mac(video_id, int(expires_at))}"
+        expires_at = int(expires_at)
+        if not 0 <= expires_at <= MAX_EXPIRY:
+            raise InvalidRequest(f"A link cannot expire at {expires_at} (0..{MAX_EXPIRY} s since 1970).")
+        return f"{expires_at:x}.{self._mac(video_id, expires_at)}"
 
     def verify(self, token: str, video_id: str, now: float | None = None) -> int:
-        """The token's expiry if it is genuine for `video_id` and not expired; Forbidden otherwise."""
-        expiry_hex, _, mac = token.partition(".")
-        try:
-            expires_at = int(expiry_hex, 16)
-        except ValueError:
-            raise Forbidden("The link's token is malformed.",
-                            hint="ask the steering service for a new link") from None
-        if not hmac.compare_digest(mac, self._mac(video_id, expires_at)):
+        """The token's expiry if it is genuine for `video_id` and not expired; Forbidden otherwise
+        (any string at all gets an answer: the shape is checked before anything is computed)."""
+        found = TOKEN.fullmatch(token)
+        if found is None:
+            raise Forbidden("The link's token is malformed.", hint="ask the steering service for a new link")
+        expires_at = int(found[1], 16)
+        if not hmac.compare_digest(found[2], self._mac(video_id, expires_at)):
             raise Forbidden("The link's token does not match this title.",
                             hint="ask the steering service for a new link")
         if (time.time() if now is None else now) >= expires_at:
@@ -47,8 +54,9 @@ class Signer:
         return expires_at
 
     def _mac(self, video_id: str, expires_at: int) -> str:
-        digest = hmac.new(self._key, f"{video_id}\n{expires_at}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest[:18]).decode()
+        message = f"{video_id}\n{expires_at}".encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:MAC_BYTES]).decode()
 
 
 def load_or_create_key(data: DataDir) -> bytes:

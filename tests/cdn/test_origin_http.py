@@ -10,7 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from server.cdn.fill import title_objects
-from server.cdn.origin import HttpOrigin, OriginError
+from server.cdn.origin import HttpOrigin, OriginError, OriginStream
 from server.errors import NotFound
 from tests.cdn.conftest import VIDEO_ID, EdgeMaker, fetch
 
@@ -31,6 +31,10 @@ def origin_server(store) -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
+def read_all(stream: OriginStream) -> bytes:
+    return b"".join(iter(stream.read, b""))
+
+
 def base_url(server: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -38,10 +42,14 @@ def base_url(server: ThreadingHTTPServer) -> str:
 def test_http_origin_fetches_objects_and_reports_missing_ones(origin_server, store) -> None:
     origin = HttpOrigin(base_url(origin_server))
     key = f"videos/{VIDEO_ID}/cmaf/90p/seg_000.m4s"
-    obj = origin.fetch(key)
-    assert obj.data == store.read(key) and obj.etag and origin.etag(key) == obj.etag
+    with origin.open(key) as stream:
+        data = read_all(stream)
+        assert data == store.read(key) and stream.info.size == len(data)
+        assert stream.info.etag and origin.etag(key) == stream.info.etag
+    with origin.open(key, 100, 50) as stream:      # a plain static server ignores Range: skipped to
+        assert read_all(stream) == data[100:150]
     with pytest.raises(NotFound):
-        origin.fetch(f"videos/{VIDEO_ID}/nope.m4s")
+        origin.open(f"videos/{VIDEO_ID}/nope.m4s")
     assert set(title_objects(origin, VIDEO_ID)) >= {key, f"videos/{VIDEO_ID}/cmaf/90p/init.mp4"}
 
 
@@ -57,4 +65,4 @@ def test_edge_over_http_origin_serves_stale_when_the_origin_server_goes_away(
     status, headers, again = fetch(url)
     assert (status, headers["X-Cache"], again) == (200, "STALE", body)
     with pytest.raises(OriginError):
-        HttpOrigin(base_url(origin_server), timeout=1).fetch(f"videos/{VIDEO_ID}/master.m3u8")
+        HttpOrigin(base_url(origin_server), timeout=1).open(f"videos/{VIDEO_ID}/master.m3u8")
