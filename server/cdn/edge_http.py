@@ -43,11 +43,10 @@ class UriTooLong(MiniflixError):
 def parse_edge_path(raw_path: str, signer: Signer, now: float) -> tuple[str, str]:
     """`/t/<token>/videos/<id>/<rest>` -> (object key, video id), token verified before anything else;
     only what a player fetches is served (never `source/`, the original upload)."""
-    path = raw_path.split("?", 1)[0]
-    if len(path) > MAX_PATH_CHARS:
-        raise UriTooLong(f"The URL is {len(path)} characters long; edge links are under {MAX_PATH_CHARS}.",
+    if len(raw_path) > MAX_PATH_CHARS:
+        raise UriTooLong(f"The URL is {len(raw_path)} characters long; edge links are under {MAX_PATH_CHARS}.",
                          hint="ask the steering service for a link")
-    parts = path.split("/")
+    parts = raw_path.split("?", 1)[0].split("/")
     if len(parts) < 4 or parts[0] != "" or parts[1] != "t":
         raise NotFound("Edge URLs look like /t/<token>/videos/<id>/<file>.",
                        hint="ask the steering service for a link")
