@@ -60,3 +60,7 @@ register("sample_seconds", 20, "Length of the sample clip the demo and the first
 register("cdn_fill_interval_s", 300.0, "How often popular titles are pushed to their home edges.", float)
 register("upload_limit_mb", 4096, "Largest upload the server accepts, in MiB.", int)
 register("host", "127.0.0.1", "Address the HTTP server binds to.")
+register("allowed_hosts", "", "Extra Host names the HTTP server answers to, comma-separated (loopback "
+         "names always work); for a tunnel or proxy that rewrites Host.")
+register("api_token", "", "When set, every /api/ request needs `Authorization: Bearer <token>` "
+         "(media paths stay open); for a server that is shared.")

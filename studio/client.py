@@ -9,6 +9,7 @@ many events arrived, so a flood costs one repaint, not hundreds.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ REQUEST_TIMEOUT_MS = 30_000
 BATCH_MS = 50
 RECONNECT_MS = (500, 1000, 2000, 5000)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TOKEN_ENV = "MINIFLIX_API_TOKEN"  # the server's `api_token` setting; sent as a Bearer token when set
 
 
 class ApiError(str):
@@ -113,9 +115,10 @@ class ApiClient(QObject):
     connection_changed = Signal(bool, str)
     error = Signal(str)
 
-    def __init__(self, base_url: str, parent: QObject | None = None) -> None:
+    def __init__(self, base_url: str, parent: QObject | None = None, token: str | None = None) -> None:
         super().__init__(parent)
         self.base_url = base_url.rstrip("/")
+        self.token = os.environ.get(TOKEN_ENV, "") if token is None else token
         self.nam = QNetworkAccessManager(self)
         self._pending: list[dict[str, Any]] = []
         self._flush = single_shot(self, BATCH_MS, self._emit_batch)
@@ -176,7 +179,7 @@ class ApiClient(QObject):
         source = QFile(str(path))
         if not source.open(QIODevice.OpenModeFlag.ReadOnly):
             raise OSError(f"{path}: cannot be read ({source.errorString()}).")
-        request = QNetworkRequest(self.qurl("/api/uploads", {"name": Path(path).name}))
+        request = self._request(self.qurl("/api/uploads", {"name": Path(path).name}))
         request.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/octet-stream")
         request.setHeader(QNetworkRequest.KnownHeaders.ContentLengthHeader, source.size())
         reply = self.nam.post(request, source)
@@ -189,7 +192,7 @@ class ApiClient(QObject):
     def _send(self, verb: bytes, url: QUrl, body: dict[str, Any] | None, on_ok: Callable[[Any], None] | None,
               on_error: OnError | None, raw: bool = False,
               timeout_ms: int = REQUEST_TIMEOUT_MS) -> QNetworkReply:
-        request = QNetworkRequest(url)
+        request = self._request(url)
         request.setTransferTimeout(timeout_ms)
         payload = QByteArray()
         if body is not None:
@@ -198,6 +201,13 @@ class ApiClient(QObject):
         reply = self.nam.sendCustomRequest(request, QByteArray(verb), payload)
         self._track(reply, on_ok, on_error, raw)
         return reply
+
+    def _request(self, url: QUrl) -> QNetworkRequest:
+        """A request to `url`, carrying the API token (only to this client's own server)."""
+        request = QNetworkRequest(url)
+        if self.token and url.toString().startswith(self.base_url + "/"):
+            request.setRawHeader(b"Authorization", f"Bearer {self.token}".encode())
+        return request
 
     def _track(self, reply: QNetworkReply, on_ok: Callable[[Any], None] | None, on_error: OnError | None,
                raw: bool) -> None:
@@ -251,7 +261,7 @@ class ApiClient(QObject):
 
     def _open_stream(self) -> None:
         params = {"topics": ",".join(self._topics)} if self._topics else None
-        request = QNetworkRequest(self.qurl("/api/events/stream", params))
+        request = self._request(self.qurl("/api/events/stream", params))
         request.setRawHeader(b"Accept", b"text/event-stream")
         if self._parser.last_id:
             request.setRawHeader(b"Last-Event-ID", self._parser.last_id.encode())

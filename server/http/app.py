@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, jsonify
 
 from server import __version__, config
-from server.http import errors
+from server.http import errors, guard
 from server.http.context import EXTENSION
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def create_app(services: Services, test_config: dict[str, Any] | None = None) ->
     app.extensions[EXTENSION] = services
     errors.init_app(app)
     for name in BLUEPRINTS:
+    guard.init_app(app)
         if _wanted(services, name):
             app.register_blueprint(import_module(f"server.http.{name}").bp)
     app.add_url_rule("/api/health", "health", _health)
@@ -46,7 +47,6 @@ def create_app(services: Services, test_config: dict[str, Any] | None = None) ->
 def _wanted(services: Services, name: str) -> bool:
     """A blueprint is served only when the service behind it exists in this build."""
     return all(getattr(services, need, None) is not None for need in REQUIRES.get(name, ()))
-
 
 
 def _health() -> Response:

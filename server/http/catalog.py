@@ -43,9 +43,33 @@ def get_title(video_id: str) -> Response:
 
 @bp.patch("/<video_id>")
 def edit_title(video_id: str) -> Response:
-    title = need("catalog").update_metadata(video_id, **json_body())
+    """Change any of title/description/tags/creator; every field is checked before anything changes."""
+    changes = json_body()
+    for name, value in changes.items():
+        _check_field(name, value)
+    title = need("catalog").update_metadata(video_id, **changes)
     _announce(video_id, "metadata_edited", title=title.to_dict())
     return jsonify(title_json(title))
+
+
+# Longest text per editable field, and the tag limits (a comma string is split like a list).
+TEXT_LIMITS = {"title": 200, "description": 5000, "creator": 200, "tags": 2000}
+MAX_TAGS, MAX_TAG = 50, 50
+
+
+def _check_field(name: str, value: Any) -> None:
+    """A 400 naming the field when it is unknown, of the wrong type or too long (null leaves it as is)."""
+    if name not in TEXT_LIMITS:
+        raise InvalidRequest(f"Cannot edit {name[:40]!r}; editable: {list(TEXT_LIMITS)}.")
+    if value is None:
+        return
+    if name == "tags" and isinstance(value, list):
+        if len(value) > MAX_TAGS or not all(isinstance(t, str) and len(t) <= MAX_TAG for t in value):
+            raise InvalidRequest(f"`tags` must be at most {MAX_TAGS} strings of at most {MAX_TAG} "
+                                 "characters each.")
+    elif not isinstance(value, str) or len(value) > TEXT_LIMITS[name]:
+        kind = "a list of strings or a comma-separated string" if name == "tags" else "a string"
+        raise InvalidRequest(f"`{name}` must be {kind} of at most {TEXT_LIMITS[name]} characters.")
 
 
 @bp.delete("/<video_id>")

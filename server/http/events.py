@@ -24,6 +24,7 @@ bp = Blueprint("events", __name__, url_prefix="/api/events")
 Slot = tuple[str, int]
 HEARTBEAT_S = 10.0
 POLL_S = 0.5
+MAX_OFFSET = 2**63
 
 
 def encode_cursor(positions: dict[Slot, int]) -> str:
@@ -41,11 +42,19 @@ def decode_cursor(cursor: str, topics: list[str]) -> dict[Slot, int]:
         for part in filter(None, cursor.split("|")):
             topic, offsets = part.split("=", 1)
             if topic in topics:
-                positions.update({(topic, i): int(o) for i, o in enumerate(offsets.split(","))})
+                positions.update({(topic, i): _offset(o) for i, o in enumerate(offsets.split(","))})
     except ValueError:
         raise InvalidRequest(f"Last-Event-ID {cursor[:80]!r} is not a cursor this server wrote.",
                              hint="Reconnect without Last-Event-ID to start from now.") from None
     return positions
+
+
+def _offset(raw: str) -> int:
+    """One partition offset of a cursor: a whole number a SQLite INTEGER can hold."""
+    value = int(raw)
+    if not 0 <= value < MAX_OFFSET:
+        raise ValueError(raw)
+    return value
 
 
 def requested_topics() -> list[str]:
@@ -76,7 +85,7 @@ def _start_positions(log: Any, topics: list[str]) -> dict[Slot, int]:
             heads.setdefault((topic, p), 0)
     cursor = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if cursor:  # a topic the cursor does not mention starts now, like a first connect
-        return {**heads, **decode_cursor(cursor, topics)}
+        return {**heads, **{s: o for s, o in decode_cursor(cursor, topics).items() if s in heads}}
     return {s: 0 for s in heads} if request.args.get("from") == "earliest" else heads
 
 

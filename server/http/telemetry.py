@@ -25,6 +25,12 @@ NUMBERS: dict[str, tuple[str, ...]] = {
 }
 MAX_BATCH = 500
 MAX_TEXT = 200
+# Upper bounds (all numbers are >= 0): generous for any real player, small enough for the analytics
+# columns (BIGINT bytes and bitrate) and for sums over millions of rows.
+MAX_VALUE: dict[str, float] = {
+    "at": 1e10, "bitrate": 1e11, "bytes": 1e12, "startup_ms": 1e9, "ms": 1e9, "duration_ms": 1e9,
+    "watched_s": 1e7, "position_s": 1e7, "duration_s": 1e7,
+}
 
 
 @bp.post("")
@@ -48,7 +54,7 @@ def validate(item: Any, index: int = 0) -> dict[str, Any]:
         raise InvalidRequest(f"{where} is not a JSON object.")
     kind = item.get("type")
     if kind not in NUMBERS:
-        raise InvalidRequest(f"{where}: type {kind!r} is not one of {sorted(NUMBERS)}.")
+        raise InvalidRequest(f"{where}: type {kind!r:.40} is not one of {sorted(NUMBERS)}.")
     event: dict[str, Any] = {"type": kind, "at": _number(item, "at", where, time.time())}
     for name in COMMON_TEXT:
         event[name] = _text(item, name, where, required=name in ("session_id", "video_id"))
@@ -69,8 +75,8 @@ def _text(item: dict[str, Any], name: str, where: str, required: bool = False) -
 
 
 def _number(item: dict[str, Any], name: str, where: str, default: float | None = None) -> float:
-    value = item.get(name, default)
+    value, top = item.get(name, default), MAX_VALUE[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < 0:
-        raise InvalidRequest(f"{where}: `{name}` must be a number >= 0 (got {value!r}).")
+            or not 0 <= value <= top:
+        raise InvalidRequest(f"{where}: `{name}` must be a number from 0 to {top:g} (got {value!r:.40}).")
     return float(value)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, InvalidRequest, NotFound
 
 TITLE_PREFIX = "videos"
 
@@ -47,14 +47,31 @@ class BlobStore(Protocol):
     def restore(self, token: str, prefix: str) -> None: ...
 
 
+MAX_KEY_BYTES = 1024   # whole key, UTF-8; far below PATH_MAX once under the store's root
+MAX_PART_BYTES = 255   # one path part, UTF-8: NAME_MAX of common file systems
+
+
 def safe_key(key: str) -> str:
-    """Normalise a key, refusing anything that could leave the store's root."""
+    """Normalise a key, refusing anything that could leave the store's root (403) or that no file
+    system could hold (400: too long, not encodable), so neither reaches the disk."""
+    shown = repr(key[:80]) + ("…" if len(key) > 80 else "")
     if not key or "\x00" in key or "\\" in key or key.startswith("/") or ":" in key.split("/")[0]:
-        raise Forbidden(f"Refused object key {key!r}: keys are relative paths inside the origin.")
+        raise Forbidden(f"Refused object key {shown}: keys are relative paths inside the origin.")
     parts = [p for p in key.split("/") if p not in ("", ".")]
     if not parts or any(p == ".." or p.startswith(".") for p in parts):
-        raise Forbidden(f"Refused object key {key!r}: no '..' or hidden parts allowed.")
+        raise Forbidden(f"Refused object key {shown}: no '..' or hidden parts allowed.")
+    sizes = [_utf8_len(p, shown) for p in parts]
+    if max(sizes) > MAX_PART_BYTES or sum(sizes) + len(parts) - 1 > MAX_KEY_BYTES:
+        raise InvalidRequest(f"Refused object key {shown}: a key is at most {MAX_KEY_BYTES} bytes, "
+                             f"each part at most {MAX_PART_BYTES}.")
     return "/".join(parts)
+
+
+def _utf8_len(part: str, shown: str) -> int:
+    try:
+        return len(part.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: no file name can hold them
+        raise InvalidRequest(f"Refused object key {shown}: it is not valid Unicode text.") from None
 
 
 class LocalBlobStore:
