@@ -55,7 +55,8 @@ def token_of(url: str) -> str:
 
 
 @pytest.mark.parametrize("token", [
-    b"\xff", b"10.\xff" + b"A" * 23, b"7fffffff.\xc3\xa9" + b"A" * 22, b"ab\xffcd.AAAAAAAAAAAAAAAAAAAAAAAA", b"1" * 5000, b"f" * 5000 + b".AAAA",
+    b"\xff", b"10.\xff" + b"A" * 23, b"7fffffff.\xc3\xa9" + b"A" * 22,
+    b"ab\xffcd.AAAAAAAAAAAAAAAAAAAAAAAA", b"1" * 5000, b"f" * 5000 + b".AAAA",
     b"%ff%fe", b"\xc3\xa9.\xc3\xa9", b"-1.AAAAAAAAAAAAAAAAAAAAAAAA", b"0x10.abc", b"..", b"%00",
     b"1_0.AAAAAAAAAAAAAAAAAAAAAAAA", b"+10.AAAAAAAAAAAAAAAAAAAAAAAA", b"\xd9\xa1.AAAA"])
 def test_odd_tokens_get_a_small_403_not_a_dropped_connection(make_edge: EdgeMaker, token: bytes) -> None:
