@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import sys
 import threading
 from typing import Any
 
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
 
 from server import config
 from server.errors import InvalidRequest
+from server.http.upload_channel import BodyLimits, channel_class, remove_stale_parts
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,32 @@ def check_loopback(host: str) -> str:
 
 
 def _body_limit() -> int:
-    """Waitress refuses bodies over this; uploads check the exact limit themselves while reading."""
+    """Waitress' own last-resort bound; `BodyLimits` refuses bodies by route well before it."""
     return (int(config.get("upload_limit_mb")) + 1) * 1024 * 1024
+
+
+def body_limits(app: Any) -> BodyLimits | None:
+    """Where our Flask app's uploads go and its upload and API body limits (None: not our app)."""
+    from server.http.context import EXTENSION
+
+    services = getattr(app, "extensions", {}).get(EXTENSION)
+    if services is None:
+        return None
+    uploads = services.data.uploads if "uploads" in app.blueprints else None
+    return BodyLimits(uploads, upload_limit=lambda: int(app.config["UPLOAD_LIMIT_BYTES"]),
+                      api_limit=lambda: int(app.config["MAX_CONTENT_LENGTH"] or sys.maxsize))
+
+
+def _use_body_channel(sockets: dict[int, Any], limits: BodyLimits | None) -> None:
+    """Plug our channel into every listener waitress made (one, or one per address of a name)."""
+    if limits is None:
+        return
+    if limits.uploads is not None:
+        remove_stale_parts(limits.uploads)
+    bound = channel_class(limits)
+    for dispatcher in list(sockets.values()):
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = bound
 
 
 class HttpServer:
@@ -38,10 +64,12 @@ class HttpServer:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
                  on_stop: threading.Event | None = None) -> None:
-        self._server: Any = create_server(app, host=check_loopback(host), port=port, threads=threads,
-                                          ident="miniflix", channel_timeout=30, asyncore_loop_timeout=0.2,
-                                          clear_untrusted_proxy_headers=True,
+        self._map: dict[int, Any] = {}  # every socket waitress' loop watches: listeners and connections
+        self._server: Any = create_server(app, map=self._map, host=check_loopback(host), port=port,
+                                          threads=threads, ident="miniflix", channel_timeout=30,
+                                          asyncore_loop_timeout=0.2, clear_untrusted_proxy_headers=True,
                                           max_request_body_size=_body_limit())
+        _use_body_channel(self._map, body_limits(app))
         self._stopping = on_stop or threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"http:{self.port}", daemon=True)
 
@@ -70,9 +98,9 @@ class HttpServer:
         self._stopping.set()
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         server = self._server
-        for channel in list(server._map.values()):  # open connections, e.g. event streams
-            if channel not in (server, server.trigger):
-                channel.handle_close()
+        for channel in list(self._map.values()):  # open connections, e.g. event streams
+            if not isinstance(channel, BaseWSGIServer) and channel is not server.trigger:
+                getattr(channel, "close_now", channel.handle_close)()
         server.close()  # the listener and the trigger: the loop's map is empty, so run() returns
         if self._thread.is_alive():
             self._thread.join(timeout=5)

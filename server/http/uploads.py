@@ -3,6 +3,10 @@
 `POST /api/uploads?name=clip.mp4` with the raw file as the body (or a multipart form with a `file`
 field). The size limit (`upload_limit_mb`) is checked before and while reading; an upload that fails
 or is too big leaves no file behind. The file name is sanitised; the original is kept for display.
+
+On our waitress server (`upload_channel.py`) a raw body arrives already written to a `.part` file in
+the uploads folder and is renamed into place: one write, one copy on disk. Elsewhere (Flask's test
+client, another WSGI server) the body is streamed from `wsgi.input` to the same place.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from werkzeug.utils import secure_filename
 
 from server.errors import InvalidRequest, TooLarge
 from server.http.context import need, services
+from server.http.upload_channel import RECEIVED, ReceivedBody
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 
@@ -37,9 +42,7 @@ def upload() -> Response:
     request.max_content_length = limit + MULTIPART_OVERHEAD
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
-    source, original = _body()
-    target = services().data.uploads / safe_name(original)
-    _save(source, target, limit)
+    target, original = _store(services().data.uploads, limit)
     try:
         job = need("ingest").submit(target, original)
     except Exception:
@@ -48,17 +51,48 @@ def upload() -> Response:
     return jsonify({**job.to_dict(), "upload": target.name}), 202  # type: ignore[return-value]
 
 
-def _body() -> tuple[IO[bytes], str]:
-    """The file's byte stream and the name the client gave it."""
-    if request.mimetype == "multipart/form-data":
-        part = request.files.get("file")
-        if part is None or not part.filename:
-            raise InvalidRequest("The multipart form has no `file` field with a file name.")
-        return part.stream, part.filename
+def _store(folder: Path, limit: int) -> tuple[Path, str]:
+    """Put the uploaded file in `folder` under a safe name: where it is, and the name the client gave."""
+    received = request.environ.get(RECEIVED)
+    try:
+        if request.mimetype == "multipart/form-data":
+            source, original = _form_file()
+            target = folder / safe_name(original)
+            _save(source, target, limit)
+        else:
+            original = _raw_name()
+            target = folder / safe_name(original)
+            if isinstance(received, ReceivedBody):
+                _claim(received, target)
+            else:
+                _save(request.stream, target, limit)
+    finally:
+        if isinstance(received, ReceivedBody):
+            received.close()  # an unclaimed body is gone before the client hears why
+    return target, original
+
+
+def _form_file() -> tuple[IO[bytes], str]:
+    """The `file` field of a multipart form: its byte stream and the name the client gave it."""
+    part = request.files.get("file")
+    if part is None or not part.filename:
+        raise InvalidRequest("The multipart form has no `file` field with a file name.")
+    return part.stream, part.filename
+
+
+def _raw_name() -> str:
+    """The name of a file sent as the raw body."""
     name = request.args.get("name") or request.headers.get("X-Filename", "")
     if not name:
         raise InvalidRequest("Say what the file is called: `?name=clip.mp4` (or an X-Filename header).")
-    return request.stream, name
+    return name
+
+
+def _claim(received: ReceivedBody, target: Path) -> None:
+    """Rename the body the server wrote (within the limit) into place; an empty one is refused."""
+    if len(received) == 0:
+        raise _empty()
+    received.claim(target)
 
 
 def _save(source: IO[bytes], target: Path, limit: int) -> None:
@@ -73,10 +107,14 @@ def _save(source: IO[bytes], target: Path, limit: int) -> None:
                     raise _too_large(limit)
                 out.write(chunk)
         if written == 0:
-            raise InvalidRequest("The upload is empty.", hint="Send the file's bytes as the body.")
+            raise _empty()
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)
+
+
+def _empty() -> InvalidRequest:
+    return InvalidRequest("The upload is empty.", hint="Send the file's bytes as the body.")
 
 
 def _too_large(limit: int) -> TooLarge:
