@@ -73,3 +73,9 @@ class ToolMissing(MiniflixError):
     """A required external program (ffmpeg, ffprobe, libvlc) is missing or too old."""
 
     status = 503
+
+
+class DiskFull(MiniflixError):
+    """The data dir's disk ran out of space; what failed can be retried once space is freed."""
+
+    status = 507

@@ -33,3 +33,14 @@ def job_lock(path: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether some process (this one included) holds the job lock at `path` right now."""
+    if not path.exists():
+        return False
+    try:
+        with job_lock(path, "probe"):
+            return False
+    except Conflict:
+        return True

@@ -22,10 +22,11 @@ from typing import Any
 
 from server import config
 from server.catalog import Catalog, Title
-from server.errors import Cancelled, JobError, MediaError, MiniflixError
+from server.diskspace import MB, disk_full, free_bytes, is_out_of_space, require_free
+from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
 from server.jobs.executor import LocalExecutor, TaskSpec
-from server.jobs.locks import job_lock
+from server.jobs.locks import is_locked, job_lock
 from server.jobs.progress import JobProgress, ProgressTracker, stage_progress
 from server.jobs.store import (
     DONE,
@@ -52,6 +53,7 @@ from server.storage.blobstore import LocalBlobStore, title_prefix
 
 log = logging.getLogger(__name__)
 Report = Callable[[JobProgress], None]
+NAME_BYTES = 200  # a kept source's file name, in UTF-8 bytes: under every file system's 255
 
 
 @dataclass(frozen=True)
@@ -126,22 +128,71 @@ class Ingest:
             stop: threading.Event | None = None) -> JobRecord:
         """Run (or resume) `job` to the end; returns it published or failed. Raises Cancelled on stop."""
         report, stop = report or (lambda p: None), stop or threading.Event()
-        with job_lock(self.data.work / f"{job.video_id}.lock", f"Ingest of {job.original_name}"):
+        with job_lock(self._lock_path(job.video_id), f"Ingest of {job.original_name}"):
+            self.discard_leftovers()
+            if self._crashed_too_often(job):
+                return self._fail(job, JobError(
+                    f"The ingest of {job.original_name} stopped unexpectedly {job.crashes} times (the "
+                    "process running it crashed or was killed); it is not resumed again by itself.",
+                    hint="retry the job once the cause is found (the server log may tell)"))
             meter = _Meter()
             try:
                 return self._run_locked(job, report, stop, meter)
             except Cancelled:
                 job.state = INTERRUPTED
                 raise
-            except MiniflixError as exc:
-                return self._fail(job, exc)
+            except Exception as exc:  # every failure ends the job, recorded once, bugs included
+                return self._fail(job, self._reason(job, exc))
             finally:
                 meter.charge(job)
-                self.store.save(job)
+                self._save_quietly(job)
+
+    def discard_leftovers(self) -> None:
+        """Delete the staging dirs of packaging runs that were killed (no process holds their job)."""
+        gone = self.blobs.discard_stale_staging(lambda video_id: is_locked(self._lock_path(video_id)))
+        if gone:
+            log.info("removed the staging dirs a killed packaging run left: %s", ", ".join(gone))
+
+    def _lock_path(self, video_id: str) -> Path:
+        return self.data.work / f"{video_id}.lock"
+
+    def _crashed_too_often(self, job: JobRecord) -> bool:
+        """Count a run that ended without recording its outcome; True once `job_crash_limit` did.
+
+        Called under the job's lock, so a job still stored as running is no longer running anywhere:
+        its process died (a crash, a kill, a power cut). Counting makes a crash loop impossible.
+        """
+        stored = self.store.get(job.job_id)
+        if stored.state not in (RUNNING, PUBLISHING):
+            return False
+        job.crashes = stored.crashes + 1
+        log.warning("ingest of %s (%s) ended unexpectedly before (%d time(s))", job.original_name,
+                    job.job_id, job.crashes)
+        return job.crashes >= config.get("job_crash_limit")
+
+    def _reason(self, job: JobRecord, exc: Exception) -> MiniflixError:
+        """What to tell the user about `exc`: a full disk by name, a bug as a bug, else `exc` itself."""
+        if isinstance(exc, DiskFull):
+            return exc
+        if is_out_of_space(exc) or (not isinstance(exc, MediaError) and self._short_of_space(job)):
+            log.warning("ingest of %s failed on a full disk: %s", job.original_name, exc)
+            return disk_full(self.data.root)
+        if isinstance(exc, MiniflixError):
+            return exc
+        log.error("ingest of %s crashed", job.original_name, exc_info=exc)
+        return JobError(f"The ingest of {job.original_name} failed unexpectedly: {_describe(exc)}.",
+                        hint="this is a bug worth reporting; the server log has the details")
+
+    def _short_of_space(self, job: JobRecord) -> bool:
+        """Whether the disk is now below the floor a job starts with, or too full for the encoded
+        chunks to be packaged: then a write failed for want of space, whatever the error said."""
+        free = free_bytes(self.data.root)
+        return free < config.get("min_free_mb") * MB or free < _tree_size(self.data.work / job.video_id)
 
     # ---- steps ------------------------------------------------------------------------------
     def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event, meter: _Meter) -> JobRecord:
         tools = find_tools()
+        require_free(self.data.root, self._space_needed(job))
         job.state, job.error = RUNNING, ""
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "probing"))
@@ -165,6 +216,13 @@ class Ingest:
         job.result = {"timing": timing}
         meter.charge(job)  # before job_done reports the title's cost
         return self._publish(job, plan, packaged, layout)
+
+    def _space_needed(self, job: JobRecord) -> float:
+        """MB a job must find free to start: the `min_free_mb` floor, plus the source when it will
+        be copied beside the title (it lives on another disk, so no hard link)."""
+        source = Path(job.source)
+        copied = source.stat().st_size if _other_disk(source, self.data.origin) else 0
+        return float(config.get("min_free_mb")) + copied / MB
 
     def _plan(self, job: JobRecord, tools: Tools) -> Plan:
         info = probe(Path(job.source), tools)
@@ -283,11 +341,33 @@ class Ingest:
 
     def _fail(self, job: JobRecord, exc: MiniflixError) -> JobRecord:
         job.state, job.error = FAILED, str(exc)
-        self.store.save(job)
-        self.catalog.record_failure(job.video_id, job.original_name, job.error)
-        self._video_event("failed", job, error=job.error, original_name=job.original_name)
         log.warning("ingest of %s failed: %s", job.original_name, job.error)
+        try:
+            self.store.save(job)
+        except DiskFull:
+            # Unrecorded, the job would look "running" for ever: give back its scratch space (the
+            # encoded chunks; a retry encodes again) and record it then.
+            shutil.rmtree(self.data.work / job.video_id, ignore_errors=True)
+            self.store.save(job)
+        self._tell(lambda: self.catalog.record_failure(job.video_id, job.original_name, job.error))
+        self._tell(lambda: self._video_event("failed", job, error=job.error,
+                                             original_name=job.original_name))
         return job
+
+    def _tell(self, notify: Callable[[], Any]) -> None:
+        """Pass an outcome on (catalog, event log); the job record holds it already, so a failure
+        here (a full disk, say) is logged instead of hiding the outcome from the caller."""
+        try:
+            notify()
+        except Exception:
+            log.exception("could not pass on a job's outcome")
+
+    def _save_quietly(self, job: JobRecord) -> None:
+        """The last save of a run: on a full disk the outcome stays as `_fail` could record it."""
+        try:
+            self.store.save(job)
+        except DiskFull as exc:
+            log.warning("could not save job %s: %s", job.job_id, exc)
 
     # ---- events -----------------------------------------------------------------------------
     def _video_event(self, kind: str, job: JobRecord, **extra: Any) -> None:
@@ -344,9 +424,37 @@ def _tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _safe_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(name).name).strip(". ")
-    return cleaned or "source"
+def _safe_name(name: str, limit: int = NAME_BYTES) -> str:
+    """A file name for the kept source: letters (any script), digits and `._- `, at most `limit`
+    UTF-8 bytes, cut at a character boundary before the extension, which is kept."""
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_"
+                      for c in Path(name.replace("\\", "/")).name).strip(". ")
+    stem, dot, ext = cleaned.rpartition(".")
+    if not dot or not stem or len(ext.encode()) > 16:
+        stem, ext = cleaned, ""
+    suffix = f".{ext}" if ext else ""
+    stem = _cut_utf8(stem, limit - len(suffix.encode())).rstrip(". ")
+    return (stem or "source") + suffix
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` bytes of UTF-8, never splitting a character."""
+    return text.encode()[:max(0, limit)].decode(errors="ignore")
+
+
+def _other_disk(path: Path, target: Path) -> bool:
+    try:
+        return path.stat().st_dev != target.stat().st_dev
+    except OSError:
+        return True
+
+
+def _describe(exc: Exception) -> str:
+    """An exception as the user sees it, without the server paths an OSError carries."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({Path(str(exc.filename)).name})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _title_from(original_name: str) -> str:

@@ -35,6 +35,7 @@ class JobStatus:
     def to_dict(self) -> dict[str, Any]:
         r, p = self.record, self.progress
         done = r.state == PUBLISHED
+        p = p if r.state not in FINISHED or done else None  # a failed job shows no stale "97%"
         fraction = 1.0 if done else (p.fraction if p else 0.0)
         return {"job_id": r.job_id, "video_id": r.video_id, "state": r.state,
                 "original_name": r.original_name, "stage": p.stage if p else r.state,
@@ -58,7 +59,9 @@ class IngestService:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the worker and re-queue every job a crash or shutdown left unfinished."""
+        """Start the worker and re-queue every job a crash or shutdown left unfinished (a job that
+        keeps crashing the process is failed by the pipeline instead, see `job_crash_limit`)."""
+        self.ingest.discard_leftovers()
         for job in self.ingest.store.list(UNFINISHED):
             log.info("resuming ingest of %s (%s)", job.original_name, job.job_id)
             self._queue.put(job.job_id)
@@ -102,7 +105,7 @@ class IngestService:
         job = self.ingest.store.get(job_id)
         if job.state not in (FAILED, CANCELLED, INTERRUPTED):
             raise Conflict(f"Job {job_id} is {job.state}; only failed or cancelled jobs can be retried.")
-        job.state, job.error = QUEUED, ""
+        job.state, job.error, job.crashes = QUEUED, "", 0
         self.ingest.store.save(job)
         with self._lock:
             self._cancelled.discard(job_id)
@@ -122,7 +125,9 @@ class IngestService:
         while (job_id := self._queue.get()) is not None:
             try:
                 self._run(job_id)
-            except Exception:
+            except Conflict as exc:  # another process (the CLI) runs it; it records the outcome
+                log.info("ingest job %s: %s", job_id, exc)
+            except Exception:  # the pipeline records every failure; this keeps the queue going
                 log.exception("ingest job %s crashed", job_id)
 
     def _run(self, job_id: str) -> None:

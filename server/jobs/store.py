@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from server.errors import NotFound
-from server.sqlite import SqliteStore, decode, upsert
+from server.sqlite import SqliteStore, add_column, decode, upsert
 
 QUEUED, RUNNING, PUBLISHING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED = (
     "queued", "running", "publishing", "published", "failed", "cancelled", "interrupted")
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     cpu_s REAL NOT NULL DEFAULT 0,
     wall_s REAL NOT NULL DEFAULT 0,
     result TEXT NOT NULL DEFAULT '{}',
+    crashes INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -66,6 +67,7 @@ class JobRecord:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     result: dict[str, Any] = field(default_factory=dict)
+    crashes: int = 0  # runs that ended without recording an outcome (the process died)
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -89,6 +91,9 @@ class JobStore(SqliteStore):
     """Jobs and their tasks in one SQLite file, shared by the CLI and the server processes."""
 
     SCHEMA = SCHEMA
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        add_column(db, "jobs", "crashes", "INTEGER NOT NULL DEFAULT 0")
 
     def save(self, job: JobRecord) -> JobRecord:
         now = time.time()

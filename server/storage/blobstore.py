@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -181,6 +181,24 @@ class LocalBlobStore:
 
     def discard_staging(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
+
+    def discard_stale_staging(self, in_use: Callable[[str], bool]) -> tuple[str, ...]:
+        """Delete the staging dirs no build is using any more (`in_use(name)` is False for the
+        `name` given to `staging_dir`): what a killed packaging run left. Returns the names."""
+        gone: tuple[str, ...] = ()
+        for entry in sorted((self.root / ".staging").iterdir()):
+            name = entry.name.rsplit("-", 1)[0]
+            if not in_use(name):
+                _remove(entry)
+                gone += (name,)
+        return gone
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def rel_or(key: str) -> str:
