@@ -64,7 +64,7 @@ register("allowed_hosts", "", "Extra Host names the HTTP server answers to, comm
          "names always work); for a tunnel or proxy that rewrites Host.")
 register("api_token", "", "When set, every /api/ request needs `Authorization: Bearer <token>` "
          "(media paths stay open); for a server that is shared.")
-
-
-register("edge_token_ttl_s", 6 * 3600, "How long a signed edge link stays valid, in seconds (60 to 604800); "
-         "a player needs a new link from the steering service after that.", _edge_token_ttl)
+register("min_free_mb", 256, "Free space (MiB) the data dir's disk must have for an ingest job to start; "
+         "a job that fails below it is reported as out of disk space.", int)
+register("job_crash_limit", 3, "How many times a job may end with its process (crash, kill) before it "
+         "is marked failed instead of resumed again at the next start.", int)
