@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from server.errors import InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,19 @@ register("min_free_mb", 256, "Free space (MiB) the data dir's disk must have for
          "a job that fails below it is reported as out of disk space.", int)
 register("job_crash_limit", 3, "How many times a job may end with its process (crash, kill) before it "
          "is marked failed instead of resumed again at the next start.", int)
+
+EDGE_TOKEN_TTL_MIN_S, EDGE_TOKEN_TTL_MAX_S = 60, 7 * 86400
+
+
+def _edge_token_ttl(raw: str) -> int:
+    """Whole seconds from a minute to a week: shorter links would expire mid-play, longer ones would
+    outlive any reason to trust them."""
+    value = int(raw) if re.fullmatch(r"\s*[0-9]{1,9}\s*", raw) else -1
+    if not EDGE_TOKEN_TTL_MIN_S <= value <= EDGE_TOKEN_TTL_MAX_S:
+        raise InvalidRequest(f"MINIFLIX_EDGE_TOKEN_TTL_S={raw!r} is not a link lifetime.",
+                             hint=f"use whole seconds from {EDGE_TOKEN_TTL_MIN_S} to {EDGE_TOKEN_TTL_MAX_S}")
+    return value
+
+
+register("edge_token_ttl_s", 6 * 3600, "How long a signed edge link stays valid, in seconds (60 to 604800); "
+         "a player needs a new link from the steering service after that.", _edge_token_ttl)

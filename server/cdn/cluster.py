@@ -65,6 +65,14 @@ class CDN:
         self.monitor.mark(name, True, notify=False)
         return port
 
+    def purge_title(self, video_id: str) -> int:
+        """Drop every cached object of a title on every edge, running or stopped, including stale
+        copies and fills in flight, so the next request asks the origin (after a delete: 404).
+        Returns how many objects were dropped."""
+        dropped = sum(edge.purge_title(video_id) for edge in self.edges.values())
+        log.info("purged title %s from %d edges: %d objects", video_id, len(self.edges), dropped)
+        return dropped
+
     def throttle(self, name: str, mbps: float | None) -> None:
         self.edge(name).set_bandwidth(mbps)
 

@@ -152,6 +152,10 @@ class EdgeNode:
         """Proactive push: pull `key` from the origin now; bytes pulled (0 when already fresh)."""
         return self.cache.fill(key)
 
+    def purge_title(self, video_id: str) -> int:
+        """Forget every cached object of a title (deleted or restored): how many were dropped."""
+        return self.cache.purge_title(video_id)
+
     def has_title(self, video_id: str) -> int:
         """How many objects of the title this edge holds (content presence for steering)."""
         return self.cache.title_objects(video_id)

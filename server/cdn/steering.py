@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from server import config
 from server.cdn.clock import Clock
 from server.cdn.cluster import CDN
 from server.cdn.edge import EdgeNode
@@ -72,10 +73,15 @@ class _Scored(NamedTuple):
 
 
 class Steering:
-    """Ranks the CDN's edges; every `rank` is also published as a `steering` decision event."""
+    """Ranks the CDN's edges; every `rank` is also published as a `steering` decision event.
+    Signed links live `link_ttl_s` (default: the `edge_token_ttl_s` setting)."""
 
     def __init__(self, cdn: CDN, publisher: Publisher | None = None, clock: Clock | None = None, *,
-                 link_ttl_s: float = 6 * 3600, manifest_ttl_s: int = 10) -> None:
+                 link_ttl_s: float | None = None, manifest_ttl_s: int = 10) -> None:
+        link_ttl_s = config.get("edge_token_ttl_s") if link_ttl_s is None else link_ttl_s
+        if not 0 < link_ttl_s <= config.EDGE_TOKEN_TTL_MAX_S:
+            raise InvalidRequest(f"Edge links must live 0..{config.EDGE_TOKEN_TTL_MAX_S} s, "
+                                 f"not {link_ttl_s}.")
         self.cdn = cdn
         self.clock = clock or cdn.clock
         self.events = EventSink(publisher if publisher is not None else cdn.publisher)

@@ -81,6 +81,9 @@ def delete_title(video_id: str) -> Response:
         raise Conflict(f"Title {video_id!r} is already deleted.", hint="POST …/restore brings it back.")
     token = need("store").trash(title_prefix(video_id))
     title = catalog.mark_deleted(video_id, token)
+    cdn = services().cdn
+    if cdn is not None:     # else the edges serve their cached copies as hits until they expire
+        cdn.purge_title(video_id)
     _announce(video_id, "deleted")
     return jsonify({**title_json(title), "undo": f"/api/titles/{video_id}/restore"})
 
@@ -93,6 +96,9 @@ def restore_title(video_id: str) -> Response:
         raise Conflict(f"Title {video_id!r} is not deleted (status {title.status}).")
     need("store").restore(title.trash_token, title_prefix(video_id))
     title = catalog.mark_restored(video_id)
+    cdn = services().cdn
+    if cdn is not None:     # nothing cached while it was deleted may linger on an edge
+        cdn.purge_title(video_id)
     _announce(video_id, "restored", title=title.to_dict())
     return jsonify(title_json(title))
 
