@@ -44,7 +44,7 @@ def parse_edge_path(raw_path: str, signer: Signer, now: float) -> tuple[str, str
     """`/t/<token>/videos/<id>/<rest>` -> (object key, video id), token verified before anything else;
     only what a player fetches is served (never `source/`, the original upload)."""
     if len(raw_path) > MAX_PATH_CHARS:
-        raise UriTooLong(f"The URL is {len(raw_path)} characters long; edge links are under {MAX_PATH_CHARS}.",
+        raise UriTooLong(f"The URL is {len(raw_path)} characters; edge links are under {MAX_PATH_CHARS}.",
                          hint="ask the steering service for a link")
     parts = raw_path.split("?", 1)[0].split("/")
     if len(parts) < 4 or parts[0] != "" or parts[1] != "t":
