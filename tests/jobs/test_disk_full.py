@@ -1,0 +1,126 @@
+"""A full disk, on a real 20 MB filesystem (tmpfs): the job fails saying so and stays retryable,
+the failure is recorded, and reading the catalog, the jobs and playing a healthy title still work."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.catalog import Catalog
+from server.cdn.cluster import CDN
+from server.cdn.origin import StoreOrigin
+from server.cdn.steering import Steering
+from server.cdn.topology import Topology
+from server.events.log import open_event_log
+from server.http.app import create_app
+from server.http.services import Services
+from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.service import FINISHED, IngestService
+from server.paths import DataDir
+from server.storage.blobstore import LocalBlobStore
+
+OPTIONS = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
+                        min_chunk_seconds=1.0)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 20 MB tmpfs mounted in the test's temp dir (needs root, or CAP_SYS_ADMIN)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a small real filesystem is needed and mounting a tmpfs was refused here "
+                    f"({mounted.stderr.strip()}); run as root to include this test")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill `disk` with a file until only `leave` bytes are free (0: until writes fail)."""
+    filler = disk / f"filler-{time.monotonic_ns()}"
+    with filler.open("wb") as out:
+        try:
+            while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
+                free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+                out.write(b"\0" * min(1 << 20, max(4096, free - leave)))
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def wait_finished(service: IngestService, job_id: str, limit_s: float = 180) -> str:
+    deadline = time.monotonic() + limit_s
+    while (state := service.get(job_id).record.state) not in FINISHED and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return state
+
+
+def start_services(data: DataDir) -> Services:
+    """The server's services over `data`, opened while the disk still had room (a running server)."""
+    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
+                        events=open_event_log(data)).start()
+    services.cdn = CDN(Topology.default(), StoreOrigin(services.store), data, services.events)
+    services.steering = Steering(services.cdn, services.events)
+    services.ingest = IngestService(data, services.events, OPTIONS)
+    for name in ("cdn", "ingest"):
+        getattr(services, name).start()
+        services.started.append(name)
+    return services
+
+
+def test_a_disk_that_fills_mid_ingest_fails_the_job_as_disk_full_and_reads_still_answer(
+        small_disk: Path, make_clip, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIFLIX_MIN_FREE_MB", "1")  # let the job start on this tiny disk
+    data = DataDir.resolve(small_disk / "data")
+    services = start_services(data)
+    try:
+        healthy = services.ingest.submit(make_clip("healthy.mp4", seconds=2))
+        assert wait_finished(services.ingest, healthy.record.job_id) == "published"
+        fill(small_disk, leave=1536 * 1024)  # room to encode, none to package and keep the source
+        big = make_clip("big.mp4", seconds=8, size="640x360")
+        job_id = services.ingest.submit(big).record.job_id
+        assert wait_finished(services.ingest, job_id) == "failed"
+        failed = services.ingest.get(job_id).record
+        assert failed.error.startswith(f"Out of disk space in {data.root} (")
+        assert " MB free" in failed.error
+        assert not any((data.origin / ".staging").iterdir())
+
+        fill(small_disk)  # and now nothing at all is free
+        client = create_app(services).test_client()
+        video_id = healthy.record.video_id
+        titles = client.get("/api/titles")
+        assert titles.status_code == 200, titles.get_data(as_text=True)
+        assert [t["video_id"] for t in titles.get_json()["titles"]] == [video_id]
+        jobs = client.get("/api/jobs")
+        assert jobs.status_code == 200, jobs.get_data(as_text=True)
+        assert {j["state"] for j in jobs.get_json()["jobs"]} == {"published", "failed"}
+        assert client.get(f"/api/titles/{video_id}").status_code == 200
+        steer = client.get(f"/steer/{video_id}")
+        assert steer.status_code == 200, steer.get_data(as_text=True)
+        play = client.get(f"/play/{video_id}/master.m3u8")
+        assert play.status_code == 302, play.get_data(as_text=True)
+    finally:
+        services.stop()
+
+
+def test_a_job_that_cannot_find_the_free_space_it_needs_fails_before_it_starts_and_can_be_retried(
+        small_disk: Path, make_clip) -> None:
+    data = DataDir.resolve(small_disk / "data")
+    with open_event_log(data) as log:
+        ingest = Ingest(data, log, OPTIONS)
+        job = ingest.run(ingest.create_job(make_clip(seconds=2)))  # min_free_mb: 256 by default
+        assert job.state == "failed"
+        assert job.error.startswith(f"Out of disk space in {data.root} (")
+        assert "this needs at least 256 MB" in job.error  # the floor (and a tiny source to copy)
+        assert not (data.work / job.video_id).exists(), "nothing was encoded"
+        service = IngestService(data, log, OPTIONS)
+        assert service.retry(job.job_id).record.state == "queued"
