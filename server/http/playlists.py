@@ -1,4 +1,5 @@
-"""HLS Content Steering: the origin's master playlist rewritten with one pathway per edge.
+"""Manifests rewritten per client. HLS Content Steering: the origin's master playlist with one
+pathway per edge. Request routing: the MPD with a `<BaseURL>` on the router.
 
 Each pathway repeats every variant and rendition with absolute URLs on one edge (signed, so the
 media playlists' relative segment URLs keep the token) and its own rendition GROUP-IDs, as the
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from xml.sax.saxutils import escape as xml_escape
 
 GROUP_ATTRS = re.compile(r'\b(AUDIO|SUBTITLES|VIDEO|CLOSED-CAPTIONS|GROUP-ID)="([^"]*)"')
 URI_ATTR = re.compile(r'\bURI="([^"]*)"')
+PERIOD = re.compile(r"^([ \t]*)(<Period\b)", re.M)
 HEADER_TAGS = ("#EXTM3U", "#EXT-X-VERSION", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-START")
 
 
@@ -60,3 +63,12 @@ def _pathway_lines(body: list[str], pathway: Pathway) -> list[str]:
 
 def _absolute(uri: str, pathway: Pathway) -> str:
     return uri if "://" in uri else pathway.base_url + uri.lstrip("/")
+
+
+def with_base_url(mpd: str, base_url: str) -> str:
+    """The MPD with an MPD-level `<BaseURL>`: players that resolve its relative segment URLs against
+    the URL they first asked for (ffmpeg), not the one redirected to, still fetch from `base_url`."""
+    if "<BaseURL" in mpd:
+        return mpd
+    element = f"<BaseURL>{xml_escape(base_url)}</BaseURL>"
+    return PERIOD.sub(lambda m: f"{m[1]}{element}\n{m[1]}{m[2]}", mpd, count=1)

@@ -1,5 +1,5 @@
-"""Steering over HTTP: `/steer` (ranked edges with reasons), `/play` (redirect or steered master)
-and the HLS Content Steering manifest the player reloads every TTL."""
+"""Steering over HTTP: `/steer` (ranked edges with reasons), `/play` (the router, or a steered
+master) and the HLS Content Steering manifest the player reloads every TTL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from server.catalog import PUBLISHED
-from server.errors import InvalidRequest, NotFound
+from server.http import route
 from server.http.context import need
 from server.http.playlists import Pathway, steered_master
 from server.storage.blobstore import title_prefix
@@ -18,29 +17,15 @@ from server.storage.blobstore import title_prefix
 bp = Blueprint("steering", __name__)
 
 PLAY_FILES = {"master.m3u8": "application/vnd.apple.mpegurl", "manifest.mpd": "application/dash+xml"}
-STEERING_PARAMS = ("region", "latlon", "lat", "lon", "session")
+STEERING_PARAMS = route.STEERING_PARAMS
 
 
 def client_location() -> tuple[str | None, tuple[float, float] | None]:
     """`?region=eu-west`, or `?latlon=51.5,-0.1` (or `lat`/`lon`): where the client says it is."""
-    region = request.args.get("region") or None
-    raw = request.args.get("latlon") or (f"{request.args['lat']},{request.args['lon']}"
-                                         if "lat" in request.args and "lon" in request.args else "")
-    if not raw:
-        return region, None
-    try:
-        lat, lon = (float(x) for x in raw.split(","))
-    except ValueError:
-        raise InvalidRequest(f"Location {raw!r} is not `lat,lon` in degrees.",
-                             hint="e.g. ?latlon=51.5,-0.1 or ?region=eu-west") from None
-    return region, (lat, lon)
+    return route.client_location(request.args)
 
 
-def published(video_id: str) -> None:
-    """404 unless the title is published (a deleted or failed title has nothing to steer to)."""
-    title = need("catalog").get(video_id)
-    if title.status != PUBLISHED:
-        raise NotFound(f"Title {video_id!r} is {title.status}, not playable.")
+published = route.published
 
 
 @bp.get("/steer/<video_id>")
@@ -55,13 +40,14 @@ def steer(video_id: str) -> Response:
 
 @bp.get("/play/<video_id>/<any('master.m3u8', 'manifest.mpd'):name>")
 def play(video_id: str, name: str) -> ResponseReturnValue:
-    """A 302 to the best edge; with `?steering=1` (HLS) a master playlist with every edge as a pathway."""
+    """A 302 to the request router (`/route/…`, which redirects each segment to a healthy edge);
+    with `?steering=1` (HLS) a master playlist with every edge as a pathway."""
     published(video_id)
     region, latlon = client_location()
     if name == "master.m3u8" and request.args.get("steering") in ("1", "true", "yes"):
         return _steered(video_id, region, latlon)
-    best = need("steering").best(video_id, region, latlon, path=name)
-    response = redirect(best.url, code=302)
+    best = need("steering").best(video_id, region, latlon, path=name)  # the decision; 503 if none
+    response = redirect(route.route_path(video_id, name, request.args), code=302)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Edge"] = best.edge
     return response

@@ -43,20 +43,40 @@ def test_steer_refuses_bad_locations_and_unknown_titles(client: FlaskClient, cdn
     assert client.get("/steer/nope?region=eu-west").status_code == 404
 
 
-def test_play_redirects_a_plain_client_to_a_signed_edge_url(server: HttpServer, cdn: Services,
-                                                             title: Title) -> None:
-    status, headers, _ = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=us-east")
-    assert status == 302 and "/t/" in headers["location"]
-    assert headers["x-edge"] == cdn.steering.rank(VIDEO_ID, "us-east", publish=False)[0].edge
-    status, edge_headers, body = fetch(headers["location"])
-    assert status == 200 and edge_headers["x-edge"] == headers["x-edge"]
+def edge_url(server: HttpServer, name: str, region: str) -> str:
+    """A signed edge URL of one title object, as the router hands it to a player: /play → /route → 302."""
+    play = f"{server.url}/play/{VIDEO_ID}/master.m3u8?region={region}"
+    router = urllib.parse.urljoin(play, fetch(play)[1]["location"])
+    status, headers, _ = fetch(urllib.parse.urljoin(router, name))
+    assert status == 302, name
+    return headers["location"]
+
+
+def test_play_sends_a_plain_client_through_the_router_to_signed_edge_urls(server: HttpServer, cdn: Services,
+                                                                          title: Title) -> None:
+    play = f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=us-east"
+    status, headers, _ = fetch(play)
+    best = cdn.steering.rank(VIDEO_ID, "us-east", publish=False)[0].edge
+    assert status == 302 and headers["x-edge"] == best and headers["cache-control"] == "no-store"
+    master_url = urllib.parse.urljoin(play, headers["location"])
+    assert master_url.startswith(f"{server.url}/route/{VIDEO_ID}/") and "region=us-east" in master_url
+    status, _, body = fetch(master_url)
     variant = m3u8.loads(body.decode()).playlists[0].uri
-    status, _, media = fetch(urllib.parse.urljoin(headers["location"], variant))
-    assert status == 200 and b"#EXTINF" in media
+    assert status == 200 and "://" not in variant
+    playlist_url = urllib.parse.urljoin(master_url, variant)
+    status, _, media = fetch(playlist_url)
+    segment = m3u8.loads(media.decode()).segments[0].uri
+    assert status == 200 and "://" not in segment, "the router serves media playlists itself"
+    status, headers, _ = fetch(urllib.parse.urljoin(playlist_url, segment))
+    assert status == 302 and "/t/" in headers["location"] and headers["x-edge"] == best
+    status, edge_headers, data = fetch(headers["location"])
+    assert status == 200 and edge_headers["x-edge"] == best
+    assert data == cdn.store.read(f"videos/{VIDEO_ID}/{variant.rsplit('/', 1)[0]}/{segment}")
 
 
 def test_tampered_or_expired_tokens_get_403(server: HttpServer, cdn: Services, title: Title) -> None:
-    location = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=eu-west")[1]["location"]
+    location = edge_url(server, "cmaf/360p/init.mp4", "eu-west")
+    assert fetch(location)[0] == 200
     token = location.split("/t/", 1)[1].split("/", 1)[0]
     mac = token.split(".", 1)[1]
     tampered = location.replace(token, token.split(".")[0] + "." + ("A" if mac[0] != "A" else "B") + mac[1:])
@@ -119,8 +139,8 @@ def test_every_decision_is_a_steering_event(client: FlaskClient, cdn: Services, 
 
 def test_edge_urls_from_play_serve_ranges_and_refuse_traversal(server: HttpServer, cdn: Services,
                                                                title: Title) -> None:
-    location = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?region=eu-west")[1]["location"]
-    base = location.rsplit("/", 1)[0]
+    location = edge_url(server, "cmaf/360p/seg_00001.m4s", "eu-west")
+    base = location.split(f"/videos/{VIDEO_ID}/", 1)[0] + f"/videos/{VIDEO_ID}"
     whole = cdn.store.read(f"videos/{VIDEO_ID}/cmaf/360p/seg_00001.m4s")
     status, headers, body = fetch(f"{base}/cmaf/360p/seg_00001.m4s", {"Range": "bytes=10-59"})
     assert status == 206 and body == whole[10:60] and headers["content-range"] == f"bytes 10-59/{len(whole)}"
