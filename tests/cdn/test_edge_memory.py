@@ -4,9 +4,9 @@ memory (Linux `VmHWM`, reset before each request) is read from /proc."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +17,7 @@ import pytest
 from server.cdn.tokens import Signer
 from server.storage.blobstore import LocalBlobStore
 from tests.cdn.edge_process import KEY
+from tests.cdn.origin_server import origin_server
 
 MB = 1024 * 1024
 BIG = 300 * MB            # larger than the cache: passed through, never stored
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
 class EdgeProcess:
     """The child process running one edge, and its peak-memory meter."""
 
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
-        self.proc, self.port = proc, port
+    def __init__(self, proc: subprocess.Popen[str], port: int, cache: Path) -> None:
+        self.proc, self.port, self.cache = proc, port, cache
 
     def reset_peak(self) -> int:
         """Start a new high-water mark at the current resident size (bytes)."""
@@ -66,22 +67,36 @@ def sparse_object(store: LocalBlobStore, key: str, size: int) -> None:
         f.truncate(size)
 
 
-@pytest.fixture
+@pytest.fixture(params=["store", "http"], ids=["blob-store-origin", "http-origin"])
 def edge_process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EdgeProcess]:
+    """An edge (128 MiB cache) in a child process, pulling from a blob store or an HTTP origin."""
     store = LocalBlobStore(tmp_path / "origin")
     sparse_object(store, "videos/big/cmaf/1080p/seg_001.m4s", BIG)
     sparse_object(store, "videos/mid/cmaf/1080p/seg_001.m4s", CACHEABLE)
+    with contextlib.ExitStack() as stack:
+        origin = str(store.root)
+        if request.param == "http":
+            origin = stack.enter_context(origin_server(store.root, ranges=True))[0]
+        yield stack.enter_context(run_edge(origin, tmp_path / "cache"))
+
+
+@contextlib.contextmanager
+def run_edge(origin: str, cache: Path) -> Iterator[EdgeProcess]:
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.cdn.edge_process", str(store.root),
-                             str(tmp_path / "cache"), str(128 * MB)],
-                            cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    args = [sys.executable, "-m", "tests.cdn.edge_process", origin, str(cache), str(128 * MB)]
+    proc = subprocess.Popen(args, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
-    port = json.loads(proc.stdout.readline())["port"]
-    edge = EdgeProcess(proc, port)
-    edge.get("/health")
-    yield edge
-    proc.stdin.close()
-    proc.wait(timeout=30)
+    try:
+        edge = EdgeProcess(proc, json.loads(proc.stdout.readline())["port"], cache)
+        edge.get("/health")
+        yield edge
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def token_path(video_id: str, rest: str) -> str:
@@ -118,9 +133,4 @@ def test_a_cacheable_object_is_filled_and_served_without_holding_it_in_memory(ed
     assert growth < LIMIT, f"edge memory grew by {growth / MB:.0f} MB filling {CACHEABLE // MB} MB"
     status, headers, size, _ = grown_by(edge_process, path, {"Range": "bytes=10-19"})
     assert (status, headers["X-Cache"], size) == (206, "HIT", 10)
-    assert os.path.getsize(edge_process_cache_file(edge_process)) == CACHEABLE
-
-
-def edge_process_cache_file(edge: EdgeProcess) -> Path:
-    cache = Path(edge.proc.args[4])       # type: ignore[index]
-    return next(p for p in cache.iterdir() if p.is_file())
+    assert [p.stat().st_size for p in edge_process.cache.iterdir() if p.is_file()] == [CACHEABLE]

@@ -13,6 +13,7 @@ from server.cdn.fill import title_objects
 from server.cdn.origin import HttpOrigin, OriginError, OriginStream
 from server.errors import NotFound
 from tests.cdn.conftest import VIDEO_ID, EdgeMaker, fetch
+from tests.cdn.origin_server import origin_server as range_origin
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -66,3 +67,23 @@ def test_edge_over_http_origin_serves_stale_when_the_origin_server_goes_away(
     assert (status, headers["X-Cache"], again) == (200, "STALE", body)
     with pytest.raises(OriginError):
         HttpOrigin(base_url(origin_server), timeout=1).open(f"videos/{VIDEO_ID}/master.m3u8")
+
+
+def test_a_partial_read_is_asked_of_the_origin_with_a_range(store) -> None:
+    key = f"videos/{VIDEO_ID}/cmaf/90p/seg_001.m4s"
+    with range_origin(store.root, ranges=True) as (url, asked), HttpOrigin(url).open(key, 100, 50) as stream:
+        assert read_all(stream) == store.read(key)[100:150]
+        assert stream.info.size == store.stat(key).size
+        assert asked == ["bytes=100-149"]
+
+
+def test_an_object_too_large_to_cache_streams_the_clients_range_from_the_http_origin(
+        make_edge: EdgeMaker, store) -> None:
+    key = f"videos/{VIDEO_ID}/cmaf/90p/seg_001.m4s"
+    with range_origin(store.root, ranges=True) as (url, asked):
+        edge = make_edge(origin=HttpOrigin(url), capacity_bytes=100)
+        link = edge.url_for(VIDEO_ID, key.split("/", 2)[2])
+        status, headers, body = fetch(link, {"Range": "bytes=100-149"})
+        assert (status, headers["X-Cache"], body) == (206, "MISS", store.read(key)[100:150])
+        assert "bytes=100-149" in asked
+    assert not edge.cache.has(key) and edge.health()["cached_bytes"] == 0
