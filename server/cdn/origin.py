@@ -155,6 +155,8 @@ class HttpOrigin:
             size, served_from = _length(key, resp.headers), 0
         info = ObjectInfo(safe_key(key), size, validator(resp.headers, size))
         start, length = span(size, start, length)
+        if served_from > start:
+            raise OriginError(f"The origin answered {key!r} from byte {served_from}, not {start}.")
         _skip(resp, start - served_from)
         return OriginStream(info, resp, start, length)
 
