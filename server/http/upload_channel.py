@@ -38,7 +38,11 @@ RECEIVED = "miniflix.received_body"  # environ key: the upload's `ReceivedBody`,
 UPLOAD_PATH = "/api/uploads"
 PART_SUFFIX = ".part"
 STALE_AFTER_S = 300.0  # a live upload writes every few seconds (and waitress drops idle ones after 30 s)
-LINGER_S = 5.0  # how long a refused client may go on sending before the connection is cut
+# After a refusal the rest of the body is read and dropped, so a client that sends it all before
+# reading (Qt, requests, urllib) still gets the 413: until it stops for LINGER_IDLE_S, at most LINGER_S.
+LINGER_S = 30.0
+LINGER_IDLE_S = 5.0
+DRAIN_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -166,12 +170,12 @@ class BodyChannel(HTTPChannel):
     task_class = BodyTask
     request: Any  # the BodyParser of a request still arriving
     linger_on_close = False
-    linger_until: float | None = None
-
+    linger_until: float | None = None  # set while draining a refused body
+    linger_idle_until = 0.0
     closed = False
 
     def handle_close(self) -> None:
-        """Close, but after a refused body first stop sending and read (and drop) for up to LINGER_S.
+        """Close, but after a refused body first stop sending and read (and drop) what still comes.
 
         Closing a socket with unread data makes the kernel answer with a reset, which can destroy
         the 413 before the client reads it.
@@ -202,8 +206,9 @@ class BodyChannel(HTTPChannel):
         return self.linger_until is not None or bool(super().readable())
 
     def writable(self) -> bool:
-        if self.linger_until is not None:
-            return time.monotonic() >= self.linger_until  # a silent client: close via handle_write
+        if self.linger_until is not None:  # a client gone quiet is closed through handle_write
+            now = time.monotonic()
+            return now >= self.linger_until or now >= self.linger_idle_until
         return bool(super().writable())
 
     def handle_write(self) -> None:
@@ -217,7 +222,8 @@ class BodyChannel(HTTPChannel):
             super().handle_read()
             return
         with contextlib.suppress(OSError):
-            if self.recv(self.adj.recv_bytes) and time.monotonic() < self.linger_until:
+            if self.recv(DRAIN_BYTES) and time.monotonic() < self.linger_until:
+                self.linger_idle_until = time.monotonic() + LINGER_IDLE_S
                 return
         self.close_now()
 
@@ -228,6 +234,7 @@ class BodyChannel(HTTPChannel):
         except OSError:
             return False
         self.linger_until = time.monotonic() + LINGER_S
+        self.linger_idle_until = time.monotonic() + LINGER_IDLE_S
         self.will_close = self.close_when_flushed = False
         self.last_activity = time.time()
         return True
