@@ -13,9 +13,11 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -24,7 +26,7 @@ from server.catalog import Title
 from server.http.runner import HttpServer
 from server.http.services import Services
 from server.paths import DataDir
-from tests.http.conftest import VIDEO_ID, Made, publish
+from tests.http.conftest import FPS, VIDEO_ID, Made, publish
 from tests.http.test_http_steering import fetch
 
 REGION = "eu-west"
@@ -49,13 +51,18 @@ def served(services: Services) -> dict[str, int]:
     return {h["name"]: h["hits"] + h["misses"] for h in services.cdn.health()}
 
 
-def stop_serving_edge_between_transfers(player: subprocess.Popen[str], services: Services) -> str:
-    """Pause the player after its edge served the first objects, stop that edge once idle, resume."""
-    wait_for(lambda: max(served(services).values()) >= SERVED_BEFORE_STOP or player.poll() is not None,
+def stop_serving_edge_between_transfers(player: subprocess.Popen[str], services: Services,
+                                        before: dict[str, int]) -> str:
+    """Pause the player after its edge served its first objects (counted from `before`, taken
+    before the player started), stop that edge once idle, resume the player."""
+    def fresh() -> dict[str, int]:
+        return {name: n - before.get(name, 0) for name, n in served(services).items()}
+
+    wait_for(lambda: max(fresh().values()) >= SERVED_BEFORE_STOP or player.poll() is not None,
              60, "the player to fetch its first segments")
     if player.poll() is not None:
         pytest.fail(f"the player ended before the edge could be stopped: {player.communicate()[1]}")
-    counts = served(services)
+    counts = fresh()
     edge = max(counts, key=counts.__getitem__)
     os.kill(player.pid, signal.SIGSTOP)
     try:
@@ -72,9 +79,10 @@ def ffmpeg_play(url: str, services: Services) -> tuple[int, str, subprocess.Comp
     mid-play: (video frames decoded, the stopped edge, ffmpeg's run)."""
     args = ["ffmpeg", "-v", "warning", "-nostats", "-progress", "pipe:1", "-i", url,
             "-map", "0:v:0", "-map", "0:a:0?", "-f", "null", "-"]
+    before = served(services)
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as player:
         try:
-            stopped = stop_serving_edge_between_transfers(player, services)
+            stopped = stop_serving_edge_between_transfers(player, services, before)
             out, err = player.communicate(timeout=120)
         finally:
             if player.poll() is None:
@@ -160,3 +168,42 @@ def test_play_refuses_a_location_a_path_cannot_carry(server: HttpServer, cdn: Se
     status, _, body = fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?session=a%2Fb%3Fc")
     assert status == 400 and "session" in json.loads(body)["message"]
     assert fetch(f"{server.url}/play/{VIDEO_ID}/master.m3u8?session=s-1.2&latlon=51.5,-0.1")[0] == 302
+
+
+def vlc_frames(url: str, out: Path, services: Services | None = None) -> tuple[int, str]:
+    """Real VLC in its own process reads `url` into `out`; with `services`, its edge is stopped
+    mid-play. (video frames VLC wrote, the stopped edge or "")."""
+    args = [sys.executable, "-m", "tests.http.vlc_remux", url, str(out)]
+    stopped, before = "", served(services) if services is not None else {}
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[2]) as player:
+        try:
+            if services is not None:
+                stopped = stop_serving_edge_between_transfers(player, services, before)
+            state, log = player.communicate(timeout=120)
+        finally:
+            if player.poll() is None:
+                player.kill()
+    assert state.strip() == "Ended", log[-2000:]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-count_packets",
+                            "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(out)],
+                           capture_output=True, text=True, timeout=60, check=True)
+    return int(probe.stdout.split()[0]), stopped
+
+
+@needs_sigstop
+def test_vlc_reads_every_frame_when_its_edge_stops_mid_play(long_title: Made, data: DataDir,
+                                                            server: HttpServer, cdn: Services,
+                                                            tmp_path: Path) -> None:
+    publish(data, long_title)
+    url = f"{server.url}/play/{VIDEO_ID}/master.m3u8?region={REGION}"
+    undisturbed, _ = vlc_frames(url, tmp_path / "undisturbed.ts")
+    # VLC's TS remux leaves out the last few frames of any stream; what matters is that a stop loses none
+    assert long_title.frames - FPS < undisturbed <= long_title.frames
+    for edge in cdn.cdn.edges:
+        cdn.cdn.throttle(edge, THROTTLE_MBPS)
+    before = served(cdn)
+    frames, stopped = vlc_frames(url, tmp_path / "stopped.ts", cdn)
+    assert frames == undisturbed
+    after = {name: n - before[name] for name, n in served(cdn).items() if name != stopped}
+    assert any(after.values()), "another edge served the rest of the title"
