@@ -1,6 +1,7 @@
-"""The browser test page: hls.js (installed by `make setup`, served from here) playing via /play.
+"""The browser test pages: hls.js (player.html) and dash.js (dash.html) playing via /play, both
+installed from npm by `make setup` and served from here, so nothing is fetched at run time.
 
-The page reports its state (currentTime, pathway, errors) to `/web/report/<session>` so a test or a
+A page reports its state (currentTime, pathway, errors) to `/web/report/<session>` so a test or a
 person can see what the browser did without a DevTools connection.
 """
 
@@ -19,6 +20,9 @@ bp = Blueprint("web", __name__, url_prefix="/web")
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "resources" / "web"
 HLS_JS = WEB_ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+DASH_JS = WEB_ROOT / "node_modules" / "dashjs" / "dist" / "modern" / "umd" / "dash.mediaplayer.min.js"
+PAGES = {"player.html": "text/html", "dash.html": "text/html", "media-report.js": "text/javascript"}
+PLAYERS = {"hls.min.js": HLS_JS, "dash.mediaplayer.min.js": DASH_JS}
 MAX_REPORTS = 64
 
 _lock = threading.Lock()
@@ -29,17 +33,23 @@ def _reports() -> dict[str, dict[str, Any]]:
     return current_app.extensions.setdefault("miniflix.web_reports", {})
 
 
-@bp.get("/player.html")
-def player_page() -> Response:
-    return send_file(WEB_ROOT / "player.html", mimetype="text/html", max_age=0)
+@bp.get("/player.html", defaults={"name": "player.html"})
+@bp.get("/dash.html", defaults={"name": "dash.html"})
+@bp.get("/media-report.js", defaults={"name": "media-report.js"})
+def page(name: str) -> Response:
+    """A test page, or the script both pages share, straight from resources/web."""
+    return send_file(WEB_ROOT / name, mimetype=PAGES[name], max_age=0)
 
 
-@bp.get("/hls.min.js")
-def hls_js() -> Response:
-    if not HLS_JS.is_file():
-        raise ToolMissing(f"hls.js is not installed at {HLS_JS}.",
-                          hint="Run `make setup` (it runs `npm install` in resources/web).")
-    return send_file(HLS_JS, mimetype="text/javascript", max_age=3600)
+@bp.get("/hls.min.js", defaults={"name": "hls.min.js"})
+@bp.get("/dash.mediaplayer.min.js", defaults={"name": "dash.mediaplayer.min.js"})
+def player_script(name: str) -> Response:
+    """A player library installed from npm into resources/web/node_modules by `make setup`."""
+    path = PLAYERS[name]
+    if not path.is_file():
+        raise ToolMissing(f"the player library {name} is not installed (resources/web/node_modules).",
+                          hint="Run `make setup` (it runs `npm ci` in resources/web).")
+    return send_file(path, mimetype="text/javascript", max_age=3600)
 
 
 @bp.post("/report/<session>")

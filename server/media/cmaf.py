@@ -46,24 +46,35 @@ class Track:
         return ticks / self.timescale
 
     def start_times(self) -> list[Fraction]:
-        """Presentation start of each segment in seconds (decode time + first CTO - edit list)."""
+        """Presentation start of each segment in seconds (decode time + first CTO - edit list); the
+        first one is below 0 when the edit list hides AAC priming."""
         return [Fraction(f.decode_time + f.first_cto - self.init.media_time, self.timescale)
                 for f in self.fragments]
 
     def end_time(self) -> Fraction:
         """Presentation end: decode end shifted like the first sample (B-frame delay, AAC priming)."""
-        if not self.fragments:
-            return Fraction(0)
-        first, last = self.fragments[0], self.fragments[-1]
-        end = last.decode_time + last.duration + first.first_cto - self.init.media_time
-        return Fraction(end, self.timescale)
+        return Fraction(self._end_ticks(), self.timescale)
+
+    def timeline(self) -> list[tuple[int, int]]:
+        """(start, duration) of each segment as presented, in timescale ticks: up to the next
+        segment's start, nothing before 0 (the AAC priming an edit list hides is not presented).
+
+        This is the timeline a player sees once it applied the edit list, as browsers (MSE) and
+        ffmpeg do, so it is the one both manifests state (EXTINF, and the MPD's S@t/@d with
+        presentationTimeOffset 0)."""
+        starts = [max(0, f.decode_time + f.first_cto - self.init.media_time) for f in self.fragments]
+        ends = [*starts[1:], self._end_ticks()] if starts else []
+        return [(start, end - start) for start, end in zip(starts, ends, strict=True)]
 
     def durations(self) -> list[float]:
-        """Presented seconds of each segment: up to the next segment's start, nothing before 0 (the
-        AAC priming an edit list hides is not presented)."""
-        starts = [max(t, Fraction(0)) for t in self.start_times()]
-        ends = [*starts[1:], self.end_time()]
-        return [float(end - start) for start, end in zip(starts, ends, strict=True)]
+        """Presented seconds of each segment (see `timeline`)."""
+        return [duration / self.timescale for _start, duration in self.timeline()]
+
+    def _end_ticks(self) -> int:
+        if not self.fragments:
+            return 0
+        first, last = self.fragments[0], self.fragments[-1]
+        return last.decode_time + last.duration + first.first_cto - self.init.media_time
 
     @property
     def duration(self) -> float:

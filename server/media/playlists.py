@@ -135,29 +135,32 @@ def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, lan
 
 
 def _segment_template(rep: ET.Element, track: Track) -> None:
+    """Times on the presentation timeline, after the init segment's edit list, with the default
+    presentationTimeOffset of 0: MSE (Chromium, Firefox) applies that edit list itself, and a
+    player maps media time to the Period by subtracting the offset (the SourceBuffer's
+    timestampOffset is -PTO/timescale), so an offset equal to the edit list shifted the video twice
+    and its first keyframe fell before the append window: the whole first segment was dropped."""
     base = f"cmaf/{track.name}/"
     template = ET.SubElement(rep, "SegmentTemplate", {
         "timescale": str(track.timescale), "initialization": base + INIT_NAME,
-        "media": base + "seg_$Number%05d$.m4s", "startNumber": "1",
-        "presentationTimeOffset": str(track.init.media_time)})
+        "media": base + "seg_$Number%05d$.m4s", "startNumber": "1"})
     timeline = ET.SubElement(template, "SegmentTimeline")
-    for t, d, repeat in _timeline_runs(track):
+    for t, d, repeat in timeline_runs(track.timeline()):
         attrs = {"t": str(t), "d": str(d)}
         if repeat:
             attrs["r"] = str(repeat)
         ET.SubElement(timeline, "S", attrs)
 
 
-def _timeline_runs(track: Track) -> list[tuple[int, int, int]]:
-    """(start, duration, repeat) runs of equal consecutive segment durations."""
+def timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(start, duration, repeat) runs of equal, contiguous (start, duration) segments."""
     runs: list[tuple[int, int, int]] = []
-    for frag in track.fragments:
-        if runs and runs[-1][1] == frag.duration and runs[-1][0] + runs[-1][1] * (runs[-1][2] + 1) \
-                == frag.decode_time:
+    for start, duration in segments:
+        if runs and runs[-1][1] == duration and runs[-1][0] + runs[-1][1] * (runs[-1][2] + 1) == start:
             t, d, r = runs[-1]
             runs[-1] = (t, d, r + 1)
         else:
-            runs.append((frag.decode_time, frag.duration, 0))
+            runs.append((start, duration, 0))
     return runs
 
 

@@ -1,21 +1,43 @@
-"""Real players through /play: ffmpeg decodes every frame, VLC plays, hls.js survives an edge stop."""
+"""Real players through /play: ffmpeg decodes every frame, VLC plays, hls.js survives an edge stop,
+and dash.js and hls.js in Chromium show every rung from its first frame to its last."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from server.catalog import Title
+from server.events.log import open_event_log
 from server.http.runner import HttpServer
 from server.http.services import Services
+from server.jobs.pipeline import Ingest, IngestOptions
 from server.paths import DataDir
+from tests.conftest import generate_clip
 from tests.http.browser import Browser
-from tests.http.conftest import RUNGS, VIDEO_ID, Made, publish
+from tests.http.conftest import FPS, RUNGS, VIDEO_ID, Made, publish
+
+FRAME = 1 / FPS
+
+
+@pytest.fixture(scope="session")
+def default_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A 4 s title (2 s segments) from the real ingest with the default x264 preset: B-frames, so its
+    video track starts with a composition delay that an edit list removes, as every real title does."""
+    out = tmp_path_factory.mktemp("title4-default")
+    clip = generate_clip(out / "source.mp4", seconds=4, size="640x360", fps=FPS)
+    data = DataDir.resolve(out / "data")
+    options = IngestOptions.from_settings(workers=2, segment_seconds=2.0, retries=0, min_chunk_seconds=1.0)
+    with open_event_log(data) as log:
+        ingest = Ingest(data, log, options)
+        job = ingest.run(ingest.create_job(clip))
+    assert job.state == "published", job.error
+    return Made(data.origin / "videos" / job.video_id, 4, 4 * FPS, tuple(job.result["renditions"]))
 
 
 @pytest.mark.parametrize("rung", [0, 1])
@@ -96,3 +118,60 @@ def test_hls_js_in_chromium_keeps_playing_when_its_edge_stops(long_title: Made, 
     assert others and after["pathway"] != first["pathway"], after
     kinds = {e.value["type"] for e in cdn.events.poll("check", ["playback"], max_events=1000, timeout=1)}
     assert {"started", "segment"} <= kinds, "the page posts its playback telemetry"
+
+
+def play_in_chromium(server: HttpServer, client: FlaskClient, page: str, session: str, tmp_path: Path,
+                     seconds: float, **query: str) -> dict:
+    """Open /web/`page` in headless Chromium until its video has played to `seconds` (or failed);
+    the page's last report. Played, not `ended`: dash.js may leave the element paused on the last
+    frame without ending the MediaSource, which a user cannot tell apart from the end."""
+    url = f"{server.url}/web/{page}?{urllib.parse.urlencode({'v': VIDEO_ID, 'session': session, **query})}"
+    report = lambda: client.get(f"/web/report/{session}").get_json() or {}  # noqa: E731
+    browser = Browser(url, tmp_path / "chromium-profile")
+    try:
+        deadline = time.monotonic() + 90
+        while not ((last := report()).get("ended") or last.get("fatal") or _played_to(last, seconds)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{page} did not play to the end within 90 s; its last report: {last}")
+            time.sleep(0.2)
+        return last
+    finally:
+        browser.close()
+
+
+def _played_to(report: dict, seconds: float) -> bool:
+    played = report.get("media", {}).get("played") or [[0, 0]]
+    return played[-1][1] >= seconds - FRAME - 0.01
+
+
+def video_files(report: dict) -> list[str]:
+    """`<rung>/<file>` of every video file the page fetched (init and segments), in fetch order."""
+    found = [re.search(r"/cmaf/([^/]+/[^/]+)$", path) for path in report["media"]["mediaFiles"]]
+    return [m[1] for m in found if m and not m[1].startswith("audio/")]
+
+
+@pytest.mark.parametrize("page", ["dash.html", "player.html"])
+@pytest.mark.parametrize("rung", [r[0] for r in RUNGS])
+def test_chromium_shows_every_rung_from_its_first_frame_to_its_last(
+        default_title: Made, data: DataDir, server: HttpServer, cdn: Services, client: FlaskClient,
+        tmp_path: Path, page: str, rung: str) -> None:
+    """dash.js (MPD) and hls.js (HLS) with one rung forced: the video track is buffered and shown from
+    0 s, every frame is decoded, and playback runs without a jump to the end of the title."""
+    publish(data, default_title)
+    report = play_in_chromium(server, client, page, f"{page.split('.')[0]}-{rung}", tmp_path,
+                              default_title.seconds, region="eu-west", steering="0", rung=rung)
+    assert report["fatal"] is None, report
+    media = report["media"]
+    fetched = video_files(report)
+    segments = sorted({f for f in fetched if f.endswith(".m4s")})
+    assert {f.split("/")[0] for f in fetched} == {rung}, f"the page fetched other rungs: {fetched}"
+    assert segments == [f"{rung}/seg_{n:05d}.m4s" for n in range(1, 3)], fetched
+    video = next(b for b in media["sourceBuffers"] if b["mime"].startswith("video/"))
+    audio = next(b for b in media["sourceBuffers"] if b["mime"].startswith("audio/"))
+    assert video["earliestStart"] <= 0.1, f"the video track starts at {video['earliestStart']:.3f} s: {media}"
+    assert audio["earliestStart"] <= 0.1, f"the audio track starts at {audio['earliestStart']:.3f} s: {media}"
+    assert video["latestEnd"] >= default_title.seconds - FRAME - 0.01, f"the video track ends early: {media}"
+    assert media["decodedFrames"] == default_title.frames, f"frames decoded: {media}"
+    played = media["played"]
+    assert len(played) == 1 and played[0][0] <= 0.1, f"playback jumped: played ranges {played}"
+    assert _played_to(report, default_title.seconds), f"playback stopped early: {played}"
