@@ -10,6 +10,8 @@ its size on disk (waitress' temp file, then our copy) and a body over the limit 
 - `POST /api/uploads` bodies are written once into `<uploads>/<random>.part`, which the route
   renames into place (`ReceivedBody.claim`); a chunked body is counted while it arrives and
   refused at the limit;
+- an upload that does not fit on the disk (declared length over the free space, or a write that
+  fails) is refused the same way, and the app answers "out of disk space" (507);
 - a body that is never claimed (refused, bad request, client gone, server stopping) is deleted
   when waitress closes the request; `remove_stale_parts` sweeps what a killed server left behind.
 """
@@ -25,16 +27,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.receiver import ChunkedReceiver, FixedStreamReceiver
 from waitress.task import WSGITask
 
+from server.diskspace import MB, disk_full, free_bytes, is_out_of_space
+
 log = logging.getLogger(__name__)
 
 RECEIVED = "miniflix.received_body"  # environ key: the upload's `ReceivedBody`, set only by this server
+BODY_ERROR = "miniflix.body_error"  # environ key: why an upload's body could not be kept (disk full…)
 UPLOAD_PATH = "/api/uploads"
 PART_SUFFIX = ".part"
 STALE_AFTER_S = 300.0  # a live upload writes every few seconds (and waitress drops idle ones after 30 s)
@@ -61,6 +66,8 @@ class ReceivedBody:
     (`append`, `__len__`, `getfile`, `close`).
     """
 
+    failure: OSError | None = None  # a write failed (disk full): the file is gone, the rest is counted
+
     def __init__(self, folder: Path) -> None:
         self.path = folder / f"{uuid.uuid4().hex}{PART_SUFFIX}"
         self._file: IO[bytes] = self.path.open("w+b", buffering=0)  # on disk as it arrives
@@ -70,10 +77,16 @@ class ReceivedBody:
         return self._size
 
     def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # an unbuffered write may take less than it was given
-            view = view[self._file.write(view) or 0:]
         self._size += len(data)
+        if self.failure is not None:
+            return
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered write may take less than it was given
+                view = view[self._file.write(view) or 0:]
+        except OSError as exc:
+            self.failure = exc
+            self.close()  # give the space back at once
 
     def getfile(self) -> IO[bytes]:
         """The body from its first byte (`wsgi.input`), for routes that parse it (multipart)."""
@@ -98,8 +111,9 @@ class BodyParser(HTTPRequestParser):
     limits: BodyLimits  # set on the per-server subclass made by `channel_class`
     content_length: int
     body_rcv: Any
-    refused = False  # the body was (or would be) over the route's limit; it is not passed on
+    refused = False  # the body is not passed on: over the route's limit, or it could not be stored
     received_body: ReceivedBody | None = None
+    body_error: Exception | None = None  # why an upload could not be stored, for the app to answer
     cap = 0
 
     def parse_header(self, header_plus: bytes) -> None:
@@ -108,16 +122,31 @@ class BodyParser(HTTPRequestParser):
         self.cap = self.limits.upload_limit() if upload else self.limits.api_limit()
         if not self.chunked and self.content_length > self.cap:
             self._refuse()
-        elif upload and self.body_rcv is not None and self.limits.uploads is not None:
-            self.received_body = ReceivedBody(self.limits.uploads)
-            self.body_rcv = (ChunkedReceiver(self.received_body) if self.chunked
-                             else FixedStreamReceiver(self.content_length, self.received_body))
+        elif upload and self.body_rcv is not None:
+            self._receive_upload()
+
+    def _receive_upload(self) -> None:
+        """Into a `.part` file in the uploads folder, if its disk has room for the declared length."""
+        folder = cast(Path, self.limits.uploads)
+        if not self.chunked and free_bytes(folder) < self.content_length:
+            self.body_error = disk_full(folder, needed_mb=self.content_length / MB)
+            self._refuse()
+            return
+        self.received_body = ReceivedBody(folder)
+        self.body_rcv = (ChunkedReceiver(self.received_body) if self.chunked
+                         else FixedStreamReceiver(self.content_length, self.received_body))
 
     def received(self, data: bytes) -> int:
         """Consume `data`; once refused, swallow the rest of it rather than parse it as a next request."""
         consumed: int = super().received(data)
-        if not self.refused and self.body_rcv is not None and len(self.body_rcv) > self.cap:
-            self._refuse_after(len(self.body_rcv))
+        body = self.received_body
+        if not self.refused and body is not None and body.failure is not None:
+            failure = body.failure
+            self.body_error = disk_full(body.path.parent) if is_out_of_space(failure) else failure
+            self._stop_reading()
+        elif not self.refused and self.body_rcv is not None and len(self.body_rcv) > self.cap:
+            self.headers["CONTENT_LENGTH"] = str(len(self.body_rcv))  # how the app knows it is too large
+            self._stop_reading()
         return len(data) if self.refused else consumed
 
     def _is_upload(self) -> bool:
@@ -131,11 +160,10 @@ class BodyParser(HTTPRequestParser):
         self.content_length = 0  # so waitress neither reads the body nor answers its own 413
         self.expect_continue = False  # a client that asked first never sends it
 
-    def _refuse_after(self, size: int) -> None:
-        """A chunked body grew past the limit: stop reading, drop what came, tell the app how much."""
+    def _stop_reading(self) -> None:
+        """Refuse a body part-way: drop what came and hand the request to the app now."""
         self.close()
         self.received_body = None
-        self.headers["CONTENT_LENGTH"] = str(size)
         self._refuse()
         self.completed = True
 
@@ -161,6 +189,8 @@ class BodyTask(WSGITask):
         environ: dict[str, Any] = super().get_environment()
         if self.request.received_body is not None:
             environ[RECEIVED] = self.request.received_body
+        if self.request.body_error is not None:
+            environ[BODY_ERROR] = self.request.body_error
         return environ
 
 

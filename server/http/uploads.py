@@ -21,7 +21,7 @@ from werkzeug.utils import secure_filename
 
 from server.errors import InvalidRequest, TooLarge
 from server.http.context import need, services
-from server.http.upload_channel import RECEIVED, ReceivedBody
+from server.http.upload_channel import BODY_ERROR, RECEIVED, ReceivedBody
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 
@@ -42,6 +42,8 @@ def upload() -> Response:
     request.max_content_length = limit + MULTIPART_OVERHEAD
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
+    if (error := request.environ.get(BODY_ERROR)) is not None:
+        raise error  # the server could not store the body (disk full)
     target, original = _store(services().data.uploads, limit)
     try:
         job = need("ingest").submit(target, original)

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +19,15 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from server.catalog import Catalog
+from server.diskspace import free_bytes
+from server.events.log import open_event_log
+from server.http.app import create_app
 from server.http.runner import HttpServer
 from server.http.services import Services
+from server.jobs.service import IngestService
+from server.paths import DataDir
+from server.storage.blobstore import LocalBlobStore
 
 MiB = 1024 * 1024
 WAIT_S = 20.0  # how long a test waits for the server to reach a state before it fails
@@ -213,3 +221,55 @@ def test_stale_parts_are_removed_at_start_and_live_ones_kept(app: Flask, uploads
     os.utime(kept, (hour_ago, hour_ago))
     with HttpServer(app):
         assert files_in(uploads) == ["arriving.part", "clip.mp4"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 20 MB tmpfs mounted in the test's temp dir (needs root, or CAP_SYS_ADMIN)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a small real filesystem is needed and mounting a tmpfs was refused here "
+                    f"({mounted.stderr.strip()}); run as root to include this test")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+@pytest.fixture
+def small_server(small_disk: Path) -> Iterator[tuple[HttpServer, Path]]:
+    """A server whose data dir (and so its uploads folder) is on the 20 MB disk."""
+    data = DataDir.resolve(small_disk / "data")
+    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
+                        events=open_event_log(data))
+    services.ingest = IngestService(data, services.events)
+    services.start()
+    try:
+        with HttpServer(create_app(services, {"TESTING": True}), on_stop=services.stopping) as server:
+            yield server, data.uploads
+    finally:
+        services.stop()
+
+
+def test_an_upload_larger_than_the_free_space_is_refused_unread(small_server: tuple[HttpServer, Path]
+                                                                ) -> None:
+    server, uploads = small_server
+    with connect(server) as sock:
+        send_head(sock, server, "/api/uploads?name=big.mp4", upload_head(30 * MiB))
+        status, _, body = read_response(sock)
+    assert status == 507 and body["error"] == "DiskFull" and "disk space" in body["message"]
+    assert files_in(uploads) == []
+
+
+def test_an_upload_that_fills_the_disk_is_refused_and_frees_it(small_server: tuple[HttpServer, Path]) -> None:
+    server, uploads = small_server
+    free = free_bytes(uploads)
+    with connect(server) as sock:
+        send_head(sock, server, "/api/uploads?name=endless.mp4", upload_head(None))
+        for _ in range(30):  # 30 MiB of unknown length: only a failed write can stop it
+            sock.sendall(chunk(b"\3" * MiB))
+        sock.sendall(b"0\r\n\r\n")
+        status, _, body = read_response(sock)
+    assert status == 507 and body["error"] == "DiskFull" and "disk space" in body["message"]
+    assert files_in(uploads) == [] and free_bytes(uploads) >= free - MiB
