@@ -1,23 +1,30 @@
 """ffmpeg and ffprobe as a boundary: found and version-checked once, run with argv lists only.
 
 Every command is logged, never run through a shell, and its progress read from `-progress pipe:1`.
+Every process is started by `popen`, so none outlives MiniFlix (see there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
+
+import ffmpeg as ffmpeg_python
 
 from server import config
 from server.errors import JobError, ToolMissing
@@ -49,6 +56,88 @@ class FFmpegFailed(JobError):
         self.tail = tail
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux; None elsewhere (Windows, macOS), where children are not tied to us."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_spawner: tuple[int, ThreadPoolExecutor] | None = None
+_spawner_lock = threading.Lock()
+
+
+def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """`subprocess.Popen(argv, **kwargs)` for ffmpeg and ffprobe: on Linux the child gets SIGKILL
+    when this process dies, even by `kill -9`, so no encode runs on for a job that is gone.
+
+    The parent-death signal fires when the *thread* that started the child ends, not the process:
+    children are therefore started from one thread that lives as long as the process, never from
+    the worker threads of an executor (a pool that winds down would kill its children with it).
+    """
+    if _PRCTL is None:
+        return subprocess.Popen(list(argv), **kwargs)
+    die_with_us = partial(_die_with_parent, os.getpid())
+    return _spawn_thread().submit(_start, list(argv), die_with_us, kwargs).result()
+
+
+def capture(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a short command to the end (`popen`), its output as text; TimeoutExpired kills it."""
+    with popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def probe_json(target: str, ffprobe: str, **options: Any) -> dict[str, Any]:
+    """ffprobe's JSON on `target` (format and streams, plus `-key value` for each option), as
+    `ffmpeg.probe` of ffmpeg-python gives it, but started by `popen`; ffmpeg.Error on failure."""
+    args = [ffprobe, "-show_format", "-show_streams", "-of", "json"]
+    for key, value in sorted(options.items()):
+        args += [f"-{key}"] + ([] if value is None else [str(value)])
+    with popen([*args, target], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE) as proc:
+        out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise ffmpeg_python.Error("ffprobe", out, err)
+    data: dict[str, Any] = json.loads(out.decode("utf-8"))
+    return data
+
+
+def _start(argv: list[str], preexec: Callable[[], None], kwargs: dict[str, Any]) -> subprocess.Popen[Any]:
+    return subprocess.Popen(argv, preexec_fn=preexec, **kwargs)
+
+
+def _spawn_thread() -> ThreadPoolExecutor:
+    """The one long-lived thread every child is started from (made again in a forked process)."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or _spawner[0] != os.getpid():
+            _spawner = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="ffmpeg-spawn"))
+        return _spawner[1]
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: ask for SIGKILL when the parent dies (kept across exec), and die
+    now if it already has (it died between fork and here, so the signal would never come)."""
+    assert _PRCTL is not None
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _resolve(name: str) -> str:
     configured = config.get(name)
     path = shutil.which(configured) if configured else shutil.which(name)
@@ -63,7 +152,7 @@ def _resolve(name: str) -> str:
 
 def _version(binary: str) -> str:
     try:
-        out = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=20)
+        out = capture([binary, "-version"], timeout=20)
     except OSError as exc:
         raise ToolMissing(f"{binary} cannot run: {exc}.", hint=INSTALL_HINT) from exc
     first = (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
@@ -111,8 +200,7 @@ def run(args: Sequence[str], what: str, *, on_progress: ProgressCallback | None 
     # Own process group: a Ctrl-C in the terminal reaches us, and we stop ffmpeg deliberately,
     # instead of every ffmpeg dying at once and looking like a failed encode.
     group = {"process_group": 0} if os.name == "posix" else {}
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **group)  # type: ignore[call-overload]
+    proc = popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **group)
     if spare_cores:
         _spare_cores_only(proc.pid)
     elif background:

@@ -25,7 +25,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from server.errors import MediaError
-from server.media.ffmpeg import Tools, find_tools
+from server.media.ffmpeg import Tools, capture, find_tools, popen, probe_json
 from server.media.model import MediaInfo
 from server.media.streams import (
     audio_info,
@@ -100,7 +100,7 @@ def check_file(path: Path) -> int:
 def run_ffprobe(path: Path, tools: Tools, **options: Any) -> dict[str, Any]:
     """ffprobe's JSON (format, streams, plus `options` such as show_entries); MediaError if it fails."""
     try:
-        data: dict[str, Any] = ffmpeg_python.probe(str(path), cmd=tools.ffprobe, **options)
+        data: dict[str, Any] = probe_json(str(path), tools.ffprobe, **options)
     except ffmpeg_python.Error as exc:
         reason = _last_line(exc.stderr) or "ffprobe failed"
         raise MediaError(f"{path.name} is not a video or audio file FFmpeg can read ({reason}).",
@@ -160,8 +160,8 @@ def packet_ends(path: Path, tools: Tools, since: float | None = None) -> dict[in
             "packet=stream_index,pts_time,duration_time", "-of", "csv=p=0", str(path)]
     log.debug("packet scan: %s", " ".join(argv))
     ends: dict[int, float] = {}
-    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True) as proc:
+    with popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+               text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             parsed = packet_end(line)
@@ -209,8 +209,7 @@ def _looks_truncated(declared: float, content: float) -> bool:
 def has_zscale(tools: Tools) -> bool:
     """Whether this ffmpeg has the zscale filter (libzimg), needed to tone-map HDR properly."""
     try:
-        out = subprocess.run([tools.ffmpeg, "-hide_banner", "-h", "filter=zscale"], capture_output=True,
-                             text=True, timeout=20)
+        out = capture([tools.ffmpeg, "-hide_banner", "-h", "filter=zscale"], timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and "Unknown filter" not in out.stdout + out.stderr

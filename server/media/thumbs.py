@@ -14,7 +14,7 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 
 from server.errors import JobError
-from server.media.ffmpeg import Tools, run
+from server.media.ffmpeg import Tools, probe_json, run
 
 THUMBS_DIR = "thumbs"
 POSTER, SPRITE, VTT = "poster.jpg", "sprite.jpg", "thumbs.vtt"
@@ -132,7 +132,7 @@ def make_audio_poster(tools: Tools, audio: Path, out_dir: Path) -> str:
 
 def _video_size(tools: Tools, video: Path) -> tuple[int, int]:
     try:
-        info = ffmpeg_python.probe(str(video), cmd=tools.ffprobe, select_streams="v:0")
+        info = probe_json(str(video), tools.ffprobe, select_streams="v:0")
         stream = info["streams"][0]
         return int(stream["width"]), int(stream["height"])
     except (ffmpeg_python.Error, LookupError, ValueError) as exc:
