@@ -129,7 +129,7 @@ class Ingest:
         """Run (or resume) `job` to the end; returns it published or failed. Raises Cancelled on stop."""
         report, stop = report or (lambda p: None), stop or threading.Event()
         with job_lock(self._lock_path(job.video_id), f"Ingest of {job.original_name}"):
-            self.discard_leftovers()
+            self.discard_leftovers(mine=job.video_id)
             if self._crashed_too_often(job):
                 return self._fail(job, JobError(
                     f"The ingest of {job.original_name} stopped unexpectedly {job.crashes} times (the "
@@ -147,9 +147,11 @@ class Ingest:
                 meter.charge(job)
                 self._save_quietly(job)
 
-    def discard_leftovers(self) -> None:
-        """Delete the staging dirs of packaging runs that were killed (no process holds their job)."""
-        gone = self.blobs.discard_stale_staging(lambda video_id: is_locked(self._lock_path(video_id)))
+    def discard_leftovers(self, mine: str = "") -> None:
+        """Delete the staging dirs of packaging runs that were killed: no process holds their job's
+        lock, or it is the job `mine` whose lock we hold and which has not begun packaging yet."""
+        gone = self.blobs.discard_stale_staging(
+            lambda video_id: video_id != mine and is_locked(self._lock_path(video_id)))
         if gone:
             log.info("removed the staging dirs a killed packaging run left: %s", ", ".join(gone))
 

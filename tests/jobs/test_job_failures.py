@@ -139,3 +139,14 @@ def test_staging_left_by_a_killed_packaging_run_is_removed_at_start_but_not_a_ru
         service.stop()
     assert not killed.exists()
     assert (running / "cmaf" / "seg_00001.m4s").is_file(), "a live packaging run lost its files"
+
+
+def test_a_resumed_job_removes_the_staging_its_killed_run_left(tmp_path: Path, make_clip) -> None:
+    data = DataDir.resolve(tmp_path / "d")
+    with open_event_log(data) as log:
+        ingest = Ingest(data, log, OPTIONS)
+        job = ingest.create_job(make_clip(seconds=2))
+        left = ingest.blobs.staging_dir(job.video_id)  # as a run killed while packaging leaves it
+        (left / "master.m3u8").write_text("#EXTM3U\n")
+        assert ingest.run(job).state == "published"
+    assert not any((data.origin / ".staging").iterdir())

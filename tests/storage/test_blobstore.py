@@ -57,3 +57,12 @@ def test_trash_and_restore_undo_a_delete(tmp_path: Path) -> None:
     assert not store.exists("videos/vid2/master.m3u8")
     store.restore(token, "videos/vid2")
     assert store.read("videos/vid2/master.m3u8") == b"#EXTM3U"
+
+
+def test_discard_stale_staging_removes_only_what_no_build_uses(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    stale, live = store.staging_dir("v-old"), store.staging_dir("vlive")
+    (stale / "cmaf").mkdir()
+    (stale / "cmaf" / "seg.m4s").write_bytes(b"x")
+    assert store.discard_stale_staging(lambda name: name == "vlive") == ("v-old",)
+    assert not stale.exists() and live.is_dir()
