@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.formparser import parse_form_data
 from werkzeug.utils import secure_filename
 
 from server.errors import InvalidRequest, TooLarge
@@ -58,9 +59,7 @@ def _store(folder: Path, limit: int) -> tuple[Path, str]:
     received = request.environ.get(RECEIVED)
     try:
         if request.mimetype == "multipart/form-data":
-            source, original = _form_file()
-            target = folder / safe_name(original)
-            _save(source, target, limit)
+            target, original = _form_file(folder, limit)
         else:
             original = _raw_name()
             target = folder / safe_name(original)
@@ -74,12 +73,39 @@ def _store(folder: Path, limit: int) -> tuple[Path, str]:
     return target, original
 
 
-def _form_file() -> tuple[IO[bytes], str]:
-    """The `file` field of a multipart form: its byte stream and the name the client gave it."""
-    part = request.files.get("file")
-    if part is None or not part.filename:
-        raise InvalidRequest("The multipart form has no `file` field with a file name.")
-    return part.stream, part.filename
+def _form_file(folder: Path, limit: int) -> tuple[Path, str]:
+    """The `file` field of a multipart form, parsed straight into `folder` (not the system temp dir)."""
+    parts: list[Path] = []
+
+    def into_folder(*_: object, **__: object) -> IO[bytes]:
+        parts.append(folder / f"{uuid.uuid4().hex}.part")
+        return parts[-1].open("w+b")
+
+    files = parse_form_data(request.environ, stream_factory=into_folder,
+                            max_content_length=limit + MULTIPART_OVERHEAD)[2]
+    try:
+        part = files.get("file")
+        if part is None or not part.filename:
+            raise InvalidRequest("The multipart form has no `file` field with a file name.")
+        target = folder / safe_name(part.filename)
+        _keep(part.stream, target, limit)
+        return target, part.filename
+    finally:
+        for _, stream in files.items(multi=True):
+            stream.close()
+        for path in parts:
+            path.unlink(missing_ok=True)
+
+
+def _keep(stream: IO[bytes], target: Path, limit: int) -> None:
+    """Rename a form part's file (in the uploads folder already) to `target`, if its size is right."""
+    size = stream.seek(0, os.SEEK_END)
+    stream.close()
+    if size == 0:
+        raise _empty()
+    if size > limit:
+        raise _too_large(limit)
+    os.replace(str(getattr(stream, "name", "")), target)
 
 
 def _raw_name() -> str:

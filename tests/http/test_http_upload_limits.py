@@ -183,6 +183,20 @@ def test_an_upload_is_written_once_into_the_uploads_folder(server: HttpServer, u
     assert stored.read_bytes() == data
 
 
+def test_a_multipart_upload_keeps_only_the_file(server: HttpServer, uploads: Path) -> None:
+    data = os.urandom(3 * MiB)
+    form = (b"--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"my clip.mp4\"\r\n"
+            b"Content-Type: video/mp4\r\n\r\n" + data + b"\r\n--b0undary--\r\n")
+    with connect(server) as sock:
+        send_head(sock, server, "/api/uploads", {"Content-Type": "multipart/form-data; boundary=b0undary",
+                                                 "Content-Length": str(len(form))})
+        sock.sendall(form)
+        status, _, body = read_response(sock)
+    assert status == 202 and body["upload"].endswith("-my_clip.mp4")
+    assert files_in(uploads) == [body["upload"]] and (uploads / body["upload"]).read_bytes() == data
+
+
 def test_a_client_that_disconnects_mid_body_leaves_nothing(server: HttpServer, ingest: Services,
                                                            uploads: Path) -> None:
     sock = connect(server)
