@@ -1,8 +1,9 @@
 """Check a packaged title before it is published, from the packaged files themselves.
 
 Frame counts (no frame lost or doubled at a chunk seam), keyframe-aligned segments on the same grid
-in every rung, bounded segment durations, audio as long as video, and every file the manifests
-name present. The report is written to `integrity.json` beside the manifests.
+in every rung, bounded segment durations, audio as long as video, the MPD's times equal to where the
+media presents, and every file the manifests name present. The report is written to `integrity.json`
+beside the manifests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from server.media.cmaf import Track, scan_track
 from server.media.ffmpeg import Tools, probe_json
 from server.media.manifest_refs import missing_references
 from server.media.model import PackagedTitle
+from server.media.mpd_timing import timing_problems
 
 REPORT_NAME = "integrity.json"
 AAC_FRAME = 1024  # samples per AAC-LC frame
@@ -78,8 +80,12 @@ def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fp
         _check_alignment(videos, fps, problems)
     elif packaged.renditions:
         problems.append("the title has video renditions but no frame rate to check them against.")
-    if packaged.audio is not None:
-        checks["audio"] = _check_audio(packaged, videos, expected_frames, fps, segment_seconds, problems)
+    audio = _scan_audio(packaged, problems) if packaged.audio is not None else None
+    if audio is not None:
+        checks["audio"] = _check_audio(audio, videos, expected_frames, fps, segment_seconds, problems)
+    tracks = [*videos, *([audio] if audio else [])]
+    checks["dash_timing"] = timing_problems(packaged.root / packaged.mpd, tracks)
+    problems += checks["dash_timing"]
     checks["missing_files"] = missing_references(packaged.root, packaged.master, packaged.mpd)
     problems += [f"{name} is named by a manifest but does not exist." for name in checks["missing_files"]]
     report = IntegrityReport(ok=not problems, problems=problems, checks=checks)
@@ -167,13 +173,16 @@ def _check_alignment(videos: list[Track], fps: Fraction, problems: list[str]) ->
                 break
 
 
-def _check_audio(packaged: PackagedTitle, videos: list[Track], expected_frames: int, fps: Fraction | None,
-                 segment_seconds: float, problems: list[str]) -> dict[str, Any] | None:
+def _scan_audio(packaged: PackagedTitle, problems: list[str]) -> Track | None:
     try:
-        audio = scan_track(packaged.root / "cmaf" / "audio")
+        return scan_track(packaged.root / "cmaf" / "audio")
     except (JobError, OSError) as exc:
         problems.append(f"audio: {exc}")
         return None
+
+
+def _check_audio(audio: Track, videos: list[Track], expected_frames: int, fps: Fraction | None,
+                 segment_seconds: float, problems: list[str]) -> dict[str, Any]:
     frame_s = AAC_FRAME / audio.timescale
     facts: dict[str, Any] = {"duration": round(audio.duration, 6), "segments": len(audio.fragments),
                              "segment_durations": [round(d, 6) for d in audio.durations()]}

@@ -4,6 +4,9 @@ a keyframe off the grid, short audio, a lost segment) fails with a problem that 
 from __future__ import annotations
 
 import json
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,12 +14,14 @@ import pytest
 from server.media.audio import encode_audio as encode_title_audio
 from server.media.chunks import plan_chunks
 from server.media.encode import encode_chunk as encode_title_chunk
-from server.media.ffmpeg import find_tools
-from server.media.model import PackagedTitle, Rendition, WorkLayout
+from server.media.ffmpeg import Tools, find_tools
+from server.media.model import MediaInfo, PackagedTitle, Rendition, WorkLayout
+from server.media.mp4box import read_init
+from server.media.mpd_timing import DASH_NS
 from server.media.package import package_title
 from server.media.probe import probe
 from server.media.verify import IntegrityReport, verify_title
-from tests.conftest import ClipMaker
+from tests.conftest import generate_clip
 from tests.media.packaging_inputs import (
     FPS,
     RUNGS,
@@ -99,12 +104,21 @@ def test_an_audio_only_title_verifies(tmp_path: Path) -> None:
     assert report.checks["renditions"] == {}
 
 
-def test_chunks_from_the_real_encoder_on_a_grid_of_fractional_frames_verify(make_clip: ClipMaker,
-                                                                           tmp_path: Path) -> None:
-    """High profile with B-frames (edit lists) and 0.98 s segments at 25 fps (24.5 frames): the
-    encoder rounds boundaries to the nearest frame, sometimes early; every segment must still cut there."""
+@dataclass(frozen=True)
+class Encoded:
+    """A title through the real encoder and packager, as an ingest makes it."""
+
+    tools: Tools
+    info: MediaInfo
+    packaged: PackagedTitle
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> Encoded:
+    """High profile with B-frames (an edit list on every track) and 0.98 s segments at 25 fps."""
+    tmp_path = tmp_path_factory.mktemp("encoded")
     tools = find_tools()
-    info = probe(make_clip(seconds=3.0), tools)
+    info = probe(generate_clip(tmp_path / "clip.mp4", seconds=3.0), tools)
     assert info.video is not None
     rungs = [Rendition("180p", 320, 180, 400, 800), Rendition("90p", 160, 90, 200, 400)]
     chunks = plan_chunks(info.duration, info.video.fps, 0.98, 2, min_chunk_seconds=0.5)
@@ -112,12 +126,46 @@ def test_chunks_from_the_real_encoder_on_a_grid_of_fractional_frames_verify(make
     for chunk in chunks:
         encode_title_chunk(tools, info, chunk, rungs, layout, 0.98)
     encode_title_audio(tools, info, layout)
-    out = tmp_path / "out"
-    packaged = package_title(tools, layout, rungs, chunks, info.video.fps, 0.98, info.audio, out)
-    report = verify_title(tools, packaged, info.expected_frames, info.video.fps, 0.98)
+    packaged = package_title(tools, layout, rungs, chunks, info.video.fps, 0.98, info.audio, tmp_path / "out")
+    return Encoded(tools, info, packaged)
+
+
+def verify_encoded(encoded: Encoded, packaged: PackagedTitle) -> IntegrityReport:
+    assert encoded.info.video is not None
+    return verify_title(encoded.tools, packaged, encoded.info.expected_frames, encoded.info.video.fps, 0.98)
+
+
+def test_chunks_from_the_real_encoder_on_a_grid_of_fractional_frames_verify(encoded: Encoded) -> None:
+    """The encoder rounds boundaries of 24.5 frames to the nearest frame, sometimes early; every
+    segment must still cut there, and the MPD must place every segment where its media presents."""
+    report = verify_encoded(encoded, encoded.packaged)
     assert report.ok, report.problems
     assert report.checks["renditions"]["90p"]["keyframe_times"] == [0.0, 0.96, 1.96, 2.92]
     assert report.checks["renditions"]["90p"]["segment_frames"] == [24, 25, 24, 2]
+    assert report.checks["dash_timing"] == []
+
+
+def test_an_mpd_that_repeats_the_edit_list_as_its_offset_fails_naming_the_shift(encoded: Encoded,
+                                                                                 tmp_path: Path) -> None:
+    """The MPD that made Chromium drop every title's first segment: presentationTimeOffset equal to
+    the edit list the browser applies anyway, so the video's first keyframe landed at -0.08 s."""
+    packaged = PackagedTitle(tmp_path / "out", renditions=encoded.packaged.renditions,
+                             audio=encoded.packaged.audio)
+    shutil.copytree(encoded.packaged.root, packaged.root)
+    mpd = packaged.root / packaged.mpd
+    tree = ET.parse(mpd)
+    for rep in tree.getroot().iterfind(".//d:Representation", DASH_NS):
+        template = rep.find("d:SegmentTemplate", DASH_NS)
+        assert template is not None
+        media_time = read_init(packaged.root / "cmaf" / rep.get("id", "") / "init.mp4").media_time
+        template.set("presentationTimeOffset", str(media_time))
+    tree.write(mpd)
+    report = verify_encoded(encoded, packaged)
+    assert not report.ok
+    expected = ("manifest.mpd puts segment 1 of 180p at -0.080 s, but its media presents from 0.000 s "
+                "(after the init segment's edit list): a DASH player would shift the track by -0.080 s.")
+    assert expected in report.problems, report.problems
+    assert any(p.startswith("manifest.mpd puts segment 1 of audio at -0.021 s") for p in report.problems)
 
 
 def test_a_damaged_segment_is_reported_with_its_file_name(title: Title, tmp_path: Path) -> None:
