@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from server.events.log import EventLog
 from server.paths import DataDir
@@ -70,3 +76,37 @@ os.execv("/usr/bin/ffmpeg", ["ffmpeg", *sys.argv[1:]])
 """)
     script.chmod(0o755)
     return {"MINIFLIX_FFMPEG": str(script)}
+
+
+@contextmanager
+def mounted_small_disk(disk: Path) -> Iterator[Path]:
+    """A real 20 MB file system (tmpfs) mounted at `disk`; skips the test where mounting is refused
+    (it needs root, or CAP_SYS_ADMIN), and unmounts after it."""
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a small real filesystem is needed and mounting a tmpfs was refused here "
+                    f"({mounted.stderr.strip()}); run as root to include this test")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill `disk` with a file until only `leave` bytes are free (0: until writes fail)."""
+    filler = disk / f"filler-{time.monotonic_ns()}"
+    with filler.open("wb") as out:
+        try:
+            while (free := free_bytes(disk)) > leave:
+                out.write(b"\0" * min(1 << 20, max(4096, free - leave)))
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    return filler
+
+
+def free_bytes(path: Path) -> int:
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize

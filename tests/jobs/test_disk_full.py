@@ -3,9 +3,6 @@ the failure is recorded, and reading the catalog, the jobs and playing a healthy
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +21,7 @@ from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.service import FINISHED, IngestService
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
+from tests.jobs.helpers import fill, mounted_small_disk
 
 OPTIONS = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
                         min_chunk_seconds=1.0)
@@ -31,30 +29,8 @@ OPTIONS = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultra
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 20 MB tmpfs mounted in the test's temp dir (needs root, or CAP_SYS_ADMIN)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"a small real filesystem is needed and mounting a tmpfs was refused here "
-                    f"({mounted.stderr.strip()}); run as root to include this test")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def fill(disk: Path, leave: int = 0) -> Path:
-    """Fill `disk` with a file until only `leave` bytes are free (0: until writes fail)."""
-    filler = disk / f"filler-{time.monotonic_ns()}"
-    with filler.open("wb") as out:
-        try:
-            while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
-                free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-                out.write(b"\0" * min(1 << 20, max(4096, free - leave)))
-                out.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
+    with mounted_small_disk(tmp_path / "disk") as disk:
+        yield disk
 
 
 def wait_finished(service: IngestService, job_id: str, limit_s: float = 180) -> str:
