@@ -14,11 +14,14 @@ from server.cdn.cluster import CDN
 from server.cdn.origin import StoreOrigin
 from server.cdn.steering import Steering
 from server.cdn.topology import Topology
+from server.diskspace import is_out_of_space
+from server.errors import JobError
 from server.events.log import open_event_log
 from server.http.app import create_app
 from server.http.services import Services
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.service import FINISHED, IngestService
+from server.media import ffmpeg
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
 from tests.jobs.helpers import fill, mounted_small_disk
@@ -100,3 +103,17 @@ def test_a_job_that_cannot_find_the_free_space_it_needs_fails_before_it_starts_a
         assert not (data.work / job.video_id).exists(), "nothing was encoded"
         service = IngestService(data, log, OPTIONS)
         assert service.retry(job.job_id).record.state == "queued"
+
+
+def test_ffmpeg_and_python_running_out_of_space_are_both_told_apart_as_a_full_disk(
+        small_disk: Path, make_clip) -> None:
+    clip = make_clip(seconds=2)
+    fill(small_disk)
+    with pytest.raises(JobError) as ffmpeg_failed:
+        ffmpeg.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-c", "copy",
+                    str(small_disk / "copy.mp4")], "copying the clip")
+    with pytest.raises(OSError) as python_failed:
+        (small_disk / "note.txt").write_bytes(b"x" * 65536)
+    for failure in (ffmpeg_failed.value, python_failed.value):
+        assert is_out_of_space(failure), failure
+    assert not is_out_of_space(JobError("chunk 3 failed: x264 [error]: broken stream"))
