@@ -82,7 +82,7 @@ def _finite(text: str) -> float:
 def arg_int(name: str, default: int, lo: int = 0, hi: int = 1_000_000) -> int:
     """An integer query argument within [lo, hi], or a 400."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

@@ -39,6 +39,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 def client_location(args: Mapping[str, str]) -> tuple[str | None, tuple[float, float] | None]:
     """`region=eu-west`, or `latlon=51.5,-0.1` (or `lat`/`lon`): where the client says it is."""
     region = args.get("region") or None
+    if ("lat" in args) != ("lon" in args):  # one alone would be silently ignored
+        raise InvalidRequest("Give both `lat` and `lon` (or `latlon=lat,lon`).")
     raw = args.get("latlon") or (f"{args['lat']},{args['lon']}" if "lat" in args and "lon" in args else "")
     if not raw:
         return region, None

@@ -53,7 +53,7 @@ def validate(item: Any, index: int = 0) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InvalidRequest(f"{where} is not a JSON object.")
     kind = item.get("type")
-    if kind not in NUMBERS:
+    if not isinstance(kind, str) or kind not in NUMBERS:
         raise InvalidRequest(f"{where}: type {kind!r:.40} is not one of {sorted(NUMBERS)}.")
     event: dict[str, Any] = {"type": kind, "at": _number(item, "at", where, time.time())}
     for name in COMMON_TEXT:
@@ -63,7 +63,16 @@ def validate(item: Any, index: int = 0) -> dict[str, Any]:
         event[name] = _number(item, name, where)
     if kind == "quality_switch":
         event["from"], event["to"] = _text(item, "from", where), _text(item, "to", where, required=True)
+    _check_others(item, kind, where)
     return event
+
+
+def _check_others(item: dict[str, Any], kind: str, where: str) -> None:
+    """Known fields this type does not use are dropped, but must still be well formed if sent."""
+    for name in set(MAX_VALUE).difference(NUMBERS[kind]).intersection(item):
+        _number(item, name, where)
+    for name in {"from", "to"}.intersection(item):
+        _text(item, name, where)
 
 
 def _text(item: dict[str, Any], name: str, where: str, required: bool = False) -> str:

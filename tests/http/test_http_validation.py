@@ -55,9 +55,23 @@ def test_deeply_nested_json_is_a_400(client: FlaskClient, title: Title) -> None:
 
 
 def test_non_json_numbers_in_telemetry_are_refused(client: FlaskClient, title: Title) -> None:
-    body = '{"type": "started", "session_id": "s", "video_id": "%s", "startup_ms": NaN}' % VIDEO_ID
+    body = '{"type": "started", "session_id": "s", "video_id": "' + VIDEO_ID + '", "startup_ms": NaN}'
     response = post_raw(client, "/api/telemetry", body)
     assert response.status_code == 400 and "NaN" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("kind", [{}, [], None, 5])
+def test_an_event_type_that_is_not_a_string_is_a_400(client: FlaskClient, title: Title, kind: Any) -> None:
+    """Found by the fuzz test: `{"type": {}}` was a 500 (unhashable type)."""
+    response = client.post("/api/telemetry", json={"type": kind, "session_id": "s", "video_id": VIDEO_ID})
+    assert response.status_code == 400 and "type" in response.get_json()["message"]
+
+
+def test_a_field_another_event_type_uses_must_still_be_right(client: FlaskClient, title: Title) -> None:
+    """Found by the fuzz test: a `started` event with `watched_s: {}` was published (dropped silently)."""
+    event = {"type": "started", "session_id": "s", "video_id": VIDEO_ID, "startup_ms": 5, "watched_s": {}}
+    response = client.post("/api/telemetry", json=event)
+    assert response.status_code == 400 and "watched_s" in response.get_json()["message"]
 
 
 @pytest.mark.parametrize("field, value", [("bytes", 1e300), ("bitrate", 1e20), ("at", 1e15),
