@@ -35,6 +35,7 @@ from waitress.receiver import ChunkedReceiver, FixedStreamReceiver
 from waitress.task import WSGITask
 
 from server.diskspace import MB, disk_full, free_bytes, is_out_of_space
+from server.errors import MiniflixError
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class BodyParser(HTTPRequestParser):
     body_rcv: Any
     refused = False  # the body is not passed on: over the route's limit, or it could not be stored
     received_body: ReceivedBody | None = None
-    body_error: Exception | None = None  # why an upload could not be stored, for the app to answer
+    body_error: MiniflixError | None = None  # why an upload could not be stored, for the app to answer
     cap = 0
 
     def parse_header(self, header_plus: bytes) -> None:
@@ -132,7 +133,12 @@ class BodyParser(HTTPRequestParser):
             self.body_error = disk_full(folder, needed_mb=self.content_length / MB)
             self._refuse()
             return
-        self.received_body = ReceivedBody(folder)
+        try:
+            self.received_body = ReceivedBody(folder)
+        except OSError as exc:  # no room even for an empty file, or the folder is gone
+            self.body_error = storage_error(exc, folder)
+            self._refuse()
+            return
         self.body_rcv = (ChunkedReceiver(self.received_body) if self.chunked
                          else FixedStreamReceiver(self.content_length, self.received_body))
 
@@ -141,8 +147,7 @@ class BodyParser(HTTPRequestParser):
         consumed: int = super().received(data)
         body = self.received_body
         if not self.refused and body is not None and body.failure is not None:
-            failure = body.failure
-            self.body_error = disk_full(body.path.parent) if is_out_of_space(failure) else failure
+            self.body_error = storage_error(body.failure, body.path.parent)
             self._stop_reading()
         elif not self.refused and self.body_rcv is not None and len(self.body_rcv) > self.cap:
             self.headers["CONTENT_LENGTH"] = str(len(self.body_rcv))  # how the app knows it is too large
@@ -268,6 +273,15 @@ class BodyChannel(HTTPChannel):
         self.will_close = self.close_when_flushed = False
         self.last_activity = time.time()
         return True
+
+
+def storage_error(exc: OSError, folder: Path) -> MiniflixError:
+    """What to tell the client when an upload cannot be written: disk full, or a bare reason (no path)."""
+    if is_out_of_space(exc):
+        return disk_full(folder)
+    log.error("cannot write an upload into %s: %s", folder, exc)
+    return MiniflixError(f"The server could not store the upload: {exc.strerror or type(exc).__name__}.",
+                         hint="See the server log.")
 
 
 def channel_class(limits: BodyLimits) -> type[BodyChannel]:

@@ -218,6 +218,15 @@ def test_a_refused_upload_leaves_nothing(server: HttpServer, uploads: Path, leng
     assert files_in(uploads) == []
 
 
+def test_an_upload_that_cannot_be_stored_says_why_without_a_path(server: HttpServer, uploads: Path) -> None:
+    uploads.rmdir()  # e.g. removed by hand while the server runs
+    with connect(server) as sock:
+        send_head(sock, server, "/api/uploads?name=clip.mp4", upload_head(1000))
+        status, _, body = read_response(sock)
+    assert status == 500 and "could not store the upload" in body["message"]
+    assert str(uploads.parent) not in json.dumps(body)
+
+
 def test_json_bodies_over_the_api_limit_are_refused_unread(server: HttpServer, uploads: Path) -> None:
     with connect(server) as sock:
         send_head(sock, server, "/api/jobs", {"Content-Type": "application/json",
