@@ -3,6 +3,7 @@ and dash.js and hls.js in Chromium show every rung from its first frame to its l
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -175,3 +176,23 @@ def test_chromium_shows_every_rung_from_its_first_frame_to_its_last(
     played = media["played"]
     assert len(played) == 1 and played[0][0] <= 0.1, f"playback jumped: played ranges {played}"
     assert _played_to(report, default_title.seconds), f"playback stopped early: {played}"
+
+
+@pytest.mark.parametrize("manifest", ["manifest.mpd", "master.m3u8"])
+def test_ffmpeg_reads_every_rung_from_0_s_with_every_frame_over_dash_and_hls(
+        default_title: Made, data: DataDir, server: HttpServer, cdn: Services, manifest: str) -> None:
+    """ffmpeg applies the edit lists as browsers do: through either manifest every rung's first frame
+    is at 0 s, every frame is there, and the audio starts with it (its priming hidden before 0)."""
+    publish(data, default_title)
+    url = f"{server.url}/play/{VIDEO_ID}/{manifest}?region=eu-west"
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_entries",
+                          "stream=codec_type,width,start_time,nb_read_packets", "-count_packets", url],
+                         capture_output=True, text=True, timeout=60, check=True)
+    streams = json.loads(out.stdout)["streams"]
+    video = {s["width"]: s for s in streams if s["codec_type"] == "video"}
+    assert sorted(video) == sorted(r[1] for r in RUNGS)
+    for stream in video.values():
+        assert float(stream["start_time"]) == 0.0, stream
+        assert int(stream["nb_read_packets"]) == default_title.frames, stream
+    (audio,) = [s for s in streams if s["codec_type"] == "audio"]
+    assert -0.03 < float(audio["start_time"]) <= 0.0, audio  # one AAC frame of priming at most

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import m3u8
 import pytest
+from mpegdash.nodes import SegmentTemplate
 from mpegdash.parser import MPEGDASHParser
 
 from server.errors import Cancelled, InvalidRequest, JobError
@@ -286,3 +287,34 @@ def test_a_set_stop_event_cancels_before_any_ffmpeg_runs(title: Title, tmp_path:
         package_title(title.tools, title.layout, title.renditions, title.chunks, FPS, SEGMENT, title.audio,
                       tmp_path, stop=stop)
     assert not list((tmp_path / "cmaf").glob("*/seg_*.m4s"))
+
+
+def first_presented(init: Path, segment: Path) -> Fraction:
+    """When ffprobe (which applies the init segment's edit list) presents the segment's earliest sample."""
+    info = ffprobe_json(Path(f"concat:{init}|{segment}"), "-show_entries", "packet=pts:stream=time_base")
+    return min(p["pts"] for p in info["packets"]) * Fraction(info["streams"][0]["time_base"])
+
+
+def mpd_starts(template: SegmentTemplate) -> list[Fraction]:
+    """Each segment's start as a DASH player computes it: (S@t - presentationTimeOffset) / timescale."""
+    offset, starts, t = template.presentation_time_offset or 0, [], 0
+    for s in template.segment_timelines[0].Ss:
+        t = s.t if s.t is not None else t
+        for _ in range(1 + (s.r or 0)):
+            starts.append(Fraction(t - offset, template.timescale))
+            t += s.d
+    return starts
+
+
+def test_the_mpd_places_every_segment_where_ffprobe_presents_it(packaged: PackagedTitle) -> None:
+    """The browser applies the init segment's edit list itself, so the MPD's times must be the media's
+    own after it, clamped at 0 (the AAC priming is hidden), with presentationTimeOffset 0."""
+    mpd = MPEGDASHParser.parse(str(packaged.root / "manifest.mpd"))
+    for rep in [r for a in mpd.periods[0].adaptation_sets for r in a.representations]:
+        (template,) = rep.segment_templates
+        assert (template.presentation_time_offset or 0) == 0
+        stated = mpd_starts(template)
+        directory = packaged.root / "cmaf" / rep.id
+        media = [max(Fraction(0), first_presented(directory / "init.mp4", directory / f"seg_{k:05d}.m4s"))
+                 for k in range(1, len(stated) + 1)]
+        assert stated == media, f"{rep.id}: MPD {list(map(float, stated))}, media {list(map(float, media))}"
