@@ -2,11 +2,21 @@
 
 It cannot add a separate audio playlist to a media playlist, so a fixed rung plays without sound;
 Auto (the master playlist) has both. Dropped frames are not reported by QMediaPlayer (shown as 0).
+
+Every call that changes the player's state goes through `QMetaObject.invokeMethod`, which releases
+Python's GIL for the call; PySide6's own `stop()`, `play()`, `setPosition()` keep holding it. Holding
+it froze the window: stopping tears down FFmpeg's audio renderer on its own thread, whose destructor
+holds a Qt connection lock while it asks Python (the GIL) about the Python-made QAudioOutput, while
+`stop()` on the GUI thread holds the GIL and waits for that lock. Closing also clears the source, so
+a load still reading over HTTP is cancelled and FFmpeg's threads are joined there, GIL-free, and the
+player's destructor has nothing left to wait for.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QUrl
+from typing import Any
+
+from PySide6.QtCore import Q_ARG, QMetaObject, QObject, Qt, QUrl
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import QWidget
@@ -50,8 +60,8 @@ class QtBackend(PlaybackBackend):
     def load(self, url: str, start_s: float = 0.0, audio_url: str = "") -> None:
         self.source = url
         self._start_s = start_s
-        self.player.setSource(QUrl(url))
-        self.player.play()
+        _call(self.player, "setSource", Q_ARG(QUrl, QUrl(url)))
+        _call(self.player, "play")
         self.start_polling()
 
     def _status(self, status: Status) -> None:
@@ -60,19 +70,19 @@ class QtBackend(PlaybackBackend):
             self.seek(start)
 
     def play(self) -> None:
-        self.player.play()
+        _call(self.player, "play")
 
     def pause(self) -> None:
-        self.player.pause()
+        _call(self.player, "pause")
 
     def stop(self) -> None:
-        self.player.stop()
+        _call(self.player, "stop")
 
     def seek(self, seconds: float) -> None:
-        self.player.setPosition(int(max(0.0, seconds) * 1000))
+        _call(self.player, "setPosition", Q_ARG("qint64", int(max(0.0, seconds) * 1000)))
 
     def set_volume(self, percent: int) -> None:
-        self.audio.setVolume(max(0, min(100, int(percent))) / 100.0)
+        _call(self.audio, "setVolume", Q_ARG("float", max(0, min(100, int(percent))) / 100.0))
 
     def sample(self) -> MediaStats:
         size = self.player.videoSink().videoSize() if self.player.videoSink() else None
@@ -96,5 +106,12 @@ class QtBackend(PlaybackBackend):
             self.player.playbackState(), IDLE)
 
     def close(self) -> None:
+        """Stop and forget the stream (idempotent): see the module docstring for why the source goes."""
         super().close()
-        self.player.stop()
+        _call(self.player, "setSource", Q_ARG(QUrl, QUrl()))
+
+
+def _call(target: QObject, slot: str, *args: Any) -> None:
+    """Call `target`'s Qt slot now, on this thread, with the GIL released (see the module docstring)."""
+    if not QMetaObject.invokeMethod(target, slot, Qt.ConnectionType.DirectConnection, *args):
+        raise RuntimeError(f"{type(target).__name__} has no slot {slot} taking these arguments")

@@ -3,11 +3,17 @@
 VLC is embedded with the window id of that widget only where Qt has real native windows (xcb,
 Windows, macOS); on `offscreen` (tests) `set_xwindow` would crash, so video and audio go to VLC's
 dummy outputs instead.
+
+libvlc's stop joins the stream's threads, and VLC 3's HLS downloader does not give up a read that the
+server never answers: a stop on the GUI thread froze the window whenever an edge stalled. So a media
+player is never stopped there; each load gets a fresh one and the old one is stopped and freed on a
+worker thread (waited for briefly, so a normal stop still finishes before the call returns).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 import vlc
@@ -30,6 +36,7 @@ from studio.player.backend import (
 NATIVE_PLATFORMS = ("xcb", "windows", "cocoa")
 BASE_ARGS = ("--no-video-title-show", "--quiet", "--network-caching=1000", "--no-snapshot-preview")
 HEADLESS_ARGS = ("--aout=dummy", "--vout=dummy")
+RELEASE_WAIT_S = 1.0  # how long the GUI thread waits for libvlc to let go of a stream it stops
 STATES = {
     vlc.State.NothingSpecial: IDLE, vlc.State.Opening: OPENING, vlc.State.Buffering: BUFFERING,
     vlc.State.Playing: PLAYING, vlc.State.Paused: PAUSED, vlc.State.Stopped: IDLE,
@@ -54,11 +61,21 @@ class VlcBackend(PlaybackBackend):
         if self.instance is None:
             raise RuntimeError("libvlc.Instance failed (see VLC's messages above)")
         self.version = vlc.libvlc_get_version().decode(errors="replace").split(" ")[0]
-        self.player = self.instance.media_player_new()
         self.surface: QWidget | None = None
         self._cache_pct = 0.0
         self._stats = vlc.MediaStats()
-        self.player.event_manager().event_attach(vlc.EventType.MediaPlayerBuffering, self._on_buffering)
+        self.player: Any = None
+        self._events: Any = None  # kept: python-vlc's callback dies with its EventManager object
+        self._fresh_player()
+
+    def _fresh_player(self) -> None:
+        """Swap in a new idle media player; the old one is stopped and freed off the GUI thread."""
+        old, old_events = self.player, self._events
+        self.player = self.instance.media_player_new()
+        self._events = self.player.event_manager()
+        self._events.event_attach(vlc.EventType.MediaPlayerBuffering, self._on_buffering)
+        if old is not None:
+            retire(old, old_events)
 
     def _on_buffering(self, event: Any) -> None:
         # Runs on a VLC thread: a plain float assignment, read by the GUI-thread poll.
@@ -91,21 +108,25 @@ class VlcBackend(PlaybackBackend):
         if audio_url:
             media.add_option(f":input-slave={audio_url}")
         self._cache_pct = 0.0
+        self._fresh_player()
         self.player.set_media(media)
         self._embed()
         self.player.play()
         self.start_polling()
 
     def play(self) -> None:
-        if self.player.get_state() == vlc.State.Ended:
-            self.player.stop()
+        if self.player.get_state() == vlc.State.Ended:  # VLC also "ends" a stream that stopped coming
+            media = self.player.get_media()
+            self._fresh_player()
+            self.player.set_media(media)
+            self._embed()
         self.player.play()
 
     def pause(self) -> None:
         self.player.set_pause(1)
 
     def stop(self) -> None:
-        self.player.stop()
+        self._fresh_player()
 
     def seek(self, seconds: float) -> None:
         self.player.set_time(int(max(0.0, seconds) * 1000))
@@ -136,12 +157,26 @@ class VlcBackend(PlaybackBackend):
         return (int(width), int(height))
 
     def close(self) -> None:
-        """Stop and free libvlc's player (idempotent: the view may close after an explicit shutdown)."""
+        """Stop and free libvlc's player (idempotent: the view may close after an explicit shutdown).
+        The instance is released here; libvlc frees it once a stopping player lets go of it."""
         super().close()
         if self.player is None:
             return
-        self.player.event_manager().event_detach(vlc.EventType.MediaPlayerBuffering)
-        self.player.stop()
-        self.player.release()
+        retire(self.player, self._events)
         self.instance.release()
-        self.player = self.instance = None
+        self.player = self.instance = self._events = None
+
+
+def retire(player: Any, events: Any, wait_s: float = RELEASE_WAIT_S) -> bool:
+    """Stop and release `player` on a worker thread, waiting at most `wait_s` for it; True when it
+    finished. A stream stuck on an unanswered request is left to end on its own (see the module doc)."""
+    events.event_detach(vlc.EventType.MediaPlayerBuffering)
+    worker = threading.Thread(target=_stop_and_release, args=(player,), name="vlc-release", daemon=True)
+    worker.start()
+    worker.join(wait_s)
+    return not worker.is_alive()
+
+
+def _stop_and_release(player: Any) -> None:
+    player.stop()
+    player.release()

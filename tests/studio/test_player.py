@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +18,8 @@ from studio.player.panels import CUSTOM
 from studio.views.player import PlayerView
 
 PLAY_TIMEOUT_MS = 20_000
+ROOT = Path(__file__).resolve().parents[2]
+PROBE_TIMEOUT_S = 120  # a probe takes seconds (its own watchdog ends it at 80 s); one never ending froze
 
 
 @pytest.fixture
@@ -134,3 +141,32 @@ def test_without_libvlc_qtmultimedia_plays_and_says_so(qtbot: Any, api_client: A
         assert view.session.stats()["edge"]
     finally:
         view.shutdown()
+
+
+def run_probe(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run a `player_probe` scenario in a child process: a player frozen in native code (holding the
+    GIL) cannot be interrupted in this process, so a child that never ends is the frozen window."""
+    try:
+        return subprocess.run([sys.executable, "-m", "tests.studio.player_probe", *args], cwd=ROOT,
+                              env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                              capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the player froze: {args[0]} did not end within {PROBE_TIMEOUT_S} s\n{exc.stderr!r}")
+
+
+def test_closing_the_qt_player_never_waits_holding_python(studio_server: Any,
+                                                           published_title: dict[str, Any]) -> None:
+    """Stopping QMediaPlayer joins FFmpeg threads that may need Python (its audio renderer asks about
+    the Python-made QAudioOutput as it dies); stopping while holding the GIL froze the window."""
+    done = run_probe("python-on-another-thread", studio_server.url, json.dumps(published_title))
+    assert done.returncode == 0 and "closed" in done.stdout, done.stderr[-4000:]
+
+
+@pytest.mark.parametrize("backend", ["vlc", "qt"])
+def test_an_edge_that_stalls_mid_title_never_freezes_the_player(backend: str, studio_server: Any,
+                                                                published_title: dict[str, Any]) -> None:
+    """An edge that stops answering mid-title: loading another edge (a re-steer) plays, and closing
+    returns; VLC's stop used to wait for the unanswered segment request forever."""
+    done = run_probe("stalled-edge", backend, studio_server.url, published_title["video_id"])
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "reloaded\nclosed\n" in done.stdout, done.stdout
