@@ -11,6 +11,7 @@ import ctypes
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import signal
@@ -19,7 +20,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -71,7 +72,7 @@ def _load_prctl() -> Callable[..., int] | None:
 
 
 _PRCTL = _load_prctl()
-_spawner: tuple[int, ThreadPoolExecutor] | None = None
+_spawner: _Spawner | None = None
 _spawner_lock = threading.Lock()
 
 
@@ -85,8 +86,7 @@ def popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """
     if _PRCTL is None:
         return subprocess.Popen(list(argv), **kwargs)
-    die_with_us = partial(_die_with_parent, os.getpid())
-    return _spawn_thread().submit(_start, list(argv), die_with_us, kwargs).result()
+    return _spawn_thread().start(list(argv), kwargs)
 
 
 def capture(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -116,17 +116,38 @@ def probe_json(target: str, ffprobe: str, **options: Any) -> dict[str, Any]:
     return data
 
 
-def _start(argv: list[str], preexec: Callable[[], None], kwargs: dict[str, Any]) -> subprocess.Popen[Any]:
-    return subprocess.Popen(argv, preexec_fn=preexec, **kwargs)
+class _Spawner:
+    """A daemon thread that starts the children it is handed: it ends only with the process (a
+    thread pool's worker would refuse work once the interpreter begins to shut down)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._requests: queue.SimpleQueue[tuple[list[str], dict[str, Any], Future[Any]]] = \
+            queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="ffmpeg-spawn", daemon=True).start()
+
+    def start(self, argv: list[str], kwargs: dict[str, Any]) -> subprocess.Popen[Any]:
+        started: Future[subprocess.Popen[Any]] = Future()
+        self._requests.put((argv, kwargs, started))
+        return started.result()
+
+    def _serve(self) -> None:
+        die_with_us = partial(_die_with_parent, self.pid)
+        while True:
+            argv, kwargs, started = self._requests.get()
+            try:
+                started.set_result(subprocess.Popen(argv, preexec_fn=die_with_us, **kwargs))
+            except BaseException as exc:  # handed to the caller, who raises it
+                started.set_exception(exc)
 
 
-def _spawn_thread() -> ThreadPoolExecutor:
-    """The one long-lived thread every child is started from (made again in a forked process)."""
+def _spawn_thread() -> _Spawner:
+    """The one spawner of this process (made again in a forked child, where threads do not carry)."""
     global _spawner
     with _spawner_lock:
-        if _spawner is None or _spawner[0] != os.getpid():
-            _spawner = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="ffmpeg-spawn"))
-        return _spawner[1]
+        if _spawner is None or _spawner.pid != os.getpid():
+            _spawner = _Spawner()
+        return _spawner
 
 
 def _die_with_parent(parent: int) -> None:
