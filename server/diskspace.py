@@ -78,3 +78,8 @@ def _existing(path: Path) -> Path:
 
 def _mb(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def tree_size(root: Path) -> int:
+    """Bytes in the files under `root` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())

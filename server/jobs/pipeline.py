@@ -22,11 +22,13 @@ from typing import Any
 
 from server import config
 from server.catalog import Catalog, Title
-from server.diskspace import MB, disk_full, free_bytes, is_out_of_space, require_free
+from server.diskspace import require_free, tree_size
 from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
 from server.jobs.executor import LocalExecutor, TaskSpec
+from server.jobs.failures import crash_loop_error, failure_reason, space_needed_mb
 from server.jobs.locks import is_locked, job_lock
+from server.jobs.names import kept_source_name, title_from
 from server.jobs.progress import JobProgress, ProgressTracker, stage_progress
 from server.jobs.store import (
     DONE,
@@ -53,7 +55,6 @@ from server.storage.blobstore import LocalBlobStore, title_prefix
 
 log = logging.getLogger(__name__)
 Report = Callable[[JobProgress], None]
-NAME_BYTES = 200  # a kept source's file name, in UTF-8 bytes: under every file system's 255
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,7 @@ class Ingest:
         with job_lock(self._lock_path(job.video_id), f"Ingest of {job.original_name}"):
             self.discard_leftovers(mine=job.video_id)
             if self._crashed_too_often(job):
-                return self._fail(job, JobError(
-                    f"The ingest of {job.original_name} stopped unexpectedly {job.crashes} times (the "
-                    "process running it crashed or was killed); it is not resumed again by itself.",
-                    hint="retry the job once the cause is found (the server log may tell)"))
+                return self._fail(job, crash_loop_error(job.original_name, job.crashes))
             meter = _Meter()
             try:
                 return self._run_locked(job, report, stop, meter)
@@ -142,7 +140,8 @@ class Ingest:
                 job.state = INTERRUPTED
                 raise
             except Exception as exc:  # every failure ends the job, recorded once, bugs included
-                return self._fail(job, self._reason(job, exc))
+                return self._fail(job, failure_reason(exc, job.original_name, self.data.root,
+                                                      self.data.work / job.video_id))
             finally:
                 meter.charge(job)
                 self._save_quietly(job)
@@ -172,29 +171,10 @@ class Ingest:
                     job.job_id, job.crashes)
         return job.crashes >= config.get("job_crash_limit")
 
-    def _reason(self, job: JobRecord, exc: Exception) -> MiniflixError:
-        """What to tell the user about `exc`: a full disk by name, a bug as a bug, else `exc` itself."""
-        if isinstance(exc, DiskFull):
-            return exc
-        if is_out_of_space(exc) or (not isinstance(exc, MediaError) and self._short_of_space(job)):
-            log.warning("ingest of %s failed on a full disk: %s", job.original_name, exc)
-            return disk_full(self.data.root)
-        if isinstance(exc, MiniflixError):
-            return exc
-        log.error("ingest of %s crashed", job.original_name, exc_info=exc)
-        return JobError(f"The ingest of {job.original_name} failed unexpectedly: {_describe(exc)}.",
-                        hint="this is a bug worth reporting; the server log has the details")
-
-    def _short_of_space(self, job: JobRecord) -> bool:
-        """Whether the disk is now below the floor a job starts with, or too full for the encoded
-        chunks to be packaged: then a write failed for want of space, whatever the error said."""
-        free = free_bytes(self.data.root)
-        return free < config.get("min_free_mb") * MB or free < _tree_size(self.data.work / job.video_id)
-
     # ---- steps ------------------------------------------------------------------------------
     def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event, meter: _Meter) -> JobRecord:
         tools = find_tools()
-        require_free(self.data.root, self._space_needed(job))
+        require_free(self.data.root, space_needed_mb(Path(job.source), self.data.origin))
         job.state, job.error = RUNNING, ""
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "probing"))
@@ -218,13 +198,6 @@ class Ingest:
         job.result = {"timing": timing}
         meter.charge(job)  # before job_done reports the title's cost
         return self._publish(job, plan, packaged, layout)
-
-    def _space_needed(self, job: JobRecord) -> float:
-        """MB a job must find free to start: the `min_free_mb` floor, plus the source when it will
-        be copied beside the title (it lives on another disk, so no hard link)."""
-        source = Path(job.source)
-        copied = source.stat().st_size if _other_disk(source, self.data.origin) else 0
-        return float(config.get("min_free_mb")) + copied / MB
 
     def _plan(self, job: JobRecord, tools: Tools) -> Plan:
         info = probe(Path(job.source), tools)
@@ -312,7 +285,7 @@ class Ingest:
 
     def _keep_source(self, job: JobRecord, staging: Path) -> None:
         """Keep the original beside the title (a hard link when it sits on the same disk)."""
-        target = staging / "source" / _safe_name(job.original_name)
+        target = staging / "source" / kept_source_name(job.original_name)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(job.source, target)
@@ -324,12 +297,12 @@ class Ingest:
         root = self.blobs.path(title_prefix(job.video_id))
         top = packaged.renditions[0] if packaged.renditions else {}
         title = self.catalog.add_published(Title(
-            video_id=job.video_id, status=PUBLISHED, title=_title_from(job.original_name),
+            video_id=job.video_id, status=PUBLISHED, title=title_from(job.original_name),
             original_name=job.original_name, duration=info.duration,
             width=int(top.get("width", 0)), height=int(top.get("height", 0)),
             source_codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""),
             audio_language=info.audio.language if info.audio else "",
-            renditions=packaged.renditions, audio=packaged.audio, size_bytes=_tree_size(root)))
+            renditions=packaged.renditions, audio=packaged.audio, size_bytes=tree_size(root)))
         job.state = PUBLISHED
         job.result = {**job.result, "master": str(root / packaged.master), "mpd": str(root / packaged.mpd),
                       "integrity": str(root / "integrity.json"), "renditions": packaged.renditions,
@@ -420,44 +393,3 @@ class _Meter:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _tree_size(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def _safe_name(name: str, limit: int = NAME_BYTES) -> str:
-    """A file name for the kept source: letters (any script), digits and `._- `, at most `limit`
-    UTF-8 bytes, cut at a character boundary before the extension, which is kept."""
-    cleaned = "".join(c if c.isalnum() or c in "._- " else "_"
-                      for c in Path(name.replace("\\", "/")).name).strip(". ")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot or not stem or len(ext.encode()) > 16:
-        stem, ext = cleaned, ""
-    suffix = f".{ext}" if ext else ""
-    stem = _cut_utf8(stem, limit - len(suffix.encode())).rstrip(". ")
-    return (stem or "source") + suffix
-
-
-def _cut_utf8(text: str, limit: int) -> str:
-    """`text` shortened to at most `limit` bytes of UTF-8, never splitting a character."""
-    return text.encode()[:max(0, limit)].decode(errors="ignore")
-
-
-def _other_disk(path: Path, target: Path) -> bool:
-    try:
-        return path.stat().st_dev != target.stat().st_dev
-    except OSError:
-        return True
-
-
-def _describe(exc: Exception) -> str:
-    """An exception as the user sees it, without the server paths an OSError carries."""
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({Path(str(exc.filename)).name})" if exc.filename else ""
-        return f"{exc.strerror}{where}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _title_from(original_name: str) -> str:
-    return Path(original_name).stem.replace("_", " ").strip() or original_name
