@@ -135,3 +135,11 @@ def test_a_cursor_with_an_impossible_offset_is_a_400(client: FlaskClient, servic
 def test_analytics_numbers_are_checked(client: FlaskClient, insights: Services, query: str) -> None:
     response = client.get(f"/api/analytics/cache_hit_ratio?{query}")
     assert response.status_code == 400 and response.get_json()["error"] == "InvalidRequest"
+
+
+def test_engine_errors_name_the_data_dir_without_its_path(client: FlaskClient, ingest: Services) -> None:
+    missing = ingest.data.uploads / "gone.mp4"
+    response = client.post("/api/jobs", json={"path": str(missing)})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "gone.mp4" in body
+    assert str(ingest.data.root) not in body and "<data dir>" in body
