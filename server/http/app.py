@@ -37,8 +37,8 @@ def create_app(services: Services, test_config: dict[str, Any] | None = None) ->
     app.config.update(test_config or {})
     app.extensions[EXTENSION] = services
     errors.init_app(app)
-    for name in BLUEPRINTS:
     guard.init_app(app)
+    for name in BLUEPRINTS:
         if _wanted(services, name):
             app.register_blueprint(import_module(f"server.http.{name}").bp)
     app.add_url_rule("/api/health", "health", _health)
