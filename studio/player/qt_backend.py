@@ -7,9 +7,12 @@ Every call that changes the player's state goes through `QMetaObject.invokeMetho
 Python's GIL for the call; PySide6's own `stop()`, `play()`, `setPosition()` keep holding it. Holding
 it froze the window: stopping tears down FFmpeg's audio renderer on its own thread, whose destructor
 holds a Qt connection lock while it asks Python (the GIL) about the Python-made QAudioOutput, while
-`stop()` on the GUI thread holds the GIL and waits for that lock. Closing also clears the source, so
-a load still reading over HTTP is cancelled and FFmpeg's threads are joined there, GIL-free, and the
-player's destructor has nothing left to wait for.
+`stop()` on the GUI thread holds the GIL and waits for that lock. That renderer asks Python only
+until shiboken has cached "no Python override" for the output, so the backend has it cached at once
+on the GUI thread; otherwise any connect made on the GUI thread in the moment after a stop could
+freeze the same way. Closing also clears the source, so a load still reading over HTTP is cancelled
+and FFmpeg's threads are joined there, GIL-free, and the player's destructor has nothing left to wait
+for.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class QtBackend(PlaybackBackend):
         self.player = QMediaPlayer(self)
         self.audio = QAudioOutput(self)
         self.player.setAudioOutput(self.audio)
+        _cache_no_python_override(self.audio, self.player)
         self.version = "QtMultimedia"
         self._start_s = 0.0
         self.player.errorOccurred.connect(lambda _err, text: self.failed.emit(text))
@@ -115,3 +119,15 @@ def _call(target: QObject, slot: str, *args: Any) -> None:
     """Call `target`'s Qt slot now, on this thread, with the GIL released (see the module docstring)."""
     if not QMetaObject.invokeMethod(target, slot, Qt.ConnectionType.DirectConnection, *args):
         raise RuntimeError(f"{type(target).__name__} has no slot {slot} taking these arguments")
+
+
+def _cache_no_python_override(*objects: QObject) -> None:
+    """Make shiboken look up, here on the GUI thread, whether Python overrides `disconnectNotify` of
+    these objects; it caches the answer (no), so FFmpeg's threads never need the GIL to call it."""
+    for target in objects:
+        target.objectNameChanged.connect(_ignore)
+        target.objectNameChanged.disconnect(_ignore)
+
+
+def _ignore(_name: str) -> None:
+    pass

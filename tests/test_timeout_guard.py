@@ -1,0 +1,72 @@
+"""The per-test limit ends a test stuck in native code, with every thread's stack, even with the GIL held.
+
+A child pytest runs with this project's own settings (pyproject.toml) and tiny limits on a test that
+blocks for good on a pthread mutex it already holds, a wait that no signal interrupts. With the GIL
+released, pytest-timeout's thread method ends it; with the GIL held (as a frozen QMediaPlayer.stop()
+held it) pytest-timeout's timer thread never runs, and faulthandler's watchdog, a C thread, must.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 3           # the child's pytest-timeout limit
+LAST_RESORT_S = 6       # the child's faulthandler limit
+CHILD_GUARD_S = 120     # far above either: a child still running then is the hang this test forbids
+
+STUCK_TEST = '''
+import ctypes
+import threading
+
+MUTEX = ctypes.create_string_buffer(64)  # all zero bytes: glibc's PTHREAD_MUTEX_INITIALIZER
+
+
+def helper_thread_waits(event):
+    event.wait()
+
+
+def test_blocks_in_native_code():
+    threading.Thread(target=helper_thread_waits, args=(threading.Event(),), daemon=True).start()
+    libc = ctypes.{loader}(None)
+    libc.pthread_mutex_lock(MUTEX)
+    libc.pthread_mutex_lock(MUTEX)  # the same thread again: blocks for good, signals or not
+'''
+
+
+def run_stuck_test(tmp_path: Path, loader: str) -> subprocess.CompletedProcess[str]:
+    """Run the stuck test in a child pytest configured by pyproject.toml, with tiny limits."""
+    test_file = tmp_path / "test_stuck.py"
+    test_file.write_text(STUCK_TEST.format(loader=loader))
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"),
+            "--rootdir", str(tmp_path), f"--timeout={TIMEOUT_S}",
+            "-o", f"faulthandler_timeout={LAST_RESORT_S}", str(test_file)]
+    try:
+        return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=CHILD_GUARD_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a test stuck in native code ({loader}) was never ended: the suite would hang")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the stuck test relies on glibc's mutex layout")
+@pytest.mark.parametrize(("loader", "reporter"), [
+    ("CDLL", "+ Timeout +"),      # ctypes.CDLL releases the GIL: pytest-timeout's thread reports
+    ("PyDLL", "Timeout (0:00:"),  # ctypes.PyDLL keeps it: only faulthandler's watchdog can report
+])
+def test_a_test_stuck_in_native_code_ends_red_with_every_stack(tmp_path: Path, loader: str,
+                                                               reporter: str) -> None:
+    done = run_stuck_test(tmp_path, loader)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert reporter in output, output
+    assert "test_blocks_in_native_code" in output and "helper_thread_waits" in output, output
+
+
+def test_the_last_resort_limit_comes_after_pytest_timeout(pytestconfig: pytest.Config) -> None:
+    """faulthandler ends the whole run, so it must leave pytest-timeout the first word when it can."""
+    timeout = float(pytestconfig.getini("timeout"))
+    assert float(pytestconfig.getini("faulthandler_timeout")) > timeout > 0
+    assert pytestconfig.getini("faulthandler_exit_on_timeout") is True
