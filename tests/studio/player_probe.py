@@ -20,7 +20,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Slot
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -31,7 +31,7 @@ WATCHDOG_S = 80.0   # then print every thread's stack and exit 1 (the parent wai
 STALL_FROM_SEGMENT = 2
 
 
-def wait_until(app: QApplication, done: Callable[[], bool], what: str) -> None:
+def wait_until(app: QCoreApplication, done: Callable[[], bool], what: str) -> None:
     """Run the Qt event loop until `done()`; exit 2 naming `what` when it never happens."""
     deadline = time.monotonic() + WAIT_S
     while not done():
