@@ -1,7 +1,9 @@
 """HLS (v7, fMP4) and DASH manifests written from the real segments, all URIs relative.
 
 One set of CMAF files, referenced twice: the media playlists and the MPD name the same init.mp4
-and seg_NNNNN.m4s. BANDWIDTH is the RFC 8216 peak segment bit rate measured on the files.
+and seg_NNNNN.m4s. BANDWIDTH is the RFC 8216 peak segment bit rate measured on the files. Both state
+one timing model: times as presented after the init segments' edit lists, every track's first frame
+at 0 s (`Track.timeline`), never an offset that a player would apply on top of the edit list.
 """
 
 from __future__ import annotations
@@ -136,23 +138,23 @@ def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, lan
 
 def _segment_template(rep: ET.Element, track: Track) -> None:
     """Times on the presentation timeline, after the init segment's edit list, with the default
-    presentationTimeOffset of 0: MSE (Chromium, Firefox) applies that edit list itself, and a
-    player maps media time to the Period by subtracting the offset (the SourceBuffer's
-    timestampOffset is -PTO/timescale), so an offset equal to the edit list shifted the video twice
+    presentationTimeOffset of 0: Chromium's MSE applies that edit list itself (as ffmpeg does), and
+    dash.js and Shaka map media time to the Period by subtracting the offset (SourceBuffer
+    timestampOffset = -PTO/timescale), so an offset equal to the edit list shifted the video twice
     and its first keyframe fell before the append window: the whole first segment was dropped."""
     base = f"cmaf/{track.name}/"
     template = ET.SubElement(rep, "SegmentTemplate", {
         "timescale": str(track.timescale), "initialization": base + INIT_NAME,
         "media": base + "seg_$Number%05d$.m4s", "startNumber": "1"})
     timeline = ET.SubElement(template, "SegmentTimeline")
-    for t, d, repeat in timeline_runs(track.timeline()):
+    for t, d, repeat in _timeline_runs(track.timeline()):
         attrs = {"t": str(t), "d": str(d)}
         if repeat:
             attrs["r"] = str(repeat)
         ET.SubElement(timeline, "S", attrs)
 
 
-def timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+def _timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """(start, duration, repeat) runs of equal, contiguous (start, duration) segments."""
     runs: list[tuple[int, int, int]] = []
     for start, duration in segments:
