@@ -81,3 +81,12 @@ def test_a_symlink_inside_a_title_is_refused(server: HttpServer, title: Title, d
     os.symlink(secret, data.origin / "videos" / VIDEO_ID / "leak.m3u8")
     status, _, body = get(server, f"{BASE}/leak.m3u8")
     assert status == 403 and b"do not serve" not in body
+
+
+def test_the_original_upload_is_not_served(server: HttpServer, title: Title, data: DataDir) -> None:
+    source = data.origin / "videos" / VIDEO_ID / "source" / "clip.mp4"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(b"creator's original bytes")
+    status, headers, body = get(server, f"{BASE}/source/clip.mp4")
+    assert status == 403 and b"original bytes" not in body
+    assert headers["content-type"].startswith("application/json")
