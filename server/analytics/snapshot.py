@@ -8,7 +8,6 @@ queries the copy. Figures are as fresh as the server's last loaded batch.
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 import duckdb
 
 from server.errors import NotFound
+from server.portable import lock_exclusive, unlock
 
 
 class WriterLock:
@@ -31,12 +31,12 @@ class WriterLock:
 
     def __enter__(self) -> WriterLock:
         self._file = open(self.path, "a+")
-        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        lock_exclusive(self._file.fileno())
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        unlock(self._file.fileno())
         self._file.close()
 
 

@@ -6,7 +6,6 @@ One WAL file; `synchronous=FULL` so a committed publish survives a power cut. Of
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from server.portable import lock_exclusive
 from server.transactions import explicit_transaction
 
 SCHEMA = """
@@ -115,7 +115,7 @@ def write_lock(path: Path) -> Iterator[None]:
     within one process). Writers wait in the kernel and wake as soon as it is free; SQLite's own busy
     handler would sleep in growing steps, up to 100 ms, under contention."""
     with open(path.with_name(path.name + ".write-lock"), "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        lock_exclusive(handle.fileno())
         yield  # closing the file releases the lock
 
 

@@ -8,12 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from server.errors import Conflict
-
-try:
-    import fcntl
-except ImportError:  # Windows: msvcrt gives the same exclusive, non-blocking lock
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
+from server.portable import lock_exclusive
 
 
 @contextmanager
@@ -23,10 +18,7 @@ def job_lock(path: Path, what: str) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            lock_exclusive(fd, wait=False)
         except OSError as exc:
             raise Conflict(f"{what} is already running in another MiniFlix process.",
                            hint="wait for it to finish, or stop that process first") from exc

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import secrets
 import shutil
 import threading
@@ -51,6 +50,7 @@ from server.media.package import package_title
 from server.media.probe import probe
 from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
+from server.portable import children_cpu_s
 from server.storage.blobstore import LocalBlobStore, title_prefix
 
 log = logging.getLogger(__name__)
@@ -381,15 +381,10 @@ class _Meter:
     """Charges a job the wall time and child-process CPU time since the last charge (across resumes)."""
 
     def __init__(self) -> None:
-        self.cpu, self.wall = _children_cpu(), time.monotonic()
+        self.cpu, self.wall = children_cpu_s(), time.monotonic()
 
     def charge(self, job: JobRecord) -> None:
-        cpu, wall = _children_cpu(), time.monotonic()
+        cpu, wall = children_cpu_s(), time.monotonic()
         job.cpu_s += cpu - self.cpu
         job.wall_s += wall - self.wall
         self.cpu, self.wall = cpu, wall
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
