@@ -64,6 +64,7 @@ class VlcBackend(PlaybackBackend):
         self.surface: QWidget | None = None
         self._cache_pct = 0.0
         self._stats = vlc.MediaStats()
+        self._volume: int | None = None  # the viewer's choice, carried over to every fresh player
         self.player: Any = None
         self._events: Any = None  # kept: python-vlc's callback dies with its EventManager object
         self._fresh_player()
@@ -74,6 +75,8 @@ class VlcBackend(PlaybackBackend):
         self.player = self.instance.media_player_new()
         self._events = self.player.event_manager()
         self._events.event_attach(vlc.EventType.MediaPlayerBuffering, self._on_buffering)
+        if self._volume is not None:
+            self.player.audio_set_volume(self._volume)
         if old is not None:
             retire(old, old_events)
 
@@ -132,7 +135,8 @@ class VlcBackend(PlaybackBackend):
         self.player.set_time(int(max(0.0, seconds) * 1000))
 
     def set_volume(self, percent: int) -> None:
-        self.player.audio_set_volume(max(0, min(100, int(percent))))
+        self._volume = max(0, min(100, int(percent)))
+        self.player.audio_set_volume(self._volume)
 
     def sample(self) -> MediaStats:
         if self.player is None:
