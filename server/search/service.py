@@ -18,7 +18,7 @@ from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.searching import Hit, Results, Searcher
 
 from server.catalog import Catalog
-from server.errors import InvalidRequest
+from server.errors import Conflict, InvalidRequest
 from server.events.api import VIDEOS
 from server.events.log import EventLog
 from server.events.model import Event
@@ -32,6 +32,7 @@ from server.search.matches import matching_docs
 log = logging.getLogger(__name__)
 GROUP = "search"
 UPSERT = ("published", "restored", "metadata_edited")
+RETRY_S, MAX_RETRY_S = 1.0, 30.0  # a failed batch is retried after these pauses (doubling)
 
 
 @dataclass
@@ -98,13 +99,19 @@ class SearchService:
         self._log.commit(GROUP, self._log.heads([VIDEOS]))
 
     def _follow(self) -> None:
+        pause = RETRY_S
         while not self._stop.is_set():
             batch = self._log.poll(GROUP, [VIDEOS], max_events=1000, timeout=0.25)
-            if batch:
-                try:
-                    self._apply(batch)
-                except Exception:  # the batch is redelivered after a restart; keep following
-                    log.exception("search: applying %d events failed", len(batch))
+            if not batch:
+                continue
+            try:
+                self._apply(batch)
+                pause = RETRY_S
+            except Exception as exc:  # the index is as it was: read the batch again from the offset
+                _report(exc, len(batch), pause)
+                self._log.forget(GROUP)  # the next poll starts at the committed offset
+                self._stop.wait(pause)
+                pause = min(pause * 2, MAX_RETRY_S)
 
     def _apply(self, batch: list[Event]) -> int:
         latest: dict[str, Event] = {}
@@ -242,6 +249,16 @@ def _walk_all(searcher: Searcher, built: Any, limit: int, sortedby: Any, reverse
     recorder = MatchRecorder(ranking)
     searcher.search_with_collector(built, recorder)
     return recorder.results(), recorder.docnums
+
+
+def _report(exc: Exception, events: int, pause: float) -> None:
+    """Say why a batch did not reach the index; another process holding its lock is expected."""
+    if isinstance(exc, Conflict):
+        log.warning("search: %s Retrying %d events from the last committed offset in %.0f s.",
+                    exc, events, pause)
+    else:
+        log.error("search: applying %d events failed; retrying from the last committed offset in "
+                  "%.0f s", events, pause, exc_info=exc)
 
 
 def _listed(event: Event) -> bool:
