@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from server.errors import MediaError
 from server.media.model import Rendition, VideoInfo
 
 DEFAULT_CRF = 23
+# One H.264 macroblock. Smaller pictures (1x1, 3x3) cannot become an even-sized rung at all, or only
+# a 2x2 one that players and hardware decoders refuse; no real video is that small.
+MIN_SOURCE_SIDE = 16
 
 
 def _rung(name: str, width: int, height: int, kbps: int) -> Rendition:
@@ -33,8 +37,10 @@ BITRATE_EXPONENT = 0.75
 def plan_ladder(video: VideoInfo, rungs: Sequence[Rendition] = DEFAULT_RUNGS) -> list[Rendition]:
     """The rungs whose short side fits in the source's upright, square-pixel short side, highest first.
 
-    A source smaller than every rung gets one rung at its own (even) size, named by its short side.
+    A source smaller than every rung gets one rung at its own (even) size, named by its short side;
+    one under `MIN_SOURCE_SIDE` on a side is refused (`check_size`).
     """
+    check_size(video, "the source")
     width, height = video.display_width, video.display_height
     short = min(width, height)
     ordered = sorted(rungs, key=lambda r: min(r.width, r.height), reverse=True)
@@ -47,6 +53,17 @@ def plan_ladder(video: VideoInfo, rungs: Sequence[Rendition] = DEFAULT_RUNGS) ->
     own = Rendition(f"{min(own_w, own_h)}p", own_w, own_h, lowest.bitrate_kbps, lowest.bufsize_kbps,
                     lowest.crf)
     return [_with_bitrate(own, lowest)]
+
+
+def check_size(video: VideoInfo, name: str) -> None:
+    """MediaError naming `name` when the upright picture is under `MIN_SOURCE_SIDE` on a side."""
+    width, height = video.display_width, video.display_height
+    if min(width, height) < MIN_SOURCE_SIDE:
+        smallest = f"{MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE}"
+        raise MediaError(f"{name}: {width}x{height} is too small; the smallest source MiniFlix encodes "
+                         f"is {smallest}.",
+                         hint=f"choose a video of at least {smallest} pixels; scaling a tiny one up "
+                              "adds no detail")
 
 
 def fit_rung(rung: Rendition, width: int, height: int) -> Rendition:

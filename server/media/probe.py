@@ -26,6 +26,7 @@ import ffmpeg as ffmpeg_python
 
 from server.errors import MediaError
 from server.media.ffmpeg import Tools, capture, find_tools, popen, probe_json
+from server.media.ladder import check_size
 from server.media.model import MediaInfo
 from server.media.streams import (
     audio_info,
@@ -61,12 +62,17 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     if video_stream is None and kept is None:
         raise MediaError(f"{path.name} has no video or audio stream (it holds: {_kinds(streams)}).",
                          hint="choose a video or audio file")
+    check_not_still(path, data["format"], video_stream, kept)
     kept_indexes = [s["index"] for s in (video_stream, kept) if s]
     with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # the demux scan beside the decode
         ends = pool.submit(content_ends, path, tools, data["format"], kept_indexes)
         zscale = pool.submit(has_zscale, tools) if video_stream else None
         frames = sample_frames(path, tools, video_stream or kept or {})
     video = video_info(video_stream, frames, zscale.result()) if video_stream and zscale else None
+    if video is not None:
+        check_size(video, path.name)
+    if video is not None and kept is None and len(frames) == 1:  # a picture in a video container
+        raise still_image(path, video_stream or {})
     primary = video_stream or kept or {}
     duration, declared, duration_notes = content_duration(
         path, data["format"], ends.result(), primary.get("index", -1), kept_indexes)
@@ -95,6 +101,28 @@ def check_file(path: Path) -> int:
                          hint="give your user read permission (e.g. chmod u+r) or copy it somewhere "
                               "readable") from exc
     return size
+
+
+def check_not_still(path: Path, container: dict[str, Any], video: dict[str, Any] | None,
+                    audio: dict[str, Any] | None) -> None:
+    """MediaError for a still picture (PNG, JPEG, …): FFmpeg reads it as one frame lasting no time."""
+    formats = str(container.get("format_name", "")).split(",")
+    if video is not None and audio is None and any(_is_image_demuxer(name) for name in formats):
+        raise still_image(path, video)
+
+
+def _is_image_demuxer(name: str) -> bool:
+    """FFmpeg reads single pictures with `image2` (by file name) or a `<codec>_pipe` demuxer."""
+    return name == "image2" or name.endswith("_pipe")
+
+
+def still_image(path: Path, video: dict[str, Any]) -> MediaError:
+    codec = str(video.get("codec_name", "picture")).upper()
+    size = f"{video.get('width', '?')}x{video.get('height', '?')}"
+    return MediaError(f"{path.name} is a still image ({codec}, {size}, one frame), not a video.",
+                      hint="MiniFlix makes titles from video or audio files; to publish a picture, "
+                           "make a clip of it first: ffmpeg -loop 1 -i picture.png -t 5 "
+                           "-vf scale=-2:720,format=yuv420p clip.mp4")
 
 
 def run_ffprobe(path: Path, tools: Tools, **options: Any) -> dict[str, Any]:

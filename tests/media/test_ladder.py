@@ -6,7 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from server.media.ladder import DEFAULT_RUNGS, plan_ladder
+from server.errors import MediaError
+from server.media.ladder import DEFAULT_RUNGS, MIN_SOURCE_SIDE, plan_ladder
 from server.media.model import Rendition, VideoInfo
 
 
@@ -84,3 +85,17 @@ def test_no_rung_exceeds_the_source(width: int, height: int) -> None:
     for rung in plan_ladder(video(width, height)):
         assert min(rung.width, rung.height) <= min(width, height)
         assert max(rung.width, rung.height) <= max(width, height) + 1
+
+
+@pytest.mark.parametrize("width,height", [(1, 1), (3, 3), (2, 240), (15, 600)])
+def test_a_source_too_small_for_any_rung_is_refused_clearly(width: int, height: int) -> None:
+    with pytest.raises(MediaError) as refused:
+        plan_ladder(video(width, height))
+    assert str(refused.value).startswith(f"the source: {width}x{height} is too small; the smallest source "
+                                         f"MiniFlix encodes is {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE}.")
+
+
+def test_the_smallest_sources_get_even_rungs_no_larger_than_themselves() -> None:
+    assert shapes(plan_ladder(video(16, 16))) == [("16p", 16, 16)]
+    assert shapes(plan_ladder(video(17, 17))) == [("16p", 16, 16)]
+    assert shapes(plan_ladder(video(17, 33))) == [("16p", 16, 32)]

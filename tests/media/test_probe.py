@@ -347,3 +347,36 @@ def test_packet_lines_give_their_end_time() -> None:
     assert packet_end("1,1.684000,0.022000\n") == (1, pytest.approx(1.706))
     assert packet_end("0,2.5,N/A") == (0, 2.5)
     assert packet_end("0,N/A,0.04") is None and packet_end("") is None
+
+
+def _tiny(out: Path, size: str) -> Path:
+    """A 2 s clip whose picture is exactly `size`, odd sizes too (FFV1 in Matroska keeps any size)."""
+    w, h = size.split("x")
+    return _ffmpeg(out, "-f", "lavfi", "-i", f"testsrc=size=64x64:rate=25:duration=2,scale={w}:{h},setsar=1,"
+                   "format=yuv444p", "-c:v", "ffv1")
+
+
+@pytest.mark.parametrize("size", ["1x1", "3x3", "15x64"])
+def test_a_source_too_small_to_encode_is_refused_at_probe_time(tmp_path: Path, size: str) -> None:
+    with pytest.raises(MediaError) as refused:
+        probe(_tiny(tmp_path / f"tiny {size}.mkv", size))
+    assert refused.value.message == (f"tiny {size}.mkv: {size} is too small; the smallest source MiniFlix "
+                                     "encodes is 16x16.")
+
+
+def test_an_odd_sized_source_over_the_minimum_is_accepted(tmp_path: Path) -> None:
+    info = probe(_tiny(tmp_path / "odd.mkv", "17x17"))
+    assert info.video is not None and (info.video.display_width, info.video.display_height) == (17, 17)
+
+
+@pytest.mark.parametrize("name,codec", [("photo.png", "PNG"), ("photo.jpg", "MJPEG"), ("dot.png", "PNG"),
+                                        ("one frame.mp4", "H264")])
+def test_a_still_image_is_refused_with_what_to_do(tmp_path: Path, name: str, codec: str) -> None:
+    size = "1x1" if name == "dot.png" else "320x240"
+    w, h = size.split("x")
+    still = _ffmpeg(tmp_path / name, "-f", "lavfi", "-i", f"testsrc=size=320x240,scale={w}:{h}",
+                    "-frames:v", "1")
+    with pytest.raises(MediaError) as refused:
+        probe(still)
+    assert refused.value.message == f"{name} is a still image ({codec}, {size}, one frame), not a video."
+    assert "make a clip of it first" in (refused.value.hint or "")
