@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "titles"
 LOCK_WAIT_S = 2.0  # a commit takes milliseconds; longer means another process is busy with the index
 BUSY = "The search index is being written by another process."
+BUSY_HINT = "a server or a `main.py` command on the same data dir holds its lock"
 
 
 class UniqueSegments(W3Codec):
@@ -78,7 +79,7 @@ def write_lock(path: Path) -> Iterator[None]:
     path.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path / f"{INDEX_NAME}_WRITELOCK"))
     if not try_for(lock.acquire, timeout=LOCK_WAIT_S, delay=0.05):
-        raise Conflict(BUSY, hint="the running server keeps it up to date; try again when it is idle")
+        raise Conflict(BUSY, hint=BUSY_HINT + "; try again in a moment")
     try:
         yield
     finally:
@@ -116,7 +117,7 @@ class IndexWriter:
         try:
             writer = self.ix.writer(timeout=LOCK_WAIT_S, codec=UniqueSegments())
         except LockError as exc:
-            raise Conflict(BUSY, hint="the running server keeps it up to date") from exc
+            raise Conflict(BUSY, hint=BUSY_HINT) from exc
         try:
             for video_id in deletions:
                 writer.delete_by_term("video_id", video_id)
