@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from server import config
 from server.catalog import Catalog
 from server.paths import DataDir
-from server.storage.blobstore import LocalBlobStore
+from server.storage.blobstore import TITLE_PREFIX, LocalBlobStore
 
 if TYPE_CHECKING:
     from server.analytics.service import AnalyticsService
@@ -103,6 +103,7 @@ def build_services(data: DataDir) -> Services:
     from server.cdn.topology import Topology
     from server.events.log import open_event_log
     from server.jobs.service import IngestService
+    from server.media.mpd_retime import retime_library
     from server.search.service import SearchService
 
     s = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin))
@@ -110,6 +111,10 @@ def build_services(data: DataDir) -> Services:
     s.analytics = AnalyticsService(data, s.events)
     s.search = SearchService(data, s.events, s.catalog, views=s.analytics.views)
     s.cdn = CDN(Topology.configured(), StoreOrigin(s.store), data, s.events)
+    # MPDs packaged before the one timing model are retimed once, and edges drop their old copies.
+    titles = [t.video_id for t in s.catalog.list()]
+    for video_id in retime_library(data.origin / TITLE_PREFIX, titles):
+        s.cdn.purge_title(video_id)
     s.steering = Steering(s.cdn, s.events)
     # Popular titles (by recent views) are pushed to their home edges before viewers ask.
     s.fill = FillService(ProactiveFill(s.cdn, feed_from_views(s.analytics.views)),

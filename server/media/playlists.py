@@ -147,14 +147,14 @@ def _segment_template(rep: ET.Element, track: Track) -> None:
         "timescale": str(track.timescale), "initialization": base + INIT_NAME,
         "media": base + "seg_$Number%05d$.m4s", "startNumber": "1"})
     timeline = ET.SubElement(template, "SegmentTimeline")
-    for t, d, repeat in _timeline_runs(track.timeline()):
+    for t, d, repeat in timeline_runs(track.timeline()):
         attrs = {"t": str(t), "d": str(d)}
         if repeat:
             attrs["r"] = str(repeat)
         ET.SubElement(timeline, "S", attrs)
 
 
-def _timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+def timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """(start, duration, repeat) runs of equal, contiguous (start, duration) segments."""
     runs: list[tuple[int, int, int]] = []
     for start, duration in segments:
