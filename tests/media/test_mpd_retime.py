@@ -70,7 +70,8 @@ def test_a_current_mpd_is_left_byte_for_byte(pristine: Path, tmp_path: Path) -> 
 
 def test_one_unreadable_title_does_not_stop_the_rest(pristine: Path, tmp_path: Path) -> None:
     root = tmp_path / "videos"
-    good, broken = Path(shutil.copytree(pristine, root / "good")), Path(shutil.copytree(pristine, root / "bad"))
+    good = Path(shutil.copytree(pristine, root / "good"))
+    broken = Path(shutil.copytree(pristine, root / "bad"))
     write_old_model(good)
     write_old_model(broken)
     next((broken / "cmaf").iterdir()).joinpath(INIT_NAME).write_bytes(b"not an init segment")
