@@ -28,6 +28,21 @@ def failure_reason(exc: Exception, what: str, data_root: Path, scratch: Path) ->
                     hint="this is a bug worth reporting; the server log has the details")
 
 
+def in_users_words(error: MiniflixError, stored: Path, original_name: str) -> MiniflixError:
+    """`error` with the stored file's name (an upload is kept as `<random>-<name>`) replaced by the
+    name the user gave it, so a message says which of *their* files failed."""
+    if stored.name == original_name:
+        return error
+    error.message = _renamed(error.message, stored, original_name)
+    error.hint = _renamed(error.hint, stored, original_name) if error.hint else error.hint
+    error.args = (error.message,)
+    return error
+
+
+def _renamed(text: str, stored: Path, original_name: str) -> str:
+    return text.replace(str(stored), original_name).replace(stored.name, original_name)
+
+
 def short_of_space(data_root: Path, scratch: Path) -> bool:
     """Whether the disk is now below the floor a job starts with, or too full for the encoded
     chunks in `scratch` to be packaged: then a write failed for want of space, whatever the error

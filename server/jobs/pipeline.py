@@ -25,7 +25,7 @@ from server.diskspace import require_free, tree_size
 from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
 from server.jobs.executor import LocalExecutor, TaskSpec
-from server.jobs.failures import crash_loop_error, failure_reason, space_needed_mb
+from server.jobs.failures import crash_loop_error, failure_reason, in_users_words, space_needed_mb
 from server.jobs.locks import is_locked, job_lock
 from server.jobs.names import kept_source_name, title_from
 from server.jobs.progress import JobProgress, ProgressTracker, stage_progress
@@ -140,8 +140,8 @@ class Ingest:
                 job.state = INTERRUPTED
                 raise
             except Exception as exc:  # every failure ends the job, recorded once, bugs included
-                return self._fail(job, failure_reason(exc, job.original_name, self.data.root,
-                                                      self.data.work / job.video_id))
+                reason = failure_reason(exc, job.original_name, self.data.root, self.data.work / job.video_id)
+                return self._fail(job, in_users_words(reason, Path(job.source), job.original_name))
             finally:
                 meter.charge(job)
                 self._save_quietly(job)

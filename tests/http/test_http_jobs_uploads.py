@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,18 @@ def test_sample_endpoint_makes_a_clip_and_queues_its_ingest(client: FlaskClient,
     job = made.get_json()
     assert job["original_name"] == "miniflix-sample.mp4" and job["state"] in ("queued", "running")
     assert (ingest.data.uploads / "sample-2s.mp4").stat().st_size > 0
+
+
+def test_a_refused_upload_names_the_users_file_not_the_stored_one(client: FlaskClient, ingest: Services,
+                                                                   tmp_path: Path) -> None:
+    picture = tmp_path / "pic.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1",
+                    str(picture)], check=True, timeout=60)
+    response = client.post("/api/uploads?name=Holiday poster.png", data=picture.read_bytes(),
+                           content_type="application/octet-stream")
+    assert response.status_code == 202
+    stored = response.get_json()["upload"]
+    failed = wait_job(client, response.get_json()["job_id"], ("failed", "published"))
+    assert failed["state"] == "failed"
+    assert "Holiday poster.png" in failed["error"] and "still image" in failed["error"]
+    assert stored not in failed["error"]
