@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from server.http.services import Services
 from server.jobs.service import IngestService
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
+from tests.jobs.helpers import mounted_small_disk
 
 MiB = 1024 * 1024
 WAIT_S = 20.0  # how long a test waits for the server to reach a state before it fails
@@ -249,15 +249,8 @@ def test_stale_parts_are_removed_at_start_and_live_ones_kept(app: Flask, uploads
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 20 MB tmpfs mounted in the test's temp dir (needs root, or CAP_SYS_ADMIN)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"a small real filesystem is needed and mounting a tmpfs was refused here "
-                    f"({mounted.stderr.strip()}); run as root to include this test")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
+    with mounted_small_disk(tmp_path / "disk") as disk:
+        yield disk
 
 
 @pytest.fixture
