@@ -1,8 +1,9 @@
 """One playback session: steering → edge → backend, rung choice, re-steering and live stats.
 
 The session asks `GET /steer` for the ranked edges (shown with their reasons), then plays
-`/play/<id>/master.m3u8?<location>` (the server's 302 goes to the best edge's signed URL), or for a
-fixed rung that edge's media playlist. When the edge goes down (a `cdn` health event), playback
+`/play/<id>/master.m3u8?<location>` (the server's request router then sends each segment to the edge
+that is best at that moment, so an edge stop costs no frame), or for a fixed rung the steered edge's
+media playlist. When the edge goes down (a `cdn` health event), playback
 errors, stalls or ends early, it steers again and continues from the last position.
 """
 
@@ -170,7 +171,7 @@ class PlaybackSession(QObject):
         self.backend.load(url, self.position_s, audio)
 
     def _urls(self, video_id: str, edge_master: str) -> tuple[str, str]:
-        """Auto: `/play` (302 to the edge); a rung: the steered edge's media playlist (+ audio)."""
+        """Auto: `/play` (through the request router); a rung: the steered edge's media playlist (+ audio)."""
         if self.rung == AUTO:
             return self.client.qurl(f"/play/{video_id}/master.m3u8", self.location).toString(), ""
         base = edge_master.rsplit("/", 1)[0]
