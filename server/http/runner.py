@@ -46,7 +46,16 @@ def body_limits(app: Any) -> BodyLimits | None:
         return None
     uploads = services.data.uploads if "uploads" in app.blueprints else None
     return BodyLimits(uploads, upload_limit=lambda: int(app.config["UPLOAD_LIMIT_BYTES"]),
-                      api_limit=lambda: int(app.config["MAX_CONTENT_LENGTH"] or sys.maxsize))
+                      api_limit=lambda: int(app.config["MAX_CONTENT_LENGTH"] or sys.maxsize),
+                      refuses=lambda method, path, headers: _guard_refuses(app, method, path, headers))
+
+
+def _guard_refuses(app: Any, method: str, path: str, headers: dict[str, str]) -> bool:
+    """Whether the app's request guard will refuse this request on its headers alone."""
+    from server.http.guard import check_request
+
+    with app.test_request_context(path, method=method, headers=headers):
+        return check_request() is not None
 
 
 def _use_body_channel(sockets: dict[int, Any], limits: BodyLimits | None) -> None:

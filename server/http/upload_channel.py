@@ -4,8 +4,10 @@ Waitress reads a whole body into a temp file before the app runs, so an upload u
 its size on disk (waitress' temp file, then our copy) and a body over the limit was read before the
 413. This channel changes only how bodies are received:
 
-- a body declared (`Content-Length`) larger than its route allows is not read at all: the app runs
-  with an empty body and the declared length, answers its JSON 413, and the connection closes
+- a body declared (`Content-Length`) larger than its route allows, or an upload the request guard
+  refuses on its headers alone (foreign Origin, wrong Host or type, no token), is not read at all:
+  the app runs with an empty body and the declared length, answers its JSON 413 (or the guard's
+  refusal), and the connection closes
   (after a short lingering read, so a client still sending gets to read the answer);
 - `POST /api/uploads` bodies are written once into `<uploads>/<random>.part`, which the route
   renames into place (`ReceivedBody.claim`); a chunked body is counted while it arrives and
@@ -58,6 +60,9 @@ class BodyLimits:
     uploads: Path | None  # None: this server takes no uploads, so they get the API limit
     upload_limit: Callable[[], int]
     api_limit: Callable[[], int]
+    # (method, path with query, header name -> value): whether the app will refuse the request
+    # whatever its body (wrong Host, foreign Origin, no token, wrong type); its body is then not read.
+    refuses: Callable[[str, str, dict[str, str]], bool] = lambda method, path, headers: False
 
 
 class ReceivedBody:
@@ -121,7 +126,8 @@ class BodyParser(HTTPRequestParser):
         super().parse_header(header_plus)
         upload = self._is_upload()
         self.cap = self.limits.upload_limit() if upload else self.limits.api_limit()
-        if not self.chunked and self.content_length > self.cap:
+        too_large = not self.chunked and self.content_length > self.cap
+        if too_large or (upload and self.limits.refuses(self.command, self._target(), self._header_names())):
             self._refuse()
         elif upload and self.body_rcv is not None:
             self._receive_upload()
@@ -153,6 +159,13 @@ class BodyParser(HTTPRequestParser):
             self.headers["CONTENT_LENGTH"] = str(len(self.body_rcv))  # how the app knows it is too large
             self._stop_reading()
         return len(data) if self.refused else consumed
+
+    def _target(self) -> str:
+        return self.path + (f"?{self.query}" if self.query else "")
+
+    def _header_names(self) -> dict[str, str]:
+        """Waitress' CGI-style header keys (`CONTENT_TYPE`) as HTTP names (`Content-Type`)."""
+        return {key.replace("_", "-").title(): value for key, value in self.headers.items()}
 
     def _is_upload(self) -> bool:
         return self.command == "POST" and "/" + self.path.lstrip("/") == UPLOAD_PATH \

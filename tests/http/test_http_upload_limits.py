@@ -289,3 +289,17 @@ def test_an_upload_that_fills_the_disk_is_refused_and_frees_it(small_server: tup
         status, _, body = read_response(sock)
     assert status == 507 and body["error"] == "DiskFull" and "disk space" in body["message"]
     assert files_in(uploads) == [] and free_bytes(uploads) >= free - MiB
+
+
+@pytest.mark.parametrize("extra, status", [
+    ({"Origin": "http://evil.example"}, 403),
+    ({"Content-Type": "text/plain"}, 415),
+])
+def test_an_upload_the_guard_refuses_is_not_read(server: HttpServer, uploads: Path,
+                                                 extra: dict[str, str], status: int) -> None:
+    """A cross-site page's upload is refused on its headers: nothing of it reaches the disk."""
+    with connect(server) as sock:
+        send_head(sock, server, "/api/uploads?name=clip.mp4", {**upload_head(50 * 1024 * 1024), **extra})
+        answer, headers, _ = read_response(sock)  # no byte of the body was sent
+    assert answer == status and headers["Connection"] == "close"
+    assert files_in(uploads) == []
