@@ -51,6 +51,10 @@ def _wanted(services: Services, name: str) -> bool:
 
 
 def _health() -> Response:
+    """Which services run, and the limits a client should know before it sends (the upload size)."""
+    from flask import current_app
+
     from server.http.context import services
 
-    return jsonify({"ok": True, "version": __version__, "services": services().describe()})
+    return jsonify({"ok": True, "version": __version__, "services": services().describe(),
+                    "limits": {"upload_bytes": int(current_app.config["UPLOAD_LIMIT_BYTES"])}})

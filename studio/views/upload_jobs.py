@@ -19,6 +19,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from studio.client import ApiClient, ApiError
 from studio.widgets import fmt
 
+MIB = 1024 * 1024
+
 ACTIVE = ("adding", "uploading", "queued", "running", "publishing", "interrupted")
 FINISHED = ("published", "failed", "cancelled", "refused")
 MEDIA_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts",
@@ -109,8 +111,25 @@ class JobQueue(QObject):
         self._refuse(row, err)
 
     def _upload(self, row: JobRow) -> None:
+        """Ask the server's upload limit first: a file over it is refused here, before a byte is
+        sent (the server would refuse it unread, but a client still sending sees only a reset)."""
         if row.path is None:
             return self._refuse(row, "This job has no local file to send.")
+        self.client.get("/api/health", on_ok=lambda health: self._upload_within(row, health),
+                        on_error=lambda err: self._refuse(row, err))
+
+    def _upload_within(self, row: JobRow, health: dict[str, Any]) -> None:
+        limit = int((health.get("limits") or {}).get("upload_bytes") or 0)
+        size = row.path.stat().st_size if row.path is not None and row.path.exists() else 0
+        if limit and size > limit:
+            return self._refuse(row, f"{row.name} is {size / MIB:,.0f} MiB; this server accepts uploads "
+                                     f"up to {limit / MIB:,.0f} MiB. Raise MINIFLIX_UPLOAD_LIMIT_MB on the "
+                                     "server, or add the file on the server's own machine.")
+        self._send_file(row)
+
+    def _send_file(self, row: JobRow) -> None:
+        if row.path is None:
+            return
         row.state, row.started = "uploading", time.monotonic()
         try:
             self.client.upload(row.path, lambda sent, total: self._uploaded(row, sent, total),

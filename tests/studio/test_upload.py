@@ -125,3 +125,25 @@ def test_folders_expand_to_their_media_files(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     loose = tmp_path / "notes.txt"
     assert expand([tmp_path, loose]) == [tmp_path / "a.mp4", tmp_path / "sub/b.MOV", loose]
+
+
+def test_a_file_over_the_servers_limit_is_refused_before_it_is_sent(qtbot: Any, studio_server: Any,
+                                                                    tmp_path: Path) -> None:
+    from server.http.app import create_app
+    from server.http.runner import HttpServer
+
+    small = HttpServer(create_app(studio_server.services, {"UPLOAD_LIMIT_BYTES": 4096})).start()
+    client = RemoteClient(small.url)
+    try:
+        view = UploadView(client)
+        qtbot.addWidget(view)
+        clip = generate_clip(tmp_path / "too big.mp4", seconds=1.0, size="160x90")
+        before = sorted(p.name for p in studio_server.services.data.uploads.iterdir())
+        view.add_paths([clip])
+        qtbot.waitUntil(lambda: row_named(view, clip.name).state == "refused", timeout=20_000)
+        message = row_named(view, clip.name).error
+        assert "too big.mp4" in message and "accepts uploads up to" in message
+        assert sorted(p.name for p in studio_server.services.data.uploads.iterdir()) == before
+    finally:
+        client.close()
+        small.stop()
