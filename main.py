@@ -92,6 +92,8 @@ def smoke_test(argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from server.cli import UsageError, build_parser
+    from server.engine import check_settings as check_backends
+    from server.registry import BadSetting
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--smoke-test" in argv:
@@ -106,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_backends()
         return int(args.func(args) or 0)
+    except BadSetting as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nInterrupted; unfinished work stays resumable.", file=sys.stderr)
         return 130

@@ -24,14 +24,11 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from server.catalog import Catalog
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.http.app import create_app
 from server.http.runner import HttpServer
 from server.http.services import Services
-from server.jobs.service import IngestService
 from server.paths import DataDir
-from server.storage.blobstore import LocalBlobStore
 
 MiB = 1024 * 1024
 BLOCK = b"\x5a" * MiB
@@ -117,9 +114,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = DataDir.resolve(Path(tmp) / "data")
-        services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
-                            events=open_event_log(data))
-        services.ingest = IngestService(data, services.events)
+        engine = Engine(data)
+        services = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events)
+        services.ingest = engine.ingest_service()
         services.start()
         app = create_app(services)
         try:

@@ -71,6 +71,12 @@ register("min_free_mb", 256, "Free space (MiB) the data dir's disk must have for
          "a job that fails below it is reported as out of disk space.", int)
 register("job_crash_limit", 3, "How many times a job may end with its process (crash, kill) before it "
          "is marked failed instead of resumed again at the next start.", int)
+register("origin", "file", "Where published titles live: `file` (the data dir's origin folder) or "
+         "`s3://BUCKET?endpoint=URL` (needs the cluster extra).")
+register("event_log", "sqlite", "The event log: `sqlite` (embedded, in the data dir) or "
+         "`nats://HOST:PORT[,HOST:PORT…]` (a NATS JetStream cluster; needs the cluster extra).")
+register("executor", "local", "Where chunk encodes run: `local` (ffmpeg processes on this machine) or "
+         "`dask://HOST:PORT` (a Dask scheduler; needs the cluster extra).")
 
 EDGE_TOKEN_TTL_MIN_S, EDGE_TOKEN_TTL_MAX_S = 60, 7 * 86400
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from server.analytics import results
 from server.analytics.queries import QUERIES
 from server.cli import add_data_dir
+from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
-from server.events.log import open_event_log
 from server.paths import DataDir
 
 if TYPE_CHECKING:  # DuckDB loads only when a query runs: every other command starts faster
@@ -68,10 +68,9 @@ def open_reader(data: DataDir, *, rebuild: bool = False) -> Iterator[duckdb.Duck
     """A connection to the analytics figures: the file itself after loading pending events, or a
     snapshot copy while the server holds the file."""
     from server.analytics import snapshot
-    from server.analytics.service import AnalyticsService
 
-    with open_event_log(data) as log, ExitStack() as stack:
-        service = AnalyticsService(data, log)
+    with Engine(data) as engine, ExitStack() as stack:
+        service = engine.analytics()
         stack.callback(service.stop)
         try:
             conn = _owned(service, rebuild)

@@ -7,11 +7,11 @@ import argparse
 import sys
 import time
 
-from server.catalog import PUBLISHED, Catalog
+from server.catalog import PUBLISHED
 from server.cli import add_data_dir
+from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.events.api import VIDEOS
-from server.events.log import open_event_log
 from server.paths import DataDir
 
 
@@ -43,11 +43,12 @@ def edit(data: DataDir, video_id: str, changes: dict[str, str]) -> None:
         raise InvalidRequest("Nothing to change.", hint="give --title, --description, --tags or --creator")
     if "title" in changes and not changes["title"].strip():
         raise InvalidRequest("A title cannot be empty.")
-    catalog = Catalog(data.catalog_db)
+    engine = Engine(data)
+    catalog = engine.catalog
     if catalog.get(video_id).status != PUBLISHED:
         raise Conflict(f"Title {video_id!r} is not published; only published titles can be edited.",
                        hint="restore it first")
     title = catalog.update_metadata(video_id, **changes)
-    with open_event_log(data) as log:
-        log.publish(VIDEOS, video_id, {"type": "metadata_edited", "video_id": video_id, "at": time.time(),
-                                       "title": title.to_dict()})
+    with engine:
+        engine.events.publish(VIDEOS, video_id, {"type": "metadata_edited", "video_id": video_id,
+                                                 "at": time.time(), "title": title.to_dict()})

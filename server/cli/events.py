@@ -8,10 +8,9 @@ import sys
 from dataclasses import asdict
 
 from server.cli import add_data_dir
+from server.engine import Engine
 from server.errors import MiniflixError
 from server.events.admin import PartitionInfo
-from server.events.log import open_event_log
-from server.paths import DataDir
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,8 +22,8 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_events(args: argparse.Namespace) -> int:
     try:
-        with open_event_log(DataDir.resolve(args.data_dir)) as log:
-            rows = log.describe()
+        with Engine.open(args.data_dir) as engine:
+            rows = engine.events.describe()
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,15 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from server.catalog import Catalog
 from server.cli import add_data_dir
 from server.cli.progressbar import ProgressBar
+from server.engine import Engine
 from server.errors import Cancelled, MiniflixError, ToolMissing
-from server.events.log import open_event_log
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.store import PUBLISHED, JobRecord
 from server.media.ffmpeg import find_tools
-from server.paths import DataDir
 
 
 def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -63,19 +61,14 @@ def run_ingest(args: argparse.Namespace) -> int:
     except ToolMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    data = DataDir.resolve(args.data_dir)
-    log = open_event_log(data)
     options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds)
-    ingest = Ingest(data, log, options)
     failures = 0
-    try:
-        with _terminate_like_ctrl_c():
-            for raw in args.paths:
-                result = _ingest_one(ingest, Path(raw))
-                failures += result["status"] != "published"
-                _report(result, args.json)
-    finally:
-        log.close()
+    with Engine.open(args.data_dir) as engine, _terminate_like_ctrl_c():
+        ingest = engine.ingest(options)
+        for raw in args.paths:
+            result = _ingest_one(ingest, Path(raw))
+            failures += result["status"] != "published"
+            _report(result, args.json)
     return 1 if failures else 0
 
 
@@ -160,8 +153,7 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 
 
 def run_videos(args: argparse.Namespace) -> int:
-    catalog = Catalog(DataDir.resolve(args.data_dir).catalog_db)
-    titles = catalog.list(None if args.all else PUBLISHED)
+    titles = Engine.open(args.data_dir).catalog.list(None if args.all else PUBLISHED)
     if args.json:
         print(json.dumps([t.to_dict() for t in titles], indent=2))
         return 0

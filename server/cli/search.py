@@ -13,10 +13,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from server.catalog import Catalog
 from server.cli import add_data_dir
+from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
-from server.events.log import open_event_log
 from server.paths import DataDir
 from server.search import SORTS
 
@@ -50,11 +49,9 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def search(data: DataDir, q: str, **options: Any) -> SearchResult:
-    from server.search.service import SearchService
-
-    with open_event_log(data) as log:
+    with Engine(data) as engine:
         views = _views(data) if options.get("sort") == "views" else None
-        service = SearchService(data, log, Catalog(data.catalog_db), views=views)
+        service = engine.search(views=views)
         with contextlib.suppress(Conflict):  # a running server is indexing: read what it wrote
             service.catch_up()
         return service.search(q, **options)

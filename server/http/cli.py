@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from server import config
 from server.cli import add_data_dir
 from server.errors import MiniflixError
-from server.paths import DataDir
 
 if TYPE_CHECKING:
     from server.http.services import Services
@@ -28,13 +27,14 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Build and start every service, serve until a signal, then stop everything in order."""
+    from server.engine import Engine
     from server.http.runner import check_loopback
     from server.http.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         host = check_loopback(args.host or config.get("host"))
-        services = build_services(DataDir.resolve(args.data_dir)).start()
+        services = build_services(Engine.open(args.data_dir)).start()
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

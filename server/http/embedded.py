@@ -26,11 +26,12 @@ class EmbeddedServer:
 
 
 def start_embedded(data: DataDir, host: str = "127.0.0.1", port: int = 0) -> EmbeddedServer:
+    from server.engine import Engine
     from server.http.app import create_app
     from server.http.runner import HttpServer
     from server.http.services import build_services
 
-    services = build_services(data).start()
+    services = build_services(Engine(data)).start()
     try:
         http = HttpServer(create_app(services), host=host, port=port, on_stop=services.stopping).start()
     except BaseException:

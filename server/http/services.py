@@ -1,4 +1,4 @@
-"""The composition of one server: every service for one data dir, started and stopped in order.
+"""One server's services, taken from the engine (`server/engine.py`), started and stopped in order.
 
 Services whose package is not part of this build are left `None`; the app then leaves their
 endpoints out instead of answering with stubs.
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from server.cdn.cluster import CDN
     from server.cdn.fill import ProactiveFill
     from server.cdn.steering import Steering
+    from server.engine import Engine
     from server.events.log import EventLog
     from server.jobs.service import IngestService
     from server.search.service import SearchService
@@ -93,24 +94,18 @@ class Services:
         return {name: getattr(self, name) is not None for name in names}
 
 
-def build_services(data: DataDir) -> Services:
-    """Build every service for `data`, wired to one event log (started later, in LIFECYCLE order)."""
-    from server.analytics.service import AnalyticsService
-    from server.cdn.cluster import CDN
+def build_services(engine: Engine) -> Services:
+    """Every service of `engine`'s data dir, wired to its one event log (started later, in
+    LIFECYCLE order; stopping the services closes the log)."""
     from server.cdn.fill import ProactiveFill, feed_from_views
-    from server.cdn.origin import StoreOrigin
     from server.cdn.steering import Steering
-    from server.cdn.topology import Topology
-    from server.events.log import open_event_log
-    from server.jobs.service import IngestService
     from server.media.mpd_retime import retime_library
-    from server.search.service import SearchService
 
-    s = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin))
-    s.events = open_event_log(data)
-    s.analytics = AnalyticsService(data, s.events)
-    s.search = SearchService(data, s.events, s.catalog, views=s.analytics.views)
-    s.cdn = CDN(Topology.configured(), StoreOrigin(s.store), data, s.events)
+    data = engine.data
+    s = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events)
+    s.analytics = engine.analytics()
+    s.search = engine.search(views=s.analytics.views)
+    s.cdn = engine.cdn()
     # MPDs packaged before the one timing model are retimed once, and edges drop their old copies.
     titles = [t.video_id for t in s.catalog.list()]
     for video_id in retime_library(data.origin / TITLE_PREFIX, titles):
@@ -119,7 +114,7 @@ def build_services(data: DataDir) -> Services:
     # Popular titles (by recent views) are pushed to their home edges before viewers ask.
     s.fill = FillService(ProactiveFill(s.cdn, feed_from_views(s.analytics.views)),
                          config.get("cdn_fill_interval_s"))
-    s.ingest = IngestService(data, s.events)
+    s.ingest = engine.ingest_service()
     return s
 
 

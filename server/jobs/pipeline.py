@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from server import config
+from server.backends import ExecutorFactory
 from server.catalog import Catalog, Title
 from server.diskspace import require_free, tree_size
 from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
-from server.jobs.executor import LocalExecutor, TaskSpec
+from server.jobs.executor import TaskSpec
 from server.jobs.failures import crash_loop_error, failure_reason, in_users_words, space_needed_mb
 from server.jobs.locks import is_locked, job_lock
 from server.jobs.names import kept_source_name, title_from
@@ -102,12 +103,13 @@ def new_video_id() -> str:
 class Ingest:
     """Creates and runs ingest jobs against one data dir."""
 
-    def __init__(self, data: DataDir, publisher: Publisher, options: IngestOptions | None = None) -> None:
+    def __init__(self, data: DataDir, *, catalog: Catalog, blobs: LocalBlobStore, jobs: JobStore,
+                 executor: ExecutorFactory, publisher: Publisher,
+                 options: IngestOptions | None = None) -> None:
+        """Takes its parts from the engine (`server/engine.py`), which builds them once."""
         self.data, self.publisher = data, publisher
         self.options = options or IngestOptions.from_settings()
-        self.store = JobStore(data.jobs_db)
-        self.catalog = Catalog(data.catalog_db)
-        self.blobs = LocalBlobStore(data.origin)
+        self.store, self.catalog, self.blobs, self.executor = jobs, catalog, blobs, executor
 
     # ---- jobs -------------------------------------------------------------------------------
     def create_job(self, source: Path, original_name: str | None = None, *,
@@ -232,7 +234,7 @@ class Ingest:
         # last round does not leave a core idle while one long chunk finishes.
         pending = sorted((s for s in specs if s.name not in done), key=lambda s: -s.seconds)
         log.info("%s: %d tasks, %d already done", job.video_id, len(specs), len(done))
-        outcome = LocalExecutor(self.options.workers, self.options.retries).run_all(
+        outcome = self.executor(self.options.workers, self.options.retries).run_all(
             pending, tracker, stop)
         job.retries += outcome.retries
         if outcome.failed:

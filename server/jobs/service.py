@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import Cancelled, Conflict
-from server.events.api import Publisher
-from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.pipeline import Ingest
 from server.jobs.progress import JobProgress
 from server.jobs.store import CANCELLED, FAILED, INTERRUPTED, PUBLISHED, QUEUED, UNFINISHED, JobRecord
-from server.paths import DataDir
 
 log = logging.getLogger(__name__)
 FINISHED = (PUBLISHED, FAILED, CANCELLED)
@@ -49,8 +47,8 @@ class JobStatus:
 class IngestService:
     """Owns one worker thread; `submit` returns at once, progress is read with `get`."""
 
-    def __init__(self, data: DataDir, publisher: Publisher, options: IngestOptions | None = None) -> None:
-        self.ingest = Ingest(data, publisher, options)
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._progress: dict[str, JobProgress] = {}
         self._running: dict[str, threading.Event] = {}

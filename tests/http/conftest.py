@@ -21,11 +21,11 @@ from server.cdn.cluster import CDN
 from server.cdn.origin import StoreOrigin
 from server.cdn.steering import Steering
 from server.cdn.topology import Topology
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.http.app import create_app
 from server.http.runner import HttpServer
 from server.http.services import Services
-from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.pipeline import IngestOptions
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore, title_prefix
 from tests.conftest import generate_clip
@@ -52,8 +52,8 @@ def encode_title(out: Path, seconds: int) -> Made:
     data = DataDir.resolve(out / "data")
     options = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
                             min_chunk_seconds=1.0)
-    with open_event_log(data) as log:
-        ingest = Ingest(data, log, options)
+    with Engine(data) as engine:
+        ingest = engine.ingest(options)
         job = ingest.run(ingest.create_job(clip))
     assert job.state == "published", job.error
     assert [r["name"] for r in job.result["renditions"]] == [r[0] for r in RUNGS]
@@ -92,10 +92,16 @@ def data(tmp_path: Path) -> DataDir:
 
 
 @pytest.fixture
-def services(data: DataDir) -> Iterator[Services]:
+def engine(data: DataDir) -> Engine:
+    """The engine's parts for `data`, built from the settings (the services below share them)."""
+    return Engine(data)
+
+
+@pytest.fixture
+def services(engine: Engine) -> Iterator[Services]:
     """Catalog, origin store and event log; tests that need edges or ingest add them."""
-    built = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
-                     events=open_event_log(data)).start()
+    built = Services(data=engine.data, catalog=engine.catalog, store=engine.origin,
+                     events=engine.events).start()
     yield built
     built.stop()
 
@@ -111,11 +117,9 @@ def cdn(services: Services) -> Iterator[Services]:
 
 
 @pytest.fixture
-def ingest(services: Services) -> Iterator[Services]:
+def ingest(engine: Engine, services: Services) -> Iterator[Services]:
     """The same services plus the real ingest job service (background worker, real ffmpeg)."""
-    from server.jobs.service import IngestService
-
-    services.ingest = IngestService(services.data, services.events)
+    services.ingest = engine.ingest_service()
     services.ingest.start()
     services.started.append("ingest")
     yield services

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from server.engine import Engine
 from server.http.services import Services, build_services
 from server.paths import DataDir
 from tests.http.conftest import VIDEO_ID, Made, publish
@@ -16,7 +17,7 @@ from tests.http.conftest import VIDEO_ID, Made, publish
 def full(tmp_path, short_title: Made) -> Iterator[Services]:  # type: ignore[no-untyped-def]
     data = DataDir.resolve(tmp_path / "data")
     publish(data, short_title)
-    services = build_services(data).start()
+    services = build_services(Engine(data)).start()
     yield services
     services.stop()
 

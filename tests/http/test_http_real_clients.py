@@ -14,10 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from server.catalog import Title
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.http.runner import HttpServer
 from server.http.services import Services
-from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.pipeline import IngestOptions
 from server.paths import DataDir
 from tests.conftest import generate_clip
 from tests.http.browser import Browser
@@ -34,8 +34,8 @@ def default_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
     clip = generate_clip(out / "source.mp4", seconds=4, size="640x360", fps=FPS)
     data = DataDir.resolve(out / "data")
     options = IngestOptions.from_settings(workers=2, segment_seconds=2.0, retries=0, min_chunk_seconds=1.0)
-    with open_event_log(data) as log:
-        ingest = Ingest(data, log, options)
+    with Engine(data) as engine:
+        ingest = engine.ingest(options)
         job = ingest.run(ingest.create_job(clip))
     assert job.state == "published", job.error
     return Made(data.origin / "videos" / job.video_id, 4, 4 * FPS, tuple(job.result["renditions"]))

@@ -18,15 +18,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from server.catalog import Catalog
 from server.diskspace import free_bytes
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.http.app import create_app
 from server.http.runner import HttpServer
 from server.http.services import Services
-from server.jobs.service import IngestService
 from server.paths import DataDir
-from server.storage.blobstore import LocalBlobStore
 from tests.jobs.helpers import mounted_small_disk
 
 MiB = 1024 * 1024
@@ -257,9 +254,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def small_server(small_disk: Path) -> Iterator[tuple[HttpServer, Path]]:
     """A server whose data dir (and so its uploads folder) is on the 20 MB disk."""
     data = DataDir.resolve(small_disk / "data")
-    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
-                        events=open_event_log(data))
-    services.ingest = IngestService(data, services.events)
+    engine = Engine(data)
+    services = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events)
+    services.ingest = engine.ingest_service()
     services.start()
     try:
         with HttpServer(create_app(services, {"TESTING": True}), on_stop=services.stopping) as server:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.jobs.pipeline import IngestOptions
 from server.jobs.service import FINISHED, IngestService
 from server.paths import DataDir
@@ -67,8 +67,8 @@ REFUSALS = {
 def test_unencodable_sources_fail_once_with_a_clear_error_and_the_queue_goes_on(
         tmp_path: Path, sources: dict[str, Path]) -> None:
     data = DataDir.resolve(tmp_path / "d")
-    with open_event_log(data) as log:
-        service = IngestService(data, log, OPTIONS)
+    with Engine(data) as engine:
+        service = engine.ingest_service(OPTIONS)
         service.start()
         try:
             jobs = {name: service.submit(path, name).record.job_id for name, path in sources.items()}

@@ -9,21 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import Catalog
 from server.cdn.cluster import CDN
 from server.cdn.origin import StoreOrigin
 from server.cdn.steering import Steering
 from server.cdn.topology import Topology
 from server.diskspace import is_out_of_space
+from server.engine import Engine
 from server.errors import JobError
-from server.events.log import open_event_log
 from server.http.app import create_app
 from server.http.services import Services
-from server.jobs.pipeline import Ingest, IngestOptions
+from server.jobs.pipeline import IngestOptions
 from server.jobs.service import FINISHED, IngestService
 from server.media import ffmpeg
 from server.paths import DataDir
-from server.storage.blobstore import LocalBlobStore
 from tests.jobs.helpers import fill, mounted_small_disk
 
 OPTIONS = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
@@ -45,11 +43,11 @@ def wait_finished(service: IngestService, job_id: str, limit_s: float = 180) -> 
 
 def start_services(data: DataDir) -> Services:
     """The server's services over `data`, opened while the disk still had room (a running server)."""
-    services = Services(data=data, catalog=Catalog(data.catalog_db), store=LocalBlobStore(data.origin),
-                        events=open_event_log(data)).start()
+    engine = Engine(data)
+    services = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events).start()
     services.cdn = CDN(Topology.default(), StoreOrigin(services.store), data, services.events)
     services.steering = Steering(services.cdn, services.events)
-    services.ingest = IngestService(data, services.events, OPTIONS)
+    services.ingest = engine.ingest_service(OPTIONS)
     for name in ("cdn", "ingest"):
         getattr(services, name).start()
         services.started.append(name)
@@ -94,14 +92,14 @@ def test_a_disk_that_fills_mid_ingest_fails_the_job_as_disk_full_and_reads_still
 def test_a_job_that_cannot_find_the_free_space_it_needs_fails_before_it_starts_and_can_be_retried(
         small_disk: Path, make_clip) -> None:
     data = DataDir.resolve(small_disk / "data")
-    with open_event_log(data) as log:
-        ingest = Ingest(data, log, OPTIONS)
+    with Engine(data) as engine:
+        ingest = engine.ingest(OPTIONS)
         job = ingest.run(ingest.create_job(make_clip(seconds=2)))  # min_free_mb: 256 by default
         assert job.state == "failed"
         assert job.error.startswith(f"Out of disk space in {data.root} (")
         assert "this needs at least 256 MB" in job.error  # the floor (and a tiny source to copy)
         assert not (data.work / job.video_id).exists(), "nothing was encoded"
-        service = IngestService(data, log, OPTIONS)
+        service = engine.ingest_service(OPTIONS)
         assert service.retry(job.job_id).record.state == "queued"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.jobs.locks import job_lock
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.service import FINISHED, IngestService
@@ -38,8 +38,8 @@ def test_a_very_long_original_name_publishes_with_a_short_readable_source_name(
         tmp_path: Path, make_clip, name: str) -> None:
     clip = make_clip(seconds=2)
     data = DataDir.resolve(tmp_path / "d")
-    with open_event_log(data) as log:
-        ingest = Ingest(data, log, OPTIONS)
+    with Engine(data) as engine:
+        ingest = engine.ingest(OPTIONS)
         job = ingest.run(ingest.create_job(clip, original_name=name))
     assert job.state == "published", job.error
     [kept] = (data.origin / "videos" / job.video_id / "source").iterdir()
@@ -59,8 +59,8 @@ def test_a_step_that_raises_fails_its_job_with_the_reason_and_the_queue_goes_on(
 
     monkeypatch.setattr(Ingest, "_keep_source", broken_for_one)
     data = DataDir.resolve(tmp_path / "d")
-    with open_event_log(data) as log:
-        service = IngestService(data, log, OPTIONS)
+    with Engine(data) as engine:
+        service = engine.ingest_service(OPTIONS)
         service.start()
         try:
             bad = service.submit(make_clip("a.mp4", seconds=2), "broken.mp4").record.job_id
@@ -81,7 +81,7 @@ def test_a_step_that_raises_fails_its_job_with_the_reason_and_the_queue_goes_on(
 CRASHING_SERVER = """
 import os, signal, sys, time
 from pathlib import Path
-from server.events.log import open_event_log
+from server.engine import Engine
 from server.jobs import pipeline
 from server.jobs.service import IngestService
 from server.jobs.store import UNFINISHED
@@ -94,8 +94,8 @@ pipeline.Ingest._keep_source = die
 data = DataDir.resolve(sys.argv[1])
 options = pipeline.IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast",
                                  min_chunk_seconds=1.0)
-with open_event_log(data) as log:
-    service = IngestService(data, log, options)
+with Engine(data) as engine:
+    service = engine.ingest_service(options)
     service.start()
     if len(sys.argv) > 2:
         service.submit(Path(sys.argv[2]))
@@ -120,8 +120,8 @@ def test_a_job_that_kills_its_process_is_failed_after_the_crash_limit_not_resume
         if codes[-1] == 0:
             break
     assert codes == [-9, -9, -9, 0]
-    with open_event_log(DataDir.resolve(data)) as log:
-        [job] = Ingest(DataDir.resolve(data), log, OPTIONS).store.list()
+    with Engine(DataDir.resolve(data)) as engine:
+        [job] = engine.ingest(OPTIONS).store.list()
     assert job.state == "failed" and "stopped unexpectedly 3 times" in job.error
 
 
@@ -133,8 +133,8 @@ def test_staging_left_by_a_killed_packaging_run_is_removed_at_start_but_not_a_ru
     for staging in (killed, running):
         (staging / "cmaf").mkdir()
         (staging / "cmaf" / "seg_00001.m4s").write_bytes(b"x" * 1000)
-    with open_event_log(data) as log, job_lock(data.work / "vlive0000001.lock", "a live job"):
-        service = IngestService(data, log, OPTIONS)
+    with Engine(data) as engine, job_lock(data.work / "vlive0000001.lock", "a live job"):
+        service = engine.ingest_service(OPTIONS)
         service.start()
         service.stop()
     assert not killed.exists()
@@ -143,8 +143,8 @@ def test_staging_left_by_a_killed_packaging_run_is_removed_at_start_but_not_a_ru
 
 def test_a_resumed_job_removes_the_staging_its_killed_run_left(tmp_path: Path, make_clip) -> None:
     data = DataDir.resolve(tmp_path / "d")
-    with open_event_log(data) as log:
-        ingest = Ingest(data, log, OPTIONS)
+    with Engine(data) as engine:
+        ingest = engine.ingest(OPTIONS)
         job = ingest.create_job(make_clip(seconds=2))
         left = ingest.blobs.staging_dir(job.video_id)  # as a run killed while packaging leaves it
         (left / "master.m3u8").write_text("#EXTM3U\n")

@@ -81,6 +81,7 @@ def test_one_unreadable_title_does_not_stop_the_rest(pristine: Path, tmp_path: P
 
 
 def test_the_server_retimes_an_old_library_when_it_starts(tmp_path: Path) -> None:
+    from server.engine import Engine
     from server.http.services import build_services
     from server.paths import DataDir
     from tests.http.conftest import encode_title, publish
@@ -90,7 +91,7 @@ def test_the_server_retimes_an_old_library_when_it_starts(tmp_path: Path) -> Non
     title = publish(data, encode_title(tmp_path / "made", 2), "vold")
     folder = data.origin / "videos" / title.video_id
     write_old_model(folder)
-    services = build_services(data).start()
+    services = build_services(Engine(data)).start()
     try:
         assert not has_offset(folder / "manifest.mpd")
         assert timing_problems(folder / "manifest.mpd", tracks_of(folder)) == []

@@ -1,0 +1,61 @@
+"""The backends of each replaceable part, one registry line each (see docs/BACKENDS.md).
+
+Every factory is `factory(url: BackendUrl, data: DataDir)`; the module named here is imported only
+when a setting selects it. The embedded defaults' factories are the small functions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from server.registry import BackendUrl, Registry
+
+if TYPE_CHECKING:
+    from server.events.log import EventLog
+    from server.jobs.executor import LocalExecutor
+    from server.paths import DataDir
+    from server.storage.blobstore import LocalBlobStore
+
+CLUSTER = "`pip install miniflix-studio[cluster]`"
+ExecutorFactory = Callable[[int, int], "LocalExecutor"]  # (workers, retries) → an executor
+
+ORIGINS: Registry[LocalBlobStore] = Registry("MINIFLIX_ORIGIN")
+ORIGINS.register("file", "server.backends:file_origin")
+
+EVENT_LOGS: Registry[EventLog] = Registry("MINIFLIX_EVENT_LOG")
+EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log")
+EVENT_LOGS.register("nats", "server.events.nats_log:open_nats_log", CLUSTER)
+
+EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
+EXECUTORS.register("local", "server.backends:local_executor")
+
+
+def _embedded(url: BackendUrl) -> None:
+    """The embedded backends live in the data dir and take no location."""
+    if url.location or url.query:
+        raise url.error(f"the {url.scheme} backend takes no location", hint=f"set it to just {url.scheme!r}")
+
+
+def file_origin(url: BackendUrl, data: DataDir) -> LocalBlobStore:
+    """The origin folder of the data dir."""
+    from server.storage.blobstore import LocalBlobStore
+
+    _embedded(url)
+    return LocalBlobStore(data.origin)
+
+
+def sqlite_event_log(url: BackendUrl, data: DataDir) -> EventLog:
+    """The data dir's embedded log (`events.sqlite`)."""
+    from server.events.log import open_event_log
+
+    _embedded(url)
+    return open_event_log(data)
+
+
+def local_executor(url: BackendUrl, data: DataDir) -> ExecutorFactory:
+    """A thread pool of ffmpeg processes on this machine."""
+    from server.jobs.executor import LocalExecutor
+
+    _embedded(url)
+    return LocalExecutor
