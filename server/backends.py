@@ -21,27 +21,20 @@ CLUSTER = "`pip install miniflix-studio[cluster]`"
 ExecutorFactory = Callable[[int, int], "LocalExecutor"]  # (workers, retries) → an executor
 
 ORIGINS: Registry[LocalBlobStore] = Registry("MINIFLIX_ORIGIN")
-ORIGINS.register("file", "server.backends:file_origin")
+ORIGINS.register("file", "server.backends:file_origin", bare=True)
 
 EVENT_LOGS: Registry[EventLog] = Registry("MINIFLIX_EVENT_LOG")
-EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log")
+EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log", bare=True)
 EVENT_LOGS.register("nats", "server.events.nats_log:open_nats_log", CLUSTER)
 
 EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
-EXECUTORS.register("local", "server.backends:local_executor")
-
-
-def _embedded(url: BackendUrl) -> None:
-    """The embedded backends live in the data dir and take no location."""
-    if url.location or url.query:
-        raise url.error(f"the {url.scheme} backend takes no location", hint=f"set it to just {url.scheme!r}")
+EXECUTORS.register("local", "server.backends:local_executor", bare=True)
 
 
 def file_origin(url: BackendUrl, data: DataDir) -> LocalBlobStore:
     """The origin folder of the data dir."""
     from server.storage.blobstore import LocalBlobStore
 
-    _embedded(url)
     return LocalBlobStore(data.origin)
 
 
@@ -49,7 +42,6 @@ def sqlite_event_log(url: BackendUrl, data: DataDir) -> EventLog:
     """The data dir's embedded log (`events.sqlite`)."""
     from server.events.log import open_event_log
 
-    _embedded(url)
     return open_event_log(data)
 
 
@@ -57,5 +49,4 @@ def local_executor(url: BackendUrl, data: DataDir) -> ExecutorFactory:
     """A thread pool of ffmpeg processes on this machine."""
     from server.jobs.executor import LocalExecutor
 
-    _embedded(url)
     return LocalExecutor

@@ -45,6 +45,7 @@ class Backend:
 
     target: str
     needs: str = ""
+    bare: bool = False  # takes no location (the embedded backends live in the data dir)
 
 
 class Registry(Generic[T]):
@@ -54,13 +55,15 @@ class Registry(Generic[T]):
         self.env = env
         self.backends: dict[str, Backend] = {}
 
-    def register(self, scheme: str, target: str, needs: str = "") -> None:
+    def register(self, scheme: str, target: str, needs: str = "", *, bare: bool = False) -> None:
         """Add (or replace) the backend for `scheme`; `target` is "module:factory", imported lazily.
 
-        The factory is called as `factory(url: BackendUrl, data: DataDir)` and returns the part."""
+        The factory is called as `factory(url: BackendUrl, data: DataDir)` and returns the part;
+        `needs` is the install hint shown when its module cannot be imported; a `bare` backend
+        refuses a location."""
         if not URL.fullmatch(scheme) or ":" not in target:
             raise ValueError(f"register({scheme!r}, {target!r}): want a scheme and 'module:factory'")
-        self.backends[scheme] = Backend(target, needs)
+        self.backends[scheme] = Backend(target, needs, bare)
 
     def parse(self, raw: str) -> BackendUrl:
         """The setting's URL, or `BadSetting` if it is malformed or its scheme is unknown."""
@@ -72,6 +75,9 @@ class Registry(Generic[T]):
                          {k: v[-1] for k, v in parse_qs(match["query"] or "").items()})
         if url.scheme not in self.backends:
             raise url.error(f"unknown scheme {url.scheme!r}; known: {self.known()}")
+        if self.backends[url.scheme].bare and (url.location or url.query):
+            raise url.error(f"the {url.scheme} backend takes no location",
+                            hint=f"set it to just {url.scheme!r}")
         return url
 
     def factory(self, url: BackendUrl) -> Callable[..., T]:

@@ -77,11 +77,22 @@ def test_ingest_with_a_bad_backend_setting_exits_2_naming_it_and_creates_no_job(
         tmp_path: Path, make_clip, env: str, value: str, message: str) -> None:
     clip, data = make_clip(seconds=1), DataDir.resolve(tmp_path / "d")
     run = subprocess.run([sys.executable, "main.py", "ingest", str(clip), "--data-dir", str(data.root)],
-                         cwd=ROOT, env={**os.environ, env: value}, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, env={**os.environ, env: value}, capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 2, run.stderr
     assert message in run.stderr
     assert not data.jobs_db.exists() or JobStore(data.jobs_db).list() == []
     assert not any(data.origin.rglob("*.m4s")) and not any(data.work.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["videos"], ["events"], ["search", "cats"], ["serve"]])
+def test_every_command_refuses_a_bad_setting_before_it_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        argv: list[str]) -> None:
+    monkeypatch.setenv("MINIFLIX_ORIGIN", "file://elsewhere")
+    assert main.main([*argv, "--data-dir", str(tmp_path / "d")]) == 2
+    assert "MINIFLIX_ORIGIN='file://elsewhere': the file backend takes no location" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
 
 
 def test_a_backend_whose_module_is_missing_says_it_is_not_in_this_build(
@@ -100,7 +111,7 @@ def test_a_url_keeps_its_location_and_query() -> None:
     url = registry.parse("nats://127.0.0.1:4222,127.0.0.1:4223?stream=videos")
     assert (url.scheme, url.location, url.query) == ("nats", "127.0.0.1:4222,127.0.0.1:4223",
                                                      {"stream": "videos"})
-    with pytest.raises(BadSetting, match="unknown scheme 'kafka'; known: nats$"):
+    with pytest.raises(BadSetting, match=r"unknown scheme 'kafka'; known: nats$"):
         registry.parse("kafka")
 
 
