@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # Modules outside the engine that add sub-commands (they import flask or PySide6 lazily).
@@ -92,12 +92,10 @@ def smoke_test(argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from server.cli import UsageError, build_parser
-    from server.engine import check_settings as check_backends
-    from server.registry import BadSetting
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--smoke-test" in argv:
-        return smoke_test(argv)
+        return _run(lambda: smoke_test(argv))
     parser = build_parser(_available(FRONTEND_COMMANDS), [register_start])
     try:
         args = parser.parse_args(argv or ["start"])
@@ -107,9 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    return _run(lambda: int(args.func(args) or 0))
+
+
+def _run(command: Callable[[], int]) -> int:
+    """Run `command` once the backend settings are known to be usable (a bad one exits 2, naming it)."""
+    from server.engine import check_settings
+    from server.registry import BadSetting
+
     try:
-        check_backends()
-        return int(args.func(args) or 0)
+        check_settings()
+        return command()
     except BadSetting as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
