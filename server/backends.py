@@ -1,7 +1,8 @@
 """The backends of each replaceable part, one registry line each (see docs/BACKENDS.md).
 
-Every factory is `factory(url: BackendUrl, data: DataDir)`; the module named here is imported only
-when a setting selects it. The embedded defaults' factories are the small functions below.
+Every factory is `factory(url: str, data: DataDir)`, `url` being the setting's value; the module
+named here is imported only when a setting selects it. The embedded defaults' factories are the
+small functions below.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from server.registry import BackendUrl, Registry
+from server.registry import Registry
 
 if TYPE_CHECKING:
     from server.events.log import EventLog
@@ -31,21 +32,21 @@ EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
 EXECUTORS.register("local", "server.backends:local_executor", bare=True)
 
 
-def file_origin(url: BackendUrl, data: DataDir) -> LocalBlobStore:
+def file_origin(url: str, data: DataDir) -> LocalBlobStore:
     """The origin folder of the data dir."""
     from server.storage.blobstore import LocalBlobStore
 
     return LocalBlobStore(data.origin)
 
 
-def sqlite_event_log(url: BackendUrl, data: DataDir) -> EventLog:
+def sqlite_event_log(url: str, data: DataDir) -> EventLog:
     """The data dir's embedded log (`events.sqlite`)."""
     from server.events.log import open_event_log
 
     return open_event_log(data)
 
 
-def local_executor(url: BackendUrl, data: DataDir) -> ExecutorFactory:
+def local_executor(url: str, data: DataDir) -> ExecutorFactory:
     """A thread pool of ffmpeg processes on this machine."""
     from server.jobs.executor import LocalExecutor
 

@@ -19,7 +19,7 @@ from server.backends import EVENT_LOGS, EXECUTORS, ORIGINS, ExecutorFactory
 from server.catalog import Catalog
 from server.jobs.store import JobStore
 from server.paths import DataDir
-from server.registry import BackendUrl, Registry
+from server.registry import BackendUrl, Registry, build
 
 if TYPE_CHECKING:
     from server.analytics.service import AnalyticsService
@@ -39,14 +39,15 @@ class Choice(Generic[T]):
 
     url: BackendUrl
     factory: Callable[..., T]
+    bare: bool
 
     @classmethod
     def of(cls, registry: Registry[T], setting: str) -> Choice[T]:
         url = registry.parse(str(config.get(setting)))
-        return cls(url, registry.factory(url))
+        return cls(url, registry.factory(url), registry.is_bare(url))
 
     def build(self, data: DataDir) -> T:
-        return self.factory(self.url, data)
+        return build(self.url, self.factory, self.bare, data)
 
 
 @dataclass(frozen=True)

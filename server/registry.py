@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
-from server.errors import InvalidRequest
+from server.errors import InvalidRequest, MiniflixError
 
 T = TypeVar("T")
 URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)(?:://(?P<location>[^?#\s]+)(?:\?(?P<query>[^#\s]*))?)?")
@@ -58,7 +58,8 @@ class Registry(Generic[T]):
     def register(self, scheme: str, target: str, needs: str = "", *, bare: bool = False) -> None:
         """Add (or replace) the backend for `scheme`; `target` is "module:factory", imported lazily.
 
-        The factory is called as `factory(url: BackendUrl, data: DataDir)` and returns the part;
+        The factory is called as `factory(url: str, data: DataDir)` with the setting's value and
+        returns the part;
         `needs` is the install hint shown when its module cannot be imported; a `bare` backend
         refuses a location."""
         if not URL.fullmatch(scheme) or ":" not in target:
@@ -93,9 +94,25 @@ class Registry(Generic[T]):
         return built
 
     def open(self, raw: str, *args: Any) -> T:
-        """Parse `raw`, import its backend and build the part with `factory(url, *args)`."""
+        """Parse `raw`, import its backend and build the part with `factory(raw, *args)`."""
         url = self.parse(raw)
-        return self.factory(url)(url, *args)
+        return build(url, self.factory(url), self.backends[url.scheme].bare, *args)
+
+    def is_bare(self, url: BackendUrl) -> bool:
+        return self.backends[url.scheme].bare
 
     def known(self) -> str:
         return ", ".join(f"{s} (needs {b.needs})" if b.needs else s for s, b in self.backends.items())
+
+
+def build(url: BackendUrl, factory: Callable[..., T], bare: bool, *args: Any) -> T:
+    """`factory(url.raw, *args)`; a cluster backend's own error (bad address, unreachable server,
+    wrong credentials) becomes a `BadSetting` that names the setting."""
+    try:
+        return factory(url.raw, *args)
+    except BadSetting:
+        raise
+    except MiniflixError as exc:
+        if bare:
+            raise
+        raise url.error(exc.message, hint=exc.hint) from exc

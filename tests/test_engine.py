@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,11 +17,12 @@ import main
 from server.backends import EVENT_LOGS
 from server.catalog import Title
 from server.engine import Engine
+from server.errors import MiniflixError
 from server.events.api import VIDEOS
 from server.events.log import EventLog
 from server.jobs.store import JobStore
 from server.paths import DataDir
-from server.registry import BackendUrl, BadSetting, Registry
+from server.registry import BadSetting, Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,17 +31,22 @@ class SideLog(EventLog):
     """A test-only event-log backend: the embedded log, kept in a file named by the URL."""
 
 
-def open_side_log(url: BackendUrl, data: DataDir) -> EventLog:
-    return SideLog(data.root / f"{url.location}.sqlite")
+def open_side_log(url: str, data: DataDir) -> EventLog:
+    return SideLog(data.root / f"{urlsplit(url).netloc}.sqlite")
+
+
+def open_unreachable_log(url: str, data: DataDir) -> EventLog:
+    raise MiniflixError("no server answers at 127.0.0.1:9", hint="start the cluster first")
 
 
 @pytest.fixture
 def side_backend() -> Iterator[None]:
     """`side://NAME` as an event-log backend, registered the way a new backend file would be."""
     EVENT_LOGS.register("side", "tests.test_engine:open_side_log")
+    EVENT_LOGS.register("down", "tests.test_engine:open_unreachable_log")
     EVENT_LOGS.register("gone", "tests.no_such_backend:open_log", "`pip install miniflix-studio[gone]`")
     yield
-    for scheme in ("side", "gone"):
+    for scheme in ("side", "down", "gone"):
         EVENT_LOGS.backends.pop(scheme)
 
 
@@ -103,6 +110,30 @@ def test_a_backend_whose_module_is_missing_says_it_is_not_in_this_build(
     err = capsys.readouterr().err
     assert "MINIFLIX_EVENT_LOG='gone://h:1': the gone backend is not available in this build" in err
     assert "needs `pip install miniflix-studio[gone]`" in err
+
+
+def test_a_backend_that_cannot_start_stops_ingest_before_any_job_naming_the_setting(
+        tmp_path: Path, side_backend: None, make_clip, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = DataDir.resolve(tmp_path / "d")
+    monkeypatch.setenv("MINIFLIX_EVENT_LOG", "down://127.0.0.1:9")
+    assert main.main(["ingest", str(make_clip(seconds=1)), "--data-dir", str(data.root)]) == 2
+    assert ("MINIFLIX_EVENT_LOG='down://127.0.0.1:9': no server answers at 127.0.0.1:9 (start the "
+            "cluster first)") in capsys.readouterr().err
+    assert not data.jobs_db.exists() or JobStore(data.jobs_db).list() == []
+
+
+@pytest.mark.parametrize("argv", [["events"], ["serve"], ["search", "cats"], ["analytics", "views"],
+                                  ["edit", "vnone0000001", "--title", "x"]])
+def test_every_command_reports_a_backend_that_cannot_start_as_a_bad_setting(
+        tmp_path: Path, side_backend: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    if argv[0] == "edit":
+        Engine(DataDir.resolve(tmp_path / "d")).catalog.add_published(
+            Title(video_id="vnone0000001", status="published", title="Old"))
+    monkeypatch.setenv("MINIFLIX_EVENT_LOG", "down://127.0.0.1:9")
+    assert main.main([*argv, "--data-dir", str(tmp_path / "d")]) == 2
+    assert "MINIFLIX_EVENT_LOG='down://127.0.0.1:9': no server answers" in capsys.readouterr().err
 
 
 def test_a_url_keeps_its_location_and_query() -> None:

@@ -20,6 +20,7 @@ from server.cli import add_data_dir
 from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.paths import DataDir
+from server.registry import BadSetting
 
 if TYPE_CHECKING:  # DuckDB loads only when a query runs: every other command starts faster
     import duckdb
@@ -51,6 +52,8 @@ def run_analytics(args: argparse.Namespace) -> int:
         params = _params(args.param)
         with open_reader(DataDir.resolve(args.data_dir), rebuild=args.rebuild) as conn:
             _emit(conn, args.query, params, args.format, args.out)
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

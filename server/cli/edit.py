@@ -13,6 +13,7 @@ from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.events.api import VIDEOS
 from server.paths import DataDir
+from server.registry import BadSetting
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +32,8 @@ def run_edit(args: argparse.Namespace) -> int:
                if getattr(args, k) is not None}
     try:
         edit(DataDir.resolve(args.data_dir), args.video_id, changes)
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

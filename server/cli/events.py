@@ -11,6 +11,7 @@ from server.cli import add_data_dir
 from server.engine import Engine
 from server.errors import MiniflixError
 from server.events.admin import PartitionInfo
+from server.registry import BadSetting
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +25,8 @@ def run_events(args: argparse.Namespace) -> int:
     try:
         with Engine.open(args.data_dir) as engine:
             rows = engine.events.describe()
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ from server.cli import add_data_dir
 from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.paths import DataDir
+from server.registry import BadSetting
 from server.search import SORTS
 
 if TYPE_CHECKING:  # Whoosh loads only when a search runs: every other command starts faster
@@ -41,6 +42,8 @@ def run_search(args: argparse.Namespace) -> int:
     try:
         result = search(DataDir.resolve(args.data_dir), args.query, sort=args.sort,
                         facets=_facets(args.facet), limit=args.limit)
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

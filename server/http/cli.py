@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from server import config
 from server.cli import add_data_dir
 from server.errors import MiniflixError
+from server.registry import BadSetting
 
 if TYPE_CHECKING:
     from server.http.services import Services
@@ -35,6 +36,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         host = check_loopback(args.host or config.get("host"))
         services = build_services(Engine.open(args.data_dir)).start()
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
