@@ -93,11 +93,6 @@ class Registry(Generic[T]):
         built: Callable[..., T] = getattr(module, name)
         return built
 
-    def open(self, raw: str, *args: Any) -> T:
-        """Parse `raw`, import its backend and build the part with `factory(raw, *args)`."""
-        url = self.parse(raw)
-        return build(url, self.factory(url), self.backends[url.scheme].bare, *args)
-
     def is_bare(self, url: BackendUrl) -> bool:
         return self.backends[url.scheme].bare
 
