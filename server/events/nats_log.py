@@ -62,13 +62,15 @@ class NatsEventLog:
     """Implements `server.events.api.Publisher` and the embedded log's consumer API on JetStream."""
 
     def __init__(self, servers: Sequence[str], partitions: int = 8, *, replicas: int | None = None,
-                 ack_wait: float = 30.0, retention: admin.Retention | None = None) -> None:
+                 ack_wait: float = 30.0, retention: admin.Retention | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
         if partitions < 1:
             raise InvalidRequest(f"An event log needs at least one partition, not {partitions}.")
         self.servers = list(servers)
         self.partitions = partitions
-        self.replicas = replicas or min(3, len(self.servers))
+        self.replica_count = replicas or min(3, len(self.servers))
         self.ack_wait = ack_wait
+        self.connect_timeout = connect_timeout
         self.retention = retention if retention is not None else admin.Retention.from_settings()
         self._topics: dict[str, int] = {}
         self._subs: dict[tuple[str, str], JetStreamContext.PullSubscription] = {}
@@ -83,7 +85,7 @@ class NatsEventLog:
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-event-log", daemon=True)
         self._thread.start()
         try:
-            self._nc, self._js, self._kv = self._run(self._connect(), CONNECT_TIMEOUT_S + 5)
+            self._nc, self._js, self._kv = self._run(self._connect(), connect_timeout + REQUEST_TIMEOUT_S)
         except BaseException:
             self._stop_loop()
             raise
@@ -94,7 +96,11 @@ class NatsEventLog:
         return self.publish_many(topic, [(key, value)])[0]
 
     def publish_many(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[int, int]]:
-        return self.publish_async(topic, items).result(PUBLISH_DEADLINE_S + REQUEST_TIMEOUT_S)
+        try:
+            return self.publish_async(topic, items).result(PUBLISH_DEADLINE_S + REQUEST_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise EventBusError(f"Publishing to topic {topic!r} was not acknowledged in time.",
+                                hint="check the event_log setting and the cluster's nodes") from exc
 
     def publish_async(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]
                       ) -> Future[list[tuple[int, int]]]:
@@ -161,6 +167,22 @@ class NatsEventLog:
             heads.update(self._run(self._heads(topic, self.partitions_of(topic))))
         return heads
 
+    @property
+    def connected_url(self) -> str:
+        """The server this log talks to now (it moves on when that node goes away)."""
+        url = self._nc.connected_url
+        return url.geturl() if url is not None else ""
+
+    def replicas(self, topic: str) -> dict[str, bool]:
+        """Each server holding the topic's stream -> whether it is current (the leader is)."""
+        info = self._run(self._js.stream_info(_stream(check_topic(topic))))
+        cluster = info.cluster
+        if cluster is None:
+            return {}
+        status = {str(cluster.leader): True} if cluster.leader else {}
+        status.update({str(r.name): bool(r.current) for r in cluster.replicas or []})
+        return status
+
     # -- housekeeping ----------------------------------------------------------------------------
     def enforce_retention(self, now: float | None = None) -> int:
         """JetStream applies the streams' age and size limits itself; nothing to do here."""
@@ -203,9 +225,10 @@ class NatsEventLog:
 
     async def _connect(self) -> tuple[Client, JetStreamContext, KeyValue]:
         try:
-            nc = await nats.connect(servers=self.servers, connect_timeout=2, allow_reconnect=True,
-                                    max_reconnect_attempts=-1, reconnect_time_wait=0.2,
-                                    name="miniflix", max_outstanding_pings=3, ping_interval=5)
+            nc = await asyncio.wait_for(nats.connect(
+                servers=self.servers, connect_timeout=2, allow_reconnect=True, max_reconnect_attempts=-1,
+                reconnect_time_wait=0.2, name="miniflix", max_outstanding_pings=3, ping_interval=5),
+                self.connect_timeout)
             js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
             kv = await self._offsets_bucket(js)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
@@ -219,13 +242,13 @@ class NatsEventLog:
             return await js.key_value(OFFSETS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
             return await _retrying(lambda: js.create_key_value(bucket=OFFSETS_BUCKET, history=1,
-                                                               replicas=self.replicas))
+                                                               replicas=self.replica_count))
 
     async def _ensure_stream(self, topic: str) -> int:
         name = _stream(topic)
         for _ in range(3):
             try:
-                info = await self._js.stream_info(name)
+                info = await _retrying(lambda: self._js.stream_info(name))
                 return int((info.config.metadata or {}).get("partitions", self.partitions))
             except nats.js.errors.NotFoundError:
                 pass
@@ -239,7 +262,7 @@ class NatsEventLog:
     def _stream_config(self, topic: str) -> StreamConfig:
         max_age, max_bytes = self.retention.limits(topic)
         return StreamConfig(name=_stream(topic), subjects=[f"miniflix.{topic}.*"],
-                            num_replicas=self.replicas, duplicate_window=120.0, max_age=max_age,
+                            num_replicas=self.replica_count, duplicate_window=120.0, max_age=max_age,
                             max_bytes=max_bytes, allow_direct=True,
                             metadata={"partitions": str(self.partitions)})
 
@@ -324,7 +347,7 @@ class NatsEventLog:
                 floor.setdefault(slot, offset)
             known = {s: o for s, o in floor.items() if s[0] == topic}
         try:
-            await self._js.consumer_info(_stream(topic), _safe(group))
+            await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
         except nats.js.errors.NotFoundError:
             if not known and start == "latest":
                 heads = await self._heads(topic, self._topics[topic])
@@ -355,7 +378,7 @@ class NatsEventLog:
             for slot_offset in [so for so in held if so[0][0] == topic]:
                 del held[slot_offset]
         with contextlib.suppress(nats.js.errors.NotFoundError):
-            await self._js.delete_consumer(_stream(topic), _safe(group))
+            await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
         await self._create_consumer(group, topic, offset)
         self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
 
@@ -389,7 +412,7 @@ class NatsEventLog:
             return
         for (g, topic) in [gt for gt in self._subs if gt[0] == group]:
             await self._subs.pop((g, topic)).unsubscribe()
-            with contextlib.suppress(nats.errors.Error):
+            with contextlib.suppress(nats.errors.Error, EventBusError):
                 await self._js.delete_consumer(_stream(topic), _safe(group))
 
     async def _shutdown(self) -> None:
@@ -404,14 +427,15 @@ class NatsEventLog:
 
     # -- inspection (loop thread) ----------------------------------------------------------------
     async def _topic_names(self) -> list[str]:
-        names = await self._js.streams_info()
+        names = await _retrying(self._js.streams_info)
         return [(s.config.subjects or ["miniflix.?.*"])[0][len("miniflix."):-2]
                 for s in names if (s.config.name or "").startswith(STREAM_PREFIX)]
 
     async def _heads(self, topic: str, partitions: int) -> dict[Slot, int]:
         async def last(p: int) -> int:
             try:
-                return int((await self._js.get_last_msg(_stream(topic), f"miniflix.{topic}.{p}")).seq or 0)
+                msg = await _retrying(lambda: self._js.get_last_msg(_stream(topic), f"miniflix.{topic}.{p}"))
+                return int(msg.seq or 0)
             except nats.js.errors.NotFoundError:
                 return 0
         seqs = await asyncio.gather(*(last(p) for p in range(partitions)))
@@ -419,20 +443,21 @@ class NatsEventLog:
 
     async def _all_committed(self) -> dict[tuple[str, str, int], int]:
         try:
-            keys = await self._kv.keys()
+            keys = await _retrying(self._kv.keys)
         except nats.js.errors.NoKeysError:
             return {}
         out = {}
         for key in keys:
             group, _, rest = key.partition(".")
             topic, _, part = rest.rpartition(".")
-            entry = await self._kv.get(key)
+            entry = await _retrying(lambda k=key: self._kv.get(k))
             out[(group, topic, int(part))] = int(entry.value or b"0")
         return out
 
     async def _describe_topic(self, topic: str, partitions: int, committed: dict[tuple[str, str, int], int]
                               ) -> list[admin.PartitionInfo]:
-        info = await self._js.stream_info(_stream(topic), subjects_filter=f"miniflix.{topic}.*")
+        subjects = f"miniflix.{topic}.*"
+        info = await _retrying(lambda: self._js.stream_info(_stream(topic), subjects_filter=subjects))
         counts = info.state.subjects or {}
         heads = await self._heads(topic, partitions)
         readers = sorted({g for (g, t, _) in committed if t == topic})
@@ -452,7 +477,8 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
 
 # What a publish or request meets while a node is down or a stream elects a new leader.
 TRANSIENT = (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
-             nats.js.errors.ServiceUnavailableError, nats.errors.ConnectionReconnectingError)
+             nats.js.errors.ServiceUnavailableError, nats.js.errors.NoStreamResponseError,
+             nats.errors.ConnectionReconnectingError)
 
 
 async def _retrying(call: Any, deadline: float = REQUEST_TIMEOUT_S * 2) -> Any:
