@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,6 +27,7 @@ from server.errors import MiniflixError
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 PR_SET_PDEATHSIG = 1
+START_ATTEMPTS = 3
 
 
 class ClusterError(MiniflixError):
@@ -45,9 +47,26 @@ def nats_server_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the ephemeral range where the OS can tell us that range: a port
+    from inside it can be taken by any outgoing connection (the nodes dial each other) before the
+    node that should listen on it starts."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        candidate = random.randrange(10_000, low) if low > 10_100 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise ClusterError("No free loopback port found.")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -99,14 +118,24 @@ class NatsCluster:
         return "nats://" + ",".join(f"127.0.0.1:{n.client_port}" for n in self.nodes)
 
     def start(self) -> NatsCluster:
-        try:
-            for node in self.nodes:
-                self._spawn(node)
-            for node in self.nodes:
-                self._wait_healthy(node)
-        except BaseException:
-            self.stop()
-            raise
+        """Spawn every node and wait until each is healthy; a node that lost its port to another
+        process makes one more try on fresh ports."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                for node in self.nodes:
+                    self._spawn(node)
+                for node in self.nodes:
+                    self._wait_healthy(node)
+                return self
+            except ClusterError:
+                self.stop()
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                for node in self.nodes:
+                    node.client_port, node.cluster_port, node.monitor_port = (free_port() for _ in range(3))
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def kill(self, index: int) -> None:
