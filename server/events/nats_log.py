@@ -405,7 +405,8 @@ class NatsEventLog:
         with self._lock:
             held = list(self._held.pop(group, {}).values())
             self._positions.pop(group, None)
-            self._floor.pop(group, None)
+            if group not in self._committed_groups:
+                self._floor.pop(group, None)
         for msg in held:
             await msg.nak()
         if group in self._committed_groups:

@@ -135,6 +135,20 @@ def test_commit_ahead_skips_and_seek_replays(log: NatsEventLog) -> None:
     assert len(drain(log, "replay", ["seek"], 31)) == 31
 
 
+def test_forget_hands_the_uncommitted_events_out_again(log: NatsEventLog) -> None:
+    """The search indexer's retry: applying a batch failed, so it must read it again."""
+    log.publish_many("retry", [(f"k{i}", {"type": "upsert", "i": i}) for i in range(20)])
+    first = log.poll("indexer", ["retry"], max_events=10, timeout=WAIT_S)
+    log.commit("indexer", first)
+    rest = drain(log, "indexer", ["retry"], 20 - len(first))
+
+    log.forget("indexer")
+    again = drain(log, "indexer", ["retry"], len(rest))
+
+    assert len(first) + len(rest) == 20
+    assert sorted(e.id for e in again) == sorted(e.id for e in rest)
+
+
 def test_an_unreachable_cluster_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:
     with pytest.raises(EventBusError, match="Cannot reach the JetStream cluster") as caught:
         NatsEventLog([f"nats://127.0.0.1:{free_port()}"], connect_timeout=2.0)
