@@ -254,10 +254,20 @@ class NatsEventLog:
                 pass
             try:
                 await _retrying(lambda: self._js.add_stream(self._stream_config(topic)))
+                await self._until_led(name)
                 return self.partitions
             except nats.js.errors.BadRequestError:  # another process created it meanwhile
                 continue
         raise EventBusError(f"Cannot create the stream for topic {topic!r}.")
+
+    async def _until_led(self, name: str) -> None:
+        """A new replicated stream drops publishes until its replicas elected a leader."""
+        end = time.monotonic() + REQUEST_TIMEOUT_S
+        while time.monotonic() < end:
+            info = await _retrying(lambda: self._js.stream_info(name))
+            if info.cluster is None or info.cluster.leader:
+                return
+            await asyncio.sleep(0.05)
 
     def _stream_config(self, topic: str) -> StreamConfig:
         max_age, max_bytes = self.retention.limits(topic)
@@ -268,13 +278,14 @@ class NatsEventLog:
 
     # -- publishing (loop thread) ----------------------------------------------------------------
     async def _publish_batch(self, topic: str, batch: list[tuple[int, str, bytes]]) -> list[tuple[int, int]]:
-        tasks = [asyncio.ensure_future(self._publish_one(topic, p, k, payload)) for p, k, payload in batch]
+        """All events sent at once, in order, each waiting for its PubAck; one without an ack (a node
+        lost, a leader election) is sent again with backoff (same msg id: stored once)."""
+        tasks = [asyncio.ensure_future(self._publish_one(f"miniflix.{topic}.{p}", payload, _headers(key)))
+                 for p, key, payload in batch]
         seqs = await asyncio.gather(*tasks)
         return [(p, seq - 1) for (p, _, _), seq in zip(batch, seqs, strict=True)]
 
-    async def _publish_one(self, topic: str, partition: int, key: str, payload: bytes) -> int:
-        headers = {"Nats-Msg-Id": uuid.uuid4().hex, KEY_HEADER: quote(key), TS_HEADER: repr(time.time())}
-        subject = f"miniflix.{topic}.{partition}"
+    async def _publish_one(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
         ack = await _retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),
                               deadline=PUBLISH_DEADLINE_S)
         return int(ack.seq)
@@ -495,6 +506,11 @@ async def _retrying(call: Any, deadline: float = REQUEST_TIMEOUT_S * 2) -> Any:
                                     hint="check the event_log setting and the cluster's nodes") from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
+
+
+def _headers(key: str) -> dict[str, str]:
+    """The msg id makes a resend after a lost ack a duplicate the stream drops (2 min window)."""
+    return {"Nats-Msg-Id": uuid.uuid4().hex, KEY_HEADER: quote(key), TS_HEADER: repr(time.time())}
 
 
 def _stream(topic: str) -> str:
