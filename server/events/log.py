@@ -114,7 +114,7 @@ class EventLog:
 
     def commit(self, group: str, events_or_offsets: Iterable[Event] | Mapping[Slot, int]) -> None:
         """Record the group's progress: after events, or explicit `{(topic, partition): next_offset}`."""
-        offsets = _next_offsets(events_or_offsets)
+        offsets = next_offsets(events_or_offsets)
         if not offsets:
             return
         now, db = time.time(), self._conns.get()
@@ -252,7 +252,8 @@ def _rotated(slots: list[Slot], turn: int) -> list[Slot]:
     return slots[k:] + slots[:k]
 
 
-def _next_offsets(source: Iterable[Event] | Mapping[Slot, int]) -> dict[Slot, int]:
+def next_offsets(source: Iterable[Event] | Mapping[Slot, int]) -> dict[Slot, int]:
+    """The offset to commit per partition: given as-is, or one past the last event seen in each."""
     if isinstance(source, Mapping):
         return {(str(t), int(p)): int(o) for (t, p), o in source.items()}
     offsets: dict[Slot, int] = {}

@@ -38,6 +38,7 @@ from nats.js.kv import KeyValue
 
 from server.errors import InvalidRequest, MiniflixError
 from server.events import admin
+from server.events.log import next_offsets
 from server.events.model import Event, check_topic, encode_value, partition_for
 from server.paths import DataDir
 
@@ -132,7 +133,7 @@ class NatsEventLog:
 
     def commit(self, group: str, events_or_offsets: Iterable[Event] | Mapping[Slot, int]) -> None:
         """Record the group's progress (acks the events, stores the offsets) durably."""
-        offsets = _next_offsets(events_or_offsets)
+        offsets = next_offsets(events_or_offsets)
         if offsets:
             self._run(self._commit(group, offsets))
 
@@ -525,16 +526,6 @@ def _safe(group: str) -> str:
 def _slot_of(subject: str) -> Slot:
     rest, _, part = subject[len("miniflix."):].rpartition(".")
     return rest, int(part)
-
-
-def _next_offsets(source: Iterable[Event] | Mapping[Slot, int]) -> dict[Slot, int]:
-    if isinstance(source, Mapping):
-        return {(str(t), int(p)): int(o) for (t, p), o in source.items()}
-    offsets: dict[Slot, int] = {}
-    for e in source:
-        slot = (e.topic, e.partition)
-        offsets[slot] = max(offsets.get(slot, 0), e.offset + 1)
-    return offsets
 
 
 def servers_of(url: str) -> list[str]:
