@@ -18,6 +18,9 @@ from server.http.upload_channel import BodyLimits, channel_class, remove_stale_p
 log = logging.getLogger(__name__)
 
 RECV_BYTES = 64 * 1024  # per socket read; waitress' 8 KiB halved upload speed (bench/upload_disk.py)
+# Seconds the waitress loop waits in select(). Waitress reads this setting as an int, so the 0.2
+# this used to say became 0: a select() that never waited kept a core busy while the server idled.
+LOOP_TIMEOUT_S = 1
 
 
 def check_loopback(host: str) -> str:
@@ -78,7 +81,8 @@ class HttpServer:
         self._map: dict[int, Any] = {}  # every socket waitress' loop watches: listeners and connections
         self._server: Any = create_server(app, map=self._map, host=check_loopback(host), port=port,
                                           threads=threads, ident="miniflix", channel_timeout=30,
-                                          asyncore_loop_timeout=0.2, clear_untrusted_proxy_headers=True,
+                                          asyncore_loop_timeout=LOOP_TIMEOUT_S,
+                                          clear_untrusted_proxy_headers=True,
                                           recv_bytes=RECV_BYTES, max_request_body_size=_body_limit())
         _use_body_channel(self._map, body_limits(app))
         self._stopping = on_stop or threading.Event()
@@ -112,9 +116,13 @@ class HttpServer:
         for channel in list(self._map.values()):  # open connections, e.g. event streams
             if not isinstance(channel, BaseWSGIServer) and channel is not server.trigger:
                 getattr(channel, "close_now", channel.handle_close)()
-        server.close()  # the listener and the trigger: the loop's map is empty, so run() returns
         if self._thread.is_alive():
+            # Closed by the loop's own thread, which then finds its map empty and returns at once
+            # (a close from here would leave it in select() for up to LOOP_TIMEOUT_S).
+            server.trigger.pull_trigger(server.close)
             self._thread.join(timeout=5)
+        if self._map:  # never started, or the loop ended before it ran the close
+            server.close()
 
     def __enter__(self) -> HttpServer:
         return self.start()
