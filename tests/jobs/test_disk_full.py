@@ -59,6 +59,9 @@ def test_a_disk_that_fills_mid_ingest_fails_the_job_as_disk_full_and_reads_still
     monkeypatch.setenv("MINIFLIX_MIN_FREE_MB", "1")  # let the job start on this tiny disk
     data = DataDir.resolve(small_disk / "data")
     services = start_services(data)
+    # Built before any job runs: werkzeug compiles routes with `ast`, whose recursion guard is shared
+    # by every thread in CPython 3.11 ("AST constructor recursion depth mismatch" under a race).
+    client = create_app(services).test_client()
     try:
         healthy = services.ingest.submit(make_clip("healthy.mp4", seconds=2))
         assert wait_finished(services.ingest, healthy.record.job_id) == "published"
@@ -72,7 +75,6 @@ def test_a_disk_that_fills_mid_ingest_fails_the_job_as_disk_full_and_reads_still
         assert not any((data.origin / ".staging").iterdir())
 
         fill(small_disk)  # and now nothing at all is free
-        client = create_app(services).test_client()
         video_id = healthy.record.video_id
         titles = client.get("/api/titles")
         assert titles.status_code == 200, titles.get_data(as_text=True)
