@@ -131,9 +131,10 @@ class EdgeNode:
             self._counts["misses" if lookup.status == "MISS" else "hits"] += 1
         return lookup
 
-    def record(self, lookup: Lookup, video_id: str, sent: int, aborted: bool = False) -> None:
+    def record(self, lookup: Lookup, video_id: str, sent: int, aborted: bool = False,
+               session: str = "") -> None:
         """Count one served response and publish its `hit` or `miss` event (`aborted`: the client
-        hung up before the end, so `sent` is 0 or what got out)."""
+        hung up before the end, so `sent` is 0 or what got out; `session`: the viewer's tag)."""
         hit = lookup.status != "MISS"
         now = self.clock.now()
         with self._lock:
@@ -146,6 +147,8 @@ class EdgeNode:
             event["stale"] = True
         if aborted:
             event["aborted"] = True
+        if session:
+            event["session"] = session
         self.events.emit(self.name, event)
 
     def fill(self, key: str) -> int:

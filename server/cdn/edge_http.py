@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import posixpath
+import re
 import socket
 import threading
 import urllib.parse
@@ -31,6 +32,7 @@ MAX_PART_BYTES = 255         # the longest file name a filesystem takes
 PLAYER_ROOT_FILES = frozenset({"master.m3u8", "manifest.mpd"})
 PLAYER_FOLDERS = frozenset({"cmaf", "thumbs"})
 PLAYER_TYPES = frozenset({".m3u8", ".mpd", ".mp4", ".m4s", ".m4a", ".m4v", ".vtt", ".jpg", ".jpeg", ".png"})
+SESSION = re.compile(r"[\w.,:-]{1,128}")   # the request router's `?session=` tag (see server/http/route.py)
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +67,14 @@ def parse_edge_path(raw_path: str, signer: Signer, now: float) -> tuple[str, str
         raise Forbidden("Refused object: edges serve only what a player fetches "
                         "(playlists, manifests, segments, thumbnails).")
     return key, video_id
+
+
+def viewer_session(raw_path: str) -> str:
+    """The `session` tag a request router added to the link ("" when absent or malformed): the
+    edge's hit/miss events carry it so a player can tell its own requests from anyone else's."""
+    query = urllib.parse.parse_qs(raw_path.partition("?")[2])
+    value = (query.get("session") or [""])[0]
+    return value if SESSION.fullmatch(value) else ""
 
 
 def is_player_object(rest: str) -> bool:
@@ -171,7 +181,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
         node = self.server.node
         if lookup.etag and f'"{lookup.etag}"' in self.headers.get("If-None-Match", "").split(", "):
             self._send_not_modified(lookup)
-            node.record(lookup, video_id, 0)
+            node.record(lookup, video_id, 0, session=viewer_session(self.path))
             return
         rng = parse_range(self.headers.get("Range"), lookup.size)
         span = rng or ByteRange(0, lookup.size - 1)
@@ -183,7 +193,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 sent = self._write_body(lookup, stream, span.start, length) if body and length else 0
                 aborted = False
             finally:                    # a client that hangs up mid-body still counts as a request
-                node.record(lookup, video_id, sent, aborted=aborted)
+                node.record(lookup, video_id, sent, aborted=aborted, session=viewer_session(self.path))
 
     def _send_object_headers(self, lookup: Lookup, rng: ByteRange | None, length: int, body: bool) -> None:
         node = self.server.node

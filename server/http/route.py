@@ -120,7 +120,9 @@ def _to_edge(video_id: str, rest: str, args: Mapping[str, str]) -> ResponseRetur
     best = next((r for r in ranked if r.eligible and r.url), None)
     if best is None or best.url is None:
         raise NoEdgeAvailable("No edge is healthy right now.", hint="start an edge from the CDN panel")
-    response = redirect(best.url, code=302)
+    session = args.get("session")  # checked by steering_args: carried so the edge's log names the viewer
+    url = f"{best.url}?{urllib.parse.urlencode({'session': session})}" if session else best.url
+    response = redirect(url, code=302)
     response.headers.update(NO_STORE)
     response.headers["X-Edge"] = best.edge
     return response

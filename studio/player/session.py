@@ -49,7 +49,8 @@ class PlaybackSession(QObject):
         self.telemetry: TelemetryReporter | None = None
         self.last_stats = MediaStats()
         self._last_steer = 0.0
-        self._loaded_at = 0.0   # epoch time of the last load: later hits/misses show the serving edge
+        self._load_tag = ""     # `session` of the last /play load: the edge's events for it name the edge
+        self._loads = 0
         self._reason = ""  # why the re-steer waiting on `_retry` is needed
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
         self._retry.timeout.connect(lambda: self.resteer(self._reason or "retry"))
@@ -166,14 +167,17 @@ class PlaybackSession(QObject):
             self.telemetry.reloaded()
         if old and old != self.edge:
             self.message.emit(f"Now playing from {self.edge} (was {old}): {reason}")
+        self._loads += 1
+        session_id = self.telemetry.context.session_id if self.telemetry is not None else "viewer"
+        self._load_tag = f"{session_id}.{self._loads}"
         url, audio = self._urls(video_id, best["url"])
-        self._loaded_at = time.time()
         self.backend.load(url, self.position_s, audio)
 
     def _urls(self, video_id: str, edge_master: str) -> tuple[str, str]:
         """Auto: `/play` (through the request router); a rung: the steered edge's media playlist (+ audio)."""
         if self.rung == AUTO:
-            return self.client.qurl(f"/play/{video_id}/master.m3u8", self.location).toString(), ""
+            where = {**self.location, "session": self._load_tag}
+            return self.client.qurl(f"/play/{video_id}/master.m3u8", where).toString(), ""
         base = edge_master.rsplit("/", 1)[0]
         audio = f"{base}/cmaf/audio/playlist.m3u8" if (self.title or {}).get("audio") else ""
         return f"{base}/cmaf/{self.rung}/playlist.m3u8", audio
@@ -255,11 +259,12 @@ class PlaybackSession(QObject):
                 self.resteer(f"edge {self.edge} went down")
 
     def _served_by(self, value: dict[str, Any]) -> None:
-        """The first request after a load names the edge VLC really reached through /play's 302
-        (steering may break a tie differently between /steer and /play); trust it."""
-        if not self._loaded_at or float(value.get("at") or 0) < self._loaded_at:
+        """The first request of the current load names the edge VLC really reached through /play's
+        302 (steering may break a tie differently between /steer and /play); trust it. Only this
+        load's tag counts: the player being released may still fetch from the old edge."""
+        if not self._load_tag or value.get("session") != self._load_tag:
             return
-        self._loaded_at = 0.0
+        self._load_tag = ""
         edge = value.get("edge", "")
         if edge and edge != self.edge:
             self.message.emit(f"Playing from {edge} (steering's redirect chose it over {self.edge})")

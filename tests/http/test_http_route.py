@@ -207,3 +207,28 @@ def test_vlc_reads_every_frame_when_its_edge_stops_mid_play(long_title: Made, da
     assert frames == undisturbed
     after = {name: n - before[name] for name, n in served(cdn).items() if name != stopped}
     assert any(after.values()), "another edge served the rest of the title"
+
+
+def test_the_viewers_session_tag_reaches_the_edges_log(server: HttpServer, cdn: Services, title: Title) -> None:
+    """A player tags each load (`session=`); the edge's hit/miss event carries it, so the player can
+    tell the edge serving this load from requests of a player it is still releasing."""
+    play = f"{server.url}/play/{VIDEO_ID}/master.m3u8?region={REGION}&session=s1.2"
+    master = urllib.parse.urljoin(play, fetch(play)[1]["location"])
+    status, headers, _ = fetch(urllib.parse.urljoin(master, "cmaf/360p/seg_00001.m4s"))
+    assert status == 302 and "session=s1.2" in headers["location"]
+    assert fetch(headers["location"])[0] == 200
+    untagged = fetch(urllib.parse.urljoin(route_url(server, "master.m3u8"), "cmaf/360p/seg_00002.m4s"))[1]
+    assert "session=" not in untagged["location"] and fetch(untagged["location"])[0] == 200
+
+    seen: dict[str, dict[str, object]] = {}
+
+    def both_logged() -> bool:
+        for event in cdn.events.poll("session-tag-test", ["cdn"], timeout=0.2):
+            if event.value.get("type") in ("hit", "miss"):
+                seen[str(event.value["object"]).rsplit("/", 1)[1]] = event.value
+        return {"seg_00001.m4s", "seg_00002.m4s"} <= seen.keys()
+
+    wait_for(both_logged, 10, "both requests in the cdn log")
+    by_object = seen
+    assert by_object["seg_00001.m4s"].get("session") == "s1.2"
+    assert "session" not in by_object["seg_00002.m4s"]
