@@ -26,6 +26,7 @@ ORIGINS.register("file", "server.backends:file_origin", bare=True)
 
 EVENT_LOGS: Registry[EventLog] = Registry("MINIFLIX_EVENT_LOG")
 EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log", bare=True)
+EVENT_LOGS.register("nats", "server.events.nats_log:open_nats_log", CLUSTER)
 
 EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
 EXECUTORS.register("local", "server.backends:local_executor", bare=True)

@@ -75,7 +75,7 @@ def test_the_engine_builds_each_part_once_and_ingest_shares_them(tmp_path: Path)
 
 @pytest.mark.parametrize("env, value, message", [
     ("MINIFLIX_EVENT_LOG", "kafka://x", "MINIFLIX_EVENT_LOG='kafka://x': unknown scheme 'kafka'; known: "
-     "sqlite"),
+     "sqlite, nats (needs `pip install miniflix-studio[cluster]`)"),
     ("MINIFLIX_ORIGIN", "s3:/bucket", "MINIFLIX_ORIGIN='s3:/bucket': not a backend URL."),
     ("MINIFLIX_EXECUTOR", "local://127.0.0.1:8786", "MINIFLIX_EXECUTOR='local://127.0.0.1:8786': the local "
      "backend takes no location"),

@@ -1,0 +1,544 @@
+"""The event log on a NATS JetStream cluster (`event_log = nats://h:p,h:p,…`), with the embedded
+log's semantics (`server/events/log.py`):
+
+- topic -> stream `MINIFLIX_<TOPIC>` (replicas 3 on a cluster, 1 on one server); key -> partition by
+  the same crc32 rule, stored on subject `miniflix.<topic>.<partition>`, so per-key order is kept.
+- offset = the stream sequence - 1: unique and increasing per partition, but not dense (partitions
+  share one sequence), so lags (`head - committed`) count stream positions, 0 exactly when caught up.
+- `publish*` returns once JetStream acknowledged (PubAck: stored on a quorum). Every event carries a
+  `Nats-Msg-Id`, so a publish retried after a node loss is stored once.
+- consumer group -> one durable pull consumer per topic (explicit ack, redelivery after `ack_wait`)
+  plus the group's committed offsets per partition in the KV bucket `miniflix_offsets`, which make
+  `commit` of offsets not yet delivered (a consumer skipping ahead) and `committed()` exact.
+
+nats-py is asyncio; the log owns one event loop in a background thread and offers the embedded
+log's synchronous API to the (threaded) engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.kv import KeyValue
+
+from server.errors import InvalidRequest, MiniflixError
+from server.events import admin
+from server.events.log import next_offsets
+from server.events.model import Event, check_topic, encode_value, partition_for
+from server.paths import DataDir
+
+Slot = tuple[str, int]  # (topic, partition)
+T = TypeVar("T")
+OFFSETS_BUCKET = "miniflix_offsets"
+STREAM_PREFIX = "MINIFLIX_"
+KEY_HEADER, TS_HEADER = "Miniflix-Key", "Miniflix-Ts"
+CONNECT_TIMEOUT_S = 10.0
+PUBLISH_DEADLINE_S = 60.0  # a publish retries (node loss, leader election) this long, then fails
+REQUEST_TIMEOUT_S = 10.0
+MULTI_TOPIC_WAIT_S = 0.05  # a poll over several topics waits this long on each in turn
+
+
+class EventBusError(MiniflixError):
+    """The JetStream cluster is unreachable or refused a request; names the `event_log` setting."""
+
+    status = 503
+
+
+class NatsEventLog:
+    """Implements `server.events.api.Publisher` and the embedded log's consumer API on JetStream."""
+
+    def __init__(self, servers: Sequence[str], partitions: int = 8, *, replicas: int | None = None,
+                 ack_wait: float = 30.0, retention: admin.Retention | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+        if partitions < 1:
+            raise InvalidRequest(f"An event log needs at least one partition, not {partitions}.")
+        self.servers = list(servers)
+        self.partitions = partitions
+        self.replica_count = replicas or min(3, len(self.servers))
+        self.ack_wait = ack_wait
+        self.connect_timeout = connect_timeout
+        self.retention = retention if retention is not None else admin.Retention.from_settings()
+        self._topics: dict[str, int] = {}
+        self._subs: dict[tuple[str, str], JetStreamContext.PullSubscription] = {}
+        self._floor: dict[str, dict[Slot, int]] = {}  # committed or sought: below it, ack and drop
+        self._positions: dict[str, dict[Slot, int]] = {}  # handed out to this instance's consumer
+        self._held: dict[str, dict[tuple[Slot, int], Msg]] = {}  # handed out, not yet committed
+        self._committed_groups: set[str] = set()
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-event-log", daemon=True)
+        self._thread.start()
+        try:
+            self._nc, self._js, self._kv = self._run(self._connect(), connect_timeout + REQUEST_TIMEOUT_S)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    # -- producing -------------------------------------------------------------------------------
+    def publish(self, topic: str, key: str, value: dict[str, Any]) -> tuple[int, int]:
+        """Store one event on a quorum; returns its `(partition, offset)`."""
+        return self.publish_many(topic, [(key, value)])[0]
+
+    def publish_many(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[int, int]]:
+        try:
+            return self.publish_async(topic, items).result(PUBLISH_DEADLINE_S + REQUEST_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise EventBusError(f"Publishing to topic {topic!r} was not acknowledged in time.",
+                                hint="check the event_log setting and the cluster's nodes") from exc
+
+    def publish_async(self, topic: str, items: Iterable[tuple[str, dict[str, Any]]]
+                      ) -> Future[list[tuple[int, int]]]:
+        """Resolves once every event is acknowledged. Events of one call are sent in order; after a
+        node loss the ones not yet acknowledged are sent again (deduplicated by their msg id)."""
+        n = self.partitions_of(topic)
+        batch = [(partition_for(str(k), n), str(k), encode_value(topic, v).encode()) for k, v in items]
+        return asyncio.run_coroutine_threadsafe(self._publish_batch(topic, batch), self._loop)
+
+    def partitions_of(self, topic: str) -> int:
+        """The topic's partition count, fixed when its stream was created (by any process)."""
+        n = self._topics.get(check_topic(topic))
+        if n is None:
+            n = self._topics[topic] = self._run(self._ensure_stream(topic))
+        return n
+
+    # -- consuming -------------------------------------------------------------------------------
+    def poll(self, group: str, topics: Sequence[str], max_events: int = 500, timeout: float = 1.0,
+             *, start: str = "earliest") -> list[Event]:
+        """Up to `max_events` events after the group's position, waiting up to `timeout` seconds for
+        the first. Uncommitted events come again after a restart (or `ack_wait`): at-least-once."""
+        if start not in ("earliest", "latest"):
+            raise InvalidRequest(f"start must be 'earliest' or 'latest', not {start!r}.")
+        for topic in topics:
+            self.partitions_of(topic)
+        self._turn += 1
+        return self._run(self._poll(group, list(topics), max_events, max(0.0, timeout), start),
+                         timeout + REQUEST_TIMEOUT_S)
+
+    def commit(self, group: str, events_or_offsets: Iterable[Event] | Mapping[Slot, int]) -> None:
+        """Record the group's progress (acks the events, stores the offsets) durably."""
+        offsets = next_offsets(events_or_offsets)
+        if offsets:
+            self._run(self._commit(group, offsets))
+
+    def seek(self, group: str, offsets: Mapping[Slot, int]) -> None:
+        """Move the group's position (not committed): its consumers restart at the lowest offset
+        per topic, and events below each partition's own position are skipped."""
+        by_topic: dict[str, int] = {}
+        for (topic, _), offset in offsets.items():
+            by_topic[topic] = min(by_topic.get(topic, offset), offset)
+        self._seek_in_memory(group, offsets)
+        for topic, lowest in by_topic.items():
+            self.partitions_of(topic)
+            self._run(self._restart_consumer(group, topic, lowest))
+
+    def forget(self, group: str) -> None:
+        """Drop this instance's position of `group`: what it was handed and did not commit comes
+        again (nak). A group that never committed (e.g. one event-stream connection) is deleted."""
+        self._run(self._forget(group))
+
+    def groups_in_memory(self) -> list[str]:
+        with self._lock:
+            return sorted(set(self._positions) | set(self._floor))
+
+    def committed(self, group: str) -> dict[Slot, int]:
+        return {(t, p): o for (g, t, p), o in self._run(self._all_committed()).items() if g == _safe(group)}
+
+    def heads(self, topics: Sequence[str] | None = None) -> dict[Slot, int]:
+        """Next offset past the last event of every partition of `topics` (default: all)."""
+        names = list(topics) if topics is not None else self._run(self._topic_names())
+        heads: dict[Slot, int] = {}
+        for topic in names:
+            heads.update(self._run(self._heads(topic, self.partitions_of(topic))))
+        return heads
+
+    @property
+    def connected_url(self) -> str:
+        """The server this log talks to now (it moves on when that node goes away)."""
+        url = self._nc.connected_url
+        return url.geturl() if url is not None else ""
+
+    def replicas(self, topic: str) -> dict[str, bool]:
+        """Each server holding the topic's stream -> whether it is current (the leader is)."""
+        info = self._run(self._js.stream_info(_stream(check_topic(topic))))
+        cluster = info.cluster
+        if cluster is None:
+            return {}
+        status = {str(cluster.leader): True} if cluster.leader else {}
+        status.update({str(r.name): bool(r.current) for r in cluster.replicas or []})
+        return status
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def enforce_retention(self, now: float | None = None) -> int:
+        """JetStream applies the streams' age and size limits itself; nothing to do here."""
+        return 0
+
+    def describe(self) -> list[admin.PartitionInfo]:
+        """Every partition with its first kept offset, head, events kept and each group's lag."""
+        committed = self._run(self._all_committed())
+        rows: list[admin.PartitionInfo] = []
+        for topic in sorted(self._run(self._topic_names())):
+            rows += self._run(self._describe_topic(topic, self.partitions_of(topic), committed))
+        return rows
+
+    def close(self) -> None:
+        """Give back what was handed out and not committed (nak), then disconnect. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._run(self._shutdown(), REQUEST_TIMEOUT_S)
+        finally:
+            self._stop_loop()
+
+    def __enter__(self) -> NatsEventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the loop thread -------------------------------------------------------------------------
+    def _run(self, coro: Awaitable[T], timeout: float = REQUEST_TIMEOUT_S * 3) -> T:
+        if self._closed and not self._loop.is_running():
+            raise EventBusError("The event log is closed.")
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(coro), self._loop)
+        return future.result(timeout)
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(REQUEST_TIMEOUT_S)
+
+    async def _connect(self) -> tuple[Client, JetStreamContext, KeyValue]:
+        try:
+            nc = await asyncio.wait_for(nats.connect(
+                servers=self.servers, connect_timeout=2, allow_reconnect=True, max_reconnect_attempts=-1,
+                reconnect_time_wait=0.2, name="miniflix", max_outstanding_pings=3, ping_interval=5),
+                self.connect_timeout)
+            js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+            kv = await self._offsets_bucket(js)
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise EventBusError(f"Cannot reach the JetStream cluster at {','.join(self.servers)}: {exc!r}.",
+                                hint="check the event_log setting (MINIFLIX_EVENT_LOG) and that the "
+                                "servers run with JetStream (main.py cluster up)") from exc
+        return nc, js, kv
+
+    async def _offsets_bucket(self, js: JetStreamContext) -> KeyValue:
+        try:
+            return await js.key_value(OFFSETS_BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            return await _retrying(lambda: js.create_key_value(bucket=OFFSETS_BUCKET, history=1,
+                                                               replicas=self.replica_count))
+
+    async def _ensure_stream(self, topic: str) -> int:
+        name = _stream(topic)
+        for _ in range(3):
+            try:
+                info = await _retrying(lambda: self._js.stream_info(name))
+                return int((info.config.metadata or {}).get("partitions", self.partitions))
+            except nats.js.errors.NotFoundError:
+                pass
+            try:
+                await _retrying(lambda: self._js.add_stream(self._stream_config(topic)))
+                await self._until_led(name)
+                return self.partitions
+            except nats.js.errors.BadRequestError:  # another process created it meanwhile
+                continue
+        raise EventBusError(f"Cannot create the stream for topic {topic!r}.")
+
+    async def _until_led(self, name: str) -> None:
+        """A new replicated stream drops publishes until its replicas elected a leader."""
+        end = time.monotonic() + REQUEST_TIMEOUT_S
+        while time.monotonic() < end:
+            info = await _retrying(lambda: self._js.stream_info(name))
+            if info.cluster is None or info.cluster.leader:
+                return
+            await asyncio.sleep(0.05)
+
+    def _stream_config(self, topic: str) -> StreamConfig:
+        max_age, max_bytes = self.retention.limits(topic)
+        return StreamConfig(name=_stream(topic), subjects=[f"miniflix.{topic}.*"],
+                            num_replicas=self.replica_count, duplicate_window=120.0, max_age=max_age,
+                            max_bytes=max_bytes, allow_direct=True,
+                            metadata={"partitions": str(self.partitions)})
+
+    # -- publishing (loop thread) ----------------------------------------------------------------
+    async def _publish_batch(self, topic: str, batch: list[tuple[int, str, bytes]]) -> list[tuple[int, int]]:
+        """All events sent at once, in order, each waiting for its PubAck; one without an ack (a node
+        lost, a leader election) is sent again with backoff (same msg id: stored once)."""
+        tasks = [asyncio.ensure_future(self._publish_one(f"miniflix.{topic}.{p}", payload, _headers(key)))
+                 for p, key, payload in batch]
+        seqs = await asyncio.gather(*tasks)
+        return [(p, seq - 1) for (p, _, _), seq in zip(batch, seqs, strict=True)]
+
+    async def _publish_one(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
+        ack = await _retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),
+                              deadline=PUBLISH_DEADLINE_S)
+        return int(ack.seq)
+
+    # -- consuming (loop thread) -----------------------------------------------------------------
+    async def _poll(self, group: str, topics: list[str], max_events: int, timeout: float,
+                    start: str) -> list[Event]:
+        for topic in topics:
+            await self._subscription(group, topic, start)
+        deadline = time.monotonic() + timeout
+        k = self._turn % len(topics) if topics else 0
+        order = topics[k:] + topics[:k]
+        while True:
+            events: list[Event] = []
+            for topic in order:
+                if len(events) >= max_events:
+                    break
+                wait = deadline - time.monotonic() if len(topics) == 1 else MULTI_TOPIC_WAIT_S
+                events += await self._fetch(group, topic, max_events - len(events), max(wait, 0.01))
+            if events or time.monotonic() >= deadline:
+                return events
+
+    async def _fetch(self, group: str, topic: str, want: int, wait: float) -> list[Event]:
+        sub = self._subs[(group, topic)]
+        try:
+            msgs = await sub.fetch(want, timeout=wait)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except nats.errors.Error:  # a node went away mid-fetch: the messages come again
+            return []
+        events = [await self._accept(group, m) for m in msgs]
+        return [e for e in events if e is not None]
+
+    async def _accept(self, group: str, msg: Msg) -> Event | None:
+        """The event, or None for one this group already has: committed/sought past (acked now) or
+        handed out and not yet committed (a redelivery after `ack_wait`: the newest msg is kept)."""
+        meta = msg.metadata
+        topic, partition = _slot_of(msg.subject)
+        offset = meta.sequence.stream - 1
+        slot = (topic, partition)
+        with self._lock:
+            floor = self._floor.setdefault(group, {}).get(slot, 0)
+            held = self._held.setdefault(group, {})
+            positions = self._positions.setdefault(group, {})
+            if offset < floor:
+                drop = True
+            elif (slot, offset) in held or offset < positions.get(slot, 0):
+                held[(slot, offset)] = msg
+                return None
+            else:
+                drop = False
+                held[(slot, offset)] = msg
+                positions[slot] = offset + 1
+        if drop:
+            await msg.ack()
+            return None
+        headers = msg.headers or {}
+        return Event(topic, partition, offset, unquote(headers.get(KEY_HEADER, "")),
+                     float(headers.get(TS_HEADER, meta.timestamp.timestamp() if meta.timestamp else 0.0)),
+                     msg.data.decode())
+
+    async def _subscription(self, group: str, topic: str, start: str) -> None:
+        if (group, topic) in self._subs:
+            return
+        committed = {s: o for (g, t, p), o in (await self._all_committed()).items()
+                     if g == _safe(group) and t == topic for s in [(t, p)]}
+        with self._lock:
+            floor = self._floor.setdefault(group, {})
+            for slot, offset in committed.items():
+                floor.setdefault(slot, offset)
+            known = {s: o for s, o in floor.items() if s[0] == topic}
+        try:
+            await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
+        except nats.js.errors.NotFoundError:
+            if not known and start == "latest":
+                heads = await self._heads(topic, self._topics[topic])
+                self._seek_in_memory(group, heads)
+                known = heads
+            await self._create_consumer(group, topic, min(known.values(), default=0))
+        self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
+
+    def _seek_in_memory(self, group: str, offsets: Mapping[Slot, int]) -> None:
+        with self._lock:
+            self._floor.setdefault(group, {}).update(offsets)
+            self._positions.setdefault(group, {}).update(offsets)
+
+    async def _create_consumer(self, group: str, topic: str, offset: int) -> None:
+        policy = DeliverPolicy.BY_START_SEQUENCE if offset > 0 else DeliverPolicy.ALL
+        config = ConsumerConfig(durable_name=_safe(group), deliver_policy=policy,
+                                opt_start_seq=offset + 1 if offset > 0 else None,
+                                filter_subject=f"miniflix.{topic}.*", ack_wait=self.ack_wait,
+                                max_ack_pending=-1, inactive_threshold=None)
+        await _retrying(lambda: self._js.add_consumer(_stream(topic), config))
+
+    async def _restart_consumer(self, group: str, topic: str, offset: int) -> None:
+        sub = self._subs.pop((group, topic), None)
+        if sub is not None:
+            await sub.unsubscribe()
+        with self._lock:
+            held = self._held.setdefault(group, {})
+            for slot_offset in [so for so in held if so[0][0] == topic]:
+                del held[slot_offset]
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
+        await self._create_consumer(group, topic, offset)
+        self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
+
+    async def _commit(self, group: str, offsets: dict[Slot, int]) -> None:
+        with self._lock:
+            held = self._held.setdefault(group, {})
+            done = [so for so in held if so[0] in offsets and so[1] < offsets[so[0]]]
+            acks = [held.pop(so) for so in done]
+            self._floor.setdefault(group, {}).update(offsets)
+            positions = self._positions.setdefault(group, {})
+            for slot, offset in offsets.items():
+                positions[slot] = max(positions.get(slot, 0), offset)
+        for msg in acks:
+            await msg.ack()
+        for (topic, partition), offset in offsets.items():
+            key = f"{_safe(group)}.{topic}.{partition}"
+            await self._put_offset(key, offset)
+        self._committed_groups.add(group)
+
+    async def _put_offset(self, key: str, offset: int) -> None:
+        await _retrying(lambda: self._kv.put(key, str(offset).encode()))
+
+    async def _forget(self, group: str) -> None:
+        with self._lock:
+            held = list(self._held.pop(group, {}).values())
+            self._positions.pop(group, None)
+            if group not in self._committed_groups:
+                self._floor.pop(group, None)
+        for msg in held:
+            await msg.nak()
+        if group in self._committed_groups:
+            return
+        for (g, topic) in [gt for gt in self._subs if gt[0] == group]:
+            await self._subs.pop((g, topic)).unsubscribe()
+            with contextlib.suppress(nats.errors.Error, EventBusError):
+                await self._js.delete_consumer(_stream(topic), _safe(group))
+
+    async def _shutdown(self) -> None:
+        with self._lock:
+            held = [m for per in self._held.values() for m in per.values()]
+            self._held.clear()
+        for msg in held:
+            await msg.nak()
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._nc.flush(timeout=2)
+        await self._nc.close()
+
+    # -- inspection (loop thread) ----------------------------------------------------------------
+    async def _topic_names(self) -> list[str]:
+        names = await _retrying(self._js.streams_info)
+        return [(s.config.subjects or ["miniflix.?.*"])[0][len("miniflix."):-2]
+                for s in names if (s.config.name or "").startswith(STREAM_PREFIX)]
+
+    async def _heads(self, topic: str, partitions: int) -> dict[Slot, int]:
+        async def last(p: int) -> int:
+            try:
+                msg = await _retrying(lambda: self._js.get_last_msg(_stream(topic), f"miniflix.{topic}.{p}"))
+                return int(msg.seq or 0)
+            except nats.js.errors.NotFoundError:
+                return 0
+        seqs = await asyncio.gather(*(last(p) for p in range(partitions)))
+        return {(topic, p): seq for p, seq in enumerate(seqs)}
+
+    async def _all_committed(self) -> dict[tuple[str, str, int], int]:
+        try:
+            keys = await _retrying(self._kv.keys)
+        except nats.js.errors.NoKeysError:
+            return {}
+        out = {}
+        for key in keys:
+            group, _, rest = key.partition(".")
+            topic, _, part = rest.rpartition(".")
+            entry = await _retrying(lambda k=key: self._kv.get(k))
+            out[(group, topic, int(part))] = int(entry.value or b"0")
+        return out
+
+    async def _describe_topic(self, topic: str, partitions: int, committed: dict[tuple[str, str, int], int]
+                              ) -> list[admin.PartitionInfo]:
+        subjects = f"miniflix.{topic}.*"
+        info = await _retrying(lambda: self._js.stream_info(_stream(topic), subjects_filter=subjects))
+        counts = info.state.subjects or {}
+        heads = await self._heads(topic, partitions)
+        readers = sorted({g for (g, t, _) in committed if t == topic})
+        rows = []
+        for p in range(partitions):
+            head = heads[(topic, p)]
+            kept = int(counts.get(f"miniflix.{topic}.{p}", 0))
+            earliest = min(head, max(0, int(info.state.first_seq) - 1)) if kept else head
+            lags = {g: max(0, head - committed.get((g, topic, p), 0)) for g in readers}
+            rows.append(admin.PartitionInfo(topic, p, earliest, head, kept, lags))
+        return rows
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+# What a publish or request meets while a node is down or a stream elects a new leader.
+TRANSIENT = (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+             nats.js.errors.ServiceUnavailableError, nats.js.errors.NoStreamResponseError,
+             nats.errors.ConnectionReconnectingError)
+
+
+async def _retrying(call: Any, deadline: float = REQUEST_TIMEOUT_S * 2) -> Any:
+    """`await call()` again with backoff while the cluster fails over (timeouts, no responders,
+    503 during a leader election), up to `deadline` seconds."""
+    end, pause = time.monotonic() + deadline, 0.05
+    while True:
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            if time.monotonic() + pause > end:
+                raise EventBusError(f"The JetStream cluster did not answer for {deadline:.0f} s: {exc!r}.",
+                                    hint="check the event_log setting and the cluster's nodes") from exc
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def _headers(key: str) -> dict[str, str]:
+    """The msg id makes a resend after a lost ack a duplicate the stream drops (2 min window)."""
+    return {"Nats-Msg-Id": uuid.uuid4().hex, KEY_HEADER: quote(key), TS_HEADER: repr(time.time())}
+
+
+def _stream(topic: str) -> str:
+    return STREAM_PREFIX + topic.upper().replace(".", "_").replace("-", "_")
+
+
+def _safe(group: str) -> str:
+    """A group name usable as a durable consumer name and a KV key token."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in group)
+
+
+def _slot_of(subject: str) -> Slot:
+    rest, _, part = subject[len("miniflix."):].rpartition(".")
+    return rest, int(part)
+
+
+def servers_of(url: str) -> list[str]:
+    """`nats://h:p,h:p` -> `["nats://h:p", "nats://h:p"]`; a bad URL is a clear settings error."""
+    parts = urlsplit(url)
+    hosts = [h.strip() for h in parts.netloc.split(",") if h.strip()]
+    if parts.scheme != "nats" or not hosts or any(":" not in h for h in hosts):
+        raise InvalidRequest(f"Invalid event_log setting {url!r}.",
+                             hint="use nats://HOST:PORT[,HOST:PORT…], e.g. nats://127.0.0.1:4222")
+    return [f"nats://{h}" for h in hosts]
+
+
+def open_nats_log(url: str, data: DataDir) -> NatsEventLog:
+    """The engine registry's entry for `event_log = nats://…` (`data` is unused: the cluster keeps
+    the events)."""
+    return NatsEventLog(servers_of(url))

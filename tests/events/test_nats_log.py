@@ -1,0 +1,249 @@
+"""The JetStream event log against a real 3-node NATS cluster on loopback (replicas 3)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from server.analytics.service import AnalyticsService
+from server.cluster.nats import NatsCluster, free_port
+from server.events.model import Event, partition_for
+from server.events.nats_log import EventBusError, NatsEventLog, open_nats_log
+from server.paths import DataDir
+from tests.analytics.conftest import publish_scenario
+
+WAIT_S = 30.0
+
+
+def _nats_processes(folder: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            argv = " ".join(proc.info["cmdline"] or [])
+            if "nats-server" in (proc.info["name"] or "") and str(folder) in argv:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    folder = tmp_path_factory.mktemp("nats")
+    nodes = NatsCluster(folder)
+    try:
+        yield nodes.start()
+    finally:
+        nodes.stop()
+        assert _nats_processes(folder) == [], "nats-server processes outlived the tests"
+
+
+@pytest.fixture()
+def log(cluster: NatsCluster) -> Iterator[NatsEventLog]:
+    with open_nats_log(cluster.url, None) as opened:  # type: ignore[arg-type]  # data dir unused
+        yield opened
+
+
+def drain(log: NatsEventLog, group: str, topics: list[str], want: int) -> list[Event]:
+    """Poll until `want` events arrived (bounded)."""
+    got: list[Event] = []
+    deadline = time.monotonic() + WAIT_S
+    while len(got) < want and time.monotonic() < deadline:
+        got += log.poll(group, topics, max_events=500, timeout=0.5)
+    return got
+
+
+def test_round_trip_keeps_per_key_order_across_partitions(log: NatsEventLog) -> None:
+    keys = [f"video-{i}" for i in range(20)]
+    for n in range(10):
+        log.publish_many("order", [(k, {"type": "step", "n": n}) for k in keys])
+    placed = log.publish("order", "video-0", {"type": "step", "n": 10})
+
+    events = drain(log, "indexer", ["order"], 201)
+
+    assert len(events) == 201
+    assert {e.partition for e in events} == {partition_for(k, 8) for k in keys}
+    assert all(e.partition == partition_for(e.key, 8) for e in events)
+    for key in keys:
+        assert [e.value["n"] for e in events if e.key == key] == list(range(11 if key == "video-0" else 10))
+    assert placed in {(e.partition, e.offset) for e in events}
+    log.commit("indexer", events)
+    assert log.poll("indexer", ["order"], timeout=0.3) == []
+    heads = log.heads(["order"])
+    assert log.committed("indexer") == {s: o for s, o in heads.items() if o}
+    lags = {(r.partition): r.lags for r in log.describe() if r.topic == "order"}
+    assert all(lag.get("indexer", 0) == 0 for lag in lags.values())
+
+
+def test_consumer_groups_are_independent(log: NatsEventLog) -> None:
+    log.publish_many("groups", [(f"s{i}", {"type": "view", "i": i}) for i in range(50)])
+
+    first = drain(log, "analytics", ["groups"], 50)
+    log.commit("analytics", first)
+    second = drain(log, "search", ["groups"], 50)
+
+    assert sorted(e.id for e in first) == sorted(e.id for e in second)
+    rows = [r for r in log.describe() if r.topic == "groups" and r.kept]
+    assert all(r.lags["analytics"] == 0 for r in rows)
+    assert sum(r.kept for r in rows) == 50
+
+
+def test_uncommitted_events_come_again_and_an_idempotent_consumer_counts_once(cluster: NatsCluster) -> None:
+    with open_nats_log(cluster.url, None) as producer:  # type: ignore[arg-type]
+        producer.publish_many("again", [(f"k{i}", {"type": "view", "i": i}) for i in range(40)])
+    seen: dict[str, Event] = {}
+    with open_nats_log(cluster.url, None) as crashed:  # type: ignore[arg-type]
+        for e in drain(crashed, "counter", ["again"], 40)[:25]:
+            seen[e.id] = e  # applied, but the process ends before it commits
+    with open_nats_log(cluster.url, None) as restarted:  # type: ignore[arg-type]
+        again = drain(restarted, "counter", ["again"], 40)
+        for e in again:
+            seen.setdefault(e.id, e)
+        restarted.commit("counter", again)
+        assert restarted.poll("counter", ["again"], timeout=0.3) == []
+
+    assert len(again) == 40  # nothing was committed: every event comes again
+    assert sorted(e.value["i"] for e in seen.values()) == list(range(40))  # counted once by id
+
+
+def test_a_stuck_consumer_does_not_keep_events_from_its_group(cluster: NatsCluster) -> None:
+    """Handed out but never acknowledged (the holder hangs): redelivered after `ack_wait`."""
+    stuck = NatsEventLog(cluster.urls, ack_wait=1.0)
+    other = NatsEventLog(cluster.urls, ack_wait=1.0)
+    try:
+        stuck.publish_many("stuck", [(f"k{i}", {"type": "view", "i": i}) for i in range(10)])
+        held = drain(stuck, "loader", ["stuck"], 10)
+        took_over = drain(other, "loader", ["stuck"], 10)
+        other.commit("loader", took_over)
+    finally:
+        other.close()
+        stuck.close()
+    assert sorted(e.id for e in took_over) == sorted(e.id for e in held)
+
+
+def test_commit_ahead_skips_and_seek_replays(log: NatsEventLog) -> None:
+    log.publish_many("seek", [(f"k{i}", {"type": "old", "i": i}) for i in range(30)])
+    log.commit("search", log.heads(["seek"]))  # a rebuilt index: everything so far is reflected
+    log.publish("seek", "k1", {"type": "new"})
+
+    assert [e.type for e in drain(log, "search", ["seek"], 1)] == ["new"]
+
+    log.seek("replay", {slot: 0 for slot in log.heads(["seek"])})
+    assert len(drain(log, "replay", ["seek"], 31)) == 31
+
+
+def test_forget_hands_the_uncommitted_events_out_again(log: NatsEventLog) -> None:
+    """The search indexer's retry: applying a batch failed, so it must read it again."""
+    log.publish_many("retry", [(f"k{i}", {"type": "upsert", "i": i}) for i in range(20)])
+    first = log.poll("indexer", ["retry"], max_events=10, timeout=WAIT_S)
+    log.commit("indexer", first)
+    rest = drain(log, "indexer", ["retry"], 20 - len(first))
+
+    log.forget("indexer")
+    again = drain(log, "indexer", ["retry"], len(rest))
+
+    assert len(first) + len(rest) == 20
+    assert sorted(e.id for e in again) == sorted(e.id for e in rest)
+
+
+def test_analytics_loads_from_jetstream_without_double_counts(cluster: NatsCluster, tmp_path: Path) -> None:
+    data = DataDir.resolve(tmp_path / "data")
+    with open_nats_log(cluster.url, data) as bus:
+        publish_scenario(bus)
+        first = AnalyticsService(data, bus)  # type: ignore[arg-type]  # the engine types it by protocol
+        first.catch_up()
+        views = {r["video_id"]: r["views"] for r in first.query("title_engagement")}
+        first.stop()
+    with open_nats_log(cluster.url, data) as bus:  # a restart: the same events may come again
+        again = AnalyticsService(data, bus)  # type: ignore[arg-type]
+        again.catch_up()
+        assert {r["video_id"]: r["views"] for r in again.query("title_engagement")} == views
+        again.stop()
+    assert views["v1"] == 2
+
+
+def test_an_unreachable_cluster_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(EventBusError, match="Cannot reach the JetStream cluster") as caught:
+        NatsEventLog([f"nats://127.0.0.1:{free_port()}"], connect_timeout=2.0)
+    assert "event_log" in str(caught.value)
+
+
+def test_killing_a_node_during_a_burst_loses_no_acknowledged_event(cluster: NatsCluster) -> None:
+    producer = NatsEventLog(cluster.urls)
+    consumer = NatsEventLog(cluster.urls)
+    acked: dict[tuple[int, int], int] = {}
+    acked_lock = threading.Lock()
+    failures: list[str] = []
+
+    def publish(thread: int) -> None:
+        try:
+            for batch in range(25):
+                base = thread * 10_000 + batch * 50
+                items = [(f"session-{thread}-{i % 10}", {"type": "beat", "n": base + i}) for i in range(50)]
+                placed = producer.publish_many("burst", items)
+                with acked_lock:
+                    acked.update({slot: item[1]["n"] for slot, item in zip(placed, items, strict=True)})
+        except BaseException as exc:  # reported below, with the thread's context
+            failures.append("".join(traceback.format_exception(exc)))
+
+    received: dict[str, Event] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        try:
+            while not stop.is_set():
+                batch = consumer.poll("loader", ["burst"], max_events=500, timeout=0.3)
+                for e in batch:
+                    received.setdefault(e.id, e)
+                consumer.commit("loader", batch)
+        except BaseException as exc:  # the consumer must go on through the node loss
+            failures.append("".join(traceback.format_exception(exc)))
+
+    url = producer.connected_url
+    victim = next(i for i, n in enumerate(cluster.nodes) if url.endswith(f":{n.client_port}"))
+    try:
+        threads = [threading.Thread(target=publish, args=(t,)) for t in range(4)]
+        reader = threading.Thread(target=consume)
+        for t in [*threads, reader]:
+            t.start()
+        while len(acked) < 1000 and any(t.is_alive() for t in threads):
+            time.sleep(0.01)
+        cluster.kill(victim)
+        for t in threads:
+            t.join(90)
+        deadline = time.monotonic() + WAIT_S
+        while len(received) < len(acked) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        reader.join(10)
+
+        assert not failures, failures[0]
+        assert len(acked) == 5000
+        by_id = {(e.partition, e.offset): e.value["n"] for e in received.values()}
+        assert {slot: by_id.get(slot) for slot in acked} == acked  # every acknowledged event arrived
+        assert sorted(by_id.values()) == sorted(acked.values())  # and each one once, by id
+
+        cluster.restart(victim)
+        assert _caught_up(producer, "burst", len(cluster.nodes))
+    finally:
+        stop.set()
+        consumer.close()
+        producer.close()
+        if not cluster.nodes[victim].running():
+            cluster.restart(victim)
+
+
+def _caught_up(log: NatsEventLog, topic: str, nodes: int) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        status = log.replicas(topic)
+        if len(status) == nodes and all(status.values()):
+            return True
+        time.sleep(0.2)
+    return False
