@@ -65,8 +65,9 @@ class Backends:
                    Choice.of(EXECUTORS, "executor"))
 
     def describe(self) -> dict[str, str]:
-        return {"origin": self.origin.url.raw, "event_log": self.event_log.url.raw,
-                "executor": self.executor.url.raw}
+        """Each part's setting, safe to show (credentials masked)."""
+        return {"origin": self.origin.url.shown, "event_log": self.event_log.url.shown,
+                "executor": self.executor.url.shown}
 
 
 def check_settings() -> None:

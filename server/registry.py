@@ -24,6 +24,9 @@ class BadSetting(InvalidRequest):
     """A backend setting names no usable backend; raised before any work starts."""
 
 
+SECRET = re.compile(r"secret|password|token|key", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class BackendUrl:
     """One parsed backend setting: `nats://h:p,h:p` → scheme `nats`, location `h:p,h:p`."""
@@ -33,6 +36,15 @@ class BackendUrl:
     scheme: str
     location: str = ""
     query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> str:
+        """The setting as it may be shown to anyone (status bar, /api/health, logs): user info and
+        secret-looking query values are masked."""
+        location = re.sub(r"[^/@,]+@", "***@", self.location)
+        query = [f"{k}={'***' if SECRET.search(k) else v}" for k, v in self.query.items()]
+        where = f"://{location}" if location else ""
+        return f"{self.scheme}{where}{'?' + '&'.join(query) if query else ''}"
 
     def error(self, problem: str, hint: str | None = None) -> BadSetting:
         """An error that names the setting and its value, for a factory to raise."""

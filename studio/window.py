@@ -187,12 +187,20 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 5000)
         self.toast.show_message(f"<b>{title}</b> — {text}")
 
+    def _show_backends(self, health: dict[str, Any]) -> None:
+        """Which engines this server runs on (embedded or a cluster), beside its address."""
+        backends = health.get("backends") or {}
+        self.server_label.setText(f"Server {self.client.base_url} · {backends_text(backends)}")
+        self.server_label.setToolTip("\n".join(f"{part}: {value}" for part, value in sorted(backends.items())))
+
     def show_error(self, text: str) -> None:
         self.statusBar().showMessage(f"⚠ {text}", ERROR_SHOW_MS)
 
     def _connection(self, connected: bool, text: str) -> None:
         self.link_label.setText("● live" if connected else "○ offline")
         self.link_label.setToolTip(text)
+        if connected:
+            self.client.get("/api/health", on_ok=self._show_backends, on_error=lambda _text: None)
         if not connected and "stopped" not in text:
             self.show_error(f"Lost the server's event stream ({text}).")
 
@@ -248,3 +256,8 @@ class MainWindow(QMainWindow):
             self.tray.hide()
         super().closeEvent(event)
 
+
+def backends_text(backends: dict[str, str]) -> str:
+    """`origin file · events sqlite · executor local`: each part's backend by its scheme."""
+    names = {"origin": "origin", "event_log": "events", "executor": "executor"}
+    return " · ".join(f"{names[part]} {backends[part].split(':', 1)[0]}" for part in names if part in backends)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import main
-from server.backends import EVENT_LOGS
+from server.backends import EVENT_LOGS, ORIGINS
 from server.catalog import Title
 from server.engine import Engine
 from server.errors import MiniflixError
@@ -153,3 +153,10 @@ def test_the_default_backends_import_no_cluster_client(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def test_a_shown_setting_masks_credentials() -> None:
+    url = EVENT_LOGS.parse("nats://alice:s3cret@127.0.0.1:4222?token=abc&stream_replicas=3")
+    assert url.shown == "nats://***@127.0.0.1:4222?token=***&stream_replicas=3"
+    assert "s3cret" not in url.shown and "abc" not in url.shown
+    assert ORIGINS.parse("file").shown == "file"

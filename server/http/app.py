@@ -57,4 +57,5 @@ def _health() -> Response:
     from server.http.context import services
 
     return jsonify({"ok": True, "version": __version__, "services": services().describe(),
+                    "backends": services().backends,
                     "limits": {"upload_bytes": int(current_app.config["UPLOAD_LIMIT_BYTES"])}})

@@ -37,7 +37,10 @@ def test_keyboard_shortcuts_switch_views_and_focus_search(qtbot: Any, studio_win
 
 def test_status_bar_shows_server_jobs_and_errors(qtbot: Any, studio_window: Any,
                                                  api_client: ApiClient) -> None:
-    assert studio_window.server_label.text() == f"Server {api_client.base_url}"
+    server = f"Server {api_client.base_url}"
+    embedded = f"{server} · origin file · events sqlite · executor local"
+    qtbot.waitUntil(lambda: studio_window.server_label.text() == embedded, timeout=10_000)
+    assert "event_log: sqlite" in studio_window.server_label.toolTip()
     qtbot.waitUntil(lambda: "running" in studio_window.jobs_label.text())
     api_client.get("/api/titles/not-a-title")
     qtbot.waitUntil(lambda: "not-a-title" in studio_window.statusBar().currentMessage(), timeout=10_000)
