@@ -191,7 +191,8 @@ class MainWindow(QMainWindow):
         """Which engines this server runs on (embedded or a cluster), beside its address."""
         backends = health.get("backends") or {}
         self.server_label.setText(f"Server {self.client.base_url} · {backends_text(backends)}")
-        self.server_label.setToolTip("\n".join(f"{part}: {value}" for part, value in sorted(backends.items())))
+        shown = sorted(backends.items())
+        self.server_label.setToolTip("\n".join(f"{part}: {value}" for part, value in shown))
 
     def show_error(self, text: str) -> None:
         self.statusBar().showMessage(f"⚠ {text}", ERROR_SHOW_MS)
@@ -260,4 +261,5 @@ class MainWindow(QMainWindow):
 def backends_text(backends: dict[str, str]) -> str:
     """`origin file · events sqlite · executor local`: each part's backend by its scheme."""
     names = {"origin": "origin", "event_log": "events", "executor": "executor"}
-    return " · ".join(f"{names[part]} {backends[part].split(':', 1)[0]}" for part in names if part in backends)
+    return " · ".join(f"{name} {backends[part].split(':', 1)[0]}" for part, name in names.items()
+                      if part in backends)

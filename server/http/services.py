@@ -47,6 +47,7 @@ class Services:
     search: SearchService | None = None
     fill: FillService | None = None           # proactive push of popular titles to edges
     ingest: IngestService | None = None       # the ingest job queue
+    backends: dict[str, str] = field(default_factory=dict)  # each part's setting, safe to show
     stopping: threading.Event = field(default_factory=threading.Event)
     started: list[str] = field(default_factory=list)
 
@@ -102,7 +103,8 @@ def build_services(engine: Engine) -> Services:
     from server.media.mpd_retime import retime_library
 
     data = engine.data
-    s = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events)
+    s = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events,
+                 backends=engine.backends.describe())
     s.analytics = engine.analytics()
     s.search = engine.search(views=s.analytics.views)
     s.cdn = engine.cdn()
