@@ -10,6 +10,14 @@ log's semantics (`server/events/log.py`):
 - consumer group -> one durable pull consumer per topic (explicit ack, redelivery after `ack_wait`)
   plus the group's committed offsets per partition in the KV bucket `miniflix_offsets`, which make
   `commit` of offsets not yet delivered (a consumer skipping ahead) and `committed()` exact.
+- Each partition is handed out in offset order, as consumers that dedupe by offset (analytics)
+  need. JetStream would redeliver a lost delivery (a node died with it on its way, a fetch was cut)
+  only after `ack_wait`, behind later events. So a gap in the consumer's delivery sequence, or a
+  consumer that an earlier instance left with unacknowledged deliveries, makes the instance start the
+  consumer again at its ack floor (`_rewind`): events it handed out before are recognised (held ones
+  refreshed, committed ones skipped) and the rest come in order.
+- A poll never loses what it fetched: fetches run as tasks that outlive a poll that timed out and
+  fill a per-subscription queue; the caller's thread takes the events from that queue.
 
 nats-py is asyncio; the log owns one event loop in a background thread and offers the embedded
 log's synchronous API to the (threaded) engine.
@@ -22,6 +30,7 @@ import contextlib
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -51,6 +60,9 @@ CONNECT_TIMEOUT_S = 10.0
 PUBLISH_DEADLINE_S = 60.0  # a publish retries (node loss, leader election) this long, then fails
 REQUEST_TIMEOUT_S = 10.0
 MULTI_TOPIC_WAIT_S = 0.05  # a poll over several topics waits this long on each in turn
+ACK_WAIT_S = 10.0  # an event handed out and not committed (or lost on its way) comes again after this
+FETCH_GRACE_S = 1.0  # a poll waits this long past its timeout for a fetch under way, then returns
+FETCH_HANG_S = 10.0  # a fetch that outlives its own timeout by this much is abandoned (it comes again)
 
 
 class EventBusError(MiniflixError):
@@ -63,7 +75,7 @@ class NatsEventLog:
     """Implements `server.events.api.Publisher` and the embedded log's consumer API on JetStream."""
 
     def __init__(self, servers: Sequence[str], partitions: int = 8, *, replicas: int | None = None,
-                 ack_wait: float = 30.0, retention: admin.Retention | None = None,
+                 ack_wait: float = ACK_WAIT_S, retention: admin.Retention | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
         if partitions < 1:
             raise InvalidRequest(f"An event log needs at least one partition, not {partitions}.")
@@ -78,6 +90,10 @@ class NatsEventLog:
         self._floor: dict[str, dict[Slot, int]] = {}  # committed or sought: below it, ack and drop
         self._positions: dict[str, dict[Slot, int]] = {}  # handed out to this instance's consumer
         self._held: dict[str, dict[tuple[Slot, int], Msg]] = {}  # handed out, not yet committed
+        self._ready: dict[tuple[str, str], deque[Msg]] = {}  # (group, topic) -> fetched, not handed out
+        self._fetching: dict[tuple[str, str], asyncio.Future[None]] = {}  # the fetch under way
+        self._delivered: dict[tuple[str, str], int] = {}  # last consumer sequence received
+        self.rewinds = 0  # consumers started again after a lost delivery (diagnostics)
         self._committed_groups: set[str] = set()
         self._lock = threading.Lock()
         self._turn = 0
@@ -127,9 +143,17 @@ class NatsEventLog:
             raise InvalidRequest(f"start must be 'earliest' or 'latest', not {start!r}.")
         for topic in topics:
             self.partitions_of(topic)
+        self._run(self._subscribe(group, list(topics), start))
         self._turn += 1
-        return self._run(self._poll(group, list(topics), max_events, max(0.0, timeout), start),
-                         timeout + REQUEST_TIMEOUT_S)
+        k = self._turn % len(topics) if topics else 0
+        order = list(topics[k:]) + list(topics[:k])
+        timeout = max(0.0, timeout)
+        filling = asyncio.run_coroutine_threadsafe(self._fill(group, order, max_events, timeout), self._loop)
+        try:
+            filling.result(timeout + FETCH_GRACE_S + REQUEST_TIMEOUT_S)
+        except TimeoutError:  # the loop is starved; the fetches go on and fill the queue for next time
+            filling.cancel()
+        return self._take(group, order, max_events)
 
     def commit(self, group: str, events_or_offsets: Iterable[Event] | Mapping[Slot, int]) -> None:
         """Record the group's progress (acks the events, stores the offsets) durably."""
@@ -218,7 +242,12 @@ class NatsEventLog:
         if self._closed and not self._loop.is_running():
             raise EventBusError("The event log is closed.")
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(coro), self._loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError as exc:
+            future.cancel()
+            raise EventBusError(f"The JetStream cluster did not answer in {timeout:.0f} s.",
+                                hint="check the event_log setting and the cluster's nodes") from exc
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -265,9 +294,10 @@ class NatsEventLog:
         """A new replicated stream drops publishes until its replicas elected a leader."""
         end = time.monotonic() + REQUEST_TIMEOUT_S
         while time.monotonic() < end:
-            info = await _retrying(lambda: self._js.stream_info(name))
-            if info.cluster is None or info.cluster.leader:
-                return
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # not known everywhere yet
+                info = await _retrying(lambda: self._js.stream_info(name))
+                if info.cluster is None or info.cluster.leader:
+                    return
             await asyncio.sleep(0.05)
 
     def _stream_config(self, topic: str) -> StreamConfig:
@@ -292,61 +322,114 @@ class NatsEventLog:
         return int(ack.seq)
 
     # -- consuming (loop thread) -----------------------------------------------------------------
-    async def _poll(self, group: str, topics: list[str], max_events: int, timeout: float,
-                    start: str) -> list[Event]:
+    async def _subscribe(self, group: str, topics: list[str], start: str) -> None:
         for topic in topics:
-            await self._subscription(group, topic, start)
+            if (group, topic) not in self._subs:
+                try:
+                    await asyncio.wait_for(self._subscription(group, topic, start), REQUEST_TIMEOUT_S * 2)
+                except TimeoutError as exc:
+                    raise EventBusError(f"The JetStream cluster did not set up group {group!r} on topic "
+                                        f"{topic!r} in time.", hint="check the cluster's nodes") from exc
+
+    async def _fill(self, group: str, order: list[str], max_events: int, timeout: float) -> None:
+        """Fetch into the group's queues until they hold an event or `timeout` passed; bounded by
+        `timeout + FETCH_GRACE_S` (a fetch still under way then goes on in the background)."""
         deadline = time.monotonic() + timeout
-        k = self._turn % len(topics) if topics else 0
-        order = topics[k:] + topics[:k]
         while True:
-            events: list[Event] = []
             for topic in order:
-                if len(events) >= max_events:
-                    break
-                wait = deadline - time.monotonic() if len(topics) == 1 else MULTI_TOPIC_WAIT_S
-                events += await self._fetch(group, topic, max_events - len(events), max(wait, 0.01))
-            if events or time.monotonic() >= deadline:
-                return events
+                ready = self._ready_count(group, order)
+                if ready >= max_events:
+                    return
+                left = deadline - time.monotonic()
+                wait = max(min(left, MULTI_TOPIC_WAIT_S) if len(order) > 1 else left, 0.01)
+                await self._fetch(group, topic, max_events - ready, wait)
+            if self._ready_count(group, order) or time.monotonic() >= deadline:
+                return
 
-    async def _fetch(self, group: str, topic: str, want: int, wait: float) -> list[Event]:
-        sub = self._subs[(group, topic)]
+    async def _fetch(self, group: str, topic: str, want: int, wait: float) -> None:
+        """Wait up to `wait + FETCH_GRACE_S` for this subscription's fetch (starting one if none
+        runs); the fetch itself is shielded, so what it brings is queued, never dropped."""
+        key = (group, topic)
+        task = self._fetching.get(key)
+        if task is None or task.done():
+            task = self._fetching[key] = asyncio.ensure_future(self._fetch_into(key, want, wait))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), wait + FETCH_GRACE_S)
+
+    async def _fetch_into(self, key: tuple[str, str], want: int, wait: float) -> None:
+        sub = self._subs.get(key)
+        if sub is None:
+            return
         try:
-            msgs = await sub.fetch(want, timeout=wait)
+            msgs = await asyncio.wait_for(sub.fetch(want, timeout=wait), wait + FETCH_HANG_S)
         except (TimeoutError, nats.errors.TimeoutError):
-            return []
-        except nats.errors.Error:  # a node went away mid-fetch: the messages come again
-            return []
-        events = [await self._accept(group, m) for m in msgs]
-        return [e for e in events if e is not None]
-
-    async def _accept(self, group: str, msg: Msg) -> Event | None:
-        """The event, or None for one this group already has: committed/sought past (acked now) or
-        handed out and not yet committed (a redelivery after `ack_wait`: the newest msg is kept)."""
-        meta = msg.metadata
-        topic, partition = _slot_of(msg.subject)
-        offset = meta.sequence.stream - 1
-        slot = (topic, partition)
+            return
+        except nats.errors.Error:  # a node went away mid-fetch: a gap the next fetch sees
+            return
+        if self._subs.get(key) is not sub:  # restarted meanwhile (seek, forget, rewind)
+            return
+        msgs, gap = self._in_order(key, msgs)
         with self._lock:
-            floor = self._floor.setdefault(group, {}).get(slot, 0)
-            held = self._held.setdefault(group, {})
-            positions = self._positions.setdefault(group, {})
-            if offset < floor:
-                drop = True
-            elif (slot, offset) in held or offset < positions.get(slot, 0):
-                held[(slot, offset)] = msg
-                return None
-            else:
-                drop = False
-                held[(slot, offset)] = msg
-                positions[slot] = offset + 1
-        if drop:
-            await msg.ack()
-            return None
-        headers = msg.headers or {}
-        return Event(topic, partition, offset, unquote(headers.get(KEY_HEADER, "")),
-                     float(headers.get(TS_HEADER, meta.timestamp.timestamp() if meta.timestamp else 0.0)),
-                     msg.data.decode())
+            self._ready.setdefault(key, deque()).extend(msgs)
+        if gap:
+            try:
+                await self._rewind(*key)
+            except EventBusError:  # the cluster is failing over: the next poll subscribes again
+                await self._unsubscribe(*key)
+
+    def _in_order(self, key: tuple[str, str], msgs: list[Msg]) -> tuple[list[Msg], bool]:
+        """The messages up to the first gap in the consumer's delivery sequence, and whether there
+        was one (a delivery this instance never received). A step back is a new consumer leader
+        resending what its replicas knew of: those are recognised when taken."""
+        last = self._delivered.get(key, 0)
+        for i, msg in enumerate(msgs):
+            seq = msg.metadata.sequence.consumer
+            if seq > last + 1:
+                self._delivered[key] = last
+                return msgs[:i], True
+            last = seq
+        self._delivered[key] = last
+        return msgs, False
+
+    def _ready_count(self, group: str, topics: list[str]) -> int:
+        with self._lock:
+            return sum(len(self._ready.get((group, t), ())) for t in topics)
+
+    def _take(self, group: str, order: list[str], max_events: int) -> list[Event]:
+        """Hand out up to `max_events` queued events (caller's thread); skipped ones are acked."""
+        events: list[Event] = []
+        skipped: list[Msg] = []
+        with self._lock:
+            for topic in order:
+                queue = self._ready.get((group, topic), deque())
+                while queue and len(events) < max_events:
+                    msg = queue.popleft()
+                    verdict = self._verdict(group, msg)
+                    if verdict == "skip":
+                        skipped.append(msg)
+                    elif verdict == "new":
+                        events.append(_event_of(msg))
+        if skipped:
+            asyncio.run_coroutine_threadsafe(_ack_all(skipped), self._loop)
+        return events
+
+    def _verdict(self, group: str, msg: Msg) -> str:
+        """'new' (hand it out), 'held' (a redelivery of one this instance handed out and the group
+        has not committed: keep the newest msg to ack) or 'skip' (below what the group committed
+        or sought, or what this instance handed out: ack it). Called with the lock held."""
+        slot = _slot_of(msg.subject)
+        offset = msg.metadata.sequence.stream - 1
+        held = self._held.setdefault(group, {})
+        if (slot, offset) in held:
+            held[(slot, offset)] = msg
+            return "held"
+        handed = self._positions.setdefault(group, {}).get(slot, 0)
+        if offset < max(self._floor.setdefault(group, {}).get(slot, 0), handed):
+            return "skip"
+        held[(slot, offset)] = msg
+        positions = self._positions.setdefault(group, {})
+        positions[slot] = max(positions.get(slot, 0), offset + 1)
+        return "new"
 
     async def _subscription(self, group: str, topic: str, start: str) -> None:
         if (group, topic) in self._subs:
@@ -359,14 +442,41 @@ class NatsEventLog:
                 floor.setdefault(slot, offset)
             known = {s: o for s, o in floor.items() if s[0] == topic}
         try:
-            await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
+            info = await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
         except nats.js.errors.NotFoundError:
             if not known and start == "latest":
                 heads = await self._heads(topic, self._topics[topic])
                 self._seek_in_memory(group, heads)
                 known = heads
             await self._create_consumer(group, topic, min(known.values(), default=0))
+            await self._bind(group, topic, 0)
+            return
+        if info.num_ack_pending:  # an earlier instance's deliveries: come again now, in order
+            await self._rewind(group, topic)
+        else:
+            await self._bind(group, topic, info.delivered.consumer_seq if info.delivered else 0)
+
+    async def _bind(self, group: str, topic: str, delivered: int) -> None:
+        """Subscribe to the group's consumer, which has made `delivered` deliveries so far."""
+        self._delivered[(group, topic)] = delivered
         self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
+
+    async def _rewind(self, group: str, topic: str) -> None:
+        """Start the group's consumer again at its first unacknowledged event (see the module
+        docstring); held and committed events are kept, fetched and not handed out ones dropped."""
+        try:
+            info = await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
+            acked = info.ack_floor.stream_seq if info.ack_floor else 0
+        except nats.js.errors.NotFoundError:
+            with self._lock:
+                floor = self._floor.setdefault(group, {})
+                acked = min((floor.get((topic, p), 0) for p in range(self._topics[topic])), default=0)
+        self.rewinds += 1
+        await self._unsubscribe(group, topic)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
+        await self._create_consumer(group, topic, acked)  # offset = seq - 1: starts after the floor
+        await self._bind(group, topic, 0)
 
     def _seek_in_memory(self, group: str, offsets: Mapping[Slot, int]) -> None:
         with self._lock:
@@ -382,9 +492,7 @@ class NatsEventLog:
         await _retrying(lambda: self._js.add_consumer(_stream(topic), config))
 
     async def _restart_consumer(self, group: str, topic: str, offset: int) -> None:
-        sub = self._subs.pop((group, topic), None)
-        if sub is not None:
-            await sub.unsubscribe()
+        await self._unsubscribe(group, topic)
         with self._lock:
             held = self._held.setdefault(group, {})
             for slot_offset in [so for so in held if so[0][0] == topic]:
@@ -392,7 +500,20 @@ class NatsEventLog:
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
         await self._create_consumer(group, topic, offset)
-        self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
+        await self._bind(group, topic, 0)
+
+    async def _unsubscribe(self, group: str, topic: str) -> list[Msg]:
+        """Stop the subscription and its fetch; returns what it had fetched and not handed out."""
+        sub = self._subs.pop((group, topic), None)
+        fetching = self._fetching.pop((group, topic), None)
+        if fetching is not None and fetching is not asyncio.current_task():
+            fetching.cancel()
+        with self._lock:
+            ready = list(self._ready.pop((group, topic), ()))
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+        return ready
 
     async def _commit(self, group: str, offsets: dict[Slot, int]) -> None:
         with self._lock:
@@ -403,11 +524,9 @@ class NatsEventLog:
             positions = self._positions.setdefault(group, {})
             for slot, offset in offsets.items():
                 positions[slot] = max(positions.get(slot, 0), offset)
-        for msg in acks:
-            await msg.ack()
-        for (topic, partition), offset in offsets.items():
-            key = f"{_safe(group)}.{topic}.{partition}"
-            await self._put_offset(key, offset)
+        await _ack_all(acks)
+        await asyncio.gather(*(self._put_offset(f"{_safe(group)}.{topic}.{partition}", offset)
+                               for (topic, partition), offset in offsets.items()))
         self._committed_groups.add(group)
 
     async def _put_offset(self, key: str, offset: int) -> None:
@@ -419,21 +538,27 @@ class NatsEventLog:
             self._positions.pop(group, None)
             if group not in self._committed_groups:
                 self._floor.pop(group, None)
-        for msg in held:
-            await msg.nak()
+            for (g, _topic), queue in self._ready.items():
+                if g == group:
+                    held += queue
+                    queue.clear()
+        await _nak_all(held)
         if group in self._committed_groups:
             return
         for (g, topic) in [gt for gt in self._subs if gt[0] == group]:
-            await self._subs.pop((g, topic)).unsubscribe()
+            await self._unsubscribe(g, topic)
             with contextlib.suppress(nats.errors.Error, EventBusError):
                 await self._js.delete_consumer(_stream(topic), _safe(group))
 
     async def _shutdown(self) -> None:
+        for task in self._fetching.values():
+            task.cancel()
         with self._lock:
             held = [m for per in self._held.values() for m in per.values()]
+            held += [m for queue in self._ready.values() for m in queue]
             self._held.clear()
-        for msg in held:
-            await msg.nak()
+            self._ready.clear()
+        await _nak_all(held)
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._nc.flush(timeout=2)
         await self._nc.close()
@@ -486,6 +611,27 @@ class NatsEventLog:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+async def _ack_all(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        with contextlib.suppress(nats.errors.Error):  # unacked, it comes again: at-least-once
+            await msg.ack()
+
+
+async def _nak_all(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        with contextlib.suppress(nats.errors.Error):  # not nak'd, it comes again after ack_wait
+            await msg.nak()
+
+
+def _event_of(msg: Msg) -> Event:
+    meta = msg.metadata
+    topic, partition = _slot_of(msg.subject)
+    headers = msg.headers or {}
+    ts = float(headers.get(TS_HEADER, meta.timestamp.timestamp() if meta.timestamp else 0.0))
+    return Event(topic, partition, meta.sequence.stream - 1, unquote(headers.get(KEY_HEADER, "")), ts,
+                 msg.data.decode())
 
 
 # What a publish or request meets while a node is down or a stream elects a new leader.

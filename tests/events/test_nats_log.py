@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
 import psutil
 import pytest
 
@@ -150,6 +152,7 @@ def test_forget_hands_the_uncommitted_events_out_again(log: NatsEventLog) -> Non
 
     assert len(first) + len(rest) == 20
     assert sorted(e.id for e in again) == sorted(e.id for e in rest)
+    assert log.rewinds == 0  # a redelivery asked for is no lost delivery: no replay from the floor
 
 
 def test_analytics_loads_from_jetstream_without_double_counts(cluster: NatsCluster, tmp_path: Path) -> None:
@@ -247,3 +250,32 @@ def _caught_up(log: NatsEventLog, topic: str, nodes: int) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_delivery_lost_in_transit_comes_again_after_later_commits(cluster: NatsCluster) -> None:
+    """A node dying mid-delivery loses a fetched message: the server redelivers it after `ack_wait`,
+    after later events of its partition were handed out and committed; it must still arrive."""
+    with NatsEventLog(cluster.urls, ack_wait=1.0) as log:
+        assert log.poll("loader", ["transit"], timeout=0) == []  # the group's consumer exists now
+        time.sleep(0.2)  # its (10 ms) pull request has expired: nothing is on its way to it
+        placed = log.publish_many("transit", [("k", {"type": "beat", "n": n}) for n in range(5)])
+        lost = asyncio.run(_fetch_and_drop(cluster.urls, "loader", "MINIFLIX_TRANSIT"))
+        handed: list[tuple[int, int]] = []
+        deadline = time.monotonic() + WAIT_S
+        while len(set(handed)) < len(placed) and time.monotonic() < deadline:
+            batch = log.poll("loader", ["transit"], timeout=0.5)
+            handed += [(e.partition, e.offset) for e in batch]
+            log.commit("loader", batch)
+    assert lost < placed[-1][1]  # the lost one lies below what the group committed after it
+    assert handed == placed  # every event, once, in its partition's order
+
+
+async def _fetch_and_drop(servers: list[str], durable: str, stream: str) -> int:
+    """Take the consumer's next message and never answer it, as a connection that died would."""
+    nc = await nats.connect(servers=servers)
+    try:
+        sub = await nc.jetstream().pull_subscribe_bind(durable, stream)
+        msgs = await sub.fetch(1, timeout=5)
+        return int(msgs[0].metadata.sequence.stream) - 1
+    finally:
+        await nc.close()
