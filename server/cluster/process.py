@@ -104,14 +104,19 @@ def wait_http_ok(url: str, process: subprocess.Popen[bytes] | None, what: str, l
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (a recorded server may have died or been stopped)."""
+    """Whether a process with this pid runs (a recorded server may have died or been stopped); a
+    zombie, dead but not yet reaped by whoever inherited it, counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True   # no /proc (macOS, Windows): the pid exists
+    return state not in ("Z", "X")
 
 
 def stop_pid(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:

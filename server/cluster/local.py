@@ -1,0 +1,169 @@
+"""A local cluster of the real engines, for `main.py cluster up|status|down`.
+
+`up` starts, as detached processes on 127.0.0.1, a 3-node NATS JetStream cluster and a SeaweedFS
+server with its S3 gateway (and the bucket the origin uses), waits until each is healthy and records
+what it started in `<folder>/cluster.json`: every process id with its health URL, and the settings
+that point the program at the cluster. `status` reads that record and asks each process; `down`
+stops the recorded processes. The record holds the S3 secret, so it is readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.cluster.nats import NatsCluster
+from server.cluster.process import ClusterError, pid_alive, stop_pid
+from server.cluster.seaweed import SeaweedServer
+
+BUCKET = "miniflix"
+STATE_FILE = "cluster.json"
+HEALTH_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Member:
+    """One process of the cluster: what it is, its pid and the URL that says it is healthy."""
+
+    name: str
+    engine: str
+    pid: int
+    address: str
+    health_url: str
+    command: str    # the binary's name: a recorded pid reused by another program is not ours
+
+
+@dataclass
+class ClusterState:
+    """What `up` started and the settings (environment variables) that use it."""
+
+    members: list[Member]
+    settings: dict[str, str]
+    started_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"members": [asdict(m) for m in self.members], "settings": self.settings,
+                "started_at": self.started_at}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ClusterState:
+        return cls([Member(**m) for m in doc["members"]], dict(doc["settings"]), float(doc["started_at"]))
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One recorded process now: running (its pid exists) and healthy (its health URL says 200)."""
+
+    member: Member
+    running: bool
+    healthy: bool
+
+
+def state_path(folder: Path) -> Path:
+    return Path(folder) / STATE_FILE
+
+
+def load_state(folder: Path) -> ClusterState | None:
+    """The record of the cluster `up` started in `folder`, or None when there is none."""
+    path = state_path(folder)
+    if not path.is_file():
+        return None
+    try:
+        return ClusterState.from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ClusterError(f"The cluster record {path} is unreadable ({exc}).",
+                           hint="stop any servers it started by hand, then delete the file") from None
+
+
+def _save_state(folder: Path, state: ClusterState) -> None:
+    path = state_path(folder)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state.to_json(), f, indent=2)
+    os.replace(tmp, path)
+
+
+def cluster_up(folder: Path) -> tuple[ClusterState, bool]:
+    """Start the cluster in `folder` (or find the one already running there); returns its record
+    and whether this call started it. A half-dead earlier cluster is stopped and started afresh."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = load_state(folder)
+    if existing is not None:
+        if all(s.running and s.healthy for s in cluster_status(folder)):
+            return existing, False
+        cluster_down(folder)
+    nats = NatsCluster(folder / "nats", detached=True).start()
+    try:
+        weed = SeaweedServer(folder / "seaweed", detached=True).start()
+        try:
+            weed.create_bucket(BUCKET)
+        except BaseException:
+            weed.stop()
+            raise
+    except BaseException:
+        nats.stop()
+        raise
+    state = ClusterState(_members(nats, weed), _settings(nats, weed))
+    _save_state(folder, state)
+    return state, True
+
+
+def _members(nats: NatsCluster, weed: SeaweedServer) -> list[Member]:
+    members = [Member(f"nats-{node.name}", "NATS JetStream", node.pid or 0, node.url,
+                      f"http://127.0.0.1:{node.monitor_port}/healthz", Path(nats.binary).name)
+               for node in nats.nodes]
+    members += [Member("seaweedfs", "SeaweedFS (S3)", pid, weed.s3_endpoint, f"{weed.s3_endpoint}/healthz",
+                       Path(weed.binary).name) for pid in weed.pids]
+    return members
+
+
+def _settings(nats: NatsCluster, weed: SeaweedServer) -> dict[str, str]:
+    return {"MINIFLIX_EVENT_LOG": nats.url, "MINIFLIX_ORIGIN": weed.origin_url(BUCKET), **weed.env()}
+
+
+def cluster_status(folder: Path) -> list[MemberStatus]:
+    """Each recorded process: is it running, is it healthy (empty when nothing is recorded)."""
+    state = load_state(folder)
+    if state is None:
+        return []
+    return [MemberStatus(m, _ours(m), _ours(m) and _healthy(m.health_url)) for m in state.members]
+
+
+def _ours(member: Member) -> bool:
+    """The recorded process still runs and is still the engine we started (where /proc tells)."""
+    if not pid_alive(member.pid):
+        return False
+    try:
+        argv0 = Path(f"/proc/{member.pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return True   # no /proc (macOS, Windows): trust the pid
+    return Path(os.fsdecode(argv0)).name == member.command
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def cluster_down(folder: Path) -> list[Member]:
+    """Stop every recorded process (SIGTERM, then SIGKILL) and forget the record; the engines' data
+    stays in `folder`, so the next `up` starts with it. Returns what was stopped."""
+    state = load_state(folder)
+    if state is None:
+        return []
+    stopped = [m for m in state.members if _ours(m)]
+    for member in stopped:
+        stop_pid(member.pid)
+    state_path(folder).unlink(missing_ok=True)
+    return stopped
