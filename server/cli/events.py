@@ -1,4 +1,5 @@
-"""`miniflix events [--json]`: topics, partitions, offsets and consumer-group lags of the event log."""
+"""`miniflix events [--json]`: topics, partitions, offsets and consumer-group lags of the event log.
+`miniflix events migrate --to nats://h:p,…`: copy the data dir's embedded log into a JetStream bus."""
 
 from __future__ import annotations
 
@@ -11,17 +12,27 @@ from server.cli import add_data_dir
 from server.engine import Engine
 from server.errors import MiniflixError
 from server.events.admin import PartitionInfo
+from server.paths import DataDir
 from server.registry import BadSetting
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subs.add_parser("events", help="show event-log topics, partitions, offsets and group lags")
+    p = subs.add_parser("events", help="show event-log topics, partitions, offsets and group lags; "
+                        "'events migrate --to nats://…' copies the embedded log into a JetStream bus")
+    p.add_argument("action", nargs="?", choices=["migrate"],
+                   help="migrate: copy the data dir's embedded log into the bus given by --to "
+                   "(rerun it safely: what is there already is not copied again)")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="one JSON object per partition")
+    p.add_argument("--to", metavar="nats://HOST:PORT[,…]", help="the bus to migrate into")
     p.set_defaults(func=run_events)
 
 
 def run_events(args: argparse.Namespace) -> int:
+    if args.action == "migrate":
+        return run_migrate(args)
+    if args.to:
+        return _usage("miniflix events: --to is for 'events migrate'")
     try:
         with Engine.open(args.data_dir) as engine:
             rows = engine.events.describe()
@@ -35,6 +46,42 @@ def run_events(args: argparse.Namespace) -> int:
     else:
         print(format_table(rows))
     return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Copy, with progress on stderr; exit 1 if the final count check finds a partition short."""
+    if not args.to:
+        return _usage("miniflix events migrate: --to nats://HOST:PORT[,HOST:PORT…] is required")
+    from server.events.log import open_event_log
+    from server.events.migrate import migrate
+    from server.events.nats_log import open_nats_log
+
+    data = DataDir.resolve(args.data_dir)
+    if not data.events_db.exists():
+        print(f"error: {data.root} has no embedded event log (events.sqlite) to migrate.", file=sys.stderr)
+        return 1
+    try:
+        with open_event_log(data) as source, open_nats_log(args.to, data) as bus:
+            report = migrate(source, bus, lambda line: print(f"events migrate: {line}", file=sys.stderr))
+    except MiniflixError as exc:
+        print(f"error: --to {args.to!r}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.copied} events copied, {report.present} already on the bus, "
+          f"{report.source} in the embedded log.")
+    for group, partitions in sorted(report.groups.items()):
+        print(f"group {group}: committed offsets carried over on {partitions} partition(s)")
+    if not report.complete:
+        print(f"error: the bus holds fewer events than the embedded log in {', '.join(report.short)}; "
+              "run the migration again.", file=sys.stderr)
+        return 1
+    print("Count check passed. The analytics database counts offsets of the embedded log: after "
+          "switching event_log to the bus, rebuild it once with 'main.py analytics --rebuild'.")
+    return 0
+
+
+def _usage(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def format_table(rows: list[PartitionInfo]) -> str:

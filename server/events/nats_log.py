@@ -54,8 +54,10 @@ from server.paths import DataDir
 Slot = tuple[str, int]  # (topic, partition)
 T = TypeVar("T")
 OFFSETS_BUCKET = "miniflix_offsets"
+MIGRATIONS_BUCKET = "miniflix_migrations"  # per partition: the next offset of the embedded log to copy
 STREAM_PREFIX = "MINIFLIX_"
 KEY_HEADER, TS_HEADER = "Miniflix-Key", "Miniflix-Ts"
+ORIGIN_HEADER = "Miniflix-Origin-Offset"  # a copied event's offset in the embedded log it came from
 CONNECT_TIMEOUT_S = 10.0
 PUBLISH_DEADLINE_S = 60.0  # a publish retries (node loss, leader election) this long, then fails
 REQUEST_TIMEOUT_S = 10.0
@@ -208,6 +210,28 @@ class NatsEventLog:
         status.update({str(r.name): bool(r.current) for r in cluster.replicas or []})
         return status
 
+    # -- copying another log in (server/events/migrate.py) ---------------------------------------
+    def create_topic(self, topic: str, partitions: int) -> int:
+        """The topic's partition count; a new topic gets `partitions` (those of the log copied in)."""
+        n = self._topics.get(check_topic(topic))
+        if n is None:
+            n = self._topics[topic] = self._run(self._ensure_stream(topic, partitions))
+        return n
+
+    def append_copies(self, events: Sequence[Event]) -> list[int]:
+        """Store copies of another log's events (key, time, payload and partition kept); returns
+        their offsets here. Each partition's are sent one after the other, so they stay in order
+        through a failover; each is deduplicated by its origin (`topic/partition/offset`)."""
+        return self._run(self._append_copies(list(events)), PUBLISH_DEADLINE_S * 2)
+
+    def copied_through(self, topic: str, partition: int) -> int:
+        """The next offset of the copied log to copy into `partition`: the recorded progress, or
+        past the partition's last copy should the record lag behind it (a run cut short)."""
+        return int(self._run(self._copied_through(topic, partition)))
+
+    def record_copied(self, topic: str, partition: int, next_offset: int) -> None:
+        self._run(self._record_copied(topic, partition, next_offset))
+
     # -- housekeeping ----------------------------------------------------------------------------
     def enforce_retention(self, now: float | None = None) -> int:
         """JetStream applies the streams' age and size limits itself; nothing to do here."""
@@ -274,18 +298,18 @@ class NatsEventLog:
             return await _retrying(lambda: js.create_key_value(bucket=OFFSETS_BUCKET, history=1,
                                                                replicas=self.replica_count))
 
-    async def _ensure_stream(self, topic: str) -> int:
-        name = _stream(topic)
+    async def _ensure_stream(self, topic: str, partitions: int | None = None) -> int:
+        name, partitions = _stream(topic), partitions or self.partitions
         for _ in range(3):
             try:
                 info = await _retrying(lambda: self._js.stream_info(name))
-                return int((info.config.metadata or {}).get("partitions", self.partitions))
+                return int((info.config.metadata or {}).get("partitions", partitions))
             except nats.js.errors.NotFoundError:
                 pass
             try:
-                await _retrying(lambda: self._js.add_stream(self._stream_config(topic)))
+                await _retrying(lambda: self._js.add_stream(self._stream_config(topic, partitions)))
                 await self._until_led(name)
-                return self.partitions
+                return partitions
             except nats.js.errors.BadRequestError:  # another process created it meanwhile
                 continue
         raise EventBusError(f"Cannot create the stream for topic {topic!r}.")
@@ -300,12 +324,12 @@ class NatsEventLog:
                     return
             await asyncio.sleep(0.05)
 
-    def _stream_config(self, topic: str) -> StreamConfig:
+    def _stream_config(self, topic: str, partitions: int) -> StreamConfig:
         max_age, max_bytes = self.retention.limits(topic)
         return StreamConfig(name=_stream(topic), subjects=[f"miniflix.{topic}.*"],
                             num_replicas=self.replica_count, duplicate_window=120.0, max_age=max_age,
                             max_bytes=max_bytes, allow_direct=True,
-                            metadata={"partitions": str(self.partitions)})
+                            metadata={"partitions": str(partitions)})
 
     # -- publishing (loop thread) ----------------------------------------------------------------
     async def _publish_batch(self, topic: str, batch: list[tuple[int, str, bytes]]) -> list[tuple[int, int]]:
@@ -320,6 +344,48 @@ class NatsEventLog:
         ack = await _retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),
                               deadline=PUBLISH_DEADLINE_S)
         return int(ack.seq)
+
+    async def _append_copies(self, events: list[Event]) -> list[int]:
+        by_slot: dict[Slot, list[int]] = {}
+        for i, e in enumerate(events):
+            by_slot.setdefault((e.topic, e.partition), []).append(i)
+        offsets = [0] * len(events)
+
+        async def copy_in_order(indexes: list[int]) -> None:
+            for i in indexes:
+                e = events[i]
+                headers = {"Nats-Msg-Id": f"{e.topic}/{e.partition}/{e.offset}", KEY_HEADER: quote(e.key),
+                           TS_HEADER: repr(e.timestamp), ORIGIN_HEADER: str(e.offset)}
+                subject = f"miniflix.{e.topic}.{e.partition}"
+                offsets[i] = await self._publish_one(subject, e.value_json.encode(), headers) - 1
+        await asyncio.gather(*(copy_in_order(ix) for ix in by_slot.values()))
+        return offsets
+
+    async def _migrations(self) -> KeyValue:
+        try:
+            return await self._js.key_value(MIGRATIONS_BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            return await _retrying(lambda: self._js.create_key_value(bucket=MIGRATIONS_BUCKET, history=1,
+                                                                     replicas=self.replica_count))
+
+    async def _copied_through(self, topic: str, partition: int) -> int:
+        kv = await self._migrations()
+        try:
+            entry = await _retrying(lambda: kv.get(f"{topic}.{partition}"))
+            recorded = int(entry.value or b"0")
+        except nats.js.errors.KeyNotFoundError:
+            recorded = 0
+        try:
+            subject = f"miniflix.{topic}.{partition}"
+            last = await _retrying(lambda: self._js.get_last_msg(_stream(topic), subject))
+        except nats.js.errors.NotFoundError:
+            return recorded
+        origin = (last.headers or {}).get(ORIGIN_HEADER)
+        return max(recorded, int(origin) + 1) if origin is not None else recorded
+
+    async def _record_copied(self, topic: str, partition: int, next_offset: int) -> None:
+        kv = await self._migrations()
+        await _retrying(lambda: kv.put(f"{topic}.{partition}", str(next_offset).encode()))
 
     # -- consuming (loop thread) -----------------------------------------------------------------
     async def _subscribe(self, group: str, topics: list[str], start: str) -> None:
@@ -448,7 +514,8 @@ class NatsEventLog:
                 heads = await self._heads(topic, self._topics[topic])
                 self._seek_in_memory(group, heads)
                 known = heads
-            await self._create_consumer(group, topic, min(known.values(), default=0))
+            lowest = min(known.get((topic, p), 0) for p in range(self._topics[topic]))  # unknown: 0
+            await self._create_consumer(group, topic, lowest)
             await self._bind(group, topic, 0)
             return
         if info.num_ack_pending:  # an earlier instance's deliveries: come again now, in order
@@ -553,6 +620,8 @@ class NatsEventLog:
     async def _shutdown(self) -> None:
         for task in self._fetching.values():
             task.cancel()
+        await asyncio.gather(*self._fetching.values(), return_exceptions=True)
+        self._fetching.clear()
         with self._lock:
             held = [m for per in self._held.values() for m in per.values()]
             held += [m for queue in self._ready.values() for m in queue]

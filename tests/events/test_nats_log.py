@@ -196,6 +196,7 @@ def test_killing_a_node_during_a_burst_loses_no_acknowledged_event(cluster: Nats
             failures.append("".join(traceback.format_exception(exc)))
 
     received: dict[str, Event] = {}
+    handed: list[tuple[int, int]] = []
     stop = threading.Event()
 
     def consume() -> None:
@@ -204,6 +205,7 @@ def test_killing_a_node_during_a_burst_loses_no_acknowledged_event(cluster: Nats
                 batch = consumer.poll("loader", ["burst"], max_events=500, timeout=0.3)
                 for e in batch:
                     received.setdefault(e.id, e)
+                    handed.append((e.partition, e.offset))
                 consumer.commit("loader", batch)
         except BaseException as exc:  # the consumer must go on through the node loss
             failures.append("".join(traceback.format_exception(exc)))
@@ -231,6 +233,9 @@ def test_killing_a_node_during_a_burst_loses_no_acknowledged_event(cluster: Nats
         by_id = {(e.partition, e.offset): e.value["n"] for e in received.values()}
         assert {slot: by_id.get(slot) for slot in acked} == acked  # every acknowledged event arrived
         assert sorted(by_id.values()) == sorted(acked.values())  # and each one once, by id
+        for p in {p for p, _ in handed}:  # each partition in order (analytics dedupes by offset)
+            firsts = list(dict.fromkeys(o for q, o in handed if q == p))
+            assert firsts == sorted(firsts), f"partition {p} out of order"
 
         cluster.restart(victim)
         assert _caught_up(producer, "burst", len(cluster.nodes))
