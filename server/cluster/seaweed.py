@@ -13,9 +13,13 @@ import json
 import secrets
 import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from server.cluster.process import (
+    HEALTH_TIMEOUT_S,
     STOP_TIMEOUT_S,
     ClusterError,
     find_binary,
@@ -141,6 +145,20 @@ class SeaweedServer:
             path = "/cluster/healthz" if role == "master" else "/healthz"
             wait_http_ok(f"http://127.0.0.1:{self._ports[role]}{path}", self.process,
                          f"SeaweedFS {role}", self.log_path)
+        self._wait_volume_registered()
+
+    def _wait_volume_registered(self) -> None:
+        """Until the master lists the volume server (its first heartbeat): before that, the S3 API
+        answers but every read or write of data fails with an internal error."""
+        url = f"http://127.0.0.1:{self._ports['master']}/dir/status"
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ClusterError(f"SeaweedFS exited with {self.process.returncode}; see {self.log_path}.")
+            if '"DataNodes":[{' in _fetch(url).replace(" ", ""):
+                return
+            time.sleep(0.1)
+        raise ClusterError(f"SeaweedFS volume server never joined its master; see {self.log_path}.")
 
     def _argv(self) -> list[str]:
         p = self._ports
@@ -173,6 +191,15 @@ class SeaweedServer:
         path.write_text(json.dumps({"identities": [identity]}, indent=2))
         path.chmod(0o600)
         return ACCESS_KEY, secret
+
+
+def _fetch(url: str) -> str:
+    """The body at `url`, or "" when it cannot be read right now."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return str(reply.read().decode("utf-8", "replace"))
+    except (urllib.error.URLError, OSError):
+        return ""
 
 
 def _fresh_ports() -> dict[str, int]:
