@@ -14,11 +14,15 @@ import psutil
 import pytest
 
 from server.analytics.service import AnalyticsService
+from server.catalog import Catalog, Title
 from server.cluster.nats import NatsCluster, free_port
 from server.events.model import Event, partition_for
 from server.events.nats_log import EventBusError, NatsEventLog, open_nats_log
 from server.paths import DataDir
+from server.search.service import GROUP as SEARCH_GROUP
+from server.search.service import SearchService
 from tests.analytics.conftest import publish_scenario
+from tests.jobs.helpers import cli
 
 WAIT_S = 30.0
 
@@ -169,6 +173,40 @@ def test_analytics_loads_from_jetstream_without_double_counts(cluster: NatsClust
         assert {r["video_id"]: r["views"] for r in again.query("title_engagement")} == views
         again.stop()
     assert views["v1"] == 2
+
+
+def test_search_follows_jetstream_and_a_replay_indexes_nothing_twice(cluster: NatsCluster,
+                                                                     tmp_path: Path) -> None:
+    data = DataDir.resolve(tmp_path / "data")
+    catalog = Catalog(data.catalog_db)
+    with open_nats_log(cluster.url, data) as bus:
+        search = SearchService(data, bus, catalog)  # type: ignore[arg-type]  # typed by protocol
+        for video_id, name in (("zeb-1", "Zebra parade"), ("zeb-2", "Zebra crossing at night")):
+            row = catalog.add_published(Title(video_id=video_id, status="published", title=name,
+                                              description="", tags=[], duration=10.0, height=360,
+                                              created_at=time.time(), renditions=[]))
+            bus.publish("videos", video_id, {"type": "published", "video_id": video_id, "at": time.time(),
+                                             "title": row.to_dict()})
+        search.catch_up()
+        first = search.search("zebra")
+        bus.seek(SEARCH_GROUP, {slot: 0 for slot in bus.heads(["videos"])})  # every event comes again
+        search.catch_up()
+        again = search.search("zebra")
+    assert sorted(h["video_id"] for h in first.hits) == ["zeb-1", "zeb-2"]
+    assert (again.total, sorted(h["video_id"] for h in again.hits)) == (2, ["zeb-1", "zeb-2"])
+
+
+def test_events_command_shows_the_offsets_and_lags_of_the_bus(cluster: NatsCluster, tmp_path: Path) -> None:
+    data = DataDir.resolve(tmp_path / "data")
+    with open_nats_log(cluster.url, data) as bus:
+        placed = bus.publish_many("ledger", [("acct-1", {"type": "entry", "n": n}) for n in range(5)])
+        bus.commit("auditor", drain(bus, "auditor", ["ledger"], 5)[:2])
+    shown = cli("events", "--data-dir", str(data.root), env={"MINIFLIX_EVENT_LOG": cluster.url})
+    [row] = [line.split() for line in shown.stdout.splitlines() if line.startswith("ledger ")]
+    partition, first, last = placed[0][0], placed[0][1], placed[-1][1]
+    assert shown.returncode == 0, shown.stderr
+    assert row[1:5] == [str(partition), str(first), str(last + 1), "5"]  # part, earliest, next, kept
+    assert row[5] == f"auditor={last - placed[1][1]}"  # head minus the committed offset
 
 
 def test_an_unreachable_cluster_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:
