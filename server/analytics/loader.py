@@ -30,6 +30,19 @@ def consumed_offsets(conn: duckdb.DuckDBPyConnection) -> dict[Slot, int]:
     return {(t, p): o for t, p, o in rows}
 
 
+def loaded_from(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The identity of the event log whose offsets `consumed` holds (None: a file made before it
+    was recorded, or a new one)."""
+    row = conn.execute("SELECT log_identity FROM loaded_from").fetchone()
+    return str(row[0]) if row else None
+
+
+def record_loaded_from(conn: duckdb.DuckDBPyConnection, identity: str) -> None:
+    with explicit_transaction(conn):
+        conn.execute("DELETE FROM loaded_from")
+        conn.execute("INSERT INTO loaded_from VALUES (?)", [identity])
+
+
 def fresh_only(events: Sequence[Event], consumed: dict[Slot, int]) -> list[Event]:
     """Drop events already loaded: at-least-once delivery never counts an event twice."""
     return [e for e in events if e.offset >= consumed.get((e.topic, e.partition), 0)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 TABLES = """
 CREATE TABLE IF NOT EXISTS consumed (topic VARCHAR, partition INTEGER, next_offset BIGINT,
     PRIMARY KEY (topic, partition));
+CREATE TABLE IF NOT EXISTS loaded_from (log_identity VARCHAR);
 CREATE TABLE IF NOT EXISTS video_events (video_id VARCHAR, type VARCHAR, happened_at DOUBLE, seq BIGINT,
     title VARCHAR, error VARCHAR, duration DOUBLE, width INTEGER, height INTEGER, codec VARCHAR,
     renditions VARCHAR);

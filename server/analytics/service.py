@@ -56,12 +56,29 @@ class AnalyticsService:
             raise Conflict(f"The analytics database {self.path} is in use by another process.",
                            hint="read it through analytics.snapshot.open_snapshot()") from exc
         loader.create(self._db)
+        self._follow_this_log()
         self._consumed = loader.consumed_offsets(self._db)
         # The DuckDB file, not the log's group offsets, says what is loaded (they differ after a crash
         # between the two commits, or for a rebuilt file): resume from it and tell the log.
         positions = {slot: self._consumed.get(slot, 0) for slot in self._log.heads(TOPICS)}
         self._log.seek(GROUP, positions)
         self._log.commit(GROUP, positions)
+
+    def _follow_this_log(self) -> None:
+        """A file loaded from another event log (the server moved to a cluster's bus, or a new
+        embedded log) holds offsets that mean nothing here: start it afresh from this log."""
+        assert self._db is not None
+        identity, before = self._log.identity(), loader.loaded_from(self._db)
+        if before is not None and before != identity:
+            log.warning("analytics: %s was loaded from another event log (%s, now %s); replaying this one",
+                        self.path, before, identity)
+            self._db.close()
+            for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+                path.unlink(missing_ok=True)
+            self._db = duckdb.connect(str(self.path))
+            loader.create(self._db)
+        if before != identity:
+            loader.record_loaded_from(self._db, identity)
 
     def start(self) -> None:
         """Open, then run the consumer and writer threads until `stop()`."""

@@ -77,6 +77,11 @@ class EventLog:
             return done
         return self._writer.submit(Pending(topic, n, [partition_for(k, n) for k in keys], keys, values))
 
+    def identity(self) -> str:
+        """Which log this is (made with the file): a consumer that keeps its own offsets (analytics)
+        checks it, since the same (topic, partition, offset) names another event in another log."""
+        return store.identity(self._conns.get())
+
     def partitions_of(self, topic: str) -> int:
         """The topic's partition count, fixed when it was first used (by any process)."""
         n = self._topics.get(check_topic(topic))

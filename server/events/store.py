@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
     value TEXT NOT NULL,
     PRIMARY KEY (topic, partition, offset)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO log_meta (name, value) VALUES ('identity', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS group_offsets (
     grp TEXT NOT NULL,
     topic TEXT NOT NULL,
@@ -73,6 +78,12 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=30000")
     return db
+
+
+def identity(db: sqlite3.Connection) -> str:
+    """The log's identity, made once with the file: offsets of one log mean nothing in another."""
+    row = db.execute("SELECT value FROM log_meta WHERE name = 'identity'").fetchone()
+    return f"sqlite:{row[0]}"
 
 
 def create_schema(path: Path) -> None:

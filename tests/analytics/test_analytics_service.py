@@ -106,6 +106,23 @@ def test_every_named_query_runs_on_an_empty_store(data: DataDir, log: EventLog) 
         svc.stop()
 
 
+def test_moving_to_another_event_log_replays_it_rather_than_skipping_its_first_events(
+        service: AnalyticsService, data: DataDir, tmp_path: Path) -> None:
+    """Offsets are per log: the analytics file of the old log must not skip the new log's events
+    whose offsets it had already passed (the server moved to a cluster's bus, or a new log file)."""
+    before = service.query("views")
+    service.stop()
+    with EventLog(tmp_path / "other-log.sqlite") as other:
+        play(other, "other-1", "vOther", "lon-1", "eu-west", {"type": "started", "startup_ms": 100})
+        moved = AnalyticsService(data, other)
+        try:
+            moved.catch_up()
+            assert [r["video_id"] for r in moved.query("views")] == ["vOther"], "only the new log's view"
+        finally:
+            moved.stop()
+    assert before and "vOther" not in [r["video_id"] for r in before]
+
+
 def test_replaying_the_whole_log_into_a_new_file_gives_the_same_numbers(service, data, log, tmp_path) -> None:
     rebuilt = AnalyticsService(data, log, path=tmp_path / "rebuilt.duckdb")
     try:
