@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -54,12 +55,15 @@ from server.paths import DataDir
 Slot = tuple[str, int]  # (topic, partition)
 T = TypeVar("T")
 OFFSETS_BUCKET = "miniflix_offsets"
+IDENTITY_KEY = "identity"  # in the migrations bucket: this bus's uuid (see `identity`)
 MIGRATIONS_BUCKET = "miniflix_migrations"  # per partition: the next offset of the embedded log to copy
 STREAM_PREFIX = "MINIFLIX_"
 KEY_HEADER, TS_HEADER = "Miniflix-Key", "Miniflix-Ts"
 ORIGIN_HEADER = "Miniflix-Origin-Offset"  # a copied event's offset in the embedded log it came from
 CONNECT_TIMEOUT_S = 10.0
 PUBLISH_DEADLINE_S = 60.0  # a publish retries (node loss, leader election) this long, then fails
+ATOMIC_BATCH = 500  # events per atomic batch (the server takes up to 1000)
+PUB_ACK_WAIT_S = 5.0  # a batch's ack is awaited this long, then its events are sent one by one
 REQUEST_TIMEOUT_S = 10.0
 MULTI_TOPIC_WAIT_S = 0.05  # a poll over several topics waits this long on each in turn
 ACK_WAIT_S = 10.0  # an event handed out and not committed (or lost on its way) comes again after this
@@ -95,6 +99,7 @@ class NatsEventLog:
         self._ready: dict[tuple[str, str], deque[Msg]] = {}  # (group, topic) -> fetched, not handed out
         self._fetching: dict[tuple[str, str], asyncio.Future[None]] = {}  # the fetch under way
         self._delivered: dict[tuple[str, str], int] = {}  # last consumer sequence received
+        self._creating = asyncio.Lock()  # streams are created one at a time (see _ensure_stream)
         self.rewinds = 0  # consumers started again after a lost delivery (diagnostics)
         self._committed_groups: set[str] = set()
         self._lock = threading.Lock()
@@ -193,6 +198,19 @@ class NatsEventLog:
         for topic in names:
             heads.update(self._run(self._heads(topic, self.partitions_of(topic))))
         return heads
+
+    def identity(self) -> str:
+        """Which bus this is: a uuid made once, by whichever process asks first (a KV create is
+        atomic). A consumer keeping its own offsets (analytics) checks it, since offsets are per log."""
+        return str(self._run(self._identity()))
+
+    async def _identity(self) -> str:
+        made, kv = uuid.uuid4().hex, await self._migrations()
+        with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+            await _retrying(lambda: kv.create(IDENTITY_KEY, made.encode()))
+            return f"nats:{made}"
+        entry = await _retrying(lambda: kv.get(IDENTITY_KEY))
+        return f"nats:{(entry.value or b'').decode()}"
 
     @property
     def connected_url(self) -> str:
@@ -299,20 +317,23 @@ class NatsEventLog:
                                                                replicas=self.replica_count))
 
     async def _ensure_stream(self, topic: str, partitions: int | None = None) -> int:
+        """The topic's partition count, creating its stream if needed: once at a time in this
+        process; a stream another process is creating meanwhile is waited for, bounded."""
         name, partitions = _stream(topic), partitions or self.partitions
-        for _ in range(3):
-            try:
-                info = await _retrying(lambda: self._js.stream_info(name))
-                return int((info.config.metadata or {}).get("partitions", partitions))
-            except nats.js.errors.NotFoundError:
-                pass
-            try:
-                await _retrying(lambda: self._js.add_stream(self._stream_config(topic, partitions)))
-                await self._until_led(name)
-                return partitions
-            except nats.js.errors.BadRequestError:  # another process created it meanwhile
-                continue
-        raise EventBusError(f"Cannot create the stream for topic {topic!r}.")
+        end = time.monotonic() + REQUEST_TIMEOUT_S * 2
+        async with self._creating:
+            while True:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    info = await _retrying(lambda: self._js.stream_info(name))
+                    return int((info.config.metadata or {}).get("partitions", partitions))
+                try:
+                    await _retrying(lambda: self._js.add_stream(self._stream_config(topic, partitions)))
+                    await self._until_led(name)
+                    return partitions
+                except nats.js.errors.BadRequestError as exc:  # being created by another process
+                    if time.monotonic() > end:
+                        raise EventBusError(f"Cannot create the stream for topic {topic!r}: {exc}.") from exc
+                    await asyncio.sleep(0.1)
 
     async def _until_led(self, name: str) -> None:
         """A new replicated stream drops publishes until its replicas elected a leader."""
@@ -328,17 +349,43 @@ class NatsEventLog:
         max_age, max_bytes = self.retention.limits(topic)
         return StreamConfig(name=_stream(topic), subjects=[f"miniflix.{topic}.*"],
                             num_replicas=self.replica_count, duplicate_window=120.0, max_age=max_age,
-                            max_bytes=max_bytes, allow_direct=True,
+                            max_bytes=max_bytes, allow_direct=True, allow_atomic=True,
                             metadata={"partitions": str(partitions)})
 
     # -- publishing (loop thread) ----------------------------------------------------------------
     async def _publish_batch(self, topic: str, batch: list[tuple[int, str, bytes]]) -> list[tuple[int, int]]:
-        """All events sent at once, in order, each waiting for its PubAck; one without an ack (a node
-        lost, a leader election) is sent again with backoff (same msg id: stored once)."""
-        tasks = [asyncio.ensure_future(self._publish_one(f"miniflix.{topic}.{p}", payload, _headers(key)))
-                 for p, key, payload in batch]
-        seqs = await asyncio.gather(*tasks)
+        """Sent in atomic batches (stored together, in order, one PubAck each). A batch without
+        its ack (a node lost, a leader election, a stream without atomic batches) is sent again
+        event by event, in order, with backoff: each has its msg id, so one the batch did store
+        is not stored twice and its ack names where it is."""
+        subjects = [f"miniflix.{topic}.{p}" for p, _, _ in batch]
+        headers = [_headers(key) for _, key, _ in batch]
+        seqs: list[int] = []
+        for start in range(0, len(batch), ATOMIC_BATCH):
+            part = range(start, min(start + ATOMIC_BATCH, len(batch)))
+            stored = await self._send_atomic([(subjects[i], batch[i][2], headers[i]) for i in part])
+            if stored is None:
+                stored = [await self._publish_one(subjects[i], batch[i][2], headers[i]) for i in part]
+            seqs += stored
         return [(p, seq - 1) for (p, _, _), seq in zip(batch, seqs, strict=True)]
+
+    async def _send_atomic(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[int] | None:
+        """The stream sequences of `messages` stored as one atomic batch, or None if that failed."""
+        batch_id, last = uuid.uuid4().hex, len(messages)
+        try:
+            for n, (subject, payload, headers) in enumerate(messages, 1):
+                marks = {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+                if n < last:
+                    await self._nc.publish(subject, payload, headers={**headers, **marks})
+                else:
+                    reply = await self._nc.request(subject, payload, timeout=PUB_ACK_WAIT_S,
+                                                   headers={**headers, **marks, "Nats-Batch-Commit": "1"})
+            ack = json.loads(reply.data)
+        except (*TRANSIENT, nats.errors.Error, ValueError):
+            return None
+        if "error" in ack or int(ack.get("count", 0)) != last:
+            return None
+        return list(range(int(ack["seq"]) - last + 1, int(ack["seq"]) + 1))
 
     async def _publish_one(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
         ack = await _retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),

@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 import psutil
 import pytest
+from nats.js.api import StreamConfig
 
 from server.analytics.service import AnalyticsService
 from server.catalog import Catalog, Title
@@ -207,6 +208,26 @@ def test_events_command_shows_the_offsets_and_lags_of_the_bus(cluster: NatsClust
     assert shown.returncode == 0, shown.stderr
     assert row[1:5] == [str(partition), str(first), str(last + 1), "5"]  # part, earliest, next, kept
     assert row[5] == f"auditor={last - placed[1][1]}"  # head minus the committed offset
+
+
+def test_a_stream_without_atomic_batches_still_takes_every_event_in_order(cluster: NatsCluster) -> None:
+    """A topic's stream made by an earlier build refuses atomic batches: events go one by one."""
+    asyncio.run(_create_stream_without_atomic_batches(cluster.urls, "legacy"))
+    with NatsEventLog(cluster.urls) as log:
+        placed = log.publish_many("legacy", [("k", {"type": "step", "n": n}) for n in range(20)])
+        events = drain(log, "reader", ["legacy"], 20)
+    assert [(e.partition, e.offset) for e in events] == placed
+    assert [e.value["n"] for e in events] == list(range(20))
+
+
+async def _create_stream_without_atomic_batches(servers: list[str], topic: str) -> None:
+    nc = await nats.connect(servers=servers)
+    try:
+        await nc.jetstream().add_stream(StreamConfig(
+            name=f"MINIFLIX_{topic.upper()}", subjects=[f"miniflix.{topic}.*"], num_replicas=3,
+            duplicate_window=120.0, metadata={"partitions": "8"}))
+    finally:
+        await nc.close()
 
 
 def test_an_unreachable_cluster_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:
