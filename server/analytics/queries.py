@@ -4,6 +4,11 @@ Each query is plain SQL with named parameters (`$video_id`, `$since`, `$bucket_s
 parameter has a default, so a query runs with none given. QoE definitions are in docs/EVENTS.md.
 Integer sums are cast to BIGINT: DuckDB sums them as HUGEINT, which Parquet stores as DOUBLE and
 JSON readers may not take as a plain integer.
+
+The same texts run on Spark over the lake (lake_views.py), so they keep to what both engines mean the
+same way: a double becomes an integer through ROUND first (DuckDB's CAST rounds, Spark's truncates),
+ascending sort keys say NULLS LAST (Spark's default is NULLS FIRST), and every ORDER BY ends on a
+unique key, so equal rows come out in one order in both.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ SELECT '(all)' AS rung, COUNT(*) AS titles, ROUND(SUM(duration) / 3600, 3) AS ho
 UNION ALL
 SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(est_bytes) AS BIGINT)
 FROM rungs GROUP BY rung
-ORDER BY storage_bytes DESC NULLS LAST"""
+ORDER BY storage_bytes DESC NULLS LAST, rung NULLS LAST"""
 
 # Playback queries read the hourly rollups (schema.py), so `since` counts whole hours (rounded down).
 _SINCE_HOUR = "hour >= FLOOR($since / 3600) * 3600"
@@ -79,24 +84,24 @@ SELECT video_id, CAST(SUM(started) AS BIGINT) AS views,
        ROUND(COALESCE(SUM(watched_s), 0) / 3600, 4) AS watch_hours,
        ROUND(SUM(completion) / NULLIF(SUM(completion_n), 0), 4) AS completion
 FROM playback_by_title WHERE {_SINCE_HOUR} AND {_ONE_TITLE}
-GROUP BY video_id ORDER BY views DESC, video_id LIMIT $limit"""
+GROUP BY video_id ORDER BY views DESC, video_id NULLS LAST LIMIT $limit"""
 
 _OVER_TIME = f"""
 SELECT CAST(FLOOR(hour / GREATEST($bucket_s, 3600)) * GREATEST($bucket_s, 3600) AS BIGINT) AS bucket_start,
        CAST(SUM(started) AS BIGINT) AS views,
        ROUND(COALESCE(SUM(watched_s), 0) / 60, 2) AS watch_minutes
 FROM playback_by_title WHERE {_SINCE_HOUR} AND {_ONE_TITLE}
-GROUP BY 1 ORDER BY 1 LIMIT $limit"""
+GROUP BY 1 ORDER BY 1 NULLS LAST LIMIT $limit"""
 
 _QOE = f"""
 SELECT {{key}}, CAST(SUM(started) AS BIGINT) AS sessions,
        ROUND(SUM(startup_ms) / NULLIF(SUM(startup_n), 0), 1) AS startup_ms,
        ROUND(COALESCE(SUM(stall_ms), 0) /
              NULLIF(COALESCE(SUM(stall_ms), 0) + COALESCE(SUM(watched_s), 0) * 1000, 0), 5) AS rebuffer_ratio,
-       CAST(SUM(bitrate_ms) / NULLIF(SUM(segment_ms), 0) AS BIGINT) AS avg_bitrate,
+       CAST(ROUND(SUM(bitrate_ms) / NULLIF(SUM(segment_ms), 0)) AS BIGINT) AS avg_bitrate,
        ROUND(SUM(switches) / NULLIF(SUM(watched_s) / 60, 0), 3) AS switches_per_min
 FROM {{table}} WHERE {_SINCE_HOUR} {{and_title}}
-GROUP BY 1 ORDER BY sessions DESC, 1 LIMIT $limit"""
+GROUP BY 1 ORDER BY sessions DESC, 1 NULLS LAST LIMIT $limit"""
 
 _CACHE = """
 SELECT edge, CAST(FLOOR(happened_at / $bucket_s) * $bucket_s AS BIGINT) AS bucket_start,
@@ -108,7 +113,7 @@ SELECT edge, CAST(FLOOR(happened_at / $bucket_s) * $bucket_s AS BIGINT) AS bucke
            AS byte_hit_ratio
 FROM cdn_events
 WHERE type IN ('hit', 'miss') AND happened_at >= $since
-GROUP BY 1, 2 ORDER BY 2 DESC, 1 LIMIT $limit"""
+GROUP BY 1, 2 ORDER BY 2 DESC, 1 NULLS LAST LIMIT $limit"""
 
 _ENCODE = """
 SELECT video_id, COUNT(*) AS jobs, CAST(SUM(chunks) AS BIGINT) AS chunks,
@@ -119,16 +124,16 @@ SELECT video_id, COUNT(*) AS jobs, CAST(SUM(chunks) AS BIGINT) AS chunks,
        ROUND(SUM(duration) / NULLIF(SUM(wall_s), 0), 3) AS realtime_factor
 FROM encode_events
 WHERE type = 'job_done' AND happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
-GROUP BY video_id ORDER BY cpu_s DESC LIMIT $limit"""
+GROUP BY video_id ORDER BY cpu_s DESC NULLS LAST, video_id NULLS LAST LIMIT $limit"""
 
 _STEERING = """
 SELECT client_region, chosen, COUNT(*) AS decisions
 FROM steering_decisions WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
-GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT $limit"""
+GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 3 DESC, 2 NULLS LAST LIMIT $limit"""
 
 _VIEWS = """
 SELECT video_id, CAST(SUM(started) AS BIGINT) AS views FROM playback_by_title
-GROUP BY video_id HAVING SUM(started) > 0 ORDER BY views DESC, video_id"""
+GROUP BY video_id HAVING SUM(started) > 0 ORDER BY views DESC, video_id NULLS LAST"""
 
 
 def _qoe(by: str, help: str) -> NamedQuery:
