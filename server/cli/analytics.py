@@ -3,6 +3,9 @@
 Without a server the command owns the DuckDB file: it loads pending events from the log first, so
 figures are current. With a server holding the file, it reads a snapshot copy taken between two of
 the server's batches (see server/analytics/snapshot.py).
+
+`--source lake` runs the query in DuckDB over the Parquet lake instead, `--engine spark [--master …]`
+as Spark SQL over the lake; `miniflix analytics archive [--once]` fills the lake (docs/LAKE.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from server.analytics import results
 from server.analytics.queries import QUERIES
 from server.cli import add_data_dir
+from server.cli import analytics_lake as lake_cli
 from server.engine import Engine
 from server.errors import Conflict, InvalidRequest, MiniflixError
 from server.paths import DataDir
@@ -41,6 +45,15 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--list", action="store_true", help="list the queries and their parameters")
     p.add_argument("--rebuild", action="store_true", help="drop the DuckDB file and replay the whole "
                    "event log into a new one first (not while the server runs)")
+    p.add_argument("--source", choices=("live", "lake"), default="live", help="the live DuckDB file "
+                   "(default) or the Parquet lake of the event log")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="query engine; "
+                   "spark reads the lake")
+    p.add_argument("--master", default=None, help="Spark master: local[N] (default local[2]) or "
+                   "spark://HOST:PORT")
+    p.add_argument("--lake", type=Path, help="the lake folder (default: the lake_dir setting, or DATA/lake)")
+    p.add_argument("--once", action="store_true", help="with 'archive': archive what is pending, compact "
+                   "closed hours, and exit (default: keep archiving until interrupted)")
     p.set_defaults(func=run_analytics)
 
 
@@ -49,7 +62,17 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(_listing())
         return 0 if args.list else 2
     try:
+        if args.query == ARCHIVE:
+            return lake_cli.archive(DataDir.resolve(args.data_dir), args.lake, once=args.once)
         params = _params(args.param)
+        if args.engine == "spark" or args.source == "lake":
+            lake = lake_cli.lake_path(DataDir.resolve(args.data_dir), args.lake)
+            if args.engine == "spark":
+                lake_cli.emit_spark(lake, args.master, args.query, params, args.format, args.out)
+            else:
+                with lake_cli.duckdb_over(lake) as conn:
+                    _emit(conn, args.query, params, args.format, args.out)
+            return 0
         with open_reader(DataDir.resolve(args.data_dir), rebuild=args.rebuild) as conn:
             _emit(conn, args.query, params, args.format, args.out)
     except BadSetting:  # main.py reports it with exit code 2
@@ -58,6 +81,9 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+ARCHIVE = "archive"  # not a query: fills the lake
 
 
 def read_rows(data: DataDir, name: str, params: dict[str, Any], *, rebuild: bool = False) -> results.Rows:
@@ -136,7 +162,7 @@ def _cell(value: Any) -> str:
 
 
 def _listing() -> str:
-    lines = []
+    lines = [f"{ARCHIVE:<18} Copy the event log into the Parquet lake (--once: what is pending, then exit)."]
     for q in QUERIES.values():
         params = ", ".join(f"{p.name}={p.default}" for p in q.params) or "no parameters"
         lines.append(f"{q.name:<18} {q.help}\n{'':<18} ({params})")
