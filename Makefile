@@ -10,7 +10,7 @@ APT_PACKAGES := ffmpeg vlc-bin vlc-plugin-base vlc-plugin-video-output libvlc-de
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-randr0 libxcb-render-util0 libxcb-image0 libglib2.0-0 \
 	imagemagick wrk nginx-light \
-	nodejs chromium
+	nodejs chromium openjdk-17-jre-headless
 .PHONY: setup system-packages venv run test lint bench screenshots clean
 
 setup: system-packages $(STAMP) $(HLS_JS)
