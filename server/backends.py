@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from server.events.log import EventLog
     from server.jobs.executor import LocalExecutor
     from server.paths import DataDir
-    from server.storage.blobstore import LocalBlobStore
+    from server.storage.blobstore import BlobStore, LocalBlobStore
 
 CLUSTER = "`pip install miniflix-studio[cluster]`"
 ExecutorFactory = Callable[[int, int], "LocalExecutor"]  # (workers, retries) → an executor
 
-ORIGINS: Registry[LocalBlobStore] = Registry("MINIFLIX_ORIGIN")
+ORIGINS: Registry[BlobStore] = Registry("MINIFLIX_ORIGIN")
 ORIGINS.register("file", "server.backends:file_origin", bare=True)
+ORIGINS.register("s3", "server.storage.s3:open_s3_origin", CLUSTER)
 
 EVENT_LOGS: Registry[EventLog] = Registry("MINIFLIX_EVENT_LOG")
 EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log", bare=True)

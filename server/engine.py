@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from server.jobs.pipeline import Ingest, IngestOptions
     from server.jobs.service import IngestService
     from server.search.service import SearchService
-    from server.storage.blobstore import LocalBlobStore
+    from server.storage.blobstore import BlobStore
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ class Choice(Generic[T]):
 class Backends:
     """The backend of every replaceable part, as the settings choose them."""
 
-    origin: Choice[LocalBlobStore]
+    origin: Choice[BlobStore]
     event_log: Choice[EventLog]
     executor: Choice[ExecutorFactory]
 
@@ -92,7 +92,7 @@ class Engine:
         return Catalog(self.data.catalog_db)
 
     @cached_property
-    def origin(self) -> LocalBlobStore:
+    def origin(self) -> BlobStore:
         return self.backends.origin.build(self.data)
 
     @cached_property

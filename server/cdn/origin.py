@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 from server.errors import MiniflixError, NotFound
-from server.storage.blobstore import BlobStore, safe_key
+from server.storage.blobstore import BlobReader, BlobStore, StoreUnavailable, safe_key, span
 
 CHUNK_BYTES = 1024 * 1024        # the largest piece of an object an edge holds in memory at once
 SMALL_OBJECT_LIMIT = 16 * 1024 * 1024   # playlists and manifests read whole (`read_small`)
@@ -41,7 +41,7 @@ class ObjectInfo:
 class OriginStream:
     """An open object: `info` describes the whole object; `read` yields bytes `start`..`start+length`."""
 
-    def __init__(self, info: ObjectInfo, raw: BinaryIO, start: int, length: int) -> None:
+    def __init__(self, info: ObjectInfo, raw: BinaryIO | BlobReader, start: int, length: int) -> None:
         self.info, self.start, self.length = info, start, length
         self._raw, self._left = raw, length
 
@@ -84,15 +84,10 @@ def read_small(origin: OriginClient, key: str, limit: int = SMALL_OBJECT_LIMIT) 
         return b"".join(iter(stream.read, b""))
 
 
-def span(size: int, start: int, length: int | None) -> tuple[int, int]:
-    """(start, length) clamped to an object of `size` bytes."""
-    start = min(max(0, start), size)
-    return start, size - start if length is None else max(0, min(length, size - start))
-
-
 class StoreOrigin:
     """Reads a blob store directly (same process); `fail` simulates an outage and `latency_s` a far
-    origin (each fetch takes at least that long)."""
+    origin (each fetch takes at least that long). A store that cannot answer (S3 stopped) is an
+    `OriginError`, so an edge serves its stale copy."""
 
     def __init__(self, store: BlobStore, latency_s: float = 0.0) -> None:
         self.store = store
@@ -107,15 +102,20 @@ class StoreOrigin:
         self.fetches += 1
         if self.latency_s:
             time.sleep(self.latency_s)
-        stat = self.store.stat(key)
-        raw = self.store.open(key)
-        start, length = span(stat.size, start, length)
-        raw.seek(start)
+        try:
+            stat = self.store.stat(key)
+            start, length = span(stat.size, start, length)
+            raw = self.store.open(key, start, length)
+        except StoreUnavailable as exc:
+            raise OriginError(exc.message, hint=exc.hint) from exc
         return OriginStream(ObjectInfo(safe_key(key), stat.size, stat.etag), raw, start, length)
 
     def etag(self, key: str) -> str:
         self._check_up(key)
-        return self.store.stat(key).etag
+        try:
+            return self.store.stat(key).etag
+        except StoreUnavailable as exc:
+            raise OriginError(exc.message, hint=exc.hint) from exc
 
     def _check_up(self, key: str) -> None:
         self.attempts += 1

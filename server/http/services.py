@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from server import config
 from server.catalog import Catalog
 from server.paths import DataDir
-from server.storage.blobstore import TITLE_PREFIX, LocalBlobStore
+from server.storage.blobstore import TITLE_PREFIX, BlobStore, LocalBlobStore
 
 if TYPE_CHECKING:
     from server.analytics.service import AnalyticsService
@@ -39,7 +39,7 @@ class Services:
 
     data: DataDir
     catalog: Catalog
-    store: LocalBlobStore
+    store: BlobStore
     events: EventLog | None = None            # the log; also the publisher of every event
     cdn: CDN | None = None                    # the edge nodes (and their URL signer)
     steering: Steering | None = None          # ranks edges for a client
@@ -108,8 +108,9 @@ def build_services(engine: Engine) -> Services:
     s.analytics = engine.analytics()
     s.search = engine.search(views=s.analytics.views)
     s.cdn = engine.cdn()
-    # MPDs packaged before the one timing model are retimed once, and edges drop their old copies.
-    titles = [t.video_id for t in s.catalog.list()]
+    # MPDs packaged before the one timing model are retimed once, and edges drop their old copies
+    # (on the file origin only: no title on S3 predates that model).
+    titles = [t.video_id for t in s.catalog.list()] if isinstance(s.store, LocalBlobStore) else []
     for video_id in retime_library(data.origin / TITLE_PREFIX, titles):
         s.cdn.purge_title(video_id)
     s.steering = Steering(s.cdn, s.events)

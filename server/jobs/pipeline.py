@@ -22,7 +22,7 @@ from typing import Any
 from server import config
 from server.backends import ExecutorFactory
 from server.catalog import Catalog, Title
-from server.diskspace import require_free, tree_size
+from server.diskspace import require_free
 from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
 from server.jobs.executor import TaskSpec
@@ -52,7 +52,7 @@ from server.media.probe import probe
 from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
 from server.portable import children_cpu_s
-from server.storage.blobstore import LocalBlobStore, title_prefix
+from server.storage.blobstore import BlobStore, files_under, title_prefix
 
 log = logging.getLogger(__name__)
 Report = Callable[[JobProgress], None]
@@ -103,7 +103,7 @@ def new_video_id() -> str:
 class Ingest:
     """Creates and runs ingest jobs against one data dir."""
 
-    def __init__(self, data: DataDir, *, catalog: Catalog, blobs: LocalBlobStore, jobs: JobStore,
+    def __init__(self, data: DataDir, *, catalog: Catalog, blobs: BlobStore, jobs: JobStore,
                  executor: ExecutorFactory, publisher: Publisher,
                  options: IngestOptions | None = None) -> None:
         """Takes its parts from the engine (`server/engine.py`), which builds them once."""
@@ -186,20 +186,31 @@ class Ingest:
         self._encode(job, plan, layout, tools, report, stop)
         timing = {"encode_started_at": encode_began, "encode_ended_at": time.time()}
         report(stage_progress(job.job_id, job.video_id, "packaging"))
-        staging = self.blobs.staging_dir(job.video_id)
-        try:
-            packaged = self._package(job, plan, layout, tools, staging, stop, report)
-            self._keep_source(job, staging)
-            job.state = PUBLISHING
-            self.store.save(job)
-            report(stage_progress(job.job_id, job.video_id, "publishing"))
-            self.blobs.publish_dir(staging, title_prefix(job.video_id))
-        except BaseException:
-            self.blobs.discard_staging(staging)
-            raise
+        shutil.rmtree(layout.package_dir, ignore_errors=True)   # what a killed run half wrote
+        layout.package_dir.mkdir(parents=True)
+        packaged = self._package(job, plan, layout, tools, layout.package_dir, stop, report)
+        self._keep_source(job, layout.package_dir)
+        job.state = PUBLISHING
+        self.store.save(job)
+        report(stage_progress(job.job_id, job.video_id, "publishing"))
+        self._upload(job, layout.package_dir, stop)
         job.result = {"timing": timing}
         meter.charge(job)  # before job_done reports the title's cost
         return self._publish(job, plan, packaged, layout)
+
+    def _upload(self, job: JobRecord, folder: Path, stop: threading.Event) -> None:
+        """Stage every packaged file in the origin, then make the title visible in one step; a
+        failure or a stop leaves nothing visible (an older copy stays as it was)."""
+        staging = self.blobs.stage(title_prefix(job.video_id))
+        try:
+            for rel, path in files_under(folder):
+                if stop.is_set():
+                    raise Cancelled(f"Ingest of {job.original_name} stopped; run it again to resume.")
+                staging.add_file(rel, path)
+            staging.commit()
+        except BaseException:
+            staging.abort()
+            raise
 
     def _plan(self, job: JobRecord, tools: Tools) -> Plan:
         info = probe(Path(job.source), tools)
@@ -261,7 +272,7 @@ class Ingest:
         index = int(name.split("-")[1])
         return all(layout.chunk_file(r.name, index).is_file() for r in plan.renditions)
 
-    def _package(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, staging: Path,
+    def _package(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, out_dir: Path,
                  stop: threading.Event, report: Report) -> PackagedTitle:
         began = time.monotonic()
         self._task_event("task_started", job, "package", attempt=1)
@@ -275,7 +286,7 @@ class Ingest:
                                         self.options.segment_seconds))
 
         packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
-                                 self.options.segment_seconds, plan.info.audio, staging, stop=stop,
+                                 self.options.segment_seconds, plan.info.audio, out_dir, stop=stop,
                                  alongside=verify)
         [integrity] = reports
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
@@ -285,9 +296,9 @@ class Ingest:
                            + "; ".join(integrity.problems[:5]))
         return packaged
 
-    def _keep_source(self, job: JobRecord, staging: Path) -> None:
+    def _keep_source(self, job: JobRecord, out_dir: Path) -> None:
         """Keep the original beside the title (a hard link when it sits on the same disk)."""
-        target = staging / "source" / kept_source_name(job.original_name)
+        target = out_dir / "source" / kept_source_name(job.original_name)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(job.source, target)
@@ -296,7 +307,7 @@ class Ingest:
 
     def _publish(self, job: JobRecord, plan: Plan, packaged: PackagedTitle, layout: WorkLayout) -> JobRecord:
         info = plan.info
-        root = self.blobs.path(title_prefix(job.video_id))
+        prefix = title_prefix(job.video_id)
         top = packaged.renditions[0] if packaged.renditions else {}
         title = self.catalog.add_published(Title(
             video_id=job.video_id, status=PUBLISHED, title=title_from(job.original_name),
@@ -304,11 +315,13 @@ class Ingest:
             width=int(top.get("width", 0)), height=int(top.get("height", 0)),
             source_codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""),
             audio_language=info.audio.language if info.audio else "",
-            renditions=packaged.renditions, audio=packaged.audio, size_bytes=tree_size(root)))
+            renditions=packaged.renditions, audio=packaged.audio, size_bytes=self.blobs.size(prefix)))
         job.state = PUBLISHED
-        job.result = {**job.result, "master": str(root / packaged.master), "mpd": str(root / packaged.mpd),
-                      "integrity": str(root / "integrity.json"), "renditions": packaged.renditions,
-                      "audio": packaged.audio, "duration": info.duration, "notes": list(info.notes)}
+        # Origin keys, not paths: the title may live in a bucket (`/origin/<key>` serves each).
+        job.result = {**job.result, "master": f"{prefix}/{packaged.master}",
+                      "mpd": f"{prefix}/{packaged.mpd}", "integrity": f"{prefix}/integrity.json",
+                      "renditions": packaged.renditions, "audio": packaged.audio,
+                      "duration": info.duration, "notes": list(info.notes)}
         self.store.save(job)
         self._task_event("job_done", job, "job", wall_s=round(job.wall_s, 3), cpu_s=round(job.cpu_s, 3),
                          chunks=len(plan.chunks), retries=job.retries, duration=info.duration)

@@ -1,5 +1,13 @@
-"""Origin blob store: an interface and its local directory backend."""
+"""Origin blob store: a protocol in keys and streams, a local directory backend and an S3 one."""
 
-from server.storage.blobstore import BlobStat, BlobStore, LocalBlobStore, safe_key
+from server.storage.blobstore import (
+    BlobReader,
+    BlobStat,
+    BlobStore,
+    LocalBlobStore,
+    Staging,
+    StoreUnavailable,
+    safe_key,
+)
 
-__all__ = ["BlobStat", "BlobStore", "LocalBlobStore", "safe_key"]
+__all__ = ["BlobReader", "BlobStat", "BlobStore", "LocalBlobStore", "Staging", "StoreUnavailable", "safe_key"]

@@ -1,8 +1,11 @@
-"""The origin blob store: keys like `videos/<id>/cmaf/720p/seg_00001.m4s`, published atomically.
+"""The origin blob store, in keys and streams: keys like `videos/<id>/cmaf/720p/seg_00001.m4s`.
 
-A title is built in a staging directory and appears with one `rename`, so a reader never sees
-half a title. Keys are checked before they touch the filesystem: no `..`, no absolute paths,
-no backslashes or NULs, no symlinks, nothing outside the root.
+A title is staged file by file and made visible in one step (`Staging.commit`), so a reader never
+sees half a title and a republish replaces the older copy whole. Delete goes to a trash that
+`restore` takes back. Reads are streams from an offset (a Range), never local paths: the same
+protocol runs on a local folder (`LocalBlobStore`, here) and on S3 (`server/storage/s3.py`).
+Keys are checked before they touch any store: no `..`, no absolute paths, no backslashes or NULs,
+no hidden parts (where each backend keeps its staging and trash).
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from server.errors import Forbidden, InvalidRequest, NotFound
+from server.errors import Forbidden, InvalidRequest, MiniflixError, NotFound
 
 TITLE_PREFIX = "videos"
+COPY_CHUNK = 1024 * 1024
+
+
+class StoreUnavailable(MiniflixError):
+    """The store did not answer or failed (a stopped S3 server, a timeout): retry later."""
+
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -32,19 +42,39 @@ class BlobStat:
     etag: str
 
 
+class BlobReader(Protocol):
+    """An open object's bytes from the asked offset: `read(n)` until b"", then `close()`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class Staging(Protocol):
+    """A title being published: files are added under their relative names, then `commit()` makes
+    them all visible at once (an older copy is replaced whole), or `abort()` drops them."""
+
+    prefix: str
+
+    def add_file(self, rel: str, local: Path) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
+
 class BlobStore(Protocol):
     """What the pipeline, the origin server and the edges need from storage."""
 
     def stat(self, key: str) -> BlobStat: ...
-    def open(self, key: str) -> BinaryIO: ...
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BlobReader: ...
     def read(self, key: str) -> bytes: ...
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes | BinaryIO) -> None: ...
     def list(self, prefix: str) -> Iterator[str]: ...
     def exists(self, key: str) -> bool: ...
-    def staging_dir(self, name: str) -> Path: ...
-    def publish_dir(self, staging: Path, prefix: str) -> None: ...
+    def size(self, prefix: str) -> int: ...
+    def stage(self, prefix: str) -> Staging: ...
     def trash(self, prefix: str) -> str: ...
     def restore(self, token: str, prefix: str) -> None: ...
+    def purge_trash(self, older_than_s: float = ...) -> int: ...
+    def discard_stale_staging(self, in_use: Callable[[str], bool]) -> tuple[str, ...]: ...
 
 
 MAX_KEY_BYTES = 1024   # whole key, UTF-8; far below PATH_MAX once under the store's root
@@ -74,8 +104,44 @@ def _utf8_len(part: str, shown: str) -> int:
         raise InvalidRequest(f"Refused object key {shown}: it is not valid Unicode text.") from None
 
 
+def span(size: int, start: int, length: int | None) -> tuple[int, int]:
+    """(start, length) clamped to an object of `size` bytes."""
+    start = min(max(0, start), size)
+    return start, size - start if length is None else max(0, min(length, size - start))
+
+
+def files_under(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(relative key, file) for every file below `folder`, in sorted order: what a title stages."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(folder).as_posix(), path
+
+
+class SpanReader:
+    """At most `length` bytes of an open file, from where it stands (a Range of a local object)."""
+
+    def __init__(self, raw: BinaryIO, length: int) -> None:
+        self._raw, self._left = raw, length
+
+    def read(self, size: int = -1, /) -> bytes:
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        chunk = self._raw.read(want) if want > 0 else b""
+        self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> SpanReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class LocalBlobStore:
-    """Blob store on a local directory; `root/.staging` and `root/.trash` sit on the same disk."""
+    """Blob store on a local directory; `root/.staging` and `root/.trash` sit on the same disk, so
+    staging links files in and publishing is one `rename`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
@@ -83,7 +149,8 @@ class LocalBlobStore:
             folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
-        """The file behind `key`, after checking it stays inside the root and crosses no symlink."""
+        """The file behind `key`, after checking it stays inside the root and crosses no symlink.
+        The local backend's own (and its tests'); nothing outside `server/storage/` uses paths."""
         rel = safe_key(key)
         path = self.root / rel
         current = self.root
@@ -103,9 +170,13 @@ class LocalBlobStore:
         tag = hashlib.sha1(f"{rel_or(key)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
         return BlobStat(key=safe_key(key), size=st.st_size, mtime=st.st_mtime, etag=tag[:20])
 
-    def open(self, key: str) -> BinaryIO:
-        self.stat(key)
-        return self.path(key).open("rb")
+    def open(self, key: str, start: int = 0, length: int | None = None) -> SpanReader:
+        """The object's bytes from `start` (a seek: nothing before it is read), `length` at most."""
+        stat = self.stat(key)
+        start, length = span(stat.size, start, length)
+        raw = self.path(key).open("rb")
+        raw.seek(start)
+        return SpanReader(raw, length)
 
     def read(self, key: str) -> bytes:
         with self.open(key) as f:
@@ -117,12 +188,16 @@ class LocalBlobStore:
         except Forbidden:
             return False
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | BinaryIO) -> None:
         """Write one object atomically (temp file + rename)."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
+        with tmp.open("wb") as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                shutil.copyfileobj(data, out, COPY_CHUNK)
         os.replace(tmp, path)
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -133,8 +208,18 @@ class LocalBlobStore:
             if path.is_file() and not path.name.startswith("."):
                 yield path.relative_to(self.root).as_posix()
 
+    def size(self, prefix: str) -> int:
+        """Bytes of every object under `prefix` (0 when nothing is there)."""
+        return sum(self.stat(key).size for key in self.list(prefix))
+
+    def stage(self, prefix: str) -> LocalStaging:
+        """A staging dir for `prefix` on the store's disk; its files appear together on commit."""
+        key = safe_key(prefix)
+        return LocalStaging(self, key, self.staging_dir(key.rsplit("/", 1)[-1]))
+
     def staging_dir(self, name: str) -> Path:
-        """A fresh directory on the store's disk where a title is assembled before publishing."""
+        """A fresh directory under `.staging` named for `name` (the title's id, which
+        `discard_stale_staging` asks about)."""
         path = self.root / ".staging" / f"{safe_key(name)}-{uuid.uuid4().hex[:8]}"
         path.mkdir(parents=True)
         return path
@@ -184,7 +269,7 @@ class LocalBlobStore:
 
     def discard_stale_staging(self, in_use: Callable[[str], bool]) -> tuple[str, ...]:
         """Delete the staging dirs no build is using any more (`in_use(name)` is False for the
-        `name` given to `staging_dir`): what a killed packaging run left. Returns the names."""
+        title id they were staged for): what a killed packaging run left. Returns the names."""
         gone: tuple[str, ...] = ()
         for entry in sorted((self.root / ".staging").iterdir()):
             name = entry.name.rsplit("-", 1)[0]
@@ -192,6 +277,28 @@ class LocalBlobStore:
                 _remove(entry)
                 gone += (name,)
         return gone
+
+
+class LocalStaging:
+    """A title being assembled in `.staging/<id>-<random>`: files are hard-linked in (same disk, no
+    copy; copied only across disks) and the folder is renamed into place on commit."""
+
+    def __init__(self, store: LocalBlobStore, prefix: str, folder: Path) -> None:
+        self.store, self.prefix, self.folder = store, prefix, folder
+
+    def add_file(self, rel: str, local: Path) -> None:
+        target = self.folder / safe_key(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(local, target)
+        except OSError:
+            shutil.copy2(local, target)
+
+    def commit(self) -> None:
+        self.store.publish_dir(self.folder, self.prefix)
+
+    def abort(self) -> None:
+        self.store.discard_staging(self.folder)
 
 
 def _remove(path: Path) -> None:

@@ -35,10 +35,12 @@ def test_ingest_publishes_and_reports_the_json_contract(tmp_path: Path, make_cli
     assert [r["name"] for r in result["renditions"]] == ["240p"]
     assert result["renditions"][0]["frames"] == 150
     assert result["audio"]["channels"] == 2
-    master = m3u8.load(result["master"])
+    origin = tmp_path / "d" / "origin"   # the result names origin keys
+    assert result["master"] == f"videos/{result['video_id']}/master.m3u8"
+    master = m3u8.load(str(origin / result["master"]))
     assert master.is_variant and len(master.playlists) == 1
-    assert count_frames(result["master"]) == 150
-    assert Path(result["mpd"]).is_file() and Path(result["integrity"]).is_file()
+    assert count_frames(str(origin / result["master"])) == 150
+    assert (origin / result["mpd"]).is_file() and (origin / result["integrity"]).is_file()
     listing = cli("videos", "--data-dir", str(tmp_path / "d"), "--json")
     assert [t["video_id"] for t in json.loads(listing.stdout)] == [result["video_id"]]
     [done] = [e for e in events(tmp_path / "d", "encode") if e["type"] == "job_done"]
@@ -126,7 +128,7 @@ def test_resume_after_kill_9_does_not_reencode_finished_chunks(tmp_path: Path, m
     started_again = [e["task"] for e in events(data, "encode") if e["type"] == "task_started"]
     assert not (set(before) & {t for t, n in Counter(started_again).items() if n > 1})
     [result] = json_lines(run.stdout)
-    assert count_frames(result["master"]) == 300
+    assert count_frames(str(data / "origin" / result["master"])) == 300
 
 
 def ctrl_c(proc: subprocess.Popen[str]) -> None:

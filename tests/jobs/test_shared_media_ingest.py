@@ -29,7 +29,8 @@ def ingested(shared_media: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     data = tmp_path_factory.mktemp("shared") / "d"
     run = cli("ingest", *map(str, files), "--data-dir", str(data), "--json", timeout=900)
     assert run.returncode == 1, run.stderr  # one sample is refused on purpose
-    return {Path(r["input"]).name: r for r in json_lines(run.stdout)}
+    # each result names origin keys; "origin" is where the file origin keeps them
+    return {Path(r["input"]).name: {**r, "origin": str(data / "origin")} for r in json_lines(run.stdout)}
 
 
 def test_every_sample_has_an_outcome(ingested: dict[str, dict[str, Any]], shared_media: Path) -> None:
@@ -49,10 +50,12 @@ def test_published_samples_pass_integrity_and_decode_whole(ingested: dict[str, d
     for name, result in ingested.items():
         if result["status"] != "published":
             continue
-        report = json.loads(Path(result["integrity"]).read_text())
+        origin = Path(result["origin"])
+        report = json.loads((origin / result["integrity"]).read_text())
         assert report["ok"], (name, report["problems"])
         if result["renditions"]:
-            assert first_variant_frames(result["master"]) == result["renditions"][0]["frames"], name
+            master = str(origin / result["master"])
+            assert first_variant_frames(master) == result["renditions"][0]["frames"], name
 
 
 def shape(result: dict[str, Any]) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import psutil
 import pytest
 
 from server.cluster.seaweed import SeaweedServer
+from server.storage.s3 import S3BlobStore, open_s3_origin
 
 
 def weed_processes(folder: Path) -> list[psutil.Process]:
@@ -33,3 +35,23 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
     finally:
         server.stop()
         assert weed_processes(folder) == [], "weed processes outlived the tests"
+
+
+@pytest.fixture
+def s3_url(seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The `origin` setting of a fresh bucket on the module's server, its credentials in the
+    environment (as boto3 reads them) and the setting in MINIFLIX_ORIGIN."""
+    if not seaweed.running():   # a test that stopped the server and failed before restarting it
+        seaweed.restart()
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    seaweed.create_bucket(bucket)
+    for name, value in seaweed.env().items():
+        monkeypatch.setenv(name, value)
+    url = seaweed.origin_url(bucket)
+    monkeypatch.setenv("MINIFLIX_ORIGIN", url)
+    return url
+
+
+@pytest.fixture
+def s3_store(s3_url: str) -> S3BlobStore:
+    return open_s3_origin(s3_url, None)
