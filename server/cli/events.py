@@ -74,8 +74,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         print(f"error: the bus holds fewer events than the embedded log in {', '.join(report.short)}; "
               "run the migration again.", file=sys.stderr)
         return 1
-    print("Count check passed. The analytics database counts offsets of the embedded log: after "
-          "switching event_log to the bus, rebuild it once with 'main.py analytics --rebuild'.")
+    print(f"Count check passed. Set MINIFLIX_EVENT_LOG={args.to} to run on the bus (analytics "
+          "replays it once: its database notices that it was loaded from another log).")
     return 0
 
 

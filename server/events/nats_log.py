@@ -5,8 +5,9 @@ log's semantics (`server/events/log.py`):
   the same crc32 rule, stored on subject `miniflix.<topic>.<partition>`, so per-key order is kept.
 - offset = the stream sequence - 1: unique and increasing per partition, but not dense (partitions
   share one sequence), so lags (`head - committed`) count stream positions, 0 exactly when caught up.
-- `publish*` returns once JetStream acknowledged (PubAck: stored on a quorum). Every event carries a
-  `Nats-Msg-Id`, so a publish retried after a node loss is stored once.
+- `publish*` returns once JetStream acknowledged (PubAck: stored on a quorum). Events go in atomic
+  batches (one ack per batch); every event carries a `Nats-Msg-Id`, so a batch that lost its ack
+  and is sent again event by event (after a node loss) is stored once.
 - consumer group -> one durable pull consumer per topic (explicit ack, redelivery after `ack_wait`)
   plus the group's committed offsets per partition in the KV bucket `miniflix_offsets`, which make
   `commit` of offsets not yet delivered (a consumer skipping ahead) and `committed()` exact.
@@ -34,8 +35,8 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import nats
 import nats.errors
@@ -46,35 +47,44 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.kv import KeyValue
 
-from server.errors import InvalidRequest, MiniflixError
+from server.errors import InvalidRequest
 from server.events import admin
 from server.events.log import next_offsets
 from server.events.model import Event, check_topic, encode_value, partition_for
+from server.events.nats_wire import (
+    KEY_HEADER,
+    REQUEST_TIMEOUT_S,
+    STREAM_PREFIX,
+    TRANSIENT,
+    TS_HEADER,
+    EventBusError,
+    Slot,
+    T,
+    ack_all,
+    as_coroutine,
+    event_of,
+    headers_for,
+    nak_all,
+    retrying,
+    safe_name,
+    servers_of,
+    slot_of,
+    stream_name,
+)
 from server.paths import DataDir
 
-Slot = tuple[str, int]  # (topic, partition)
-T = TypeVar("T")
 OFFSETS_BUCKET = "miniflix_offsets"
 IDENTITY_KEY = "identity"  # in the migrations bucket: this bus's uuid (see `identity`)
 MIGRATIONS_BUCKET = "miniflix_migrations"  # per partition: the next offset of the embedded log to copy
-STREAM_PREFIX = "MINIFLIX_"
-KEY_HEADER, TS_HEADER = "Miniflix-Key", "Miniflix-Ts"
 ORIGIN_HEADER = "Miniflix-Origin-Offset"  # a copied event's offset in the embedded log it came from
 CONNECT_TIMEOUT_S = 10.0
 PUBLISH_DEADLINE_S = 60.0  # a publish retries (node loss, leader election) this long, then fails
 ATOMIC_BATCH = 500  # events per atomic batch (the server takes up to 1000)
 PUB_ACK_WAIT_S = 5.0  # a batch's ack is awaited this long, then its events are sent one by one
-REQUEST_TIMEOUT_S = 10.0
 MULTI_TOPIC_WAIT_S = 0.05  # a poll over several topics waits this long on each in turn
 ACK_WAIT_S = 10.0  # an event handed out and not committed (or lost on its way) comes again after this
 FETCH_GRACE_S = 1.0  # a poll waits this long past its timeout for a fetch under way, then returns
 FETCH_HANG_S = 10.0  # a fetch that outlives its own timeout by this much is abandoned (it comes again)
-
-
-class EventBusError(MiniflixError):
-    """The JetStream cluster is unreachable or refused a request; names the `event_log` setting."""
-
-    status = 503
 
 
 class NatsEventLog:
@@ -189,7 +199,8 @@ class NatsEventLog:
             return sorted(set(self._positions) | set(self._floor))
 
     def committed(self, group: str) -> dict[Slot, int]:
-        return {(t, p): o for (g, t, p), o in self._run(self._all_committed()).items() if g == _safe(group)}
+        name = safe_name(group)
+        return {(t, p): o for (g, t, p), o in self._run(self._all_committed()).items() if g == name}
 
     def heads(self, topics: Sequence[str] | None = None) -> dict[Slot, int]:
         """Next offset past the last event of every partition of `topics` (default: all)."""
@@ -207,9 +218,9 @@ class NatsEventLog:
     async def _identity(self) -> str:
         made, kv = uuid.uuid4().hex, await self._migrations()
         with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
-            await _retrying(lambda: kv.create(IDENTITY_KEY, made.encode()))
+            await retrying(lambda: kv.create(IDENTITY_KEY, made.encode()))
             return f"nats:{made}"
-        entry = await _retrying(lambda: kv.get(IDENTITY_KEY))
+        entry = await retrying(lambda: kv.get(IDENTITY_KEY))
         return f"nats:{(entry.value or b'').decode()}"
 
     @property
@@ -220,7 +231,7 @@ class NatsEventLog:
 
     def replicas(self, topic: str) -> dict[str, bool]:
         """Each server holding the topic's stream -> whether it is current (the leader is)."""
-        info = self._run(self._js.stream_info(_stream(check_topic(topic))))
+        info = self._run(self._js.stream_info(stream_name(check_topic(topic))))
         cluster = info.cluster
         if cluster is None:
             return {}
@@ -283,7 +294,7 @@ class NatsEventLog:
     def _run(self, coro: Awaitable[T], timeout: float = REQUEST_TIMEOUT_S * 3) -> T:
         if self._closed and not self._loop.is_running():
             raise EventBusError("The event log is closed.")
-        future = asyncio.run_coroutine_threadsafe(_as_coroutine(coro), self._loop)
+        future = asyncio.run_coroutine_threadsafe(as_coroutine(coro), self._loop)
         try:
             return future.result(timeout)
         except TimeoutError as exc:
@@ -313,21 +324,21 @@ class NatsEventLog:
         try:
             return await js.key_value(OFFSETS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
-            return await _retrying(lambda: js.create_key_value(bucket=OFFSETS_BUCKET, history=1,
+            return await retrying(lambda: js.create_key_value(bucket=OFFSETS_BUCKET, history=1,
                                                                replicas=self.replica_count))
 
     async def _ensure_stream(self, topic: str, partitions: int | None = None) -> int:
         """The topic's partition count, creating its stream if needed: once at a time in this
         process; a stream another process is creating meanwhile is waited for, bounded."""
-        name, partitions = _stream(topic), partitions or self.partitions
+        name, partitions = stream_name(topic), partitions or self.partitions
         end = time.monotonic() + REQUEST_TIMEOUT_S * 2
         async with self._creating:
             while True:
                 with contextlib.suppress(nats.js.errors.NotFoundError):
-                    info = await _retrying(lambda: self._js.stream_info(name))
+                    info = await retrying(lambda: self._js.stream_info(name))
                     return int((info.config.metadata or {}).get("partitions", partitions))
                 try:
-                    await _retrying(lambda: self._js.add_stream(self._stream_config(topic, partitions)))
+                    await retrying(lambda: self._js.add_stream(self._stream_config(topic, partitions)))
                     await self._until_led(name)
                     return partitions
                 except nats.js.errors.BadRequestError as exc:  # being created by another process
@@ -340,14 +351,14 @@ class NatsEventLog:
         end = time.monotonic() + REQUEST_TIMEOUT_S
         while time.monotonic() < end:
             with contextlib.suppress(nats.js.errors.NotFoundError):  # not known everywhere yet
-                info = await _retrying(lambda: self._js.stream_info(name))
+                info = await retrying(lambda: self._js.stream_info(name))
                 if info.cluster is None or info.cluster.leader:
                     return
             await asyncio.sleep(0.05)
 
     def _stream_config(self, topic: str, partitions: int) -> StreamConfig:
         max_age, max_bytes = self.retention.limits(topic)
-        return StreamConfig(name=_stream(topic), subjects=[f"miniflix.{topic}.*"],
+        return StreamConfig(name=stream_name(topic), subjects=[f"miniflix.{topic}.*"],
                             num_replicas=self.replica_count, duplicate_window=120.0, max_age=max_age,
                             max_bytes=max_bytes, allow_direct=True, allow_atomic=True,
                             metadata={"partitions": str(partitions)})
@@ -359,7 +370,7 @@ class NatsEventLog:
         event by event, in order, with backoff: each has its msg id, so one the batch did store
         is not stored twice and its ack names where it is."""
         subjects = [f"miniflix.{topic}.{p}" for p, _, _ in batch]
-        headers = [_headers(key) for _, key, _ in batch]
+        headers = [headers_for(key) for _, key, _ in batch]
         seqs: list[int] = []
         for start in range(0, len(batch), ATOMIC_BATCH):
             part = range(start, min(start + ATOMIC_BATCH, len(batch)))
@@ -388,7 +399,7 @@ class NatsEventLog:
         return list(range(int(ack["seq"]) - last + 1, int(ack["seq"]) + 1))
 
     async def _publish_one(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
-        ack = await _retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),
+        ack = await retrying(lambda: self._js.publish(subject, payload, timeout=2.0, headers=headers),
                               deadline=PUBLISH_DEADLINE_S)
         return int(ack.seq)
 
@@ -412,19 +423,19 @@ class NatsEventLog:
         try:
             return await self._js.key_value(MIGRATIONS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
-            return await _retrying(lambda: self._js.create_key_value(bucket=MIGRATIONS_BUCKET, history=1,
+            return await retrying(lambda: self._js.create_key_value(bucket=MIGRATIONS_BUCKET, history=1,
                                                                      replicas=self.replica_count))
 
     async def _copied_through(self, topic: str, partition: int) -> int:
         kv = await self._migrations()
         try:
-            entry = await _retrying(lambda: kv.get(f"{topic}.{partition}"))
+            entry = await retrying(lambda: kv.get(f"{topic}.{partition}"))
             recorded = int(entry.value or b"0")
         except nats.js.errors.KeyNotFoundError:
             recorded = 0
         try:
             subject = f"miniflix.{topic}.{partition}"
-            last = await _retrying(lambda: self._js.get_last_msg(_stream(topic), subject))
+            last = await retrying(lambda: self._js.get_last_msg(stream_name(topic), subject))
         except nats.js.errors.NotFoundError:
             return recorded
         origin = (last.headers or {}).get(ORIGIN_HEADER)
@@ -432,7 +443,7 @@ class NatsEventLog:
 
     async def _record_copied(self, topic: str, partition: int, next_offset: int) -> None:
         kv = await self._migrations()
-        await _retrying(lambda: kv.put(f"{topic}.{partition}", str(next_offset).encode()))
+        await retrying(lambda: kv.put(f"{topic}.{partition}", str(next_offset).encode()))
 
     # -- consuming (loop thread) -----------------------------------------------------------------
     async def _subscribe(self, group: str, topics: list[str], start: str) -> None:
@@ -521,16 +532,16 @@ class NatsEventLog:
                     if verdict == "skip":
                         skipped.append(msg)
                     elif verdict == "new":
-                        events.append(_event_of(msg))
+                        events.append(event_of(msg))
         if skipped:
-            asyncio.run_coroutine_threadsafe(_ack_all(skipped), self._loop)
+            asyncio.run_coroutine_threadsafe(ack_all(skipped), self._loop)
         return events
 
     def _verdict(self, group: str, msg: Msg) -> str:
         """'new' (hand it out), 'held' (a redelivery of one this instance handed out and the group
         has not committed: keep the newest msg to ack) or 'skip' (below what the group committed
         or sought, or what this instance handed out: ack it). Called with the lock held."""
-        slot = _slot_of(msg.subject)
+        slot = slot_of(msg.subject)
         offset = msg.metadata.sequence.stream - 1
         held = self._held.setdefault(group, {})
         if (slot, offset) in held:
@@ -548,14 +559,14 @@ class NatsEventLog:
         if (group, topic) in self._subs:
             return
         committed = {s: o for (g, t, p), o in (await self._all_committed()).items()
-                     if g == _safe(group) and t == topic for s in [(t, p)]}
+                     if g == safe_name(group) and t == topic for s in [(t, p)]}
         with self._lock:
             floor = self._floor.setdefault(group, {})
             for slot, offset in committed.items():
                 floor.setdefault(slot, offset)
             known = {s: o for s, o in floor.items() if s[0] == topic}
         try:
-            info = await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
+            info = await retrying(lambda: self._js.consumer_info(stream_name(topic), safe_name(group)))
         except nats.js.errors.NotFoundError:
             if not known and start == "latest":
                 heads = await self._heads(topic, self._topics[topic])
@@ -573,13 +584,13 @@ class NatsEventLog:
     async def _bind(self, group: str, topic: str, delivered: int) -> None:
         """Subscribe to the group's consumer, which has made `delivered` deliveries so far."""
         self._delivered[(group, topic)] = delivered
-        self._subs[(group, topic)] = await self._js.pull_subscribe_bind(_safe(group), _stream(topic))
+        self._subs[(group, topic)] = await self._js.pull_subscribe_bind(safe_name(group), stream_name(topic))
 
     async def _rewind(self, group: str, topic: str) -> None:
         """Start the group's consumer again at its first unacknowledged event (see the module
         docstring); held and committed events are kept, fetched and not handed out ones dropped."""
         try:
-            info = await _retrying(lambda: self._js.consumer_info(_stream(topic), _safe(group)))
+            info = await retrying(lambda: self._js.consumer_info(stream_name(topic), safe_name(group)))
             acked = info.ack_floor.stream_seq if info.ack_floor else 0
         except nats.js.errors.NotFoundError:
             with self._lock:
@@ -588,7 +599,7 @@ class NatsEventLog:
         self.rewinds += 1
         await self._unsubscribe(group, topic)
         with contextlib.suppress(nats.js.errors.NotFoundError):
-            await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
+            await retrying(lambda: self._js.delete_consumer(stream_name(topic), safe_name(group)))
         await self._create_consumer(group, topic, acked)  # offset = seq - 1: starts after the floor
         await self._bind(group, topic, 0)
 
@@ -599,11 +610,11 @@ class NatsEventLog:
 
     async def _create_consumer(self, group: str, topic: str, offset: int) -> None:
         policy = DeliverPolicy.BY_START_SEQUENCE if offset > 0 else DeliverPolicy.ALL
-        config = ConsumerConfig(durable_name=_safe(group), deliver_policy=policy,
+        config = ConsumerConfig(durable_name=safe_name(group), deliver_policy=policy,
                                 opt_start_seq=offset + 1 if offset > 0 else None,
                                 filter_subject=f"miniflix.{topic}.*", ack_wait=self.ack_wait,
                                 max_ack_pending=-1, inactive_threshold=None)
-        await _retrying(lambda: self._js.add_consumer(_stream(topic), config))
+        await retrying(lambda: self._js.add_consumer(stream_name(topic), config))
 
     async def _restart_consumer(self, group: str, topic: str, offset: int) -> None:
         await self._unsubscribe(group, topic)
@@ -612,7 +623,7 @@ class NatsEventLog:
             for slot_offset in [so for so in held if so[0][0] == topic]:
                 del held[slot_offset]
         with contextlib.suppress(nats.js.errors.NotFoundError):
-            await _retrying(lambda: self._js.delete_consumer(_stream(topic), _safe(group)))
+            await retrying(lambda: self._js.delete_consumer(stream_name(topic), safe_name(group)))
         await self._create_consumer(group, topic, offset)
         await self._bind(group, topic, 0)
 
@@ -638,13 +649,13 @@ class NatsEventLog:
             positions = self._positions.setdefault(group, {})
             for slot, offset in offsets.items():
                 positions[slot] = max(positions.get(slot, 0), offset)
-        await _ack_all(acks)
-        await asyncio.gather(*(self._put_offset(f"{_safe(group)}.{topic}.{partition}", offset)
+        await ack_all(acks)
+        await asyncio.gather(*(self._put_offset(f"{safe_name(group)}.{topic}.{partition}", offset)
                                for (topic, partition), offset in offsets.items()))
         self._committed_groups.add(group)
 
     async def _put_offset(self, key: str, offset: int) -> None:
-        await _retrying(lambda: self._kv.put(key, str(offset).encode()))
+        await retrying(lambda: self._kv.put(key, str(offset).encode()))
 
     async def _forget(self, group: str) -> None:
         with self._lock:
@@ -656,13 +667,13 @@ class NatsEventLog:
                 if g == group:
                     held += queue
                     queue.clear()
-        await _nak_all(held)
+        await nak_all(held)
         if group in self._committed_groups:
             return
         for (g, topic) in [gt for gt in self._subs if gt[0] == group]:
             await self._unsubscribe(g, topic)
             with contextlib.suppress(nats.errors.Error, EventBusError):
-                await self._js.delete_consumer(_stream(topic), _safe(group))
+                await self._js.delete_consumer(stream_name(topic), safe_name(group))
 
     async def _shutdown(self) -> None:
         for task in self._fetching.values():
@@ -674,21 +685,22 @@ class NatsEventLog:
             held += [m for queue in self._ready.values() for m in queue]
             self._held.clear()
             self._ready.clear()
-        await _nak_all(held)
+        await nak_all(held)
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._nc.flush(timeout=2)
         await self._nc.close()
 
     # -- inspection (loop thread) ----------------------------------------------------------------
     async def _topic_names(self) -> list[str]:
-        names = await _retrying(self._js.streams_info)
+        names = await retrying(self._js.streams_info)
         return [(s.config.subjects or ["miniflix.?.*"])[0][len("miniflix."):-2]
                 for s in names if (s.config.name or "").startswith(STREAM_PREFIX)]
 
     async def _heads(self, topic: str, partitions: int) -> dict[Slot, int]:
         async def last(p: int) -> int:
             try:
-                msg = await _retrying(lambda: self._js.get_last_msg(_stream(topic), f"miniflix.{topic}.{p}"))
+                subject = f"miniflix.{topic}.{p}"
+                msg = await retrying(lambda: self._js.get_last_msg(stream_name(topic), subject))
                 return int(msg.seq or 0)
             except nats.js.errors.NotFoundError:
                 return 0
@@ -697,21 +709,21 @@ class NatsEventLog:
 
     async def _all_committed(self) -> dict[tuple[str, str, int], int]:
         try:
-            keys = await _retrying(self._kv.keys)
+            keys = await retrying(self._kv.keys)
         except nats.js.errors.NoKeysError:
             return {}
         out = {}
         for key in keys:
             group, _, rest = key.partition(".")
             topic, _, part = rest.rpartition(".")
-            entry = await _retrying(lambda k=key: self._kv.get(k))
+            entry = await retrying(lambda k=key: self._kv.get(k))
             out[(group, topic, int(part))] = int(entry.value or b"0")
         return out
 
     async def _describe_topic(self, topic: str, partitions: int, committed: dict[tuple[str, str, int], int]
                               ) -> list[admin.PartitionInfo]:
         subjects = f"miniflix.{topic}.*"
-        info = await _retrying(lambda: self._js.stream_info(_stream(topic), subjects_filter=subjects))
+        info = await retrying(lambda: self._js.stream_info(stream_name(topic), subjects_filter=subjects))
         counts = info.state.subjects or {}
         heads = await self._heads(topic, partitions)
         readers = sorted({g for (g, t, _) in committed if t == topic})
@@ -723,81 +735,6 @@ class NatsEventLog:
             lags = {g: max(0, head - committed.get((g, topic, p), 0)) for g in readers}
             rows.append(admin.PartitionInfo(topic, p, earliest, head, kept, lags))
         return rows
-
-
-async def _as_coroutine(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-async def _ack_all(msgs: list[Msg]) -> None:
-    for msg in msgs:
-        with contextlib.suppress(nats.errors.Error):  # unacked, it comes again: at-least-once
-            await msg.ack()
-
-
-async def _nak_all(msgs: list[Msg]) -> None:
-    for msg in msgs:
-        with contextlib.suppress(nats.errors.Error):  # not nak'd, it comes again after ack_wait
-            await msg.nak()
-
-
-def _event_of(msg: Msg) -> Event:
-    meta = msg.metadata
-    topic, partition = _slot_of(msg.subject)
-    headers = msg.headers or {}
-    ts = float(headers.get(TS_HEADER, meta.timestamp.timestamp() if meta.timestamp else 0.0))
-    return Event(topic, partition, meta.sequence.stream - 1, unquote(headers.get(KEY_HEADER, "")), ts,
-                 msg.data.decode())
-
-
-# What a publish or request meets while a node is down or a stream elects a new leader.
-TRANSIENT = (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
-             nats.js.errors.ServiceUnavailableError, nats.js.errors.NoStreamResponseError,
-             nats.errors.ConnectionReconnectingError)
-
-
-async def _retrying(call: Any, deadline: float = REQUEST_TIMEOUT_S * 2) -> Any:
-    """`await call()` again with backoff while the cluster fails over (timeouts, no responders,
-    503 during a leader election), up to `deadline` seconds."""
-    end, pause = time.monotonic() + deadline, 0.05
-    while True:
-        try:
-            return await call()
-        except TRANSIENT as exc:
-            if time.monotonic() + pause > end:
-                raise EventBusError(f"The JetStream cluster did not answer for {deadline:.0f} s: {exc!r}.",
-                                    hint="check the event_log setting and the cluster's nodes") from exc
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 1.0)
-
-
-def _headers(key: str) -> dict[str, str]:
-    """The msg id makes a resend after a lost ack a duplicate the stream drops (2 min window)."""
-    return {"Nats-Msg-Id": uuid.uuid4().hex, KEY_HEADER: quote(key), TS_HEADER: repr(time.time())}
-
-
-def _stream(topic: str) -> str:
-    return STREAM_PREFIX + topic.upper().replace(".", "_").replace("-", "_")
-
-
-def _safe(group: str) -> str:
-    """A group name usable as a durable consumer name and a KV key token."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in group)
-
-
-def _slot_of(subject: str) -> Slot:
-    rest, _, part = subject[len("miniflix."):].rpartition(".")
-    return rest, int(part)
-
-
-def servers_of(url: str) -> list[str]:
-    """`nats://h:p,h:p` -> `["nats://h:p", "nats://h:p"]`; a bad URL is a clear settings error."""
-    parts = urlsplit(url)
-    hosts = [h.strip() for h in parts.netloc.split(",") if h.strip()]
-    if parts.scheme != "nats" or not hosts or any(":" not in h for h in hosts):
-        raise InvalidRequest(f"Invalid event_log setting {url!r}.",
-                             hint="use nats://HOST:PORT[,HOST:PORT…], e.g. nats://127.0.0.1:4222")
-    return [f"nats://{h}" for h in hosts]
 
 
 def open_nats_log(url: str, data: DataDir) -> NatsEventLog:
