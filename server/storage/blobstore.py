@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from server.errors import Forbidden, InvalidRequest, MiniflixError, NotFound
 
@@ -47,6 +47,8 @@ class BlobReader(Protocol):
 
     def read(self, size: int = -1, /) -> bytes: ...
     def close(self) -> None: ...
+    def __enter__(self) -> BlobReader: ...
+    def __exit__(self, kind: Any, value: Any, tb: Any, /) -> None: ...
 
 
 class Staging(Protocol):

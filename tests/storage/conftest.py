@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psutil
 import pytest
 
@@ -24,6 +26,17 @@ def weed_processes(folder: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def bucket_client(server: SeaweedServer) -> Any:
+    """A plain boto3 client of `server` with its own keys (boto3's default session would keep the
+    keys of whichever server it met first)."""
+    return boto3.client("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                        aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key)
+
+
+def bucket_of(url: str) -> str:
+    return url.split("://", 1)[1].split("?", 1)[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import boto3
 import pytest
 
 from server.cluster.process import free_port
@@ -18,6 +17,7 @@ from server.paths import DataDir
 from server.registry import BadSetting
 from server.storage.s3 import S3BlobStore, open_s3_origin
 from tests.jobs.helpers import cli
+from tests.storage.conftest import bucket_client, bucket_of
 
 
 def title_files(folder: Path, version: str, extra: str = "") -> Path:
@@ -39,9 +39,8 @@ def publish(store: S3BlobStore, folder: Path, prefix: str = "videos/v1") -> None
 
 
 def bucket_keys(seaweed: SeaweedServer, url: str) -> list[str]:
-    bucket = url.split("://", 1)[1].split("?", 1)[0]
-    s3 = boto3.client("s3", endpoint_url=seaweed.s3_endpoint, region_name="us-east-1")
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    listed = bucket_client(seaweed).list_objects_v2(Bucket=bucket_of(url))
+    return [o["Key"] for o in listed.get("Contents", [])]
 
 
 def test_a_staged_title_is_invisible_until_commit_and_a_republish_replaces_it_whole(

@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from server.cdn.clock import ManualClock
@@ -27,6 +26,7 @@ from server.jobs.pipeline import IngestOptions
 from server.paths import DataDir
 from server.storage.s3 import S3BlobStore, S3Staging, open_s3_origin
 from tests.cdn.conftest import SPEC, Recorder, fetch
+from tests.storage.conftest import bucket_client, bucket_of
 
 CLIP = "iphone_rotated_-90.mov"     # 2.2 s, rotated: the real pipeline's harder path
 OPTIONS = IngestOptions(workers=2, segment_seconds=1.0, retries=0, preset="ultrafast", min_chunk_seconds=1.0)
@@ -151,9 +151,8 @@ def test_s3_stopped_mid_publish_shows_nothing_and_a_rerun_completes(
     job = ingest.run(ingest.store.get(job.job_id))
     assert job.state == "published", job.error
     assert fresh.read(job.result["master"]).startswith(b"#EXTM3U")
-    bucket = s3_url.split("://", 1)[1].split("?", 1)[0]
-    s3 = boto3.client("s3", endpoint_url=seaweed.s3_endpoint, region_name="us-east-1")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"videos/{job.video_id}/")["Contents"]
+    listed = bucket_client(seaweed).list_objects_v2(Bucket=bucket_of(s3_url),
+                                                    Prefix=f"videos/{job.video_id}/")["Contents"]
     generations = {item["Key"].split("/")[2] for item in listed}
     assert len(generations) == 1, "the failed attempt's uploads were collected"
 
