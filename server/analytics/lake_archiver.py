@@ -42,6 +42,11 @@ config.register("lake_compact_after_s", 600.0, "Seconds after an hour ends befor
                 "that hour's small files (late events after that get files of their own).", float)
 
 
+def archiver_if_enabled(events: EventLog, data: DataDir) -> Archiver | None:
+    """The server's archiver when the `lake_archive` setting asks for one, else None."""
+    return Archiver(events, lake_dir(data)) if config.get("lake_archive") else None
+
+
 def lake_dir(data: DataDir) -> Path:
     """The lake folder: the `lake_dir` setting, or the data dir's `lake/`."""
     configured = config.get("lake_dir")
@@ -80,10 +85,6 @@ class Archiver:
 
     def close(self) -> None:
         self.stop()
-        if self._lock is not None:
-            unlock(self._lock.fileno())
-            self._lock.close()
-            self._lock = None
 
     def run_once(self, *, compact: bool = True) -> int:
         """Archive every pending event now, then compact closed hours; returns events archived."""
@@ -124,11 +125,15 @@ class Archiver:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the batch in hand is written. Idempotent."""
+        """Stop after the batch in hand is written and release the lake. Idempotent."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._lock is not None:
+            unlock(self._lock.fileno())
+            self._lock.close()
+            self._lock = None
 
     def _loop(self, compact_every_s: float) -> None:
         compacted = time.monotonic()

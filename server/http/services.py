@@ -18,6 +18,7 @@ from server.paths import DataDir
 from server.storage.blobstore import TITLE_PREFIX, BlobStore, LocalBlobStore
 
 if TYPE_CHECKING:
+    from server.analytics.lake_archiver import Archiver
     from server.analytics.service import AnalyticsService
     from server.cdn.cluster import CDN
     from server.cdn.fill import ProactiveFill
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Start order; stop runs in reverse. Each is an attribute that may expose start()/stop().
-LIFECYCLE = ("events", "analytics", "search", "cdn", "steering", "fill", "ingest")
+LIFECYCLE = ("events", "analytics", "lake", "search", "cdn", "steering", "fill", "ingest")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Services:
     cdn: CDN | None = None                    # the edge nodes (and their URL signer)
     steering: Steering | None = None          # ranks edges for a client
     analytics: AnalyticsService | None = None  # named queries over DuckDB
+    lake: Archiver | None = None              # the Parquet lake's archiver (setting lake_archive)
     search: SearchService | None = None
     fill: FillService | None = None           # proactive push of popular titles to edges
     ingest: IngestService | None = None       # the ingest job queue
@@ -98,6 +100,7 @@ class Services:
 def build_services(engine: Engine) -> Services:
     """Every service of `engine`'s data dir, wired to its one event log (started later, in
     LIFECYCLE order; stopping the services closes the log)."""
+    from server.analytics.lake_archiver import archiver_if_enabled
     from server.cdn.fill import ProactiveFill, feed_from_views
     from server.cdn.steering import Steering
     from server.media.mpd_retime import retime_library
@@ -106,6 +109,7 @@ def build_services(engine: Engine) -> Services:
     s = Services(data=data, catalog=engine.catalog, store=engine.origin, events=engine.events,
                  backends=engine.backends.describe())
     s.analytics = engine.analytics()
+    s.lake = archiver_if_enabled(engine.events, data)
     s.search = engine.search(views=s.analytics.views)
     s.cdn = engine.cdn()
     # MPDs packaged before the one timing model are retimed once, and edges drop their old copies
