@@ -14,12 +14,13 @@ from server.registry import Registry
 
 if TYPE_CHECKING:
     from server.events.log import EventLog
-    from server.jobs.executor import LocalExecutor
+    from server.jobs.executor import Executor
     from server.paths import DataDir
     from server.storage.blobstore import BlobStore, LocalBlobStore
 
 CLUSTER = "`pip install miniflix-studio[cluster]`"
-ExecutorFactory = Callable[[int, int], "LocalExecutor"]  # (workers, retries) → an executor
+# (workers, retries, origin=BlobStore) → an executor; the origin carries sources and chunks to workers
+ExecutorFactory = Callable[..., "Executor"]
 
 ORIGINS: Registry[BlobStore] = Registry("MINIFLIX_ORIGIN")
 ORIGINS.register("file", "server.backends:file_origin", bare=True)
@@ -31,6 +32,7 @@ EVENT_LOGS.register("nats", "server.events.nats_log:open_nats_log", CLUSTER)
 
 EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
 EXECUTORS.register("local", "server.backends:local_executor", bare=True)
+EXECUTORS.register("dask", "server.jobs.dask_executor:open_dask_executor", CLUSTER)
 
 
 def file_origin(url: str, data: DataDir) -> LocalBlobStore:

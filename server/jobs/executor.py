@@ -1,6 +1,7 @@
 """The local executor: tasks (one ffmpeg each) on a thread pool, with retries and a shared stop.
 
-A distributed engine can implement the same `run_all` later (ARCHITECTURE.md, Scale-out).
+A distributed engine implements the same `run_all` (`server/jobs/dask_executor.py`); it ships a
+task's plain description (`TaskSpec.work`) where the local one calls its `run`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from server.errors import MiniflixError
 from server.media.progress import ProgressUpdate
+
+if TYPE_CHECKING:
+    from server.jobs.chunk_work import ChunkWork
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ class TaskSpec:
     seconds: float
     run: TaskFn
     light: bool = False  # needs a small share of a core (the audio): never holds others to one thread
+    work: ChunkWork | None = None  # the plain description `run` encodes, for executors that ship it
 
 
 @dataclass
@@ -45,8 +50,15 @@ class RunOutcome:
 class TaskListener(Protocol):
     def started(self, name: str, attempt: int) -> None: ...
     def progress(self, name: str, update: ProgressUpdate) -> None: ...
-    def done(self, name: str, wall_s: float) -> None: ...
+    def done(self, name: str, wall_s: float, worker: str = "") -> None: ...
     def failed(self, name: str, error: str, attempt: int, final: bool) -> None: ...
+
+
+class Executor(Protocol):
+    """What an ingest needs from an executor: run a batch of tasks to the end, or until `stop`."""
+
+    def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
+                stop: threading.Event) -> RunOutcome: ...
 
 
 class LocalExecutor:
@@ -65,7 +77,9 @@ class LocalExecutor:
     19 for the studio's sake, see MINIFLIX_FFMPEG_NICE; the work is not lost, only moved.)
     """
 
-    def __init__(self, workers: int, retries: int = 2) -> None:
+    def __init__(self, workers: int, retries: int = 2, origin: object = None) -> None:
+        """`origin` (the store a distributed executor moves sources and chunks through) is not
+        needed here: the tasks read and write this machine's files."""
         self.workers = max(1, workers)
         self.retries = max(0, retries)
         self._heavy_waiting = 0  # tasks not started yet that are not light

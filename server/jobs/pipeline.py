@@ -25,6 +25,7 @@ from server.catalog import Catalog, Title
 from server.diskspace import require_free
 from server.errors import Cancelled, DiskFull, JobError, MediaError, MiniflixError
 from server.events.api import ENCODE, VIDEOS, Publisher
+from server.jobs.chunk_work import ChunkWork, chunk_spec, chunk_task_name
 from server.jobs.executor import TaskSpec
 from server.jobs.failures import crash_loop_error, failure_reason, in_users_words, space_needed_mb
 from server.jobs.locks import is_locked, job_lock
@@ -42,7 +43,6 @@ from server.jobs.store import (
     JobStore,
 )
 from server.media import audio as audio_step
-from server.media import encode as encode_step
 from server.media.chunks import plan_chunks
 from server.media.ffmpeg import Tools, find_tools
 from server.media.ladder import plan_ladder
@@ -228,7 +228,7 @@ class Ingest:
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions])
         key = plan.key(self.options, tools)
         if key != job.plan_key:
-            names = [_chunk_task(c) for c in chunks] + (["audio"] if info.audio else [])
+            names = [chunk_task_name(c) for c in chunks] + (["audio"] if info.audio else [])
             self.store.reset_tasks(job.job_id, names)
             job.plan_key = key
         self.store.save(job)
@@ -236,7 +236,7 @@ class Ingest:
 
     def _encode(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, report: Report,
                 stop: threading.Event) -> None:
-        specs = self._task_specs(plan, layout, tools)
+        specs = self._task_specs(job, plan, layout, tools)
         stored = self.store.tasks(job.job_id)
         done = {n for n, t in stored.items() if t.state == DONE and self._outputs_exist(n, plan, layout)}
         tracker = ProgressTracker(job.job_id, job.video_id, self.store, self.publisher,
@@ -245,8 +245,8 @@ class Ingest:
         # last round does not leave a core idle while one long chunk finishes.
         pending = sorted((s for s in specs if s.name not in done), key=lambda s: -s.seconds)
         log.info("%s: %d tasks, %d already done", job.video_id, len(specs), len(done))
-        outcome = self.executor(self.options.workers, self.options.retries).run_all(
-            pending, tracker, stop)
+        executor = self.executor(self.options.workers, self.options.retries, origin=self.blobs)
+        outcome = executor.run_all(pending, tracker, stop)
         job.retries += outcome.retries
         if outcome.failed:
             name, error = next(iter(outcome.failed.items()))
@@ -255,10 +255,11 @@ class Ingest:
         if stop.is_set() or outcome.stopped:
             raise Cancelled(f"Ingest of {job.original_name} stopped; run it again to resume.")
 
-    def _task_specs(self, plan: Plan, layout: WorkLayout, tools: Tools) -> list[TaskSpec]:
+    def _task_specs(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools) -> list[TaskSpec]:
         opts, info = self.options, plan.info
-        specs = [TaskSpec(_chunk_task(c), c.duration, _chunk_runner(tools, info, c, plan.renditions,
-                                                                      layout, opts)) for c in plan.chunks]
+        specs = [chunk_spec(ChunkWork(job.video_id, info, c, tuple(plan.renditions),
+                                      opts.segment_seconds, opts.preset, str(info.path), str(layout.root)))
+                 for c in plan.chunks]
         if info.audio is not None:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
             def run_audio(on_progress: Any, stop: threading.Event, threads: int) -> None:
@@ -368,18 +369,6 @@ class Ingest:
         self.publisher.publish(ENCODE, job.video_id, {"type": kind, "video_id": job.video_id,
                                                       "job_id": job.job_id, "task": task,
                                                       "at": time.time(), **extra})
-
-
-def _chunk_task(chunk: Chunk) -> str:
-    return f"chunk-{chunk.index:04d}"
-
-
-def _chunk_runner(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: list[Rendition],
-                  layout: WorkLayout, opts: IngestOptions) -> Any:
-    def run(on_progress: Any, stop: threading.Event, threads: int) -> None:
-        encode_step.encode_chunk(tools, info, chunk, renditions, layout, opts.segment_seconds,
-                                 opts.preset, on_progress=on_progress, stop=stop, threads=threads)
-    return run
 
 
 def _check_readable(source: Path) -> None:

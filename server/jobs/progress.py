@@ -80,11 +80,13 @@ class ProgressTracker:
                         speed=update.speed)
         self.report(self.snapshot())
 
-    def done(self, name: str, wall_s: float) -> None:
+    def done(self, name: str, wall_s: float, worker: str = "") -> None:
+        """`worker` names the cluster worker that ran the task (the studio shows it per chunk)."""
         with self._lock:
             self.fractions[name] = 1.0
         self.store.set_task(self.job_id, name, DONE, wall_s=wall_s)
-        self._event("task_done", name, wall_s=round(wall_s, 3), out_seconds=self.seconds[name])
+        self._event("task_done", name, wall_s=round(wall_s, 3), out_seconds=self.seconds[name],
+                    **({"worker": worker} if worker else {}))
         self.report(self.snapshot())
 
     def failed(self, name: str, error: str, attempt: int, final: bool) -> None:

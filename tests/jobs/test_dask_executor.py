@@ -1,0 +1,189 @@
+"""Chunk encodes on a real Dask cluster: a scheduler and two worker processes on loopback, real
+ffmpeg, the file origin as the store the chunks travel through. A title encoded there must come
+out as the local executor makes it; a worker killed mid-chunk, a stop and a dead scheduler must
+each end the way a user expects."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import m3u8
+import psutil
+import pytest
+
+from server.cluster.dask import DaskCluster
+from server.cluster.process import free_port, pid_alive
+from server.engine import Engine
+from server.errors import Cancelled
+from server.jobs.chunk_work import ChunkWork, chunk_spec
+from server.jobs.pipeline import IngestOptions
+from server.jobs.progress import JobProgress
+from server.jobs.store import PUBLISHED, JobRecord, JobStore
+from server.media.model import Chunk, MediaInfo, Rendition
+from server.paths import DataDir
+from tests.conftest import generate_clip
+from tests.jobs.helpers import cli, events
+
+pytestmark = pytest.mark.timeout(600)
+
+OPTIONS = {"preset": "ultrafast", "min_chunk_seconds": 1, "workers": 2}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    dask = DaskCluster(tmp_path_factory.mktemp("dask"), workers=2).start()
+    try:
+        yield dask
+    finally:
+        pids = dask.pids
+        dask.stop()
+        assert not [pid for pid in pids if pid_alive(pid)], "a Dask process outlived the cluster"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_clip(tmp_path_factory.mktemp("clip") / "title.mp4", seconds=20, size="640x360")
+
+
+@pytest.fixture(scope="module")
+def local_title(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> tuple[Path, JobRecord]:
+    """The same title encoded by the local executor: what every Dask encode must equal."""
+    root = tmp_path_factory.mktemp("local")
+    return root, ingest(root, clip, "local")
+
+
+def ingest(root: Path, clip: Path, executor: str, report: Callable[[JobProgress], None] | None = None,
+           stop: threading.Event | None = None) -> JobRecord:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MINIFLIX_EXECUTOR", executor)
+        with Engine.open(str(root)) as engine:
+            pipeline = engine.ingest(IngestOptions.from_settings(**OPTIONS))
+            return pipeline.run(pipeline.create_job(clip), report=report, stop=stop)
+
+
+def integrity(root: Path, job: JobRecord) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((root / "origin" / job.result["integrity"]).read_text())
+    return report
+
+
+def segment_durations(root: Path, job: JobRecord) -> dict[str, list[float]]:
+    title = root / "origin" / Path(job.result["master"]).parent
+    return {r["name"]: [s.duration for s in m3u8.load(str(title / "cmaf" / r["name"] / "playlist.m3u8")).segments]
+            for r in job.result["renditions"]}
+
+
+def top_rung_psnr(root: Path, job: JobRecord, source: Path) -> float:
+    """Mean PSNR (dB) of the published top rung (its HLS playlist) against the source."""
+    top = job.result["renditions"][0]
+    playlist = root / "origin" / Path(job.result["master"]).parent / "cmaf" / top["name"] / "playlist.m3u8"
+    graph = f"[1:v]scale={top['width']}:{top['height']}:flags=lanczos,format=yuv420p[ref];[0:v][ref]psnr"
+    log = subprocess.run(["ffmpeg", "-hide_banner", "-i", str(playlist), "-i", str(source),
+                          "-filter_complex", graph, "-f", "null", "-"],
+                         check=True, capture_output=True, text=True).stderr
+    return float(log.rsplit("average:", 1)[1].split()[0])
+
+
+def chunk_events(root: Path, kind: str) -> list[dict[str, Any]]:
+    return [e for e in events(root, "encode") if e["type"] == kind and e["task"].startswith("chunk-")]
+
+
+def ffmpeg_under(cluster: DaskCluster, index: int) -> list[psutil.Process]:
+    process = cluster.worker_processes[index]
+    if process is None or process.poll() is not None:
+        return []
+    return [c for c in psutil.Process(process.pid).children(recursive=True) if c.name() == "ffmpeg"]
+
+
+def mid_chunk(progress: JobProgress) -> bool:
+    return any(0.15 <= f < 0.8 for n, f in progress.tasks.items() if n.startswith("chunk-"))
+
+
+def test_a_chunk_task_is_plain_data_that_pickles() -> None:
+    """What a worker on another machine receives: no closure, no threading.Event."""
+    info = MediaInfo(Path("/in/title.mp4"), 10, 20.0, "mov", None, None)
+    work = ChunkWork("v1", info, Chunk(3, 8.0, 4.0, 100), (Rendition("360p", 640, 360, 800, 1600),),
+                     4.0, "veryfast", "/in/title.mp4", "/work/v1")
+    assert pickle.loads(pickle.dumps(work)) == work
+    spec = chunk_spec(work)
+    assert spec.name == "chunk-0003" and pickle.loads(pickle.dumps(spec.run)).args == (work,)
+    assert work.outputs() == ["chunks/360p/chunk_00003.mp4"]
+
+
+def test_two_dask_workers_publish_the_title_the_local_executor_makes(
+        cluster: DaskCluster, clip: Path, local_title: tuple[Path, JobRecord], tmp_path: Path) -> None:
+    local_root, local_job = local_title
+    job = ingest(tmp_path, clip, cluster.executor_setting)
+    assert job.state == PUBLISHED, job.error
+    assert integrity(tmp_path, job) == integrity(local_root, local_job)
+    assert integrity(tmp_path, job)["ok"]
+    assert segment_durations(tmp_path, job) == segment_durations(local_root, local_job)
+    assert abs(top_rung_psnr(tmp_path, job, clip) - top_rung_psnr(local_root, local_job, clip)) <= 0.1
+    done = chunk_events(tmp_path, "task_done")
+    assert len(done) == len(local_job_chunks(local_root)) >= 2
+    assert {e["worker"] for e in done} <= {"worker-0", "worker-1"}, "each chunk names its worker"
+    assert chunk_events(tmp_path, "task_progress"), "the workers' progress never reached the job"
+    assert not (tmp_path / "origin" / "work").exists(), "the job's work objects stayed in the origin"
+    assert not [p for i in range(2) for p in cluster.scratch(i).rglob(job.video_id)]
+
+
+def local_job_chunks(root: Path) -> list[dict[str, Any]]:
+    return chunk_events(root, "task_done")
+
+
+def test_a_worker_killed_mid_chunk_loses_nothing(
+        cluster: DaskCluster, clip: Path, local_title: tuple[Path, JobRecord], tmp_path: Path) -> None:
+    killed: list[int] = []
+
+    def kill_a_busy_worker(progress: JobProgress) -> None:
+        if killed or not mid_chunk(progress):
+            return
+        busy = [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)]
+        if busy:
+            killed.append(busy[0])
+            cluster.kill_worker(busy[0])
+
+    try:
+        job = ingest(tmp_path, clip, cluster.executor_setting, report=kill_a_busy_worker)
+    finally:
+        for index in killed:
+            cluster.restart_worker(index)
+    assert killed, "no worker was ever seen encoding"
+    assert job.state == PUBLISHED, job.error
+    assert integrity(tmp_path, job) == integrity(local_title[0], local_title[1])
+    dead = cluster.worker_name(killed[0])
+    again = {e["task"] for e in chunk_events(tmp_path, "task_started") if e["attempt"] == 2}
+    assert again, "no chunk was started again after its worker died"
+    assert {e["worker"] for e in chunk_events(tmp_path, "task_done") if e["task"] in again} == \
+        {cluster.worker_name(1 - killed[0])}, f"a chunk of {dead} was not finished by the other worker"
+
+
+def test_a_stop_kills_the_workers_ffmpeg(cluster: DaskCluster, clip: Path, tmp_path: Path) -> None:
+    stop = threading.Event()
+    running: list[int] = []
+
+    def stop_mid_chunk(progress: JobProgress) -> None:
+        if mid_chunk(progress) and not stop.is_set():
+            running.extend(p.pid for i in range(cluster.workers) for p in ffmpeg_under(cluster, i))
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        ingest(tmp_path, clip, cluster.executor_setting, report=stop_mid_chunk, stop=stop)
+    assert running, "the stop came before any worker ran ffmpeg"
+    assert not [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)], "a worker's ffmpeg lives on"
+    assert not [pid for pid in running if pid_alive(pid)]
+
+
+def test_an_unreachable_scheduler_is_named_before_any_work(tmp_path: Path, clip: Path) -> None:
+    setting = f"dask://127.0.0.1:{free_port()}"
+    run = cli("ingest", str(clip), "--data-dir", str(tmp_path / "d"), "--json",
+              env={"MINIFLIX_EXECUTOR": setting})
+    assert run.returncode == 2, run.stderr
+    assert f"MINIFLIX_EXECUTOR='{setting}'" in run.stderr and "no Dask scheduler answers" in run.stderr
+    assert JobStore(DataDir.resolve(tmp_path / "d").jobs_db).list() == []
+    assert not any((tmp_path / "d" / "work").iterdir())
