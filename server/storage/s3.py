@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -34,6 +35,7 @@ POINTERS = ".pointers"
 TRASH = ".trash"
 POINTER_TTL_S = 1.0          # how long a reader trusts a pointer it fetched (a republish shows after it)
 DEFAULT_TRASH_AGE_S = 7 * 86400
+UPLOAD_WORKERS = 8           # a title is many small segments: uploads overlap their round trips
 
 
 @dataclass(frozen=True)
@@ -250,32 +252,40 @@ class S3BlobStore:
 
 
 class S3Staging:
-    """One publish of a title: files go up under a new generation (multipart for big ones, with
-    retries), `commit` checks each against the bucket and then writes the pointer, last."""
+    """One publish of a title: files go up under a new generation, `UPLOAD_WORKERS` at a time
+    (multipart for big ones, with retries), each checked against the bucket (size) once up;
+    `commit` waits for them all and then writes the pointer, last."""
 
     def __init__(self, store: S3BlobStore, prefix: str) -> None:
         self.store, self.prefix = store, prefix
         self.generation = new_generation()
-        self.sizes: dict[str, int] = {}
+        self._pool = ThreadPoolExecutor(UPLOAD_WORKERS, thread_name_prefix="s3-upload")
+        self._uploads: dict[str, Future[tuple[int, str]]] = {}
 
     def add_file(self, rel: str, local: Path) -> None:
+        """Start uploading `local` as `rel`; a failure surfaces at `commit`."""
         rel = safe_key(rel)
-        self.store.s3.upload(local, f"{self.prefix}/{self.generation}/{rel}")
-        self.sizes[rel] = local.stat().st_size
+        self._uploads[rel] = self._pool.submit(self._upload, rel, local, local.stat().st_size)
 
     def commit(self) -> None:
-        """Verify every object in the bucket (size), flip the pointer, then drop the old generation."""
-        objects = {rel: self._verified(rel, size) for rel, size in self.sizes.items()}
+        """Wait for every upload, flip the pointer, then drop the replaced generation."""
+        try:
+            objects = {rel: upload.result() for rel, upload in self._uploads.items()}
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         old = self.store._manifest(self.prefix, fresh=True)
         self.store._write_pointer(Manifest(self.prefix, self.generation, time.time(), objects))
         if old is not None and old.generation != self.generation:
             self._drop(old.generation)
 
     def abort(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._drop(self.generation)
 
-    def _verified(self, rel: str, size: int) -> tuple[int, str]:
-        stat = self.store.s3.head(f"{self.prefix}/{self.generation}/{rel}", f"{self.prefix}/{rel}")
+    def _upload(self, rel: str, local: Path, size: int) -> tuple[int, str]:
+        key = f"{self.prefix}/{self.generation}/{rel}"
+        self.store.s3.upload(local, key)
+        stat = self.store.s3.head(key, f"{self.prefix}/{rel}")
         if stat.size != size:
             raise StoreUnavailable(f"{self.prefix}/{rel} is {stat.size} bytes in the bucket, not {size}.",
                                    hint="run the ingest again")

@@ -138,7 +138,7 @@ class S3Client:
         """Upload a file (multipart when big), retried with backoff; then it is in the bucket whole."""
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
-                self.client.upload_file(str(local), self.bucket, key, Config=self.transfer)
+                self._upload_once(local, key)
                 return
             except (BotoCoreError, ClientError, boto3.exceptions.S3UploadFailedError) as exc:
                 if attempt == UPLOAD_ATTEMPTS - 1:
@@ -146,6 +146,14 @@ class S3Client:
                 wait = BACKOFF_S * 2 ** attempt * (1 + random.random())
                 log.warning("upload of %s failed (%s); retrying in %.2f s", key, exc, wait)
                 time.sleep(wait)
+
+    def _upload_once(self, local: Path, key: str) -> None:
+        """One PUT for a small file; boto3's transfer manager (parts in parallel) for a big one."""
+        if local.stat().st_size < MULTIPART_BYTES:
+            with local.open("rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        else:
+            self.client.upload_file(str(local), self.bucket, key, Config=self.transfer)
 
     def delete(self, keys: list[str]) -> None:
         for i in range(0, len(keys), DELETE_BATCH):

@@ -109,8 +109,8 @@ def test_an_aborted_publish_and_a_killed_ones_leftovers_are_removed(
     aborted = s3_store.stage("videos/v1")
     aborted.add_file("master.m3u8", folder / "master.m3u8")
     aborted.abort()
-    killed = s3_store.stage("videos/v1")          # as a process killed mid-upload leaves it
-    killed.add_file("master.m3u8", folder / "master.m3u8")
+    # a generation with no pointer, as a process killed mid-upload leaves it
+    s3_store.s3.upload(folder / "master.m3u8", "videos/v1/@20260101T000000-deadbeef/master.m3u8")
     before = len(bucket_keys(seaweed, s3_url))
     assert s3_store.discard_stale_staging(lambda video_id: video_id == "v1") == ()
     assert s3_store.discard_stale_staging(lambda video_id: False) == ("v1",)
