@@ -72,6 +72,7 @@ class BlobStore(Protocol):
     def list(self, prefix: str) -> Iterator[str]: ...
     def exists(self, key: str) -> bool: ...
     def size(self, prefix: str) -> int: ...
+    def delete(self, prefix: str) -> int: ...
     def stage(self, prefix: str) -> Staging: ...
     def trash(self, prefix: str) -> str: ...
     def restore(self, token: str, prefix: str) -> None: ...
@@ -213,6 +214,17 @@ class LocalBlobStore:
     def size(self, prefix: str) -> int:
         """Bytes of every object under `prefix` (0 when nothing is there)."""
         return sum(self.stat(key).size for key in self.list(prefix))
+
+    def delete(self, prefix: str) -> int:
+        """Remove every object under `prefix` at once (scratch such as `work/<job>`; a title goes
+        to the trash instead); returns how many went."""
+        if safe_key(prefix).split("/")[0] == TITLE_PREFIX:
+            raise InvalidRequest(f"Refused to delete {prefix!r}: titles go to the trash (`trash`).")
+        folder = self.path(prefix)
+        count = sum(1 for _ in self.list(prefix))
+        if folder.exists():
+            _remove(folder)
+        return count
 
     def stage(self, prefix: str) -> LocalStaging:
         """A staging dir for `prefix` on the store's disk; its files appear together on commit."""

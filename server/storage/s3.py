@@ -117,7 +117,7 @@ class S3BlobStore:
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)
-        except NotFound:
+        except (NotFound, Forbidden):
             return False
         return True
 
@@ -154,6 +154,16 @@ class S3BlobStore:
         size = self.s3.head(manifest.physical(rel), key).size
         self._write_pointer(Manifest(prefix, manifest.generation, time.time(),
                                      {**manifest.objects, rel: (size, etag)}))
+
+    def delete(self, prefix: str) -> int:
+        """Remove every object under `prefix` (scratch such as `work/<job>`); a title is refused:
+        it goes to the trash, so a delete can be undone."""
+        prefix = safe_key(prefix)
+        if title_split(prefix) is not None or prefix == TITLE_PREFIX:
+            raise InvalidRequest(f"Refused to delete {prefix!r}: titles go to the trash (`trash`).")
+        keys = list(self.s3.keys(prefix + "/"))
+        self.s3.delete(keys)
+        return len(keys)
 
     def stage(self, prefix: str) -> S3Staging:
         return S3Staging(self, title_key(prefix))

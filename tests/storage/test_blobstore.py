@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, InvalidRequest, NotFound
 from server.storage.blobstore import LocalBlobStore, safe_key, title_prefix
 
 
@@ -66,3 +66,16 @@ def test_discard_stale_staging_removes_only_what_no_build_uses(tmp_path: Path) -
     (stale / "cmaf" / "seg.m4s").write_bytes(b"x")
     assert store.discard_stale_staging(lambda name: name == "vlive") == ("v-old",)
     assert not stale.exists() and live.is_dir()
+
+
+def test_delete_removes_a_scratch_prefix_whole(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    for n in range(3):
+        store.put(f"work/j1/chunk-{n}.mp4", b"chunk")
+    store.put("work/j2/chunk-0.mp4", b"other job")
+    assert store.delete("work/j1") == 3
+    assert list(store.list("work")) == ["work/j2/chunk-0.mp4"]
+    store.put("videos/v1/master.m3u8", b"#EXTM3U\n")
+    with pytest.raises(InvalidRequest):
+        store.delete("videos/v1")
+    assert store.exists("videos/v1/master.m3u8")

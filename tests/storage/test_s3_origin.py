@@ -12,7 +12,7 @@ import pytest
 from server.cluster.process import free_port
 from server.cluster.seaweed import SeaweedServer
 from server.engine import Engine
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, InvalidRequest, NotFound
 from server.paths import DataDir
 from server.registry import BadSetting
 from server.storage.s3 import S3BlobStore, open_s3_origin
@@ -85,6 +85,7 @@ def test_keys_cannot_reach_staging_pointers_or_generations(s3_store: S3BlobStore
     for key in (".pointers/videos/v1", ".trash/x", "videos/../.pointers/videos/v1"):
         with pytest.raises(Forbidden):
             s3_store.read(key)
+        assert not s3_store.exists(key)
 
 
 def test_delete_goes_to_the_trash_and_undo_brings_the_title_back(s3_store: S3BlobStore,
@@ -161,3 +162,16 @@ def test_ingest_with_a_bad_s3_setting_stops_before_any_work(s3_url: str, monkeyp
 def test_origin_url_is_parsed_and_checked(s3_url: str) -> None:
     with pytest.raises(Exception, match="unknown option"):
         open_s3_origin(s3_url + "&colour=blue", None)
+
+
+def test_scratch_objects_are_deleted_by_prefix_but_titles_only_go_to_the_trash(
+        s3_store: S3BlobStore, tmp_path: Path) -> None:
+    publish(s3_store, title_files(tmp_path / "one", "one"))
+    for n in range(3):
+        s3_store.put(f"work/j1/chunk-{n}.mp4", b"chunk")
+    s3_store.put("work/j2/chunk-0.mp4", b"other job")
+    assert s3_store.delete("work/j1") == 3
+    assert list(s3_store.list("work")) == ["work/j2/chunk-0.mp4"]
+    with pytest.raises(InvalidRequest):
+        s3_store.delete("videos/v1")
+    assert s3_store.exists("videos/v1/master.m3u8")
