@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from server.jobs.chunk_work import ChunkWork, run_chunk
 from server.media.progress import ProgressUpdate
 from server.storage.blobstore import COPY_CHUNK, BlobStore
 
-STOP_POLL_S = 0.5
+STOP_POLL_S = 0.2
 _source_lock = threading.Lock()  # one copy of a source per worker process, however many threads
 
 
@@ -97,8 +98,8 @@ def encode_on_worker(work: ChunkWork, store: StoreRef, channel: RunChannel) -> d
     out_dir = scratch / work.name
     try:
         local = work.at(str(fetch_source(blobs, work.source, scratch)), str(out_dir))
-        with _StopWatch(channel) as stop:
-            run_chunk(local, _progress_sender(worker, channel.topic, work.name), stop, 1)
+        progress = _progress_sender(worker, channel.topic, work.name)
+        _run_stoppable(channel, lambda stop: run_chunk(local, progress, stop, 1))
         keys = [f"{work.output}/{rel}" for rel in work.outputs()]
         for rel, key in zip(work.outputs(), keys, strict=True):
             with (Path(local.output) / rel).open("rb") as data:
@@ -138,27 +139,26 @@ def _progress_sender(worker: Any, topic: str, task: str) -> Any:
     return send
 
 
-class _StopWatch:
-    """A local `threading.Event` set when the run's cluster-wide stop event is set (polled)."""
+def _run_stoppable(channel: RunChannel, run: Callable[[threading.Event], None]) -> None:
+    """`run(stop)` on a helper thread while this (the task's) thread polls the run's cluster-wide
+    stop event and sets `stop` when it is set: a Dask event only works on a task's own thread."""
+    from distributed import Event
 
-    def __init__(self, channel: RunChannel) -> None:
-        from distributed import Event
+    remote, stop = Event(channel.stop_event), threading.Event()
+    errors: list[BaseException] = []
 
-        self.remote = Event(channel.stop_event)
-        self.local, self.ended = threading.Event(), threading.Event()
+    def body() -> None:
+        try:
+            run(stop)
+        except BaseException as exc:  # raised again on the task's thread, below
+            errors.append(exc)
 
-    def __enter__(self) -> threading.Event:
-        threading.Thread(target=self._watch, name="stop-watch", daemon=True).start()
-        return self.local
-
-    def __exit__(self, *exc: object) -> None:
-        self.ended.set()
-
-    def _watch(self) -> None:
-        while not self.ended.is_set():
-            try:
-                if self.remote.wait(STOP_POLL_S):
-                    self.local.set()
-                    return
-            except Exception:  # the scheduler went away: the worker ends with it
-                return
+    encoder = threading.Thread(target=body, name="encode", daemon=True)
+    encoder.start()
+    while encoder.is_alive():
+        if remote.wait(STOP_POLL_S):
+            stop.set()
+            break
+    encoder.join()
+    if errors:
+        raise errors[0]

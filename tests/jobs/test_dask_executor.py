@@ -100,8 +100,8 @@ def ffmpeg_under(cluster: DaskCluster, index: int) -> list[psutil.Process]:
     return [c for c in psutil.Process(process.pid).children(recursive=True) if c.name() == "ffmpeg"]
 
 
-def mid_chunk(progress: JobProgress) -> bool:
-    return any(0.15 <= f < 0.8 for n, f in progress.tasks.items() if n.startswith("chunk-"))
+def mid_chunk(progress: JobProgress, low: float = 0.15, high: float = 0.8) -> bool:
+    return any(low <= f < high for n, f in progress.tasks.items() if n.startswith("chunk-"))
 
 
 def test_a_chunk_task_is_plain_data_that_pickles() -> None:
@@ -166,15 +166,20 @@ def test_a_worker_killed_mid_chunk_loses_nothing(
 def test_a_stop_kills_the_workers_ffmpeg(cluster: DaskCluster, clip: Path, tmp_path: Path) -> None:
     stop = threading.Event()
     running: list[int] = []
+    last: dict[str, float] = {}
 
     def stop_mid_chunk(progress: JobProgress) -> None:
-        if mid_chunk(progress) and not stop.is_set():
+        last.update(progress.tasks)
+        if mid_chunk(progress, 0.1, 0.5) and not stop.is_set():
             running.extend(p.pid for i in range(cluster.workers) for p in ffmpeg_under(cluster, i))
             stop.set()
 
     with pytest.raises(Cancelled):
         ingest(tmp_path, clip, cluster.executor_setting, report=stop_mid_chunk, stop=stop)
     assert running, "the stop came before any worker ran ffmpeg"
+    # ffmpeg's last report of a whole chunk says 99.5%; a stopped one ends far before that
+    assert not [n for n, f in last.items() if n.startswith("chunk-") and f >= 0.9], \
+        "a chunk encoding when the stop came ran on to its end"
     assert not [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)], "a worker's ffmpeg lives on"
     assert not [pid for pid in running if pid_alive(pid)]
 
