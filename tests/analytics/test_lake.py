@@ -37,7 +37,7 @@ def lake_rows(path: Path, topic: str) -> list[tuple[int, int]]:
     if not found:
         return []
     sql = f"SELECT log_partition, log_offset FROM read_parquet({found}) ORDER BY ALL"
-    return [tuple(r) for r in duckdb.sql(sql).fetchall()]
+    return [tuple(r) for r in duckdb.execute(sql).fetchall()]
 
 
 def log_rows(log: EventLog, topic: str) -> list[tuple[int, int]]:
@@ -52,10 +52,10 @@ def test_files_are_partitioned_by_topic_and_hour_with_the_documented_columns(
     cdn = lake.visible_parts(path, "cdn")
     assert [p.path.relative_to(path).parent.as_posix() for p in cdn] == ["topic=cdn/hour=2023-11-14T22"]
     assert cdn[0].path.name == lake.part_name(cdn[0].partition, 0, 2)
-    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{cdn[0].path}', "
+    described = duckdb.execute(f"DESCRIBE SELECT * FROM read_parquet('{cdn[0].path}', "
                            "hive_partitioning = false)").fetchall()
     assert [(r[0], r[1]) for r in described] == [(c.name, c.type) for c in lake.columns("cdn")]
-    hit = duckdb.sql(f"SELECT log_key, type, bytes, value FROM read_parquet('{cdn[0].path}') "
+    hit = duckdb.execute(f"SELECT log_key, type, bytes, value FROM read_parquet('{cdn[0].path}') "
                      "ORDER BY log_offset LIMIT 1").fetchall()[0]
     assert hit[:3] == ("edge-a", "hit", 1000) and json.loads(hit[3])["object"] == "videos/v1/x.m4s"
     for topic in lake.TOPICS:  # every event once, the encode progress ticks included

@@ -38,7 +38,7 @@ def assert_visible_files_whole(path: Path) -> None:
     """Each visible file opens and holds exactly the log range its name says (of one partition)."""
     for topic in lake.TOPICS:
         for part in lake.visible_parts(path, topic):
-            got = duckdb.sql(f"SELECT MIN(log_offset), MAX(log_offset), COUNT(DISTINCT log_partition), "
+            got = duckdb.execute(f"SELECT MIN(log_offset), MAX(log_offset), COUNT(DISTINCT log_partition), "
                              f"MIN(log_partition) FROM read_parquet('{part.path}')").fetchall()[0]
             assert got == (part.first, part.last, 1, part.partition), part.path
 

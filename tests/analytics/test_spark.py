@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+from pyspark.sql import SparkSession
 
 from server.analytics import lake_views, results, spark
 from server.analytics.lake_archiver import Archiver
@@ -21,6 +23,7 @@ from tests.analytics.lake_scenario import VARIANTS, publish_generated
 from tests.jobs.helpers import cli
 
 SPARK_QUERIES = [q for q in QUERIES if q not in lake_views.DUCKDB_ONLY_QUERIES]
+CASES: list[tuple[str, dict[str, Any]]] = [(q, {}) for q in SPARK_QUERIES] + VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +39,14 @@ def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def session() -> Iterator[object]:
+def session() -> Iterator[SparkSession]:
     with spark.session("local[2]", app="miniflix-tests") as started:
         yield started
 
 
 @pytest.fixture(scope="module")
-def on_spark(session: object, generated_lake: Path) -> object:
-    spark.attach(session, generated_lake)  # type: ignore[arg-type]
+def on_spark(session: SparkSession, generated_lake: Path) -> SparkSession:
+    spark.attach(session, generated_lake)
     return session
 
 
@@ -53,13 +56,13 @@ def on_duckdb(generated_lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield lake_views.attach_duckdb(conn, generated_lake)
 
 
-@pytest.mark.parametrize(("name", "params"), [(q, {}) for q in SPARK_QUERIES] + VARIANTS,
+@pytest.mark.parametrize(("name", "params"), CASES,
                          ids=[q for q in SPARK_QUERIES] + [f"{q}-{i}" for i, (q, _) in enumerate(VARIANTS)])
-def test_spark_equals_duckdb_on_the_lake(on_spark: object, on_duckdb: duckdb.DuckDBPyConnection,
+def test_spark_equals_duckdb_on_the_lake(on_spark: SparkSession, on_duckdb: duckdb.DuckDBPyConnection,
                                          name: str, params: dict[str, object]) -> None:
     expected = results.run(on_duckdb, name, **params)
     assert expected.rows, f"{name} {params}: the generated lake should give rows"
-    assert_same_rows(expected, spark.run(on_spark, name, **params), f"{name} {params}")  # type: ignore[arg-type]
+    assert_same_rows(expected, spark.run(on_spark, name, **params), f"{name} {params}")
 
 
 def test_every_query_but_the_json_one_runs_on_spark() -> None:
@@ -68,21 +71,21 @@ def test_every_query_but_the_json_one_runs_on_spark() -> None:
         lake_views.spark_sql(QUERIES["library_overview"], {})
 
 
-def test_an_empty_lake_gives_no_rows_in_either_engine(session: object, generated_lake: Path,
+def test_an_empty_lake_gives_no_rows_in_either_engine(session: SparkSession, generated_lake: Path,
                                                       tmp_path: Path) -> None:
     (tmp_path / "lake").mkdir()
-    spark.attach(session, tmp_path / "lake")  # type: ignore[arg-type]
+    spark.attach(session, tmp_path / "lake")
     try:
         with duckdb.connect() as conn:
             lake_views.attach_duckdb(conn, tmp_path / "lake")
             for name in SPARK_QUERIES:
-                assert_same_rows(results.run(conn, name), spark.run(session, name), name)  # type: ignore[arg-type]
+                assert_same_rows(results.run(conn, name), spark.run(session, name), name)
     finally:  # the module's other tests read the generated lake
-        spark.attach(session, generated_lake)  # type: ignore[arg-type]
+        spark.attach(session, generated_lake)
 
 
-def test_a_quote_in_a_parameter_is_data_not_sql(on_spark: object) -> None:
-    rows = spark.run(on_spark, "title_engagement", video_id="v1' OR '1'='1")  # type: ignore[arg-type]
+def test_a_quote_in_a_parameter_is_data_not_sql(on_spark: SparkSession) -> None:
+    rows = spark.run(on_spark, "title_engagement", video_id="v1' OR '1'='1")
     assert rows.rows == []
 
 
