@@ -74,6 +74,7 @@ TOPICS = tuple(TOPIC_COLUMNS)
 
 PART = re.compile(r"^part-p(\d+)-(\d+)-(\d+)\.parquet$")
 HOUR_FORMAT = "%Y-%m-%dT%H"
+LAST_HOUR_S = 253_402_297_200  # 9999-12-31T23:00 UTC, the last hour a folder name can say
 CHECKPOINT = "_archived.json"
 
 

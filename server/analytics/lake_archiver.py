@@ -20,7 +20,7 @@ import duckdb
 
 from server import config
 from server.analytics import lake
-from server.errors import Conflict
+from server.errors import Conflict, InvalidRequest
 from server.events.log import EventLog
 from server.events.model import Event
 from server.paths import DataDir
@@ -76,6 +76,11 @@ class Archiver:
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = _take_lock(self.path)
         self._checkpoint = lake.read_checkpoint(self.path)
+        if not self._checkpoint and any(lake.all_parts(self.path, t) for t in lake.TOPICS):
+            self.close()
+            raise InvalidRequest(f"The lake {self.path} has files but no checkpoint ({lake.CHECKPOINT}), "
+                                 "so what is in it cannot be told from what is not.",
+                                 hint="restore the checkpoint, or move the lake away and archive again")
         swept = lake.sweep(self.path, self._checkpoint)
         if swept:
             log.info("lake: removed %d files a crash left behind", swept)
@@ -179,14 +184,15 @@ def _write_topic(conn: duckdb.DuckDBPyConnection, path: Path, topic: str, events
 
 def _staging_sql(topic: str) -> str:
     """A temp table `staged` of the topic's typed columns plus `hour_n` (hours since the epoch, by
-    event time, or log time for an event without one)."""
+    event time; by log time for an event without one, or with one no calendar has, e.g. in ms)."""
     typed = lake.TOPIC_COLUMNS[topic]
     struct = ", ".join(f'"{c.source}":"{"JSON" if c.json else c.type}"' for c in typed)
     fields = ", ".join((f'CAST(j."{c.source}" AS VARCHAR)' if c.json else f'j."{c.source}"') + f" AS {c.name}"
                        for c in typed)
     return f"""
 CREATE OR REPLACE TEMP TABLE staged AS
-SELECT *, CAST(FLOOR(COALESCE(happened_at, log_time) / 3600) AS BIGINT) AS hour_n FROM (
+SELECT *, CAST(FLOOR(CASE WHEN happened_at >= 0 AND happened_at < {lake.LAST_HOUR_S} THEN happened_at
+                          ELSE log_time END / 3600) AS BIGINT) AS hour_n FROM (
     SELECT log_partition, log_offset, log_key, log_time, value, {fields}
     FROM (SELECT *, from_json(value, '{{{struct}}}') AS j FROM (
         SELECT unnest(CAST($p AS INTEGER[])) AS log_partition, unnest(CAST($o AS BIGINT[])) AS log_offset,

@@ -14,7 +14,7 @@ from server.analytics import lake, lake_views, results
 from server.analytics.lake_archiver import Archiver
 from server.analytics.queries import QUERIES
 from server.analytics.service import AnalyticsService
-from server.errors import Conflict
+from server.errors import Conflict, InvalidRequest
 from server.events.log import EventLog
 from server.paths import DataDir
 from tests.analytics.conftest import T0, publish_scenario
@@ -164,3 +164,27 @@ def test_cli_says_when_there_is_no_lake(data: DataDir, log: EventLog) -> None:
     done = cli("analytics", "views", "--source", "lake", "--data-dir", str(data.root))
     assert done.returncode == 1
     assert "No lake at" in done.stderr and "analytics archive --once" in done.stderr
+
+
+def test_an_event_time_no_calendar_has_goes_by_log_time(data: DataDir, log: EventLog) -> None:
+    log.publish("cdn", "edge-a", {"type": "hit", "edge": "edge-a", "bytes": 1, "at": T0 * 1000})  # ms
+    path = data.root / "lake"
+    archived(log, path).close()
+    (part,) = lake.visible_parts(path, "cdn")
+    stored_at = log.poll("check", ["cdn"], timeout=0)[0].timestamp
+    assert part.hour == lake.hour_name(int(stored_at // 3600))
+    assert lake_rows(path, "cdn") == log_rows(log, "cdn")
+
+
+def test_a_lake_without_its_checkpoint_is_refused_not_emptied(data: DataDir, log: EventLog) -> None:
+    publish_scenario(log)
+    path = data.root / "lake"
+    archived(log, path).close()
+    (path / lake.CHECKPOINT).unlink()
+    kept = lake.all_parts(path, "playback")
+    with pytest.raises(InvalidRequest, match="no checkpoint"):
+        Archiver(log, path).open()
+    assert lake.all_parts(path, "playback") == kept
+    second = Archiver(log, path)  # the refused one let go of the lake
+    with pytest.raises(InvalidRequest):
+        second.open()
