@@ -127,6 +127,7 @@ class _Run:
         self.channel = RunChannel.new()
         self.events: queue.SimpleQueue[tuple[float, dict[str, Any]]] = queue.SimpleQueue()
         self.sources: dict[str, str] = {}   # video id → its source's key in the store
+        self.tail: set[str] = set()         # the chunks submitted last, given more threads
         self.starts: dict[str, int] = {}
         self.failures: dict[str, int] = {}
         self.outcome = RunOutcome()
@@ -142,6 +143,7 @@ class _Run:
                 if task.work is not None and task.work.job not in self.sources:
                     self.sources[task.work.job] = self._put_source(task.work)
             # longest first, as the pipeline ordered them: a higher priority runs earlier
+            self.tail = set(t.name for t in tasks[-self._width():])
             futures = {self._submit(t, len(tasks) - i): t for i, t in enumerate(tasks)}
             self._follow(futures, stop_event)
         finally:
@@ -168,8 +170,14 @@ class _Run:
         assert work is not None
         remote = work.at(self.sources[work.job], _prefix(work.job))
         key = f"{work.name}-{self.channel.run_id}-{uuid.uuid4().hex[:6]}"
-        return self.client.submit(encode_on_worker, remote, self.ref, self.channel, key=key,
+        threads = self._width() if task.name in self.tail else 1
+        return self.client.submit(encode_on_worker, remote, self.ref, self.channel, threads, key=key,
                                   priority=priority, pure=False)
+
+    def _width(self) -> int:
+        """How many workers the cluster has: the last that many chunks get that many threads each,
+        as on the local executor (while they drain, a worker without work would idle its core)."""
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def _follow(self, futures: dict[Any, TaskSpec], stop_event: Any) -> None:
         while futures:
@@ -187,7 +195,12 @@ class _Run:
         self._drain(0)
         if future.status == "finished":
             result = future.result()
+            fetched = time.monotonic()
             self._fetch(task, result["keys"])
+            cost = {k: round(float(result[k]), 3) for k in ("source_s", "encode_s", "put_s")}
+            cost["fetch_s"] = round(time.monotonic() - fetched, 3)
+            log.info("%s on %s: %s", task.name, result["worker"], cost,
+                     extra={"chunk_cost": {"task": task.name, "worker": result["worker"], **cost}})
             self.listener.done(task.name, float(result["wall_s"]), worker=str(result["worker"]))
             self.outcome.done.append(task.name)
             return False

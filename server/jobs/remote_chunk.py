@@ -10,6 +10,7 @@ a cluster-wide stop event kills the ffmpeg of a cancelled job.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import threading
 import time
@@ -84,31 +85,38 @@ class RunChannel:
         return f"{self.run_id}-stop"
 
 
-def encode_on_worker(work: ChunkWork, store: StoreRef, channel: RunChannel) -> dict[str, Any]:
+def encode_on_worker(work: ChunkWork, store: StoreRef, channel: RunChannel,
+                     threads: int = 1) -> dict[str, Any]:
     """Encode `work` (source and output are origin keys) in this worker's scratch dir and put its
-    chunk files into the store; returns the worker's name, the wall time and the output keys."""
+    chunk files into the store; returns the worker's name, the wall time and the output keys.
+    `threads` > 1 for the last chunks of a job, as the local executor gives them (spare cores)."""
     from distributed import get_worker
 
     worker = get_worker()
     name = str(worker.name)
-    began = time.monotonic()
     worker.log_event(channel.topic, {"kind": "started", "task": work.name, "worker": name})
     blobs = store.open()
     scratch = Path(worker.local_directory) / "miniflix" / work.job
     out_dir = scratch / work.name
+    marks = [time.monotonic()]   # began, source here, encoded, put: the costs the bench reports
     try:
         local = work.at(str(fetch_source(blobs, work.source, scratch)), str(out_dir))
+        marks.append(time.monotonic())
         progress = _progress_sender(worker, channel.topic, work.name)
-        _run_stoppable(channel, lambda stop: run_chunk(local, progress, stop, 1))
+        _run_stoppable(channel, lambda stop: run_chunk(local, progress, stop, threads))
+        marks.append(time.monotonic())
         keys = [f"{work.output}/{rel}" for rel in work.outputs()]
         for rel, key in zip(work.outputs(), keys, strict=True):
             with (Path(local.output) / rel).open("rb") as data:
                 blobs.put(key, data)
+        marks.append(time.monotonic())
     except MiniflixError as exc:
         raise ChunkFailed(f"{exc.message} (on {name})") from None
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    return {"worker": name, "wall_s": time.monotonic() - began, "keys": keys}
+    source_s, encode_s, put_s = (b - a for a, b in itertools.pairwise(marks))
+    return {"worker": name, "wall_s": marks[-1] - marks[0], "keys": keys, "source_s": source_s,
+            "encode_s": encode_s, "put_s": put_s}
 
 
 def forget_job(job: str, dask_worker: Any = None) -> None:

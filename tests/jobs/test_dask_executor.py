@@ -74,8 +74,9 @@ def integrity(root: Path, job: JobRecord) -> dict[str, Any]:
 
 def segment_durations(root: Path, job: JobRecord) -> dict[str, list[float]]:
     title = root / "origin" / Path(job.result["master"]).parent
-    return {r["name"]: [s.duration for s in m3u8.load(str(title / "cmaf" / r["name"] / "playlist.m3u8")).segments]
-            for r in job.result["renditions"]}
+    playlists = {r["name"]: m3u8.load(str(title / "cmaf" / r["name"] / "playlist.m3u8"))
+                 for r in job.result["renditions"]}
+    return {name: [s.duration for s in playlist.segments] for name, playlist in playlists.items()}
 
 
 def top_rung_psnr(root: Path, job: JobRecord, source: Path) -> float:
@@ -125,15 +126,11 @@ def test_two_dask_workers_publish_the_title_the_local_executor_makes(
     assert segment_durations(tmp_path, job) == segment_durations(local_root, local_job)
     assert abs(top_rung_psnr(tmp_path, job, clip) - top_rung_psnr(local_root, local_job, clip)) <= 0.1
     done = chunk_events(tmp_path, "task_done")
-    assert len(done) == len(local_job_chunks(local_root)) >= 2
+    assert len(done) == len(chunk_events(local_root, "task_done")) >= 2
     assert {e["worker"] for e in done} <= {"worker-0", "worker-1"}, "each chunk names its worker"
     assert chunk_events(tmp_path, "task_progress"), "the workers' progress never reached the job"
     assert not (tmp_path / "origin" / "work").exists(), "the job's work objects stayed in the origin"
     assert not [p for i in range(2) for p in cluster.scratch(i).rglob(job.video_id)]
-
-
-def local_job_chunks(root: Path) -> list[dict[str, Any]]:
-    return chunk_events(root, "task_done")
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing(
