@@ -101,9 +101,13 @@ def test_a_real_clip_is_published_to_s3_played_through_an_edge_deleted_and_resto
     assert (status, headers["X-Cache"], body) == (200, "HIT", whole)
     assert origin.fetches == fetches        # revalidated by ETag, not fetched again
 
-    token = store.trash(prefix)
+    services = Services(data=engine.data, catalog=engine.catalog, store=store, events=engine.events)
+    api = create_app(services, {"TESTING": True}).test_client()
+    assert api.delete(f"/api/titles/{job.video_id}").status_code == 200
+    assert api.get(f"/origin/{job.result['mpd']}").status_code == 404
     assert fetch(node.url_for(job.video_id, "manifest.mpd"))[0] == 404
-    store.restore(token, prefix)
+    assert api.post(f"/api/titles/{job.video_id}/restore").status_code == 200
+    assert api.get(f"/origin/{job.result['mpd']}").status_code == 200
     assert fetch(node.url_for(job.video_id, "manifest.mpd"))[0] == 200
 
 
