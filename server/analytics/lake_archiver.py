@@ -75,9 +75,15 @@ class Archiver:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = _take_lock(self.path)
+        try:
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
+
+    def _recover(self) -> None:
         self._checkpoint = lake.read_checkpoint(self.path)
         if not self._checkpoint and any(lake.all_parts(self.path, t) for t in lake.TOPICS):
-            self.close()
             raise InvalidRequest(f"The lake {self.path} has files but no checkpoint ({lake.CHECKPOINT}), "
                                  "so what is in it cannot be told from what is not.",
                                  hint="restore the checkpoint, or move the lake away and archive again")
