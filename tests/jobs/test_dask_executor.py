@@ -6,9 +6,13 @@ each end the way a user expects."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
 import subprocess
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from server.jobs.store import PUBLISHED, JobRecord, JobStore
 from server.media.model import Chunk, MediaInfo, Rendition
 from server.paths import DataDir
 from tests.conftest import generate_clip
-from tests.jobs.helpers import cli, events
+from tests.jobs.helpers import cli, events, json_lines, popen_cli
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -179,6 +183,30 @@ def test_a_stop_kills_the_workers_ffmpeg(cluster: DaskCluster, clip: Path, tmp_p
         "a chunk encoding when the stop came ran on to its end"
     assert not [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)], "a worker's ffmpeg lives on"
     assert not [pid for pid in running if pid_alive(pid)]
+
+
+def test_a_killed_coordinator_resumes_without_encoding_stored_chunks_again(
+        cluster: DaskCluster, clip: Path, tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    args = ("ingest", str(clip), "--data-dir", str(data), "--json", "--workers", "2",
+            "--segment-seconds", "2")
+    env = {"MINIFLIX_EXECUTOR": cluster.executor_setting, "MINIFLIX_X264_PRESET": "ultrafast"}
+    first = popen_cli(*args, env=env)
+    deadline = time.monotonic() + 240
+    while not (data / "events.sqlite").exists() or not chunk_events(data, "task_done"):
+        assert time.monotonic() < deadline and first.poll() is None, "no chunk finished"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    stored = {e["task"] for e in chunk_events(data, "task_done")}
+    run = cli(*args, env=env)
+    assert run.returncode == 0, run.stderr
+    [result] = json_lines(run.stdout)
+    assert result["status"] == "published" and result["renditions"][0]["frames"] == 500
+    starts = Counter(e["task"] for e in chunk_events(data, "task_started"))
+    assert stored and not [t for t in stored if starts[t] > 1], f"re-encoded: {starts}"
+    assert Counter(e["task"] for e in chunk_events(data, "task_done")).most_common(1)[0][1] == 1
+    assert not (data / "origin" / "work").exists()
 
 
 def test_an_unreachable_scheduler_is_named_before_any_work(tmp_path: Path, clip: Path) -> None:
