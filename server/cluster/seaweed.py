@@ -10,6 +10,7 @@ credentials the way boto3 reads them: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_K
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -36,6 +37,10 @@ VOLUME_SIZE_LIMIT_MB = 256   # weed's default (30 GB) is meant for big disks; vo
 # `weed server` (4.48) never finishes its graceful shutdown (the filer's metadata loop keeps redialing
 # its own stopped gRPC server), so a stop waits this long for it, then SIGKILLs; data is on disk.
 STOP_GRACE_S = 2.0
+# Unix sockets `weed server` makes beside its ports, always under /tmp, and never removes when it is
+# killed (which every stop ends in): removed by their port after a stop and before a start.
+SOCKETS = (("master-grpc", "master_grpc"), ("master-grpc", "filer_grpc"), ("filer-grpc", "filer_grpc"),
+           ("volume-grpc", "volume_grpc"), ("s3-grpc", "s3_grpc"), ("s3", "s3"), ("filer", "filer"))
 
 __all__ = ["ClusterError", "SeaweedServer", "weed_binary"]
 
@@ -108,12 +113,14 @@ class SeaweedServer:
     def stop(self) -> None:
         """Terminate the server (SIGKILL after a short grace period). Idempotent."""
         stop_process(self.process, STOP_GRACE_S)
+        remove_sockets(self._ports)
 
     def kill(self) -> None:
         """SIGKILL the server (a crash, not a shutdown)."""
         if self.process is not None and self.running():
             self.process.send_signal(getattr(signal, "SIGKILL", signal.SIGTERM))
             self.process.wait(STOP_TIMEOUT_S)
+            remove_sockets(self._ports)
 
     def restart(self) -> SeaweedServer:
         """Start a stopped server again on the same ports and folder, and wait until it serves."""
@@ -140,6 +147,7 @@ class SeaweedServer:
 
     def _spawn_and_wait(self) -> None:
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
+        remove_sockets(self._ports)
         self.process = spawn(self._argv(), self.log_path, detached=self.detached)
         for role in ("master", "volume", "filer", "s3"):
             path = "/cluster/healthz" if role == "master" else "/healthz"
@@ -162,7 +170,8 @@ class SeaweedServer:
 
     def _argv(self) -> list[str]:
         p = self._ports
-        return [self.binary, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        # -logtostderr: into weed.log, not glog files under /tmp
+        return [self.binary, "-logtostderr", "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-dir={self.folder / 'data'}", "-s3", f"-s3.config={self._config_path}",
                 f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}",
                 "-s3.port.iceberg=0", "-s3.port.lance=0",
@@ -191,6 +200,16 @@ class SeaweedServer:
         path.write_text(json.dumps({"identities": [identity]}, indent=2))
         path.chmod(0o600)
         return ACCESS_KEY, secret
+
+
+def remove_sockets(ports: dict[str, int]) -> None:
+    """Delete the Unix sockets a stopped server on `ports` left in /tmp (`cluster down` calls it
+    too, with the ports it recorded)."""
+    if os.name == "nt":
+        return
+    for name, role in SOCKETS:
+        if role in ports:
+            Path(f"/tmp/seaweedfs-{name}-{ports[role]}.sock").unlink(missing_ok=True)
 
 
 def _fetch(url: str) -> str:

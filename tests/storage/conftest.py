@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,10 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
     finally:
         server.stop()
         assert weed_processes(folder) == [], "weed processes outlived the tests"
+        ours = {f"-{port}.sock" for port in server.ports.values()}
+        left = [f for f in os.listdir("/tmp")
+                if f.startswith("seaweedfs-") and f"-{f.rsplit('-', 1)[-1]}" in ours]
+        assert left == [], f"weed left sockets in /tmp: {left}"
 
 
 @pytest.fixture
