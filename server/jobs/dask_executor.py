@@ -41,14 +41,14 @@ WORK_PREFIX = "work"
 CONNECT_TIMEOUT_S = 5.0
 STOP_GRACE_S = 30.0      # how long a stopped run waits for the workers' ffmpeg to be killed
 POLL_S = 0.1
+NO_WORKERS_S = 60.0      # how long a run waits for a worker when the cluster has none
 HINT = "start the cluster (`main.py cluster up`) or fix MINIFLIX_EXECUTOR"
 
 
 def open_dask_executor(url: str, data: DataDir) -> ExecutorFactory:
     """The `dask` backend: checks that the scheduler answers now, before any job work starts."""
-    address = scheduler_address(url)
-    check_reachable(address)
-    return partial(DaskExecutor, address)
+    check_reachable(scheduler_address(url))
+    return partial(DaskExecutor, url)
 
 
 def scheduler_address(url: str) -> str:
@@ -81,10 +81,10 @@ class DaskExecutor:
     `workers` is the cluster's business (each worker runs one chunk at a time); `retries` counts
     a chunk's failed attempts as the local executor does (a lost worker is no failed attempt)."""
 
-    def __init__(self, address: str, workers: int, retries: int = 2,
+    def __init__(self, url: str, workers: int, retries: int = 2,
                  origin: BlobStore | None = None) -> None:
-        self.address, self.workers, self.retries = address, max(1, workers), max(0, retries)
-        self.origin = origin
+        self.setting, self.address = f"MINIFLIX_EXECUTOR={url!r}", scheduler_address(url)
+        self.workers, self.retries, self.origin = max(1, workers), max(0, retries), origin
 
     def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
                 stop: threading.Event) -> RunOutcome:
@@ -97,12 +97,18 @@ class DaskExecutor:
             raise JobError("the Dask executor needs the origin store to move chunks through.")
         client = self._connect()
         try:
+            self._wait_for_a_worker(client)
             outcomes: list[RunOutcome] = []
             side = threading.Thread(target=lambda: outcomes.append(
                 LocalExecutor(1, self.retries).run_all(here, listener, stop)), name="dask-local")
             side.start()
-            ours = _Run(client, self.origin, listener, stop, self.retries).run(remote)
-            side.join()
+            try:
+                ours = _Run(client, self.origin, listener, stop, self.retries).run(remote)
+            except BaseException:
+                stop.set()   # the audio beside it ends too; the job fails with this error
+                raise
+            finally:
+                side.join()
             return _merged(ours, *outcomes)
         finally:
             client.close()
@@ -113,8 +119,17 @@ class DaskExecutor:
         try:
             return Client(self.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise JobError(f"MINIFLIX_EXECUTOR: no Dask scheduler answers at {self.address} ({exc}).",
+            raise JobError(f"{self.setting}: no Dask scheduler answers at {self.address} ({exc}).",
                            hint=HINT) from None
+
+    def _wait_for_a_worker(self, client: Any) -> None:
+        """Until the cluster has a worker (bounded): a scheduler alone would queue chunks for ever."""
+        try:
+            client.wait_for_workers(1, timeout=NO_WORKERS_S)
+        except TimeoutError:
+            raise JobError(f"{self.setting}: the Dask scheduler has no workers (waited "
+                           f"{NO_WORKERS_S:.0f} s).", hint="start workers for it (`dask worker "
+                           f"{self.address} --nthreads 1`) or use executor=local") from None
 
 
 class _Run:
@@ -129,6 +144,9 @@ class _Run:
         self.sources: dict[str, str] = {}   # video id → its source's key in the store
         self.tail: set[str] = set()         # the chunks submitted last, given more threads
         self.starts: dict[str, int] = {}
+        self.settled: set[str] = set()      # ended for now: a worker's late event is old news
+        self.workerless_since: float | None = None
+        self.checked_workers = 0.0
         self.failures: dict[str, int] = {}
         self.outcome = RunOutcome()
 
@@ -159,7 +177,8 @@ class _Run:
     def _put_source(self, work: ChunkWork) -> str:
         """Put the job's source into the store under its work prefix, once; returns the key."""
         local = Path(work.source)
-        key = f"{_prefix(work.job)}/source{local.suffix.lower() if local.suffix.isascii() else ''}"
+        suffix = local.suffix.lower() if local.suffix[1:].isalnum() and local.suffix.isascii() else ""
+        key = f"{_prefix(work.job)}/source{suffix}"
         if not (self.origin.exists(key) and self.origin.stat(key).size == local.stat().st_size):
             with local.open("rb") as data:
                 self.origin.put(key, data)
@@ -185,14 +204,38 @@ class _Run:
             if self.stop.is_set():
                 self._stop_all(futures, stop_event)
                 return
+            self._check_workers(futures)
             for future in [f for f in futures if f.done()]:
                 task = futures.pop(future)
                 if self._settle(future, task):   # failed, with attempts left: again, first
+                    self.settled.discard(task.name)
                     futures[self._submit(task, len(futures) + 1)] = task
+
+    def _check_workers(self, futures: dict[Any, TaskSpec]) -> None:
+        """Once a second: a cluster left without any worker for `NO_WORKERS_S` fails the run's
+        chunks (with a worker lost, the scheduler runs its chunk elsewhere by itself)."""
+        now = time.monotonic()
+        if now - self.checked_workers < 1.0:
+            return
+        self.checked_workers = now
+        if self.client.scheduler_info().get("workers"):
+            self.workerless_since = None
+        elif self.workerless_since is None:
+            self.workerless_since = now
+        elif now - self.workerless_since > NO_WORKERS_S:
+            for task in futures.values():
+                self.listener.failed(task.name, "the Dask cluster has no workers left", 1, True)
+                self.outcome.failed[task.name] = "the Dask cluster has no workers left"
+            self.client.cancel(list(futures))
+            futures.clear()
+            self.stop.set()
 
     def _settle(self, future: Any, task: TaskSpec) -> bool:
         """Record a finished future; True when it failed and has an attempt left."""
         self._drain(0)
+        self.settled.add(task.name)
+        if not self.starts.get(task.name):   # its start is still on the way: keep the order
+            self._deliver({"kind": "started", "task": task.name}, late=False)
         if future.status == "finished":
             result = future.result()
             fetched = time.monotonic()
@@ -237,8 +280,10 @@ class _Run:
             except queue.Empty:
                 return
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, event: dict[str, Any], late: bool = True) -> None:
         name = str(event.get("task"))
+        if late and name in self.settled:
+            return
         if event.get("kind") == "started":
             self.starts[name] = self.starts.get(name, 0) + 1
             self.listener.started(name, self.starts[name])

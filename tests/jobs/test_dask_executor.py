@@ -25,10 +25,11 @@ from server.cluster.dask import DaskCluster
 from server.cluster.process import free_port, pid_alive
 from server.engine import Engine
 from server.errors import Cancelled
+from server.jobs import dask_executor
 from server.jobs.chunk_work import ChunkWork, chunk_spec
 from server.jobs.pipeline import IngestOptions
 from server.jobs.progress import JobProgress
-from server.jobs.store import PUBLISHED, JobRecord, JobStore
+from server.jobs.store import FAILED, PUBLISHED, JobRecord, JobStore
 from server.media.model import Chunk, MediaInfo, Rendition
 from server.paths import DataDir
 from tests.conftest import generate_clip
@@ -207,6 +208,16 @@ def test_a_killed_coordinator_resumes_without_encoding_stored_chunks_again(
     assert stored and not [t for t in stored if starts[t] > 1], f"re-encoded: {starts}"
     assert Counter(e["task"] for e in chunk_events(data, "task_done")).most_common(1)[0][1] == 1
     assert not (data / "origin" / "work").exists()
+
+
+def test_a_cluster_without_workers_fails_the_job_naming_the_setting(
+        tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_executor, "NO_WORKERS_S", 2.0)
+    with DaskCluster(tmp_path / "lonely", workers=1) as lonely:
+        lonely.kill_worker(0)
+        job = ingest(tmp_path / "d", clip, lonely.executor_setting)
+    assert job.state == FAILED and "MINIFLIX_EXECUTOR" in job.error and "no workers" in job.error
+    assert not (tmp_path / "d" / "origin" / "videos" / job.video_id).exists()
 
 
 def test_an_unreachable_scheduler_is_named_before_any_work(tmp_path: Path, clip: Path) -> None:
