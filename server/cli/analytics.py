@@ -49,8 +49,8 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "(default) or the Parquet lake of the event log")
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="query engine; "
                    "spark reads the lake")
-    p.add_argument("--master", default=None, help="Spark master: local[N] (default local[2]) or "
-                   "spark://HOST:PORT")
+    p.add_argument("--master", default=None, help="Spark master: local[N] or spark://HOST:PORT "
+                   "(default: $MINIFLIX_SPARK_MASTER, else local[2])")
     p.add_argument("--lake", type=Path, help="the lake folder (default: the lake_dir setting, or DATA/lake)")
     p.add_argument("--once", action="store_true", help="with 'archive': archive what is pending, compact "
                    "closed hours, and exit (default: keep archiving until interrupted)")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server import config
 from server.engine import Engine
 from server.errors import InvalidRequest, MiniflixError
 from server.paths import DataDir
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     import duckdb
 
     from server.analytics.results import Rows
+
+
+config.register("spark_master", "local[2]", "Spark master for `analytics --engine spark` when --master "
+                "is not given: local[N], or spark://HOST:PORT (`cluster up --spark` prints one)")
 
 
 def lake_path(data: DataDir, given: Path | None) -> Path:
@@ -78,7 +83,7 @@ def emit_spark(path: Path, master: str | None, name: str, params: dict[str, Any]
         raise InvalidRequest("With --engine spark the rows print to stdout (table, json or csv).",
                              hint="for a file, use --engine duckdb --source lake --out PATH")
     _check_lake(path)
-    with spark.session(master or spark.DEFAULT_MASTER) as session:
+    with spark.session(master or config.get("spark_master")) as session:
         spark.attach(session, path)
         _print(spark.run(session, name, **params), fmt)
 

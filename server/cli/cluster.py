@@ -27,6 +27,8 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("action", choices=ACTIONS, help="up: start and print the settings; status; down: stop")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--spark", action="store_true", help="up: also a Spark standalone master and one worker "
+                   "(for `analytics QUERY --engine spark --master $MINIFLIX_SPARK_MASTER`)")
     p.set_defaults(func=run_cluster)
 
 
@@ -36,8 +38,9 @@ def run_cluster(args: argparse.Namespace) -> int:
     folder = DataDir.resolve(args.data_dir).root / "cluster"
     try:
         if args.action == "up":
-            print("Starting NATS JetStream (3 nodes) and SeaweedFS on 127.0.0.1…", file=sys.stderr)
-            state, started = local.cluster_up(folder)
+            extra = " and Spark standalone" if args.spark else ""
+            print(f"Starting NATS JetStream (3 nodes), SeaweedFS{extra} on 127.0.0.1…", file=sys.stderr)
+            state, started = local.cluster_up(folder, spark=args.spark)
             return _print_up(state, started, args.json)
         if args.action == "status":
             return _print_status(local.cluster_status(folder), args.json)

@@ -9,6 +9,7 @@ stops the recorded processes. The record holds the S3 secret, so it is readable 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -16,11 +17,14 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.cluster.nats import NatsCluster
 from server.cluster.process import ClusterError, pid_alive, stop_pid
 from server.cluster.seaweed import SeaweedServer
+
+if TYPE_CHECKING:
+    from server.cluster.spark import SparkStandalone
 
 BUCKET = "miniflix"
 STATE_FILE = "cluster.json"
@@ -90,30 +94,58 @@ def _save_state(folder: Path, state: ClusterState) -> None:
     os.replace(tmp, path)
 
 
-def cluster_up(folder: Path) -> tuple[ClusterState, bool]:
+def cluster_up(folder: Path, *, spark: bool = False) -> tuple[ClusterState, bool]:
     """Start the cluster in `folder` (or find the one already running there); returns its record
-    and whether this call started it. A half-dead earlier cluster is stopped and started afresh."""
+    and whether this call started it. A half-dead earlier cluster, or one without the Spark
+    standalone master and worker `spark` asks for, is stopped and started afresh."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     existing = load_state(folder)
     if existing is not None:
-        if all(s.running and s.healthy for s in cluster_status(folder)):
+        has_spark = "MINIFLIX_SPARK_MASTER" in existing.settings
+        if has_spark >= spark and all(s.running and s.healthy for s in cluster_status(folder)):
             return existing, False
         cluster_down(folder)
-    nats = NatsCluster(folder / "nats", detached=True).start()
-    try:
+    with contextlib.ExitStack() as undo:   # an engine that fails to start stops those started before it
+        nats = NatsCluster(folder / "nats", detached=True).start()
+        undo.callback(nats.stop)
         weed = SeaweedServer(folder / "seaweed", detached=True).start()
-        try:
-            weed.create_bucket(BUCKET)
-        except BaseException:
-            weed.stop()
-            raise
-    except BaseException:
-        nats.stop()
-        raise
-    state = ClusterState(_members(nats, weed), _settings(nats, weed))
-    _save_state(folder, state)
+        undo.callback(weed.stop)
+        weed.create_bucket(BUCKET)
+        members, settings = _members(nats, weed), _settings(nats, weed)
+        if spark:
+            standalone = _start_spark(folder)
+            undo.callback(standalone.stop)
+            members += _spark_members(standalone)
+            settings["MINIFLIX_SPARK_MASTER"] = standalone.url  # the spark_master setting
+        state = ClusterState(members, settings)
+        _save_state(folder, state)
+        undo.pop_all()
     return state, True
+
+
+def _start_spark(folder: Path) -> SparkStandalone:
+    from server.cluster.spark import SparkStandalone
+
+    return SparkStandalone(folder / "spark", detached=True).start()
+
+
+def _spark_members(spark: SparkStandalone) -> list[Member]:
+    master, worker = spark.master, spark.worker
+    assert master is not None and worker is not None
+    return [Member("spark-master", "Spark standalone", master.pid, spark.url, spark.status_url,
+                   _command_of(master.pid, "java")),
+            Member("spark-worker", "Spark standalone", worker.pid, f"127.0.0.1:{spark.worker_ui_port}",
+                   spark.worker_status_url, _command_of(worker.pid, "java"))]
+
+
+def _command_of(pid: int, fallback: str) -> str:
+    """The name of the program a pid runs now (spark-class execs java), where /proc tells."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return fallback
+    return Path(os.fsdecode(argv0)).name or fallback
 
 
 def _members(nats: NatsCluster, weed: SeaweedServer) -> list[Member]:

@@ -17,7 +17,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from server.errors import MiniflixError
@@ -74,15 +74,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def spawn(argv: Sequence[str], log_path: Path, *, detached: bool = False,
-          cwd: Path | None = None) -> subprocess.Popen[bytes]:
+          cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a server writing to `log_path`. Attached (tests, the studio) it dies with the thread
     that started it on Linux, so a crash leaves nothing; `detached` (`cluster up`) it outlives the
-    command in its own session and is stopped later by pid."""
+    command in its own session and is stopped later by pid. `env` adds to this process's environment."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     linux = sys.platform.startswith("linux")
     with open(log_path, "ab") as log:
         return subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=cwd, start_new_session=detached,
+                                env={**os.environ, **env} if env else None,
                                 preexec_fn=_die_with_parent if linux and not detached else None)
 
 
