@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server.cluster import seaweed
 from server.cluster.nats import NatsCluster
-from server.cluster.process import ClusterError, pid_alive, stop_pid
+from server.cluster.process import STOP_TIMEOUT_S, ClusterError, pid_alive, stop_pid
 from server.cluster.seaweed import SeaweedServer
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Member:
     address: str
     health_url: str
     command: str    # the binary's name: a recorded pid reused by another program is not ours
+    ports: dict[str, int] = field(default_factory=dict)   # SeaweedFS: its sockets in /tmp are named by them
+    stop_grace_s: float = STOP_TIMEOUT_S   # SIGTERM, then this long before SIGKILL
 
 
 @dataclass
@@ -153,7 +156,7 @@ def _members(nats: NatsCluster, weed: SeaweedServer) -> list[Member]:
                       f"http://127.0.0.1:{node.monitor_port}/healthz", Path(nats.binary).name)
                for node in nats.nodes]
     members += [Member("seaweedfs", "SeaweedFS (S3)", pid, weed.s3_endpoint, f"{weed.s3_endpoint}/healthz",
-                       Path(weed.binary).name) for pid in weed.pids]
+                       Path(weed.binary).name, weed.ports, seaweed.STOP_GRACE_S) for pid in weed.pids]
     return members
 
 
@@ -196,6 +199,9 @@ def cluster_down(folder: Path) -> list[Member]:
         return []
     stopped = [m for m in state.members if _ours(m)]
     for member in stopped:
-        stop_pid(member.pid)
+        stop_pid(member.pid, member.stop_grace_s)   # weed ignores SIGTERM: its grace is short
+    for member in state.members:
+        if member.ports:
+            seaweed.remove_sockets(member.ports)
     state_path(folder).unlink(missing_ok=True)
     return stopped

@@ -28,8 +28,8 @@ def cluster(data: Path, action: str, *extra: str) -> subprocess.CompletedProcess
     return subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, env=env, cwd=ROOT)
 
 
-def up_json(data: Path) -> dict[str, Any]:
-    run = cluster(data, "up", "--json")
+def up_json(data: Path, *extra: str) -> dict[str, Any]:
+    run = cluster(data, "up", "--json", *extra)
     assert run.returncode == 0, run.stderr
     doc: dict[str, Any] = json.loads(run.stdout)
     return doc
@@ -71,6 +71,9 @@ def test_up_prints_settings_status_sees_every_engine_and_down_stops_them(data: P
     down = cluster(data, "down")
     assert down.returncode == 0 and "Stopped 4" in down.stdout
     assert wait_gone(pids) == []
+    weed_ports = next(m["ports"] for m in doc["members"] if m["name"] == "seaweedfs")
+    assert not [p for p in Path("/tmp").glob("seaweedfs-*.sock")
+                if p.stem.rsplit("-", 1)[-1] in {str(v) for v in weed_ports.values()}], "sockets left in /tmp"
     after = cluster(data, "status")
     assert after.returncode == 1 and "No cluster recorded" in after.stdout
 
@@ -92,7 +95,7 @@ def test_a_dead_node_shows_in_status_and_up_starts_the_cluster_afresh(data: Path
 
 def test_up_with_spark_runs_a_named_query_on_the_standalone_master(data: Path) -> None:
     """`cluster up --spark` adds a Spark master and worker; its setting sends `--engine spark` there."""
-    doc = up_json_with(data, "--spark")
+    doc = up_json(data, "--spark")
     master = doc["settings"]["MINIFLIX_SPARK_MASTER"]
     assert master.startswith("spark://127.0.0.1:")
     names = {m["name"] for m in doc["members"]}
@@ -115,9 +118,3 @@ def test_up_with_spark_runs_a_named_query_on_the_standalone_master(data: Path) -
     status = json.loads(cluster(data, "status", "--json").stdout)
     assert status["healthy"] is True and len(status["members"]) == 6
 
-
-def up_json_with(data: Path, *extra: str) -> dict[str, Any]:
-    run = cluster(data, "up", "--json", *extra)
-    assert run.returncode == 0, run.stderr
-    doc: dict[str, Any] = json.loads(run.stdout)
-    return doc

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.test_cluster_cli import ROOT, cluster, up_json
+from tests.jobs.helpers import start_serve
 
 CLIP = "bbb_720p_aac_5.1.mp4"     # real: H.264 720p 25 fps, AAC 5.1, 5.3 s
 WAIT_S = 60.0
@@ -52,17 +53,9 @@ def published(running: tuple[Path, dict[str, str]], shared_media: Path) -> dict[
 @pytest.fixture(scope="module")
 def server(running: tuple[Path, dict[str, str]], published: dict[str, Any]) -> Iterator[str]:
     data, env = running
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    proc, url = start_serve(data, env)
     try:
-        lines: list[str] = []
-        while not any("listening on" in line for line in lines):
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            assert line, f"serve exited before listening: {''.join(lines)}"
-            lines.append(line)
-        found = re.search(r"http://127\.0\.0\.1:\d+", "".join(lines))
-        assert found, lines
-        yield found.group(0)
+        yield url
     finally:
         proc.terminate()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,23 +18,15 @@ from server.events.log import open_event_log
 from server.http.services import Services
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
+from tests.jobs.helpers import start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_serve_prints_its_port_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    proc, url = start_serve(tmp_path, dict(os.environ))
     try:
-        lines: list[str] = []
-        while not any("listening on" in line for line in lines):
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            assert line, f"serve exited before listening: {''.join(lines)}"
-            lines.append(line)
-        url = re.search(r"http://127\.0\.0\.1:(\d+)", "".join(lines))
-        assert url, lines
-        with urllib.request.urlopen(url.group(0) + "/api/health", timeout=10) as response:
+        with urllib.request.urlopen(url + "/api/health", timeout=10) as response:
             health = json.load(response)
         assert health["ok"] and health["services"]["cdn"] and health["services"]["ingest"]
         proc.send_signal(signal.SIGTERM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,6 +38,24 @@ def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
                             env={**os.environ, **CHUNKY, **(env or {})})
+
+
+def start_serve(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`main.py serve` on a free port with exactly `env`; returns the process and its URL once it
+    listens (stdout and stderr merged, so a failure to start shows in the assertion)."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**env, "PYTHONUNBUFFERED": "1"}, cwd=ROOT)
+    lines: list[str] = []
+    while not any("listening on" in line for line in lines):
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            proc.kill()
+            raise AssertionError(f"serve exited before listening: {''.join(lines)}")
+        lines.append(line)
+    url = re.search(r"http://127\.0\.0\.1:\d+", "".join(lines))
+    assert url, lines
+    return proc, url.group(0)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
