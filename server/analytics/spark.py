@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 DEFAULT_MASTER = "local[2]"
+JVM_EXIT_S = 10.0
 _MASTER = re.compile(r"^(local(\[(\d+|\*)\])?|spark://[\w.-]+:\d+)$")
 # Loopback only, no UI, quiet, and few shuffle partitions: the lake of one machine is small.
 _CONF = {
@@ -54,6 +56,27 @@ def session(master: str = DEFAULT_MASTER, app: str = "miniflix-analytics") -> It
         yield spark
     finally:
         spark.stop()
+        _end_jvm()
+
+
+def _end_jvm() -> None:
+    """`SparkSession.stop` leaves pyspark's JVM (the py4j gateway) running until Python exits: in
+    the server or a test session that is a gigabyte idling. End it; the next session starts another."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = SparkContext._jvm = None
+    if process is not None:
+        process.stdin.close()   # the JVM ends when the pipe from its Python parent closes
+        try:
+            process.wait(JVM_EXIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(JVM_EXIT_S)
 
 
 def _start(master: str, app: str) -> SparkSession:

@@ -328,9 +328,10 @@ def test_a_multi_threaded_chunk_encodes_on_spare_cores_only(make_clip: Callable[
     seen: set[int] = set()
 
     def look(_update: ProgressUpdate) -> None:  # called while the chunk's ffmpeg runs
-        for child in psutil.Process().children():
+        for child in psutil.Process().children():   # only the encode's: other tests' (a JVM) may live on
             with contextlib.suppress(psutil.Error, OSError):
-                seen.add(os.sched_getscheduler(child.pid))
+                if child.name().startswith("ffmpeg"):
+                    seen.add(os.sched_getscheduler(child.pid))
 
     encode_chunk(find_tools(), info, Chunk(0, 0.0, 4.0, 100), SMALL, WorkLayout(tmp_path), 1.0, "veryfast",
                  on_progress=look, threads=threads)
