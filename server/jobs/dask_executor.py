@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import shutil
 import socket
@@ -179,7 +180,9 @@ class _Run:
         local = Path(work.source)
         suffix = local.suffix.lower() if local.suffix[1:].isalnum() and local.suffix.isascii() else ""
         key = f"{_prefix(work.job)}/source{suffix}"
-        if not (self.origin.exists(key) and self.origin.stat(key).size == local.stat().st_size):
+        if self.origin.exists(key) and self.origin.stat(key).size == local.stat().st_size:
+            return key
+        if not _link_into_folder(self.origin, local, key):
             with local.open("rb") as data:
                 self.origin.put(key, data)
         return key
@@ -315,6 +318,21 @@ class _Run:
 
 def _prefix(job: str) -> str:
     return f"{WORK_PREFIX}/{job}"
+
+
+def _link_into_folder(store: Any, local: Path, key: str) -> bool:
+    """Hard-link `local` in as a folder store's object `key` (no copy of a big source); False for
+    any other store, or across disks."""
+    if not hasattr(store, "path"):
+        return False
+    target = store.path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(local, target)
+    except OSError:
+        return False
+    return True
 
 
 def _delete_prefix(store: Any, prefix: str) -> None:

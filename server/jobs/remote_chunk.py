@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import shutil
 import threading
 import time
@@ -126,7 +127,8 @@ def forget_job(job: str, dask_worker: Any = None) -> None:
 
 
 def fetch_source(blobs: BlobStore, key: str, scratch: Path) -> Path:
-    """The source object `key` as a file in `scratch`, copied once per worker and job."""
+    """The source object `key` as a file in `scratch`, copied once per worker and job (a hard
+    link when the origin is a folder on the same disk: a source is often gigabytes)."""
     size = blobs.stat(key).size
     target = scratch / f"source-{hashlib.sha1(f'{key}|{size}'.encode()).hexdigest()[:16]}"
     with _source_lock:
@@ -134,10 +136,22 @@ def fetch_source(blobs: BlobStore, key: str, scratch: Path) -> Path:
             return target
         scratch.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
-        with blobs.open(key) as body, part.open("wb") as out:
-            shutil.copyfileobj(body, out, COPY_CHUNK)
+        if not link_from_folder(blobs, key, part):
+            with blobs.open(key) as body, part.open("wb") as out:
+                shutil.copyfileobj(body, out, COPY_CHUNK)
         part.replace(target)
     return target
+
+
+def link_from_folder(blobs: Any, key: str, target: Path) -> bool:
+    """Hard-link a folder store's object to `target`; False for any other store, or across disks."""
+    if not hasattr(blobs, "path"):
+        return False
+    try:
+        os.link(blobs.path(key), target)
+    except OSError:
+        return False
+    return True
 
 
 def _progress_sender(worker: Any, topic: str, task: str) -> Any:
