@@ -37,10 +37,10 @@ VOLUME_SIZE_LIMIT_MB = 256   # weed's default (30 GB) is meant for big disks; vo
 # `weed server` (4.48) never finishes its graceful shutdown (the filer's metadata loop keeps redialing
 # its own stopped gRPC server), so a stop waits this long for it, then SIGKILLs; data is on disk.
 STOP_GRACE_S = 2.0
-# Unix sockets `weed server` makes beside its ports, always under /tmp, and never removes when it is
-# killed (which every stop ends in): removed by their port after a stop and before a start.
-SOCKETS = (("master-grpc", "master_grpc"), ("master-grpc", "filer_grpc"), ("filer-grpc", "filer_grpc"),
-           ("volume-grpc", "volume_grpc"), ("s3-grpc", "s3_grpc"), ("s3", "s3"), ("filer", "filer"))
+# Unix sockets `weed server` makes beside its ports, always under /tmp as `seaweedfs-<role>-<port>.sock`,
+# and never removes when it is killed (which every stop ends in): removed by port after a stop and
+# before a start, whatever role name weed gave them (seen: a master-grpc socket named by the filer's port).
+SOCKET_DIR = Path("/tmp")
 
 __all__ = ["ClusterError", "SeaweedServer", "weed_binary"]
 
@@ -207,9 +207,9 @@ def remove_sockets(ports: dict[str, int]) -> None:
     too, with the ports it recorded)."""
     if os.name == "nt":
         return
-    for name, role in SOCKETS:
-        if role in ports:
-            Path(f"/tmp/seaweedfs-{name}-{ports[role]}.sock").unlink(missing_ok=True)
+    for port in set(ports.values()):
+        for socket_file in SOCKET_DIR.glob(f"seaweedfs-*-{port}.sock"):
+            socket_file.unlink(missing_ok=True)
 
 
 def _fetch(url: str) -> str:
