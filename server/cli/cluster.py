@@ -1,8 +1,8 @@
 """`miniflix cluster up|status|down [--data-dir DIR] [--json]`: a local cluster of the real engines.
 
-`up` starts a 3-node NATS JetStream cluster and a SeaweedFS S3 server on 127.0.0.1 (in
-`DIR/cluster/`), waits until each is healthy and prints the settings that use them, as shell lines
-(`eval "$(miniflix cluster up)"`) or JSON. Exit 0 on success, 1 when an engine cannot start or is
+`up` starts a 3-node NATS JetStream cluster, a SeaweedFS S3 server and a Dask scheduler with two
+workers on 127.0.0.1 (in `DIR/cluster/`), waits until each is healthy and prints the settings that
+use them, as shell lines (`eval "$(miniflix cluster up)"`) or JSON. Exit 0 on success, 1 when an engine cannot start or is
 unhealthy (`status`), 2 on a usage error.
 """
 
@@ -23,7 +23,7 @@ ACTIONS = ("up", "status", "down")
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subs.add_parser("cluster", help="start, show or stop a local cluster of the real engines "
-                        "(NATS JetStream, SeaweedFS S3) on 127.0.0.1")
+                        "(NATS JetStream, SeaweedFS S3, Dask; Spark with --spark) on 127.0.0.1")
     p.add_argument("action", choices=ACTIONS, help="up: start and print the settings; status; down: stop")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -39,7 +39,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     try:
         if args.action == "up":
             extra = " and Spark standalone" if args.spark else ""
-            print(f"Starting NATS JetStream (3 nodes), SeaweedFS{extra} on 127.0.0.1…", file=sys.stderr)
+            print(f"Starting NATS JetStream (3 nodes), SeaweedFS, Dask (2 workers){extra} on 127.0.0.1…",
+                  file=sys.stderr)
             state, started = local.cluster_up(folder, spark=args.spark)
             return _print_up(state, started, args.json)
         if args.action == "status":

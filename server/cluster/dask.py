@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from server.cluster.process import (
@@ -31,8 +32,10 @@ class DaskCluster:
     """`start()` a scheduler and `workers` workers and wait until the scheduler sees them all;
     `stop()`, `kill_worker(i)`; `executor_setting` is the value for `MINIFLIX_EXECUTOR`."""
 
-    def __init__(self, folder: Path, workers: int = 2, *, detached: bool = False) -> None:
+    def __init__(self, folder: Path, workers: int = 2, *, detached: bool = False,
+                 env: Mapping[str, str] | None = None) -> None:
         self.folder = Path(folder)
+        self.env = dict(env or {})   # e.g. the S3 origin's credentials, which the workers read
         self.workers = max(1, workers)
         self.detached = detached   # `cluster up`: the processes outlive the command
         self.port = free_port()
@@ -115,7 +118,7 @@ class DaskCluster:
         self.stop()
 
     def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        return spawn(argv, self.folder / log_name, detached=self.detached, cwd=app_dir())
+        return spawn(argv, self.folder / log_name, detached=self.detached, cwd=app_dir(), env=self.env)
 
     def _scheduler_argv(self) -> list[str]:
         return [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",

@@ -1,7 +1,8 @@
 """A local cluster of the real engines, for `main.py cluster up|status|down`.
 
-`up` starts, as detached processes on 127.0.0.1, a 3-node NATS JetStream cluster and a SeaweedFS
-server with its S3 gateway (and the bucket the origin uses), waits until each is healthy and records
+`up` starts, as detached processes on 127.0.0.1, a 3-node NATS JetStream cluster, a SeaweedFS
+server with its S3 gateway (and the bucket the origin uses) and a Dask scheduler with two workers
+(and, asked for, a Spark standalone master and worker), waits until each is healthy and records
 what it started in `<folder>/cluster.json`: every process id with its health URL, and the settings
 that point the program at the cluster. `status` reads that record and asks each process; `down`
 stops the recorded processes. The record holds the S3 secret, so it is readable by its owner only.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.cluster import seaweed
+from server.cluster.dask import DaskCluster
 from server.cluster.nats import NatsCluster
 from server.cluster.process import STOP_TIMEOUT_S, ClusterError, pid_alive, stop_pid
 from server.cluster.seaweed import SeaweedServer
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from server.cluster.spark import SparkStandalone
 
 BUCKET = "miniflix"
+DASK_WORKERS = 2
 STATE_FILE = "cluster.json"
 HEALTH_TIMEOUT_S = 2.0
 
@@ -115,7 +119,10 @@ def cluster_up(folder: Path, *, spark: bool = False) -> tuple[ClusterState, bool
         weed = SeaweedServer(folder / "seaweed", detached=True).start()
         undo.callback(weed.stop)
         weed.create_bucket(BUCKET)
-        members, settings = _members(nats, weed), _settings(nats, weed)
+        dask = DaskCluster(folder / "dask", DASK_WORKERS, detached=True, env=weed.env()).start()
+        undo.callback(dask.stop)
+        members, settings = _members(nats, weed) + _dask_members(dask), _settings(nats, weed)
+        settings["MINIFLIX_EXECUTOR"] = dask.executor_setting
         if spark:
             standalone = _start_spark(folder)
             undo.callback(standalone.stop)
@@ -125,6 +132,18 @@ def cluster_up(folder: Path, *, spark: bool = False) -> tuple[ClusterState, bool
         _save_state(folder, state)
         undo.pop_all()
     return state, True
+
+
+def _dask_members(dask: DaskCluster) -> list[Member]:
+    scheduler = dask.scheduler
+    assert scheduler is not None
+    members = [Member("dask-scheduler", "Dask", scheduler.pid, dask.address, dask.address,
+                      _command_of(scheduler.pid, "python"))]
+    for i, worker in enumerate(dask.worker_processes):
+        assert worker is not None
+        members.append(Member(f"dask-{dask.worker_name(i)}", "Dask", worker.pid, str(dask.scratch(i)), "",
+                              _command_of(worker.pid, "python")))
+    return members
 
 
 def _start_spark(folder: Path) -> SparkStandalone:
@@ -184,6 +203,17 @@ def _ours(member: Member) -> bool:
 
 
 def _healthy(url: str) -> bool:
+    """`http://…`: answers 200; `tcp://h:p`: accepts a connection (the Dask scheduler); no URL (a
+    Dask worker, whose port is its own): running is all we can tell."""
+    if not url:
+        return True
+    if url.startswith("tcp://"):
+        host, _, port = url[len("tcp://"):].rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=HEALTH_TIMEOUT_S):
+                return True
+        except OSError:
+            return False
     try:
         with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as reply:
             return bool(reply.status == 200)

@@ -311,7 +311,7 @@ class _Run:
         with contextlib.suppress(Exception):
             self.client.run(forget_job, job)
         try:
-            _delete_prefix(self.origin, _prefix(job))
+            self.origin.delete(_prefix(job))
         except Exception:  # leftovers cost space only; the next run of the job replaces them
             log.warning("could not remove the work objects of %s from the origin", job, exc_info=True)
 
@@ -333,16 +333,6 @@ def _link_into_folder(store: Any, local: Path, key: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _delete_prefix(store: Any, prefix: str) -> None:
-    """Delete every object under `prefix` (the blob store protocol has no delete: by backend)."""
-    if hasattr(store, "path"):
-        shutil.rmtree(store.path(prefix), ignore_errors=True)
-        with contextlib.suppress(OSError):   # the work folder itself, once no other job uses it
-            store.path(WORK_PREFIX).rmdir()
-    elif hasattr(store, "s3"):
-        store.s3.delete(list(store.s3.keys(prefix + "/")))
 
 
 def _merged(first: RunOutcome, *others: RunOutcome) -> RunOutcome:

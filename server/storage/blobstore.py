@@ -224,6 +224,13 @@ class LocalBlobStore:
         count = sum(1 for _ in self.list(prefix))
         if folder.exists():
             _remove(folder)
+        for parent in folder.parents:   # folders left empty are no objects: as on S3, they go too
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            try:
+                parent.rmdir()
+            except OSError:   # not empty: another job's scratch lives there
+                break
         return count
 
     def stage(self, prefix: str) -> LocalStaging:

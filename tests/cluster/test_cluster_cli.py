@@ -57,8 +57,9 @@ def test_up_prints_settings_status_sees_every_engine_and_down_stops_them(data: P
     assert len(settings["MINIFLIX_EVENT_LOG"].split(",")) == 3
     assert settings["MINIFLIX_ORIGIN"].startswith("s3://miniflix?endpoint=http://127.0.0.1:")
     assert settings["AWS_ACCESS_KEY_ID"] and settings["AWS_SECRET_ACCESS_KEY"]
+    assert settings["MINIFLIX_EXECUTOR"].startswith("dask://127.0.0.1:")
     pids = [m["pid"] for m in doc["members"]]
-    assert len(pids) == 4 and all(pid_alive(p) for p in pids), "the engines outlive `cluster up`"
+    assert len(pids) == 7 and all(pid_alive(p) for p in pids), "the engines outlive `cluster up`"
 
     shell = cluster(data, "up")
     assert shell.returncode == 0 and "already running" in shell.stderr
@@ -66,10 +67,10 @@ def test_up_prints_settings_status_sees_every_engine_and_down_stops_them(data: P
 
     status = cluster(data, "status", "--json")
     assert status.returncode == 0, status.stdout
-    assert [m["healthy"] for m in json.loads(status.stdout)["members"]] == [True] * 4
+    assert [m["healthy"] for m in json.loads(status.stdout)["members"]] == [True] * 7
 
     down = cluster(data, "down")
-    assert down.returncode == 0 and "Stopped 4" in down.stdout
+    assert down.returncode == 0 and "Stopped 7" in down.stdout
     assert wait_gone(pids) == []
     weed_ports = next(m["ports"] for m in doc["members"] if m["name"] == "seaweedfs")
     assert not [p for p in Path("/tmp").glob("seaweedfs-*.sock")
@@ -116,5 +117,5 @@ def test_up_with_spark_runs_a_named_query_on_the_standalone_master(data: Path) -
         apps = json.load(reply)["completedapps"]
     assert [a["name"] for a in apps] == ["miniflix-analytics"], "the query ran on the standalone master"
     status = json.loads(cluster(data, "status", "--json").stdout)
-    assert status["healthy"] is True and len(status["members"]) == 6
+    assert status["healthy"] is True and len(status["members"]) == 9
 

@@ -1,6 +1,7 @@
-"""The whole mission on the cluster backends, as a user runs it: `cluster up`, then `ingest` publishes
-a real clip to S3 (SeaweedFS) with its events on NATS JetStream, `serve` plays it through steering →
-edge (filled from S3) to a real ffmpeg, and analytics and search follow the bus."""
+"""The whole mission on the cluster backends, as a user runs it: `cluster up`, then `ingest` encodes a
+real clip's chunks on the Dask workers and publishes it to S3 (SeaweedFS) with its events on NATS
+JetStream, `serve` plays it through steering → edge (filled from S3) to a real ffmpeg, and analytics
+and search follow the bus."""
 
 from __future__ import annotations
 
@@ -65,6 +66,21 @@ def server(running: tuple[Path, dict[str, str]], published: dict[str, Any]) -> I
             proc.wait(10)
 
 
+def bus_events(event_log: str, topic: str) -> list[dict[str, Any]]:
+    """Every event of `topic` on the JetStream bus (read as a fresh consumer group)."""
+    from server.events.nats_log import open_nats_log
+
+    got: list[dict[str, Any]] = []
+    with open_nats_log(event_log, None) as log:  # type: ignore[arg-type]  # the data dir is unused
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            batch = log.poll("cluster-path-test", [topic], timeout=1.0)
+            if not batch and got:
+                break
+            got += [e.value for e in batch]
+    return got
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as reply:
         return json.load(reply)
@@ -93,6 +109,9 @@ def test_ingest_publishes_to_s3_and_logs_to_the_bus(running: tuple[Path, dict[st
                                                      published: dict[str, Any]) -> None:
     data, env = running
     assert published["status"] == "published", published["error"]
+    done = [e for e in bus_events(env["MINIFLIX_EVENT_LOG"], "encode") if e.get("type") == "task_done"]
+    chunks = [e for e in done if e.get("task", "").startswith("chunk")]
+    assert chunks and all(e.get("worker") for e in chunks), "each chunk names the Dask worker that encoded it"
     assert not list((data / "origin" / "videos").glob("*/master.m3u8")), "nothing published to local disk"
     events = main_py(env, "events", "--data-dir", str(data), "--json")
     assert events.returncode == 0, events.stderr
