@@ -43,6 +43,7 @@ class JobRow:
     video_id: str = ""
     job: dict[str, Any] = field(default_factory=dict)
     tasks: dict[str, float] = field(default_factory=dict)
+    workers: dict[str, str] = field(default_factory=dict)   # task -> cluster worker that encoded it
     rungs: list[str] = field(default_factory=list)
     integrity: dict[str, Any] | None = None
     started: float = field(default_factory=time.monotonic)
@@ -241,6 +242,8 @@ class JobQueue(QObject):
             row.tasks.setdefault(task, 0.0)
         elif kind == "task_done" and task:
             row.tasks[task] = 1.0
+            if value.get("worker"):
+                row.workers[task] = str(value["worker"])
         elif kind in ("published", "failed", "job_done"):
             self.refresh()
         else:

@@ -89,5 +89,5 @@ class JobDetail(QScrollArea):
         encoding = row is not None and (bool(row.tasks) or row.state in ACTIVE)
         self.grid_caption.setVisible(encoding)
         self.grid.setVisible(encoding)
-        self.grid.set_state(row.rungs if row else [], row.tasks if row else {})
+        self.grid.set_state(row.rungs if row else [], row.tasks if row else {}, row.workers if row else {})
         self.report.setText(integrity_html(row.integrity) if row else "")

@@ -1,10 +1,13 @@
 """The live chunk-by-rung grid of one ingest job: each cell fills as its encode task runs.
 
 One ffmpeg encodes a chunk into every rung at once, so a column fills together; the audio task has
-its own row. The widget only paints what it is given (`set_state`); the view throttles the calls.
+its own row. On a cluster (the Dask executor) a last row names the worker that encoded each chunk.
+The widget only paints what it is given (`set_state`); the view throttles the calls.
 """
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
@@ -15,6 +18,7 @@ LABEL_W = 64
 GAP = 3
 DONE = QColor("#2e9d5b")
 RUNNING = QColor("#3a7bd5")
+WORKER_ROW = "worker"
 
 
 def chunk_names(tasks: dict[str, float]) -> list[str]:
@@ -28,25 +32,34 @@ class ChunkGrid(QWidget):
         super().__init__(parent)
         self.rungs: list[str] = []
         self.tasks: dict[str, float] = {}
+        self.workers: dict[str, str] = {}   # chunk task -> the cluster worker that ran it
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(40)
 
-    def set_state(self, rungs: list[str], tasks: dict[str, float]) -> None:
-        if rungs != self.rungs or tasks != self.tasks:
-            self.rungs, self.tasks = list(rungs), dict(tasks)
+    def set_state(self, rungs: list[str], tasks: dict[str, float],
+                  workers: dict[str, str] | None = None) -> None:
+        workers = workers or {}
+        if rungs != self.rungs or tasks != self.tasks or workers != self.workers:
+            self.rungs, self.tasks, self.workers = list(rungs), dict(tasks), dict(workers)
             self.updateGeometry()
             self.update()
 
     def rows(self) -> list[str]:
         video = self.rungs or (["video"] if chunk_names(self.tasks) else [])
-        return video + (["audio"] if "audio" in self.tasks else [])
+        audio = ["audio"] if "audio" in self.tasks else []
+        return video + audio + ([WORKER_ROW] if self.workers else [])
+
+    def worker_of(self, chunk: str) -> str:
+        """The worker shown under a chunk's column ("" until its encode is done on a cluster)."""
+        return self.workers.get(chunk, "")
 
     def fraction(self, row: str, chunk: str) -> float:
         return float(self.tasks.get("audio" if row == "audio" else chunk, 0.0))
 
     def _cells(self) -> list[tuple[str, str]]:
         chunks = chunk_names(self.tasks)
-        return [(row, c) for row in self.rows() for c in (["audio"] if row == "audio" else chunks)]
+        return [(row, c) for row in self.rows() if row != WORKER_ROW
+                for c in (["audio"] if row == "audio" else chunks)]
 
     def cells(self) -> int:
         return len(self._cells())
@@ -76,11 +89,27 @@ class ChunkGrid(QWidget):
             y = r * (cell_h + GAP)
             painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
             painter.drawText(QRectF(0, y, LABEL_W - 6, cell_h), Qt.AlignmentFlag.AlignVCenter, row)
+            if row == WORKER_ROW:
+                self._worker_names(painter, chunks, y, cell_w, cell_h)
+                continue
             cells = [0] if row == "audio" else range(len(chunks))
             for c in cells:
                 width = cell_w * cols + GAP * (cols - 1) if row == "audio" else cell_w
                 rect = QRectF(LABEL_W + c * (cell_w + GAP), y, width, cell_h)
                 self._cell(painter, rect, self.fraction(row, chunks[c] if chunks else ""))
+
+    def _worker_names(self, painter: QPainter, chunks: list[str], y: float, cell_w: float,
+                      cell_h: float) -> None:
+        """Each column's worker; in a narrow cell only its last part (`worker-1` → `1`, an address
+        `tcp://127.0.0.1:40123` → `40123`), which still tells the workers apart."""
+        metrics = painter.fontMetrics()
+        for c, chunk in enumerate(chunks):
+            rect = QRectF(LABEL_W + c * (cell_w + GAP), y, cell_w, cell_h)
+            text = self.worker_of(chunk)
+            if metrics.horizontalAdvance(text) > cell_w:
+                last = re.split(r"[-:/.@]", text)[-1]
+                text = metrics.elidedText(last, Qt.TextElideMode.ElideLeft, int(cell_w))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
     def _cell(self, painter: QPainter, rect: QRectF, fraction: float) -> None:
         painter.setPen(Qt.PenStyle.NoPen)

@@ -147,3 +147,25 @@ def test_a_file_over_the_servers_limit_is_refused_before_it_is_sent(qtbot: Any, 
     finally:
         client.close()
         small.stop()
+
+
+def test_the_grid_names_the_cluster_worker_of_each_chunk(qtbot: Any, api_client: ApiClient) -> None:
+    """On the Dask executor each chunk's `task_done` names its worker; the grid shows it per column."""
+    from studio.views.upload_jobs import JobQueue, JobRow
+    from studio.views.upload_report import JobDetail
+
+    queue = JobQueue(api_client)
+    row = JobRow("job-1", "clip.mp4", state="running", video_id="v1", rungs=["360p"])
+    queue.rows[row.key] = row
+    queue.on_events([{"topic": "encode", "key": "v1",
+                      "value": {"type": "task_done", "task": task, "worker": worker}}
+                     for task, worker in (("chunk-00000", "worker-0"), ("chunk-00001", "worker-1"))])
+    detail = JobDetail()
+    qtbot.addWidget(detail)
+    detail.show_row(row)
+    assert detail.grid.rows() == ["360p", "worker"]
+    assert [detail.grid.worker_of(c) for c in ("chunk-00000", "chunk-00001")] == ["worker-0", "worker-1"]
+    local = JobRow("job-2", "local.mp4", state="running", video_id="v2", rungs=["360p"],
+                   tasks={"chunk-00000": 1.0})
+    detail.show_row(local)
+    assert detail.grid.rows() == ["360p"], "a local encode has no worker row"
