@@ -2,8 +2,8 @@
 
 `up` starts a 3-node NATS JetStream cluster, a SeaweedFS S3 server and a Dask scheduler with two
 workers on 127.0.0.1 (in `DIR/cluster/`), waits until each is healthy and prints the settings that
-use them, as shell lines (`eval "$(miniflix cluster up)"`) or JSON. Exit 0 on success, 1 when an engine cannot start or is
-unhealthy (`status`), 2 on a usage error.
+use them, as shell lines (`eval "$(miniflix cluster up)"`) or JSON. Exit 0 on success, 1 when an
+engine cannot start or is unhealthy (`status`), 2 on a usage error.
 """
 
 from __future__ import annotations

@@ -209,7 +209,8 @@ def test_vlc_reads_every_frame_when_its_edge_stops_mid_play(long_title: Made, da
     assert any(after.values()), "another edge served the rest of the title"
 
 
-def test_the_viewers_session_tag_reaches_the_edges_log(server: HttpServer, cdn: Services, title: Title) -> None:
+def test_the_viewers_session_tag_reaches_the_edges_log(server: HttpServer, cdn: Services,
+                                                        title: Title) -> None:
     """A player tags each load (`session=`); the edge's hit/miss event carries it, so the player can
     tell the edge serving this load from requests of a player it is still releasing."""
     play = f"{server.url}/play/{VIDEO_ID}/master.m3u8?region={REGION}&session=s1.2"
