@@ -222,10 +222,10 @@ def plot(predictions: list[Prediction], title_s: float, path: Path) -> None:
         painter.drawText(QRectF(0, y - 10, left - 8, 20), Qt.AlignmentFlag.AlignRight, f"{tick} s")
     painter.drawText(QRectF(left, height - 40, width - left, 20), Qt.AlignmentFlag.AlignCenter,
                      "workers")
-    painter.fillRect(QRectF(width - 260, top, 14, 14), QColor("#4a7bd0"))
-    painter.drawText(QRectF(width - 240, top - 2, 220, 18), 0, "encode stage (copy + LPT chunks)")
-    painter.fillRect(QRectF(width - 260, top + 22, 14, 14), QColor("#e08a2e"))
-    painter.drawText(QRectF(width - 240, top + 20, 220, 18), 0, "serial (probe, package, publish)")
+    painter.fillRect(QRectF(width - 290, top, 14, 14), QColor("#4a7bd0"))
+    painter.drawText(QRectF(width - 270, top - 2, 260, 18), 0, "encode stage (copy + LPT chunks)")
+    painter.fillRect(QRectF(width - 290, top + 22, 14, 14), QColor("#e08a2e"))
+    painter.drawText(QRectF(width - 270, top + 20, 260, 18), 0, "serial (probe, package, publish)")
     painter.end()
     path.parent.mkdir(parents=True, exist_ok=True)
     if not image.save(str(path)):
