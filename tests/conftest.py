@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,3 +49,17 @@ def make_clip(tmp_path: Path) -> ClipMaker:
     def make(name: str = "clip.mp4", **kwargs: object) -> Path:
         return generate_clip(tmp_path / name, **kwargs)  # type: ignore[arg-type]
     return make
+
+
+def engine_processes(binary: str, folder: Path) -> list[psutil.Process]:
+    """The live processes of `binary` (e.g. nats-server, weed) started on `folder`: a fixture
+    checks there are none left once its engine is stopped."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            argv = " ".join(proc.info["cmdline"] or [])
+            if binary in (proc.info["name"] or "") and str(folder) in argv:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nats
-import psutil
 import pytest
 from nats.js.api import StreamConfig
 
@@ -23,21 +22,10 @@ from server.paths import DataDir
 from server.search.service import GROUP as SEARCH_GROUP
 from server.search.service import SearchService
 from tests.analytics.conftest import publish_scenario
+from tests.conftest import engine_processes
 from tests.jobs.helpers import cli
 
 WAIT_S = 30.0
-
-
-def _nats_processes(folder: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            argv = " ".join(proc.info["cmdline"] or [])
-            if "nats-server" in (proc.info["name"] or "") and str(folder) in argv:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
         yield nodes.start()
     finally:
         nodes.stop()
-        assert _nats_processes(folder) == [], "nats-server processes outlived the tests"
+        assert engine_processes("nats-server", folder) == [], "nats-server processes outlived the tests"
 
 
 @pytest.fixture()

@@ -5,28 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
-import psutil
 import pytest
 
 from server.cluster.seaweed import SeaweedServer
 from server.storage.s3 import S3BlobStore, open_s3_origin
-
-
-def weed_processes(folder: Path) -> list[psutil.Process]:
-    """The `weed` processes started on `folder` that are still alive."""
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            argv = " ".join(proc.info["cmdline"] or [])
-            if "weed" in (proc.info["name"] or "") and str(folder) in argv:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
+from tests.conftest import engine_processes
 
 
 def bucket_client(server: SeaweedServer) -> Any:
@@ -48,7 +34,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
         yield server.start()
     finally:
         server.stop()
-        assert weed_processes(folder) == [], "weed processes outlived the tests"
+        assert engine_processes("weed", folder) == [], "weed processes outlived the tests"
         ours = {f"-{port}.sock" for port in server.ports.values()}
         left = [f for f in os.listdir("/tmp")
                 if f.startswith("seaweedfs-") and f"-{f.rsplit('-', 1)[-1]}" in ours]
