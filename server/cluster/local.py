@@ -161,13 +161,17 @@ def _spark_members(spark: SparkStandalone) -> list[Member]:
                    spark.worker_status_url, _command_of(worker.pid, "java"))]
 
 
-def _command_of(pid: int, fallback: str) -> str:
-    """The name of the program a pid runs now (spark-class execs java), where /proc tells."""
+def _program(pid: int) -> str | None:
+    """The name of the program a pid runs now (spark-class execs java); None where /proc cannot tell."""
     try:
         argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
     except OSError:
-        return fallback
-    return Path(os.fsdecode(argv0)).name or fallback
+        return None
+    return Path(os.fsdecode(argv0)).name
+
+
+def _command_of(pid: int, fallback: str) -> str:
+    return _program(pid) or fallback
 
 
 def _members(nats: NatsCluster, weed: SeaweedServer) -> list[Member]:
@@ -188,18 +192,20 @@ def cluster_status(folder: Path) -> list[MemberStatus]:
     state = load_state(folder)
     if state is None:
         return []
-    return [MemberStatus(m, _ours(m), _ours(m) and _healthy(m.health_url)) for m in state.members]
+    return [_status(m) for m in state.members]
+
+
+def _status(member: Member) -> MemberStatus:
+    running = _ours(member)
+    return MemberStatus(member, running, running and _healthy(member.health_url))
 
 
 def _ours(member: Member) -> bool:
     """The recorded process still runs and is still the engine we started (where /proc tells)."""
     if not pid_alive(member.pid):
         return False
-    try:
-        argv0 = Path(f"/proc/{member.pid}/cmdline").read_bytes().split(b"\0", 1)[0]
-    except OSError:
-        return True   # no /proc (macOS, Windows): trust the pid
-    return Path(os.fsdecode(argv0)).name == member.command
+    program = _program(member.pid)
+    return program is None or program == member.command   # no /proc (macOS, Windows): trust the pid
 
 
 def _healthy(url: str) -> bool:
