@@ -73,6 +73,9 @@ class Backends:
 def check_settings() -> None:
     """Fail with `BadSetting` now if any backend setting is unusable (commands call this first)."""
     Backends.from_settings()
+    from server.cdn.edge_engines import edge_engine
+
+    edge_engine()
 
 
 class Engine:
@@ -130,12 +133,15 @@ class Engine:
         return SearchService(self.data, self.events, self.catalog, views=views)
 
     def cdn(self) -> CDN:
-        """The configured edges, filled from this engine's origin."""
+        """The configured edges (Python or nginx, setting `edge_engine`), filled from this engine's
+        origin; the CDN signs links the kind its edges check."""
         from server.cdn.cluster import CDN
+        from server.cdn.edge_engines import edge_engine
         from server.cdn.origin import StoreOrigin
         from server.cdn.topology import Topology
 
-        return CDN(Topology.configured(), StoreOrigin(self.origin), self.data, self.events)
+        return CDN(Topology.configured(), StoreOrigin(self.origin), self.data, self.events,
+                   engine=edge_engine())
 
     def close(self) -> None:
         """Close the event log if it was opened (the SQLite stores need no closing)."""

@@ -8,10 +8,11 @@ from typing import Any
 
 from server.cdn.clock import Clock, SystemClock
 from server.cdn.edge import EdgeNode
+from server.cdn.edge_engines import edge_class, edge_engine
 from server.cdn.health import HealthMonitor
 from server.cdn.origin import OriginClient
 from server.cdn.ring import HashRing
-from server.cdn.tokens import Signer, load_or_create_key
+from server.cdn.tokens import NginxSigner, Signer, load_or_create_key
 from server.cdn.topology import Topology
 from server.errors import NotFound
 from server.events.api import Publisher
@@ -21,20 +22,25 @@ log = logging.getLogger(__name__)
 
 
 class CDN:
-    """Builds one EdgeNode per EdgeSpec (cache under `data.edges/<name>`), starts and stops them."""
+    """Builds one edge per EdgeSpec (cache under `data.edges/<name>`), starts and stops them. The
+    `engine` (default: the `edge_engine` setting) picks the edge class and the link signer: nginx
+    edges check their links in nginx, so they get tokens nginx can verify."""
 
     def __init__(self, topology: Topology, origin: OriginClient, data: DataDir,
                  publisher: Publisher | None = None, clock: Clock | None = None,
-                 *, copies: int = 1, signer: Signer | None = None, health_interval_s: float = 0.5) -> None:
+                 *, copies: int = 1, signer: Signer | None = None, health_interval_s: float = 0.5,
+                 engine: str | None = None) -> None:
         self.topology, self.origin, self.data, self.publisher = topology, origin, data, publisher
         self.clock: Clock = clock or SystemClock()
         self.copies = copies
-        self.signer = signer or Signer(load_or_create_key(data))
+        self.engine = engine or edge_engine()
+        self.signer = signer or (NginxSigner if self.engine == "nginx" else Signer)(load_or_create_key(data))
         self.rings = {region: HashRing([e.name for e in topology.edges if e.region == region])
                       for region in {e.region for e in topology.edges}}
+        edge_type = edge_class(self.engine)
         self.edges: dict[str, EdgeNode] = {
-            spec.name: EdgeNode(spec, origin, data.edges / spec.name, self.signer, publisher, self.clock,
-                                spillover=self._spillover_check(spec.name, spec.region))
+            spec.name: edge_type(spec, origin, data.edges / spec.name, self.signer, publisher, self.clock,
+                                 spillover=self._spillover_check(spec.name, spec.region))
             for spec in topology.edges}
         self.monitor = HealthMonitor(lambda: list(self.edges.values()), interval_s=health_interval_s,
                                      on_change=self._health_changed)

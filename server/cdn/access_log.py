@@ -1,0 +1,147 @@
+"""An nginx edge's access log, tailed into the `cdn` topic: each JSON line becomes the same `hit`,
+`miss` or `fill` event the Python edge publishes, so analytics, steering and the Network view need
+not know which engine served.
+
+The tailer reads only complete lines and remembers its offset (in memory and in `<log>.offset`), so an
+nginx stop/start (which appends to the same file) or a restart of the app neither loses nor doubles a
+line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.cdn.edge_http import SESSION
+
+log = logging.getLogger(__name__)
+POLL_S = 0.1
+READ_BYTES = 1 << 20
+SERVED = frozenset({"200", "206", "304"})
+FETCHED = frozenset({"MISS", "EXPIRED", "BYPASS"})      # the bytes came from the origin just now
+STALE = frozenset({"STALE", "UPDATING"})
+
+
+@dataclass(frozen=True)
+class Served:
+    """One logged request for a player object of a title."""
+
+    at: float
+    key: str
+    video_id: str
+    status: str              # nginx's $upstream_cache_status ("" when answered without the cache)
+    sent: int
+    upstream_bytes: int
+    complete: bool
+    session: str
+    fill: bool
+
+    @property
+    def fetched(self) -> bool:
+        return self.status in FETCHED
+
+
+def parse_line(line: str) -> Served | None:
+    """The request of one log line, or None for lines that are no served object (403, 404, junk)."""
+    try:
+        doc = json.loads(line)
+        if doc.get("status") not in SERVED:
+            return None
+        parts = str(doc["uri"]).split("/", 4)        # "", "t", token, "videos", "<id>/<rest>"
+        if len(parts) < 5 or parts[1] != "t" or parts[3] != "videos":
+            return None
+        key = f"videos/{parts[4]}"
+        session = str(doc.get("session", ""))
+        return Served(float(doc["msec"]), key, parts[4].split("/", 1)[0], str(doc.get("cache", "")),
+                      _int(doc.get("sent")), _int(doc.get("upstream_bytes")), doc.get("complete") == "OK",
+                      session if SESSION.fullmatch(session) else "", doc.get("fill") == "1")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("skipped an access log line that is not one of ours: %.200r", line)
+        return None
+
+
+def _int(value: Any) -> int:
+    """nginx writes "-" for no value and "a, b" when it asked several upstreams: sum the numbers."""
+    return sum(int(v) for v in str(value or "").replace(",", " ").split() if v.isdigit())
+
+
+class LogTailer:
+    """Follows one access log from a daemon thread and hands each complete line to `on_line`."""
+
+    def __init__(self, path: Path, on_line: Callable[[str], None]) -> None:
+        self.path, self.on_line = path, on_line
+        self._offset_file = path.with_name(path.name + ".offset")
+        self.offset = self._saved_offset()
+        self._lock = threading.Lock()        # one reader at a time: the thread or a drain()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"tail-{self.path.parent.parent.name}",
+                                            daemon=True)
+            self._thread.start()
+
+    def drain(self) -> int:
+        """Hand over every complete line written so far (call after nginx stopped); lines handed."""
+        with self._lock:
+            return self._read_new()
+
+    def close(self) -> None:
+        """Stop the thread after a last drain (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                self.drain()
+            except Exception:       # a bad line or a full disk must not end the tail
+                log.exception("tailing %s failed", self.path.name)
+
+    def _read_new(self) -> int:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size < self.offset:           # the log was truncated or replaced: start over
+            self.offset = 0
+        handed = 0
+        while size > self.offset:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read(READ_BYTES)
+            end = chunk.rfind(b"\n") + 1
+            if end == 0:                  # half a line: nginx is still writing it
+                break
+            for line in chunk[:end].splitlines():
+                self.on_line(line.decode("utf-8", "replace"))
+                handed += 1
+            self.offset += end
+        if handed:
+            self._save_offset()
+        return handed
+
+    def _saved_offset(self) -> int:
+        """Where the last run stopped; a new log starts at 0, an old log without a mark at its end."""
+        with contextlib.suppress(OSError, ValueError):
+            return int(self._offset_file.read_text())
+        with contextlib.suppress(OSError):
+            return self.path.stat().st_size
+        return 0
+
+    def _save_offset(self) -> None:
+        temp = self._offset_file.with_suffix(".tmp")
+        temp.write_text(str(self.offset))
+        os.replace(temp, self._offset_file)

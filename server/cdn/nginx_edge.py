@@ -1,0 +1,341 @@
+"""An edge served by nginx: one `nginx` process per EdgeSpec, with the EdgeNode interface the CDN,
+its health monitor, steering, the proactive fill and the HTTP admin use.
+
+No Python runs per request: nginx checks the signed link, serves from its cache and logs a JSON line;
+a tail thread turns those lines into `cdn` events and the counters of `health()`. Python runs per
+miss only (the loopback origin listener) and per admin action (start, stop, throttle, purge).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from server.cdn import nginx_conf
+from server.cdn.access_log import STALE, LogTailer, Served, parse_line
+from server.cdn.clock import Clock, SystemClock
+from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
+from server.cdn.events import EventSink
+from server.cdn.nginx_cache import NginxCache
+from server.cdn.nginx_origin import OriginListener
+from server.cdn.origin import OriginClient
+from server.cdn.tokens import Signer
+from server.cdn.topology import EdgeSpec
+from server.errors import Conflict, MiniflixError
+from server.events.api import Publisher
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+ERROR_LOG_TAIL = 600
+
+
+class NginxMissing(MiniflixError):
+    """`edge_engine=nginx` on a machine without nginx."""
+
+
+class NginxFailed(MiniflixError):
+    """An nginx edge did not start or reload."""
+
+
+def nginx_binary() -> str:
+    """The nginx on PATH, or a clear error naming the setting and the package."""
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+    if found is None:
+        raise NginxMissing("MINIFLIX_EDGE_ENGINE=nginx, but nginx is not installed.",
+                           hint="install Debian's nginx-light (make setup does), or use the python edge")
+    return found
+
+
+class NginxEdge:
+    """One edge as an nginx process on 127.0.0.1; `stop()` really ends it (the port closes)."""
+
+    def __init__(self, spec: EdgeSpec, origin: OriginClient, cache_dir: Path, signer: Signer,
+                 publisher: Publisher | None = None, clock: Clock | None = None,
+                 spillover: Spillover | None = None) -> None:
+        self.spec, self.origin, self.signer, self.spillover = spec, origin, signer, spillover
+        self.clock: Clock = clock or SystemClock()
+        self.layout = nginx_conf.EdgeLayout(Path(cache_dir) / "nginx")
+        self.layout.make()
+        self.cache = NginxCache(self.layout.cache, spec.capacity_bytes)
+        self.events = EventSink(publisher)
+        self.bandwidth_mbps = spec.bandwidth_mbps
+        self.tailer = LogTailer(self.layout.access_log, self._logged)
+        self._origin: OriginListener | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._port, self._generation = 0, 0
+        self._lock = threading.Lock()
+        self._counts = {"hits": 0, "misses": 0, "hit_bytes": 0, "miss_bytes": 0}
+        self._served: deque[tuple[float, int]] = deque()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> int:
+        """Start nginx on the previous port if it is free (old links work again), else a new one."""
+        if self.running:
+            return self._port
+        binary = nginx_binary()
+        if self._origin is None:
+            self._origin = OriginListener(self.origin)
+        self._port = _free_port(self._port)
+        self._write_conf()
+        self.tailer.start()
+        self._spawn(binary)
+        self.report_health(True)
+        return self._port
+
+    def stop(self) -> None:
+        """End nginx at once (open connections are cut), then publish what it logged until then."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        _terminate(proc)
+        self.tailer.drain()
+        self.report_health(False)
+
+    def close(self) -> None:
+        """Stop, then release the origin listener, the tail and the event thread (idempotent)."""
+        self.stop()
+        self.tailer.close()
+        if self._origin is not None:
+            self._origin.close()
+            self._origin = None
+        self.events.close()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def set_bandwidth(self, mbps: float | None) -> None:
+        """Rewrite the edge's `limit_rate` and reload nginx; returns once the new workers answer."""
+        if mbps is not None and mbps <= 0:
+            raise Conflict(f"Bandwidth of edge {self.name} must be positive (or None for no cap).")
+        self.bandwidth_mbps = mbps
+        if not self.running:
+            return                    # the next start writes it
+        old = _health(self.base_url).get("worker")
+        self._write_rate()
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGHUP)
+        self._wait_ready(self._proc, self._generation)
+        if isinstance(old, int):
+            _wait_gone(old)            # until then a new connection may still meet the old rate
+
+    def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
+        token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
+        return self.url_with_token(token, video_id, path)
+
+    def url_with_token(self, token: str, video_id: str, path: str = "master.m3u8") -> str:
+        return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
+
+    # -- content ------------------------------------------------------------------------------
+    def fill(self, key: str) -> int:
+        """Proactive push: ask our own nginx for `key` (marked as a fill, not a viewer's request);
+        bytes pulled from the origin (0 when already cached, or when the edge is stopped)."""
+        _, video_id, rest = key.split("/", 2)
+        if not self.running:
+            return 0
+        request = urllib.request.Request(self.url_for(video_id, rest, 300), headers={"X-Miniflix-Fill": "1"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            size = len(resp.read())
+            return size if resp.headers.get("X-Cache") in ("MISS", "EXPIRED") else 0
+
+    def purge_title(self, video_id: str) -> int:
+        return self.cache.purge_title(video_id)
+
+    def has_title(self, video_id: str) -> int:
+        return self.cache.title_objects(video_id)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def load(self) -> float:
+        """No per-request hook in nginx: its load is not measured (0.0), so steering ranks by place."""
+        return 0.0
+
+    def health(self) -> dict[str, Any]:
+        stats = self.cache.stats()
+        with self._lock:
+            c = dict(self._counts)
+            throughput = self._throughput_locked()
+        lookups = c["hits"] + c["misses"]
+        return {"name": self.name, "region": self.spec.region, "healthy": self.running, "load": 0.0,
+                "cached_bytes": stats["cached_bytes"], "capacity_bytes": self.spec.capacity_bytes,
+                "hit_ratio": c["hits"] / lookups if lookups else 0.0, "throughput_bps": throughput,
+                "objects": stats["objects"], "titles": stats["titles"], "hits": c["hits"],
+                "misses": c["misses"], "hit_bytes": c["hit_bytes"], "miss_bytes": c["miss_bytes"],
+                "port": self._port, "url": self.base_url if self.running else None,
+                "rtt_ms": self.spec.rtt_ms, "bandwidth_mbps": self.bandwidth_mbps, "policy": "nginx",
+                "events_dropped": self.events.dropped, "engine": "nginx"}
+
+    def report_health(self, healthy: bool) -> None:
+        event = self._event("health", "", "", 0, self.clock.now())
+        event.update(healthy=healthy, load=0.0)
+        self.events.emit(self.name, event)
+
+    # -- the access log -----------------------------------------------------------------------
+    def _logged(self, line: str) -> None:
+        """One access log line -> counters and the Python edge's events (`fill`, then `hit`/`miss`)."""
+        served = parse_line(line)
+        if served is None:
+            return
+        if served.fetched and served.upstream_bytes:
+            self.events.emit(self.name, self._event("fill", served.video_id, served.key,
+                                                    served.upstream_bytes, served.at))
+        if not served.fill:
+            self._record(served)
+
+    def _record(self, served: Served) -> None:
+        hit = not served.fetched
+        with self._lock:
+            self._counts["hits" if hit else "misses"] += 1
+            self._counts["hit_bytes" if hit else "miss_bytes"] += served.sent
+            self._served.append((served.at, served.sent))
+        event = self._event("hit" if hit else "miss", served.video_id, served.key, served.sent, served.at)
+        if not hit:
+            event["reason"] = "health" if self.spillover and self.spillover(served.video_id) else "content"
+        elif served.status in STALE:
+            event["stale"] = True
+        if not served.complete:
+            event["aborted"] = True
+        if served.session:
+            event["session"] = served.session
+        self.events.emit(self.name, event)
+
+    def _throughput_locked(self) -> float:
+        horizon = time.time() - THROUGHPUT_WINDOW_S
+        while self._served and self._served[0][0] < horizon:
+            self._served.popleft()
+        return sum(n for _, n in self._served) * 8 / THROUGHPUT_WINDOW_S
+
+    def _event(self, kind: str, video_id: str, key: str, nbytes: int, at: float) -> dict[str, Any]:
+        return {"type": kind, "edge": self.name, "region": self.spec.region, "video_id": video_id,
+                "object": key, "bytes": nbytes, "at": at}
+
+    # -- the process --------------------------------------------------------------------------
+    def _write_conf(self) -> None:
+        assert self._origin is not None
+        secret = getattr(self.signer, "secret", "")
+        if not secret:
+            raise NginxFailed(f"Edge {self.name}: nginx edges need links nginx can check.",
+                              hint="build the CDN with edge_engine=nginx (it picks the signer)")
+        text = nginx_conf.render_conf(self.spec, self.layout, self._port, self._origin.port, secret)
+        _write_private(self.layout.conf, text)
+        self._write_rate()
+
+    def _write_rate(self) -> None:
+        self._generation += 1
+        _write_private(self.layout.rate_conf, nginx_conf.render_rate(self.bandwidth_mbps, self._generation))
+
+    def _spawn(self, binary: str) -> None:
+        argv = [binary, "-p", str(self.layout.root), "-c", str(self.layout.conf),
+                "-e", str(self.layout.error_log)]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        self._proc = proc
+        try:
+            self._wait_ready(proc, self._generation)
+        except BaseException:
+            self._proc = None
+            _terminate(proc)
+            raise
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], generation: int) -> None:
+        """Until /health answers with this config generation (new workers after a reload)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise NginxFailed(f"nginx of edge {self.name} exited ({proc.returncode}): "
+                                  f"{self._error_tail()}", hint="see its error log in the data dir")
+            if _health(self.base_url).get("generation") == generation:
+                return
+            time.sleep(0.02)
+        raise NginxFailed(f"nginx of edge {self.name} did not answer within {START_TIMEOUT_S:g} s: "
+                          f"{self._error_tail()}")
+
+    def _error_tail(self) -> str:
+        """The last words of the error log, without the data dir's paths."""
+        with contextlib.suppress(OSError):
+            text = self.layout.error_log.read_text(errors="replace")[-ERROR_LOG_TAIL:]
+            return text.replace(str(self.layout.root), "<edge dir>").strip()
+        return "(no error log)"
+
+
+def _health(base_url: str) -> dict[str, Any]:
+    """The nginx edge's own /health answer ({} when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=1) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _wait_gone(pid: int, timeout_s: float = 11.0) -> None:
+    """Until process `pid` ended (a zombie counts: it serves nothing); nginx lets an old worker
+    finish its requests for at most `worker_shutdown_timeout`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+
+
+def _free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there now, else a free port the kernel picks."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise NginxFailed("No free loopback port for an nginx edge.")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """TERM (nginx's fast shutdown closes the port and cuts connections), KILL if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (nginx.conf holds the link secret), atomically."""
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(temp, path)
