@@ -25,6 +25,7 @@ ExecutorFactory = Callable[..., "Executor"]
 ORIGINS: Registry[BlobStore] = Registry("MINIFLIX_ORIGIN")
 ORIGINS.register("file", "server.backends:file_origin", bare=True)
 ORIGINS.register("s3", "server.storage.s3:open_s3_origin", CLUSTER)
+ORIGINS.register("folder", "server.backends:folder_origin")
 
 EVENT_LOGS: Registry[EventLog] = Registry("MINIFLIX_EVENT_LOG")
 EVENT_LOGS.register("sqlite", "server.backends:sqlite_event_log", bare=True)
@@ -40,6 +41,21 @@ def file_origin(url: str, data: DataDir) -> LocalBlobStore:
     from server.storage.blobstore import LocalBlobStore
 
     return LocalBlobStore(data.origin)
+
+
+def folder_origin(url: str, data: object = None) -> LocalBlobStore:
+    """`folder:///path`: an origin folder of one's choosing, e.g. on a disk Dask workers share
+    (what a folder store's `address()` names, so a worker reopens the same store)."""
+    from urllib.parse import unquote, urlsplit
+
+    from server.errors import MiniflixError
+    from server.storage.blobstore import LocalBlobStore
+
+    parts = urlsplit(url.strip())
+    folder = unquote(parts.netloc + parts.path)
+    if not folder or parts.query:
+        raise MiniflixError("want folder:///PATH, the origin's folder", hint="e.g. folder:///srv/origin")
+    return LocalBlobStore(folder)
 
 
 def sqlite_event_log(url: str, data: DataDir) -> EventLog:

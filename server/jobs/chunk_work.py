@@ -31,7 +31,7 @@ class ChunkWork:
     renditions: tuple[Rendition, ...]
     segment_seconds: float
     preset: str
-    source: str                      # a local path, or an origin key (Dask)
+    source: str                      # a local path, an origin key (Dask) or a URL (a worker's S3 read)
     output: str                      # a local work dir (a `WorkLayout` root), or an origin prefix
 
     @property
@@ -55,11 +55,11 @@ def chunk_task_name(chunk: Chunk) -> str:
 
 def run_chunk(work: ChunkWork, on_progress: Callable[[ProgressUpdate], None],
               stop: threading.Event, threads: int) -> None:
-    """Encode `work` from its local source into its local output dir, with this machine's ffmpeg."""
-    info = replace(work.info, path=Path(work.source))
-    encode_step.encode_chunk(find_tools(), info, work.chunk, list(work.renditions),
+    """Encode `work` from its source (a local file, or a URL ffmpeg seeks in with Range) into its
+    local output dir, with this machine's ffmpeg."""
+    encode_step.encode_chunk(find_tools(), work.info, work.chunk, list(work.renditions),
                              WorkLayout(Path(work.output)), work.segment_seconds, work.preset,
-                             on_progress=on_progress, stop=stop, threads=threads)
+                             on_progress=on_progress, stop=stop, threads=threads, source=work.source)
 
 
 def chunk_spec(work: ChunkWork) -> TaskSpec:

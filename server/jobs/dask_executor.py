@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
-import shutil
 import socket
 import threading
 import time
@@ -31,10 +29,10 @@ from server.backends import ExecutorFactory
 from server.errors import JobError, MiniflixError
 from server.jobs.chunk_work import ChunkWork
 from server.jobs.executor import LocalExecutor, RunOutcome, TaskListener, TaskSpec
-from server.jobs.remote_chunk import RunChannel, encode_on_worker, forget_job, store_ref
+from server.jobs.remote_chunk import RunChannel, encode_on_worker, forget_job
 from server.media.progress import ProgressUpdate
 from server.paths import DataDir
-from server.storage.blobstore import COPY_CHUNK, BlobStore
+from server.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +137,7 @@ class _Run:
     def __init__(self, client: Any, origin: BlobStore, listener: TaskListener, stop: threading.Event,
                  retries: int) -> None:
         self.client, self.origin, self.listener, self.stop = client, origin, listener, stop
-        self.retries, self.ref = retries, store_ref(origin)
+        self.retries, self.ref = retries, origin.address()
         self.channel = RunChannel.new()
         self.events: queue.SimpleQueue[tuple[float, dict[str, Any]]] = queue.SimpleQueue()
         self.sources: dict[str, str] = {}   # video id → its source's key in the store
@@ -182,9 +180,7 @@ class _Run:
         key = f"{_prefix(work.job)}/source{suffix}"
         if self.origin.exists(key) and self.origin.stat(key).size == local.stat().st_size:
             return key
-        if not _link_into_folder(self.origin, local, key):
-            with local.open("rb") as data:
-                self.origin.put(key, data)
+        self.origin.put_file(key, local)
         return key
 
     def _submit(self, task: TaskSpec, priority: int) -> Any:
@@ -301,10 +297,7 @@ class _Run:
         for rel, key in zip(task.work.outputs(), keys, strict=True):
             target = Path(task.work.output) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(f"{target.name}.fetch-{uuid.uuid4().hex[:8]}.part")
-            with self.origin.open(key) as body, part.open("wb") as out:
-                shutil.copyfileobj(body, out, COPY_CHUNK)
-            part.replace(target)
+            self.origin.get_file(key, target)
 
     def _forget(self, job: str) -> None:
         """Drop the job's work objects from the store and its copies from the workers' scratch."""
@@ -318,21 +311,6 @@ class _Run:
 
 def _prefix(job: str) -> str:
     return f"{WORK_PREFIX}/{job}"
-
-
-def _link_into_folder(store: Any, local: Path, key: str) -> bool:
-    """Hard-link `local` in as a folder store's object `key` (no copy of a big source); False for
-    any other store, or across disks."""
-    if not hasattr(store, "path"):
-        return False
-    target = store.path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    try:
-        os.link(local, target)
-    except OSError:
-        return False
-    return True
 
 
 def _merged(first: RunOutcome, *others: RunOutcome) -> RunOutcome:

@@ -1,17 +1,18 @@
 """The worker side of a distributed chunk encode: what runs in a Dask worker process.
 
-A worker has no access to the coordinator's files. It opens the origin store from a plain
-`StoreRef`, copies the job's source out of it once into its own scratch dir, runs the same
-`run_chunk` as the local executor there, and puts the chunk files back into the store under the
-job's work prefix. Progress and starts go to the coordinator as worker events on the run's topic;
-a cluster-wide stop event kills the ffmpeg of a cancelled job.
+A worker has no access to the coordinator's files. It opens the origin store from its address
+(the `origin` setting's URL, `BlobStore.address()`). ffmpeg reads the job's source straight from
+the store where the store gives a URL (S3: a presigned GET it seeks in with Range, so no worker
+copies a whole source); a folder store's source is hard-linked into the worker's scratch dir once.
+It runs the same `run_chunk` as the local executor there and puts the chunk files back into the
+store under the job's work prefix. Progress and starts go to the coordinator as worker events on
+the run's topic; a cluster-wide stop event kills the ffmpeg of a cancelled job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import shutil
 import threading
 import time
@@ -21,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.errors import JobError, MiniflixError
+from server.errors import MiniflixError
 from server.jobs.chunk_work import ChunkWork, run_chunk
 from server.media.progress import ProgressUpdate
-from server.storage.blobstore import COPY_CHUNK, BlobStore
+from server.storage.blobstore import BlobStore
 
 STOP_POLL_S = 0.2
+SOURCE_URL_TTL_S = 12 * 3600   # a presigned source URL outlives the longest chunk encode
 _source_lock = threading.Lock()  # one copy of a source per worker process, however many threads
 
 
@@ -35,36 +37,14 @@ class ChunkFailed(Exception):
     trip back to the coordinator (our errors' constructors take more than a message)."""
 
 
-@dataclass(frozen=True)
-class StoreRef:
-    """How a worker opens the coordinator's origin store: a folder on a disk they share (`file`)
-    or an S3 bucket (credentials from the worker's environment, as boto3 reads them)."""
+def open_store(address: str) -> BlobStore:
+    """The coordinator's origin store, reopened in this process from its `address()` (the
+    `origin` setting's URL) through the same backend registry the engine builds it with."""
+    from server.backends import ORIGINS
+    from server.registry import build
 
-    kind: str
-    where: str            # the folder, or the bucket
-    endpoint: str = ""
-    region: str = ""
-
-    def open(self) -> BlobStore:
-        if self.kind == "file":
-            from server.storage.blobstore import LocalBlobStore
-
-            return LocalBlobStore(self.where)
-        from server.storage.s3 import S3BlobStore
-        from server.storage.s3_client import S3Client
-
-        return S3BlobStore(S3Client(self.where, self.endpoint or None, self.region or "us-east-1"))
-
-
-def store_ref(store: Any) -> StoreRef:
-    """The `StoreRef` of a coordinator's store (a `LocalBlobStore` or an `S3BlobStore`)."""
-    if hasattr(store, "root"):
-        return StoreRef("file", str(store.root))
-    if hasattr(store, "s3"):
-        s3 = store.s3
-        return StoreRef("s3", s3.bucket, s3.endpoint or "", s3.client.meta.region_name or "")
-    raise JobError(f"the Dask executor cannot hand {type(store).__name__} to its workers.",
-                   hint="use a file or s3 origin (MINIFLIX_ORIGIN)")
+    url = ORIGINS.parse(address)
+    return build(url, ORIGINS.factory(url), ORIGINS.is_bare(url), None)
 
 
 @dataclass(frozen=True)
@@ -86,38 +66,49 @@ class RunChannel:
         return f"{self.run_id}-stop"
 
 
-def encode_on_worker(work: ChunkWork, store: StoreRef, channel: RunChannel,
+def encode_on_worker(work: ChunkWork, store: str, channel: RunChannel,
                      threads: int = 1) -> dict[str, Any]:
     """Encode `work` (source and output are origin keys) in this worker's scratch dir and put its
-    chunk files into the store; returns the worker's name, the wall time and the output keys.
+    chunk files into the store (`store` is its `address()`); returns the worker's name, the wall
+    time and the output keys.
     `threads` > 1 for the last chunks of a job, as the local executor gives them (spare cores)."""
     from distributed import get_worker
 
     worker = get_worker()
     name = str(worker.name)
     worker.log_event(channel.topic, {"kind": "started", "task": work.name, "worker": name})
-    blobs = store.open()
+    blobs = open_store(store)
     scratch = Path(worker.local_directory) / "miniflix" / work.job
     out_dir = scratch / work.name
     marks = [time.monotonic()]   # began, source here, encoded, put: the costs the bench reports
+    url: str | None = None
     try:
-        local = work.at(str(fetch_source(blobs, work.source, scratch)), str(out_dir))
+        url = blobs.read_url(work.source, SOURCE_URL_TTL_S)
+        local = work.at(url or str(fetch_source(blobs, work.source, scratch)), str(out_dir))
         marks.append(time.monotonic())
         progress = _progress_sender(worker, channel.topic, work.name)
         _run_stoppable(channel, lambda stop: run_chunk(local, progress, stop, threads))
         marks.append(time.monotonic())
         keys = [f"{work.output}/{rel}" for rel in work.outputs()]
         for rel, key in zip(work.outputs(), keys, strict=True):
-            with (Path(local.output) / rel).open("rb") as data:
-                blobs.put(key, data)
+            blobs.put_file(key, Path(local.output) / rel)
         marks.append(time.monotonic())
     except MiniflixError as exc:
-        raise ChunkFailed(f"{exc.message} (on {name})") from None
+        raise ChunkFailed(f"{unsigned(exc.message, url, work.source)} (on {name})") from None
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     source_s, encode_s, put_s = (b - a for a, b in itertools.pairwise(marks))
     return {"worker": name, "wall_s": marks[-1] - marks[0], "keys": keys, "source_s": source_s,
             "encode_s": encode_s, "put_s": put_s}
+
+
+def unsigned(message: str, url: str | None, key: str) -> str:
+    """`message` (ffmpeg's words) with the presigned URL replaced by its object's key: a signature
+    is a credential, and job records, events and logs keep errors."""
+    if not url:
+        return message
+    named = f"origin object {key!r}"
+    return message.replace(url, named).replace(url.split("?", 1)[0], named)
 
 
 def forget_job(job: str, dask_worker: Any = None) -> None:
@@ -127,7 +118,7 @@ def forget_job(job: str, dask_worker: Any = None) -> None:
 
 
 def fetch_source(blobs: BlobStore, key: str, scratch: Path) -> Path:
-    """The source object `key` as a file in `scratch`, copied once per worker and job (a hard
+    """The source object `key` as a file in `scratch`, got once per worker and job (a hard
     link when the origin is a folder on the same disk: a source is often gigabytes)."""
     size = blobs.stat(key).size
     target = scratch / f"source-{hashlib.sha1(f'{key}|{size}'.encode()).hexdigest()[:16]}"
@@ -135,23 +126,8 @@ def fetch_source(blobs: BlobStore, key: str, scratch: Path) -> Path:
         if target.is_file() and target.stat().st_size == size:
             return target
         scratch.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
-        if not link_from_folder(blobs, key, part):
-            with blobs.open(key) as body, part.open("wb") as out:
-                shutil.copyfileobj(body, out, COPY_CHUNK)
-        part.replace(target)
+        blobs.get_file(key, target)
     return target
-
-
-def link_from_folder(blobs: Any, key: str, target: Path) -> bool:
-    """Hard-link a folder store's object to `target`; False for any other store, or across disks."""
-    if not hasattr(blobs, "path"):
-        return False
-    try:
-        os.link(blobs.path(key), target)
-    except OSError:
-        return False
-    return True
 
 
 def _progress_sender(worker: Any, topic: str, task: str) -> Any:

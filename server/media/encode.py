@@ -93,15 +93,16 @@ def rung_output_args(index: int, rendition: Rendition, chunk: Chunk, keyframes: 
 
 def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
                      layout: WorkLayout, segment_seconds: float, preset: str = "veryfast",
-                     threads: int = 1) -> list[str]:
-    """The whole argv of one chunk encode (pure: no process, no file touched)."""
+                     threads: int = 1, source: str | None = None) -> list[str]:
+    """The whole argv of one chunk encode (pure: no process, no file touched); `source` is read
+    instead of `info.path` when given (a URL ffmpeg seeks in with Range, e.g. a presigned GET)."""
     video = _video(info)
     keyframes = keyframe_expr(chunk, segment_seconds, video.fps)
     gop = gop_frames(segment_seconds, video.fps)
     start, length = input_window(chunk, segment_seconds, video.fps)
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-threads", str(threads), "-ss", start, "-t", length,
-            "-i", str(info.path), "-filter_complex", filter_graph(video, renditions),
+            "-i", source or str(info.path), "-filter_complex", filter_graph(video, renditions),
             "-filter_complex_threads", str(threads)]
     for i, rendition in enumerate(renditions):
         out = part_path(layout.chunk_file(rendition.name, chunk.index))
@@ -112,15 +113,16 @@ def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Se
 def encode_chunk(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
                  layout: WorkLayout, segment_seconds: float, preset: str = "veryfast", *,
                  on_progress: Callable[[ProgressUpdate], None] | None = None,
-                 stop: threading.Event | None = None, threads: int = 1) -> None:
+                 stop: threading.Event | None = None, threads: int = 1, source: str | None = None) -> None:
     """Encode `chunk` into every rung's chunk file; a file appears only once ffmpeg succeeded.
+    `source` replaces `info.path` as ffmpeg's input (see `build_chunk_args`).
 
     Raises FFmpegFailed (with ffmpeg's last lines) and leaves no partial file behind.
     """
     finals = [layout.chunk_file(r.name, chunk.index) for r in renditions]
     for final in finals:
         final.parent.mkdir(parents=True, exist_ok=True)
-    args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads)
+    args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads, source)
     try:
         # with more than one thread this is a tail chunk: its extra threads take only idle cores
         ffmpeg.run(args, f"encode chunk {chunk.index} of {info.path.name}", on_progress=on_progress,

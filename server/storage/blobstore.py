@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote
 
 from server.errors import Forbidden, InvalidRequest, MiniflixError, NotFound
 
@@ -78,6 +79,10 @@ class BlobStore(Protocol):
     def restore(self, token: str, prefix: str) -> None: ...
     def purge_trash(self, older_than_s: float = ...) -> int: ...
     def discard_stale_staging(self, in_use: Callable[[str], bool]) -> tuple[str, ...]: ...
+    def address(self) -> str: ...
+    def put_file(self, key: str, local: Path) -> None: ...
+    def get_file(self, key: str, target: Path) -> None: ...
+    def read_url(self, key: str, expires_s: float) -> str | None: ...
 
 
 MAX_KEY_BYTES = 1024   # whole key, UTF-8; far below PATH_MAX once under the store's root
@@ -184,6 +189,35 @@ class LocalBlobStore:
     def read(self, key: str) -> bytes:
         with self.open(key) as f:
             return f.read()
+
+    def address(self) -> str:
+        """The `origin` setting that opens this same folder in another process on a machine that
+        shares the disk (a Dask worker): `folder:///its/root`."""
+        return f"folder://{quote(self.root.as_posix(), safe='/:')}"
+
+    def read_url(self, key: str, expires_s: float) -> str | None:
+        """None: another process reads a folder's object through `get_file` (a hard link)."""
+        self.stat(key)
+        return None
+
+    def put_file(self, key: str, local: Path) -> None:
+        """`local` as the object `key`, hard-linked when it is on the store's disk (a source is
+        often gigabytes), else copied; atomic either way (temp name + rename)."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        _link_or_copy(Path(local), tmp)
+        os.replace(tmp, path)
+
+    def get_file(self, key: str, target: Path) -> None:
+        """The object `key` as the file `target`, hard-linked when on the same disk, else copied;
+        `target` appears whole or not at all."""
+        source = self.path(key)
+        if not source.is_file():
+            raise NotFound(f"No object {key!r} in the origin.")
+        part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
+        _link_or_copy(source, part)
+        os.replace(part, target)
 
     def exists(self, key: str) -> bool:
         try:
@@ -320,6 +354,25 @@ class LocalStaging:
 
     def abort(self) -> None:
         self.store.discard_staging(self.folder)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link from `target` to `source`; a copy across disks or where links are refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def copy_to_file(body: BlobReader, target: Path) -> None:
+    """Stream an open object into `target`, which appears whole or not at all."""
+    part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with body, part.open("wb") as out:
+            shutil.copyfileobj(body, out, COPY_CHUNK)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _remove(path: Path) -> None:

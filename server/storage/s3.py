@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from server.errors import Forbidden, InvalidRequest, NotFound
-from server.storage.blobstore import TITLE_PREFIX, BlobStat, StoreUnavailable, safe_key, span
+from server.storage.blobstore import (
+    TITLE_PREFIX,
+    BlobStat,
+    StoreUnavailable,
+    copy_to_file,
+    safe_key,
+    span,
+)
 from server.storage.s3_client import S3Client, S3Reader
 
 log = logging.getLogger(__name__)
@@ -113,6 +120,30 @@ class S3BlobStore:
     def read(self, key: str) -> bytes:
         with self.open(key) as body:
             return body.read()
+
+    def address(self) -> str:
+        """The `origin` setting that opens this same bucket in another process (a Dask worker,
+        which brings its own credentials): `s3://BUCKET?endpoint=…&region=…`."""
+        return self.s3.url()
+
+    def read_url(self, key: str, expires_s: float) -> str | None:
+        """A presigned GET of the object `key` (title keys resolved through their pointer) that
+        any HTTP client, ffmpeg among them, can read and seek in with Range for `expires_s`."""
+        stat = self.stat(key)
+        return self.s3.presigned_get(self._physical(stat.key), expires_s)
+
+    def put_file(self, key: str, local: Path) -> None:
+        """Upload `local` as `key` (multipart when big, retried); a title's key joins its pointer."""
+        key = safe_key(key)
+        if title_split(key) is not None:
+            with Path(local).open("rb") as data:
+                self.put(key, data)
+            return
+        self.s3.upload(Path(local), key)
+
+    def get_file(self, key: str, target: Path) -> None:
+        """Download the object `key` into `target`, which appears whole or not at all."""
+        copy_to_file(self.open(key), target)
 
     def exists(self, key: str) -> bool:
         try:

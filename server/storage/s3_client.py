@@ -87,6 +87,17 @@ class S3Client:
             raise MiniflixError(f"unknown option(s) {', '.join(sorted(unknown))}; known: endpoint, region")
         return cls(bucket, query.get("endpoint") or None, query.get("region") or "us-east-1")
 
+    def url(self) -> str:
+        """The `origin` setting of this bucket: `s3://BUCKET?endpoint=…&region=…` (no credentials)."""
+        query = {"endpoint": self.endpoint or "", "region": self.client.meta.region_name or ""}
+        shown = urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        return f"s3://{self.bucket}{'?' + shown if shown else ''}"
+
+    def presigned_get(self, key: str, expires_s: float) -> str:
+        """A GET URL of `key` signed with this client's credentials, valid `expires_s` seconds."""
+        return str(self._call(f"signing {key!r}", key, lambda: self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=max(1, int(expires_s)))))
+
     def describe(self) -> str:
         return f"bucket {self.bucket!r} at {self.endpoint or 'AWS'}"
 
