@@ -1,0 +1,113 @@
+"""`miniflix lab replay …`: the CDN what-if replay lab (other labs add their own `lab` sub-commands).
+
+`--trace recorded` (the default) replays the requests the edges really served, read from the analytics
+database (loading pending events first, or from a snapshot while the server holds the file);
+`zipf` and `sessions` generate a seeded trace instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from server.cdn.topology import Topology
+from server.cli import add_data_dir
+from server.errors import MiniflixError
+from server.labs import sweep as lab
+from server.labs import trace as traces
+from server.labs.replay import BELADY, ORIGIN_RTT_MS, Latency
+from server.paths import DataDir
+from server.registry import BadSetting
+
+DEFAULT_SIZES = "64M,256M,1G,4G"
+
+
+def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subs.add_parser("lab", help="what-if labs over the studio's own record (replay: CDN caches)")
+    labs = p.add_subparsers(dest="lab", metavar="LAB", parser_class=type(p))
+    labs.required = True
+    register_replay(labs)
+
+
+def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = labs.add_parser("replay", help="replay edge requests against other cache sizes, policies, edges, TTLs",
+                        description="Replays a request trace through every cache size x policy (and "
+                        "Belady's MIN, the offline ceiling) and finds the cache each policy needs to "
+                        "reach the target hit ratio.")
+    add_data_dir(p)
+    p.add_argument("--trace", choices=traces.KINDS, default=traces.RECORDED,
+                   help="recorded: the edges' request log (default); zipf, sessions: generated")
+    p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"cache sizes per edge (default {DEFAULT_SIZES})")
+    p.add_argument("--policies", default="all", help="comma-separated eviction policies (default: all)")
+    p.add_argument("--edges", type=int, default=1, help="edges sharing the trace by title (default 1)")
+    p.add_argument("--ttl", type=float, default=0.0, help="seconds an object stays fresh (default 0: forever)")
+    p.add_argument("--target", type=float, default=0.9, help="hit ratio to size the cache for (default 0.9)")
+    p.add_argument("--origin-rtt-ms", type=float, default=ORIGIN_RTT_MS, help="edge-origin round trip")
+    p.add_argument("--requests", type=int, default=200_000, help="generated traces: requests")
+    p.add_argument("--titles", type=int, default=200, help="generated traces: titles")
+    p.add_argument("--alpha", type=float, default=0.8, help="generated traces: Zipf exponent")
+    p.add_argument("--seed", type=int, default=1, help="generated traces: random seed")
+    p.add_argument("--json", action="store_true", help="print the whole sweep as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the sweep's rows to FILE")
+    p.set_defaults(func=run_replay)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    try:
+        whatif = lab.WhatIf(lab.parse_sizes(args.sizes), lab.parse_policies(args.policies), args.edges,
+                            args.ttl, args.target, _latency(args.origin_rtt_ms))
+        result = lab.run_sweep(_trace(args), whatif)
+    except BadSetting:  # main.py reports it with exit code 2
+        raise
+    except MiniflixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.csv is not None:
+        write_csv(result, args.csv)
+        print(f"wrote {len(result.points)} rows to {args.csv}", file=sys.stderr)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else format_sweep(result))
+    return 0
+
+
+def _latency(origin_rtt_ms: float) -> Latency:
+    edges = Latency.from_topology(Topology.configured())
+    return Latency(edges.edge_rtt_ms, edges.edge_mbps, origin_rtt_ms)
+
+
+def _trace(args: argparse.Namespace) -> traces.ReplayTrace:
+    if args.trace != traces.RECORDED:
+        return traces.generated(args.trace, requests=args.requests, titles=args.titles, alpha=args.alpha,
+                                seed=args.seed)
+    from server.cli.analytics import open_reader  # DuckDB loads only for a recorded trace
+
+    data = DataDir.resolve(args.data_dir)
+    with open_reader(data) as conn:
+        return traces.recorded(conn, where=str(data.root))
+
+
+def write_csv(result: lab.Sweep, path: Path) -> None:
+    """The sweep's rows, whole or not at all (written beside, then renamed)."""
+    part = path.with_name(path.name + ".part")
+    with part.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(lab.CSV_COLUMNS)
+        writer.writerows(lab.csv_rows(result.points))
+    part.replace(path)
+
+
+def format_sweep(result: lab.Sweep) -> str:
+    """A text table per cache size, then each policy's needed size and the headline."""
+    t = result.trace
+    lines = [f"trace: {t['kind']}, {t['requests']:,} requests, {t['objects']:,} objects, "
+             f"{lab.format_size(float(str(t['bytes'])))} requested; edges: {result.whatif.edges}",
+             f"{'cache/edge':>11}  {'policy':<9} {'hit':>6} {'byte hit':>8} {'origin':>11} {'p95 ms':>8}"]
+    for p in result.points:
+        p95 = "-" if p.p95_ms is None else f"{p.p95_ms:.0f}"
+        name = "MIN" if p.policy == BELADY else p.policy
+        lines.append(f"{lab.format_size(p.cache_bytes):>11}  {name:<9} {p.hit_ratio:>6.1%} "
+                     f"{p.byte_hit_ratio:>8.1%} {lab.format_size(p.origin_bytes):>11} {p95:>8}")
+    lines += [need.sentence(result.whatif.edges) for need in result.needed]
+    return "\n".join([*lines, f"=> {result.headline()}"])
