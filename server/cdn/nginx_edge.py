@@ -313,6 +313,7 @@ def _free_port(preferred: int) -> int:
     """`preferred` if nothing listens there now, else a free port the kernel picks."""
     for port in ((preferred, 0) if preferred else (0,)):
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as nginx binds: TIME_WAIT is fine
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -1,0 +1,300 @@
+"""nginx edges (edge_engine=nginx): real nginx processes on loopback, real HTTP, the demo title of
+tests/cdn/conftest.py in a real blob store. What a player, steering and analytics see must match the
+Python edge: bytes, refusals, stale-if-error, stop/start, throttle, purge, events."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from server.cdn.cluster import CDN
+from server.cdn.nginx_edge import NginxEdge
+from server.cdn.origin import StoreOrigin
+from server.cdn.tokens import NginxSigner, Signer
+from server.cdn.topology import EdgeSpec, Topology
+from server.errors import Forbidden
+from server.paths import DataDir
+from server.registry import BadSetting
+from server.storage.blobstore import LocalBlobStore
+from tests.cdn.conftest import SPEC, VIDEO_ID, EdgeMaker, Recorder, fetch, wait_for
+from tests.conftest import engine_processes
+
+SEGMENT = "cmaf/90p/seg_001.m4s"
+ROOT = Path(__file__).resolve().parents[2]
+CdnMaker = Callable[..., CDN]
+
+
+def nginx_is_installed() -> None:
+    """These tests need Debian's nginx (the set-up installs nginx-light): fail, never skip."""
+    assert shutil.which("nginx") or Path("/usr/sbin/nginx").exists(), (
+        "nginx is not installed: `make setup` installs nginx-light (apt-get install nginx-light)")
+
+
+@pytest.fixture
+def make_cdn(data_dir: DataDir, origin: StoreOrigin, recorder: Recorder) -> Iterator[CdnMaker]:
+    """`make_cdn(**spec_overrides)` -> a started CDN of one nginx edge; at teardown every nginx
+    process it started (masters, workers, cache helpers) must be gone."""
+    nginx_is_installed()
+    made: list[CDN] = []
+    children: list[psutil.Process] = []
+
+    def make(**overrides: Any) -> CDN:
+        spec = replace(SPEC, **overrides)
+        cdn = CDN(Topology([spec]), origin, data_dir, recorder, engine="nginx", health_interval_s=0.1)
+        made.append(cdn)
+        cdn.start()
+        edge = cdn.edges[spec.name]
+        children.extend(psutil.Process(edge.pid).children(recursive=True))
+        return cdn
+
+    yield make
+    for cdn in made:
+        cdn.stop()
+    assert engine_processes("nginx", data_dir.root) == [], "an nginx master outlived its CDN"
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def edge_of(cdn: CDN) -> NginxEdge:
+    [edge] = cdn.edges.values()
+    assert isinstance(edge, NginxEdge)
+    return edge
+
+
+def origin_bytes(store: LocalBlobStore, rest: str) -> bytes:
+    return (store.root / "videos" / VIDEO_ID / rest).read_bytes()
+
+
+def test_a_miss_then_a_hit_serve_the_origins_bytes_with_x_cache_and_cors(make_cdn: CdnMaker,
+                                                                        store: LocalBlobStore) -> None:
+    edge = edge_of(make_cdn())
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    first, second = fetch(url), fetch(url)
+    assert first[0] == second[0] == 200
+    assert first[2] == second[2] == origin_bytes(store, SEGMENT)
+    assert (first[1]["X-Cache"], second[1]["X-Cache"]) == ("MISS", "HIT")
+    assert second[1]["Access-Control-Allow-Origin"] == "*"
+    assert "X-Cache" in second[1]["Access-Control-Expose-Headers"]
+    assert fetch(edge.url_for(VIDEO_ID, "master.m3u8"))[1]["Content-Type"] == "application/vnd.apple.mpegurl"
+
+
+def test_a_range_of_a_cached_segment_is_the_origins_bytes(make_cdn: CdnMaker, store: LocalBlobStore) -> None:
+    edge = edge_of(make_cdn())
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    fetch(url)
+    status, headers, body = fetch(url, {"Range": "bytes=100-299"})
+    whole = origin_bytes(store, SEGMENT)
+    assert status == 206 and body == whole[100:300]
+    assert headers["Content-Range"] == f"bytes 100-299/{len(whole)}"
+
+
+def test_bad_expired_and_other_title_tokens_are_refused(make_cdn: CdnMaker) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    good = edge.url_for(VIDEO_ID, SEGMENT)
+    token = good.split("/")[4]
+    expired = cdn.signer.sign(VIDEO_ID, int(time.time()) - 5)
+    other = cdn.signer.sign("other", int(time.time()) + 600)
+    hmac_kind = Signer(b"k" * 32).sign(VIDEO_ID, int(time.time()) + 600)
+    for bad in ("nonsense", token[:-1] + ("A" if token[-1] != "A" else "B"), expired, other, hmac_kind):
+        assert fetch(good.replace(token, bad))[0] == 403, bad
+    assert fetch(good)[0] == 200
+
+
+def test_the_source_upload_traversal_and_other_paths_are_refused(make_cdn: CdnMaker,
+                                                                 store: LocalBlobStore) -> None:
+    source = store.root / "videos" / VIDEO_ID / "source" / "upload.mp4"
+    source.parent.mkdir()
+    source.write_bytes(b"the original upload")
+    edge = edge_of(make_cdn())
+    token = edge.url_for(VIDEO_ID).split("/")[4]
+    raw = [f"/t/{token}/videos/{VIDEO_ID}/source/upload.mp4",
+           f"/t/{token}/videos/{VIDEO_ID}/cmaf/../source/upload.mp4",
+           f"/t/{token}/videos/{VIDEO_ID}/cmaf/%2e%2e/source/upload.mp4",
+           f"/t/{token}/videos/{VIDEO_ID}/../other/master.m3u8"]
+    for path in raw:
+        status, body = raw_get(edge.port, path)
+        assert status in (400, 403, 404), path
+        assert b"original upload" not in body
+    assert raw_get(edge.port, f"/t/{token}/videos/{VIDEO_ID}/{'a' * 3000}.m4s")[0] == 414
+    assert raw_get(edge.port, "/origin/videos/demo/master.m3u8")[0] == 404
+
+
+def raw_get(port: int, path: str) -> tuple[int, bytes]:
+    """One GET with the path sent exactly as given (urllib would not send some of these)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_a_stale_copy_is_served_while_the_origin_is_down(make_cdn: CdnMaker, origin: StoreOrigin,
+                                                         store: LocalBlobStore) -> None:
+    edge = edge_of(make_cdn(ttl_s=1))
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    assert fetch(url)[1]["X-Cache"] == "MISS"
+    time.sleep(2.1)      # past the TTL (nginx counts whole seconds, expiry is strict): stale now
+    origin.fail = True
+    status, headers, body = fetch(url)
+    assert status == 200 and headers["X-Cache"] in ("STALE", "UPDATING")
+    assert body == origin_bytes(store, SEGMENT)
+    assert fetch(edge.url_for(VIDEO_ID, "cmaf/90p/seg_000.m4s"))[0] >= 500   # never cached: no copy
+
+
+def test_throttle_sets_the_rate_nginx_applies(make_cdn: CdnMaker) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    assert fetch(url)[1]["X-Limit-Rate"] == "0"          # SPEC has no bandwidth cap
+    cdn.throttle(edge.name, 8)
+    assert fetch(url)[1]["X-Limit-Rate"] == "1000000"     # 8 Mbit/s in bytes per second
+    assert (edge.layout.rate_conf.read_text().count(" 1000000;"), cdn.health()[0]["bandwidth_mbps"]) == (1, 8)
+    cdn.throttle(edge.name, None)
+    assert fetch(url)[1]["X-Limit-Rate"] == "0"
+
+
+def test_a_stopped_edge_refuses_connections_and_starts_again_on_its_port(make_cdn: CdnMaker) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    fetch(url)
+    port = edge.port
+    cdn.stop_edge(edge.name)
+    with pytest.raises(OSError):
+        fetch(url)
+    assert not cdn.is_healthy(edge.name) and cdn.health()[0]["url"] is None
+    assert cdn.start_edge(edge.name) == port
+    status, headers, _ = fetch(url)
+    assert (status, headers["X-Cache"]) == (200, "HIT")   # its cache outlived the process
+    wait_for(lambda: cdn.is_healthy(edge.name))
+
+
+def test_after_a_title_is_deleted_and_purged_its_segments_are_no_longer_served(
+        make_cdn: CdnMaker, store: LocalBlobStore) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    urls = [edge.url_for(VIDEO_ID, rest) for rest in (SEGMENT, "master.m3u8")]
+    for url in urls:
+        fetch(url)
+    assert fetch(urls[0])[1]["X-Cache"] == "HIT" and edge.has_title(VIDEO_ID) == 2
+    store.trash(f"videos/{VIDEO_ID}")
+    assert fetch(urls[0])[0] == 200, "still cached before the purge (what a purge is for)"
+    assert cdn.purge_title(VIDEO_ID) == 2
+    assert [fetch(url)[0] for url in urls] == [404, 404]
+    assert edge.has_title(VIDEO_ID) == 0
+
+
+def test_a_proactive_fill_makes_the_next_request_a_hit(make_cdn: CdnMaker, recorder: Recorder,
+                                                       store: LocalBlobStore) -> None:
+    edge = edge_of(make_cdn())
+    assert edge.fill(f"videos/{VIDEO_ID}/{SEGMENT}") == len(origin_bytes(store, SEGMENT))
+    assert edge.fill(f"videos/{VIDEO_ID}/{SEGMENT}") == 0
+    assert fetch(edge.url_for(VIDEO_ID, SEGMENT))[1]["X-Cache"] == "HIT"
+    wait_for(lambda: len(recorder.of("cdn", "hit")) == 1)
+    assert [e["object"] for e in recorder.of("cdn", "fill")] == [f"videos/{VIDEO_ID}/{SEGMENT}"]
+    assert recorder.of("cdn", "miss") == []
+
+
+def test_events_have_the_python_edges_shape(make_cdn: CdnMaker, make_edge: EdgeMaker,
+                                            recorder: Recorder) -> None:
+    python_edge = make_edge(name="py-1")
+    nginx_edge = edge_of(make_cdn(name="ngx-1"))
+    for edge in (python_edge, nginx_edge):
+        for _ in range(2):
+            fetch(edge.url_for(VIDEO_ID, SEGMENT) + "?session=s-1")
+    wait_for(lambda: len(recorder.of("cdn", "hit")) == 2 and len(recorder.of("cdn", "miss")) == 2)
+    for kind in ("hit", "miss", "fill", "health"):
+        shapes = {e["edge"]: (sorted(e), type(e["at"]), type(e["bytes"])) for e in recorder.of("cdn", kind)}
+        assert shapes["py-1"] == shapes["ngx-1"], kind
+    [py_miss, ngx_miss] = recorder.of("cdn", "miss")
+    assert {k: v for k, v in ngx_miss.items() if k not in ("edge", "at")} == {
+        k: v for k, v in py_miss.items() if k not in ("edge", "at")}
+
+
+def test_the_tail_neither_loses_nor_doubles_lines_across_stop_and_start(
+        make_cdn: CdnMaker, recorder: Recorder, data_dir: DataDir, origin: StoreOrigin) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    for _ in range(5):
+        fetch(edge.url_for(VIDEO_ID, SEGMENT))
+    cdn.stop_edge(edge.name)
+    cdn.start_edge(edge.name)
+    for _ in range(3):
+        fetch(edge.url_for(VIDEO_ID, SEGMENT))
+    wait_for(lambda: len(recorder.of("cdn", "hit")) + len(recorder.of("cdn", "miss")) >= 8)
+    cdn.stop()
+    assert (len(recorder.of("cdn", "miss")), len(recorder.of("cdn", "hit"))) == (1, 7)
+    assert cdn.health()[0]["hits"] == 7
+    again = CDN(cdn.topology, origin, data_dir, recorder, engine="nginx")   # the app restarted
+    again.start()
+    again.stop()
+    assert len(recorder.of("cdn", "hit")) == 7, "a restart replayed old log lines"
+
+
+def test_the_cache_hit_ratio_query_counts_nginx_edge_requests(make_cdn: CdnMaker, origin: StoreOrigin,
+                                                              data_dir: DataDir) -> None:
+    from server.analytics.service import AnalyticsService
+    from server.engine import Engine
+
+    with Engine(data_dir) as engine:
+        cdn = CDN(Topology([SPEC]), origin, data_dir, engine.events, engine="nginx")
+        cdn.start()
+        try:
+            edge = edge_of(cdn)
+            for _ in range(4):
+                fetch(edge.url_for(VIDEO_ID, SEGMENT))
+        finally:
+            cdn.stop()
+        analytics = AnalyticsService(data_dir, engine.events)
+        try:
+            analytics.catch_up()
+            [row] = analytics.query("cache_hit_ratio")
+        finally:
+            analytics.stop()
+    assert (row["edge"], row["requests"], row["hits"], row["hit_ratio"]) == (SPEC.name, 4, 3, 0.75)
+
+
+def test_nginx_tokens_verify_in_python_as_nginx_checks_them() -> None:
+    signer = NginxSigner(b"k" * 32)
+    token = signer.sign(VIDEO_ID, 2_000_000_000)
+    assert token.startswith("2000000000.") and len(token.split(".")[1]) == 22
+    assert signer.verify(token, VIDEO_ID, now=1_000) == 2_000_000_000
+    for video_id, now in (("other", 1_000), (VIDEO_ID, 2_000_000_000)):
+        with pytest.raises(Forbidden):
+            signer.verify(token, video_id, now=now)
+    assert NginxSigner(b"j" * 32).secret != signer.secret
+
+
+def test_a_bad_edge_engine_setting_names_the_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    from server.engine import check_settings
+
+    monkeypatch.setenv("MINIFLIX_EDGE_ENGINE", "apache")
+    with pytest.raises(BadSetting, match="MINIFLIX_EDGE_ENGINE='apache'"):
+        check_settings()
+    env = {"MINIFLIX_EDGE_ENGINE": "apache", "MINIFLIX_DATA_DIR": str(tmp_path / "data"),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "main.py", "videos"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "MINIFLIX_EDGE_ENGINE='apache'" in done.stderr
+
+
+def test_a_cdn_built_for_nginx_signs_links_nginx_can_check(monkeypatch: pytest.MonkeyPatch,
+                                                           data_dir: DataDir, origin: StoreOrigin) -> None:
+    monkeypatch.setenv("MINIFLIX_EDGE_ENGINE", "nginx")
+    cdn = CDN(Topology([EdgeSpec("a-1", "eu-west", 0, 0, 1, None, 1 << 20, 60, "lru")]), origin, data_dir)
+    assert isinstance(cdn.signer, NginxSigner) and isinstance(cdn.edges["a-1"], NginxEdge)
+    monkeypatch.setenv("MINIFLIX_EDGE_ENGINE", "python")
+    assert not isinstance(CDN(cdn.topology, origin, data_dir).signer, NginxSigner)
