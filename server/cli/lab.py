@@ -33,7 +33,7 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = labs.add_parser("replay", help="replay edge requests against other cache sizes, policies, edges, TTLs",
+    p = labs.add_parser("replay", help="replay edge requests against other caches, policies, edges, TTLs",
                         description="Replays a request trace through every cache size x policy (and "
                         "Belady's MIN, the offline ceiling) and finds the cache each policy needs to "
                         "reach the target hit ratio.")
@@ -43,7 +43,7 @@ def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"cache sizes per edge (default {DEFAULT_SIZES})")
     p.add_argument("--policies", default="all", help="comma-separated eviction policies (default: all)")
     p.add_argument("--edges", type=int, default=1, help="edges sharing the trace by title (default 1)")
-    p.add_argument("--ttl", type=float, default=0.0, help="seconds an object stays fresh (default 0: forever)")
+    p.add_argument("--ttl", type=float, default=0.0, help="seconds an object stays fresh (0: forever)")
     p.add_argument("--target", type=float, default=0.9, help="hit ratio to size the cache for (default 0.9)")
     p.add_argument("--origin-rtt-ms", type=float, default=ORIGIN_RTT_MS, help="edge-origin round trip")
     p.add_argument("--requests", type=int, default=200_000, help="generated traces: requests")

@@ -23,8 +23,8 @@ MIB = 1024 * 1024
 UNITS = {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 * 1024 * MIB}
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 MAX_SIZES = 24
-BISECT_STEPS = 10
-BISECT_PRECISION = 0.02      # stop when the bracket is within 2% of its upper end
+BISECT_STEPS = 12
+BISECT_PRECISION = 0.01      # stop when the bracket is within 1% of its upper end (or 64 KiB)
 Progress = Callable[[int, int], None]
 
 
@@ -181,7 +181,7 @@ def needed_size(trace: ReplayTrace, whatif: WhatIf, policy: str, swept: Sequence
         if best < whatif.target:
             return Need(policy, whatif.target, None, best, max(best, min(ceiling, 1.0)))
     for _ in range(BISECT_STEPS):
-        if hi - lo <= max(MIB, hi * BISECT_PRECISION):
+        if hi - lo <= max(64 * 1024, hi * BISECT_PRECISION):
             break
         mid = (lo + hi) // 2
         got = ratio(mid)

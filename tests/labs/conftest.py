@@ -1,0 +1,19 @@
+"""Lab fixtures: the CDN tests' tiny real HLS title, origin and signer, reused; traces built by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server.labs.trace import ReplayTrace, build
+from tests.cdn.conftest import clock, data_dir, hls_title, origin, signer, store  # noqa: F401
+
+MIB = 1024 * 1024
+
+
+def hand_trace(keys: Sequence[str], size: int = MIB, times: Sequence[float] | None = None,
+               sizes: dict[str, int] | None = None) -> ReplayTrace:
+    """A trace of the given keys in order, every object `size` bytes unless `sizes` says otherwise;
+    keys `t<title>/<name>` place the object in that title."""
+    stamps = times if times is not None else [float(i) for i in range(len(keys))]
+    return build("hand", [(f"videos/{k}", k.split("/")[0], (sizes or {}).get(k, size), t)
+                          for k, t in zip(keys, stamps, strict=True)])
