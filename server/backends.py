@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from server.registry import Registry
+from server import config
+from server.registry import BadSetting, Registry
 
 if TYPE_CHECKING:
     from server.events.log import EventLog
@@ -34,6 +35,20 @@ EVENT_LOGS.register("nats", "server.events.nats_log:open_nats_log", CLUSTER)
 EXECUTORS: Registry[ExecutorFactory] = Registry("MINIFLIX_EXECUTOR")
 EXECUTORS.register("local", "server.backends:local_executor", bare=True)
 EXECUTORS.register("dask", "server.jobs.dask_executor:open_dask_executor", CLUSTER)
+
+
+def _executor_fallback(raw: str) -> str:
+    """`local` or `none`: what a cluster executor does when its scheduler does not answer."""
+    value = raw.strip().lower()
+    if value not in ("local", "none"):
+        raise BadSetting(f"MINIFLIX_EXECUTOR_FALLBACK={raw!r} is not a fallback.",
+                             hint="use `none` (fail before any work) or `local` (encode here, with a note)")
+    return value
+
+
+config.register("executor_fallback", "none", "What an ingest does when the `executor` cluster does not "
+                "answer: `none` (fail before any work, naming the setting) or `local` (encode on this "
+                "machine instead; the job carries a note saying so).", _executor_fallback)
 
 
 def file_origin(url: str, data: DataDir) -> LocalBlobStore:

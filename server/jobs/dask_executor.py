@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from server import config
 from server.backends import ExecutorFactory
 from server.errors import JobError, MiniflixError
 from server.jobs.chunk_work import ChunkWork
@@ -45,9 +46,23 @@ HINT = "start the cluster (`main.py cluster up`) or fix MINIFLIX_EXECUTOR"
 
 
 def open_dask_executor(url: str, data: DataDir) -> ExecutorFactory:
-    """The `dask` backend: checks that the scheduler answers now, before any job work starts."""
-    check_reachable(scheduler_address(url))
-    return partial(DaskExecutor, url)
+    """The `dask` backend: checks that the scheduler answers now, before any job work starts;
+    with `executor_fallback = local` a silent scheduler is a warning, and each run falls back."""
+    fallback = config.get("executor_fallback") == "local"
+    try:
+        check_reachable(scheduler_address(url))
+    except MiniflixError as exc:
+        if not fallback or "no Dask scheduler answers" not in exc.message:
+            raise
+        log.warning("MINIFLIX_EXECUTOR=%r: %s Chunk encodes will run on this machine "
+                    "(MINIFLIX_EXECUTOR_FALLBACK=local).", url, exc.message)
+    return partial(DaskExecutor, url, fallback=fallback)
+
+
+def fallback_note(setting: str, why: str) -> str:
+    """What a job that fell back to the local executor tells its user."""
+    return (f"Encoded on this machine, not on the Dask cluster: {setting}: {why} "
+            "(MINIFLIX_EXECUTOR_FALLBACK=local).")
 
 
 def scheduler_address(url: str) -> str:
@@ -81,9 +96,10 @@ class DaskExecutor:
     a chunk's failed attempts as the local executor does (a lost worker is no failed attempt)."""
 
     def __init__(self, url: str, workers: int, retries: int = 2,
-                 origin: BlobStore | None = None) -> None:
+                 origin: BlobStore | None = None, *, fallback: bool = False) -> None:
         self.setting, self.address = f"MINIFLIX_EXECUTOR={url!r}", scheduler_address(url)
         self.workers, self.retries, self.origin = max(1, workers), max(0, retries), origin
+        self.fallback = fallback   # an unreachable scheduler: run here (with a note), not fail
 
     def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
                 stop: threading.Event) -> RunOutcome:
@@ -94,7 +110,12 @@ class DaskExecutor:
             return LocalExecutor(1, self.retries).run_all(here, listener, stop)
         if self.origin is None:
             raise JobError("the Dask executor needs the origin store to move chunks through.")
-        client = self._connect()
+        try:
+            client = self._connect()
+        except JobError as exc:
+            if not self.fallback:
+                raise
+            return self._run_here(tasks, listener, stop, exc.message)
         try:
             self._wait_for_a_worker(client)
             outcomes: list[RunOutcome] = []
@@ -111,6 +132,14 @@ class DaskExecutor:
             return _merged(ours, *outcomes)
         finally:
             client.close()
+
+    def _run_here(self, tasks: Sequence[TaskSpec], listener: TaskListener, stop: threading.Event,
+                  why: str) -> RunOutcome:
+        """Every task on the local executor (the user's opt-in fallback), with a note saying so."""
+        log.warning("%s Chunk encodes run on this machine (MINIFLIX_EXECUTOR_FALLBACK=local).", why)
+        outcome = LocalExecutor(self.workers, self.retries).run_all(tasks, listener, stop)
+        outcome.notes.append(fallback_note(self.setting, why.removeprefix(f"{self.setting}: ")))
+        return outcome
 
     def _connect(self) -> Any:
         from distributed import Client
@@ -319,4 +348,5 @@ def _merged(first: RunOutcome, *others: RunOutcome) -> RunOutcome:
         first.failed.update(other.failed)
         first.stopped += other.stopped
         first.retries += other.retries
+        first.notes += other.notes
     return first

@@ -45,6 +45,7 @@ class RunOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
     retries: int = 0
+    notes: list[str] = field(default_factory=list)  # for the user: how it ran (e.g. a fallback)
 
 
 class TaskListener(Protocol):

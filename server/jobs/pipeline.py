@@ -248,6 +248,7 @@ class Ingest:
         executor = self.executor(self.options.workers, self.options.retries, origin=self.blobs)
         outcome = executor.run_all(pending, tracker, stop)
         job.retries += outcome.retries
+        job.notes += [note for note in outcome.notes if note not in job.notes]
         if outcome.failed:
             name, error = next(iter(outcome.failed.items()))
             raise JobError(f"{job.original_name}: {name} failed after {self.options.retries + 1} "
@@ -322,7 +323,7 @@ class Ingest:
         job.result = {**job.result, "master": f"{prefix}/{packaged.master}",
                       "mpd": f"{prefix}/{packaged.mpd}", "integrity": f"{prefix}/integrity.json",
                       "renditions": packaged.renditions, "audio": packaged.audio,
-                      "duration": info.duration, "notes": list(info.notes)}
+                      "duration": info.duration, "notes": list(job.notes)}
         self.store.save(job)
         self._task_event("job_done", job, "job", wall_s=round(job.wall_s, 3), cpu_s=round(job.cpu_s, 3),
                          chunks=len(plan.chunks), retries=job.retries, duration=info.duration)

@@ -220,11 +220,61 @@ def test_a_cluster_without_workers_fails_the_job_naming_the_setting(
     assert not (tmp_path / "d" / "origin" / "videos" / job.video_id).exists()
 
 
-def test_an_unreachable_scheduler_is_named_before_any_work(tmp_path: Path, clip: Path) -> None:
+@pytest.mark.parametrize("fallback", ["", "none"])
+def test_an_unreachable_scheduler_is_named_before_any_work(tmp_path: Path, clip: Path, fallback: str) -> None:
     setting = f"dask://127.0.0.1:{free_port()}"
     run = cli("ingest", str(clip), "--data-dir", str(tmp_path / "d"), "--json",
-              env={"MINIFLIX_EXECUTOR": setting})
+              env={"MINIFLIX_EXECUTOR": setting, "MINIFLIX_EXECUTOR_FALLBACK": fallback})
     assert run.returncode == 2, run.stderr
     assert f"MINIFLIX_EXECUTOR='{setting}'" in run.stderr and "no Dask scheduler answers" in run.stderr
     assert JobStore(DataDir.resolve(tmp_path / "d").jobs_db).list() == []
     assert not any((tmp_path / "d" / "work").iterdir())
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_clip(tmp_path_factory.mktemp("short") / "short.mp4", seconds=6, size="320x180")
+
+
+FALLEN_BACK = "Encoded on this machine, not on the Dask cluster"
+
+
+def test_an_unreachable_scheduler_falls_back_to_local_when_asked_and_says_so(
+        tmp_path: Path, short_clip: Path) -> None:
+    setting = f"dask://127.0.0.1:{free_port()}"
+    run = cli("ingest", str(short_clip), "--data-dir", str(tmp_path / "d"), "--json",
+              env={"MINIFLIX_EXECUTOR": setting, "MINIFLIX_EXECUTOR_FALLBACK": "local",
+                   "MINIFLIX_X264_PRESET": "ultrafast"})
+    assert run.returncode == 0, run.stderr
+    [result] = json_lines(run.stdout)
+    assert result["status"] == "published" and result["renditions"][0]["frames"] == 150
+    [note] = [n for n in result["notes"] if FALLEN_BACK in n]
+    assert f"MINIFLIX_EXECUTOR='{setting}'" in note and "no Dask scheduler answers" in note
+    [job] = JobStore(DataDir.resolve(tmp_path / "d").jobs_db).list()
+    assert [n for n in job.notes if FALLEN_BACK in n], "the job's record does not say it fell back"
+    assert "MINIFLIX_EXECUTOR_FALLBACK=local" in run.stderr, "no warning when the fallback was taken"
+    assert not [e for e in chunk_events(tmp_path / "d", "task_done") if e.get("worker")]
+
+
+def test_a_scheduler_gone_after_start_up_falls_back_when_asked(tmp_path: Path, short_clip: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server built its executor while the cluster was up; the scheduler dies before a job."""
+    monkeypatch.setenv("MINIFLIX_EXECUTOR_FALLBACK", "local")
+    with DaskCluster(tmp_path / "brief", workers=1) as brief:
+        monkeypatch.setenv("MINIFLIX_EXECUTOR", brief.executor_setting)
+        engine = Engine.open(str(tmp_path / "d"))
+        assert engine.executor  # built (and the scheduler checked) while the cluster runs
+    with engine:
+        pipeline = engine.ingest(IngestOptions.from_settings(**OPTIONS))
+        job = pipeline.run(pipeline.create_job(short_clip))
+    assert job.state == PUBLISHED, job.error
+    assert [n for n in job.notes if FALLEN_BACK in n] and [n for n in job.result["notes"] if FALLEN_BACK in n]
+
+
+def test_a_bad_fallback_setting_is_named_before_any_work(tmp_path: Path, short_clip: Path) -> None:
+    run = cli("ingest", str(short_clip), "--data-dir", str(tmp_path / "d"), "--json",
+              env={"MINIFLIX_EXECUTOR": f"dask://127.0.0.1:{free_port()}",
+                   "MINIFLIX_EXECUTOR_FALLBACK": "cloud"})
+    assert run.returncode == 2, run.stderr
+    assert "MINIFLIX_EXECUTOR_FALLBACK='cloud'" in run.stderr and "none" in run.stderr
+    assert JobStore(DataDir.resolve(tmp_path / "d").jobs_db).list() == []
