@@ -6,6 +6,18 @@ from collections.abc import Sequence
 
 from server.labs.trace import ReplayTrace, build
 from tests.cdn.conftest import clock, data_dir, hls_title, origin, signer, store  # noqa: F401
+from tests.http.conftest import (  # noqa: F401
+    app,
+    cdn,
+    client,
+    data,
+    engine,
+    insights,
+    server,
+    services,
+    short_title,
+    title,
+)
 
 MIB = 1024 * 1024
 

@@ -1,0 +1,66 @@
+"""The labs over HTTP: `GET /api/lab/replay?trace=…&sizes=…` answers the CDN what-if sweep as JSON.
+
+A GET because it changes nothing (the guard's cross-site rules leave it same-origin like the rest of
+the API). The recorded trace is read from this server's analytics database; generated traces are
+bounded (`MAX_HTTP_REQUESTS`) so one call cannot hold a server thread for minutes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, Response, jsonify, request
+
+from server.cdn.topology import Topology
+from server.errors import InvalidRequest
+from server.http.context import need
+from server.labs import sweep as lab
+from server.labs import trace as traces
+from server.labs.replay import ORIGIN_RTT_MS, Latency
+
+bp = Blueprint("lab", __name__, url_prefix="/api/lab")
+
+MAX_HTTP_REQUESTS = 1_000_000
+DEFAULT_SIZES = "64M,256M,1G,4G"
+
+
+@bp.get("/replay")
+def replay() -> Response:
+    """The sweep of every size x policy (and Belady's MIN), with the size each policy needs."""
+    whatif = lab.WhatIf(lab.parse_sizes(request.args.get("sizes", DEFAULT_SIZES)),
+                        lab.parse_policies(request.args.get("policies", "all")),
+                        int(_number("edges", 1, 1, 256)), _number("ttl", 0.0, 0, 1e9),
+                        _number("target", 0.9, 0.01, 0.9999), _latency())
+    return jsonify(lab.run_sweep(_trace(), whatif).to_dict())
+
+
+def _trace() -> traces.ReplayTrace:
+    kind = request.args.get("trace", traces.RECORDED)
+    if kind == traces.RECORDED:
+        conn = need("analytics").reader()
+        try:
+            return traces.recorded(conn, where="this server's analytics")
+        finally:
+            conn.close()
+    return traces.generated(kind, requests=int(_number("requests", 200_000, 1, MAX_HTTP_REQUESTS)),
+                            titles=int(_number("titles", 200, 1, 100_000)),
+                            alpha=_number("alpha", 0.8, 0.01, 5), seed=int(_number("seed", 1, 0, 2**31)))
+
+
+def _latency() -> Latency:
+    edges = Latency.from_topology(Topology.configured())
+    return Latency(edges.edge_rtt_ms, edges.edge_mbps, _number("origin_rtt_ms", ORIGIN_RTT_MS, 0, 10_000))
+
+
+def _number(name: str, default: float, lo: float, hi: float) -> float:
+    """A numeric query argument within [lo, hi], or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise InvalidRequest(f"Parameter {name!r} must be a number from {lo:g} to {hi:g}, not {raw[:40]!r}.")
+    return value
