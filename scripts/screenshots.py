@@ -153,6 +153,7 @@ def run(out: Path, data_root: Path) -> None:
 
 def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work: Path) -> None:
     """Each view in a state worth showing, one screenshot each."""
+    window.player.location.select_region("eu-west")  # a viewer in London: the map draws their steering
     window.play(titles[0])
     pump(7.0)  # steering, the first segments through the edge, a few seconds of frames
     shoot(window, out, "player")

@@ -1,4 +1,4 @@
-"""Network view: the CDN live (diagram from `GET /api/edges`, ~1 s and on `cdn` events), edge controls
+"""Network view: the CDN live on a world map (from `GET /api/edges`, ~1 s and on `cdn` events), edge controls
 (stop/start, throttle) and the feed of steering decisions with their reasons (`steering` events).
 
 Break an edge here mid-play and the player, hearing its health event, steers to another edge; the
@@ -168,6 +168,8 @@ class NetworkView(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(top)
         self.splitter.addWidget(feed)
+        self.splitter.setStretchFactor(0, 3)   # the map gets most of the height
+        self.splitter.setStretchFactor(1, 1)
         column = QVBoxLayout(self)
         column.addWidget(self.splitter, 1)
         column.addWidget(self.status)
@@ -231,10 +233,21 @@ class NetworkView(QWidget):
             value = event.get("value", {})
             if event.get("topic") == "steering":
                 self.feed.add(value, self.names.get(value.get("video_id", ""), ""))
+                self.show_decision(value)
             elif event.get("topic") == "videos" and isinstance(value.get("title"), dict):
                 self.names[value["video_id"]] = value["title"].get("title") or value["video_id"]
         if any(e.get("topic") == "cdn" for e in events):
             self.refresh_soon()
+
+    def show_decision(self, value: dict[str, Any]) -> None:
+        """Draw a steering decision on the map: the viewer where they said they are (by coordinates,
+        else their region's middle; unknown: no marker) and an arrow to the edge that won."""
+        if value.get("type", "decision") != "decision" or not value.get("chosen"):
+            return
+        latlon = value.get("client_latlon")
+        where = (float(latlon[0]), float(latlon[1])) if isinstance(latlon, list) and len(latlon) == 2 else \
+            self.diagram.region_latlon(str(value.get("client_region") or ""))
+        self.diagram.set_steering(where, str(value["chosen"]))
 
     def status_text(self) -> str:
         down = [e["name"] for e in self.edges if not e.get("healthy")]

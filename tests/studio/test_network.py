@@ -93,3 +93,25 @@ def test_stopping_the_playing_edge_moves_playback_and_the_feed_says_why(
         assert not (network.edge(first) or {}).get("healthy", True)
     finally:
         player.shutdown()
+
+
+def test_the_map_places_edges_by_location_and_draws_the_steering_choice(qtbot: Any,
+                                                                       network: NetworkView) -> None:
+    """West to east on the map: the US edges, then Europe's, then Singapore's; a decision from a viewer
+    in London becomes an arrow from there to the chosen edge."""
+    dots = network.diagram.dots
+    by_region = {e["region"]: dots[e["name"]].x() for e in network.edges}
+    assert by_region["us-east"] < by_region["eu-west"] < by_region["ap-southeast"]
+    london, singapore = dots["lon-1"], dots["sin-1"]
+    assert singapore.y() > london.y()  # north is up
+    cards = list(network.diagram.cards.values())
+    assert not any(a.intersects(b) for i, a in enumerate(cards) for b in cards[i + 1:])  # readable
+    network.show_decision({"type": "decision", "client_latlon": [51.5, -0.1], "chosen": "ams-1"})
+    viewer = network.diagram.viewer_point()
+    assert viewer is not None and abs(viewer.x() - london.x()) < 2 and abs(viewer.y() - london.y()) < 2
+    assert network.diagram.steered_to == "ams-1"
+    network.show_decision({"type": "decision", "client_region": "ap-southeast", "client_latlon": None,
+                           "chosen": "sin-1"})
+    viewer = network.diagram.viewer_point()
+    assert viewer is not None and network.diagram.regions["ap-southeast"].contains(viewer)
+    assert network.diagram.edge_at(dots["kul-1"]) == "kul-1"   # the dot is clickable too
