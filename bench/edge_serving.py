@@ -1,9 +1,12 @@
-"""Benchmark: an edge serving cached segments vs nginx serving the same files, measured by wrk.
+"""Benchmark: the edges serving cached segments vs a plain nginx serving the same files, by wrk.
 
-Both serve a 1 MB and a 100 KB segment from disk over loopback (simulated RTT and bandwidth off,
-the edge's cache warmed first, no event log attached). nginx runs one worker with sendfile (the edge
-is one Python process). Target: edge MB/s >= 0.5 of nginx's on 1 MB segments. A second edge with
-the real event log attached (one `cdn` event per request, SQLite WAL) shows the cost of telemetry.
+All serve a 1 MB and a 100 KB segment over loopback (simulated RTT and bandwidth off, caches warmed
+first). Plain nginx runs one worker with sendfile and no access log (the Python edge is one Python
+process). Rows: the Python edge without and with the real event log (one `cdn` event per request,
+SQLite WAL), and the nginx edge (edge_engine=nginx: its generated config, one worker, the signed-link
+check, proxy_cache, its JSON access log tailed into the same event log). Targets: Python edge MB/s
+>= 0.5 of nginx's on 1 MB segments; nginx edge >= 0.9 of plain nginx on both sizes. Each ratio is
+taken within one round (targets interleaved) and shown as median [min-max] over the rounds.
 
     .venv/bin/python bench/edge_serving.py [--seconds 3] [--rounds 3] [--connections 8]
 """
@@ -25,13 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from server.cdn.edge import EdgeNode
+from server.cdn.nginx_edge import NginxEdge
 from server.cdn.origin import StoreOrigin
-from server.cdn.tokens import Signer
+from server.cdn.tokens import NginxSigner, Signer
 from server.cdn.topology import EdgeSpec
 from server.events.log import EventLog
 from server.storage.blobstore import LocalBlobStore
 
 SIZES = {"1MB": 1_000_000, "100KB": 100_000}
+RENDITION = "cmaf/bench"          # edges serve only player objects: segments live under cmaf/
+PLAIN = "nginx 1 worker"
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 NGINX_CONF = """daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;
 events {{ worker_connections 1024; }}
@@ -60,17 +66,23 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
     return rps, float(value) * UNITS[unit] / 1e6
 
 
-def start_edge(root: Path, name: str, publisher: EventLog | None = None) -> EdgeNode:
+def origin_store(root: Path) -> LocalBlobStore:
     store = LocalBlobStore(root / "origin")
     for size_name, size in SIZES.items():
-        if not store.exists(f"videos/bench/seg_{size_name}.m4s"):
-            store.put(f"videos/bench/seg_{size_name}.m4s", os.urandom(size))
+        if not store.exists(f"videos/bench/{RENDITION}/seg_{size_name}.m4s"):
+            store.put(f"videos/bench/{RENDITION}/seg_{size_name}.m4s", os.urandom(size))
+    return store
+
+
+def start_edge(root: Path, name: str, publisher: EventLog | None = None,
+               kind: type[EdgeNode] | type[NginxEdge] = EdgeNode) -> EdgeNode | NginxEdge:
     spec = EdgeSpec(name, "local", 0, 0, rtt_ms=0, bandwidth_mbps=None, capacity_bytes=10**9, ttl_s=3600,
                     policy="s3fifo", max_clients=256)
-    edge = EdgeNode(spec, StoreOrigin(store), root / name, Signer(os.urandom(32)), publisher)
+    signer = (NginxSigner if kind is NginxEdge else Signer)(os.urandom(32))
+    edge = kind(spec, StoreOrigin(origin_store(root)), root / name, signer, publisher)
     edge.start()
     for name in SIZES:
-        with urllib.request.urlopen(edge.url_for("bench", f"seg_{name}.m4s")) as resp:
+        with urllib.request.urlopen(edge.url_for("bench", f"{RENDITION}/seg_{name}.m4s")) as resp:
             resp.read()          # warm: every timed request is a HIT
     return edge
 
@@ -98,15 +110,28 @@ def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]
 
 
 def measure(targets: dict[str, str], rounds: int, seconds: int,
-            connections: int) -> dict[str, tuple[float, float]]:
-    """Median (requests/s, MB/s) per target over `rounds`, targets interleaved within each round so
-    a burst of load from other processes hits all of them alike."""
+            connections: int) -> dict[str, list[tuple[float, float]]]:
+    """(requests/s, MB/s) per target and round, targets interleaved within each round so a burst of
+    load from other processes hits all of them alike."""
     runs: dict[str, list[tuple[float, float]]] = {label: [] for label in targets}
     for _ in range(rounds):
         for label, url in targets.items():
             runs[label].append(wrk(url, seconds, connections))
-    return {label: (statistics.median(r for r, _ in got), statistics.median(m for _, m in got))
-            for label, got in runs.items()}
+    return runs
+
+
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    """median [min-max]"""
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def print_rows(name: str, runs: dict[str, list[tuple[float, float]]]) -> None:
+    """One table row per target; the ratio to plain nginx is taken round by round."""
+    base = [mbs for _, mbs in runs[PLAIN]]
+    for label, got in runs.items():
+        ratios = "" if label == PLAIN else spread([m / b for (_, m), b in zip(got, base, strict=True)], ".2f")
+        rps, mbs = spread([r for r, _ in got]), spread([m for _, m in got])
+        print(f"| {name} | {label} | {rps} | {mbs} | {ratios} |")
 
 
 def main() -> None:
@@ -121,36 +146,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         root.chmod(0o755)
-        edge = start_edge(root, "bench-1")
         events = EventLog(root / "events.sqlite")
-        logged = start_edge(root, "bench-2", events)
+        edges = {"miniflix edge": start_edge(root, "bench-1"),
+                 "miniflix edge + event log": start_edge(root, "bench-2", events),
+                 "nginx edge + access log -> event log": start_edge(root, "bench-3", events, NginxEdge)}
         nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
         try:
-            print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} interleaved "
-                  f"rounds, loopback, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-            print("| segment | server | requests/s | MB/s | vs nginx (MB/s) |")
-            print("|---|---|---|---|---|")
-            for name in SIZES:
-                seg = f"seg_{name}.m4s"
-                got = measure({"nginx 1 worker": f"http://127.0.0.1:{port}/{seg}",
-                               "miniflix edge": edge.url_for("bench", seg),
-                               "miniflix edge + event log": logged.url_for("bench", seg)},
-                              args.rounds, args.seconds, args.connections)
-                base = got["nginx 1 worker"][1]
-                for label, (rps, mbs) in got.items():
-                    share = "" if label.startswith("nginx") else f"{mbs / base:.2f}"
-                    print(f"| {name} | {label} | {rps:,.0f} | {mbs:,.0f} | {share} |")
-            logged.events.flush()
-            health = logged.health()
-            print(f"edge hit ratio {edge.health()['hit_ratio']:.4f}; logged edge: {events_in(events):,} cdn "
-                  f"events stored for {health['hits'] + health['misses']:,} requests, "
-                  f"{health['events_dropped']:,} dropped")
+            run(edges, port, args)
+            report_events(edges, events)
         finally:
-            logged.close()
+            for edge in edges.values():
+                edge.close()
             events.close()
-            edge.close()
             nginx.terminate()
             nginx.wait(timeout=10)
+
+
+def run(edges: dict[str, EdgeNode | NginxEdge], port: int, args: argparse.Namespace) -> None:
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds, loopback, "
+          f"{os.cpu_count()} cores, load average before {os.getloadavg()[0]:.1f}")
+    print("| segment | server | requests/s median [min-max] | MB/s median [min-max] "
+          "| vs nginx (MB/s, same round) |")
+    print("|---|---|---|---|---|")
+    for name in SIZES:
+        seg = f"{RENDITION}/seg_{name}.m4s"
+        targets = {PLAIN: f"http://127.0.0.1:{port}/{seg}"}
+        targets.update({label: edge.url_for("bench", seg) for label, edge in edges.items()})
+        print_rows(name, measure(targets, args.rounds, args.seconds, args.connections))
+    print(f"load average after {os.getloadavg()[0]:.1f}")
+
+
+def report_events(edges: dict[str, EdgeNode | NginxEdge], events: EventLog) -> None:
+    """Every request of the logged edges must have become a `cdn` event (none dropped)."""
+    requests, dropped = 0, 0
+    for label, edge in edges.items():
+        if isinstance(edge, NginxEdge):
+            edge.tailer.drain()
+        edge.events.flush()
+        if "log" in label:
+            health = edge.health()
+            requests += health["hits"] + health["misses"]
+            dropped += health["events_dropped"]
+    stored = events_in(events) - 2 * len(edges)     # less the edges' start events (health + the warm fill)
+    print(f"logged edges: {requests:,} requests counted, ~{stored:,} cdn events stored, {dropped:,} dropped")
 
 
 if __name__ == "__main__":

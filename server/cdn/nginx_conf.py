@@ -28,6 +28,7 @@ LOG_FORMAT = ('{"msec":"$msec","uri":"$uri","status":"$status","sent":"$body_byt
               '"request_time":"$request_time","session":"$arg_session","range":"$http_range",'
               '"complete":"$request_completion","fill":"$http_x_miniflix_fill"}')
 EXPOSED = "X-Cache, X-Edge, X-Limit-Rate, Age, Content-Range"
+LOG_FLUSH_S = 1     # buffered log lines reach the tailer within this; nginx flushes on stop too
 LINE_LIMIT = "2k"    # request lines past this get 414, like the Python edge's over-long URLs
 
 
@@ -111,12 +112,13 @@ events {{ worker_connections 4096; }}"""
 
 def _http(spec: EdgeSpec, layout: EdgeLayout, origin_port: int) -> str:
     temp = layout.temp
-    return f"""  sendfile on; tcp_nopush on; tcp_nodelay on; server_tokens off;
+    # no tcp_nopush: with it, cached 100 KB hits stalled 40 ms each (cork + delayed ACK)
+    return f"""  sendfile on; tcp_nodelay on; server_tokens off;
   keepalive_timeout 65s; keepalive_requests 1000000;
   client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
   fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
   log_format edge escape=json '{LOG_FORMAT}';
-  access_log {layout.access_log} edge;
+  access_log {layout.access_log} edge buffer=64k flush={LOG_FLUSH_S}s;
   proxy_cache_path {layout.cache} levels=1:2 keys_zone=edge:16m max_size={spec.capacity_bytes}
                    inactive=30d use_temp_path=off;
   upstream miniflix_origin {{ server 127.0.0.1:{origin_port}; keepalive 8; }}"""
