@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from server.media.ladder import plan_ladder
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.probe import probe
+from server.media.quality import QualityReport, measure_title
 from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
 from server.portable import children_cpu_s
@@ -188,15 +190,19 @@ class Ingest:
         report(stage_progress(job.job_id, job.video_id, "packaging"))
         shutil.rmtree(layout.package_dir, ignore_errors=True)   # what a killed run half wrote
         layout.package_dir.mkdir(parents=True)
-        packaged = self._package(job, plan, layout, tools, layout.package_dir, stop, report)
+        packaged, quality = self._package(job, plan, layout, tools, layout.package_dir, stop, report)
         self._keep_source(job, layout.package_dir)
         job.state = PUBLISHING
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "publishing"))
         self._upload(job, layout.package_dir, stop)
-        job.result = {"timing": timing}
+        job.result = {"timing": timing, **({"quality": quality.to_dict()} if quality else {})}
         meter.charge(job)  # before job_done reports the title's cost
-        return self._publish(job, plan, packaged, layout)
+        self._publish(job, plan, packaged, layout)
+        if quality is not None:
+            self._video_event("quality_measured", job, sample_every=quality.sample_every,
+                              renditions=[r.to_dict() for r in quality.rungs], notes=quality.notes)
+        return job
 
     def _upload(self, job: JobRecord, folder: Path, stop: threading.Event) -> None:
         """Stage every packaged file in the origin, then make the title visible in one step; a
@@ -275,28 +281,49 @@ class Ingest:
         return all(layout.chunk_file(r.name, index).is_file() for r in plan.renditions)
 
     def _package(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, out_dir: Path,
-                 stop: threading.Event, report: Report) -> PackagedTitle:
+                 stop: threading.Event, report: Report) -> tuple[PackagedTitle, QualityReport | None]:
+        """Package, then verify and measure quality side by side while the thumbnails are made."""
         began = time.monotonic()
         self._task_event("task_started", job, "package", attempt=1)
         video = plan.info.video
         fps = video.fps if video else None
         reports: list[IntegrityReport] = []
+        measured: list[QualityReport | None] = []
 
         def verify(title: PackagedTitle) -> None:  # while the thumbnails are still being made
             report(stage_progress(job.job_id, job.video_id, "verifying"))
-            reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
-                                        self.options.segment_seconds))
+            with ThreadPoolExecutor(1, thread_name_prefix="quality") as pool:
+                quality = pool.submit(self._measure, job, plan, title, stop)
+                reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
+                                            self.options.segment_seconds))
+                measured.append(quality.result())
 
         packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
                                  self.options.segment_seconds, plan.info.audio, out_dir, stop=stop,
                                  alongside=verify)
-        [integrity] = reports
+        [integrity], [quality] = reports, measured
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
         if not integrity.ok:
             raise JobError(f"{job.original_name}: the packaged title failed verification: "
                            + "; ".join(integrity.problems[:5]))
-        return packaged
+        if quality is not None:
+            _attach_quality(packaged, integrity, quality)
+            job.notes = [*job.notes, *quality.notes]
+        return packaged, quality
+
+    def _measure(self, job: JobRecord, plan: Plan, title: PackagedTitle,
+                 stop: threading.Event) -> QualityReport | None:
+        """VMAF/PSNR/SSIM of every rung (None when `quality_measure` is off); never fails the ingest."""
+        if not config.get("quality_measure") or not title.renditions:
+            return None
+        began = time.monotonic()
+        self._task_event("task_started", job, "quality", attempt=1)
+        quality = measure_title(plan.info, title, self.options.segment_seconds,
+                                workers=self.options.workers, stop=stop)
+        self._task_event("task_done", job, "quality", wall_s=round(time.monotonic() - began, 3),
+                         out_seconds=plan.info.duration)
+        return quality
 
     def _keep_source(self, job: JobRecord, out_dir: Path) -> None:
         """Keep the original beside the title (a hard link when it sits on the same disk)."""
@@ -370,6 +397,17 @@ class Ingest:
         self.publisher.publish(ENCODE, job.video_id, {"type": kind, "video_id": job.video_id,
                                                       "job_id": job.job_id, "task": task,
                                                       "at": time.time(), **extra})
+
+
+def _attach_quality(packaged: PackagedTitle, integrity: IntegrityReport, quality: QualityReport) -> None:
+    """Each rung's figures go into its catalog entry (the title record) and the integrity report."""
+    by_name = quality.by_name()
+    for rendition in packaged.renditions:
+        if (rung := by_name.get(rendition["name"])) is not None:
+            rendition["quality"] = {k: v for k, v in rung.to_dict().items()
+                                    if k not in ("name", "width", "height")}
+    integrity.quality = quality.to_dict()
+    integrity.write(packaged.root)
 
 
 def _check_readable(source: Path) -> None:

@@ -3,7 +3,7 @@
 Frame counts (no frame lost or doubled at a chunk seam), keyframe-aligned segments on the same grid
 in every rung, bounded segment durations, audio as long as video, the MPD's times equal to where the
 media presents, and every file the manifests name present. The report is written to `integrity.json`
-beside the manifests.
+beside the manifests; the quality measured alongside (quality.py) is added to it once it is known.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import ffmpeg as ffmpeg_python
@@ -35,9 +36,16 @@ class IntegrityReport:
     ok: bool
     problems: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    # VMAF/PSNR/SSIM per rung (quality.QualityReport.to_dict()); None until measured or when off
+    quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "problems": list(self.problems), "checks": self.checks}
+        return {"ok": self.ok, "problems": list(self.problems), "checks": self.checks,
+                "quality": self.quality}
+
+    def write(self, title_root: Path) -> None:
+        """(Re)write `integrity.json` in the title's directory."""
+        (title_root / REPORT_NAME).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fp
     checks["missing_files"] = missing_references(packaged.root, packaged.master, packaged.mpd)
     problems += [f"{name} is named by a manifest but does not exist." for name in checks["missing_files"]]
     report = IntegrityReport(ok=not problems, problems=problems, checks=checks)
-    (packaged.root / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    report.write(packaged.root)
     return report
 
 
