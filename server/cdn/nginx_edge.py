@@ -31,10 +31,10 @@ from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
 from server.cdn.events import EventSink
 from server.cdn.nginx_cache import NginxCache
 from server.cdn.nginx_origin import OriginListener
-from server.cdn.origin import OriginClient
+from server.cdn.origin import OriginClient, OriginError
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
-from server.errors import Conflict, MiniflixError
+from server.errors import Conflict, MiniflixError, NotFound
 from server.events.api import CDN as CDN_TOPIC
 from server.events.api import Publisher
 
@@ -166,9 +166,18 @@ class NginxEdge:
         if not self.running:
             return 0
         request = urllib.request.Request(self.url_for(video_id, rest, 300), headers={"X-Miniflix-Fill": "1"})
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            size = len(resp.read())
-            return size if resp.headers.get("X-Cache") in ("MISS", "EXPIRED") else 0
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                size = len(resp.read())
+                return size if resp.headers.get("X-Cache") in ("MISS", "EXPIRED") else 0
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code in (403, 404):
+                raise NotFound(f"Edge {self.name} could not fill {key!r}: not a player object at the "
+                               f"origin ({exc.code}).") from None
+            raise OriginError(f"Edge {self.name} could not fill {key!r}: answered {exc.code}.") from None
+        except OSError as exc:
+            raise OriginError(f"Edge {self.name} could not fill {key!r}: {exc}") from exc
 
     def purge_title(self, video_id: str) -> int:
         return self.cache.purge_title(video_id)

@@ -22,7 +22,7 @@ from server.cdn.nginx_edge import NginxEdge
 from server.cdn.origin import StoreOrigin
 from server.cdn.tokens import NginxSigner, Signer
 from server.cdn.topology import EdgeSpec, Topology
-from server.errors import Forbidden
+from server.errors import Forbidden, NotFound
 from server.paths import DataDir
 from server.registry import BadSetting
 from server.storage.blobstore import LocalBlobStore
@@ -205,6 +205,8 @@ def test_a_proactive_fill_makes_the_next_request_a_hit(make_cdn: CdnMaker, recor
     wait_for(lambda: len(recorder.of("cdn", "hit")) == 1)
     assert [e["object"] for e in recorder.of("cdn", "fill")] == [f"videos/{VIDEO_ID}/{SEGMENT}"]
     assert recorder.of("cdn", "miss") == []
+    with pytest.raises(NotFound):     # the proactive fill reports it and goes on with the next object
+        edge.fill(f"videos/{VIDEO_ID}/cmaf/90p/missing.m4s")
 
 
 def test_events_have_the_python_edges_shape(make_cdn: CdnMaker, make_edge: EdgeMaker,
