@@ -21,6 +21,7 @@ from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequ
 OnOk = Callable[[Any], None]
 OnError = Callable[[str], None]
 REQUEST_TIMEOUT_MS = 30_000
+LAB_TIMEOUT_MS = 600_000    # a lab's replay of a long trace takes minutes, not seconds
 BATCH_MS = 50
 RECONNECT_MS = (500, 1000, 2000, 5000)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -165,6 +166,12 @@ class ApiClient(QObject):
         """POST JSON; `timeout_ms` for the few requests the server answers only after real work."""
         return self._send(b"POST", self.qurl(path), body if body is not None else {}, on_ok, on_error,
                           timeout_ms=timeout_ms)
+
+    def lab_replay(self, params: dict[str, Any], on_ok: OnOk | None = None,
+                   on_error: OnError | None = None) -> QNetworkReply:
+        """The CDN what-if sweep (`GET /api/lab/replay`): long work on the server, so a long timeout."""
+        return self._send(b"GET", self.qurl("/api/lab/replay", params), None, on_ok, on_error,
+                          timeout_ms=LAB_TIMEOUT_MS)
 
     def patch(self, path: str, body: dict[str, Any] | None = None, on_ok: OnOk | None = None,
               on_error: OnError | None = None) -> QNetworkReply:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.client import ApiClient
 from studio.views.analytics import AnalyticsView
+from studio.views.lab import LabView
 from studio.views.library import LibraryView
 from studio.views.network import NetworkView
 from studio.views.player import PlayerView
@@ -35,7 +36,7 @@ from studio.widgets.toast import Toast
 
 VIEWS = (("upload", "Upload", UploadView), ("library", "Library", LibraryView),
          ("player", "Player", PlayerView), ("analytics", "Analytics", AnalyticsView),
-         ("network", "Network", NetworkView))
+         ("network", "Network", NetworkView), ("lab", "Lab", LabView))
 STATUS_MS = 500
 SIDEBAR_STYLE = ("QListWidget#sidebar { border: none; border-right: 1px solid palette(mid); "
                  "font-size: 11pt; outline: 0; } QListWidget#sidebar::item { padding: 9px 8px; }")
@@ -75,7 +76,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         icons = (QStyle.StandardPixmap.SP_ArrowUp, QStyle.StandardPixmap.SP_DirIcon,
                  QStyle.StandardPixmap.SP_MediaPlay, QStyle.StandardPixmap.SP_FileDialogDetailedView,
-                 QStyle.StandardPixmap.SP_DriveNetIcon)
+                 QStyle.StandardPixmap.SP_DriveNetIcon, QStyle.StandardPixmap.SP_FileDialogContentsView)
         for (name, label, cls), icon in zip(VIEWS, icons, strict=True):
             view = cls(self.client, self)
             self.views[name] = view

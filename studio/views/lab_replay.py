@@ -1,0 +1,260 @@
+"""The Lab view's Replay tab: replay the edges' requests (or a generated trace) against other cache
+sizes, policies, edge counts and TTLs on the server (`GET /api/lab/replay`), chart hit ratio against
+cache size per policy with Belady's MIN as the ceiling, say how much cache the target needs, export CSV.
+
+The replay runs on the server; the request is asynchronous, so the GUI stays live while it runs and
+shows a busy bar with the elapsed time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.views.analytics import write_csv
+from studio.views.analytics_charts import base_chart, value_axis
+
+# The server's eviction policies (the studio imports no engine module; the server checks the names).
+POLICIES = ("lru", "fifo", "s3fifo", "wtinylfu")
+TRACES = (("Recorded edge requests", "recorded"), ("Generated: Zipf requests", "zipf"),
+          ("Generated: viewing sessions", "sessions"))
+BELADY = "belady"
+COLUMNS = ["policy", "cache_bytes", "edges", "ttl_s", "requests", "hits", "hit_ratio", "bytes", "hit_bytes",
+           "byte_hit_ratio", "origin_bytes", "p95_ms"]
+TICK_MS = 200
+MIB = 1024 * 1024
+
+
+def sweep_chart(points: list[dict[str, Any]], target: float) -> QChart:
+    """Hit ratio (%) against cache size per edge (MiB, log scale): one line per policy, MIN dashed,
+    the target as a dotted line."""
+    chart = base_chart("Hit ratio by cache size per edge")
+    sizes = sorted({p["cache_bytes"] / MIB for p in points}) or [1.0]
+    axis_x = QLogValueAxis()
+    axis_x.setBase(2)
+    axis_x.setTitleText("cache per edge (MiB, log scale)")
+    axis_x.setLabelFormat("%g")
+    axis_x.setRange(sizes[0] / 1.5, sizes[-1] * 1.5)
+    axis_y = value_axis("hit ratio %", 100 / 1.15, "%.0f")
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for p in points:
+        lines.setdefault(p["policy"], []).append((p["cache_bytes"] / MIB, p["hit_ratio"] * 100))
+    for name, xy in lines.items():
+        _line(chart, "Belady's MIN (ceiling)" if name == BELADY else name, sorted(xy), axis_x, axis_y,
+              Qt.PenStyle.DashLine if name == BELADY else None)
+    _line(chart, f"target {target:.0%}", [(sizes[0] / 1.5, target * 100), (sizes[-1] * 1.5, target * 100)],
+          axis_x, axis_y, Qt.PenStyle.DotLine)
+    return chart
+
+
+def _line(chart: QChart, name: str, xy: list[tuple[float, float]], axis_x: Any, axis_y: Any,
+          style: Qt.PenStyle | None) -> QLineSeries:
+    series = QLineSeries()
+    series.setName(name)
+    series.setPointsVisible(style != Qt.PenStyle.DotLine)
+    for x, y in xy:
+        series.append(x, y)
+    chart.addSeries(series)
+    series.attachAxis(axis_x)
+    series.attachAxis(axis_y)
+    if style is not None:
+        pen = QPen(series.pen())
+        pen.setStyle(style)
+        pen.setWidth(2)
+        series.setPen(pen)
+    return series
+
+
+def size_text(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if nbytes < 1024:
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} TiB"
+
+
+class ReplayTab(QWidget):
+    """Inputs, Run (asynchronous, with a busy bar), the sweep chart, the needed-size sentence, a table
+    of every point, and Export CSV of that table."""
+
+    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.result: dict[str, Any] | None = None
+        self.started = 0.0
+        self._inputs()
+        self._outputs()
+        self._layout()
+        self._ticker = QTimer(self, interval=TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+
+    def _inputs(self) -> None:
+        self.trace = QComboBox(self)
+        for label, value in TRACES:
+            self.trace.addItem(label, value)
+        self.sizes = QLineEdit("64M,256M,1G,4G", self)
+        self.sizes.setToolTip("Cache sizes per edge, comma-separated (K, M, G: binary units)")
+        self.policies = {name: QCheckBox(name, self) for name in POLICIES}
+        for box in self.policies.values():
+            box.setChecked(True)
+        self.edges = QSpinBox(self, minimum=1, maximum=256, value=1)
+        self.edges.setToolTip("Edges sharing the requests, each title on its home edge (consistent hashing)")
+        self.ttl = QSpinBox(self, minimum=0, maximum=10**8, value=0, suffix=" s", specialValueText="never")
+        self.requests = QSpinBox(self, minimum=1000, maximum=1_000_000, value=200_000, singleStep=50_000)
+        self.requests.setToolTip("Requests of a generated trace (a recorded trace has what the edges served)")
+        self.target = QDoubleSpinBox(self, minimum=0.05, maximum=0.99, value=0.9, singleStep=0.05, decimals=2)
+        self.run_button = QPushButton("Run", self)
+        self.run_button.clicked.connect(self.run)
+
+    def _outputs(self) -> None:
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.headline = QLabel("Pick a trace and cache sizes, then Run.", self)
+        self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
+        self.headline.setWordWrap(True)
+        self.details = QLabel("", self)
+        self.details.setWordWrap(True)
+        self.chart = QChartView(self)
+        self.chart.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart.setMinimumHeight(260)
+        self.table = QTableWidget(self)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.status = QLabel("", self)
+
+    def _layout(self) -> None:
+        form = QHBoxLayout()
+        for widget in (QLabel("Trace:", self), self.trace, QLabel("Sizes:", self), self.sizes,
+                       QLabel("Requests:", self), self.requests, QLabel("Edges:", self), self.edges,
+                       QLabel("TTL:", self), self.ttl, QLabel("Target:", self), self.target):
+            form.addWidget(widget)
+        form.addStretch(1)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("Policies:", self))
+        for box in self.policies.values():
+            actions.addWidget(box)
+        actions.addStretch(1)
+        for widget in (self.progress, self.run_button, self.export_button):
+            actions.addWidget(widget)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.chart)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        column = QVBoxLayout(self)
+        for part in (form, actions):
+            column.addLayout(part)
+        for widget, stretch in ((self.headline, 0), (self.details, 0), (splitter, 1), (self.status, 0)):
+            column.addWidget(widget, stretch)
+
+    # --- running ------------------------------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        """The query of `GET /api/lab/replay` for the inputs as they are."""
+        chosen = [name for name, box in self.policies.items() if box.isChecked()]
+        return {"trace": self.trace.currentData(), "sizes": self.sizes.text().strip(),
+                "policies": ",".join(chosen) or "all", "edges": self.edges.value(),
+                "ttl": self.ttl.value(), "target": round(self.target.value(), 4),
+                "requests": self.requests.value()}
+
+    def run(self) -> None:
+        """Ask the server for the sweep; the busy bar and elapsed time run until it answers."""
+        self.run_button.setEnabled(False)
+        self.progress.show()
+        self.started = time.monotonic()
+        self._ticker.start()
+        self.status.setText("Replaying…")
+        self.client.lab_replay(self.params(), on_ok=self.show_result, on_error=self._failed)
+
+    def _tick(self) -> None:
+        self.status.setText(f"Replaying… {time.monotonic() - self.started:.0f} s")
+
+    def _done(self) -> None:
+        self._ticker.stop()
+        self.progress.hide()
+        self.run_button.setEnabled(True)
+
+    def _failed(self, text: str) -> None:
+        self._done()
+        self.status.setText(f"Replay failed: {text}")
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        """Chart, sentences and table of one sweep."""
+        self._done()
+        self.result = result
+        points = result.get("points", [])
+        target = float(result.get("settings", {}).get("target", 0.9))
+        self.headline.setText(result.get("headline", ""))
+        self.details.setText("\n".join(n.get("sentence", "") for n in result.get("needed", [])))
+        old = self.chart.chart()
+        self.chart.setChart(sweep_chart(points, target))
+        if old is not None:
+            old.deleteLater()
+        self._fill_table(points)
+        trace = result.get("trace", {})
+        self.status.setText(f"{trace.get('kind')} trace: {trace.get('requests', 0):,} requests, "
+                            f"{trace.get('objects', 0):,} objects, {size_text(trace.get('bytes', 0))}; "
+                            f"took {time.monotonic() - self.started:.1f} s")
+        self.export_button.setEnabled(bool(points))
+
+    def _fill_table(self, points: list[dict[str, Any]]) -> None:
+        shown = ["policy", "cache", "hit_ratio", "byte_hit_ratio", "origin", "p95_ms"]
+        self.table.clear()
+        self.table.setColumnCount(len(shown))
+        self.table.setRowCount(len(points))
+        self.table.setHorizontalHeaderLabels(["policy", "cache/edge", "hit ratio", "byte hit ratio",
+                                              "origin egress", "p95 ms"])
+        for r, p in enumerate(points):
+            cells = ["MIN" if p["policy"] == BELADY else p["policy"], size_text(p["cache_bytes"]),
+                     f"{p['hit_ratio']:.1%}", f"{p['byte_hit_ratio']:.1%}", size_text(p["origin_bytes"]),
+                     "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f}"]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+
+    # --- export -------------------------------------------------------------------------------------
+
+    def export_csv(self, path: Path | None = None) -> Path | None:
+        """Every point of the last sweep as CSV (raw numbers); asks where unless `path` is given."""
+        rows = (self.result or {}).get("points", [])
+        if path is None:
+            chosen, _filter = QFileDialog.getSaveFileName(self, "Export CSV", "replay.csv",
+                                                          "CSV files (*.csv)")
+            if not chosen:
+                return None
+            path = Path(chosen)
+        try:
+            write_csv(path, COLUMNS, rows)
+        except OSError as exc:
+            self.status.setText(f"Could not write {path}: {exc.strerror or exc}. Pick another folder.")
+            return None
+        self.status.setText(f"Wrote {len(rows)} rows to {path}")
+        return path
