@@ -96,13 +96,15 @@ class DaskCluster:
             process.send_signal(getattr(signal, "SIGKILL", signal.SIGTERM))
             process.wait(STOP_TIMEOUT_S)
 
-    def restart_worker(self, index: int) -> None:
-        """Start worker `index` again (after `kill_worker`) and wait until the scheduler lists it."""
-        process = self.worker_processes[index]
-        if process is not None and process.poll() is None:
-            raise ClusterError(f"Dask {self.worker_name(index)} is still running.")
-        self.worker_processes[index] = self._spawn(self._worker_argv(index),
-                                                   f"{self.worker_name(index)}.log")
+    def restart_worker(self, *indexes: int) -> None:
+        """Start workers `indexes` again (after `kill_worker`) and wait until the scheduler lists
+        every worker."""
+        for index in indexes:
+            process = self.worker_processes[index]
+            if process is not None and process.poll() is None:
+                raise ClusterError(f"Dask {self.worker_name(index)} is still running.")
+            self.worker_processes[index] = self._spawn(self._worker_argv(index),
+                                                       f"{self.worker_name(index)}.log")
         self.wait_for_workers(self.workers)
 
     def stop(self) -> None:

@@ -123,7 +123,7 @@ class DaskExecutor:
                 LocalExecutor(1, self.retries).run_all(here, listener, stop)), name="dask-local")
             side.start()
             try:
-                ours = _Run(client, self.origin, listener, stop, self.retries).run(remote)
+                ours = _Run(client, self.origin, listener, stop, self.retries, self.setting).run(remote)
             except BaseException:
                 stop.set()   # the audio beside it ends too; the job fails with this error
                 raise
@@ -164,8 +164,9 @@ class _Run:
     """One `run_all` on the cluster: submit, follow the workers' events, settle each future."""
 
     def __init__(self, client: Any, origin: BlobStore, listener: TaskListener, stop: threading.Event,
-                 retries: int) -> None:
+                 retries: int, setting: str) -> None:
         self.client, self.origin, self.listener, self.stop = client, origin, listener, stop
+        self.setting = setting   # `MINIFLIX_EXECUTOR='…'`, named in the errors a user sees
         self.retries, self.ref = retries, origin.address()
         self.channel = RunChannel.new()
         self.events: queue.SimpleQueue[tuple[float, dict[str, Any]]] = queue.SimpleQueue()
@@ -240,8 +241,9 @@ class _Run:
                     futures[self._submit(task, len(futures) + 1)] = task
 
     def _check_workers(self, futures: dict[Any, TaskSpec]) -> None:
-        """Once a second: a cluster left without any worker for `NO_WORKERS_S` fails the run's
-        chunks (with a worker lost, the scheduler runs its chunk elsewhere by itself)."""
+        """Once a second: a cluster left without any worker for `NO_WORKERS_S` ends the run with
+        a `JobError` (with a worker lost, the scheduler runs its chunk elsewhere by itself); the
+        chunks already fetched stay in the work dir, so a rerun encodes only the others."""
         now = time.monotonic()
         if now - self.checked_workers < 1.0:
             return
@@ -251,12 +253,15 @@ class _Run:
         elif self.workerless_since is None:
             self.workerless_since = now
         elif now - self.workerless_since > NO_WORKERS_S:
+            lost = f"the Dask cluster lost every worker (none for {NO_WORKERS_S:.0f} s)"
             for task in futures.values():
-                self.listener.failed(task.name, "the Dask cluster has no workers left", 1, True)
-                self.outcome.failed[task.name] = "the Dask cluster has no workers left"
+                self.listener.failed(task.name, lost, 1, True)
             self.client.cancel(list(futures))
+            left = len(futures)
             futures.clear()
-            self.stop.set()
+            raise JobError(f"{self.setting}: {lost}; {left} chunk(s) were not encoded.",
+                           hint="start workers for it (`main.py cluster up`) and run the job again: "
+                                "the chunks already encoded are kept")
 
     def _settle(self, future: Any, task: TaskSpec) -> bool:
         """Record a finished future; True when it failed and has an attempt left."""

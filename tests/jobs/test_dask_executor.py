@@ -278,3 +278,34 @@ def test_a_bad_fallback_setting_is_named_before_any_work(tmp_path: Path, short_c
     assert run.returncode == 2, run.stderr
     assert "MINIFLIX_EXECUTOR_FALLBACK='cloud'" in run.stderr and "none" in run.stderr
     assert JobStore(DataDir.resolve(tmp_path / "d").jobs_db).list() == []
+
+
+def test_losing_every_worker_mid_job_fails_it_clearly_and_a_rerun_resumes(
+        cluster: DaskCluster, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_executor, "NO_WORKERS_S", 3.0)
+    killed: list[int] = []
+
+    def kill_every_worker(progress: JobProgress) -> None:
+        if not killed and progress.chunks_done >= 1 and mid_chunk(progress):
+            killed.extend(range(cluster.workers))
+            for index in killed:
+                cluster.kill_worker(index)
+
+    try:
+        job = ingest(tmp_path, clip, cluster.executor_setting, report=kill_every_worker)
+    finally:
+        cluster.restart_worker(*killed)
+    assert killed, "the workers were never seen encoding after a chunk was done"
+    assert job.state == FAILED
+    assert "MINIFLIX_EXECUTOR" in job.error and "lost every worker" in job.error, job.error
+    assert "attempts" not in job.error, "no chunk failed: the workers were lost"
+    stored = {e["task"] for e in chunk_events(tmp_path, "task_done")}
+    assert stored
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MINIFLIX_EXECUTOR", cluster.executor_setting)
+        with Engine.open(str(tmp_path)) as engine:
+            again = engine.ingest(IngestOptions.from_settings(**OPTIONS)).run(job)
+    assert again.state == PUBLISHED, again.error
+    assert integrity(tmp_path, again)["ok"]
+    starts = Counter(e["task"] for e in chunk_events(tmp_path, "task_started"))
+    assert not [t for t in stored if starts[t] > 1], f"a stored chunk was encoded again: {starts}"
