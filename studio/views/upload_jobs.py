@@ -44,6 +44,7 @@ class JobRow:
     job: dict[str, Any] = field(default_factory=dict)
     tasks: dict[str, float] = field(default_factory=dict)
     workers: dict[str, str] = field(default_factory=dict)   # task -> cluster worker that encoded it
+    speeds: dict[str, float] = field(default_factory=dict)  # finished task -> its speed, x realtime
     rungs: list[str] = field(default_factory=list)
     integrity: dict[str, Any] | None = None
     started: float = field(default_factory=time.monotonic)
@@ -244,6 +245,9 @@ class JobQueue(QObject):
             row.tasks[task] = 1.0
             if value.get("worker"):
                 row.workers[task] = str(value["worker"])
+            wall_s, out_s = float(value.get("wall_s") or 0), float(value.get("out_seconds") or 0)
+            if wall_s > 0 and out_s > 0:
+                row.speeds[task] = out_s / wall_s
         elif kind in ("published", "failed", "job_done"):
             self.refresh()
         else:

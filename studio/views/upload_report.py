@@ -67,7 +67,8 @@ class JobDetail(QScrollArea):
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.grid_caption = QLabel("<b>Encode</b> — chunks (columns) by rungs (rows)", body)
+        self.grid_caption = QLabel("<b>Encode</b> — chunks (columns) by rungs (rows); "
+                                   "hover a cell for its speed", body)
         self.grid_caption.setWordWrap(True)
         self.state.setWordWrap(True)
         self.grid = ChunkGrid(body)
@@ -76,8 +77,8 @@ class JobDetail(QScrollArea):
         self.report.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(body)
         for widget in (self.title, self.state, self.error, self.grid_caption, self.grid, self.report):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+            layout.addWidget(widget, 1 if widget is self.grid else 0)   # the grid takes the room there is
+        layout.addStretch(0)   # and when it is hidden, the rest stays at the top
         self.setWidget(body)
         self.show_row(None)
 
@@ -89,5 +90,6 @@ class JobDetail(QScrollArea):
         encoding = row is not None and (bool(row.tasks) or row.state in ACTIVE)
         self.grid_caption.setVisible(encoding)
         self.grid.setVisible(encoding)
-        self.grid.set_state(row.rungs if row else [], row.tasks if row else {}, row.workers if row else {})
+        self.grid.set_state(row.rungs if row else [], row.tasks if row else {}, row.workers if row else {},
+                            row.speeds if row else {})
         self.report.setText(integrity_html(row.integrity) if row else "")

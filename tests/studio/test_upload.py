@@ -77,9 +77,9 @@ def test_cancel_then_retry_then_remove(qtbot: Any, studio_window: Any, tmp_path:
     upload = studio_window.upload
     queue = upload.queue
     upload.add_paths([clip])
-    qtbot.waitUntil(lambda: row_named(upload, clip.name).is_job)
+    qtbot.waitUntil(lambda: row_named(upload, clip.name).is_job, timeout=20_000)   # a loaded machine
     key = row_named(upload, clip.name).key
-    qtbot.waitUntil(upload.cancel_button.isEnabled)
+    qtbot.waitUntil(upload.cancel_button.isEnabled, timeout=20_000)
     upload.cancel_button.click()
     qtbot.waitUntil(lambda: queue.rows[key].state in ("cancelled", "interrupted"), timeout=20_000)
     with qtbot.waitSignal(queue.published, timeout=PUBLISH_MS):
@@ -169,3 +169,38 @@ def test_the_grid_names_the_cluster_worker_of_each_chunk(qtbot: Any, api_client:
                    tasks={"chunk-00000": 1.0})
     detail.show_row(local)
     assert detail.grid.rows() == ["360p"], "a local encode has no worker row"
+
+
+def test_the_grid_fills_the_panel_and_tells_each_chunks_speed_and_worker(qtbot: Any,
+                                                                         api_client: ApiClient) -> None:
+    """The chunk grid takes the room of the job panel, a finished chunk prints its speed (seconds of
+    video per second of encode, from its `task_done`), and hovering a cell says chunk, rung, speed
+    and worker."""
+    from PySide6.QtCore import QPointF
+
+    from studio.views.upload_jobs import JobQueue, JobRow
+    from studio.views.upload_report import JobDetail
+
+    queue = JobQueue(api_client)
+    row = JobRow("job-1", "clip.mp4", state="running", video_id="v1", rungs=["720p", "360p"])  # 2 chunks
+    queue.rows[row.key] = row
+    queue.on_events([
+        {"topic": "encode", "key": "v1", "value": {"type": "task_done", "task": "chunk-00000",
+                                                   "worker": "worker-1", "wall_s": 2.0, "out_seconds": 4.0}},
+        {"topic": "encode", "key": "v1", "value": {"type": "task_progress", "task": "chunk-00001",
+                                                   "fraction": 0.25}}])
+    detail = JobDetail()
+    qtbot.addWidget(detail)
+    detail.resize(600, 700)
+    detail.show()
+    detail.show_row(row)
+    grid = detail.grid
+    qtbot.waitUntil(lambda: grid.height() > 300)   # not a strip at the top of an empty panel
+    assert row.speeds == {"chunk-00000": 2.0}
+    assert grid.cell_rect(0, 0).height() >= 60 and grid.cell_rect(0, 0).width() >= 100   # cells grew
+    first = grid.cell_at(grid.cell_rect(0, 0).center())
+    assert first == ("720p", "chunk-00000")
+    assert grid.describe(*first) == "chunk 1 of 2 · 720p\ndone at 2.0x realtime\non worker-1"
+    second = grid.cell_at(grid.cell_rect(1, 1).center())
+    assert second == ("360p", "chunk-00001") and "encoding, 25%" in grid.describe(*second)
+    assert grid.cell_at(QPointF(5, 5)) is None   # the row label is no cell
