@@ -1,0 +1,103 @@
+"""Quality measurement with the real measuring ffmpeg (libvmaf) on small generated clips."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.media.ffmpeg import find_measuring_tool, find_tools
+from server.media.model import VideoInfo
+from server.media.probe import probe
+from server.media.quality import FrameScore, percentile, score_rung
+from tests.conftest import generate_clip
+
+FRAMES = 75  # 3 s at 25 fps
+# The bound docs/BENCHMARKS.md and quality.py state for every 10th frame against every frame.
+SAMPLED_BOUND = 0.3
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("quality")
+    return generate_clip(folder / "source.mp4", seconds=3, size="320x180", fps=25, audio=False,
+                         extra=["-crf", "10"])
+
+
+@pytest.fixture(scope="module")
+def video(source: Path) -> VideoInfo:
+    info = probe(source, find_tools())
+    assert info.video is not None
+    return info.video
+
+
+def rung(source: Path, name: str, *x264: str, vf: str = "null") -> Path:
+    """A rung encoded from `source` with the given x264 options (and filter), like the ladder's."""
+    out = source.with_name(name)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", vf, "-c:v", "libx264",
+                    "-preset", "veryfast", "-pix_fmt", "yuv420p", *x264, str(out)], check=True)
+    return out
+
+
+def mean_vmaf(scores: list[FrameScore]) -> float:
+    return statistics.fmean(s.vmaf for s in scores)
+
+
+def measure(rung_file: Path, source: Path, video: VideoInfo, every: int = 1) -> list[FrameScore]:
+    return score_rung(find_measuring_tool(), str(rung_file), str(source), video, FRAMES, every)
+
+
+def test_the_source_against_itself_scores_at_least_99(source: Path, video: VideoInfo) -> None:
+    scores = measure(source, source, video)
+    assert len(scores) == FRAMES
+    assert mean_vmaf(scores) >= 99
+    assert min(s.ssim for s in scores) > 0.999
+
+
+def test_a_starved_rung_scores_clearly_lower_than_a_good_one(source: Path, video: VideoInfo) -> None:
+    good = measure(rung(source, "good.mp4", "-crf", "18"), source, video)
+    starved = measure(rung(source, "starved.mp4", "-b:v", "25k", "-maxrate", "25k", "-bufsize", "50k",
+                           vf="scale=160:90"), source, video)
+    assert mean_vmaf(good) > 85
+    assert mean_vmaf(starved) < mean_vmaf(good) - 25
+    assert statistics.fmean(s.psnr_y for s in starved) < statistics.fmean(s.psnr_y for s in good) - 5
+
+
+def test_a_rung_one_frame_late_is_caught_and_an_aligned_one_is_not(source: Path, video: VideoInfo) -> None:
+    """Frame n must meet frame n: the same encode shifted by one frame loses many VMAF points."""
+    aligned = rung(source, "aligned.mp4", "-crf", "18")
+    late = rung(source, "late.mp4", "-crf", "18", vf="trim=start_frame=1,setpts=PTS-STARTPTS")
+    assert mean_vmaf(measure(late, source, video)) < mean_vmaf(measure(aligned, source, video)) - 10
+
+
+def test_rounded_timestamps_do_not_pair_a_frame_with_its_neighbour(tmp_path: Path) -> None:
+    """At 29.97 fps a millisecond timebase (MKV; CMAF timescales round too) puts half the frames a
+    fraction of a millisecond early: paired by timestamp, each would meet the source frame before
+    it (77 VMAF measured that way); paired by frame index it scores as the encode deserves (97)."""
+    ntsc = generate_clip(tmp_path / "ntsc.mp4", seconds=3, size="320x180", fps="30000/1001",  # type: ignore[arg-type]
+                         audio=False, extra=["-crf", "10"])
+    info = probe(ntsc, find_tools())
+    assert info.video is not None
+    mkv = tmp_path / "rung.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(ntsc), "-c:v", "libx264", "-crf", "18",
+                    str(mkv)], check=True)
+    scores = score_rung(find_measuring_tool(), str(mkv), str(ntsc), info.video, 89, 1)
+    assert len(scores) == 89 and mean_vmaf(scores) > 92
+
+
+def test_sampled_frames_score_exactly_as_in_a_full_frame_run(source: Path, video: VideoInfo) -> None:
+    encoded = rung(source, "sampled.mp4", "-crf", "30")
+    full = {s.n: s for s in measure(encoded, source, video, every=1)}
+    sampled = measure(encoded, source, video, every=10)
+    assert [s.n for s in sampled] == list(range(0, FRAMES, 10))
+    for score in sampled:  # motion included: the neighbours of each scored frame were kept
+        assert score.vmaf == pytest.approx(full[score.n].vmaf, abs=1e-3)
+        assert score.psnr_y == pytest.approx(full[score.n].psnr_y, abs=1e-3)
+    assert abs(mean_vmaf(sampled) - mean_vmaf(list(full.values()))) <= SAMPLED_BOUND
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 5) == pytest.approx(12.0)
+    assert percentile([7.0], 5) == 7.0
