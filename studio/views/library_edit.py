@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.views.library_quality import title_quality_html
 from studio.widgets import fmt
 
 
@@ -90,7 +91,8 @@ class TitleEditor(QWidget):
         rungs = ", ".join(r["name"] for r in title.get("renditions", []))
         return (f"{fmt.duration(title.get('duration'))} · {title.get('width', 0)}x{title.get('height', 0)}"
                 f" · {fmt.size(title.get('size_bytes', 0))}<br>rungs: {rungs or '—'}"
-                f"<br><small>{title.get('original_name', '')} · {title['video_id']}</small>")
+                f"<br><small>{title.get('original_name', '')} · {title['video_id']}</small>"
+                + (f"<br>{quality}" if (quality := title_quality_html(title.get("renditions", []))) else ""))
 
     def _emit(self, signal: Any) -> None:
         if self.current is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from studio.views.library_quality import report_quality_html
 from studio.views.upload_jobs import ACTIVE, FINISHED, JobRow
 from studio.widgets import fmt
 from studio.widgets.chunk_grid import ChunkGrid
@@ -31,6 +32,8 @@ def integrity_html(report: dict[str, Any] | None) -> str:
         lines.append("audio: " + html.escape(", ".join(f"{k} {v}" for k, v in checks["audio"].items()
                                                       if not isinstance(v, list | dict))))
     lines += [f"<span style='{ERROR_STYLE}'>{html.escape(p)}</span>" for p in report.get("problems", [])]
+    if quality := report_quality_html(report.get("quality")):
+        lines.append(quality)
     return "<br>".join(lines)
 
 
