@@ -169,6 +169,7 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     getattr(window.views["analytics"], "refresh", lambda: None)()
     pump(5.0)
     shoot(window, out, "analytics")
+    lab_scene(window, out)
     library = window.library
     window.show_view("library")
     library.reload()
@@ -187,6 +188,20 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     shoot(window, out, "upload")
     window.upload.cancel_button.click()  # no need to wait for the rest
     pump(1.0)
+
+
+def lab_scene(window: Any, out: Path) -> None:
+    """The Lab's CDN replay: a generated session trace (the few plays above are too short a record to
+    tell policies apart) swept over cache sizes, every policy and Belady's MIN."""
+    window.show_view("lab")
+    tab = window.views["lab"].replay
+    tab.trace.setCurrentIndex(tab.trace.findData("sessions"))
+    tab.sizes.setText("64M,256M,1G,4G,16G,64G")
+    tab.requests.setValue(100_000)
+    tab.target.setValue(0.7)
+    tab.run()
+    pump(300.0, lambda: tab.run_button.isEnabled())
+    shoot(window, out, "lab")
 
 
 def dark_theme(window: Any, out: Path) -> None:

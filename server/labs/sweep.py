@@ -116,6 +116,9 @@ class Sweep:
         if not self.needed:
             return ""
         best = min(self.needed, key=lambda n: (n.cache_bytes is None, n.cache_bytes or 0, -n.ceiling))
+        if best.cache_bytes is None:
+            return (f"No policy reaches {best.target:.0%} on this trace at any cache size: first requests "
+                    f"always miss, so at most {best.ceiling:.1%}")
         return best.sentence(self.whatif.edges)
 
     def to_dict(self) -> dict[str, object]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -82,7 +82,7 @@ def _line(chart: QChart, name: str, xy: list[tuple[float, float]], axis_x: Any, 
     series.attachAxis(axis_x)
     series.attachAxis(axis_y)
     if style is not None:
-        pen = QPen(series.pen())
+        pen = QPen(series.pen() if style != Qt.PenStyle.DotLine else QColor("gray"))
         pen.setStyle(style)
         pen.setWidth(2)
         series.setPen(pen)
@@ -117,6 +117,7 @@ class ReplayTab(QWidget):
         for label, value in TRACES:
             self.trace.addItem(label, value)
         self.sizes = QLineEdit("64M,256M,1G,4G", self)
+        self.sizes.setMinimumWidth(180)
         self.sizes.setToolTip("Cache sizes per edge, comma-separated (K, M, G: binary units)")
         self.policies = {name: QCheckBox(name, self) for name in POLICIES}
         for box in self.policies.values():

@@ -24,6 +24,8 @@ def test_a_target_above_the_first_request_ceiling_is_reported_unreachable() -> N
     [need] = run_sweep(trace, WhatIf((MIB,), ("lru",), target=0.9)).needed
     assert need.cache_bytes is None and need.ceiling == pytest.approx(0.8)
     assert "cannot reach 90%" in need.sentence(1) and "at most 80.0%" in need.sentence(1)
+    assert run_sweep(trace, WhatIf((MIB,), ("lru", "fifo"), target=0.9)).headline() == (
+        "No policy reaches 90% on this trace at any cache size: first requests always miss, so at most 80.0%")
 
 
 def test_the_sweep_has_every_size_times_policy_plus_belady_and_reports_progress() -> None:

@@ -29,7 +29,7 @@ def replay_tab(qtbot: Any, api_client: Any) -> Iterator[ReplayTab]:
     tab.requests.setValue(5000)
     tab.policies["fifo"].setChecked(False)
     tab.edges.setValue(2)
-    tab.target.setValue(0.5)
+    tab.target.setValue(0.2)
     yield tab
     view.close()
 
@@ -45,10 +45,10 @@ def test_a_sweep_draws_one_line_per_policy_plus_min_and_says_the_size_needed(qtb
     assert replay_tab.result is not None, replay_tab.status.text()
     chart = replay_tab.chart.chart()
     names = sorted(s.name() for s in chart.series() if isinstance(s, QLineSeries))
-    assert names == ["Belady's MIN (ceiling)", "lru", "s3fifo", "target 50%", "wtinylfu"]
+    assert names == ["Belady's MIN (ceiling)", "lru", "s3fifo", "target 20%", "wtinylfu"]
     lru = next(s for s in chart.series() if s.name() == "lru")
     assert lru.count() == 2                                  # one point per cache size
-    assert "your 2 edges" in replay_tab.headline.text() and "50%" in replay_tab.headline.text()
+    assert "your 2 edges would need" in replay_tab.headline.text() and "20%" in replay_tab.headline.text()
     assert replay_tab.table.rowCount() == 8                  # 2 sizes x (3 policies + MIN)
 
 
