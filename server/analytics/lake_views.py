@@ -4,8 +4,10 @@ The named queries (queries.py) read `playback_by_*`, `cdn_events`, `encode_event
 `steering_decisions` and `titles`. Over the lake those are views: each topic's visible files become
 `lake_<topic>`, and the views above them give the live database's columns, so one query text serves
 the live file, the lake in DuckDB and the lake in Spark. The dialect adapter for Spark is small and
-textual (`spark_sql`): parameters become literals, and DuckDB type names become Spark's. What Spark
-cannot run (`titles` and `library_overview` use DuckDB's JSON operators) is refused by name.
+textual (`spark_sql`): parameters become literals, and DuckDB type names become Spark's. The JSON of
+the published titles is read by two views per engine, `titles` and `title_rungs` (DuckDB's `->>` and
+`unnest` in schema.py; Spark's `get_json_object`, `from_json` and `explode` here), which give the same
+columns, so `library_overview` is one query text on both.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ _LIVE_COLUMNS = {
                "codec", "renditions"),
 }
 
-DUCKDB_ONLY_VIEWS = ("titles",)
-DUCKDB_ONLY_QUERIES = ("library_overview",)
 SPARK_TYPES = {"VARCHAR": "STRING"}
 
 
@@ -74,6 +74,7 @@ def attach_duckdb(conn: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBP
     for name, select in views():
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
     conn.execute(schema.TITLES_VIEW)
+    conn.execute(schema.TITLE_RUNGS_VIEW)
     return conn
 
 
@@ -83,14 +84,29 @@ def _sql_list(paths: list[str]) -> str:
 
 # -- the Spark dialect -------------------------------------------------------------------------------
 
+# schema.TITLES_VIEW and schema.TITLE_RUNGS_VIEW in Spark's JSON functions: the same columns and values
+# (a JSON number read as text, then cast; a missing field is NULL in both).
+SPARK_TITLE_VIEWS = (
+    ("titles", """
+SELECT video_id, type AS last_event, happened_at,
+    get_json_object(title, '$.title') AS name,
+    CAST(get_json_object(title, '$.duration') AS DOUBLE) AS duration,
+    CAST(get_json_object(title, '$.size_bytes') AS BIGINT) AS size_bytes,
+    get_json_object(title, '$.renditions') AS renditions
+FROM (SELECT *, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS newest
+      FROM video_events WHERE type IN ('published', 'restored', 'metadata_edited', 'deleted'))
+WHERE newest = 1 AND type <> 'deleted'"""),
+    ("title_rungs", """
+SELECT t.video_id, t.duration, r.name AS rung, r.bandwidth AS bandwidth
+FROM titles t LATERAL VIEW explode(from_json(COALESCE(t.renditions, '[]'),
+    'array<struct<name:string,bandwidth:double>>')) u AS r"""),
+)
+
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def spark_sql(query: NamedQuery, params: dict[str, Any]) -> str:
     """The query's text for Spark SQL: its `$name` parameters bound as literals (validated first)."""
-    if query.name in DUCKDB_ONLY_QUERIES:
-        raise InvalidRequest(f"Query {query.name!r} needs DuckDB's JSON functions and does not run on "
-                             "Spark.", hint="run it with --engine duckdb")
     bound = query.bind(params)
     return _PARAM.sub(lambda m: literal(bound[m.group(1)]), query.sql)
 

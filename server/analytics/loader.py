@@ -22,6 +22,7 @@ Slot = tuple[str, int]
 def create(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(schema.TABLES)
     conn.execute(schema.TITLES_VIEW)
+    conn.execute(schema.TITLE_RUNGS_VIEW)
 
 
 def consumed_offsets(conn: duckdb.DuckDBPyConnection) -> dict[Slot, int]:

@@ -64,15 +64,12 @@ SINCE = Param("since", float, 0.0, "only events at or after this epoch time")
 LIMIT = Param("limit", int, 100, "most rows returned")
 
 _LIBRARY = """
-WITH rungs AS (
-    SELECT t.video_id, t.duration, r ->> '$.name' AS rung,
-           CAST(r ->> '$.bandwidth' AS DOUBLE) * t.duration / 8 AS est_bytes
-    FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r))
 SELECT '(all)' AS rung, COUNT(*) AS titles, ROUND(SUM(duration) / 3600, 3) AS hours,
        CAST(SUM(size_bytes) AS BIGINT) AS storage_bytes FROM titles
 UNION ALL
-SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3), CAST(SUM(est_bytes) AS BIGINT)
-FROM rungs GROUP BY rung
+SELECT rung, COUNT(DISTINCT video_id), ROUND(SUM(duration) / 3600, 3),
+       CAST(ROUND(SUM(bandwidth * duration / 8)) AS BIGINT)
+FROM title_rungs GROUP BY rung
 ORDER BY storage_bytes DESC NULLS LAST, rung NULLS LAST"""
 
 # Playback queries read the hourly rollups (schema.py), so `since` counts whole hours (rounded down).

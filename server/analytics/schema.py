@@ -133,3 +133,12 @@ FROM (SELECT *, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS n
       FROM video_events WHERE type IN ('published', 'restored', 'metadata_edited', 'deleted'))
 WHERE newest = 1 AND type <> 'deleted'
 """
+
+# Each library title's ladder rungs as rows: `library_overview` reads these columns rather than the
+# JSON, so the same query runs on Spark, whose views of the lake define them with its own JSON
+# functions (lake_views.py).
+TITLE_RUNGS_VIEW = """
+CREATE OR REPLACE VIEW title_rungs AS
+SELECT t.video_id, t.duration, r ->> '$.name' AS rung, CAST(r ->> '$.bandwidth' AS DOUBLE) AS bandwidth
+FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r)
+"""

@@ -108,7 +108,7 @@ def attach(spark: SparkSession, path: Path) -> None:
         else:
             spark.sql(lake_views.empty_relation(topic, lake_views.SPARK_TYPES)) \
                 .createOrReplaceTempView(f"lake_{topic}")
-    for name, select in lake_views.views():
+    for name, select in (*lake_views.views(), *lake_views.SPARK_TITLE_VIEWS):
         spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
 
 
