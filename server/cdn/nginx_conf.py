@@ -8,6 +8,7 @@ bandwidth is `limit_rate`, and each request is one JSON line in the access log.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,6 @@ LOG_FORMAT = ('{"msec":"$msec","uri":"$uri","status":"$status","sent":"$body_byt
               '"request_time":"$request_time","session":"$arg_session","range":"$http_range",'
               '"complete":"$request_completion","fill":"$http_x_miniflix_fill"}')
 EXPOSED = "X-Cache, X-Edge, X-Limit-Rate, Age, Content-Range"
-LOG_FLUSH_S = 1     # buffered log lines reach the tailer within this; nginx flushes on stop too
 LINE_LIMIT = "2k"    # request lines past this get 414, like the Python edge's over-long URLs
 
 
@@ -118,7 +118,7 @@ def _http(spec: EdgeSpec, layout: EdgeLayout, origin_port: int) -> str:
   client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
   fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
   log_format edge escape=json '{LOG_FORMAT}';
-  access_log {layout.access_log} edge buffer=64k flush={LOG_FLUSH_S}s;
+  access_log {layout.access_log} edge;   # unbuffered: health() counts a request once it ended
   proxy_cache_path {layout.cache} levels=1:2 keys_zone=edge:16m max_size={spec.capacity_bytes}
                    inactive=30d use_temp_path=off;
   upstream miniflix_origin {{ server 127.0.0.1:{origin_port}; keepalive 8; }}"""
@@ -144,9 +144,26 @@ def _server(spec: EdgeSpec, layout: EdgeLayout, port: int, secret: str) -> str:
       return 200 '{_health_json(spec)}';
     }}
 {_object_location(spec, secret)}
-    location /t/ {{ return 403; }}
-    location / {{ return 404; }}
+    location /t/ {{
+      default_type application/json;
+      return 403 '{_refusal(403, "Refused object: edges serve only what a player fetches.")}';
+    }}
+    location / {{
+      default_type application/json;
+      return 404 '{_refusal(404, "Edge URLs look like /t/<token>/videos/<id>/<file>.")}';
+    }}
   }}"""
+
+
+def _refusal(status: int, message: str) -> str:
+    """The Python edge's JSON error body, for nginx to `return` (no quote that would end the string)."""
+    doc = {"error": "Forbidden" if status == 403 else "NotFound", "message": message,
+           "hint": "ask the steering service for a link", "status": status}
+    return json.dumps(doc).replace("'", "\\u0027")
+
+
+BAD_TOKEN = _refusal(403, "The link's token does not match this title.")
+EXPIRED = _refusal(403, "The link has expired.")
 
 
 def _health_json(spec: EdgeSpec) -> str:
@@ -161,8 +178,9 @@ def _object_location(spec: EdgeSpec, secret: str) -> str:
     return f"""    location ~ "{EDGE_PATH}" {{
       secure_link $sl_mac,$sl_exp;
       secure_link_md5 "$sl_exp$vid {secret}";
-      if ($secure_link = "") {{ return 403; }}
-      if ($secure_link = "0") {{ return 403; }}
+      default_type application/json;
+      if ($secure_link = "") {{ return 403 '{BAD_TOKEN}'; }}
+      if ($secure_link = "0") {{ return 403 '{EXPIRED}'; }}
       limit_rate $edge_rate_bps;
       proxy_pass http://miniflix_origin/videos/$vid/$rest;
       proxy_http_version 1.1;

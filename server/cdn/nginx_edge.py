@@ -191,6 +191,8 @@ class NginxEdge:
         return 0.0
 
     def health(self) -> dict[str, Any]:
+        """The Python edge's report; the counters include every request nginx has logged so far."""
+        self.tailer.drain()
         stats = self.cache.stats()
         with self._lock:
             c = dict(self._counts)

@@ -5,6 +5,7 @@ Python edge: bytes, refusals, stale-if-error, stop/start, throttle, purge, event
 from __future__ import annotations
 
 import http.client
+import json
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,15 @@ def test_a_range_of_a_cached_segment_is_the_origins_bytes(make_cdn: CdnMaker, st
     assert headers["Content-Range"] == f"bytes 100-299/{len(whole)}"
 
 
+def test_health_counts_a_request_as_soon_as_it_was_served(make_cdn: CdnMaker) -> None:
+    cdn = make_cdn()
+    edge = edge_of(cdn)
+    fetch(edge.url_for(VIDEO_ID, SEGMENT))
+    fetch(edge.url_for(VIDEO_ID, SEGMENT))
+    [report] = cdn.health()
+    assert (report["misses"], report["hits"], report["healthy"]) == (1, 1, True)
+
+
 def test_bad_expired_and_other_title_tokens_are_refused(make_cdn: CdnMaker) -> None:
     cdn = make_cdn()
     edge = edge_of(cdn)
@@ -105,9 +115,14 @@ def test_bad_expired_and_other_title_tokens_are_refused(make_cdn: CdnMaker) -> N
     expired = cdn.signer.sign(VIDEO_ID, int(time.time()) - 5)
     other = cdn.signer.sign("other", int(time.time()) + 600)
     hmac_kind = Signer(b"k" * 32).sign(VIDEO_ID, int(time.time()) + 600)
-    for bad in ("nonsense", token[:-1] + ("A" if token[-1] != "A" else "B"), expired, other, hmac_kind):
+    expiry, mac = token.split(".")
+    forged = f"{expiry}.{'B' if mac[0] == 'A' else 'A'}{mac[1:]}"    # (mac's last character has spare bits)
+    for bad in ("nonsense", forged, f"{int(expiry) + 1}.{mac}", expired, other, hmac_kind):
         assert fetch(good.replace(token, bad))[0] == 403, bad
     assert fetch(good)[0] == 200
+    _, headers, body = fetch(good.replace(token, expired))
+    assert headers["Content-Type"] == "application/json" and "expired" in json.loads(body)["message"]
+    assert "does not match" in json.loads(fetch(good.replace(token, other))[2])["message"]
 
 
 def test_the_source_upload_traversal_and_other_paths_are_refused(make_cdn: CdnMaker,
