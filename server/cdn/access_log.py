@@ -79,8 +79,9 @@ class LogTailer:
     """Follows one access log from a daemon thread and hands the complete lines to `on_lines`, a
     batch at a time; the offset moves past a batch only once `on_lines` returned (at least once)."""
 
-    def __init__(self, path: Path, on_lines: Callable[[list[str]], None]) -> None:
-        self.path, self.on_lines = path, on_lines
+    def __init__(self, path: Path, on_lines: Callable[[list[str]], None],
+                 on_poll: Callable[[], None] | None = None) -> None:
+        self.path, self.on_lines, self.on_poll = path, on_lines, on_poll
         self._offset_file = path.with_name(path.name + ".offset")
         self.offset = self._saved_offset()
         self._lock = threading.Lock()        # one reader at a time: the thread or a drain()
@@ -111,6 +112,8 @@ class LogTailer:
         while not self._stop.wait(POLL_S):
             try:
                 self.drain()
+                if self.on_poll is not None:
+                    self.on_poll()
             except Exception:       # a bad line or a full disk must not end the tail
                 log.exception("tailing %s failed", self.path.name)
 

@@ -168,9 +168,10 @@ EXPIRED = _refusal(403, "The link has expired.")
 
 def _health_json(spec: EdgeSpec) -> str:
     """What /health answers: nginx alone, so the health monitor's probes cost no Python; the
-    generation and worker pid let a throttle wait for the reloaded workers."""
+    generation and worker pid let a throttle wait for the reloaded workers; `writing` (requests
+    being answered, this one included) is the edge's load."""
     fields = ('"engine":"nginx","rate_bps":$edge_rate_bps,"generation":$edge_generation,'
-              '"worker":$pid')
+              '"worker":$pid,"writing":$connections_writing')
     return "{" + f'"edge":"{spec.name}",' + fields + "}"
 
 

@@ -40,6 +40,7 @@ from server.events.api import Publisher
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
+LOAD_POLL_S = 0.5
 STOP_TIMEOUT_S = 5.0
 ERROR_LOG_TAIL = 600
 
@@ -74,7 +75,8 @@ class NginxEdge:
         self.cache = NginxCache(self.layout.cache, spec.capacity_bytes)
         self.events = EventSink(publisher)
         self.bandwidth_mbps = spec.bandwidth_mbps
-        self.tailer = LogTailer(self.layout.access_log, self._logged)
+        self.tailer = LogTailer(self.layout.access_log, self._logged, self._poll_load)
+        self._load, self._load_at = 0.0, 0.0
         self._origin: OriginListener | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._port, self._generation = 0, 0
@@ -187,8 +189,19 @@ class NginxEdge:
 
     # -- reporting ----------------------------------------------------------------------------
     def load(self) -> float:
-        """No per-request hook in nginx: its load is not measured (0.0), so steering ranks by place."""
-        return 0.0
+        """Share of `max_clients` nginx was answering at its last look (at most LOAD_POLL_S old: a
+        plain read, steering calls this per edge)."""
+        return self._load if self.running else 0.0
+
+    def _poll_load(self) -> None:
+        """From the tail thread: nginx's own count of requests in progress (less the probe)."""
+        now = time.monotonic()
+        if now - self._load_at < LOAD_POLL_S or not self.running:
+            return
+        self._load_at = now
+        writing = _health(self.base_url).get("writing")
+        if isinstance(writing, int):
+            self._load = min(1.0, max(0, writing - 1) / max(1, self.spec.max_clients))
 
     def health(self) -> dict[str, Any]:
         """The Python edge's report; the counters include every request nginx has logged so far."""
@@ -198,7 +211,7 @@ class NginxEdge:
             c = dict(self._counts)
             throughput = self._throughput_locked()
         lookups = c["hits"] + c["misses"]
-        return {"name": self.name, "region": self.spec.region, "healthy": self.running, "load": 0.0,
+        return {"name": self.name, "region": self.spec.region, "healthy": self.running, "load": self.load(),
                 "cached_bytes": stats["cached_bytes"], "capacity_bytes": self.spec.capacity_bytes,
                 "hit_ratio": c["hits"] / lookups if lookups else 0.0, "throughput_bps": throughput,
                 "objects": stats["objects"], "titles": stats["titles"], "hits": c["hits"],
@@ -209,7 +222,7 @@ class NginxEdge:
 
     def report_health(self, healthy: bool) -> None:
         event = self._event("health", "", "", 0, self.clock.now())
-        event.update(healthy=healthy, load=0.0)
+        event.update(healthy=healthy, load=self.load())
         self.events.emit(self.name, event)
 
     # -- the access log -----------------------------------------------------------------------

@@ -315,3 +315,19 @@ def test_a_cdn_built_for_nginx_signs_links_nginx_can_check(monkeypatch: pytest.M
     assert isinstance(cdn.signer, NginxSigner) and isinstance(cdn.edges["a-1"], NginxEdge)
     monkeypatch.setenv("MINIFLIX_EDGE_ENGINE", "python")
     assert not isinstance(CDN(cdn.topology, origin, data_dir).signer, NginxSigner)
+
+
+def test_load_counts_the_requests_nginx_is_answering(make_cdn: CdnMaker, store: LocalBlobStore) -> None:
+    big = store.root / "videos" / VIDEO_ID / "cmaf" / "90p" / "big.m4s"
+    big.write_bytes(b"\0" * 2_000_000)
+    cdn = make_cdn(max_clients=4)
+    edge = edge_of(cdn)
+    cdn.throttle(edge.name, 0.8)                       # 100 kB/s: the transfer lasts ~20 s
+    conn = http.client.HTTPConnection("127.0.0.1", edge.port, timeout=10)
+    conn.request("GET", edge.url_for(VIDEO_ID, "cmaf/90p/big.m4s").split(str(edge.port), 1)[1])
+    resp = conn.getresponse()
+    resp.read(1000)
+    wait_for(lambda: edge.load() == 0.25)              # 1 of its 4 clients
+    assert cdn.health()[0]["load"] == 0.25
+    conn.close()
+    wait_for(lambda: edge.load() == 0.0)
