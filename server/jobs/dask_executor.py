@@ -48,11 +48,11 @@ HINT = "start the cluster (`main.py cluster up`) or fix MINIFLIX_EXECUTOR"
 def open_dask_executor(url: str, data: DataDir) -> ExecutorFactory:
     """The `dask` backend: checks that the scheduler answers now, before any job work starts;
     with `executor_fallback = local` a silent scheduler is a warning, and each run falls back."""
-    fallback = config.get("executor_fallback") == "local"
+    fallback, address = config.get("executor_fallback") == "local", scheduler_address(url)
     try:
-        check_reachable(scheduler_address(url))
+        check_reachable(address)
     except MiniflixError as exc:
-        if not fallback or "no Dask scheduler answers" not in exc.message:
+        if not fallback:
             raise
         log.warning("MINIFLIX_EXECUTOR=%r: %s Chunk encodes will run on this machine "
                     "(MINIFLIX_EXECUTOR_FALLBACK=local).", url, exc.message)
