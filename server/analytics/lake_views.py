@@ -75,6 +75,7 @@ def attach_duckdb(conn: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBP
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
     conn.execute(schema.TITLES_VIEW)
     conn.execute(schema.TITLE_RUNGS_VIEW)
+    conn.execute(schema.RUNG_QUALITY_VIEW)
     return conn
 
 
@@ -100,6 +101,15 @@ WHERE newest = 1 AND type <> 'deleted'"""),
 SELECT t.video_id, t.duration, r.name AS rung, r.bandwidth AS bandwidth
 FROM titles t LATERAL VIEW explode(from_json(COALESCE(t.renditions, '[]'),
     'array<struct<name:string,bandwidth:double>>')) u AS r"""),
+    ("rung_quality", """
+SELECT t.video_id, t.name AS title, r.name AS rung, r.width, r.height, r.quality.bitrate_kbps AS avg_kbps,
+    r.quality.vmaf_mean, r.quality.vmaf_p5, r.quality.worst_segment.`index` AS worst_segment,
+    r.quality.worst_segment.start_s AS worst_segment_start_s,
+    r.quality.worst_segment.vmaf AS worst_segment_vmaf, r.quality.psnr_y, r.quality.ssim
+FROM titles t LATERAL VIEW explode(from_json(COALESCE(t.renditions, '[]'), '"""
+     "array<struct<name:string,width:int,height:int,quality:struct<bitrate_kbps:double,vmaf_mean:double,"
+     "vmaf_p5:double,worst_segment:struct<`index`:int,start_s:double,vmaf:double>,psnr_y:double,"
+     """ssim:double>>>')) u AS r"""),
 )
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")

@@ -23,6 +23,7 @@ def create(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(schema.TABLES)
     conn.execute(schema.TITLES_VIEW)
     conn.execute(schema.TITLE_RUNGS_VIEW)
+    conn.execute(schema.RUNG_QUALITY_VIEW)
 
 
 def consumed_offsets(conn: duckdb.DuckDBPyConnection) -> dict[Slot, int]:

@@ -128,6 +128,16 @@ SELECT client_region, chosen, COUNT(*) AS decisions
 FROM steering_decisions WHERE happened_at >= $since AND ($video_id IS NULL OR video_id = $video_id)
 GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 3 DESC, 2 NULLS LAST LIMIT $limit"""
 
+# Quality measured at ingest (server/media/quality.py), per library title and rung; NULL where not measured.
+_QUALITY = """
+SELECT video_id, title, rung, width, height, ROUND(avg_kbps, 1) AS avg_kbps,
+       ROUND(vmaf_mean, 2) AS vmaf_mean, ROUND(vmaf_p5, 2) AS vmaf_p5, worst_segment,
+       ROUND(worst_segment_start_s, 3) AS worst_segment_start_s,
+       ROUND(worst_segment_vmaf, 2) AS worst_segment_vmaf, ROUND(psnr_y, 2) AS psnr_y,
+       ROUND(ssim, 4) AS ssim
+FROM rung_quality WHERE ($video_id IS NULL OR video_id = $video_id)
+ORDER BY video_id NULLS LAST, height DESC NULLS LAST, rung NULLS LAST LIMIT $limit"""
+
 _VIEWS = """
 SELECT video_id, CAST(SUM(started) AS BIGINT) AS views FROM playback_by_title
 GROUP BY video_id HAVING SUM(started) > 0 ORDER BY views DESC, video_id NULLS LAST"""
@@ -159,6 +169,9 @@ QUERIES: dict[str, NamedQuery] = {q.name: q for q in (
     NamedQuery("steering_choices", "Which edge steering chose, per client region.", _STEERING,
                (VIDEO, SINCE, LIMIT)),
     NamedQuery("views", "Views per title (sessions started); search sorts by it.", _VIEWS),
+    NamedQuery("encode_quality", "Per title and rung: VMAF mean, 5th percentile and worst segment, PSNR, "
+               "SSIM and average bitrate, as measured at ingest (NULL where not measured).", _QUALITY,
+               (VIDEO, LIMIT)),
 )}
 
 

@@ -142,3 +142,20 @@ CREATE OR REPLACE VIEW title_rungs AS
 SELECT t.video_id, t.duration, r ->> '$.name' AS rung, CAST(r ->> '$.bandwidth' AS DOUBLE) AS bandwidth
 FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r)
 """
+
+# Each library title's rungs with the quality measured at ingest (quality.py; NULL where none was): what
+# `encode_quality` reads, defined for Spark's lake with the same columns in lake_views.py.
+RUNG_QUALITY_VIEW = """
+CREATE OR REPLACE VIEW rung_quality AS
+SELECT t.video_id, t.name AS title, r ->> '$.name' AS rung, CAST(r ->> '$.width' AS INTEGER) AS width,
+    CAST(r ->> '$.height' AS INTEGER) AS height,
+    CAST(r ->> '$.quality.bitrate_kbps' AS DOUBLE) AS avg_kbps,
+    CAST(r ->> '$.quality.vmaf_mean' AS DOUBLE) AS vmaf_mean,
+    CAST(r ->> '$.quality.vmaf_p5' AS DOUBLE) AS vmaf_p5,
+    CAST(r ->> '$.quality.worst_segment.index' AS INTEGER) AS worst_segment,
+    CAST(r ->> '$.quality.worst_segment.start_s' AS DOUBLE) AS worst_segment_start_s,
+    CAST(r ->> '$.quality.worst_segment.vmaf' AS DOUBLE) AS worst_segment_vmaf,
+    CAST(r ->> '$.quality.psnr_y' AS DOUBLE) AS psnr_y,
+    CAST(r ->> '$.quality.ssim' AS DOUBLE) AS ssim
+FROM titles t, unnest(CAST(COALESCE(t.renditions, '[]') AS JSON[])) AS u(r)
+"""

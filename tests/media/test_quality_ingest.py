@@ -50,6 +50,12 @@ def test_an_ingest_measures_every_rung_and_tells_everyone(tmp_path: Path, clip: 
     assert {r["name"]: r["vmaf_p5"] for r in measured["renditions"]} == p5s
     listing = json.loads(cli("videos", "--data-dir", str(data), "--json").stdout)
     assert listing[0]["renditions"][0]["quality"] == rungs["360p"]  # the catalog keeps them
+    query = cli("analytics", "encode_quality", "--data-dir", str(data), "--format", "json")
+    assert query.returncode == 0, query.stderr
+    rows = {r["rung"]: r for r in json.loads(query.stdout)}
+    assert [(r["rung"], r["vmaf_mean"], r["worst_segment"]) for r in rows.values()] == \
+        [(n, q["vmaf_mean"], q["worst_segment"]["index"]) for n, q in rungs.items()]
+    assert rows["240p"]["avg_kbps"] == rungs["240p"]["bitrate_kbps"]
 
 
 def test_without_a_measuring_ffmpeg_the_title_publishes_with_a_note(tmp_path: Path, clip: Path) -> None:
