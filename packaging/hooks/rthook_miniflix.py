@@ -2,7 +2,8 @@
 
 Runs before main.py. python-vlc has no hook of its own, so libvlc is found through
 PYTHON_VLC_LIB_PATH and its plugins through PYTHON_VLC_MODULE_PATH / VLC_PLUGIN_PATH. The settings
-registry reads MINIFLIX_FFMPEG / MINIFLIX_FFPROBE. A value the user already set wins.
+registry reads MINIFLIX_FFMPEG / MINIFLIX_FFPROBE, and MINIFLIX_FFMPEG_VMAF for the static ffmpeg with
+libvmaf that measures quality. A value the user already set wins.
 """
 
 import os
@@ -14,6 +15,7 @@ _vlc_lib = {"win32": "libvlc.dll", "darwin": "libvlc.dylib"}.get(sys.platform, "
 _bundled = {
     "MINIFLIX_FFMPEG": os.path.join(_here, "tools", "ffmpeg" + _exe),
     "MINIFLIX_FFPROBE": os.path.join(_here, "tools", "ffprobe" + _exe),
+    "MINIFLIX_FFMPEG_VMAF": os.path.join(_here, "tools", "vmaf", "ffmpeg" + _exe),
     "PYTHON_VLC_LIB_PATH": os.path.join(_here, _vlc_lib),
     "PYTHON_VLC_MODULE_PATH": os.path.join(_here, "vlc", "plugins"),
     "VLC_PLUGIN_PATH": os.path.join(_here, "vlc", "plugins"),
