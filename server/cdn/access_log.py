@@ -75,6 +75,13 @@ def _int(value: str) -> int:
     return sum(int(v) for v in value.replace(",", " ").split() if v.isdigit())
 
 
+def _lower_priority() -> None:
+    """Run this thread at the lowest CPU priority (Linux: a thread has its own nice value): when the
+    machine is busy, nginx serving viewers comes first and the tail catches up after, from the file."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class LogTailer:
     """Follows one access log from a daemon thread and hands the complete lines to `on_lines`, a
     batch at a time; the offset moves past a batch only once `on_lines` returned (at least once)."""
@@ -109,6 +116,7 @@ class LogTailer:
         self.drain()
 
     def _run(self) -> None:
+        _lower_priority()
         while not self._stop.wait(POLL_S):
             try:
                 self.drain()
