@@ -1,4 +1,6 @@
-"""`miniflix lab replay …`: the CDN what-if replay lab (other labs add their own `lab` sub-commands).
+"""`miniflix lab replay …`: the CDN what-if replay lab. Other labs add their own `lab` sub-commands
+from a module `server/cli/lab_<name>.py` defining `register_lab(labs)` (and no `register`, which would
+make it a top-level command): `register` below finds them.
 
 `--trace recorded` (the default) replays the requests the edges really served, read from the analytics
 database (loading pending events first, or from a snapshot while the server holds the file);
@@ -9,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
+import pkgutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from server.cdn.topology import Topology
 from server.cli import add_data_dir
@@ -30,6 +35,17 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     labs = p.add_subparsers(dest="lab", metavar="LAB", parser_class=type(p))
     labs.required = True
     register_replay(labs)
+    for module in _lab_modules():
+        module.register_lab(labs)
+
+
+def _lab_modules() -> list[ModuleType]:
+    """The `server/cli/lab_*.py` modules that add a lab (`register_lab`), by name."""
+    import server.cli
+
+    names = sorted(m.name for m in pkgutil.iter_modules(server.cli.__path__) if m.name.startswith("lab_"))
+    modules = [importlib.import_module(f"server.cli.{name}") for name in names]
+    return [m for m in modules if hasattr(m, "register_lab")]
 
 
 def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
