@@ -9,6 +9,7 @@ errors, stalls or ends early, it steers again and continues from the last positi
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -24,6 +25,7 @@ RESTEER_MIN_GAP_S = 2.0    # never re-steer more often than this (an edge flappi
 RETRY_MS = 2000
 END_SLACK_S = 1.0          # ENDED this far before the duration means the stream broke off
 CLOSE_WAIT_MS = 1000       # at most this long for the final telemetry batch when closing
+SEGMENT = re.compile(r"/cmaf/([^/]+)/seg_\d+\.m4s$")   # a media segment's key names its rung
 
 
 class PlaybackSession(QObject):
@@ -50,6 +52,8 @@ class PlaybackSession(QObject):
         self.last_stats = MediaStats()
         self._last_steer = 0.0
         self._load_tag = ""     # `session` of the last /play load: the edge's events for it name the edge
+        self._tag = ""          # the same tag, kept for the whole load: its segment requests name the rung
+        self._fetched_rung = False   # this load's segment requests have named its rung
         self._loads = 0
         self._reason = ""  # why the re-steer waiting on `_retry` is needed
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
@@ -169,7 +173,8 @@ class PlaybackSession(QObject):
             self.message.emit(f"Now playing from {self.edge} (was {old}): {reason}")
         self._loads += 1
         session_id = self.telemetry.context.session_id if self.telemetry is not None else "viewer"
-        self._load_tag = f"{session_id}.{self._loads}"
+        self._load_tag = self._tag = f"{session_id}.{self._loads}"
+        self._fetched_rung = False
         url, audio = self._urls(video_id, best["url"])
         self.backend.load(url, self.position_s, audio)
 
@@ -219,15 +224,17 @@ class PlaybackSession(QObject):
         self.position_changed.emit(self.position_s, self.duration_s)
         if self.telemetry is not None and not self.telemetry.stopped:
             self.telemetry.observe(stats)
-            self._follow_rendition(stats.video_size[1])
+            if not self._fetched_rung:   # until the edge names the rung (VLC's size is the playlist's)
+                self._follow_rung(self._rung_for_height(stats.video_size[1]))
             if self.telemetry.stalled >= RESTEER_STALL_S:
                 self.resteer(f"stalled {self.telemetry.stalled:.0f} s on {self.edge}")
         self.stats_changed.emit(self.stats())
 
-    def _follow_rendition(self, height: int) -> None:
-        """In Auto, the rung is whichever rendition's height is on screen; a change is a quality switch."""
-        rung = self._rung_for_height(height)
-        assert self.telemetry is not None
+    def _follow_rung(self, rung: str) -> None:
+        """In Auto, the rung is the one whose segments the player fetches (before the first, whichever
+        rendition's height is on screen); a change is a quality switch."""
+        if self.telemetry is None:
+            return
         current = self.telemetry.context.rendition
         if rung and rung != current and self.rung == AUTO:
             if current:
@@ -254,9 +261,25 @@ class PlaybackSession(QObject):
             if value.get("type") in ("hit", "miss") and value.get("video_id") == video_id:
                 self.counts.setdefault(value.get("edge", ""), [0, 0])[value["type"] == "miss"] += 1
                 self._served_by(value)
+                self._fetched(value)
             elif value.get("type") == "health" and value.get("edge") == self.edge \
                     and value.get("healthy") is False:
                 self.resteer(f"edge {self.edge} went down")
+
+    def _fetched(self, value: dict[str, Any]) -> None:
+        """A video segment this load asked an edge for names the rung the player chose. VLC reports
+        the size the master playlist declares (its last variant's) rather than what it decodes, so in
+        Auto its requests are the truth; they run a few segments ahead of the picture."""
+        if not self._tag or value.get("session") != self._tag:
+            return
+        found = SEGMENT.search(str(value.get("object", "")))
+        names = {r.get("name") for r in (self.title or {}).get("renditions") or []}
+        if found and found[1] in names:
+            self._fetched_rung = True
+            before = self.telemetry.context.rendition if self.telemetry is not None else ""
+            self._follow_rung(found[1])
+            if found[1] != before:
+                self.stats_changed.emit(self.stats())
 
     def _served_by(self, value: dict[str, Any]) -> None:
         """The first request of the current load names the edge VLC really reached through /play's

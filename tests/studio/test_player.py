@@ -16,6 +16,8 @@ from PySide6.QtCore import QPoint, Qt
 from studio.player.backend import BACKEND_ENV, PAUSED, PLAYING
 from studio.player.panels import CUSTOM
 from studio.views.player import PlayerView
+from tests.conftest import generate_clip
+from tests.studio.conftest import http_json, wait_published
 
 PLAY_TIMEOUT_MS = 20_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,3 +172,24 @@ def test_an_edge_that_stalls_mid_title_never_freezes_the_player(backend: str, st
     done = run_probe("stalled-edge", backend, studio_server.url, published_title["video_id"])
     assert done.returncode == 0, done.stderr[-4000:]
     assert "reloaded\nclosed\n" in done.stdout, done.stdout
+
+
+@pytest.fixture(scope="module")
+def two_rung_title(studio_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A 12 s 640x360 title: a ladder of 360p and 240p."""
+    clip = generate_clip(tmp_path_factory.mktemp("ladder") / "ladder.mp4", seconds=12.0, size="640x360")
+    job = http_json(f"{studio_server.url}/api/jobs", {"path": str(clip), "name": "Two rungs"})
+    done = wait_published(studio_server.url, job["job_id"])
+    return http_json(f"{studio_server.url}/api/titles/{done['video_id']}")
+
+
+def test_auto_on_an_unthrottled_edge_shows_the_top_rung_within_10_s(qtbot: Any, player: PlayerView,
+                                                                     two_rung_title: dict[str, Any]) -> None:
+    """VLC reports the size the master playlist declares last (240p) whatever it decodes; the stats
+    follow the segments this load fetches, so a fast link shows the top rung, as the edge served it."""
+    top = two_rung_title["renditions"][0]["name"]
+    assert [r["name"] for r in two_rung_title["renditions"]] == [top, "240p"]
+    player.open_title(two_rung_title)
+    qtbot.waitUntil(lambda: player.session.stats()["rung"] == top, timeout=10_000)
+    assert player.stats.values["rung"].text() == top
+    assert player.session.stats()["bitrate"] == two_rung_title["renditions"][0]["bandwidth"]
