@@ -4,6 +4,8 @@ edge. A registry of two, imported lazily so the default never looks for nginx.""
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 from typing import Any
 
 from server import config
@@ -14,11 +16,23 @@ ENV = "MINIFLIX_EDGE_ENGINE"
 EDGE_ENGINES = {"python": "server.cdn.edge:EdgeNode", "nginx": "server.cdn.nginx_edge:NginxEdge"}
 
 
+NGINX_ELSEWHERE = ("/usr/sbin/nginx",)     # Debian's, outside a normal user's PATH
+
+
+def nginx_path() -> str | None:
+    """The nginx binary: on PATH, else where Debian puts it; None when there is none."""
+    found = shutil.which("nginx")
+    return found or next((p for p in NGINX_ELSEWHERE if os.access(p, os.X_OK)), None)
+
+
 def _edge_engine(raw: str) -> str:
     value = raw.strip().lower()
     if value not in EDGE_ENGINES:
         raise BadSetting(f"{ENV}={raw!r}: unknown edge engine; known: {', '.join(EDGE_ENGINES)}",
                          hint="use python (the default) or nginx (Debian's nginx on PATH)")
+    if value == "nginx" and nginx_path() is None:
+        raise BadSetting(f"{ENV}={raw!r}: nginx is not installed",
+                         hint="install Debian's nginx-light (make setup does), or use the python edge")
     return value
 
 

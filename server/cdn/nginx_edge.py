@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ from server.cdn import nginx_conf
 from server.cdn.access_log import STALE, LogTailer, Served, parse_line
 from server.cdn.clock import Clock, SystemClock
 from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
+from server.cdn.edge_engines import nginx_path
 from server.cdn.events import EventSink
 from server.cdn.nginx_cache import NginxCache
 from server.cdn.nginx_origin import OriginListener
@@ -55,7 +55,7 @@ class NginxFailed(MiniflixError):
 
 def nginx_binary() -> str:
     """The nginx on PATH, or a clear error naming the setting and the package."""
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+    found = nginx_path()
     if found is None:
         raise NginxMissing("MINIFLIX_EDGE_ENGINE=nginx, but nginx is not installed.",
                            hint="install Debian's nginx-light (make setup does), or use the python edge")

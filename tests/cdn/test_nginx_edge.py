@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from server.cdn.cluster import CDN
-from server.cdn.nginx_edge import NginxEdge
+from server.cdn.nginx_edge import NginxEdge, NginxMissing
 from server.cdn.origin import StoreOrigin
 from server.cdn.tokens import NginxSigner, Signer
 from server.cdn.topology import EdgeSpec, Topology
@@ -306,6 +306,23 @@ def test_a_bad_edge_engine_setting_names_the_setting_and_exits_2(monkeypatch: py
     done = subprocess.run([sys.executable, "main.py", "videos"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "MINIFLIX_EDGE_ENGINE='apache'" in done.stderr
+
+
+def test_nginx_chosen_but_not_installed_names_the_setting(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path, data_dir: DataDir,
+                                                          origin: StoreOrigin) -> None:
+    from server.cdn import edge_engines
+    from server.engine import check_settings
+
+    monkeypatch.setenv("MINIFLIX_EDGE_ENGINE", "nginx")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(edge_engines, "NGINX_ELSEWHERE", ())
+    with pytest.raises(BadSetting, match="MINIFLIX_EDGE_ENGINE='nginx': nginx is not installed"):
+        check_settings()
+    cdn = CDN(Topology([SPEC]), origin, data_dir, engine="nginx")
+    with pytest.raises(NginxMissing, match="nginx is not installed"):
+        cdn.start()
+    cdn.stop()
 
 
 def test_a_cdn_built_for_nginx_signs_links_nginx_can_check(monkeypatch: pytest.MonkeyPatch,
