@@ -348,3 +348,16 @@ def test_load_counts_the_requests_nginx_is_answering(make_cdn: CdnMaker, store: 
     assert cdn.health()[0]["load"] == 0.25
     conn.close()
     wait_for(lambda: edge.load() == 0.0)
+
+
+def test_concurrent_misses_for_one_object_make_one_origin_fetch(make_cdn: CdnMaker, origin: StoreOrigin,
+                                                                store: LocalBlobStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    edge = edge_of(make_cdn())
+    origin.latency_s = 0.3               # a far origin: the requests arrive while the first fill runs
+    url = edge.url_for(VIDEO_ID, SEGMENT)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: fetch(url), range(8)))
+    assert all(status == 200 and body == origin_bytes(store, SEGMENT) for status, _, body in answers)
+    assert origin.fetches == 1
