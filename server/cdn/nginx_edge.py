@@ -9,11 +9,8 @@ miss only (the loopback origin listener) and per admin action (start, stop, thro
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -27,39 +24,29 @@ from server.cdn import nginx_conf
 from server.cdn.access_log import STALE, LogTailer, Served, parse_line
 from server.cdn.clock import Clock, SystemClock
 from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
-from server.cdn.edge_engines import nginx_path
 from server.cdn.events import EventSink
 from server.cdn.nginx_cache import NginxCache
 from server.cdn.nginx_origin import OriginListener
+from server.cdn.nginx_process import (
+    NginxFailed,
+    ask_health,
+    free_port,
+    nginx_binary,
+    terminate,
+    wait_gone,
+    write_private,
+)
 from server.cdn.origin import OriginClient, OriginError
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
-from server.errors import Conflict, MiniflixError, NotFound
+from server.errors import Conflict, NotFound
 from server.events.api import CDN as CDN_TOPIC
 from server.events.api import Publisher
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
 LOAD_POLL_S = 0.5
-STOP_TIMEOUT_S = 5.0
 ERROR_LOG_TAIL = 600
-
-
-class NginxMissing(MiniflixError):
-    """`edge_engine=nginx` on a machine without nginx."""
-
-
-class NginxFailed(MiniflixError):
-    """An nginx edge did not start or reload."""
-
-
-def nginx_binary() -> str:
-    """The nginx on PATH, or a clear error naming the setting and the package."""
-    found = nginx_path()
-    if found is None:
-        raise NginxMissing("MINIFLIX_EDGE_ENGINE=nginx, but nginx is not installed.",
-                           hint="install Debian's nginx-light (make setup does), or use the python edge")
-    return found
 
 
 class NginxEdge:
@@ -93,7 +80,7 @@ class NginxEdge:
         binary = nginx_binary()
         if self._origin is None:
             self._origin = OriginListener(self.origin)
-        self._port = _free_port(self._port)
+        self._port = free_port(self._port)
         self._write_conf()
         self.tailer.start()
         self._spawn(binary)
@@ -105,7 +92,7 @@ class NginxEdge:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        _terminate(proc)
+        terminate(proc)
         self.tailer.drain()
         self.report_health(False)
 
@@ -145,13 +132,13 @@ class NginxEdge:
         self.bandwidth_mbps = mbps
         if not self.running:
             return                    # the next start writes it
-        old = _health(self.base_url).get("worker")
+        old = ask_health(self.base_url).get("worker")
         self._write_rate()
         assert self._proc is not None
         self._proc.send_signal(signal.SIGHUP)
         self._wait_ready(self._proc, self._generation)
         if isinstance(old, int):
-            _wait_gone(old)            # until then a new connection may still meet the old rate
+            wait_gone(old)            # until then a new connection may still meet the old rate
 
     def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
         token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
@@ -199,12 +186,19 @@ class NginxEdge:
         if now - self._load_at < LOAD_POLL_S or not self.running:
             return
         self._load_at = now
-        writing = _health(self.base_url).get("writing")
+        self._note_load(ask_health(self.base_url))
+
+    def _note_load(self, report: dict[str, Any]) -> None:
+        writing = report.get("writing")
         if isinstance(writing, int):
             self._load = min(1.0, max(0, writing - 1) / max(1, self.spec.max_clients))
 
     def health(self) -> dict[str, Any]:
-        """The Python edge's report; the counters include every request nginx has logged so far."""
+        """The Python edge's report. Its counters include every request answered before this call:
+        nginx's one worker logs a request before it takes the next, so our own /health round trip
+        is a barrier; the tail then reads what is logged."""
+        if self.running:
+            self._note_load(ask_health(self.base_url))
         self.tailer.drain()
         stats = self.cache.stats()
         with self._lock:
@@ -289,12 +283,12 @@ class NginxEdge:
             raise NginxFailed(f"Edge {self.name}: nginx edges need links nginx can check.",
                               hint="build the CDN with edge_engine=nginx (it picks the signer)")
         text = nginx_conf.render_conf(self.spec, self.layout, self._port, self._origin.port, secret)
-        _write_private(self.layout.conf, text)
+        write_private(self.layout.conf, text)
         self._write_rate()
 
     def _write_rate(self) -> None:
         self._generation += 1
-        _write_private(self.layout.rate_conf, nginx_conf.render_rate(self.bandwidth_mbps, self._generation))
+        write_private(self.layout.rate_conf, nginx_conf.render_rate(self.bandwidth_mbps, self._generation))
 
     def _spawn(self, binary: str) -> None:
         argv = [binary, "-p", str(self.layout.root), "-c", str(self.layout.conf),
@@ -306,7 +300,7 @@ class NginxEdge:
             self._wait_ready(proc, self._generation)
         except BaseException:
             self._proc = None
-            _terminate(proc)
+            terminate(proc)
             raise
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], generation: int) -> None:
@@ -316,7 +310,7 @@ class NginxEdge:
             if proc.poll() is not None:
                 raise NginxFailed(f"nginx of edge {self.name} exited ({proc.returncode}): "
                                   f"{self._error_tail()}", hint="see its error log in the data dir")
-            if _health(self.base_url).get("generation") == generation:
+            if ask_health(self.base_url).get("generation") == generation:
                 return
             time.sleep(0.02)
         raise NginxFailed(f"nginx of edge {self.name} did not answer within {START_TIMEOUT_S:g} s: "
@@ -328,60 +322,3 @@ class NginxEdge:
             text = self.layout.error_log.read_text(errors="replace")[-ERROR_LOG_TAIL:]
             return text.replace(str(self.layout.root), "<edge dir>").strip()
         return "(no error log)"
-
-
-def _health(base_url: str) -> dict[str, Any]:
-    """The nginx edge's own /health answer ({} when it does not answer)."""
-    try:
-        with urllib.request.urlopen(f"{base_url}/health", timeout=1) as resp:
-            doc = json.loads(resp.read())
-    except (OSError, ValueError, urllib.error.URLError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _wait_gone(pid: int, timeout_s: float = 11.0) -> None:
-    """Until process `pid` ended (a zombie counts: it serves nothing); nginx lets an old worker
-    finish its requests for at most `worker_shutdown_timeout`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return
-        if state in ("Z", "X"):
-            return
-        time.sleep(0.02)
-
-
-def _free_port(preferred: int) -> int:
-    """`preferred` if nothing listens there now, else a free port the kernel picks."""
-    for port in ((preferred, 0) if preferred else (0,)):
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as nginx binds: TIME_WAIT is fine
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(probe.getsockname()[1])
-    raise NginxFailed("No free loopback port for an nginx edge.")
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """TERM (nginx's fast shutdown closes the port and cuts connections), KILL if it hangs."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (nginx.conf holds the link secret), atomically."""
-    temp = path.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(temp, path)

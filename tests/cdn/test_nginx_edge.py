@@ -19,7 +19,8 @@ import psutil
 import pytest
 
 from server.cdn.cluster import CDN
-from server.cdn.nginx_edge import NginxEdge, NginxMissing
+from server.cdn.nginx_edge import NginxEdge
+from server.cdn.nginx_process import NginxMissing
 from server.cdn.origin import StoreOrigin
 from server.cdn.tokens import NginxSigner, Signer
 from server.cdn.topology import EdgeSpec, Topology

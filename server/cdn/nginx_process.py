@@ -1,0 +1,97 @@
+"""The nginx process of one edge: find the binary, pick a port, start and stop it, ask its /health.
+
+Kept apart from `NginxEdge` (what the CDN sees) so that file reads as the edge and this one as the
+process plumbing; nothing here knows about caches or events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from server.cdn.edge_engines import nginx_path
+from server.errors import MiniflixError
+
+STOP_TIMEOUT_S = 5.0
+
+
+class NginxMissing(MiniflixError):
+    """`edge_engine=nginx` on a machine without nginx."""
+
+
+class NginxFailed(MiniflixError):
+    """An nginx edge did not start or reload."""
+
+
+def nginx_binary() -> str:
+    """The nginx on PATH, or a clear error naming the setting and the package."""
+    found = nginx_path()
+    if found is None:
+        raise NginxMissing("MINIFLIX_EDGE_ENGINE=nginx, but nginx is not installed.",
+                           hint="install Debian's nginx-light (make setup does), or use the python edge")
+    return found
+
+
+def ask_health(base_url: str) -> dict[str, Any]:
+    """The nginx edge's own /health answer ({} when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=1) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def wait_gone(pid: int, timeout_s: float = 11.0) -> None:
+    """Until process `pid` ended (a zombie counts: it serves nothing); nginx lets an old worker
+    finish its requests for at most `worker_shutdown_timeout`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there now, else a free port the kernel picks."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as nginx binds: TIME_WAIT is fine
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise NginxFailed("No free loopback port for an nginx edge.")
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """TERM (nginx's fast shutdown closes the port and cuts connections), KILL if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (nginx.conf holds the link secret), atomically."""
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(temp, path)
