@@ -61,6 +61,7 @@ def file_origin(url: str, data: DataDir) -> LocalBlobStore:
 def folder_origin(url: str, data: object = None) -> LocalBlobStore:
     """`folder:///path`: an origin folder of one's choosing, e.g. on a disk Dask workers share
     (what a folder store's `address()` names, so a worker reopens the same store)."""
+    from pathlib import Path
     from urllib.parse import unquote, urlsplit
 
     from server.errors import MiniflixError
@@ -68,8 +69,9 @@ def folder_origin(url: str, data: object = None) -> LocalBlobStore:
 
     parts = urlsplit(url.strip())
     folder = unquote(parts.netloc + parts.path)
-    if not folder or parts.query:
-        raise MiniflixError("want folder:///PATH, the origin's folder", hint="e.g. folder:///srv/origin")
+    if parts.scheme != "folder" or not Path(folder).is_absolute() or parts.query:
+        raise MiniflixError("want folder:///PATH, the origin's folder (an absolute path)",
+                            hint="e.g. folder:///srv/origin")
     return LocalBlobStore(folder)
 
 

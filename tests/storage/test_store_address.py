@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from server.engine import Engine
 from server.errors import NotFound
 from server.jobs.remote_chunk import open_store
+from server.registry import BadSetting
 from server.storage.blobstore import LocalBlobStore
 from server.storage.s3 import S3BlobStore
 
@@ -76,3 +78,19 @@ def test_an_s3_object_is_read_by_url_with_range(s3_store: S3BlobStore) -> None:
         assert reply.status == 206 and reply.read() == BODY[1000:2000]
     with pytest.raises(NotFound):
         s3_store.read_url("work/v1/nothing.mp4", 300)
+
+
+def test_a_folder_origin_setting_opens_that_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared disk" / "origin"
+    monkeypatch.setenv("MINIFLIX_ORIGIN", LocalBlobStore(shared).address())
+    with Engine.open(str(tmp_path / "d")) as engine:
+        engine.origin.put("work/v1/a", b"x")
+    assert (shared / "work" / "v1" / "a").read_bytes() == b"x"
+    assert not (tmp_path / "d" / "origin" / "work").exists()
+
+
+def test_a_folder_origin_without_a_path_is_refused_naming_the_setting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIFLIX_ORIGIN", "folder")
+    with pytest.raises(BadSetting, match=r"MINIFLIX_ORIGIN='folder': want folder:///PATH"):
+        assert Engine.open(str(tmp_path / "d")).origin
