@@ -19,7 +19,7 @@ from server.events.log import open_event_log
 from server.labs.replay import replay
 from server.labs.trace import recorded
 from server.paths import DataDir
-from tests.cdn.conftest import SPEC, VIDEO_ID, fetch
+from tests.cdn.conftest import SPEC, VIDEO_ID, fetch, wait_for
 from tests.jobs.helpers import cli
 
 PLAYED = ["seg_000.m4s", "seg_001.m4s", "seg_000.m4s", "seg_001.m4s", "seg_000.m4s"]
@@ -36,6 +36,9 @@ def played(data_dir: DataDir, origin: StoreOrigin, signer: Signer, clock: Manual
                 clock.advance(1.0)
                 status, _headers, _body = fetch(edge.url_for(VIDEO_ID, f"cmaf/90p/{name}"))
                 assert status == 200
+            # The edge records a request (and emits its event) after the last byte went out.
+            served = sum(_published_size(data_dir, name) for name in PLAYED)
+            wait_for(lambda: edge.health()["hit_bytes"] + edge.health()["miss_bytes"] == served)
             edge.events.flush()
             assert (edge.health()["hits"], edge.health()["misses"]) == (3, 2)
         finally:
