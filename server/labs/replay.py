@@ -154,7 +154,7 @@ def _positions(trace: ReplayTrace, ids: array[int]) -> Sequence[int]:
 
 def _outcome(trace: ReplayTrace, policy: str, cache_bytes: int, edges: int, ttl_s: float,
              hits_of: array[int], latency: Latency) -> Outcome:
-    asked = requests_per_object(trace)
+    asked = trace.requests_per_object
     sizes = trace.sizes
     hits = sum(hits_of)
     hit_bytes = sum(h * s for h, s in zip(hits_of, sizes, strict=True))
@@ -163,22 +163,6 @@ def _outcome(trace: ReplayTrace, policy: str, cache_bytes: int, edges: int, ttl_
     weighted += [(latency.miss_ms(s), n - h) for s, n, h in zip(sizes, asked, hits_of, strict=True) if n > h]
     return Outcome(policy, cache_bytes, edges, ttl_s, len(trace), hits, total, hit_bytes,
                    quantile(weighted, 0.95))
-
-
-def requests_per_object(trace: ReplayTrace) -> array[int]:
-    """How often each object is requested (cached on the trace object's first use)."""
-    cached = _COUNTS.get(id(trace))
-    if cached is not None and cached[0] is trace:
-        return cached[1]
-    counts = array("l", [0]) * len(trace.keys)
-    for oid in trace.ids:
-        counts[oid] += 1
-    _COUNTS.clear()              # one trace at a time: a sweep replays the same trace many times
-    _COUNTS[id(trace)] = (trace, counts)
-    return counts
-
-
-_COUNTS: dict[int, tuple[ReplayTrace, array[int]]] = {}
 
 
 def quantile(weighted: list[tuple[float, int]], q: float) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from server.cdn import simulate
@@ -47,6 +48,14 @@ class ReplayTrace:
     def requested_bytes(self) -> int:
         sizes = self.sizes
         return sum(sizes[i] for i in self.ids)
+
+    @cached_property
+    def requests_per_object(self) -> array[int]:
+        """How often each object is requested (counted once: a sweep replays the same trace many times)."""
+        counts = array("l", [0]) * len(self.keys)
+        for oid in self.ids:
+            counts[oid] += 1
+        return counts
 
     @property
     def catalog_bytes(self) -> int:
