@@ -82,3 +82,12 @@ def test_belady_hits_at_least_as_often_as_every_policy_on_equal_sizes(pairs, slo
 def test_one_shared_cache_beats_the_same_bytes_split_over_edges_for_the_optimal_policy(pairs, slots, edges):
     trace = hand_trace([f"t{t}/s{s}" for t, s in pairs])
     assert belady(trace, edges * slots * MIB).hits >= belady(trace, slots * MIB, edges=edges).hits
+
+
+def test_with_room_for_everything_ttl_expiry_is_the_same_on_any_number_of_edges() -> None:
+    keys = [f"t{n % 5}/s{n % 4}" for n in range(120)]
+    trace = hand_trace(keys, times=[n * 3.0 for n in range(120)])     # each object every 60 s
+    one = replay(trace, "lru", 100 * MIB, ttl_s=100)
+    assert one.hits == 60       # per object at 0, 60, ..., 300 s: fetch, hit, expired, hit, expired, hit
+    for edges in (2, 3):
+        assert replay(trace, "lru", 100 * MIB, ttl_s=100, edges=edges).hits == one.hits
