@@ -75,6 +75,8 @@ class WhatIf:
     latency: Latency = field(default_factory=Latency)
 
     def __post_init__(self) -> None:
+        if not self.sizes or min(self.sizes) <= 0:
+            raise InvalidRequest("Give at least one cache size above zero, e.g. 64M,256M,1G.")
         if not 1 <= self.edges <= 256:
             raise InvalidRequest(f"Number of edges must be 1 to 256, not {self.edges}.")
         if self.ttl_s < 0 or not 0 < self.target < 1:

@@ -47,3 +47,5 @@ def test_sizes_and_policies_parse_with_clear_errors() -> None:
         parse_policies("lru,mru")
     with pytest.raises(InvalidRequest, match="edges must be 1 to 256"):
         WhatIf((MIB,), edges=0)
+    with pytest.raises(InvalidRequest, match="at least one cache size"):
+        WhatIf(())
