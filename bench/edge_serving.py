@@ -25,7 +25,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from server.cdn.edge import EdgeNode
@@ -56,15 +60,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
-    """(requests/s, MB/s) of one wrk run with one thread."""
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, float, int]:
+    """(requests/s, MB/s, requests) of one wrk run with one thread."""
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out).groups()  # type: ignore[union-attr]
     if "Non-2xx" in out or "Socket errors" in out:
         print(f"  wrk reported errors for {url}:\n{out}")
-    return rps, float(value) * UNITS[unit] / 1e6
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, float(value) * UNITS[unit] / 1e6, done
 
 
 def origin_store(root: Path) -> LocalBlobStore:
@@ -110,15 +115,44 @@ def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]
     raise SystemExit(f"nginx did not start; see {root}/error.log")
 
 
-def measure(targets: dict[str, str], rounds: int, seconds: int,
-            connections: int) -> dict[str, list[tuple[float, float]]]:
-    """(requests/s, MB/s) per target and round, targets interleaved within each round so a burst of
-    load from other processes hits all of them alike."""
-    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in targets}
+@dataclass(frozen=True)
+class Target:
+    """A URL to load, the processes whose CPU serving it costs, and what to finish after a run
+    (an nginx edge's log tail catches up here, its CPU counted, outside wrk's timed window)."""
+
+    url: str
+    processes: list[psutil.Process]
+    settle: Callable[[], object] = lambda: None
+
+
+def cpu_s(processes: list[psutil.Process]) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
+
+
+def measure(targets: dict[str, Target], rounds: int, seconds: int,
+            connections: int) -> dict[str, list[tuple[float, float, float]]]:
+    """(requests/s, MB/s, CPU µs per request) per target and round, targets interleaved within each
+    round so a burst of load from other processes hits all of them alike."""
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in targets}
     for _ in range(rounds):
-        for label, url in targets.items():
-            runs[label].append(wrk(url, seconds, connections))
+        for label, target in targets.items():
+            before = cpu_s(target.processes)
+            rps, mbs, done = wrk(target.url, seconds, connections)
+            target.settle()
+            runs[label].append((rps, mbs, (cpu_s(target.processes) - before) / max(1, done) * 1e6))
     return runs
+
+
+def nginx_worker(master_pid: int) -> psutil.Process:
+    return next(p for p in psutil.Process(master_pid).children() if "worker" in " ".join(p.cmdline()))
+
+
+def edge_target(edge: EdgeNode | NginxEdge, seg: str) -> Target:
+    this = psutil.Process()
+    if isinstance(edge, NginxEdge):
+        assert edge.pid is not None
+        return Target(edge.url_for("bench", seg), [nginx_worker(edge.pid), this], edge.health)
+    return Target(edge.url_for("bench", seg), [this], edge.events.flush)
 
 
 def spread(values: list[float], fmt: str = ",.0f") -> str:
@@ -126,13 +160,14 @@ def spread(values: list[float], fmt: str = ",.0f") -> str:
     return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
 
 
-def print_rows(name: str, runs: dict[str, list[tuple[float, float]]]) -> None:
+def print_rows(name: str, runs: dict[str, list[tuple[float, float, float]]]) -> None:
     """One table row per target; the ratio to plain nginx is taken round by round."""
-    base = [mbs for _, mbs in runs[PLAIN]]
+    base = [mbs for _, mbs, _ in runs[PLAIN]]
     for label, got in runs.items():
-        ratios = "" if label == PLAIN else spread([m / b for (_, m), b in zip(got, base, strict=True)], ".2f")
-        rps, mbs = spread([r for r, _ in got]), spread([m for _, m in got])
-        print(f"| {name} | {label} | {rps} | {mbs} | {ratios} |")
+        shares = [m / b for (_, m, _), b in zip(got, base, strict=True)]
+        ratios = "" if label == PLAIN else spread(shares, ".2f")
+        rps, mbs, cpu = (spread([row[i] for row in got]) for i in range(3))
+        print(f"| {name} | {label} | {rps} | {mbs} | {ratios} | {cpu} |")
 
 
 def main() -> None:
@@ -155,7 +190,7 @@ def main() -> None:
         edges["nginx edge, log tail paused"].tailer.close()     # nginx alone: what the tail costs
         nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
         try:
-            run(edges, port, args)
+            run(edges, port, nginx_worker(nginx.pid), args)
             report_events(edges, events)
         finally:
             for edge in edges.values():
@@ -165,16 +200,17 @@ def main() -> None:
             nginx.wait(timeout=10)
 
 
-def run(edges: dict[str, EdgeNode | NginxEdge], port: int, args: argparse.Namespace) -> None:
+def run(edges: dict[str, EdgeNode | NginxEdge], port: int, plain_worker: psutil.Process,
+        args: argparse.Namespace) -> None:
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds, loopback, "
           f"{os.cpu_count()} cores, load average before {os.getloadavg()[0]:.1f}")
     print("| segment | server | requests/s median [min-max] | MB/s median [min-max] "
-          "| vs nginx (MB/s, same round) |")
-    print("|---|---|---|---|---|")
+          "| vs nginx (MB/s, same round) | CPU µs/request (server + its Python) |")
+    print("|---|---|---|---|---|---|")
     for name in SIZES:
         seg = f"{RENDITION}/seg_{name}.m4s"
-        targets = {PLAIN: f"http://127.0.0.1:{port}/{seg}"}
-        targets.update({label: edge.url_for("bench", seg) for label, edge in edges.items()})
+        targets = {PLAIN: Target(f"http://127.0.0.1:{port}/{seg}", [plain_worker])}
+        targets.update({label: edge_target(edge, seg) for label, edge in edges.items()})
         print_rows(name, measure(targets, args.rounds, args.seconds, args.connections))
     print(f"load average after {os.getloadavg()[0]:.1f}")
 
