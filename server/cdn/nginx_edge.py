@@ -32,6 +32,7 @@ from server.cdn.nginx_process import (
     ask_health,
     free_port,
     nginx_binary,
+    reap_stale,
     terminate,
     wait_gone,
     write_private,
@@ -78,6 +79,8 @@ class NginxEdge:
         if self.running:
             return self._port
         binary = nginx_binary()
+        if self._proc is None and reap_stale(self.layout.pid, self.layout.conf):
+            log.warning("edge %s: ended an nginx a previous run left behind", self.name)
         if self._origin is None:
             self._origin = OriginListener(self.origin)
         self._port = free_port(self._port)

@@ -6,6 +6,7 @@ process plumbing; nothing here knows about caches or events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,14 +79,53 @@ def free_port(preferred: int) -> int:
 
 
 def terminate(proc: subprocess.Popen[bytes]) -> None:
-    """TERM (nginx's fast shutdown closes the port and cuts connections), KILL if it hangs."""
+    """TERM (nginx's fast shutdown closes the port and cuts connections), KILL if it hangs; then
+    whatever is left of its process group (workers of a master that crashed) goes too."""
     if proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc.pid)
             proc.wait()
+    kill_group(proc.pid)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL the nginx processes of the process group nginx was started in (its own session).
+    Each is checked to be an nginx of that group: a bare killpg could hit a group that reused the
+    number after ours ended."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and _nginx_in_group(proc, pgid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
+def _nginx_in_group(proc: Path, pgid: int) -> bool:
+    try:
+        group = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+        program = (proc / "cmdline").read_bytes().replace(b"\0", b" ").split(b" ", 1)[0]
+        return group == pgid and os.path.basename(program).startswith(b"nginx")
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def reap_stale(pid_file: Path, conf: Path) -> bool:
+    """End an nginx left running on `conf` by an app that died without stopping it (it would hold
+    its old port and cache forever): only a process whose command line names our config."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        # nginx rewrites its title ("nginx: master process … -c <conf> …"): match the words
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except (OSError, ValueError, IndexError):
+        return False
+    if str(conf).encode() not in words:
+        return False
+    kill_group(pid)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, STOP_TIMEOUT_S)
+    return True
 
 
 def write_private(path: Path, text: str) -> None:

@@ -362,3 +362,19 @@ def test_concurrent_misses_for_one_object_make_one_origin_fetch(make_cdn: CdnMak
         answers = list(pool.map(lambda _: fetch(url), range(8)))
     assert all(status == 200 and body == origin_bytes(store, SEGMENT) for status, _, body in answers)
     assert origin.fetches == 1
+
+
+def test_an_nginx_left_behind_by_a_dead_app_is_ended_at_the_next_start(
+        make_cdn: CdnMaker, data_dir: DataDir, origin: StoreOrigin, recorder: Recorder) -> None:
+    crashed = edge_of(make_cdn())
+    fetch(crashed.url_for(VIDEO_ID, SEGMENT))   # then the app "dies": nothing stops this nginx
+    left_behind = psutil.Process(crashed.pid)
+    workers = left_behind.children()
+    again = CDN(Topology([SPEC]), origin, data_dir, recorder, engine="nginx")
+    try:
+        again.start()
+        assert not left_behind.is_running() or left_behind.status() == psutil.STATUS_ZOMBIE
+        assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+        assert fetch(edge_of(again).url_for(VIDEO_ID, SEGMENT))[1]["X-Cache"] == "HIT"
+    finally:
+        again.stop()
