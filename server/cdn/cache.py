@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from server.cdn.clock import Clock
 from server.cdn.origin import CHUNK_BYTES, ObjectInfo, OriginClient, OriginError, OriginStream
-from server.cdn.policies import CachePolicy
+from server.cdn.policies import CachePolicy, SessionPolicy
 from server.errors import NotFound
 
 EventHook = Callable[[str, str, int], None]   # (type: "fill" | "evict", object key, bytes)
@@ -115,6 +115,21 @@ class EdgeCache:
                 lookup = self._from_outcome(future.result())
             if lookup is not None:
                 return lookup
+
+    def observe(self, key: str, session: str, size: int) -> list[str]:
+        """Tell a session-aware policy that viewer `session` got `key` (`size` bytes); the keys it
+        wants prefetched ([] for other policies, or without a session tag)."""
+        if not session or not isinstance(self.policy, SessionPolicy):
+            return []
+        with self._lock:
+            self.policy.observe(key, session, size)
+            return self.policy.prefetch()
+
+    def prefetched(self, key: str, size: int) -> None:
+        """A prefetch on the policy's word pulled `size` bytes of `key` (its budget counts them)."""
+        if isinstance(self.policy, SessionPolicy):
+            with self._lock:
+                self.policy.prefetched(key, size)
 
     def fill(self, key: str) -> int:
         """Pull `key` into the cache unless a fresh copy is there; the bytes pulled (0 if none)."""

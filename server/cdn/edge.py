@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,12 @@ from server.cdn.origin import OriginClient
 from server.cdn.policies import make_policy
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
-from server.errors import Conflict
+from server.errors import Conflict, MiniflixError
 from server.events.api import Publisher
 
 THROUGHPUT_WINDOW_S = 10.0
 POLL_S = 0.5      # idle listeners wake this often (100 edges polling faster cost CPU); stop() wakes them
+log = logging.getLogger(__name__)
 Spillover = Callable[[str], bool]   # video id -> are we serving it only because its home edges are down?
 
 
@@ -45,6 +48,7 @@ class EdgeNode:
         self._lock = threading.Lock()
         self._counts = {"hits": 0, "misses": 0, "hit_bytes": 0, "miss_bytes": 0, "active": 0}
         self._served: deque[tuple[float, int]] = deque()
+        self._prefetch_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> int:
@@ -75,9 +79,11 @@ class EdgeNode:
         self._health_event()
 
     def close(self) -> None:
-        """Stop and release the event thread (idempotent)."""
+        """Stop and release the event and prefetch threads (idempotent)."""
         self.stop()
         self.events.close()
+        if self._prefetch_pool is not None:
+            self._prefetch_pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def running(self) -> bool:
@@ -122,14 +128,32 @@ class EdgeNode:
             with self._lock:
                 self._counts["active"] -= 1
 
-    def lookup(self, key: str, video_id: str) -> Lookup:
-        """The object for one request, counted as a hit or a miss."""
+    def lookup(self, key: str, video_id: str, session: str = "") -> Lookup:
+        """The object for one request, counted as a hit or a miss; with the viewer's `session` tag, a
+        session-aware policy learns where the viewer is and may prefetch what they ask for next."""
         reason = self._miss_reason(key, video_id)   # before the fetch, which forgets the eviction
         lookup = self.cache.get(key)
         lookup.miss_reason = reason
         with self._lock:
             self._counts["misses" if lookup.status == "MISS" else "hits"] += 1
+        for wanted in self.cache.observe(key, session, lookup.size):
+            self._prefetcher().submit(self._prefetch, wanted)
         return lookup
+
+    def _prefetcher(self) -> ThreadPoolExecutor:
+        """One background thread per edge pulls prefetches (made on first use)."""
+        with self._lock:
+            if self._prefetch_pool is None:
+                self._prefetch_pool = ThreadPoolExecutor(1, thread_name_prefix=f"prefetch-{self.name}")
+            return self._prefetch_pool
+
+    def _prefetch(self, key: str) -> None:
+        """Pull one object a session-aware policy asked for; the segment after a title's last, or an
+        origin outage, is simply not prefetched."""
+        try:
+            self.cache.prefetched(key, self.cache.fill(key))
+        except (MiniflixError, OSError) as exc:
+            log.debug("edge %s: no prefetch of %s: %s", self.name, key, exc)
 
     def record(self, lookup: Lookup, video_id: str, sent: int, aborted: bool = False,
                session: str = "") -> None:

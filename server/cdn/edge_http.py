@@ -165,7 +165,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self._send_json(200, node.health(), body)
             return
         key, video_id = parse_edge_path(self.path, node.signer, node.clock.now())
-        with node.serving(), node.lookup(key, video_id) as lookup:
+        with node.serving(), node.lookup(key, video_id, viewer_session(self.path)) as lookup:
             self._send_object(lookup, video_id, body)
 
     def _send_error(self, exc: Exception, body: bool) -> None:

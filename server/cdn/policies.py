@@ -1,5 +1,5 @@
-"""Eviction policies behind one registry, all counting bytes: LRU, FIFO, S3-FIFO (SOSP '23) and
-W-TinyLFU (ACM ToS '17).
+"""Eviction policies behind one registry, all counting bytes: LRU, FIFO, S3-FIFO (SOSP '23),
+W-TinyLFU (ACM ToS '17) and the session-aware policy (`server/cdn/session_policy.py`).
 
 A policy only decides; the edge owns the files. `admit(key, size)` inserts and returns the keys it
 evicted to make room (an object larger than the whole cache is not admitted); `touch(key)` records a
@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class CachePolicy(Protocol):
@@ -23,6 +23,16 @@ class CachePolicy(Protocol):
     def touch(self, key: str) -> None: ...
     def admit(self, key: str, size: int) -> list[str]: ...
     def remove(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class SessionPolicy(Protocol):
+    """A policy that is also told which viewer asked (the router's session tag) and may name objects
+    worth fetching before anyone asks for them."""
+
+    def observe(self, key: str, session: str, size: int = 0) -> None: ...
+    def prefetch(self) -> list[str]: ...
+    def prefetched(self, key: str, size: int) -> None: ...
 
 
 class LRU:
@@ -295,12 +305,18 @@ class _FrequencyOrder:
         heapq.heapify(self._heap)
 
 
+def _session_aware(capacity: int) -> CachePolicy:
+    from server.cdn.session_policy import SessionAware  # its own module: it also knows viewers
+
+    return SessionAware(capacity)
+
+
 POLICIES: dict[str, Callable[[int], CachePolicy]] = {"lru": LRU, "fifo": FIFO, "s3fifo": S3FIFO,
-                                                     "wtinylfu": WTinyLFU}
+                                                     "wtinylfu": WTinyLFU, "session": _session_aware}
 
 
 def make_policy(name: str, capacity: int) -> CachePolicy:
-    """A policy from the registry by name (`lru`, `fifo`, `s3fifo`, `wtinylfu`)."""
+    """A policy from the registry by name (`lru`, `fifo`, `s3fifo`, `wtinylfu`, `session`)."""
     try:
         return POLICIES[name](capacity)
     except KeyError:

@@ -53,6 +53,12 @@ class Stats:
     hits: int
     bytes: int
     hit_bytes: int
+    prefetch_bytes: int = 0            # fetched before anyone asked (session-aware prefetch)
+
+    @property
+    def origin_bytes(self) -> int:
+        """What the edge pulled from the origin: its misses plus its prefetches."""
+        return self.bytes - self.hit_bytes + self.prefetch_bytes
 
     @property
     def hit_ratio(self) -> float:
@@ -289,6 +295,29 @@ def replay(policy: CachePolicy, requests: list[Request]) -> Stats:
         else:
             policy.admit(key, size)
     return Stats(len(requests), hits, total, hit_bytes)
+
+
+def replay_sessions(policy: CachePolicy, trace: Trace) -> Stats:
+    """`replay` for a policy that is told each request's viewer (`observe`) and may prefetch: what it
+    names is fetched from the origin (its bytes counted) and handed back (`prefetched`)."""
+    observe, prefetch = getattr(policy, "observe", None), getattr(policy, "prefetch", None)
+    if observe is None or prefetch is None or not trace.session:
+        return replay(policy, trace.requests)
+    hits = hit_bytes = total = fetched = 0
+    for (key, size), session in zip(trace.requests, trace.session, strict=True):
+        total += size
+        observe(key, str(session), size)
+        if key in policy:
+            policy.touch(key)
+            hits += 1
+            hit_bytes += size
+        else:
+            policy.admit(key, size)
+        for wanted in prefetch():
+            if wanted in trace.sizes and wanted not in policy:
+                fetched += trace.sizes[wanted]
+                policy.prefetched(wanted, trace.sizes[wanted])  # type: ignore[attr-defined]
+    return Stats(len(trace.requests), hits, total, hit_bytes, fetched)
 
 
 def belady(requests: list[Request], capacity: int) -> Stats:
