@@ -19,17 +19,24 @@ from typing import Any
 HEADER_BYTES = 4096
 CACHE_FILE = re.compile(r"[0-9a-f]{32}")     # temp files of fills in flight have a suffix
 MEMO_S = 1.0
+MAX_REMEMBERED = 100_000     # evicted keys kept for the miss class
 
 
 class NginxCache:
     """The cache folder of one nginx edge. `used` and `policy` stand in for the Python edge's cache
-    policy where steering reads how full an edge is."""
+    policy where steering reads how full an edge is. Objects that vanish between two scans without
+    a purge were evicted by nginx's cache manager (capacity or inactivity): `take_evictions` hands
+    them over once, `was_evicted` answers the miss class `capacity` as the Python edge does."""
 
     def __init__(self, root: Path, capacity_bytes: int) -> None:
         self.root, self.capacity_bytes = root, capacity_bytes
         self._keys: dict[str, str] = {}          # file name -> cache key (a file's key never changes)
         self._lock = threading.Lock()
         self._memo: tuple[float, list[tuple[Path, str, int]]] = (-MEMO_S, [])
+        self._seen: dict[str, int] = {}          # key -> bytes, as of the last scan
+        self._purged: set[str] = set()
+        self._evicted: dict[str, int] = {}       # evicted and not asked for since (bounded)
+        self._new_evictions: list[tuple[str, int]] = []
 
     @property
     def policy(self) -> NginxCache:
@@ -46,7 +53,27 @@ class NginxCache:
             if fresh or time.monotonic() - at >= MEMO_S:
                 found = [entry for entry in map(self._entry, self._files()) if entry is not None]
                 self._memo = (time.monotonic(), found)
+                self._note_gone({key: size for _, key, size in found})
             return found
+
+    def take_evictions(self) -> list[tuple[str, int]]:
+        """(key, bytes) of each object evicted since the last call, each once."""
+        with self._lock:
+            taken, self._new_evictions = self._new_evictions, []
+            return taken
+
+    def was_evicted(self, key: str) -> bool:
+        """Whether `key` was evicted and not asked for since (then it is forgotten: one capacity miss)."""
+        with self._lock:
+            return self._evicted.pop(key, None) is not None
+
+    def _note_gone(self, now: dict[str, int]) -> None:
+        for key in self._seen.keys() - now.keys() - self._purged:
+            self._new_evictions.append((key, self._seen[key]))
+            self._evicted[key] = self._seen[key]
+        while len(self._evicted) > MAX_REMEMBERED:
+            del self._evicted[next(iter(self._evicted))]
+        self._seen, self._purged = now, set()
 
     def title_objects(self, video_id: str) -> int:
         prefix = f"videos/{video_id}/"
@@ -63,6 +90,8 @@ class NginxCache:
         prefix, dropped = f"videos/{video_id}/", 0
         for path, key, _ in self.entries(fresh=True):
             if key.startswith(prefix):
+                with self._lock:
+                    self._purged.add(key)
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                     dropped += 1

@@ -63,7 +63,7 @@ class NginxEdge:
         self.cache = NginxCache(self.layout.cache, spec.capacity_bytes)
         self.events = EventSink(publisher)
         self.bandwidth_mbps = spec.bandwidth_mbps
-        self.tailer = LogTailer(self.layout.access_log, self._logged, self._poll_load)
+        self.tailer = LogTailer(self.layout.access_log, self._logged, self._poll)
         self._load, self._load_at = 0.0, 0.0
         self._origin: OriginListener | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -183,13 +183,21 @@ class NginxEdge:
         plain read, steering calls this per edge)."""
         return self._load if self.running else 0.0
 
-    def _poll_load(self) -> None:
-        """From the tail thread: nginx's own count of requests in progress (less the probe)."""
+    def _poll(self) -> None:
+        """From the tail thread, every LOAD_POLL_S: nginx's own count of requests in progress, and
+        the objects its cache manager evicted since the last look (as `evict` events)."""
         now = time.monotonic()
         if now - self._load_at < LOAD_POLL_S or not self.running:
             return
         self._load_at = now
         self._note_load(ask_health(self.base_url))
+        self.cache.entries()
+        self._publish_evictions()
+
+    def _publish_evictions(self) -> None:
+        at = self.clock.now()
+        self._publish([(self.name, self._event("evict", key.split("/")[1], key, size, at))
+                       for key, size in self.cache.take_evictions()])
 
     def _note_load(self, report: dict[str, Any]) -> None:
         writing = report.get("writing")
@@ -227,7 +235,11 @@ class NginxEdge:
         """Access log lines -> counters and the Python edge's events (`fill`, then `hit`/`miss`),
         published in one batch from the tail thread (no queue hop: this thread is off every request)."""
         events: list[tuple[str, dict[str, Any]]] = []
-        for served in filter(None, map(parse_line, lines)):
+        served_lines = [served for served in map(parse_line, lines) if served is not None]
+        if any(served.fetched for served in served_lines):
+            self.cache.entries()             # evictions up to a second old: misses of class capacity
+            self._publish_evictions()
+        for served in served_lines:
             if served.fetched and served.upstream_bytes:
                 events.append((self.name, self._event("fill", served.video_id, served.key,
                                                       served.upstream_bytes, served.at)))
@@ -243,7 +255,7 @@ class NginxEdge:
             self._served.append((served.at, served.sent))
         event = self._event("hit" if hit else "miss", served.video_id, served.key, served.sent, served.at)
         if not hit:
-            event["reason"] = "health" if self.spillover and self.spillover(served.video_id) else "content"
+            event["reason"] = self._miss_reason(served)
         elif served.status in STALE:
             event["stale"] = True
         if not served.complete:
@@ -251,6 +263,15 @@ class NginxEdge:
         if served.session:
             event["session"] = served.session
         return event
+
+    def _miss_reason(self, served: Served) -> str:
+        """capacity: nginx had it and evicted it; health: a spill-over from down home edges;
+        content: anything else (as the Python edge classes its misses)."""
+        if self.cache.was_evicted(served.key):
+            return "capacity"
+        if self.spillover is not None and self.spillover(served.video_id):
+            return "health"
+        return "content"
 
     def _publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """One durable batch; a log that is down loses the batch (counted), never the edge."""

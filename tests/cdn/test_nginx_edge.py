@@ -378,3 +378,22 @@ def test_an_nginx_left_behind_by_a_dead_app_is_ended_at_the_next_start(
         assert fetch(edge_of(again).url_for(VIDEO_ID, SEGMENT))[1]["X-Cache"] == "HIT"
     finally:
         again.stop()
+
+
+def test_nginx_evictions_are_evict_events_and_a_capacity_miss(make_cdn: CdnMaker, recorder: Recorder,
+                                                              store: LocalBlobStore) -> None:
+    big = {f"cmaf/90p/big_{i}.m4s": bytes([i]) * 50_000 for i in range(4)}
+    for rest, body in big.items():
+        (store.root / "videos" / VIDEO_ID / rest).write_bytes(body)
+    edge = edge_of(make_cdn(capacity_bytes=120_000))      # room for two of the four
+    for rest in big:
+        assert fetch(edge.url_for(VIDEO_ID, rest))[2] == big[rest]
+    wait_for(lambda: bool(recorder.of("cdn", "evict")), timeout=30)   # nginx wakes its cache manager ~10 s
+    evicted = recorder.of("cdn", "evict")[0]
+    assert evicted["object"].startswith(f"videos/{VIDEO_ID}/cmaf/90p/big_") and evicted["bytes"] > 50_000
+    rest = evicted["object"].split("/", 2)[2]
+    status, headers, body = fetch(edge.url_for(VIDEO_ID, rest))
+    assert (status, headers["X-Cache"], body) == (200, "MISS", big[rest])
+    wait_for(lambda: len(recorder.of("cdn", "miss")) == 5)
+    assert recorder.of("cdn", "miss")[-1]["reason"] == "capacity"
+    assert {e["reason"] for e in recorder.of("cdn", "miss")[:4]} == {"content"}
