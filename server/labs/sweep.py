@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from server.cdn.policies import POLICIES
+from server.cdn.policies import POLICIES, SessionPolicy, make_policy
 from server.errors import InvalidRequest
 from server.labs.replay import BELADY, Latency, Outcome, belady, partitions, replay
 from server.labs.trace import ReplayTrace
@@ -44,9 +44,16 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def general_policies() -> list[str]:
+    """The registry's policies that need only keys and sizes: `all` means these. The session-aware
+    policy also needs each request's viewer, which replay traces do not carry; asked for by name, it
+    runs without them (as a sampled LFU)."""
+    return [name for name in POLICIES if not isinstance(make_policy(name, 1), SessionPolicy)]
+
+
 def parse_policies(text: str) -> tuple[str, ...]:
-    """`lru,wtinylfu` (or `all`) → the registry's names, checked."""
-    names = list(POLICIES) if text.strip().lower() in ("", "all") else [
+    """`lru,wtinylfu` (or `all`: every general policy) → the registry's names, checked."""
+    names = general_policies() if text.strip().lower() in ("", "all") else [
         p.strip().lower() for p in text.split(",") if p.strip()]
     unknown = [n for n in names if n not in POLICIES]
     if unknown:
