@@ -236,6 +236,10 @@ def test_events_have_the_python_edges_shape(make_cdn: CdnMaker, make_edge: EdgeM
     for kind in ("hit", "miss", "fill", "health"):
         shapes = {e["edge"]: (sorted(e), type(e["at"]), type(e["bytes"])) for e in recorder.of("cdn", kind)}
         assert shapes["py-1"] == shapes["ngx-1"], kind
+    py_health, ngx_health = python_edge.health(), nginx_edge.health()
+    assert {k: type(v) for k, v in py_health.items()} == {
+        k: type(v) for k, v in ngx_health.items() if k != "engine"}, "health() as the Network view reads it"
+    assert ngx_health["titles"] == py_health["titles"] == {VIDEO_ID: 1}
     [py_miss, ngx_miss] = recorder.of("cdn", "miss")
     assert {k: v for k, v in ngx_miss.items() if k not in ("edge", "at")} == {
         k: v for k, v in py_miss.items() if k not in ("edge", "at")}
