@@ -37,6 +37,13 @@ def integrity_html(report: dict[str, Any] | None) -> str:
     return "<br>".join(lines)
 
 
+def notes_html(row: JobRow) -> str:
+    """What the job noted on its way, one per line (the source has no sound, a cluster fell back to
+    this machine, quality not measured…)."""
+    notes = [str(n) for n in row.job.get("notes") or [] if str(n).strip()]
+    return "<br>".join(f"ⓘ {html.escape(n)}" for n in notes)
+
+
 def state_line(row: JobRow) -> str:
     parts = [row.state, f"{row.percent:.0f}%"]
     if row.speed:
@@ -66,6 +73,9 @@ class JobDetail(QScrollArea):
         self.title.setFont(font)
         self.title.setWordWrap(True)
         self.state = QLabel(body)
+        self.notes = QLabel(body)
+        self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
         self.error = QLabel(body)
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
@@ -79,7 +89,8 @@ class JobDetail(QScrollArea):
         self.report.setWordWrap(True)
         self.report.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(body)
-        for widget in (self.title, self.state, self.error, self.grid_caption, self.grid, self.report):
+        for widget in (self.title, self.state, self.notes, self.error, self.grid_caption, self.grid,
+                       self.report):
             layout.addWidget(widget, 1 if widget is self.grid else 0)   # the grid takes the room there is
         layout.addStretch(0)   # and when it is hidden, the rest stays at the top
         self.setWidget(body)
@@ -88,6 +99,8 @@ class JobDetail(QScrollArea):
     def show_row(self, row: JobRow | None) -> None:
         self.title.setText(row.name if row else "No job selected")
         self.state.setText(state_line(row) if row else "")
+        self.notes.setText(notes_html(row) if row else "")
+        self.notes.setVisible(bool(self.notes.text()))
         self.error.setText(row.error if row else "")
         self.error.setVisible(bool(row and row.error))
         encoding = row is not None and (bool(row.tasks) or row.state in ACTIVE)

@@ -9,7 +9,7 @@ from studio.client import ApiClient
 from studio.views.upload import UploadView
 from studio.views.upload_jobs import expand
 from tests.conftest import generate_clip
-from tests.studio.conftest import drop
+from tests.studio.conftest import drop, http_json, wait_published
 
 PUBLISH_MS = 120_000
 
@@ -204,3 +204,24 @@ def test_the_grid_fills_the_panel_and_tells_each_chunks_speed_and_worker(qtbot: 
     second = grid.cell_at(grid.cell_rect(1, 1).center())
     assert second == ("360p", "chunk-00001") and "encoding, 25%" in grid.describe(*second)
     assert grid.cell_at(QPointF(5, 5)) is None   # the row label is no cell
+
+
+def test_the_jobs_notes_are_shown_with_it(qtbot: Any, studio_server: Any, api_client: ApiClient,
+                                         tmp_path: Path) -> None:
+    """What a job noted on its way (here: full-range levels converted) is shown under its state, from
+    the real job record the server keeps."""
+    from studio.views.upload_jobs import JobRow
+    from studio.views.upload_report import JobDetail
+
+    clip = generate_clip(tmp_path / "full-range.mp4", seconds=2.0, extra=["-pix_fmt", "yuvj420p"])
+    job = http_json(f"{studio_server.url}/api/jobs", {"path": str(clip), "name": "Full range"})
+    wait_published(studio_server.url, job["job_id"])
+    record = http_json(f"{studio_server.url}/api/jobs/{job['job_id']}")
+    assert any("full-range" in note for note in record["notes"])
+    detail = JobDetail()
+    qtbot.addWidget(detail)
+    detail.show()
+    detail.show_row(JobRow(record["job_id"], "full-range.mp4", state="published", job=record))
+    assert detail.notes.isVisible() and "full-range (JPEG) levels" in detail.notes.text()
+    detail.show_row(JobRow("job-2", "plain.mp4", state="published", job={"notes": []}))
+    assert not detail.notes.isVisible()
