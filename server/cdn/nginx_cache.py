@@ -81,8 +81,9 @@ class NginxCache:
         return sum(1 for _, key, _ in self.entries() if key.startswith(prefix))
 
     def stats(self) -> dict[str, Any]:
-        """As the Python edge's cache reports: bytes, objects, and objects per title."""
-        entries = self.entries()
+        """As the Python edge's cache reports: bytes, objects, and objects per title (a fresh scan:
+        health reports are asked for now and then, not per request)."""
+        entries = self.entries(fresh=True)
         titles = Counter(key.split("/")[1] for _, key, _ in entries if key.count("/") >= 2)
         return {"cached_bytes": sum(size for _, _, size in entries), "objects": len(entries),
                 "titles": dict(titles)}

@@ -237,7 +237,7 @@ class NginxEdge:
         events: list[tuple[str, dict[str, Any]]] = []
         served_lines = [served for served in map(parse_line, lines) if served is not None]
         if any(served.fetched for served in served_lines):
-            self.cache.entries()             # evictions up to a second old: misses of class capacity
+            self.cache.entries(fresh=True)   # new objects for steering; evictions for the miss class
             self._publish_evictions()
         for served in served_lines:
             if served.fetched and served.upstream_bytes:
