@@ -79,7 +79,8 @@ def rate_bytes(mbps: float | None) -> int:
 
 def render_rate(mbps: float | None, generation: int) -> str:
     """The included file a throttle rewrites before `nginx -s reload`; `generation` shows in /health
-    so the edge can tell when the reloaded workers answer."""
+    so the edge can tell when the reloaded workers answer. nginx lets one second's worth of each
+    response out at once (its limit counts from t+1 s), so small objects are not slowed."""
     return (f"set $edge_rate_bps {rate_bytes(mbps)};\n"
             f'set $edge_generation "{generation}";\n')
 
