@@ -150,6 +150,8 @@ class EdgeHandler(BaseHTTPRequestHandler):
         """Serve one request; any failure before the body gets a small JSON error, never a hang-up."""
         try:
             self._serve(body)
+        except ConnectionError:                  # the client hung up (a probe that gave up): no one to tell
+            self.close_connection = True
         except Exception as exc:
             if self._body_started:
                 self.close_connection = True     # mid-body: the short body tells the client

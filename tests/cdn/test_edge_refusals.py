@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
+import time
 
 import pytest
 
@@ -76,3 +78,28 @@ def test_odd_urls_with_a_good_token_get_a_small_clean_answer(make_edge: EdgeMake
     status, body = raw_get(edge.port, b"/t/" + token + f"/videos/{VIDEO_ID}/".encode() + rest)
     assert status in (400, 403, 404, 414), body
     assert len(body) < 1024 and b"/tmp" not in body and str(edge.cache.root).encode() not in body
+
+
+def test_a_client_that_hangs_up_before_its_answer_is_no_server_error(make_edge: EdgeMaker, monkeypatch,
+                                                                      caplog) -> None:
+    """A health probe that gives up (its timeout, under load) and resets the connection: the edge
+    notes nothing as an error and keeps answering."""
+
+    edge = make_edge()
+    real = edge.health
+
+    def slow_health() -> dict[str, object]:
+        time.sleep(0.3)               # the probe has gone by the time the answer is written
+        return real()
+
+    monkeypatch.setattr(edge, "health", slow_health)
+    caplog.set_level("WARNING", logger="server.cdn.edge_http")
+    for _ in range(3):
+        probe = socket.create_connection(("127.0.0.1", edge.port), timeout=5)
+        probe.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # RST on close
+        probe.close()
+    time.sleep(1.2)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")], caplog.text
+    monkeypatch.setattr(edge, "health", real)
+    assert fetch(f"{edge.base_url}/health")[0] == 200
