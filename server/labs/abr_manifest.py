@@ -1,0 +1,118 @@
+"""A published title's real ladder for the ABR lab: per rung, every segment's byte size and duration,
+read from its HLS media playlists in the origin (`videos/<id>/cmaf/<rung>/playlist.m3u8`).
+
+A segment's size is its `#EXT-X-BYTERANGE` length or its file's size in the origin store. The audio
+track's segment sizes are added to every rung's (a player fetches both) when its segments line up.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from server.catalog import PUBLISHED, Catalog
+from server.errors import InvalidRequest, NotFound
+from server.storage.blobstore import BlobStore
+
+PLAYLIST = "playlist.m3u8"
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung as the lab sees it: name, nominal bitrate (bit/s, from its sizes) and segment sizes."""
+
+    name: str
+    height: int
+    sizes: tuple[int, ...]
+
+    def bitrate(self, durations: tuple[float, ...]) -> float:
+        return sum(self.sizes) * 8 / max(sum(durations), 1e-9)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A title's rungs, lowest bitrate first, over one segment timeline."""
+
+    video_id: str
+    durations: tuple[float, ...]
+    rungs: tuple[Rung, ...]
+
+    @property
+    def bitrates(self) -> tuple[float, ...]:
+        return tuple(r.bitrate(self.durations) for r in self.rungs)
+
+    def describe(self) -> dict[str, object]:
+        return {"video_id": self.video_id, "segments": len(self.durations),
+                "duration_s": round(sum(self.durations), 3),
+                "rungs": [{"name": r.name, "height": r.height, "kbps": round(b / 1000, 1)}
+                          for r, b in zip(self.rungs, self.bitrates, strict=True)]}
+
+
+def parse_playlist(text: str) -> list[tuple[float, str, int | None]]:
+    """(duration, URI, byte-range length or None) per segment of a media playlist."""
+    segments: list[tuple[float, str, int | None]] = []
+    duration, length = None, None
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-BYTERANGE:"):
+            length = int(line[17:].split("@")[0])
+        elif line and not line.startswith("#") and duration is not None:
+            segments.append((duration, line, length))
+            duration, length = None, None
+    return segments
+
+
+def load_ladder(catalog: Catalog, store: BlobStore, video_id: str) -> Ladder:
+    """The title's rungs with real segment sizes; NotFound for an unknown or unpublished title."""
+    title = catalog.get(video_id)
+    if title.status != PUBLISHED or not title.renditions:
+        raise NotFound(f"Title {video_id!r} is not a published video title.",
+                       hint="`miniflix videos` lists the titles.")
+    rungs, durations = [], None
+    for rendition in title.renditions:
+        segments = _segments(store, video_id, rendition["name"])
+        durations = durations or tuple(d for d, _, _ in segments)
+        sizes = [_size(store, video_id, rendition["name"], s) for s in segments[:len(durations)]]
+        rungs.append(Rung(rendition["name"], int(rendition.get("height", 0)), tuple(sizes)))
+    assert durations is not None
+    audio = _audio_sizes(store, video_id, len(durations)) if title.audio else None
+    if audio:
+        rungs = [Rung(r.name, r.height, tuple(a + b for a, b in zip(r.sizes, audio, strict=True)))
+                 for r in rungs]
+    if any(len(r.sizes) != len(durations) for r in rungs):
+        raise InvalidRequest(f"Title {video_id!r}: its rungs have different numbers of segments.")
+    ordered = sorted(rungs, key=lambda r: r.bitrate(durations))
+    return Ladder(video_id, durations, tuple(ordered))
+
+
+def _key(video_id: str, rung: str, name: str = PLAYLIST) -> str:
+    return f"videos/{video_id}/cmaf/{rung}/{name}"
+
+
+def _segments(store: BlobStore, video_id: str, rung: str) -> list[tuple[float, str, int | None]]:
+    key = _key(video_id, rung)
+    if not store.exists(key):
+        raise NotFound(f"Title {video_id!r} has no HLS playlist for rung {rung}.",
+                       hint="re-publish the title")
+    segments = parse_playlist(store.read(key).decode("utf-8", "replace"))
+    if not segments:
+        raise InvalidRequest(f"Title {video_id!r}: the {rung} playlist lists no segments.")
+    return segments
+
+
+def _size(store: BlobStore, video_id: str, rung: str, segment: tuple[float, str, int | None]) -> int:
+    _, uri, length = segment
+    if length is not None:
+        return length
+    return store.stat(posixpath.normpath(_key(video_id, rung, uri))).size
+
+
+def _audio_sizes(store: BlobStore, video_id: str, count: int) -> tuple[int, ...] | None:
+    """The audio segment sizes when the audio playlist has one segment per video segment."""
+    if not store.exists(_key(video_id, "audio")):
+        return None
+    segments = _segments(store, video_id, "audio")
+    if len(segments) != count:
+        return None
+    return tuple(_size(store, video_id, "audio", s) for s in segments)
