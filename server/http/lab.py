@@ -14,13 +14,18 @@ from flask import Blueprint, Response, jsonify, request
 from server.cdn.topology import Topology
 from server.errors import InvalidRequest
 from server.http.context import need
+from server.labs import abr
 from server.labs import sweep as lab
 from server.labs import trace as traces
+from server.labs.abr_algorithms import parse_algorithms
+from server.labs.abr_manifest import load_ladder
+from server.labs.abr_traces import synthetic
 from server.labs.replay import ORIGIN_RTT_MS, Latency
 
 bp = Blueprint("lab", __name__, url_prefix="/api/lab")
 
 MAX_HTTP_REQUESTS = 1_000_000
+MAX_HTTP_SESSIONS = 200
 DEFAULT_SIZES = "64M,256M,1G,4G"
 
 
@@ -32,6 +37,24 @@ def replay() -> Response:
                         int(_number("edges", 1, 1, 256)), _number("ttl", 0.0, 0, 1e9),
                         _number("target", 0.9, 0.01, 0.9999), _latency())
     return jsonify(lab.run_sweep(_trace(), whatif).to_dict())
+
+
+@bp.get("/abr")
+def abr_lab() -> Response:
+    """Simulated viewers of `title` over a built-in trace (no files: the server reads none of a
+    client's paths), per algorithm: QoE distributions, one session's timeline, ladder suggestions."""
+    title = request.args.get("title", "").strip()
+    if not title:
+        raise InvalidRequest("Parameter 'title' is required: the id of a published title.")
+    player = abr.Player(_number("rtt_ms", 40.0, 0, 10_000), _number("startup_s", 2.0, 0.1, 600),
+                        _number("max_buffer_s", 30.0, 1, 600))
+    spec = request.args.get("trace", "mobile")
+    seed = int(_number("seed", 1, 0, 2**31))
+    synthetic(spec, seed)  # a 400 for a bad spec before any work
+    experiment = abr.Experiment(spec, parse_algorithms(request.args.get("algorithms", "all")),
+                                int(_number("sessions", 20, 1, MAX_HTTP_SESSIONS)), seed, player)
+    ladder = load_ladder(need("catalog"), need("store"), title)
+    return jsonify(abr.run(ladder, experiment).to_dict())
 
 
 def _trace() -> traces.ReplayTrace:

@@ -27,7 +27,7 @@ from server.labs.abr_algorithms import (
     make_algorithm,
 )
 from server.labs.abr_manifest import Ladder
-from server.labs.abr_traces import KINDS, BandwidthTrace, synthetic
+from server.labs.abr_traces import BandwidthTrace, synthetic
 
 MAX_SESSIONS = 500
 METRICS = ("qoe", "avg_kbps", "rebuffer_s", "rebuffer_ratio", "startup_s", "switches")
@@ -236,5 +236,3 @@ def csv_rows(result: AbrResult) -> list[list[object]]:
     return [[a, n, *(getattr(s, m) for m in METRICS), s.stalls]
             for a, runs in result.sessions.items() for n, s in enumerate(runs)]
 
-
-__all__ = ["KINDS", "AbrResult", "Experiment", "Player", "Session", "csv_rows", "qoe_lin", "run", "simulate"]

@@ -2,7 +2,8 @@
 read from its HLS media playlists in the origin (`videos/<id>/cmaf/<rung>/playlist.m3u8`).
 
 A segment's size is its `#EXT-X-BYTERANGE` length or its file's size in the origin store. The audio
-track's segment sizes are added to every rung's (a player fetches both) when its segments line up.
+track's bytes are added to every rung's segments pro rata by time (a player fetches both; audio
+segments need not line up with video ones, AAC frames do not fall on video segment boundaries).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def load_ladder(catalog: Catalog, store: BlobStore, video_id: str) -> Ladder:
         sizes = [_size(store, video_id, rendition["name"], s) for s in segments[:len(durations)]]
         rungs.append(Rung(rendition["name"], int(rendition.get("height", 0)), tuple(sizes)))
     assert durations is not None
-    audio = _audio_sizes(store, video_id, len(durations)) if title.audio else None
+    audio = _audio_sizes(store, video_id, durations) if title.audio else None
     if audio:
         rungs = [Rung(r.name, r.height, tuple(a + b for a, b in zip(r.sizes, audio, strict=True)))
                  for r in rungs]
@@ -108,11 +109,32 @@ def _size(store: BlobStore, video_id: str, rung: str, segment: tuple[float, str,
     return store.stat(posixpath.normpath(_key(video_id, rung, uri))).size
 
 
-def _audio_sizes(store: BlobStore, video_id: str, count: int) -> tuple[int, ...] | None:
-    """The audio segment sizes when the audio playlist has one segment per video segment."""
+def _audio_sizes(store: BlobStore, video_id: str, durations: tuple[float, ...]) -> tuple[int, ...] | None:
+    """The audio bytes falling in each video segment's time span (each audio segment's bytes spread
+    evenly over its duration); None when the title has no audio playlist."""
     if not store.exists(_key(video_id, "audio")):
         return None
-    segments = _segments(store, video_id, "audio")
-    if len(segments) != count:
-        return None
-    return tuple(_size(store, video_id, "audio", s) for s in segments)
+    audio = [(s[0], _size(store, video_id, "audio", s)) for s in _segments(store, video_id, "audio")]
+    return spread(audio, durations)
+
+
+def spread(parts: list[tuple[float, int]], durations: tuple[float, ...]) -> tuple[int, ...]:
+    """(duration, bytes) pieces on one timeline, shared out over consecutive spans of `durations` by
+    time overlap; bytes past the last span go to it, so the total is kept."""
+    shares = [0.0] * len(durations)
+    edges = [sum(durations[:i + 1]) for i in range(len(durations))]
+    start = 0.0
+    for seconds, nbytes in parts:
+        end, at = start + seconds, start
+        for i, edge in enumerate(edges):
+            if at >= end or seconds <= 0:
+                break
+            if edge <= at and i < len(edges) - 1:
+                continue
+            upto = end if i == len(edges) - 1 else min(edge, end)
+            shares[i] += nbytes * (upto - at) / seconds
+            at = upto
+        if seconds <= 0:
+            shares[-1] += nbytes
+        start = end
+    return tuple(round(x) for x in shares)
