@@ -205,11 +205,11 @@ class AbrResult:
                              "seed": e.seed, **asdict(e.player)},
                 "qoe_weights": {"bitrate_mbps": 1.0, "rebuffer_s": -REBUFFER_PENALTY,
                                 "switch_mbps": -SWITCH_PENALTY},
-                "algorithms": {a: {"stats": self.stats(a),
-                                   "sample": {"summary": runs[0].summary(),
-                                              "timeline": [asdict(s) for s in runs[0].steps]}}
-                               for a, runs in self.sessions.items()},
-                "rung_shares": self.rung_shares(),
+                "algorithms": [{"name": a, "stats": self.stats(a),
+                                "sample": {"summary": runs[0].summary(),
+                                           "timeline": [asdict(s) for s in runs[0].steps]}}
+                               for a, runs in self.sessions.items()],
+                "rung_shares": [{"name": k, "share": v} for k, v in self.rung_shares().items()],
                 "suggestions": self.suggestions()}
 
 

@@ -95,10 +95,11 @@ def test_a_run_reports_distributions_a_timeline_and_ladder_suggestions() -> None
     result = abr.run(ladder((200, 800, 2000, 6000)), abr.Experiment("steady:2.5M", ("throughput", "bba"),
                                                                     sessions=3))
     body = result.to_dict()
-    stats = body["algorithms"]["throughput"]["stats"]  # type: ignore[index]
+    algorithms = {a["name"]: a for a in body["algorithms"]}  # type: ignore[attr-defined]
+    stats = algorithms["throughput"]["stats"]
     assert set(stats) == set(abr.METRICS) and set(stats["qoe"]) == {"mean", "p5", "p50", "p95"}
-    timeline = body["algorithms"]["bba"]["sample"]["timeline"]  # type: ignore[index]
+    timeline = algorithms["bba"]["sample"]["timeline"]
     assert len(timeline) == 10 and {"t", "buffer_s", "rung", "kbps"} <= set(timeline[0])
-    assert body["rung_shares"]["6000k"] == 0  # type: ignore[index]
+    assert body["rung_shares"][-1] == {"name": "6000k", "share": 0}  # type: ignore[index]
     assert any("No session ever picked 6000k" in s for s in result.suggestions())
     assert len(abr.csv_rows(result)) == 6

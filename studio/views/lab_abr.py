@@ -1,0 +1,316 @@
+"""The Lab view's ABR tab: simulated viewers play a published title's real segments over a bandwidth
+trace on the server (`GET /api/lab/abr`), every ABR algorithm on the same traces; a bar chart of QoE
+per algorithm (p5, mean, p95), one session's buffer and rung over time, the ladder suggestions, and
+Export CSV of the per-algorithm figures.
+
+The simulation runs on the server; the request is asynchronous, so the GUI stays live while it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QLineSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.views.analytics import write_csv
+from studio.views.analytics_charts import base_chart
+
+# The server's ABR algorithms and built-in traces (the studio imports no engine module; the server
+# checks the names).
+ALGORITHMS = ("throughput", "bba", "bola", "dynamic", "mpc")
+TRACES = (("Mobile (Markov, seeded)", "mobile"), ("Steps", "steps"), ("Steady 1 Mbit/s", "steady:1M"),
+          ("Steady 5 Mbit/s", "steady:5M"), ("Steady 20 Mbit/s", "steady:20M"))
+METRICS = ("qoe", "avg_kbps", "rebuffer_s", "rebuffer_ratio", "startup_s", "switches")
+COLUMNS = ["algorithm", *(f"{m}_{s}" for m in METRICS for s in ("mean", "p5", "p50", "p95"))]
+TICK_MS = 200
+
+
+def qoe_chart(stats: dict[str, dict[str, Any]]) -> QChart:
+    """QoE per algorithm: p5, mean and p95 bars (QoE may be negative: the axis spans zero)."""
+    chart = base_chart("QoE per algorithm (QoE_lin: Mbit/s - 4.3 x rebuffer s - 1 x switch Mbit/s)")
+    series = QBarSeries()
+    values = []
+    for key, label in (("p5", "p5"), ("mean", "mean"), ("p95", "p95")):
+        bar_set = QBarSet(label)
+        row = [float(s["qoe"][key]) for s in stats.values()]
+        bar_set.append(row)
+        values += row
+        series.append(bar_set)
+    chart.addSeries(series)
+    axis_x = QBarCategoryAxis()
+    axis_x.append(list(stats) or ["(none)"])
+    axis_y = QValueAxis()
+    axis_y.setTitleText("QoE")
+    low, high = min([0.0, *values]), max([0.0, *values])
+    axis_y.setRange(low * 1.15, high * 1.15 if high > 0 else 1.0)
+    axis_y.setLabelFormat("%.0f")
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    series.attachAxis(axis_x)
+    series.attachAxis(axis_y)
+    return chart
+
+
+def timeline_chart(algorithm: str, timeline: list[dict[str, Any]], rungs: list[str]) -> QChart:
+    """One session: buffer level (s, left axis) and the rung fetched (right axis) over time."""
+    chart = base_chart(f"Session 1 with {algorithm}: buffer and rung over time")
+    axis_x = QValueAxis()
+    axis_x.setTitleText("time (s)")
+    axis_x.setRange(0, max([1.0, *(float(s["t"]) for s in timeline)]))
+    axis_buffer = QValueAxis()
+    axis_buffer.setTitleText("buffer (s)")
+    axis_buffer.setRange(0, max([1.0, *(float(s["buffer_s"]) for s in timeline)]) * 1.15)
+    axis_rung = QValueAxis()
+    axis_rung.setTitleText("rung (" + " < ".join(rungs) + ")")
+    axis_rung.setRange(-0.2, max(len(rungs) - 1, 1) + 0.2)
+    axis_rung.setTickCount(max(len(rungs), 2))
+    axis_rung.setLabelFormat("%.0f")
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(axis_buffer, Qt.AlignmentFlag.AlignLeft)
+    chart.addAxis(axis_rung, Qt.AlignmentFlag.AlignRight)
+    buffer, rung = QLineSeries(), QLineSeries()
+    buffer.setName("buffer (s)")
+    rung.setName("rung")
+    for step in timeline:
+        buffer.append(float(step["t"]), float(step["buffer_s"]))
+        rung.append(float(step["t"]), float(step["rung"]))
+    for series, axis in ((buffer, axis_buffer), (rung, axis_rung)):
+        series.setPointsVisible(True)
+        chart.addSeries(series)
+        series.attachAxis(axis_x)
+        series.attachAxis(axis)
+    return chart
+
+
+class AbrTab(QWidget):
+    """Title, trace, algorithms, sessions and RTT; Run (asynchronous); the two charts, the suggestions,
+    a table of every algorithm's figures, and Export CSV of that table."""
+
+    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.result: dict[str, Any] | None = None
+        self.started = 0.0
+        self._inputs()
+        self._outputs()
+        self._layout()
+        self._ticker = QTimer(self, interval=TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+        self.reload_titles()
+
+    def _inputs(self) -> None:
+        self.title = QComboBox(self)
+        self.title.setMinimumWidth(220)
+        self.trace = QComboBox(self)
+        for label, value in TRACES:
+            self.trace.addItem(label, value)
+        self.algorithms = {name: QCheckBox(name, self) for name in ALGORITHMS}
+        for box in self.algorithms.values():
+            box.setChecked(True)
+        self.sessions = QSpinBox(self, minimum=1, maximum=200, value=20)
+        self.sessions.setToolTip("Simulated viewers per algorithm, each on its own seeded trace")
+        self.rtt = QSpinBox(self, minimum=0, maximum=2000, value=40, suffix=" ms")
+        self.run_button = QPushButton("Run", self)
+        self.run_button.clicked.connect(self.run)
+
+    def _outputs(self) -> None:
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.headline = QLabel("Pick a title and a trace, then Run.", self)
+        self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
+        self.headline.setWordWrap(True)
+        self.suggestions = QLabel("", self)
+        self.suggestions.setWordWrap(True)
+        self.qoe = QChartView(self)
+        self.timeline = QChartView(self)
+        for view in (self.qoe, self.timeline):
+            view.setRenderHint(QPainter.RenderHint.Antialiasing)
+            view.setMinimumHeight(220)
+        self.sample = QComboBox(self)
+        self.sample.setToolTip("The algorithm whose first session the timeline shows")
+        self.sample.currentIndexChanged.connect(lambda _i: self._draw_timeline())
+        self.table = QTableWidget(self)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.status = QLabel("", self)
+
+    def _layout(self) -> None:
+        form = QHBoxLayout()
+        for widget in (QLabel("Title:", self), self.title, QLabel("Trace:", self), self.trace,
+                       QLabel("Sessions:", self), self.sessions, QLabel("RTT:", self), self.rtt):
+            form.addWidget(widget)
+        form.addStretch(1)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("Algorithms:", self))
+        for box in self.algorithms.values():
+            actions.addWidget(box)
+        actions.addStretch(1)
+        for widget in (QLabel("Timeline of:", self), self.sample, self.progress, self.run_button,
+                       self.export_button):
+            actions.addWidget(widget)
+        charts = QSplitter(Qt.Orientation.Horizontal, self)
+        charts.addWidget(self.qoe)
+        charts.addWidget(self.timeline)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(charts)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        column = QVBoxLayout(self)
+        for part in (form, actions):
+            column.addLayout(part)
+        for widget, stretch in ((self.headline, 0), (self.suggestions, 0), (splitter, 1), (self.status, 0)):
+            column.addWidget(widget, stretch)
+
+    # --- titles -------------------------------------------------------------------------------------
+
+    def reload_titles(self) -> None:
+        """Fill the title picker with the published video titles."""
+        self.client.get("/api/titles", on_ok=self._titles, on_error=lambda text: self.status.setText(text))
+
+    def _titles(self, body: dict[str, Any]) -> None:
+        chosen = self.title.currentData()
+        self.title.clear()
+        for t in body.get("titles", []):
+            if t.get("renditions"):
+                self.title.addItem(f"{t.get('title') or t['video_id']} ({t['video_id']})", t["video_id"])
+        if chosen is not None and self.title.findData(chosen) >= 0:
+            self.title.setCurrentIndex(self.title.findData(chosen))
+
+    # --- running ------------------------------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        """The query of `GET /api/lab/abr` for the inputs as they are."""
+        chosen = [name for name, box in self.algorithms.items() if box.isChecked()]
+        return {"title": self.title.currentData() or "", "trace": self.trace.currentData(),
+                "algorithms": ",".join(chosen) or "all", "sessions": self.sessions.value(),
+                "rtt_ms": self.rtt.value()}
+
+    def run(self) -> None:
+        """Ask the server to run the lab; the busy bar and elapsed time run until it answers."""
+        self.run_button.setEnabled(False)
+        self.progress.show()
+        self.started = time.monotonic()
+        self._ticker.start()
+        self.status.setText("Simulating…")
+        self.client.lab_abr(self.params(), on_ok=self.show_result, on_error=self._failed)
+
+    def _tick(self) -> None:
+        self.status.setText(f"Simulating… {time.monotonic() - self.started:.0f} s")
+
+    def _done(self) -> None:
+        self._ticker.stop()
+        self.progress.hide()
+        self.run_button.setEnabled(True)
+
+    def _failed(self, text: str) -> None:
+        self._done()
+        self.status.setText(f"ABR lab failed: {text}")
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        """Charts, headline, suggestions and table of one run."""
+        self._done()
+        self.result = result
+        stats = {a["name"]: a["stats"] for a in result.get("algorithms", [])}
+        best = max(stats, key=lambda n: stats[n]["qoe"]["mean"], default="")
+        self.headline.setText(f"Best mean QoE: {best} ({stats[best]['qoe']['mean']:.1f})" if best else "")
+        self.suggestions.setText("\n".join(result.get("suggestions", [])) or "Every rung was used.")
+        self._set_chart(self.qoe, qoe_chart(stats))
+        self.sample.blockSignals(True)
+        self.sample.clear()
+        self.sample.addItems(list(stats))
+        self.sample.blockSignals(False)
+        self._draw_timeline()
+        self._fill_table(stats)
+        t = result.get("title", {})
+        self.status.setText(f"{t.get('video_id')}: {t.get('segments')} segments, "
+                            f"{' / '.join(r['name'] for r in t.get('rungs', []))}; "
+                            f"took {time.monotonic() - self.started:.1f} s")
+        self.export_button.setEnabled(bool(stats))
+
+    def _draw_timeline(self) -> None:
+        name = self.sample.currentText()
+        algorithms = {a["name"]: a for a in (self.result or {}).get("algorithms", [])}
+        if name not in algorithms:
+            return
+        rungs = [r["name"] for r in (self.result or {}).get("title", {}).get("rungs", [])]
+        self._set_chart(self.timeline, timeline_chart(name, algorithms[name]["sample"]["timeline"], rungs))
+
+    @staticmethod
+    def _set_chart(view: QChartView, chart: QChart) -> None:
+        old = view.chart()
+        view.setChart(chart)
+        if old is not None:
+            old.deleteLater()
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per algorithm under `COLUMNS` (the table and the CSV)."""
+        algorithms = (self.result or {}).get("algorithms", [])
+        return [{"algorithm": a["name"], **{f"{m}_{s}": a["stats"][m][s] for m in METRICS
+                                            for s in ("mean", "p5", "p50", "p95")}}
+                for a in algorithms]
+
+    def _fill_table(self, stats: dict[str, Any]) -> None:
+        headers = ["algorithm", "QoE mean", "QoE p5", "QoE p95", "kbit/s", "rebuffer s", "rebuffer %",
+                   "startup s", "switches"]
+        self.table.clear()
+        self.table.setColumnCount(len(headers))
+        self.table.setRowCount(len(stats))
+        self.table.setHorizontalHeaderLabels(headers)
+        for r, (name, s) in enumerate(stats.items()):
+            cells = [name, f"{s['qoe']['mean']:.2f}", f"{s['qoe']['p5']:.2f}", f"{s['qoe']['p95']:.2f}",
+                     f"{s['avg_kbps']['mean']:.0f}", f"{s['rebuffer_s']['mean']:.2f}",
+                     f"{s['rebuffer_ratio']['mean']:.1%}", f"{s['startup_s']['mean']:.2f}",
+                     f"{s['switches']['mean']:.1f}"]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+
+    # --- export -------------------------------------------------------------------------------------
+
+    def export_csv(self, path: Path | None = None) -> Path | None:
+        """Every algorithm's figures (mean, p5, p50, p95 of each metric); asks where unless `path`."""
+        rows = self.rows()
+        if path is None:
+            chosen, _filter = QFileDialog.getSaveFileName(self, "Export CSV", "abr.csv", "CSV files (*.csv)")
+            if not chosen:
+                return None
+            path = Path(chosen)
+        try:
+            write_csv(path, COLUMNS, rows)
+        except OSError as exc:
+            self.status.setText(f"Could not write {path}: {exc.strerror or exc}. Pick another folder.")
+            return None
+        self.status.setText(f"Wrote {len(rows)} rows to {path}")
+        return path
