@@ -170,6 +170,7 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     pump(5.0)
     shoot(window, out, "analytics")
     lab_scene(window, out)
+    lab_abr_scene(window, out, titles[0])
     library = window.library
     window.show_view("library")
     library.reload()
@@ -202,6 +203,24 @@ def lab_scene(window: Any, out: Path) -> None:
     tab.run()
     pump(300.0, lambda: tab.run_button.isEnabled())
     shoot(window, out, "lab")
+
+
+def lab_abr_scene(window: Any, out: Path, title: dict[str, Any]) -> None:
+    """The Lab's ABR tab: the Mandelbrot title's real segments played by 50 simulated viewers on the
+    seeded mobile trace, every algorithm; the QoE bars and one session's buffer and rung."""
+    lab = window.views["lab"]
+    tab = lab.tabs_by_name["abr"]
+    lab.tabs.setCurrentWidget(tab)
+    tab.reload_titles()
+    pump(10.0, lambda: tab.title.findData(title["video_id"]) >= 0)
+    tab.title.setCurrentIndex(tab.title.findData(title["video_id"]))
+    tab.trace.setCurrentIndex(tab.trace.findData("mobile"))
+    tab.sessions.setValue(50)
+    tab.run()
+    pump(300.0, lambda: tab.run_button.isEnabled())
+    tab.sample.setCurrentText("dynamic")
+    shoot(window, out, "lab-abr")
+    lab.tabs.setCurrentIndex(0)
 
 
 def dark_theme(window: Any, out: Path) -> None:

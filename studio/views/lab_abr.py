@@ -16,6 +16,7 @@ from PySide6.QtCharts import (
     QBarCategoryAxis,
     QBarSeries,
     QBarSet,
+    QCategoryAxis,
     QChart,
     QChartView,
     QLineSeries,
@@ -87,22 +88,26 @@ def timeline_chart(algorithm: str, timeline: list[dict[str, Any]], rungs: list[s
     axis_buffer = QValueAxis()
     axis_buffer.setTitleText("buffer (s)")
     axis_buffer.setRange(0, max([1.0, *(float(s["buffer_s"]) for s in timeline)]) * 1.15)
-    axis_rung = QValueAxis()
-    axis_rung.setTitleText("rung (" + " < ".join(rungs) + ")")
-    axis_rung.setRange(-0.2, max(len(rungs) - 1, 1) + 0.2)
-    axis_rung.setTickCount(max(len(rungs), 2))
-    axis_rung.setLabelFormat("%.0f")
+    axis_rung = QCategoryAxis()
+    axis_rung.setTitleText("rung")
+    axis_rung.setRange(-0.3, max(len(rungs) - 1, 1) + 0.3)
+    axis_rung.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
+    for index, name in enumerate(rungs):
+        axis_rung.append(name, index)
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(axis_buffer, Qt.AlignmentFlag.AlignLeft)
     chart.addAxis(axis_rung, Qt.AlignmentFlag.AlignRight)
     buffer, rung = QLineSeries(), QLineSeries()
     buffer.setName("buffer (s)")
     rung.setName("rung")
-    for step in timeline:
+    fetched_from = 0.0
+    for step in timeline:   # the rung as steps: each segment's rung from the previous arrival to its own
         buffer.append(float(step["t"]), float(step["buffer_s"]))
+        rung.append(fetched_from, float(step["rung"]))
         rung.append(float(step["t"]), float(step["rung"]))
+        fetched_from = float(step["t"])
+    buffer.setPointsVisible(True)
     for series, axis in ((buffer, axis_buffer), (rung, axis_rung)):
-        series.setPointsVisible(True)
         chart.addSeries(series)
         series.attachAxis(axis_x)
         series.attachAxis(axis)
@@ -160,6 +165,7 @@ class AbrTab(QWidget):
         self.sample.currentIndexChanged.connect(lambda _i: self._draw_timeline())
         self.table = QTableWidget(self)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setMaximumHeight(220)
         self.export_button = QPushButton("Export CSV…", self)
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(lambda: self.export_csv())
