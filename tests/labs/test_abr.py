@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import random
+
 import pytest
 
 from server.errors import InvalidRequest
 from server.labs import abr
-from server.labs.abr_algorithms import ALGORITHMS, BBA, Bola, View, parse_algorithms
+from server.labs.abr_algorithms import ALGORITHMS, BBA, Bola, View, _PlanSearch, parse_algorithms
 from server.labs.abr_manifest import Ladder, Rung
 from server.labs.abr_traces import steady
 
@@ -103,3 +107,31 @@ def test_a_run_reports_distributions_a_timeline_and_ladder_suggestions() -> None
     assert body["rung_shares"][-1] == {"name": "6000k", "share": 0}  # type: ignore[index]
     assert any("No session ever picked 6000k" in s for s in result.suggestions())
     assert len(abr.csv_rows(result)) == 6
+
+
+def brute_force_qoe(view: View, bps: float, horizon: int) -> float:
+    """The best QoE_lin of every rung plan, each tried in full (MPC as the paper states it)."""
+    mbps = [b / 1e6 for b in view.bitrates]
+    best = -math.inf
+    for plan in itertools.product(range(len(mbps)), repeat=horizon):
+        buffer, last, qoe = view.buffer_s, view.last, 0.0
+        for step, rung in enumerate(plan):
+            took = view.upcoming[step][rung] * 8 / bps
+            qoe += mbps[rung] - 4.3 * max(took - buffer, 0.0)
+            qoe -= abs(mbps[rung] - mbps[last]) if last is not None else 0.0
+            buffer, last = max(buffer - took, 0.0) + view.segment_s, rung
+        best = max(best, qoe)
+    return best
+
+
+def test_mpcs_pruned_search_finds_the_best_plan_of_every_plan() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        rates = tuple(sorted(rng.uniform(1e5, 6e6) for _ in range(rng.randint(1, 5))))
+        horizon = rng.randint(1, 5)
+        upcoming = tuple(tuple(int(r * 2 / 8 * rng.uniform(0.5, 1.5)) for r in rates) for _ in range(horizon))
+        view = View(rates, rng.uniform(0, 30), 30.0, rng.choice([None, *range(len(rates))]), 2.0, upcoming)
+        bps = rng.uniform(5e4, 8e6)
+        search = _PlanSearch(view, bps, horizon)
+        search.best_first_rung()
+        assert search.best == pytest.approx(brute_force_qoe(view, bps, horizon), abs=1e-9)
