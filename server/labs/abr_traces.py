@@ -81,8 +81,8 @@ class BandwidthTrace:
                 if t < offset]
         first = self.interval(offset)[0] / 1e6
         points = [(0.0, first), *cut, *head]
-        return BandwidthTrace(self.name, tuple(p[0] for p in points), tuple(p[1] for p in points),
-                              self.tail_s)
+        tail = offset - max(t for t in self.times if t < offset)   # the cut sample's part before offset
+        return BandwidthTrace(self.name, tuple(p[0] for p in points), tuple(p[1] for p in points), tail)
 
 
 def steady(mbps: float, name: str = "") -> BandwidthTrace:

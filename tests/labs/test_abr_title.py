@@ -69,6 +69,13 @@ def test_cli_table_and_its_errors(data: DataDir, title: Title, tmp_path: Path) -
     assert "bola" in done.stdout and "No session ever picked 360p" in done.stdout
     done = cli("lab", "abr", "--data-dir", str(data.root), "--title", "nope")
     assert done.returncode == 1 and "No title 'nope'" in done.stderr
+    cooked = tmp_path / "bus.log"
+    cooked.write_text("0 0.05\n1 0.08\n2 0.04\n")          # seconds, Mbit/s: far below 240p
+    done = cli("lab", "abr", "--data-dir", str(data.root), "--title", VIDEO_ID, "--trace", str(cooked),
+               "--algorithms", "throughput", "--sessions", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)["algorithms"][0]["stats"]
+    assert stats["rebuffer_s"]["p5"] > 0                        # every session stalls on this trace
     bad = tmp_path / "train.csv"
     bad.write_text("time_s,mbps\n0,1\n1,\n")
     done = cli("lab", "abr", "--data-dir", str(data.root), "--title", VIDEO_ID, "--trace", str(bad))

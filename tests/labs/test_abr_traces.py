@@ -67,3 +67,14 @@ def test_a_missing_file_is_neither_a_trace_nor_a_file(tmp_path: Path) -> None:
         resolve(str(tmp_path / "nope.csv"), 1)
     with pytest.raises(InvalidRequest, match="Unknown trace"):
         resolve(str(tmp_path / "nope.csv"), 1, files_allowed=False)
+
+
+def test_a_shifted_trace_starts_where_it_was_cut_and_keeps_its_mean() -> None:
+    trace = BandwidthTrace("three", (0.0, 10.0, 20.0), (1.0, 2.0, 4.0), tail_s=10.0)
+    later = trace.shifted(15.0)
+    assert later.interval(0.0) == (2e6, pytest.approx(5.0))     # 5 s left of the 2 Mbit/s step
+    assert later.interval(5.0)[0] == 4e6 and later.interval(15.0)[0] == 1e6   # then on, looping round
+    assert later.duration == trace.duration and later.mean_mbps() == pytest.approx(trace.mean_mbps())
+    on_a_step = trace.shifted(10.0)
+    assert on_a_step.times == (0.0, 10.0, 20.0) and on_a_step.mbps == (2.0, 4.0, 1.0)
+    assert on_a_step.duration == trace.duration
