@@ -184,7 +184,8 @@ class AbrResult:
         return {rung.name: round(n / total, 4) for rung, n in zip(self.ladder.rungs, counts, strict=True)}
 
     def suggestions(self) -> list[str]:
-        """Ladder changes the result points at: rungs never or rarely picked, stalls on the lowest."""
+        """Ladder changes the result points at: rungs never or rarely picked, stalls on the lowest,
+        a top rung taken nearly always with throughput to spare."""
         trace, out = self.experiment.trace, []
         for name, share in self.rung_shares().items():
             if share == 0:
@@ -196,7 +197,24 @@ class AbrResult:
         if low_stalls:
             out.append(f"{low_stalls} session(s) stalled while fetching only the lowest rung "
                        f"({self.ladder.rungs[0].name}): a lower rung would help these viewers.")
+        headroom = self._top_headroom()
+        if headroom is not None:
+            out.append(headroom)
         return out
+
+    def _top_headroom(self) -> str | None:
+        """The sentence for a top rung taken for 80%+ of segments at under half the throughput seen."""
+        top = len(self.ladder.rungs) - 1
+        steps = [s for runs in self.sessions.values() for x in runs for s in x.steps]
+        at_top = sorted(s.kbps for s in steps if s.rung == top)
+        if not steps or len(at_top) < 0.8 * len(steps):
+            return None
+        median, top_kbps = at_top[len(at_top) // 2], self.ladder.bitrates[top] / 1000
+        if median < 2 * top_kbps:
+            return None
+        return (f"{len(at_top) / len(steps):.0%} of segments went at the top rung "
+                f"({self.ladder.rungs[top].name}, {top_kbps:.0f} kbit/s) with a median throughput of "
+                f"{median:.0f} kbit/s: a higher rung would be used on these traces.")
 
     def to_dict(self) -> dict[str, object]:
         e = self.experiment

@@ -23,7 +23,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -200,6 +200,11 @@ class AbrTab(QWidget):
             column.addWidget(widget, stretch)
 
     # --- titles -------------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Titles published since the tab was built show up when it is shown again."""
+        super().showEvent(event)
+        self.reload_titles()
 
     def reload_titles(self) -> None:
         """Fill the title picker with the published video titles."""

@@ -135,3 +135,11 @@ def test_mpcs_pruned_search_finds_the_best_plan_of_every_plan() -> None:
         search = _PlanSearch(view, bps, horizon)
         search.best_first_rung()
         assert search.best == pytest.approx(brute_force_qoe(view, bps, horizon), abs=1e-9)
+
+
+def test_a_top_rung_taken_with_throughput_to_spare_suggests_a_higher_one() -> None:
+    result = abr.run(ladder(segments=20), abr.Experiment("steady:50M", ("throughput", "mpc"), sessions=2))
+    assert any("a higher rung would be used" in s and "(2000k, 2000 kbit/s)" in s
+               for s in result.suggestions())
+    tight = abr.run(ladder(segments=20), abr.Experiment("steady:2.5M", ("throughput",), sessions=2))
+    assert not any("higher rung" in s for s in tight.suggestions())
