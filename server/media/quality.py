@@ -19,7 +19,7 @@ a GOP or B-frame pattern); every frame is still decoded, only 3 in N are upscale
 only error is which frames are scored: every 20th frame by default, but at least 30 per rung.
 Measured against every frame on the test set (generated static/animated/noisy/zooming clips and
 ../shared/media; bench/quality_cost.py, docs/BENCHMARKS.md): the rung's mean VMAF stays within
-0.5 points (worst 0.48; target 1); the 5th percentile and the worst segment, from fewer frames,
+0.6 points (worst 0.53; target 1); the 5th percentile and the worst segment, from fewer frames,
 within 2.2 and 1.3. On a 10 s 1080p title measuring made the ingest 1.78x as long (target <= 2).
 
 Per rung: mean and 5th percentile over the scored frames, the worst segment (mean of its scored
