@@ -319,8 +319,12 @@ class Ingest:
             return None
         began = time.monotonic()
         self._task_event("task_started", job, "quality", attempt=1)
-        quality = measure_title(plan.info, title, self.options.segment_seconds,
-                                workers=self.options.workers, stop=stop)
+        try:
+            quality = measure_title(plan.info, title, self.options.segment_seconds,
+                                    workers=self.options.workers, stop=stop)
+        except Exception:  # a bug in measuring must cost the figures, never the title
+            log.exception("measuring the quality of %s failed", job.original_name)
+            quality = QualityReport(0, notes=["quality not measured: internal error (see the server log)"])
         self._task_event("task_done", job, "quality", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
         return quality
