@@ -163,7 +163,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _resolve(name: str) -> str:
     configured = config.get(name)
-    path = shutil.which(configured) if configured else shutil.which(name)
+    path = shutil.which(configured) if configured else _which_program(name)
     if configured and not path and os.access(configured, os.X_OK):
         path = configured
     if not path:
@@ -171,6 +171,26 @@ def _resolve(name: str) -> str:
             else f"{name} was not found on PATH"
         raise ToolMissing(f"{where}.", hint=INSTALL_HINT)
     return path
+
+
+def _which_program(name: str) -> str | None:
+    """`name` on PATH, passing over Python console-script wrappers: the measuring ffmpeg's wheel puts
+    an `ffmpeg` script into the venv's bin that runs its own static build and always exits 0, so a
+    failed encode would look like a success to anyone who activated the venv."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        found = shutil.which(name, path=folder or ".")
+        if found and not _python_wrapper(found):
+            return found
+    return None
+
+
+def _python_wrapper(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
 
 
 def _version(binary: str) -> str:
