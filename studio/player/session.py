@@ -302,8 +302,15 @@ class PlaybackSession(QObject):
         return {"edge": self.edge, "rung": context.rendition if context else "", "mode": self.rung,
                 "bitrate": context.bitrate if context else 0, "buffer_pct": s.buffer_pct,
                 "dropped_frames": s.dropped_frames, "hits": hits, "misses": misses, "state": s.state,
-                "position_s": self.position_s, "duration_s": self.duration_s, "size": s.video_size,
+                "position_s": self.position_s, "duration_s": self.duration_s, "size": self._picture_size(s),
                 "session_id": context.session_id if context else ""}
+
+    def _picture_size(self, stats: MediaStats) -> tuple[int, int]:
+        """The rung's own size once its segments name it (VLC reports the playlist's last variant),
+        else what the backend reports."""
+        rung = self.telemetry.context.rendition if self._fetched_rung and self.telemetry else ""
+        found = next((r for r in (self.title or {}).get("renditions") or [] if r.get("name") == rung), None)
+        return (int(found["width"]), int(found["height"])) if found else stats.video_size
 
     def _end_session(self) -> None:
         if self.telemetry is not None and not self.telemetry.stopped:

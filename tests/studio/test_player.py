@@ -193,3 +193,4 @@ def test_auto_on_an_unthrottled_edge_shows_the_top_rung_within_10_s(qtbot: Any, 
     qtbot.waitUntil(lambda: player.session.stats()["rung"] == top, timeout=10_000)
     assert player.stats.values["rung"].text() == top
     assert player.session.stats()["bitrate"] == two_rung_title["renditions"][0]["bandwidth"]
+    assert player.stats.values["size"].text() == "640x360"      # the rung's picture, not VLC's report
