@@ -24,7 +24,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")   # also a directory 
 config.register("cdn_topology", "", "JSON file describing the edges (default: 6 edges in 3 regions).")
 config.register("cdn_capacity_mb", 256, "Default cache capacity of each edge, in MiB.", int)
 config.register("cdn_ttl_s", 3600, "Default time an edge serves an object before revalidating it.", int)
-config.register("cdn_policy", "wtinylfu", "Edge eviction policy by default: lru, fifo, s3fifo, wtinylfu, session.")
+config.register("cdn_policy", "wtinylfu",
+                "Edge eviction policy by default: lru, fifo, s3fifo, wtinylfu, session.")
 
 
 @dataclass(frozen=True)
