@@ -8,8 +8,7 @@ The simulation runs on the server; the request is asynchronous, so the GUI stays
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCharts import (
@@ -22,26 +21,21 @@ from PySide6.QtCharts import (
     QLineSeries,
     QValueAxis,
 )
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.views.analytics import write_csv
 from studio.views.analytics_charts import base_chart
+from studio.views.lab_tab import LabTab, Reply
 
 # The server's ABR algorithms and built-in traces (the studio imports no engine module; the server
 # checks the names).
@@ -114,20 +108,17 @@ def timeline_chart(algorithm: str, timeline: list[dict[str, Any]], rungs: list[s
     return chart
 
 
-class AbrTab(QWidget):
+class AbrTab(LabTab):
     """Title, trace, algorithms, sessions and RTT; Run (asynchronous); the two charts, the suggestions,
     a table of every algorithm's figures, and Export CSV of that table."""
 
+    waiting, name, csv_name, columns = "Simulating", "ABR lab", "abr.csv", COLUMNS
+
     def __init__(self, client: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.result: dict[str, Any] | None = None
-        self.started = 0.0
+        super().__init__(client, parent)
         self._inputs()
         self._outputs()
         self._layout()
-        self._ticker = QTimer(self, interval=TICK_MS)
-        self._ticker.timeout.connect(self._tick)
         self.reload_titles()
 
     def _inputs(self) -> None:
@@ -142,14 +133,8 @@ class AbrTab(QWidget):
         self.sessions = QSpinBox(self, minimum=1, maximum=200, value=20)
         self.sessions.setToolTip("Simulated viewers per algorithm, each on its own seeded trace")
         self.rtt = QSpinBox(self, minimum=0, maximum=2000, value=40, suffix=" ms")
-        self.run_button = QPushButton("Run", self)
-        self.run_button.clicked.connect(self.run)
 
     def _outputs(self) -> None:
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
         self.headline = QLabel("Pick a title and a trace, then Run.", self)
         self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
         self.headline.setWordWrap(True)
@@ -163,15 +148,10 @@ class AbrTab(QWidget):
         self.sample = QComboBox(self)
         self.sample.setToolTip("The algorithm whose first session the timeline shows")
         self.sample.currentIndexChanged.connect(lambda _i: self._draw_timeline())
-        self.table = QTableWidget(self)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setMaximumHeight(220)
-        self.export_button = QPushButton("Export CSV…", self)
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(lambda: self.export_csv())
-        self.status = QLabel("", self)
 
     def _layout(self) -> None:
+        widget: QWidget   # the loops below place widgets of several kinds
         form = QHBoxLayout()
         for widget in (QLabel("Title:", self), self.title, QLabel("Trace:", self), self.trace,
                        QLabel("Sessions:", self), self.sessions, QLabel("RTT:", self), self.rtt):
@@ -228,36 +208,17 @@ class AbrTab(QWidget):
                 "algorithms": ",".join(chosen) or "all", "sessions": self.sessions.value(),
                 "rtt_ms": self.rtt.value()}
 
-    def run(self) -> None:
-        """Ask the server to run the lab; the busy bar and elapsed time run until it answers."""
-        self.run_button.setEnabled(False)
-        self.progress.show()
-        self.started = time.monotonic()
-        self._ticker.start()
-        self.status.setText("Simulating…")
-        self.client.lab_abr(self.params(), on_ok=self.show_result, on_error=self._failed)
-
-    def _tick(self) -> None:
-        self.status.setText(f"Simulating… {time.monotonic() - self.started:.0f} s")
-
-    def _done(self) -> None:
-        self._ticker.stop()
-        self.progress.hide()
-        self.run_button.setEnabled(True)
-
-    def _failed(self, text: str) -> None:
-        self._done()
-        self.status.setText(f"ABR lab failed: {text}")
+    def request(self, params: dict[str, Any], on_ok: Reply, on_error: Callable[[str], None]) -> None:
+        self.client.lab_abr(params, on_ok=on_ok, on_error=on_error)
 
     def show_result(self, result: dict[str, Any]) -> None:
         """Charts, headline, suggestions and table of one run."""
-        self._done()
-        self.result = result
+        self.finished(result)
         stats = {a["name"]: a["stats"] for a in result.get("algorithms", [])}
         best = max(stats, key=lambda n: stats[n]["qoe"]["mean"], default="")
         self.headline.setText(f"Best mean QoE: {best} ({stats[best]['qoe']['mean']:.1f})" if best else "")
         self.suggestions.setText("\n".join(result.get("suggestions", [])) or "Every rung was used.")
-        self._set_chart(self.qoe, qoe_chart(stats))
+        self.set_chart(self.qoe, qoe_chart(stats))
         self.sample.blockSignals(True)
         self.sample.clear()
         self.sample.addItems(list(stats))
@@ -267,8 +228,7 @@ class AbrTab(QWidget):
         t = result.get("title", {})
         self.status.setText(f"{t.get('video_id')}: {t.get('segments')} segments, "
                             f"{' / '.join(r['name'] for r in t.get('rungs', []))}; "
-                            f"took {time.monotonic() - self.started:.1f} s")
-        self.export_button.setEnabled(bool(stats))
+                            f"{self.elapsed()}")
 
     def _draw_timeline(self) -> None:
         name = self.sample.currentText()
@@ -276,14 +236,7 @@ class AbrTab(QWidget):
         if name not in algorithms:
             return
         rungs = [r["name"] for r in (self.result or {}).get("title", {}).get("rungs", [])]
-        self._set_chart(self.timeline, timeline_chart(name, algorithms[name]["sample"]["timeline"], rungs))
-
-    @staticmethod
-    def _set_chart(view: QChartView, chart: QChart) -> None:
-        old = view.chart()
-        view.setChart(chart)
-        if old is not None:
-            old.deleteLater()
+        self.set_chart(self.timeline, timeline_chart(name, algorithms[name]["sample"]["timeline"], rungs))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per algorithm under `COLUMNS` (the table and the CSV)."""
@@ -293,35 +246,9 @@ class AbrTab(QWidget):
                 for a in algorithms]
 
     def _fill_table(self, stats: dict[str, Any]) -> None:
-        headers = ["algorithm", "QoE mean", "QoE p5", "QoE p95", "kbit/s", "rebuffer s", "rebuffer %",
-                   "startup s", "switches"]
-        self.table.clear()
-        self.table.setColumnCount(len(headers))
-        self.table.setRowCount(len(stats))
-        self.table.setHorizontalHeaderLabels(headers)
-        for r, (name, s) in enumerate(stats.items()):
-            cells = [name, f"{s['qoe']['mean']:.2f}", f"{s['qoe']['p5']:.2f}", f"{s['qoe']['p95']:.2f}",
-                     f"{s['avg_kbps']['mean']:.0f}", f"{s['rebuffer_s']['mean']:.2f}",
-                     f"{s['rebuffer_ratio']['mean']:.1%}", f"{s['startup_s']['mean']:.2f}",
-                     f"{s['switches']['mean']:.1f}"]
-            for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
-
-    # --- export -------------------------------------------------------------------------------------
-
-    def export_csv(self, path: Path | None = None) -> Path | None:
-        """Every algorithm's figures (mean, p5, p50, p95 of each metric); asks where unless `path`."""
-        rows = self.rows()
-        if path is None:
-            chosen, _filter = QFileDialog.getSaveFileName(self, "Export CSV", "abr.csv", "CSV files (*.csv)")
-            if not chosen:
-                return None
-            path = Path(chosen)
-        try:
-            write_csv(path, COLUMNS, rows)
-        except OSError as exc:
-            self.status.setText(f"Could not write {path}: {exc.strerror or exc}. Pick another folder.")
-            return None
-        self.status.setText(f"Wrote {len(rows)} rows to {path}")
-        return path
+        self.fill_table(["algorithm", "QoE mean", "QoE p5", "QoE p95", "kbit/s", "rebuffer s", "rebuffer %",
+                         "startup s", "switches"],
+                        [[name, f"{s['qoe']['mean']:.2f}", f"{s['qoe']['p5']:.2f}", f"{s['qoe']['p95']:.2f}",
+                          f"{s['avg_kbps']['mean']:.0f}", f"{s['rebuffer_s']['mean']:.2f}",
+                          f"{s['rebuffer_ratio']['mean']:.1%}", f"{s['startup_s']['mean']:.2f}",
+                          f"{s['switches']['mean']:.1f}"] for name, s in stats.items()])

@@ -8,33 +8,27 @@ shows a busy bar with the elapsed time.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.views.analytics import write_csv
 from studio.views.analytics_charts import base_chart, value_axis
+from studio.views.lab_tab import LabTab, Reply
 
 # The server's eviction policies (the studio imports no engine module; the server checks the names).
 POLICIES = ("lru", "fifo", "s3fifo", "wtinylfu")
@@ -97,20 +91,17 @@ def size_text(nbytes: float) -> str:
     return f"{nbytes:.1f} TiB"
 
 
-class ReplayTab(QWidget):
+class ReplayTab(LabTab):
     """Inputs, Run (asynchronous, with a busy bar), the sweep chart, the needed-size sentence, a table
     of every point, and Export CSV of that table."""
 
+    waiting, name, csv_name, columns = "Replaying", "Replay", "replay.csv", COLUMNS
+
     def __init__(self, client: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.result: dict[str, Any] | None = None
-        self.started = 0.0
+        super().__init__(client, parent)
         self._inputs()
         self._outputs()
         self._layout()
-        self._ticker = QTimer(self, interval=TICK_MS)
-        self._ticker.timeout.connect(self._tick)
 
     def _inputs(self) -> None:
         self.trace = QComboBox(self)
@@ -128,14 +119,8 @@ class ReplayTab(QWidget):
         self.requests = QSpinBox(self, minimum=1000, maximum=1_000_000, value=200_000, singleStep=50_000)
         self.requests.setToolTip("Requests of a generated trace (a recorded trace has what the edges served)")
         self.target = QDoubleSpinBox(self, minimum=0.05, maximum=0.99, value=0.9, singleStep=0.05, decimals=2)
-        self.run_button = QPushButton("Run", self)
-        self.run_button.clicked.connect(self.run)
 
     def _outputs(self) -> None:
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
         self.headline = QLabel("Pick a trace and cache sizes, then Run.", self)
         self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
         self.headline.setWordWrap(True)
@@ -144,14 +129,9 @@ class ReplayTab(QWidget):
         self.chart = QChartView(self)
         self.chart.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart.setMinimumHeight(260)
-        self.table = QTableWidget(self)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.export_button = QPushButton("Export CSV…", self)
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(lambda: self.export_csv())
-        self.status = QLabel("", self)
 
     def _layout(self) -> None:
+        widget: QWidget   # the loops below place widgets of several kinds
         form = QHBoxLayout()
         for widget in (QLabel("Trace:", self), self.trace, QLabel("Sizes:", self), self.sizes,
                        QLabel("Requests:", self), self.requests, QLabel("Edges:", self), self.edges,
@@ -186,76 +166,29 @@ class ReplayTab(QWidget):
                 "ttl": self.ttl.value(), "target": round(self.target.value(), 4),
                 "requests": self.requests.value()}
 
-    def run(self) -> None:
-        """Ask the server for the sweep; the busy bar and elapsed time run until it answers."""
-        self.run_button.setEnabled(False)
-        self.progress.show()
-        self.started = time.monotonic()
-        self._ticker.start()
-        self.status.setText("Replaying…")
-        self.client.lab_replay(self.params(), on_ok=self.show_result, on_error=self._failed)
-
-    def _tick(self) -> None:
-        self.status.setText(f"Replaying… {time.monotonic() - self.started:.0f} s")
-
-    def _done(self) -> None:
-        self._ticker.stop()
-        self.progress.hide()
-        self.run_button.setEnabled(True)
-
-    def _failed(self, text: str) -> None:
-        self._done()
-        self.status.setText(f"Replay failed: {text}")
+    def request(self, params: dict[str, Any], on_ok: Reply, on_error: Callable[[str], None]) -> None:
+        self.client.lab_replay(params, on_ok=on_ok, on_error=on_error)
 
     def show_result(self, result: dict[str, Any]) -> None:
         """Chart, sentences and table of one sweep."""
-        self._done()
-        self.result = result
+        self.finished(result)
         points = result.get("points", [])
         target = float(result.get("settings", {}).get("target", 0.9))
         self.headline.setText(result.get("headline", ""))
         self.details.setText("\n".join(n.get("sentence", "") for n in result.get("needed", [])))
-        old = self.chart.chart()
-        self.chart.setChart(sweep_chart(points, target))
-        if old is not None:
-            old.deleteLater()
+        self.set_chart(self.chart, sweep_chart(points, target))
         self._fill_table(points)
         trace = result.get("trace", {})
         self.status.setText(f"{trace.get('kind')} trace: {trace.get('requests', 0):,} requests, "
                             f"{trace.get('objects', 0):,} objects, {size_text(trace.get('bytes', 0))}; "
-                            f"took {time.monotonic() - self.started:.1f} s")
-        self.export_button.setEnabled(bool(points))
+                            f"{self.elapsed()}")
 
     def _fill_table(self, points: list[dict[str, Any]]) -> None:
-        shown = ["policy", "cache", "hit_ratio", "byte_hit_ratio", "origin", "p95_ms"]
-        self.table.clear()
-        self.table.setColumnCount(len(shown))
-        self.table.setRowCount(len(points))
-        self.table.setHorizontalHeaderLabels(["policy", "cache/edge", "hit ratio", "byte hit ratio",
-                                              "origin egress", "p95 ms"])
-        for r, p in enumerate(points):
-            cells = ["MIN" if p["policy"] == BELADY else p["policy"], size_text(p["cache_bytes"]),
-                     f"{p['hit_ratio']:.1%}", f"{p['byte_hit_ratio']:.1%}", size_text(p["origin_bytes"]),
-                     "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f}"]
-            for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        self.fill_table(["policy", "cache/edge", "hit ratio", "byte hit ratio", "origin egress", "p95 ms"],
+                        [["MIN" if p["policy"] == BELADY else p["policy"], size_text(p["cache_bytes"]),
+                          f"{p['hit_ratio']:.1%}", f"{p['byte_hit_ratio']:.1%}", size_text(p["origin_bytes"]),
+                          "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f}"] for p in points])
 
-    # --- export -------------------------------------------------------------------------------------
-
-    def export_csv(self, path: Path | None = None) -> Path | None:
-        """Every point of the last sweep as CSV (raw numbers); asks where unless `path` is given."""
-        rows = (self.result or {}).get("points", [])
-        if path is None:
-            chosen, _filter = QFileDialog.getSaveFileName(self, "Export CSV", "replay.csv",
-                                                          "CSV files (*.csv)")
-            if not chosen:
-                return None
-            path = Path(chosen)
-        try:
-            write_csv(path, COLUMNS, rows)
-        except OSError as exc:
-            self.status.setText(f"Could not write {path}: {exc.strerror or exc}. Pick another folder.")
-            return None
-        self.status.setText(f"Wrote {len(rows)} rows to {path}")
-        return path
+    def rows(self) -> list[dict[str, Any]]:
+        """Every point of the last sweep (raw numbers), as the CSV has them."""
+        return list((self.result or {}).get("points", []))

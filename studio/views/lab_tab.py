@@ -1,0 +1,137 @@
+"""What every tab of the Lab view shares: Run asks the server (never blocking the window) with a busy
+bar and the seconds elapsed, a status line, a table of the results, and Export CSV of the rows behind
+it. A tab adds its inputs, its request, and how it shows an answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCharts import QChart, QChartView
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from studio.views.analytics import write_csv
+
+TICK_MS = 200
+Reply = Callable[[dict[str, Any]], None]
+
+
+class LabTab(QWidget):
+    """The common half of a lab tab; subclasses set the class attributes and implement `params`,
+    `request`, `show_result` (which calls `finished` first) and `rows`."""
+
+    waiting = "Running"          # the status while the server works ("Replaying", "Simulating")
+    name = "Lab"                 # "<name> failed: …"
+    csv_name = "lab.csv"         # the file name Export CSV suggests
+    columns: Sequence[str] = ()  # the CSV's columns, keys of `rows()`
+
+    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.result: dict[str, Any] | None = None
+        self.started = 0.0
+        self.run_button = QPushButton("Run", self)
+        self.run_button.clicked.connect(self.run)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.table = QTableWidget(self)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.status = QLabel("", self)
+        self._ticker = QTimer(self, interval=TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+
+    # --- what a tab says -----------------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def request(self, params: dict[str, Any], on_ok: Reply, on_error: Callable[[str], None]) -> None:
+        raise NotImplementedError
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def rows(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    # --- running ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Ask the server; the busy bar and elapsed time run until it answers."""
+        self.run_button.setEnabled(False)
+        self.progress.show()
+        self.started = time.monotonic()
+        self._ticker.start()
+        self.status.setText(f"{self.waiting}…")
+        self.request(self.params(), self.show_result, self._failed)
+
+    def finished(self, result: dict[str, Any]) -> None:
+        """The answer came: stop the busy bar, keep the result, allow the next run and the export."""
+        self._ticker.stop()
+        self.progress.hide()
+        self.run_button.setEnabled(True)
+        self.result = result
+        self.export_button.setEnabled(bool(self.rows()))
+
+    def elapsed(self) -> str:
+        return f"took {time.monotonic() - self.started:.1f} s"
+
+    def _tick(self) -> None:
+        self.status.setText(f"{self.waiting}… {time.monotonic() - self.started:.0f} s")
+
+    def _failed(self, text: str) -> None:
+        self._ticker.stop()
+        self.progress.hide()
+        self.run_button.setEnabled(True)
+        self.status.setText(f"{self.name} failed: {text}")
+
+    # --- showing ------------------------------------------------------------------------------------
+    @staticmethod
+    def set_chart(view: QChartView, chart: QChart) -> None:
+        """Show `chart` in `view`, freeing the one it replaces."""
+        old = view.chart()
+        view.setChart(chart)
+        if old is not None:
+            old.deleteLater()
+
+    def fill_table(self, headers: Sequence[str], cells: Sequence[Sequence[str]]) -> None:
+        self.table.clear()
+        self.table.setColumnCount(len(headers))
+        self.table.setRowCount(len(cells))
+        self.table.setHorizontalHeaderLabels(list(headers))
+        for r, row in enumerate(cells):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+
+    # --- export -------------------------------------------------------------------------------------
+    def export_csv(self, path: Path | None = None) -> Path | None:
+        """The rows behind the table as CSV (raw numbers); asks where unless `path` is given."""
+        rows = self.rows()
+        if path is None:
+            chosen, _filter = QFileDialog.getSaveFileName(self, "Export CSV", self.csv_name,
+                                                          "CSV files (*.csv)")
+            if not chosen:
+                return None
+            path = Path(chosen)
+        try:
+            write_csv(path, list(self.columns), rows)
+        except OSError as exc:
+            self.status.setText(f"Could not write {path}: {exc.strerror or exc}. Pick another folder.")
+            return None
+        self.status.setText(f"Wrote {len(rows)} rows to {path}")
+        return path
