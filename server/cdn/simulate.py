@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from server.cdn.policies import CachePolicy
+from server.cdn.policies import CachePolicy, SessionPolicy
 from server.errors import InvalidRequest
 
 # A ladder like the studio's: segment bytes of a 4 s segment at each rung's bit rate.
@@ -288,36 +288,36 @@ def replay(policy: CachePolicy, requests: list[Request]) -> Stats:
     hits = hit_bytes = total = 0
     for key, size in requests:
         total += size
-        if key in policy:
-            policy.touch(key)
-            hits += 1
-            hit_bytes += size
-        else:
-            policy.admit(key, size)
+        if _serve(policy, key, size):
+            hits, hit_bytes = hits + 1, hit_bytes + size
     return Stats(len(requests), hits, total, hit_bytes)
 
 
 def replay_sessions(policy: CachePolicy, trace: Trace) -> Stats:
     """`replay` for a policy that is told each request's viewer (`observe`) and may prefetch: what it
     names is fetched from the origin (its bytes counted) and handed back (`prefetched`)."""
-    observe, prefetch = getattr(policy, "observe", None), getattr(policy, "prefetch", None)
-    if observe is None or prefetch is None or not trace.session:
+    if not isinstance(policy, SessionPolicy) or not trace.session:
         return replay(policy, trace.requests)
     hits = hit_bytes = total = fetched = 0
     for (key, size), session in zip(trace.requests, trace.session, strict=True):
         total += size
-        observe(key, str(session), size)
-        if key in policy:
-            policy.touch(key)
-            hits += 1
-            hit_bytes += size
-        else:
-            policy.admit(key, size)
-        for wanted in prefetch():
+        policy.observe(key, str(session), size)
+        if _serve(policy, key, size):
+            hits, hit_bytes = hits + 1, hit_bytes + size
+        for wanted in policy.prefetch():
             if wanted in trace.sizes and wanted not in policy:
                 fetched += trace.sizes[wanted]
-                policy.prefetched(wanted, trace.sizes[wanted])  # type: ignore[attr-defined]
+                policy.prefetched(wanted, trace.sizes[wanted])
     return Stats(len(trace.requests), hits, total, hit_bytes, fetched)
+
+
+def _serve(policy: CachePolicy, key: str, size: int) -> bool:
+    """One request: a hit is touched, a miss admitted; True on a hit."""
+    if key in policy:
+        policy.touch(key)
+        return True
+    policy.admit(key, size)
+    return False
 
 
 def belady(requests: list[Request], capacity: int) -> Stats:
