@@ -73,8 +73,24 @@ def ingest(root: Path, clip: Path, executor: str, report: Callable[[JobProgress]
 
 
 def integrity(root: Path, job: JobRecord) -> dict[str, Any]:
+    """The title's integrity report without its measured quality (`same_quality` compares that: two
+    encodes of one chunk on different machines differ in the last bits, so bitrate and VMAF do too)."""
     report: dict[str, Any] = json.loads((root / "origin" / job.result["integrity"]).read_text())
+    report.pop("quality", None)
     return report
+
+
+def same_quality(root: Path, job: JobRecord, other_root: Path, other: JobRecord) -> None:
+    """Every rung measured on both, VMAF means within 0.5 and bitrates within 1%."""
+    def rungs(at: Path, record: JobRecord) -> dict[str, dict[str, Any]]:
+        report = json.loads((at / "origin" / record.result["integrity"]).read_text())
+        assert report["quality"]["measured"], report["quality"]["notes"]
+        return {r["name"]: r for r in report["quality"]["rungs"]}
+    ours, theirs = rungs(root, job), rungs(other_root, other)
+    assert ours.keys() == theirs.keys()
+    for name, rung in ours.items():
+        assert abs(rung["vmaf_mean"] - theirs[name]["vmaf_mean"]) <= 0.5, name
+        assert abs(rung["bitrate_kbps"] - theirs[name]["bitrate_kbps"]) <= 0.01 * theirs[name]["bitrate_kbps"]
 
 
 def segment_durations(root: Path, job: JobRecord) -> dict[str, list[float]]:
@@ -128,6 +144,7 @@ def test_two_dask_workers_publish_the_title_the_local_executor_makes(
     assert job.state == PUBLISHED, job.error
     assert integrity(tmp_path, job) == integrity(local_root, local_job)
     assert integrity(tmp_path, job)["ok"]
+    same_quality(tmp_path, job, local_root, local_job)
     assert segment_durations(tmp_path, job) == segment_durations(local_root, local_job)
     assert abs(top_rung_psnr(tmp_path, job, clip) - top_rung_psnr(local_root, local_job, clip)) <= 0.1
     done = chunk_events(tmp_path, "task_done")
