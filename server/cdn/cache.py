@@ -93,6 +93,8 @@ class EdgeCache:
         self._inflight: dict[str, Future[Outcome]] = {}
         self._purges: dict[str, int] = {}      # video id -> purges so far (a fill from before one is void)
         self._lock = threading.Lock()
+        # asked once, not per request (a runtime Protocol check looks up every method each time)
+        self._viewers = policy if isinstance(policy, SessionPolicy) else None
         self.clear()
 
     # -- request path -------------------------------------------------------------------------
@@ -119,17 +121,18 @@ class EdgeCache:
     def observe(self, key: str, session: str, size: int) -> list[str]:
         """Tell a session-aware policy that viewer `session` got `key` (`size` bytes); the keys it
         wants prefetched ([] for other policies, or without a session tag)."""
-        if not session or not isinstance(self.policy, SessionPolicy):
+        viewers = self._viewers
+        if not session or viewers is None:
             return []
         with self._lock:
-            self.policy.observe(key, session, size)
-            return self.policy.prefetch()
+            viewers.observe(key, session, size)
+            return viewers.prefetch()
 
     def prefetched(self, key: str, size: int) -> None:
         """A prefetch on the policy's word pulled `size` bytes of `key` (its budget counts them)."""
-        if isinstance(self.policy, SessionPolicy):
+        if self._viewers is not None:
             with self._lock:
-                self.policy.prefetched(key, size)
+                self._viewers.prefetched(key, size)
 
     def fill(self, key: str) -> int:
         """Pull `key` into the cache unless a fresh copy is there; the bytes pulled (0 if none)."""
