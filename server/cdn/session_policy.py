@@ -68,7 +68,9 @@ class SessionAware:
         self._behind: dict[str, list[int]] = {}  # rendition -> segments its active viewers are at
         self._starts: dict[str, float] = {}     # rendition -> decayed count of session starts
         self._hits: dict[str, float] = {}       # key -> decayed request count (popularity w/o sessions)
-        self._step = 0
+        self._step = 0                          # requests seen (by `observe`, else by touch/admit)
+        self._observed = False                  # told of viewers: `observe` counts the requests
+        self._decayed_at = 0                    # the step of the last halving (once per step)
         self._pace = 20.0                       # requests between one viewer's consecutive requests
         self._went_on, self._stopped = 1.0, 0.0  # decayed counts of viewers continuing / leaving
         self._wanted: list[str] = []
@@ -116,6 +118,7 @@ class SessionAware:
     def observe(self, key: str, session: str, size: int = 0) -> None:
         """A request of viewer `session` (the router's session tag) for `key`, before touch/admit."""
         self._step += 1
+        self._observed = True
         self._requested_bytes += size
         self._forget_idle()
         place = parse_segment(key)
@@ -178,7 +181,10 @@ class SessionAware:
 
     def _count(self, key: str) -> None:
         self._hits[key] = self._hits.get(key, 0.0) + 1
-        if self._step and self._step % DECAY_EVERY == 0:
+        if not self._observed:              # no viewers: each touch/admit is one request
+            self._step += 1
+        if self._step % DECAY_EVERY == 0 and self._step != self._decayed_at:
+            self._decayed_at = self._step
             self._hits = {k: n / 2 for k, n in self._hits.items() if n > 1}
             self._starts = {k: n / 2 for k, n in self._starts.items() if n > 0.5}
             self._went_on, self._stopped = self._went_on / 2, self._stopped / 2

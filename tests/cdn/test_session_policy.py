@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.cdn import session_policy
 from server.cdn.policies import POLICIES, SessionPolicy, WTinyLFU, make_policy
 from server.cdn.session_policy import SessionAware, parse_segment
 from server.cdn.simulate import replay, replay_sessions, session_oracle, zipf_trace
@@ -87,3 +88,25 @@ def test_a_real_edge_prefetches_the_next_segment_for_a_viewer(make_edge: EdgeMak
     wait_for(lambda: edge.cache.has(f"videos/{VIDEO_ID}/cmaf/90p/seg_001.m4s"))
     status, headers, _ = fetch(edge.url_for(VIDEO_ID, "cmaf/90p/seg_001.m4s") + "?session=viewer-1")
     assert status == 200 and headers["X-Cache"] == "HIT"      # there before the viewer asked
+
+
+def test_without_viewers_its_popularity_counts_still_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edge whose requests carry no session tag: the counters halve on schedule (and objects
+    seen once are forgotten), so a long-running edge does not remember every key for ever."""
+    monkeypatch.setattr(session_policy, "DECAY_EVERY", 100)
+    policy = SessionAware(10**9, prefetch_share=0)
+    for i in range(250):
+        policy.admit(f"videos/t/once-{i}.vtt", 10)
+    assert len(policy._hits) < 100
+
+
+def test_the_counts_halve_once_per_decay_point_even_with_a_prefetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_policy, "DECAY_EVERY", 10)
+    policy = SessionAware(10**9, prefetch_share=1.0)
+    poster = "videos/a/thumbs/poster.jpg"
+    for k in range(10):                          # step 10 is a decay point
+        policy.observe(seg("a", k), "v1", 100)
+        policy.touch(poster) if poster in policy else policy.admit(poster, 10)
+    halved = policy.rate(poster)
+    policy.prefetched(seg("a", 10), 100)         # admitted on the same step: no second halving
+    assert policy.rate(poster) == halved
