@@ -51,6 +51,7 @@ from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkL
 from server.media.package import package_title
 from server.media.probe import probe
 from server.media.quality import QualityReport, measure_title
+from server.media.subtitles_embedded import collect_text_tracks
 from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
 from server.portable import children_cpu_s
@@ -298,9 +299,11 @@ class Ingest:
                                             self.options.segment_seconds))
                 measured.append(quality.result())
 
+        text = collect_text_tracks(tools, plan.info, layout.root, stop=stop)  # warnings never stop a title
+        job.notes = [*job.notes, *(note for note in text.notes if note not in job.notes)]
         packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
                                  self.options.segment_seconds, plan.info.audio, out_dir, stop=stop,
-                                 alongside=verify)
+                                 alongside=verify, text_tracks=text.tracks)
         [integrity], [quality] = reports, measured
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
