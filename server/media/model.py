@@ -63,6 +63,19 @@ class AudioInfo:
 
 
 @dataclass(frozen=True)
+class SubtitleInfo:
+    """One subtitle stream embedded in a source (text or image), as ffprobe lists it."""
+
+    index: int                 # stream index in the container
+    codec: str                 # e.g. "subrip", "ass", "mov_text", "webvtt", "hdmv_pgs_subtitle"
+    language: str = ""
+    title: str = ""            # the stream's own name, e.g. "English (SDH)"
+    default: bool = False
+    forced: bool = False
+    sdh: bool = False          # disposition hearing_impaired: captions for the deaf and hard of hearing
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     """A probed, validated source: what the pipeline needs to plan and encode it."""
 
@@ -75,6 +88,7 @@ class MediaInfo:
     dropped_audio: tuple[AudioInfo, ...] = ()
     notes: tuple[str, ...] = ()  # what was done about oddities: "deinterlaced", "rotated -90", ...
     declared_duration: float = 0.0  # what the container claims (0 when it claims nothing)
+    subtitles: tuple[SubtitleInfo, ...] = ()  # embedded subtitle streams, in container order
 
     @property
     def expected_frames(self) -> int:
@@ -149,3 +163,5 @@ class PackagedTitle:
     audio: dict[str, Any] | None = None  # codec, channels
     poster: str | None = None
     sprite_vtt: str | None = None
+    # each: id, language, name, forced, sdh, default, cues, source (see server/media/text_tracks.py)
+    text_tracks: list[dict[str, Any]] = field(default_factory=list)

@@ -26,6 +26,8 @@ from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
 from server.media.ffmpeg import Tools, run
 from server.media.model import AudioInfo, Chunk, PackagedTitle, Rendition, WorkLayout
 from server.media.playlists import dash_manifest, master_playlist, media_playlist, plan_variants
+from server.media.subtitles import TextTrack
+from server.media.text_tracks import MPEGTS_HZ, SUBS_DIR, TextRendition, write_text_tracks
 from server.media.thumbs import THUMBS_DIR, make_audio_poster, make_thumbnails
 
 log = logging.getLogger(__name__)
@@ -96,9 +98,12 @@ def build_cut_args(tools: Tools, tracks: Sequence[CutTrack]) -> list[str]:
 def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
                   stop: threading.Event | None = None,
-                  alongside: Callable[[PackagedTitle], None] | None = None) -> PackagedTitle:
-    """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, master.m3u8,
-    manifest.mpd and thumbs/. Raises JobError naming the missing or broken input, Cancelled on stop;
+                  alongside: Callable[[PackagedTitle], None] | None = None,
+                  text_tracks: Sequence[TextTrack] = ()) -> PackagedTitle:
+    """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, subs/…
+    (WebVTT, see text_tracks.py), master.m3u8, manifest.mpd and thumbs/.
+
+    Raises JobError naming the missing or broken input, Cancelled on stop;
     either way nothing of the attempt is left in `out_dir`. Leftovers of an attempt that was killed
     are cleared first, so packaging again after a crash just works.
 
@@ -109,7 +114,7 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     _discard(out_dir)
     try:
         return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
-                        alongside)
+                        alongside, text_tracks)
     except BaseException:
         _discard(out_dir)
         raise
@@ -118,7 +123,8 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], chunks: Sequence[Chunk],
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
              stop: threading.Event | None,
-             alongside: Callable[[PackagedTitle], None] | None) -> PackagedTitle:
+             alongside: Callable[[PackagedTitle], None] | None,
+             text_tracks: Sequence[TextTrack]) -> PackagedTitle:
     lists = {r: _write_chunk_list(layout, r, chunks) for r in renditions}
     interval, cmaf = cut_interval(segment_seconds, fps), out_dir / "cmaf"
     tracks = [CutTrack(lists[r], "v", cmaf / r.name, interval) for r in renditions]
@@ -131,8 +137,11 @@ def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], 
         thumbs = pool.submit(_thumbnails, tools, out_dir, layout, renditions, chunks, duration, stop)
         scanned = _cut(tools, tracks, stop)
         videos, audio_track = scanned[:len(renditions)], (scanned[-1] if audio is not None else None)
-        _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "")
+        texts = _write_text(out_dir, text_tracks, videos[0] if videos else audio_track)
+        _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "",
+                         texts)
         packaged = _describe(out_dir, videos, audio_track, segment_seconds)
+        packaged.text_tracks = [t.to_dict() for t in texts]
         if alongside is not None:
             alongside(packaged)
     packaged.poster, packaged.sprite_vtt = thumbs.result()
@@ -155,7 +164,7 @@ def _cut(tools: Tools, tracks: Sequence[CutTrack], stop: threading.Event | None)
 
 def _discard(out_dir: Path) -> None:
     """Remove what an attempt wrote (only our own names), leaving the staging dir as it was given."""
-    for name in ("cmaf", THUMBS_DIR):
+    for name in ("cmaf", THUMBS_DIR, SUBS_DIR):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     for name in ("master.m3u8", "manifest.mpd"):
         (out_dir / name).unlink(missing_ok=True)
@@ -198,15 +207,28 @@ def _run(args: list[str], what: str, stop: threading.Event | None) -> None:
         raise
 
 
+def _write_text(out_dir: Path, text_tracks: Sequence[TextTrack],
+                reference: Track | None) -> list[TextRendition]:
+    """The text tracks cut on the segments of `reference` (the first rung, or the audio), their cue
+    times mapped to its clock: LOCAL 0 is the 90 kHz time of its first segment's decode start."""
+    if not text_tracks or reference is None:
+        return []
+    segments = [(start / reference.timescale, duration / reference.timescale)
+                for start, duration in reference.timeline()]
+    mpegts = reference.fragments[0].decode_time * MPEGTS_HZ // reference.timescale
+    return write_text_tracks(out_dir, text_tracks, segments, mpegts)
+
+
 def _write_manifests(out_dir: Path, videos: list[Track], audio: Track | None, fps: Fraction | None,
-                     segment_seconds: float, language: str) -> None:
+                     segment_seconds: float, language: str, texts: Sequence[TextRendition] = ()) -> None:
     """Media playlists replace ffmpeg's (they now carry measured durations); then master and MPD."""
     for track in [*videos, *([audio] if audio else [])]:
         (track.directory / PLAYLIST_NAME).write_text(media_playlist(track), encoding="utf-8")
     variants = plan_variants(videos, audio, segment_seconds)
-    (out_dir / "master.m3u8").write_text(master_playlist(variants, audio, fps, language), encoding="utf-8")
+    master = master_playlist(variants, audio, fps, language, texts)
+    (out_dir / "master.m3u8").write_text(master, encoding="utf-8")
     duration = videos[0].duration if videos else audio.duration if audio else 0.0
-    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds, language)
+    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds, language, texts)
     (out_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
 
 

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, track_average, track_peak
+from server.media.text_tracks import TextRendition
 
 AUDIO_GROUP = "audio"
+SUBTITLE_GROUP = "subs"
+# Apple's HLS authoring spec: how SDH captions announce themselves to the accessibility settings.
+SDH_CHARACTERISTICS = ("public.accessibility.transcribes-spoken-dialog,"
+                       "public.accessibility.describes-music-and-sound")
+DASH_ROLE = "urn:mpeg:dash:role:2011"
+TEXT_BANDWIDTH = 256  # bit/s a WebVTT track announces (its real rate is a few hundred bit/s at most)
 DASH_NS = "urn:mpeg:dash:schema:mpd:2011"
 DASH_PROFILE = "urn:mpeg:dash:profile:isoff-live:2011"
 CHANNEL_SCHEME = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
@@ -55,19 +62,43 @@ def plan_variants(videos: Sequence[Track], audio: Track | None, target: float) -
 
 
 def master_playlist(variants: Sequence[Variant], audio: Track | None, fps: Fraction | None,
-                    language: str = "") -> str:
-    """The multivariant playlist: audio as an EXT-X-MEDIA group, one EXT-X-STREAM-INF per rung."""
+                    language: str = "", subtitles: Sequence[TextRendition] = ()) -> str:
+    """The multivariant playlist: audio and subtitles as EXT-X-MEDIA groups, one EXT-X-STREAM-INF
+    per rung."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines += [subtitle_media(text) for text in subtitles]
+    subs = bool(subtitles)
     if audio is None or (variants and variants[0].track is audio):
-        return "\n".join(lines + [_stream_inf(v, None, fps) for v in variants]) + "\n"
+        return "\n".join(lines + [_stream_inf(v, None, fps, subs) for v in variants]) + "\n"
     lang = f'LANGUAGE="{language}",' if _is_language(language) else ""
     lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",{lang}DEFAULT=YES,'
                  f'AUTOSELECT=YES,CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
-    lines += [_stream_inf(v, audio, fps) for v in variants]
+    lines += [_stream_inf(v, audio, fps, subs) for v in variants]
     return "\n".join(lines) + "\n"
 
 
-def _stream_inf(variant: Variant, audio: Track | None, fps: Fraction | None) -> str:
+def subtitle_media(text: TextRendition) -> str:
+    """The EXT-X-MEDIA line of one text track: forced and SDH said the way players look for them."""
+    attrs = ["TYPE=SUBTITLES", f'GROUP-ID="{SUBTITLE_GROUP}"', f'NAME="{_quoted(text.name)}"']
+    if _is_language(text.language):
+        attrs.append(f'LANGUAGE="{text.language}"')
+    attrs += [f"DEFAULT={_yes(text.default)}", "AUTOSELECT=YES", f"FORCED={_yes(text.forced)}"]
+    if text.sdh:
+        attrs.append(f'CHARACTERISTICS="{SDH_CHARACTERISTICS}"')
+    attrs.append(f'URI="{text.playlist}"')
+    return "#EXT-X-MEDIA:" + ",".join(attrs)
+
+
+def _yes(flag: bool) -> str:
+    return "YES" if flag else "NO"
+
+
+def _quoted(text: str) -> str:
+    """An attribute value HLS can carry: no double quote, no line break."""
+    return " ".join(text.replace('"', "'").split())
+
+
+def _stream_inf(variant: Variant, audio: Track | None, fps: Fraction | None, subtitles: bool = False) -> str:
     init = variant.track.init
     codecs = f"{init.codec},{audio.init.codec}" if audio else init.codec
     attrs = [f"BANDWIDTH={variant.bandwidth}", f"AVERAGE-BANDWIDTH={variant.average}", f'CODECS="{codecs}"']
@@ -77,6 +108,8 @@ def _stream_inf(variant: Variant, audio: Track | None, fps: Fraction | None) -> 
         attrs.append(f"FRAME-RATE={float(fps):.3f}")
     if audio:
         attrs.append(f'AUDIO="{AUDIO_GROUP}"')
+    if subtitles:
+        attrs.append(f'SUBTITLES="{SUBTITLE_GROUP}"')
     return f"#EXT-X-STREAM-INF:{','.join(attrs)}\n{_uri(variant.track)}"
 
 
@@ -90,9 +123,11 @@ def _uri(track: Track) -> str:
 
 
 def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | None,
-                  duration: float, target: float, language: str = "") -> str:
+                  duration: float, target: float, language: str = "",
+                  subtitles: Sequence[TextRendition] = ()) -> str:
     """A static MPD: one video AdaptationSet (a Representation per rung) and one audio set, each
-    Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists."""
+    Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists; then a text
+    set per subtitle track, its whole WebVTT file as the BaseURL."""
     ET.register_namespace("", DASH_NS)
     mpd = ET.Element("MPD", {"xmlns": DASH_NS, "type": "static", "profiles": DASH_PROFILE,
                              "minBufferTime": _iso(min(2 * target, 10.0)),
@@ -102,6 +137,9 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
         _video_set(period, videos, fps, target)
     if audio is not None:
         _audio_set(period, audio, target, str(1 if videos else 0), language)
+    first = int(bool(videos)) + int(audio is not None)
+    for number, text in enumerate(subtitles, first):
+        _text_set(period, text, str(number))
     ET.indent(mpd)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
 
@@ -134,6 +172,19 @@ def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, lan
     ET.SubElement(rep, "AudioChannelConfiguration",
                   {"schemeIdUri": CHANNEL_SCHEME, "value": str(init.channels)})
     _segment_template(rep, audio)
+
+
+def _text_set(period: ET.Element, text: TextRendition, set_id: str) -> None:
+    """A WebVTT AdaptationSet: Role caption for SDH, forced-subtitle for forced, else subtitle."""
+    attrs = {"id": set_id, "contentType": "text", "mimeType": "text/vtt"}
+    if _is_language(text.language):
+        attrs["lang"] = text.language
+    aset = ET.SubElement(period, "AdaptationSet", attrs)
+    ET.SubElement(aset, "Label").text = text.name  # the schema puts Label before Role
+    role = "forced-subtitle" if text.forced else "caption" if text.sdh else "subtitle"
+    ET.SubElement(aset, "Role", {"schemeIdUri": DASH_ROLE, "value": role})
+    rep = ET.SubElement(aset, "Representation", {"id": f"text-{text.id}", "bandwidth": str(TEXT_BANDWIDTH)})
+    ET.SubElement(rep, "BaseURL").text = text.vtt
 
 
 def _segment_template(rep: ET.Element, track: Track) -> None:

@@ -34,6 +34,7 @@ from server.media.streams import (
     choose_audio,
     choose_video,
     packet_end,
+    subtitle_streams,
     video_info,
     video_notes,
 )
@@ -80,7 +81,7 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
                      video=video, audio=audio_info(kept) if kept else None,
                      dropped_audio=tuple(audio_info(s) for s in dropped), notes=tuple(notes),
-                     declared_duration=declared)
+                     declared_duration=declared, subtitles=subtitle_streams(streams))
 
 
 def check_file(path: Path) -> int:

@@ -10,7 +10,7 @@ import statistics
 from fractions import Fraction
 from typing import Any
 
-from server.media.model import AudioInfo, VideoInfo
+from server.media.model import AudioInfo, SubtitleInfo, VideoInfo
 
 # Frame rates a viewer expects; a measured rate snaps to the nearest one.
 STANDARD_RATES: tuple[Fraction, ...] = tuple(Fraction(r) for r in (
@@ -40,6 +40,19 @@ def choose_audio(streams: list[Stream]) -> tuple[Stream | None, list[Stream]]:
     tracks = [s for s in streams if s.get("codec_type") == "audio"]
     kept = _first_default(tracks)
     return kept, [s for s in tracks if s is not kept]
+
+
+def subtitle_streams(streams: list[Stream]) -> tuple[SubtitleInfo, ...]:
+    """Every subtitle stream, text or image, with its language, name and flags."""
+    return tuple(subtitle_info(s) for s in streams if s.get("codec_type") == "subtitle")
+
+
+def subtitle_info(stream: Stream) -> SubtitleInfo:
+    tags = stream.get("tags", {})
+    return SubtitleInfo(index=int(stream["index"]), codec=str(stream.get("codec_name", "") or "unknown"),
+                        language=str(tags.get("language", "")), title=str(tags.get("title", "")),
+                        default=_disposition(stream, "default"), forced=_disposition(stream, "forced"),
+                        sdh=_disposition(stream, "hearing_impaired"))
 
 
 def _first_default(streams: list[Stream]) -> Stream | None:

@@ -24,6 +24,7 @@ from server.media.ffmpeg import Tools, probe_json
 from server.media.manifest_refs import missing_references
 from server.media.model import PackagedTitle
 from server.media.mpd_timing import timing_problems
+from server.media.subtitles_verify import check_text_tracks
 
 REPORT_NAME = "integrity.json"
 AAC_FRAME = 1024  # samples per AAC-LC frame
@@ -92,6 +93,9 @@ def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fp
     if audio is not None:
         checks["audio"] = _check_audio(audio, videos, expected_frames, fps, segment_seconds, problems)
     tracks = [*videos, *([audio] if audio else [])]
+    if packaged.text_tracks:
+        checks["text_tracks"] = check_text_tracks(packaged.root, packaged.text_tracks,
+                                                  tracks[0] if tracks else None, problems)
     checks["dash_timing"] = timing_problems(packaged.root / packaged.mpd, tracks)
     problems += checks["dash_timing"]
     checks["missing_files"] = missing_references(packaged.root, packaged.master, packaged.mpd)
