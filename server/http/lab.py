@@ -1,4 +1,5 @@
-"""The labs over HTTP: `GET /api/lab/replay?trace=…&sizes=…` answers the CDN what-if sweep as JSON.
+"""The labs over HTTP: `GET /api/lab/replay?trace=…&sizes=…` answers the CDN what-if sweep as JSON,
+`/api/lab/abr` the ABR lab and `/api/lab/cost` the cost calculator.
 
 A GET because it changes nothing (the guard's cross-site rules leave it same-origin like the rest of
 the API). The recorded trace is read from this server's analytics database; generated traces are
@@ -13,13 +14,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from server.cdn.topology import Topology
 from server.errors import InvalidRequest
-from server.http.context import need
-from server.labs import abr
+from server.http.context import need, services
+from server.jobs.store import JobStore
+from server.labs import abr, cost
 from server.labs import sweep as lab
 from server.labs import trace as traces
 from server.labs.abr_algorithms import parse_algorithms
 from server.labs.abr_manifest import load_ladder
 from server.labs.abr_traces import synthetic
+from server.labs.cost_prices import PARAMS, prices_from
+from server.labs.cost_whatif import parse_whatifs
 from server.labs.replay import ORIGIN_RTT_MS, Latency
 
 bp = Blueprint("lab", __name__, url_prefix="/api/lab")
@@ -55,6 +59,22 @@ def abr_lab() -> Response:
                                 int(_number("sessions", 20, 1, MAX_HTTP_SESSIONS)), seed, player)
     ladder = load_ladder(need("catalog"), need("store"), title)
     return jsonify(abr.run(ladder, experiment).to_dict())
+
+
+@bp.get("/cost")
+def cost_lab() -> Response:
+    """What the library (or `title`) costs to store, serve and encode at the prices given (`price_storage`,
+    `price_egress_edge`, `price_egress_origin`, `price_cpu_hour`; defaults: list prices), a month ahead,
+    and after each what-if in `what_if` (comma-separated; measured figures only)."""
+    prices = prices_from({param: request.args.get(param) for param in PARAMS.values()})
+    whatifs = parse_whatifs(request.args.get("what_if", ""))
+    title = request.args.get("title", "").strip() or None
+    catalog, store, conn = need("catalog"), need("store"), need("analytics").reader()
+    try:
+        result = cost.run(catalog, store, JobStore(services().data.jobs_db), conn, prices, whatifs, title)
+    finally:
+        conn.close()
+    return jsonify(result.to_dict())
 
 
 def _trace() -> traces.ReplayTrace:
