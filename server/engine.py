@@ -24,6 +24,7 @@ from server.registry import BackendUrl, Registry, build
 if TYPE_CHECKING:
     from server.analytics.service import AnalyticsService
     from server.cdn.cluster import CDN
+    from server.demo_week import DemoWeek, Seeded
     from server.events.log import EventLog
     from server.jobs.pipeline import Ingest, IngestOptions
     from server.jobs.service import IngestService
@@ -142,6 +143,20 @@ class Engine:
 
         return CDN(Topology.configured(), StoreOrigin(self.origin), self.data, self.events,
                    engine=edge_engine())
+
+    def seed_demo_week(self, week: DemoWeek | None = None) -> Seeded:
+        """Publish a generated week of viewing of the published titles (server/demo_week.py)."""
+        from server.cdn.topology import Topology
+        from server.demo_week import DemoWeek, published_ladders, seed
+
+        ladders = published_ladders(self.catalog, self.origin)
+        return seed(self.events, ladders, Topology.configured(), week or DemoWeek())
+
+    def remove_demo_week(self, batch: str) -> None:
+        """Publish the removal of a demo batch; analytics drops its rows when the event loads."""
+        from server.demo_week import remove
+
+        remove(self.events, batch)
 
     def close(self) -> None:
         """Close the event log if it was opened (the SQLite stores need no closing)."""

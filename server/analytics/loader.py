@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from server.analytics import schema
+from server.analytics import demo_rows, schema
 from server.events.model import Event
 from server.transactions import explicit_transaction
 
@@ -21,6 +21,8 @@ Slot = tuple[str, int]
 
 def create(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(schema.TABLES)
+    for statement in schema.ADD_DEMO_COLUMNS:
+        conn.execute(statement)
     conn.execute(schema.TITLES_VIEW)
     conn.execute(schema.TITLE_RUNGS_VIEW)
     conn.execute(schema.RUNG_QUALITY_VIEW)
@@ -57,9 +59,12 @@ def load(conn: duckdb.DuckDBPyConnection, events: Sequence[Event], consumed: dic
         return 0
     advanced = next_offsets(fresh)
     with explicit_transaction(conn):  # all of a batch or none of it
-        for topic, rows in sorted(_by_topic(fresh).items()):
+        by_topic = _by_topic(fresh)
+        for topic, rows in sorted(by_topic.items()):
             if topic in schema.LOADERS:
                 _load_topic(conn, topic, rows)
+        if removed := demo_rows.removals(by_topic.get("videos", ())):
+            demo_rows.remove_batches(conn, removed)
         _advance_consumed(conn, advanced)
     for slot, offset in advanced.items():
         consumed[slot] = max(consumed.get(slot, 0), offset)

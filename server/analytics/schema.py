@@ -23,12 +23,14 @@ CREATE TABLE IF NOT EXISTS playback_events (session_id VARCHAR, video_id VARCHAR
     happened_at DOUBLE, edge VARCHAR, region VARCHAR, rendition VARCHAR, bitrate BIGINT, startup_ms DOUBLE,
     bytes BIGINT,
     ms DOUBLE, stall_ms DOUBLE, from_rendition VARCHAR, to_rendition VARCHAR, watched_s DOUBLE,
-    position_s DOUBLE, duration_s DOUBLE);
+    position_s DOUBLE, duration_s DOUBLE, demo VARCHAR);
 {rollup_tables}
 CREATE TABLE IF NOT EXISTS cdn_events (edge VARCHAR, region VARCHAR, type VARCHAR, video_id VARCHAR,
-    object VARCHAR, bytes BIGINT, reason VARCHAR, healthy BOOLEAN, load DOUBLE, happened_at DOUBLE);
+    object VARCHAR, bytes BIGINT, reason VARCHAR, healthy BOOLEAN, load DOUBLE, happened_at DOUBLE,
+    demo VARCHAR);
 CREATE TABLE IF NOT EXISTS steering_decisions (video_id VARCHAR, client_region VARCHAR, chosen VARCHAR,
-    candidates VARCHAR, happened_at DOUBLE);
+    candidates VARCHAR, happened_at DOUBLE, demo VARCHAR);
+CREATE TABLE IF NOT EXISTS demo_removed (batch VARCHAR PRIMARY KEY, removed_at DOUBLE);
 """
 
 # Playback rolled up per hour and title, edge or region: the named queries read these (per title about
@@ -68,6 +70,8 @@ TABLES = TABLES.format(rollup_tables="\n".join(_rollup_ddl(d) for d in ROLLUP_DI
 
 # Rollups run after their topic's rows went in: (table the rows went to, statements over rows >= $first).
 ROLLUPS = {"playback": ("playback_events", tuple(_rollup_insert(d) for d in ROLLUP_DIMENSIONS))}
+# Each rollup recomputed from every playback row (after a demo batch is taken out).
+ROLLUP_ALL = {d: _rollup_insert(d).replace("WHERE rowid >= $first ", "") for d in ROLLUP_DIMENSIONS}
 
 # The events of one topic as rows, from list parameters of equal length unnested side by side; each
 # loader statement starts with one of these (one statement per topic, so the lists cross into DuckDB
@@ -96,24 +100,33 @@ FROM (SELECT from_json(v, '{"video_id":"VARCHAR","job_id":"VARCHAR","task":"VARC
     "playback": (STAGED + """
 INSERT INTO playback_events SELECT j.session_id, j.video_id, j.type, j."at", j.edge, j.region, j.rendition,
     j.bitrate, j.startup_ms, j.bytes, j.ms, j.duration_ms, j."from", j."to", j.watched_s, j.position_s,
-    j.duration_s
+    j.duration_s, j.demo
 FROM (SELECT from_json(v, '{"session_id":"VARCHAR","video_id":"VARCHAR","type":"VARCHAR","at":"DOUBLE",
     "edge":"VARCHAR","region":"VARCHAR","rendition":"VARCHAR","bitrate":"BIGINT","startup_ms":"DOUBLE",
     "bytes":"BIGINT","ms":"DOUBLE","duration_ms":"DOUBLE","from":"VARCHAR","to":"VARCHAR",
-    "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE"}') AS j
- FROM staged)""",),
+    "watched_s":"DOUBLE","position_s":"DOUBLE","duration_s":"DOUBLE","demo":"VARCHAR"}') AS j
+ FROM staged) WHERE {not_removed}""",),
     "cdn": (STAGED + """
 INSERT INTO cdn_events SELECT j.edge, j.region, j.type, j.video_id, j.object, j.bytes, j.reason, j.healthy,
-    j.load, j."at"
+    j.load, j."at", j.demo
 FROM (SELECT from_json(v, '{"edge":"VARCHAR","region":"VARCHAR","type":"VARCHAR","video_id":"VARCHAR",
     "object":"VARCHAR","bytes":"BIGINT","reason":"VARCHAR","healthy":"BOOLEAN","load":"DOUBLE",
-    "at":"DOUBLE"}') AS j FROM staged)""",),
+    "at":"DOUBLE","demo":"VARCHAR"}') AS j FROM staged) WHERE {not_removed}""",),
     "steering": (STAGED + """
 INSERT INTO steering_decisions SELECT j.video_id, j.client_region, j.chosen, CAST(j.candidates AS VARCHAR),
-    j."at"
+    j."at", j.demo
 FROM (SELECT from_json(v, '{"video_id":"VARCHAR","client_region":"VARCHAR","chosen":"VARCHAR",
-    "candidates":"JSON","at":"DOUBLE"}') AS j FROM staged)""",),
+    "candidates":"JSON","at":"DOUBLE","demo":"VARCHAR"}') AS j FROM staged) WHERE {not_removed}""",),
 }
+
+# Events of a removed demo batch (server/demo_week.py) that arrive after its removal are not loaded.
+NOT_REMOVED = "(j.demo IS NULL OR j.demo NOT IN (SELECT batch FROM demo_removed))"
+LOADERS = {topic: tuple(s.replace("{not_removed}", NOT_REMOVED) for s in statements)
+           for topic, statements in LOADERS.items()}
+
+# Tables whose rows may come from a demo batch; files made before the `demo` column get it added.
+DEMO_TABLES = ("playback_events", "cdn_events", "steering_decisions")
+ADD_DEMO_COLUMNS = tuple(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS demo VARCHAR" for t in DEMO_TABLES)
 
 # The next offset per log partition after this batch, as three lists (one item per partition).
 ADVANCE_CONSUMED = """

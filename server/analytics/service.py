@@ -30,6 +30,10 @@ config.register("analytics_batch", 50_000, "Most events the analytics writer loa
                 "(larger batches load faster: fewer commits, bigger appends).", int)
 
 
+DEMO_BATCHES = """SELECT demo, COUNT(*) FILTER (WHERE type = 'started'), MIN(happened_at), MAX(happened_at)
+FROM playback_events WHERE demo IS NOT NULL GROUP BY demo ORDER BY MIN(happened_at), demo"""
+
+
 class AnalyticsService:
     """Owns the DuckDB file for as long as it is open (a DuckDB file admits one writing process)."""
 
@@ -132,6 +136,15 @@ class AnalyticsService:
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own on the open file, for reading beside the writer (close it when done)."""
         return self._conn().cursor()
+
+    def demo_batches(self) -> list[dict[str, Any]]:
+        """The demo weeks (server/demo_week.py) whose rows analytics holds: views and time span each."""
+        cursor = self.reader()
+        try:
+            rows = cursor.execute(DEMO_BATCHES).fetchall()
+        finally:
+            cursor.close()
+        return [{"batch": b, "views": int(v), "first_at": f, "last_at": la} for b, v, f, la in rows]
 
     def views(self) -> dict[str, int]:
         """Views per title, for search's "most viewed" sort."""

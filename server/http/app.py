@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 JSON_BODY_LIMIT = 1024 * 1024  # API bodies; uploads raise it to `upload_limit_mb` for their request
 # One module per service, each exporting `bp`; registered in this order.
 BLUEPRINTS = ("catalog", "jobs", "samples", "uploads", "events", "search", "analytics", "origin", "edges",
-              "steering", "route", "telemetry", "web", "lab")
+              "steering", "route", "telemetry", "web", "lab", "demo")
 
 # The services each blueprint needs; without them its routes are left out (no stubs).
 REQUIRES: dict[str, tuple[str, ...]] = {
     "catalog": ("catalog", "store"), "jobs": ("ingest",), "samples": ("ingest",), "uploads": ("ingest",),
     "events": ("events",), "search": ("search",), "analytics": ("analytics",), "origin": ("store",),
     "edges": ("cdn",), "steering": ("steering",), "telemetry": ("publisher",), "web": (),
-    "route": ("steering", "store"),
+    "route": ("steering", "store"), "demo": ("events", "analytics", "cdn", "catalog", "store"),
 }
 
 

@@ -54,9 +54,27 @@ def _demo_ingest(services: Any, url: str, done: threading.Event) -> None:
     _follow(services, job.record.job_id, done)
     status = services.ingest.get(job.record.job_id).to_dict()
     if status["state"] == "published":
+        _seed_demo_week(services)
         _announce(url, status["video_id"])
     elif not done.is_set():
         print(f"demo ingest {status['state']}: {status['error']}", flush=True)
+
+
+def _seed_demo_week(services: Any) -> None:
+    """A week of generated viewing, so the analytics have something to show (server/demo_week.py)."""
+    from server.demo_week import DemoWeek
+    from server.http.demo import seed_now
+
+    if services.cdn is None or services.events is None:
+        return
+    try:
+        seeded = seed_now(services, DemoWeek())
+    except MiniflixError as exc:
+        print(f"demo week not seeded: {exc}", flush=True)
+        return
+    print(f"Seeded a demo week of viewing ({seeded.sessions} sessions, batch {seeded.batch}); "
+          f"remove it with: DELETE /api/demo/{seeded.batch} or `miniflix demo remove {seeded.batch}`",
+          flush=True)
 
 
 def _follow(services: Any, job_id: str, done: threading.Event) -> None:

@@ -2,9 +2,10 @@
 on real waitress over loopback with a published title, edges, analytics, search and ingest running.
 
 Bounded: `EXAMPLES` cases per operation and mode, derandomized (the same cases every run, so a
-failure is reproducible and never flaky), no shrinking. Two operations are left out: the event
-stream never ends (its tests are in test_http_events_telemetry.py) and `POST /api/samples` encodes
-up to two minutes of video per call (tested in test_http_jobs_uploads.py).
+failure is reproducible and never flaky), no shrinking. Three operations are left out: the event
+stream never ends (its tests are in test_http_events_telemetry.py), `POST /api/samples` encodes
+up to two minutes of video per call (tested in test_http_jobs_uploads.py) and `POST /api/demo/week`
+plays up to 20,000 simulated sessions per call (tested in tests/analytics/test_demo_week.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tests.http.conftest import VIDEO_ID
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 EXAMPLES = 15
-LEFT_OUT = {("GET", "/api/events/stream"), ("POST", "/api/samples")}
+LEFT_OUT = {("GET", "/api/events/stream"), ("POST", "/api/samples"), ("POST", "/api/demo/week")}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]  # invalid input is refused (4xx), not acted on
 # Half the cases use path parameters that exist, so they reach past the 404 into the real work.
