@@ -179,6 +179,12 @@ class ApiClient(QObject):
         return self._send(b"GET", self.qurl("/api/lab/abr", params), None, on_ok, on_error,
                           timeout_ms=LAB_TIMEOUT_MS)
 
+    def lab_cost(self, params: dict[str, Any], on_ok: OnOk | None = None,
+                 on_error: OnError | None = None) -> QNetworkReply:
+        """The cost lab (`GET /api/lab/cost`): a what-if replays the edges' log, so a long timeout."""
+        return self._send(b"GET", self.qurl("/api/lab/cost", params), None, on_ok, on_error,
+                          timeout_ms=LAB_TIMEOUT_MS)
+
     def patch(self, path: str, body: dict[str, Any] | None = None, on_ok: OnOk | None = None,
               on_error: OnError | None = None) -> QNetworkReply:
         return self._send(b"PATCH", self.qurl(path), body or {}, on_ok, on_error)

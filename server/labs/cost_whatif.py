@@ -177,7 +177,7 @@ def _sum(titles: dict[str, Change], what: str) -> Change:
     """The library's change: the sum over the titles where it was measured (and how many those are)."""
     measured = [c for c in titles.values() if c.measured]
     total = Change(bool(measured), f"measured for {len(measured)} of {len(titles)} titles" if measured
-                   else f"not measured for any title: no title carries a {what} figure yet")
+                   else f"not measured for any title: no title carries {what} figures yet")
     for c in measured:
         total = replace(total, stored_bytes=total.stored_bytes + c.stored_bytes,
                         edge_bytes=total.edge_bytes + c.edge_bytes,

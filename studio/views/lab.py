@@ -10,9 +10,10 @@ from typing import Any
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from studio.views.lab_abr import AbrTab
+from studio.views.lab_cost import CostTab
 from studio.views.lab_replay import ReplayTab
 
-TABS = (("replay", "CDN replay", ReplayTab), ("abr", "ABR", AbrTab))
+TABS = (("replay", "CDN replay", ReplayTab), ("abr", "ABR", AbrTab), ("cost", "Cost", CostTab))
 
 
 class LabView(QWidget):
