@@ -151,8 +151,8 @@ def parse_text(text: str, kind: str, track: TextTrack, duration: float,
     events = [e for e in parsed.events if not e.is_comment]
     cues = check_cues(((e.start / 1000, e.end / 1000, _plain(e)) for e in events), lines, name, duration,
                       warnings)
-    if not cues and not warnings:
-        warnings.append(f"{name}: skipped, it holds no cues.")
+    if not cues:
+        warnings.append(f"{name}: skipped, it holds no cue a player could show.")
     return ReadResult(replace(track, cues=cues) if cues else None, warnings)
 
 

@@ -63,7 +63,8 @@ def not_converted_note(stream: SubtitleInfo) -> str:
 def build_extract_args(tools: Tools, source: Path, streams: Sequence[SubtitleInfo],
                        out_dir: Path) -> list[str]:
     """ONE ffmpeg writing each embedded text stream as `sub_<index>.vtt` (ffmpeg converts every text
-    codec to WebVTT, styling dropped)."""
+    codec to WebVTT, styling dropped). Times come out relative to the container's start, the clock
+    the video chunks and the audio are cut on (see audio.py), so cues land on the title's timeline."""
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source)]
     for stream in streams:
         args += ["-map", f"0:{stream.index}", "-c:s", "webvtt", "-f", "webvtt",
