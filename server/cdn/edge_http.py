@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from server.cdn.edge import EdgeNode
 
 CHUNK = 64 * 1024
+PACE_BYTES = 4 * 1024        # a throttled body goes out in pieces this big, each on its own deadline
+PACE_SLACK_S = 0.05
 MAX_PATH_CHARS = 2048        # signed links are ~100 characters; anything far longer is not one
 MAX_PART_BYTES = 255         # the longest file name a filesystem takes
 PLAYER_ROOT_FILES = frozenset({"master.m3u8", "manifest.mpd"})
@@ -236,16 +238,14 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     def _write_body(self, lookup: Lookup, stream: OriginStream | None, start: int, length: int) -> int:
         """Send `length` bytes from `start`: sendfile from a cached file when unthrottled, else paced
-        64 KiB chunks (from the file, or from the origin for a pass-through)."""
+        pieces (from the file, or from the origin for a pass-through)."""
         bandwidth = self.server.node.bandwidth_mbps
         if stream is None and lookup.file is not None and not bandwidth:
             return self.connection.sendfile(lookup.file, start, length)
-        sent, clock = 0, self.server.node.clock
-        for chunk in _chunks(lookup, stream, start, length):
-            if bandwidth:
-                clock.sleep(transfer_delay_s(len(chunk), 0, bandwidth))
-            self.wfile.write(chunk)
-            sent += len(chunk)
+        sent = 0
+        for piece in _paced(_chunks(lookup, stream, start, length), self.server.node):
+            self.wfile.write(piece)
+            sent += len(piece)
         return sent
 
     def _send_json(self, status: int, doc: dict[str, Any], body: bool,
@@ -276,6 +276,25 @@ def _body_stream(lookup: Lookup, start: int, length: int) -> Iterator[OriginStre
         return
     with lookup.source(start, length) as stream:
         yield stream
+
+
+def _paced(chunks: Iterator[bytes], node: EdgeNode) -> Iterator[bytes]:
+    """The body in PACE_BYTES pieces, each after its time on the link at the edge's cap (read per
+    piece, so a cap changed mid-body applies at once); unthrottled chunks pass as they are. The
+    first byte leaves after one small piece, not a whole chunk, and a real sleep's overshoot is paid
+    back from the next pieces (up to PACE_SLACK_S), so many short sleeps do not slow the link down."""
+    debt = 0.0
+    for chunk in chunks:
+        step = PACE_BYTES if node.bandwidth_mbps else len(chunk)
+        for at in range(0, len(chunk), step):
+            piece = chunk[at:at + step]
+            if node.bandwidth_mbps:
+                nap = transfer_delay_s(len(piece), 0, node.bandwidth_mbps) - debt
+                began = node.clock.now()
+                node.clock.sleep(nap)
+                late = node.clock.now() - began - max(nap, 0.0)
+                debt = min(max(-nap, 0.0) + (late if late > 1e-5 else 0.0), PACE_SLACK_S)
+            yield piece
 
 
 def _chunks(lookup: Lookup, stream: OriginStream | None, start: int, length: int) -> Iterator[bytes]:

@@ -7,7 +7,11 @@ fetch takes the round trip plus the segment's bits integrated over the trace's t
 starts once `startup_s` of media is buffered; while the buffer is empty during a fetch the viewer
 waits (rebuffering). With `max_buffer_s` of media buffered the player idles until there is room.
 QoE is the MPC paper's QoE_lin: sum of bitrates (Mbit/s) - 4.3 x rebuffer s - 1 x sum |bitrate change|
-(Mbit/s); startup time is reported beside it, not inside it.
+(Mbit/s); startup time is reported beside it, not inside it. With the `vmaf` utility (a title whose
+rungs have measured VMAF) each segment's utility is its rung's mean VMAF (0-100) instead, with the
+rebuffer penalty scaled the same way: 100 per second (one second of stall costs one segment at perfect
+quality, as MPC's 4.3 is its top bitrate) and 1 per VMAF point of switch. The algorithms still decide
+on bitrates (a player does not know VMAF); only the score changes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from server.labs.abr_traces import BandwidthTrace, synthetic
 
 MAX_SESSIONS = 500
 METRICS = ("qoe", "avg_kbps", "rebuffer_s", "rebuffer_ratio", "startup_s", "switches")
+UTILITIES = ("bitrate", "vmaf")
+# Per utility: (weight of a segment's utility, rebuffer penalty per s, switch penalty per unit).
+QOE_WEIGHTS = {"bitrate": (1.0, REBUFFER_PENALTY, SWITCH_PENALTY), "vmaf": (1.0, 100.0, 1.0)}
+QOE_UNITS = {"bitrate": "Mbit/s", "vmaf": "VMAF point"}
 Progress = Callable[[int, int], None]
 
 
@@ -69,6 +77,7 @@ class Session:
     startup_s: float
     switches: int
     stalls: int
+    avg_vmaf: float | None
     rungs: list[int]
     steps: list[Step] = field(default_factory=list)
 
@@ -76,15 +85,29 @@ class Session:
         return {k: v for k, v in asdict(self).items() if k not in ("steps", "rungs")}
 
 
-def qoe_lin(bitrates_mbps: Sequence[float], rebuffer_s: float) -> float:
-    """QoE_lin of the MPC paper: sum q(R_k) - 4.3 x rebuffer - 1 x sum |q(R_k+1) - q(R_k)|, q(R) = R."""
-    changes = sum(abs(b - a) for a, b in itertools.pairwise(bitrates_mbps))
-    return sum(bitrates_mbps) - REBUFFER_PENALTY * rebuffer_s - SWITCH_PENALTY * changes
+def qoe_lin(utilities: Sequence[float], rebuffer_s: float, utility: str = "bitrate") -> float:
+    """QoE_lin of the MPC paper: sum q(R_k) - mu x rebuffer - lambda x sum |q(R_k+1) - q(R_k)|, with
+    q(R) = R in Mbit/s (mu 4.3, lambda 1) or q(R) = the rung's VMAF (mu 100, lambda 1)."""
+    weight, rebuffer_penalty, switch_penalty = QOE_WEIGHTS[utility]
+    changes = sum(abs(b - a) for a, b in itertools.pairwise(utilities))
+    return weight * sum(utilities) - rebuffer_penalty * rebuffer_s - switch_penalty * changes
 
 
-def simulate(ladder: Ladder, trace: BandwidthTrace, algorithm: str, player: Player = Player()) -> Session:
+def check_utility(utility: str, ladder: Ladder | None = None) -> str:
+    """`bitrate` or `vmaf` (the latter only for a ladder whose rungs all have measured VMAF)."""
+    if utility not in UTILITIES:
+        raise InvalidRequest(f"Unknown QoE utility {utility[:40]!r}.", hint="bitrate or vmaf")
+    if utility == "vmaf" and ladder is not None and not ladder.has_vmaf:
+        raise InvalidRequest(f"Title {ladder.video_id!r} has no measured VMAF for every rung.",
+                             hint="use the bitrate utility, or re-ingest it with quality_measure on")
+    return utility
+
+
+def simulate(ladder: Ladder, trace: BandwidthTrace, algorithm: str, player: Player = Player(),
+             utility: str = "bitrate") -> Session:
     """Play the whole title once over `trace` with `algorithm` (see the module docstring)."""
     abr, bitrates = make_algorithm(algorithm), ladder.bitrates
+    peaks, averages = ladder.peaks, ladder.averages
     clock = buffer = rebuffer = 0.0
     startup: float | None = None
     stalls, last, steps = 0, None, []
@@ -92,9 +115,11 @@ def simulate(ladder: Ladder, trace: BandwidthTrace, algorithm: str, player: Play
         if buffer + seg_s > player.max_buffer_s and startup is not None:
             idle = buffer + seg_s - player.max_buffer_s
             clock, buffer = clock + idle, buffer - idle
-        rung = abr.choose(View(bitrates, buffer, player.max_buffer_s, last, seg_s, _upcoming(ladder, k)))
+        rung = abr.choose(View(bitrates, buffer, player.max_buffer_s, last, seg_s, _upcoming(ladder, k),
+                               peaks, averages))
         size = ladder.rungs[rung].sizes[k]
-        took = player.rtt_ms / 1000 + trace.transfer_s(clock + player.rtt_ms / 1000, size)
+        ttfb = player.rtt_ms / 1000
+        took = ttfb + trace.transfer_s(clock + ttfb, size)
         clock += took
         if startup is not None:
             stalled = max(took - buffer, 0.0)
@@ -103,10 +128,10 @@ def simulate(ladder: Ladder, trace: BandwidthTrace, algorithm: str, player: Play
         buffer += seg_s
         if startup is None and (buffer >= player.startup_s or k == len(ladder.durations) - 1):
             startup = clock
-        abr.observe(size, took, seg_s)
+        abr.observe(size, took, seg_s, ttfb)
         steps.append(Step(round(clock, 3), round(buffer, 3), rung, round(size * 8 / took / 1000, 1)))
         last = rung
-    return _session(algorithm, ladder, steps, rebuffer, startup or 0.0, stalls)
+    return _session(algorithm, ladder, steps, rebuffer, startup or 0.0, stalls, utility)
 
 
 def _upcoming(ladder: Ladder, k: int) -> tuple[tuple[int, ...], ...]:
@@ -116,14 +141,22 @@ def _upcoming(ladder: Ladder, k: int) -> tuple[tuple[int, ...], ...]:
 
 
 def _session(algorithm: str, ladder: Ladder, steps: list[Step], rebuffer: float, startup: float,
-             stalls: int) -> Session:
+             stalls: int, utility: str = "bitrate") -> Session:
     rungs = [s.rung for s in steps]
     mbps = [ladder.bitrates[r] / 1e6 for r in rungs]
+    vmaf = [ladder.rungs[r].vmaf or 0.0 for r in rungs] if ladder.has_vmaf else None
     media = sum(ladder.durations)
-    avg = sum(m * d for m, d in zip(mbps, ladder.durations, strict=True)) / media * 1000
+    avg = _time_mean(mbps, ladder.durations) * 1000
+    qoe = qoe_lin(vmaf, rebuffer, "vmaf") if utility == "vmaf" and vmaf else qoe_lin(mbps, rebuffer)
     switches = sum(a != b for a, b in itertools.pairwise(rungs))
-    return Session(algorithm, round(qoe_lin(mbps, rebuffer), 4), round(avg, 1), round(rebuffer, 4),
-                   round(rebuffer / (media + rebuffer), 5), round(startup, 3), switches, stalls, rungs, steps)
+    return Session(algorithm, round(qoe, 4), round(avg, 1), round(rebuffer, 4),
+                   round(rebuffer / (media + rebuffer), 5), round(startup, 3), switches, stalls,
+                   None if vmaf is None else round(_time_mean(vmaf, ladder.durations), 2), rungs, steps)
+
+
+def _time_mean(values: Sequence[float], durations: Sequence[float]) -> float:
+    """The mean of per-segment values weighted by segment duration."""
+    return sum(v * d for v, d in zip(values, durations, strict=True)) / max(sum(durations), 1e-9)
 
 
 @dataclass(frozen=True)
@@ -136,8 +169,10 @@ class Experiment:
     seed: int = 1
     player: Player = Player()
     loaded: BandwidthTrace | None = None      # an imported file trace; sessions start at seeded offsets
+    utility: str = "bitrate"                  # QoE utility per segment: bitrate or vmaf
 
     def __post_init__(self) -> None:
+        check_utility(self.utility)
         if not 1 <= self.sessions <= MAX_SESSIONS:
             raise InvalidRequest(f"Sessions must be 1 to {MAX_SESSIONS}, not {self.sessions}.")
         if not self.algorithms:
@@ -169,9 +204,14 @@ class AbrResult:
     experiment: Experiment
     sessions: dict[str, list[Session]]
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """METRICS, plus the mean VMAF seen when the title's rungs have measured VMAF."""
+        return (*METRICS, "avg_vmaf") if self.ladder.has_vmaf else METRICS
+
     def stats(self, algorithm: str) -> dict[str, dict[str, float]]:
         runs = self.sessions[algorithm]
-        return {m: distribution([float(getattr(s, m)) for s in runs]) for m in METRICS}
+        return {m: distribution([float(getattr(s, m)) for s in runs]) for m in self.metrics}
 
     def rung_shares(self) -> dict[str, float]:
         """Share of all fetched segments (every algorithm and session) per rung name."""
@@ -220,9 +260,8 @@ class AbrResult:
         e = self.experiment
         return {"title": self.ladder.describe(),
                 "settings": {"trace": e.trace, "algorithms": list(e.algorithms), "sessions": e.sessions,
-                             "seed": e.seed, **asdict(e.player)},
-                "qoe_weights": {"bitrate_mbps": 1.0, "rebuffer_s": -REBUFFER_PENALTY,
-                                "switch_mbps": -SWITCH_PENALTY},
+                             "seed": e.seed, "utility": e.utility, **asdict(e.player)},
+                "qoe_weights": qoe_weights(e.utility),
                 "algorithms": [{"name": a, "stats": self.stats(a),
                                 "sample": {"summary": runs[0].summary(),
                                            "timeline": [asdict(s) for s in runs[0].steps]}}
@@ -231,26 +270,35 @@ class AbrResult:
                 "suggestions": self.suggestions()}
 
 
+def qoe_weights(utility: str) -> dict[str, float]:
+    """The QoE weights of a utility, named with their units (shown beside every result)."""
+    weight, rebuffer_penalty, switch_penalty = QOE_WEIGHTS[utility]
+    if utility == "vmaf":
+        return {"vmaf": weight, "rebuffer_s": -rebuffer_penalty, "switch_vmaf": -switch_penalty}
+    return {"bitrate_mbps": weight, "rebuffer_s": -rebuffer_penalty, "switch_mbps": -switch_penalty}
+
+
 def run(ladder: Ladder, experiment: Experiment, progress: Progress | None = None) -> AbrResult:
     """Every algorithm over the same `sessions` traces (session n gets the same trace for each)."""
+    check_utility(experiment.utility, ladder)
     traces = [experiment.trace_for(n) for n in range(experiment.sessions)]
     total, done = len(traces) * len(experiment.algorithms), 0
     sessions: dict[str, list[Session]] = {}
     for name in experiment.algorithms:
         sessions[name] = []
         for trace in traces:
-            sessions[name].append(simulate(ladder, trace, name, experiment.player))
+            sessions[name].append(simulate(ladder, trace, name, experiment.player, experiment.utility))
             done += 1
             if progress:
                 progress(done, total)
     return AbrResult(ladder, experiment, sessions)
 
 
-CSV_COLUMNS = ("algorithm", "session", *METRICS, "stalls")
+CSV_COLUMNS = ("algorithm", "session", *METRICS, "stalls", "avg_vmaf")
 
 
 def csv_rows(result: AbrResult) -> list[list[object]]:
-    """One row per algorithm and session under `CSV_COLUMNS`."""
-    return [[a, n, *(getattr(s, m) for m in METRICS), s.stalls]
+    """One row per algorithm and session under `CSV_COLUMNS` (avg_vmaf empty when not measured)."""
+    return [[a, n, *(getattr(s, m) for m in METRICS), s.stalls, "" if s.avg_vmaf is None else s.avg_vmaf]
             for a, runs in result.sessions.items() for n, s in enumerate(runs)]
 

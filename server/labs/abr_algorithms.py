@@ -12,10 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.errors import InvalidRequest
+from server.labs.abr_hlsjs import DEFAULT_ESTIMATE_BPS, HlsJsThroughput, Levels
 
-SAFETY = 0.9                 # throughput rule: pick a rung at most 90% of the estimate
-DEFAULT_ESTIMATE_BPS = 500_000.0   # hls.js abrEwmaDefaultEstimate: the guess before any download
-FAST_HALF_LIFE_S, SLOW_HALF_LIFE_S = 3.0, 9.0   # hls.js abrEwmaFastVoD / abrEwmaSlowVoD
 BBA_RESERVOIR_S, BBA_CUSHION_S = 5.0, 10.0
 BOLA_MIN_BUFFER_S = 10.0     # dash.js BOLA: below this buffer BOLA stays low
 DYNAMIC_SWITCH_S = 10.0      # dash.js DYNAMIC: throughput rule below this buffer, BOLA above
@@ -33,6 +31,8 @@ class View:
     last: int | None                  # the previous segment's rung (None before the first)
     segment_s: float                  # the next segment's duration
     upcoming: tuple[tuple[int, ...], ...] = ()   # the next segments' sizes per rung (for MPC)
+    peak: tuple[float, ...] = ()      # declared peak bit/s per rung (BANDWIDTH); () = `bitrates`
+    average: tuple[float, ...] = ()   # declared average bit/s per rung; () = `bitrates`
 
 
 def highest_below(bitrates: tuple[float, ...], budget_bps: float) -> int:
@@ -42,44 +42,27 @@ def highest_below(bitrates: tuple[float, ...], budget_bps: float) -> int:
 
 
 class Throughput:
-    """The throughput rule as in hls.js: a fast and a slow EWMA of measured throughput (weighted by
-    segment duration); the estimate is the lower of the two; pick the highest rung under 0.9 x it."""
+    """The throughput rule as hls.js runs it (server/labs/abr_hlsjs.py): EWMA estimates weighted by
+    download time, 0.95 x the estimate (0.7 x to switch up), the buffer-aware fetch-time check, and the
+    declared peak or average bitrate of each level; checked against hls.js in Chromium."""
 
     name = "throughput"
 
     def __init__(self) -> None:
-        self.fast = _Ewma(FAST_HALF_LIFE_S)
-        self.slow = _Ewma(SLOW_HALF_LIFE_S)
+        self.rule = HlsJsThroughput()
 
     def estimate_bps(self) -> float:
-        if not self.fast.total:
-            return DEFAULT_ESTIMATE_BPS
-        return min(self.fast.value(), self.slow.value())
+        return self.rule.estimator.bandwidth_bps()
 
     def choose(self, view: View) -> int:
-        return highest_below(view.bitrates, SAFETY * self.estimate_bps())
+        if view.last is not None:                  # DYNAMIC may have loaded BOLA's pick last
+            self.rule.last = view.last
+            self.rule.loaded_levels.add(view.last)
+        return self.rule.choose(Levels(view.peak or view.bitrates, view.average or view.bitrates,
+                                       view.segment_s, view.buffer_s))
 
-    def observe(self, nbytes: int, seconds: float, segment_s: float) -> None:
-        bps = nbytes * 8 / max(seconds, 1e-6)
-        self.fast.add(segment_s, bps)
-        self.slow.add(segment_s, bps)
-
-
-class _Ewma:
-    """hls.js's EWMA with a half-life in seconds of media and zero-bias correction."""
-
-    def __init__(self, half_life_s: float) -> None:
-        self.alpha = math.exp(math.log(0.5) / half_life_s)
-        self.estimate = 0.0
-        self.total = 0.0
-
-    def add(self, weight: float, value: float) -> None:
-        adj = self.alpha ** weight
-        self.estimate = value * (1 - adj) + adj * self.estimate
-        self.total += weight
-
-    def value(self) -> float:
-        return self.estimate / (1 - self.alpha ** self.total)
+    def observe(self, nbytes: int, seconds: float, segment_s: float, ttfb_s: float = 0.0) -> None:
+        self.rule.observe(nbytes, seconds, ttfb_s)
 
 
 class BBA:
@@ -113,7 +96,7 @@ class BBA:
             return min(i for i, r in enumerate(rates) if r > f or i == top)
         return prev
 
-    def observe(self, nbytes: int, seconds: float, segment_s: float) -> None:
+    def observe(self, nbytes: int, seconds: float, segment_s: float, ttfb_s: float = 0.0) -> None:
         """Buffer-based: downloads teach it nothing."""
 
 
@@ -138,7 +121,7 @@ class Bola:
         scores = self.scores(view)
         return max(range(len(scores)), key=scores.__getitem__)
 
-    def observe(self, nbytes: int, seconds: float, segment_s: float) -> None:
+    def observe(self, nbytes: int, seconds: float, segment_s: float, ttfb_s: float = 0.0) -> None:
         """BOLA-BASIC decides on the buffer alone."""
 
 
@@ -164,8 +147,8 @@ class Dynamic:
             self.floor = 0
         return max(pick, self.floor)
 
-    def observe(self, nbytes: int, seconds: float, segment_s: float) -> None:
-        self.throughput.observe(nbytes, seconds, segment_s)
+    def observe(self, nbytes: int, seconds: float, segment_s: float, ttfb_s: float = 0.0) -> None:
+        self.throughput.observe(nbytes, seconds, segment_s, ttfb_s)
 
 
 class RobustMpc:
@@ -194,7 +177,7 @@ class RobustMpc:
         search = _PlanSearch(view, self.predicted, min(MPC_HORIZON, len(view.upcoming)))
         return search.best_first_rung()
 
-    def observe(self, nbytes: int, seconds: float, segment_s: float) -> None:
+    def observe(self, nbytes: int, seconds: float, segment_s: float, ttfb_s: float = 0.0) -> None:
         bps = nbytes * 8 / max(seconds, 1e-6)
         if self.predicted is not None:
             self.errors.append(abs(self.predicted - bps) / bps)

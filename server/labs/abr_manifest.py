@@ -1,5 +1,7 @@
 """A published title's real ladder for the ABR lab: per rung, every segment's byte size and duration,
-read from its HLS media playlists in the origin (`videos/<id>/cmaf/<rung>/playlist.m3u8`).
+read from its HLS media playlists in the origin (`videos/<id>/cmaf/<rung>/playlist.m3u8`); the bitrates
+the master playlist declares for each rung (BANDWIDTH, the peak, and AVERAGE-BANDWIDTH: what hls.js
+compares its estimate with) and the rung's measured VMAF from the title record, when it was measured.
 
 A segment's size is its `#EXT-X-BYTERANGE` length or its file's size in the origin store. The audio
 track's bytes are added to every rung's segments pro rata by time (a player fetches both; audio
@@ -9,25 +11,41 @@ segments need not line up with video ones, AAC frames do not fall on video segme
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from server.catalog import PUBLISHED, Catalog
 from server.errors import InvalidRequest, NotFound
 from server.storage.blobstore import BlobStore
 
 PLAYLIST = "playlist.m3u8"
+MASTER = "master.m3u8"
+STREAM_INF_ATTR = re.compile(r"(?:^|,)([A-Z-]+)=(\"[^\"]*\"|[^,]*)")
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One rung as the lab sees it: name, nominal bitrate (bit/s, from its sizes) and segment sizes."""
+    """One rung as the lab sees it: name, segment sizes, the master playlist's declared peak and
+    average bit/s (0 when not declared), and its measured VMAF mean and 5th percentile (None when not
+    measured)."""
 
     name: str
     height: int
     sizes: tuple[int, ...]
+    peak_bps: float = 0.0
+    average_bps: float = 0.0
+    vmaf: float | None = None
+    vmaf_p5: float | None = None
 
     def bitrate(self, durations: tuple[float, ...]) -> float:
+        """The rung's mean bit/s from its segment sizes."""
         return sum(self.sizes) * 8 / max(sum(durations), 1e-9)
+
+    def peak(self, durations: tuple[float, ...]) -> float:
+        """The declared peak (BANDWIDTH), or the largest segment's bit/s when none is declared."""
+        if self.peak_bps:
+            return self.peak_bps
+        return max(n * 8 / max(d, 1e-9) for n, d in zip(self.sizes, durations, strict=True))
 
 
 @dataclass(frozen=True)
@@ -42,10 +60,26 @@ class Ladder:
     def bitrates(self) -> tuple[float, ...]:
         return tuple(r.bitrate(self.durations) for r in self.rungs)
 
+    @property
+    def peaks(self) -> tuple[float, ...]:
+        """Per rung, the bit/s a player reads as the level's BANDWIDTH."""
+        return tuple(r.peak(self.durations) for r in self.rungs)
+
+    @property
+    def averages(self) -> tuple[float, ...]:
+        """Per rung, the declared AVERAGE-BANDWIDTH, or the mean from the segment sizes."""
+        return tuple(r.average_bps or r.bitrate(self.durations) for r in self.rungs)
+
+    @property
+    def has_vmaf(self) -> bool:
+        return all(r.vmaf is not None for r in self.rungs)
+
     def describe(self) -> dict[str, object]:
         return {"video_id": self.video_id, "segments": len(self.durations),
                 "duration_s": round(sum(self.durations), 3),
-                "rungs": [{"name": r.name, "height": r.height, "kbps": round(b / 1000, 1)}
+                "rungs": [{"name": r.name, "height": r.height, "kbps": round(b / 1000, 1),
+                           "peak_kbps": round(r.peak(self.durations) / 1000, 1), "vmaf": r.vmaf,
+                           "vmaf_p5": r.vmaf_p5}
                           for r, b in zip(self.rungs, self.bitrates, strict=True)]}
 
 
@@ -75,16 +109,41 @@ def load_ladder(catalog: Catalog, store: BlobStore, video_id: str) -> Ladder:
         segments = _segments(store, video_id, rendition["name"])
         durations = durations or tuple(d for d, _, _ in segments)
         sizes = [_size(store, video_id, rendition["name"], s) for s in segments[:len(durations)]]
-        rungs.append(Rung(rendition["name"], int(rendition.get("height", 0)), tuple(sizes)))
+        quality = rendition.get("quality") or {}
+        rungs.append(Rung(rendition["name"], int(rendition.get("height", 0)), tuple(sizes),
+                          vmaf=quality.get("vmaf_mean"), vmaf_p5=quality.get("vmaf_p5")))
     assert durations is not None
     audio = _audio_sizes(store, video_id, durations) if title.audio else None
     if audio:
-        rungs = [Rung(r.name, r.height, tuple(a + b for a, b in zip(r.sizes, audio, strict=True)))
-                 for r in rungs]
+        rungs = [replace(r, sizes=tuple(a + b for a, b in zip(r.sizes, audio, strict=True))) for r in rungs]
+    declared = _declared_bitrates(store, video_id)
+    rungs = [replace(r, peak_bps=declared.get(r.name, (0.0, 0.0))[0],
+                     average_bps=declared.get(r.name, (0.0, 0.0))[1]) for r in rungs]
     if any(len(r.sizes) != len(durations) for r in rungs):
         raise InvalidRequest(f"Title {video_id!r}: its rungs have different numbers of segments.")
     ordered = sorted(rungs, key=lambda r: r.bitrate(durations))
     return Ladder(video_id, durations, tuple(ordered))
+
+
+def parse_master(text: str) -> dict[str, tuple[float, float]]:
+    """Rung name -> (BANDWIDTH, AVERAGE-BANDWIDTH or 0) of each `cmaf/<rung>/…` variant of a master."""
+    found: dict[str, tuple[float, float]] = {}
+    attrs: dict[str, str] | None = None
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = {k: v.strip('"') for k, v in STREAM_INF_ATTR.findall(line[18:])}
+        elif line and not line.startswith("#") and attrs is not None:
+            parts = line.split("?")[0].split("/")
+            if len(parts) >= 3 and parts[-3] == "cmaf" and attrs.get("BANDWIDTH", "").isdigit():
+                average = attrs.get("AVERAGE-BANDWIDTH", "0")
+                found[parts[-2]] = (float(attrs["BANDWIDTH"]), float(average) if average.isdigit() else 0.0)
+            attrs = None
+    return found
+
+
+def _declared_bitrates(store: BlobStore, video_id: str) -> dict[str, tuple[float, float]]:
+    key = f"videos/{video_id}/{MASTER}"
+    return parse_master(store.read(key).decode("utf-8", "replace")) if store.exists(key) else {}
 
 
 def _key(video_id: str, rung: str, name: str = PLAYLIST) -> str:
