@@ -78,6 +78,21 @@ register("event_log", "sqlite", "The event log: `sqlite` (embedded, in the data 
 register("executor", "local", "Where chunk encodes run: `local` (ffmpeg processes on this machine) or "
          "`dask://HOST:PORT` (a Dask scheduler; needs the cluster extra).")
 
+LADDERS = ("fixed", "per-title")
+
+
+def parse_ladder(raw: str) -> str:
+    """`fixed` or `per-title` (any case, `per_title` too); anything else is refused by name."""
+    value = raw.strip().lower().replace("_", "-")
+    if value not in LADDERS:
+        raise InvalidRequest(f"ladder {raw!r} is not a ladder.",
+                             hint="use `fixed` or `per-title` (MINIFLIX_LADDER, or --ladder on ingest)")
+    return value
+
+
+register("ladder", "fixed", "The ladder each title gets: `fixed` (the same rungs for every title) or "
+         "`per-title` (rungs from the title's measured bitrate-VMAF hull; docs/QUALITY.md).", parse_ladder)
+
 EDGE_TOKEN_TTL_MIN_S, EDGE_TOKEN_TTL_MAX_S = 60, 7 * 86400
 
 

@@ -46,9 +46,9 @@ from server.jobs.store import (
 from server.media import audio as audio_step
 from server.media.chunks import plan_chunks
 from server.media.ffmpeg import Tools, find_tools
-from server.media.ladder import plan_ladder
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
+from server.media.per_title import plan_rungs, record_analysis
 from server.media.probe import probe
 from server.media.quality import QualityReport, measure_title
 from server.media.subtitles_embedded import collect_text_tracks
@@ -70,12 +70,13 @@ class IngestOptions:
     retries: int
     preset: str
     min_chunk_seconds: float
+    ladder: str = "fixed"
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> IngestOptions:
         values = {"workers": config.get("workers"), "segment_seconds": config.get("segment_seconds"),
                   "retries": config.get("chunk_retries"), "preset": config.get("x264_preset"),
-                  "min_chunk_seconds": config.get("min_chunk_seconds")}
+                  "min_chunk_seconds": config.get("min_chunk_seconds"), "ladder": config.get("ladder")}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -85,6 +86,7 @@ class Plan:
     info: MediaInfo
     renditions: list[Rendition]
     chunks: list[Chunk]
+    per_title: dict[str, Any] | None = None  # the per-title analysis (per_title.py), None when fixed
 
     def key(self, options: IngestOptions, tools: Tools) -> str:
         """Changes when anything that shapes the output changes; then old chunks are not reused."""
@@ -183,7 +185,7 @@ class Ingest:
         job.state, job.error = RUNNING, ""
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "probing"))
-        plan = self._plan(job, tools)
+        plan = self._plan(job, tools, stop)
         layout = WorkLayout(self.data.work / job.video_id)
         encode_began = time.time()
         self._encode(job, plan, layout, tools, report, stop)
@@ -192,12 +194,15 @@ class Ingest:
         shutil.rmtree(layout.package_dir, ignore_errors=True)   # what a killed run half wrote
         layout.package_dir.mkdir(parents=True)
         packaged, quality = self._package(job, plan, layout, tools, layout.package_dir, stop, report)
+        if plan.per_title:
+            record_analysis(packaged.root, plan.per_title)
         self._keep_source(job, layout.package_dir)
         job.state = PUBLISHING
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "publishing"))
         self._upload(job, layout.package_dir, stop)
-        job.result = {"timing": timing, **({"quality": quality.to_dict()} if quality else {})}
+        job.result = {"timing": timing, **({"quality": quality.to_dict()} if quality else {}),
+                      **({"per_title": plan.per_title} if plan.per_title else {})}
         meter.charge(job)  # before job_done reports the title's cost
         self._publish(job, plan, packaged, layout)
         if quality is not None:
@@ -219,20 +224,23 @@ class Ingest:
             staging.abort()
             raise
 
-    def _plan(self, job: JobRecord, tools: Tools) -> Plan:
+    def _plan(self, job: JobRecord, tools: Tools, stop: threading.Event) -> Plan:
         info = probe(Path(job.source), tools)
         job.notes = list(info.notes)
         self._video_event("probed", job, duration=info.duration, notes=list(info.notes),
                           width=info.video.display_width if info.video else 0,
                           height=info.video.display_height if info.video else 0,
                           codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""))
-        renditions = plan_ladder(info.video) if info.video else []
+        opts, cache = self.options, self.data.work / job.video_id / "per_title.json"
+        renditions, per_title = plan_rungs(info, opts.ladder, cache, workers=opts.workers,
+                                           preset=opts.preset, stop=stop)
         fps = info.video.fps if info.video else None
         chunks = plan_chunks(info.duration, fps, self.options.segment_seconds, self.options.workers,
                              min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
-        plan = Plan(info, renditions, chunks)
+        plan = Plan(info, renditions, chunks, per_title)
         self._video_event("ladder_planned", job, renditions=[
-            {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions])
+            {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions],
+            ladder=self.options.ladder, **({"per_title": per_title} if per_title else {}))
         key = plan.key(self.options, tools)
         if key != job.plan_key:
             names = [chunk_task_name(c) for c in chunks] + (["audio"] if info.audio else [])

@@ -1,0 +1,306 @@
+"""A per-title ladder: encode short sample windows of the title at every candidate resolution x a few
+CRFs, measure each encode's bitrate and VMAF, and take the rungs from the convex hull (convex_hull.py).
+
+Steps, all real ffmpeg, run in parallel on the ingest's worker count:
+1. cut `WINDOWS` windows of `WINDOW_SECONDS` spread over the title, normalised as the encoder sees
+   the source (deinterlaced, constant rate, tone-mapped, upright, square pixels) and stored lossless,
+   so every later step reads the same frames;
+2. per window x resolution: one ffmpeg scales once and encodes every CRF in `CRFS`, then quality.py
+   scores those encodes against the window (upscaled bicubic to the display size, the standard way);
+3. per resolution x CRF: bits over all windows → kbps, mean VMAF of the scored frames → one point.
+
+Candidate resolutions are the fixed ladder's sizes that fit the source (never upscaled). The preset
+is the encode's own (veryfast by default): ultrafast drops CABAC and B-frames and spends ~30-40%
+more bits at the same CRF, so its bitrates would not predict the real encode's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
+
+from server import config
+from server.errors import Cancelled, MediaError
+from server.media import ffmpeg
+from server.media.convex_hull import RatePoint, Rules, crossovers, pick_rungs, upper_hull
+from server.media.encode import exact_seconds
+from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
+from server.media.ladder import plan_ladder
+from server.media.model import MediaInfo, Rendition, VideoInfo
+from server.media.quality import (
+    TRIPLES_FROM,
+    FrameScore,
+    build_measure_args,
+    build_reference_args,
+    parse_log,
+)
+from server.media.quality_run import run_piped
+from server.media.verify import REPORT_NAME
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+FEATURES = "feature=name=psnr|name=float_ssim"  # what quality.libvmaf_filter adds to VMAF
+
+config.register("per_title_floor_kbps", 200, "Bitrate of a per-title ladder's bottom rung, for thin "
+                "links (kbit/s; higher when the title's cheapest encode costs more).", int)
+
+WINDOWS = 3
+WINDOW_SECONDS = 2.0
+CRFS = (20, 26, 32, 38)
+# VMAF costs ~90 ms a frame at 720p and ~200 ms at 1080p (one core, this machine's libvmaf), whatever
+# the rung's size, and there is one point per resolution x CRF: 3 scored frames a window keep a
+# 1080p title's analysis near a minute of CPU. The hull compares points on the same frames.
+SCORED_PER_WINDOW = 3
+PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
+MIN_KBPS = 50
+
+
+@dataclass
+class Analysis:
+    """What the analysis measured and chose, as the job report and the studio's chart show it."""
+
+    windows: list[list[float]]                   # [start, seconds] of each sample window
+    points: list[RatePoint]
+    hull: list[RatePoint]
+    chosen: list[RatePoint]
+    seconds: float                               # wall time the analysis took
+    preset: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"windows": self.windows, "crfs": list(CRFS), "preset": self.preset,
+                "points": [p.to_dict() for p in self.points], "hull": [p.to_dict() for p in self.hull],
+                "crossovers": crossovers(self.hull), "chosen": [p.to_dict() for p in self.chosen],
+                "seconds": round(self.seconds, 2), "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Analysis:
+        def points(key: str) -> list[RatePoint]:
+            return [RatePoint(**p) for p in data[key]]
+        return cls(data["windows"], points("points"), points("hull"), points("chosen"),
+                   float(data["seconds"]), data["preset"], list(data.get("notes", [])))
+
+
+# ---- windows and argv (pure) -----------------------------------------------------------------
+
+def sample_windows(duration: float, count: int = WINDOWS,
+                   seconds: float = WINDOW_SECONDS) -> list[tuple[float, float]]:
+    """`count` windows of `seconds`, centred in equal parts of the title; one window of the whole
+    title when it is shorter than the windows together."""
+    if duration <= count * seconds:
+        return [(0.0, duration)]
+    part = duration / count
+    return [(round(min(max(0.0, (i + 0.5) * part - seconds / 2), duration - seconds), 3), seconds)
+            for i in range(count)]
+
+
+def window_frames(seconds: float, fps: Fraction) -> int:
+    return max(1, math.floor(seconds * fps))
+
+
+def window_video(video: VideoInfo) -> VideoInfo:
+    """A cut window as a source: already upright, square-pixel, 8-bit, limited range, progressive."""
+    return replace(video, index=0, codec="h264", width=video.display_width, height=video.display_height,
+                   sar=Fraction(1), rotation=0, vfr=False, interlaced=False, pix_fmt="yuv420p",
+                   bit_depth=8, full_range=False, hdr=False, transfer="", tonemap=False)
+
+
+def build_window_args(ffmpeg_bin: str, info: MediaInfo, start: float, seconds: float, out: Path) -> list[str]:
+    """Cut one window, normalised as the encoder normalises the source, lossless (x264 -qp 0)."""
+    video = _video(info)
+    display = Rendition("source", video.display_width, video.display_height, 0, 0)
+    chain = ",".join([*deinterlace(video), *constant_rate(video.fps), *tonemap(video),
+                      *rung_chain(video, display)])
+    return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
+            "-ss", exact_seconds(Fraction(start), round_up=False), "-t", f"{seconds:.6f}",
+            "-i", str(info.path), "-filter_complex", f"[0:{video.index}]{chain}[w]", "-map", "[w]",
+            "-frames:v", str(window_frames(seconds, video.fps)), "-an", "-sn", "-dn",
+            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(out)]
+
+
+def build_probe_encode_args(ffmpeg_bin: str, window: Path, size: tuple[int, int], crfs: Sequence[int],
+                            preset: str, outs: Sequence[Path]) -> list[str]:
+    """One window at one resolution, every CRF from one scale (raw H.264: its size is the bits)."""
+    labels = "".join(f"[c{i}]" for i in range(len(crfs)))
+    graph = f"[0:0]scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split={len(crfs)}{labels}"
+    args = [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
+            "-i", str(window), "-filter_complex", graph]
+    for i, (crf, out) in enumerate(zip(crfs, outs, strict=True)):
+        args += ["-map", f"[c{i}]", "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
+                 "-crf", str(crf), "-threads", "1", "-sc_threshold", "0", "-f", "h264", str(out)]
+    return args
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Measured:
+    """One window x resolution x CRF: its bits, seconds and scored frames."""
+
+    rung: Rendition
+    crf: int
+    bits: int
+    seconds: float
+    scores: list[FrameScore]
+
+
+def analyse(info: MediaInfo, *, workers: int = 1, preset: str = "veryfast", rules: Rules | None = None,
+            stop: threading.Event | None = None) -> Analysis:
+    """Measure the title's hull and pick its rungs; MediaError when nothing could be measured."""
+    began = time.monotonic()
+    video = _video(info)
+    candidates = plan_ladder(video)
+    windows = sample_windows(info.duration)
+    main, tool = ffmpeg.find_tools().ffmpeg, ffmpeg.find_measuring_tool()
+    with tempfile.TemporaryDirectory(prefix="miniflix-per-title-") as scratch, \
+            ThreadPoolExecutor(max(1, workers), thread_name_prefix="per-title") as pool:
+        cuts = [Path(scratch) / f"window{i}.mkv" for i in range(len(windows))]
+        waits = [pool.submit(ffmpeg.run, build_window_args(main, info, start, seconds, cut),
+                             "cutting a sample window", stop=stop)
+                 for (start, seconds), cut in zip(windows, cuts, strict=True)]
+        _results(waits, stop)
+        batches = _results([pool.submit(_measure_window, main, tool, video, preset, cut, seconds, rung, stop)
+                            for cut, (_, seconds) in zip(cuts, windows, strict=True) for rung in candidates],
+                           stop)
+    points = _points([m for batch in batches for m in batch])
+    chosen = pick_rungs(points, rules or default_rules())
+    return Analysis([list(w) for w in windows], points, upper_hull(points), chosen,
+                    time.monotonic() - began, preset)
+
+
+def _results(futures: Sequence[Future[T]], stop: threading.Event | None) -> list[T]:
+    """Every task's result; Cancelled when the ingest was stopped (its ffmpeg was killed)."""
+    try:
+        return [f.result() for f in futures]
+    except ffmpeg.FFmpegFailed:
+        if stop is not None and stop.is_set():
+            raise Cancelled("The per-title analysis stopped; run the ingest again to resume.") from None
+        raise
+
+
+def _measure_window(main: str, tool: str, video: VideoInfo, preset: str, cut: Path, seconds: float,
+                    rung: Rendition, stop: threading.Event | None) -> list[_Measured]:
+    """Encode one window at one resolution at every CRF and score each encode against the window."""
+    outs = [cut.with_name(f"{cut.stem}_{rung.name}_crf{crf}.h264") for crf in CRFS]
+    ffmpeg.run(build_probe_encode_args(main, cut, (rung.width, rung.height), CRFS, preset, outs),
+               f"encoding a sample window at {rung.name}", stop=stop)
+    frames = window_frames(seconds, video.fps)
+    scored = score_vmaf(main, tool, outs, cut, window_video(video), frames, stop)
+    return [_Measured(rung, crf, out.stat().st_size * 8, frames / float(video.fps), scores)
+            for crf, out, scores in zip(CRFS, outs, scored, strict=True)]
+
+
+def _points(measured: Sequence[_Measured]) -> list[RatePoint]:
+    """One point per resolution x CRF over every window: total bits / total seconds, mean VMAF."""
+    groups: dict[tuple[str, int], list[_Measured]] = {}
+    for m in measured:
+        groups.setdefault((m.rung.name, m.crf), []).append(m)
+    points = []
+    for (name, crf), group in groups.items():
+        vmaf = [s.vmaf for m in group for s in m.scores]
+        if not vmaf:
+            continue
+        kbps = sum(m.bits for m in group) / 1000 / sum(m.seconds for m in group)
+        rung = group[0].rung
+        points.append(RatePoint(name, rung.width, rung.height, crf, round(kbps, 1),
+                                round(statistics.fmean(vmaf), 2)))
+    if not points:
+        raise MediaError("the per-title analysis scored no frame.", hint="ingest with --ladder fixed")
+    return points
+
+
+def analysis_every(frames: int) -> int:
+    """Score one frame in N: SCORED_PER_WINDOW a window (quality.py's triples need N >= 4)."""
+    every = frames // SCORED_PER_WINDOW
+    return every if every >= TRIPLES_FROM else 1
+
+
+def build_vmaf_args(tool: str, encodes: Sequence[Path], video: VideoInfo, frames: int, logs: Sequence[Path],
+                    every: int) -> list[str]:
+    """quality.py's measuring argv with VMAF alone: PSNR and SSIM would add a third to the cost and
+    the hull does not use them."""
+    args = build_measure_args(tool, [str(e) for e in encodes], video, frames, logs, every)
+    graph = args.index("-filter_complex") + 1
+    args[graph] = args[graph].replace(f":{FEATURES}", "")
+    return args
+
+
+def score_vmaf(main: str, tool: str, encodes: Sequence[Path], window: Path, video: VideoInfo, frames: int,
+               stop: threading.Event | None) -> list[list[FrameScore]]:
+    """Scored frames of each encode against the window (the window decoded once, piped)."""
+    every = analysis_every(frames)
+    logs = [e.with_suffix(".json") for e in encodes]
+    run_piped(build_reference_args(main, str(window), video, frames, every),
+              build_vmaf_args(tool, encodes, video, frames, logs, every),
+              f"measuring {len(encodes)} sample encode(s)", stop)
+    return [parse_log(json.loads(p.read_text(encoding="utf-8")), every) for p in logs]
+
+
+def default_rules() -> Rules:
+    return Rules(floor_kbps=float(config.get("per_title_floor_kbps")))
+
+
+# ---- the ladder ------------------------------------------------------------------------------
+
+def renditions_from(chosen: Sequence[RatePoint]) -> list[Rendition]:
+    """The chosen points as rungs, top first: capped CRF with -maxrate PEAK_HEADROOM x the predicted
+    average and -bufsize twice that (the fixed ladder's ratio); a second rung at one size gets a suffix."""
+    rungs: list[Rendition] = []
+    for point in sorted(chosen, key=lambda p: -p.kbps):
+        taken = sum(1 for r in rungs if r.name.split("-")[0] == point.name)
+        name = point.name if not taken else f"{point.name}-{taken + 1}"
+        maxrate = max(MIN_KBPS, round(point.kbps * PEAK_HEADROOM / 10) * 10)
+        rungs.append(Rendition(name, point.width, point.height, maxrate, 2 * maxrate, round(point.crf)))
+    return rungs
+
+
+def plan_per_title(info: MediaInfo, cache: Path, *, workers: int, preset: str,
+                   stop: threading.Event | None = None) -> tuple[list[Rendition], Analysis]:
+    """The title's per-title rungs and their analysis; a resumed job reads the analysis it made
+    before from `cache` (the ladder, and so the encoded chunks, stay the same)."""
+    if cache.is_file():
+        analysis = Analysis.from_dict(json.loads(cache.read_text(encoding="utf-8")))
+    else:
+        analysis = analyse(info, workers=workers, preset=preset, stop=stop)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(analysis.to_dict()), encoding="utf-8")
+    rungs = ", ".join(f"{p.name}@{p.kbps:.0f}k/VMAF {p.vmaf:.1f}" for p in analysis.chosen)
+    log.info("%s: per-title ladder %s in %.1f s", info.path.name, rungs, analysis.seconds)
+    return renditions_from(analysis.chosen), analysis
+
+
+def _video(info: MediaInfo) -> VideoInfo:
+    if info.video is None:
+        raise MediaError(f"{info.path.name} has no video stream to analyse.",
+                         hint="an audio-only title has no ladder")
+    return info.video
+
+
+def plan_rungs(info: MediaInfo, ladder: str, cache: Path, *, workers: int, preset: str,
+               stop: threading.Event | None = None) -> tuple[list[Rendition], dict[str, Any] | None]:
+    """The title's rungs under the `ladder` setting, with the per-title analysis (None when fixed)."""
+    if info.video is None:
+        return [], None
+    if ladder != "per-title":
+        return plan_ladder(info.video), None
+    renditions, analysis = plan_per_title(info, cache, workers=workers, preset=preset, stop=stop)
+    return renditions, analysis.to_dict()
+
+
+def record_analysis(title_root: Path, analysis: dict[str, Any]) -> None:
+    """Add the analysis to the packaged title's integrity report under `per_title`."""
+    report = title_root / REPORT_NAME
+    data = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
+    data["per_title"] = analysis
+    report.write_text(json.dumps(data, indent=2), encoding="utf-8")
