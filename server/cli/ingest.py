@@ -19,8 +19,9 @@ from typing import Any
 
 from server.cli import add_data_dir
 from server.cli.progressbar import ProgressBar
+from server.config import parse_ladder
 from server.engine import Engine
-from server.errors import Cancelled, MiniflixError, ToolMissing
+from server.errors import Cancelled, InvalidRequest, MiniflixError, ToolMissing
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.store import PUBLISHED, JobRecord
 from server.media.ffmpeg import find_tools
@@ -33,6 +34,7 @@ def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--workers", type=_positive_int, help="parallel chunk encodes (default: cores)")
     p.add_argument("--segment-seconds", type=_positive_float, help="CMAF segment duration (default 4)")
     p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
+    p.add_argument("--ladder", type=_ladder, help="`fixed` or `per-title` (default: MINIFLIX_LADDER, fixed)")
     p.set_defaults(func=run_ingest)
     v = subs.add_parser("videos", help="list the catalog")
     add_data_dir(v)
@@ -48,6 +50,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ladder(text: str) -> str:
+    try:
+        return parse_ladder(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not 0.5 <= value <= 60:
@@ -61,7 +70,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     except ToolMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds)
+    try:
+        options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds,
+                                              ladder=args.ladder)
+    except InvalidRequest as exc:  # a bad MINIFLIX_* value: a usage error, before any file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     failures = 0
     with Engine.open(args.data_dir) as engine, _terminate_like_ctrl_c():
         ingest = engine.ingest(options)
