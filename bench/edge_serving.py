@@ -1,13 +1,16 @@
 """Benchmark: the edges serving cached segments vs a plain nginx serving the same files, by wrk.
 
 All serve a 1 MB and a 100 KB segment over loopback (simulated RTT and bandwidth off, caches warmed
-first). Plain nginx runs one worker with sendfile and no access log (the Python edge is one Python
-process). Rows: the Python edge without and with the real event log (one `cdn` event per request,
-SQLite WAL), and the nginx edge (edge_engine=nginx: its generated config, one worker, the signed-link
-check, proxy_cache, its JSON access log tailed into the same event log; and once more with its tail
-paused, to show what nginx alone does with that config). Targets: Python edge MB/s
->= 0.5 of nginx's on 1 MB segments; nginx edge >= 0.9 of plain nginx on both sizes. Each ratio is
-taken within one round (targets interleaved) and shown as median [min-max] over the rounds.
+first). Plain nginx runs one worker with no access log and the nginx edge's socket settings (sendfile,
+tcp_nopush, tcp_nodelay, postpone_output 0): the same file, tuned the same way. Rows: the Python edge
+without and with the real event log (one `cdn` event per request, SQLite WAL), and the nginx edge
+(edge_engine=nginx: its generated config, one worker, the signed-link check, proxy_cache, its
+buffered hits log turned into events in the same event log by the SCHED_IDLE tail process; and once
+more with no tail at all, to show what nginx alone does with that config). After each wrk run the
+tail catches up (nginx flushes its buffer, the tail publishes) outside the timed window, its CPU
+counted. Targets: Python edge MB/s >= 0.5 of nginx's on 1 MB segments; nginx edge >= 0.9 of plain
+nginx on both sizes. Each ratio is taken within one round (targets interleaved) and shown as
+median [min-max] over the rounds; the load average is printed before each size.
 
     .venv/bin/python bench/edge_serving.py [--seconds 3] [--rounds 3] [--connections 8]
 """
@@ -26,7 +29,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -46,7 +49,8 @@ PLAIN = "nginx 1 worker"
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 NGINX_CONF = """daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;
 events {{ worker_connections 1024; }}
-http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+http {{ access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; postpone_output 0;
+  keepalive_requests 100000;
   client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
   uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
   types {{ video/iso.segment m4s; }}
@@ -93,10 +97,6 @@ def start_edge(root: Path, name: str, publisher: EventLog | None = None,
     return edge
 
 
-def events_in(log: EventLog) -> int:
-    return sum(head for (topic, _), head in log.heads(["cdn"]).items() if topic == "cdn")
-
-
 def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]:
     www = root / "www"
     shutil.copytree(source, www)
@@ -117,11 +117,13 @@ def start_nginx(root: Path, source: Path) -> tuple[subprocess.Popen[bytes], int]
 
 @dataclass(frozen=True)
 class Target:
-    """A URL to load, the processes whose CPU serving it costs, and what to finish after a run
-    (an nginx edge's log tail catches up here, its CPU counted, outside wrk's timed window)."""
+    """A URL to load, the processes whose CPU serving it costs (the server; its Python helpers),
+    and what to finish after a run (an nginx edge's hit tail catches up here, its CPU counted,
+    outside wrk's timed window)."""
 
     url: str
-    processes: list[psutil.Process]
+    server: list[psutil.Process]
+    helpers: list[psutil.Process] = field(default_factory=list)
     settle: Callable[[], object] = lambda: None
 
 
@@ -129,17 +131,21 @@ def cpu_s(processes: list[psutil.Process]) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
 
 
-def measure(targets: dict[str, Target], rounds: int, seconds: int,
-            connections: int) -> dict[str, list[tuple[float, float, float]]]:
-    """(requests/s, MB/s, CPU µs per request) per target and round, targets interleaved within each
-    round so a burst of load from other processes hits all of them alike."""
-    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in targets}
+Run = tuple[float, float, float, float]      # requests/s, MB/s, server CPU µs/req, helpers CPU µs/req
+
+
+def measure(targets: dict[str, Target], rounds: int, seconds: int, connections: int) -> dict[str, list[Run]]:
+    """One Run per target and round, targets interleaved within each round so a burst of load from
+    other processes hits all of them alike."""
+    runs: dict[str, list[Run]] = {label: [] for label in targets}
     for _ in range(rounds):
         for label, target in targets.items():
-            before = cpu_s(target.processes)
+            server, helpers = cpu_s(target.server), cpu_s(target.helpers)
             rps, mbs, done = wrk(target.url, seconds, connections)
             target.settle()
-            runs[label].append((rps, mbs, (cpu_s(target.processes) - before) / max(1, done) * 1e6))
+            per = 1e6 / max(1, done)
+            runs[label].append((rps, mbs, (cpu_s(target.server) - server) * per,
+                                (cpu_s(target.helpers) - helpers) * per))
     return runs
 
 
@@ -151,8 +157,26 @@ def edge_target(edge: EdgeNode | NginxEdge, seg: str) -> Target:
     this = psutil.Process()
     if isinstance(edge, NginxEdge):
         assert edge.pid is not None
-        return Target(edge.url_for("bench", seg), [nginx_worker(edge.pid), this], edge.health)
-    return Target(edge.url_for("bench", seg), [this], edge.events.flush)
+        tail = [psutil.Process(edge.hit_tail.pid)] if edge.hit_tail and edge.hit_tail.pid else []
+        return Target(edge.url_for("bench", seg), [nginx_worker(edge.pid)], [this, *tail],
+                      lambda: catch_up(edge))
+    return Target(edge.url_for("bench", seg), [this], [], edge.events.flush)
+
+
+def catch_up(edge: NginxEdge, timeout_s: float = 120.0) -> None:
+    """Until the edge's tail published every hit nginx logged (nginx writes its buffer on USR1)."""
+    if edge.hit_tail is None:
+        return
+    edge.flush_log()
+    deadline = time.monotonic() + timeout_s
+    last = -1
+    while time.monotonic() < deadline:
+        size = edge.hits.path.stat().st_size if edge.hits.path.exists() else 0
+        if size == last and edge.hits.state()["offset"] == size:
+            return
+        last = size
+        time.sleep(0.2)
+    print(f"  the hit tail of {edge.name} did not catch up within {timeout_s:g} s")
 
 
 def spread(values: list[float], fmt: str = ",.0f") -> str:
@@ -160,14 +184,14 @@ def spread(values: list[float], fmt: str = ",.0f") -> str:
     return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
 
 
-def print_rows(name: str, runs: dict[str, list[tuple[float, float, float]]]) -> None:
+def print_rows(name: str, runs: dict[str, list[Run]]) -> None:
     """One table row per target; the ratio to plain nginx is taken round by round."""
-    base = [mbs for _, mbs, _ in runs[PLAIN]]
+    base = [run[1] for run in runs[PLAIN]]
     for label, got in runs.items():
-        shares = [m / b for (_, m, _), b in zip(got, base, strict=True)]
+        shares = [run[1] / b for run, b in zip(got, base, strict=True)]
         ratios = "" if label == PLAIN else spread(shares, ".2f")
-        rps, mbs, cpu = (spread([row[i] for row in got]) for i in range(3))
-        print(f"| {name} | {label} | {rps} | {mbs} | {ratios} | {cpu} |")
+        rps, mbs, server, helpers = (spread([row[i] for row in got]) for i in range(4))
+        print(f"| {name} | {label} | {rps} | {mbs} | {ratios} | {server} | {helpers} |")
 
 
 def main() -> None:
@@ -185,16 +209,16 @@ def main() -> None:
         events = EventLog(root / "events.sqlite")
         edges = {"miniflix edge": start_edge(root, "bench-1"),
                  "miniflix edge + event log": start_edge(root, "bench-2", events),
-                 "nginx edge + access log -> event log": start_edge(root, "bench-3", events, NginxEdge),
-                 "nginx edge, log tail paused": start_edge(root, "bench-4", None, NginxEdge)}
-        edges["nginx edge, log tail paused"].tailer.close()     # nginx alone: what the tail costs
+                 "nginx edge + hits log -> event log": start_edge(root, "bench-3", events, NginxEdge),
+                 "nginx edge, no tail": start_edge(root, "bench-4", None, NginxEdge)}
+        edges["nginx edge, no tail"].tailer.close()     # nginx alone: what the tail costs
         nginx, port = start_nginx(root / "nginx", root / "origin" / "videos" / "bench")
         try:
             run(edges, port, nginx_worker(nginx.pid), args)
-            report_events(edges, events)
         finally:
             for edge in edges.values():
                 edge.close()
+            report_events(edges, events)
             events.close()
             nginx.terminate()
             nginx.wait(timeout=10)
@@ -203,11 +227,12 @@ def main() -> None:
 def run(edges: dict[str, EdgeNode | NginxEdge], port: int, plain_worker: psutil.Process,
         args: argparse.Namespace) -> None:
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds, loopback, "
-          f"{os.cpu_count()} cores, load average before {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} cores")
     print("| segment | server | requests/s median [min-max] | MB/s median [min-max] "
-          "| vs nginx (MB/s, same round) | CPU µs/request (server + its Python) |")
-    print("|---|---|---|---|---|---|")
+          "| vs nginx (MB/s, same round) | server CPU µs/request | its Python CPU µs/request |")
+    print("|---|---|---|---|---|---|---|")
     for name in SIZES:
+        print(f"load average before {name}: {os.getloadavg()[0]:.1f}")
         seg = f"{RENDITION}/seg_{name}.m4s"
         targets = {PLAIN: Target(f"http://127.0.0.1:{port}/{seg}", [plain_worker])}
         targets.update({label: edge_target(edge, seg) for label, edge in edges.items()})
@@ -216,18 +241,24 @@ def run(edges: dict[str, EdgeNode | NginxEdge], port: int, plain_worker: psutil.
 
 
 def report_events(edges: dict[str, EdgeNode | NginxEdge], events: EventLog) -> None:
-    """Every request of the logged edges must have become a `cdn` event (none dropped)."""
-    requests, dropped = 0, 0
-    for edge in edges.values():
-        if isinstance(edge, NginxEdge):
-            edge.tailer.drain()
-        edge.events.flush()
+    """Every request of the logged edges must have become exactly one hit or miss event."""
+    stored = served_events(events)
+    for label, edge in edges.items():        # closed: every request they logged is published
         if edge.events.publisher is not None:
             health = edge.health()
-            requests += health["hits"] + health["misses"]
-            dropped += health["events_dropped"]
-    stored = events_in(events) - 2 * len(edges)     # less the edges' start events (health + the warm fill)
-    print(f"logged edges: {requests:,} requests counted, ~{stored:,} cdn events stored, {dropped:,} dropped")
+            requests, dropped = health["hits"] + health["misses"], health["events_dropped"]
+            print(f"{label}: {requests:,} requests counted, "
+                  f"{stored.get(edge.name, 0):,} hit/miss events stored, {dropped:,} dropped")
+
+
+def served_events(events: EventLog) -> dict[str, int]:
+    """hit + miss events in the log, per edge."""
+    counts: dict[str, int] = {}
+    while batch := events.poll("bench-count", ["cdn"], max_events=20_000, timeout=0):
+        for event in batch:
+            if event.value["type"] in ("hit", "miss"):
+                counts[event.key] = counts.get(event.key, 0) + 1
+    return counts
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """An edge served by nginx: one `nginx` process per EdgeSpec, with the EdgeNode interface the CDN,
 its health monitor, steering, the proactive fill and the HTTP admin use.
 
-No Python runs per request: nginx checks the signed link, serves from its cache and logs a JSON line;
-a tail thread turns those lines into `cdn` events and the counters of `health()`. Python runs per
-miss only (the loopback origin listener) and per admin action (start, stop, throttle, purge).
+No Python runs per request in the app: nginx checks the signed link, serves from its cache and logs
+a tab-separated line. Cache hits go to a buffered `hits.log` that a separate lowest-priority process
+turns into `hit` events in big batches (hit_tail.py; with a publisher no other process can open, the
+tail thread does it); misses, fills and refusals go to `access.log`, which the edge's tail thread
+turns into `miss`/`fill`/`evict` events at once. Python runs per miss (the loopback origin listener)
+and per admin action (start, stop, throttle, purge); hit events may lag their requests by a second
+or two under load.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from server.cdn import nginx_conf
-from server.cdn.access_log import STALE, LogTailer, Served, parse_line
+from server.cdn.access_log import LogTailer, Served, hit_event, parse_line
 from server.cdn.clock import Clock, SystemClock
 from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
 from server.cdn.events import EventSink
+from server.cdn.hit_tail import HitLog, HitTailProcess
 from server.cdn.nginx_cache import NginxCache
 from server.cdn.nginx_origin import OriginListener
 from server.cdn.nginx_process import (
@@ -43,6 +48,7 @@ from server.cdn.topology import EdgeSpec
 from server.errors import Conflict, NotFound
 from server.events.api import CDN as CDN_TOPIC
 from server.events.api import Publisher
+from server.events.log import EventLog
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
@@ -64,6 +70,10 @@ class NginxEdge:
         self.events = EventSink(publisher)
         self.bandwidth_mbps = spec.bandwidth_mbps
         self.tailer = LogTailer(self.layout.access_log, self._logged, self._poll)
+        self.hits = HitLog(self.layout.hits_log, spec.name, spec.region)
+        self._hits_base = self.hits.state()     # health() counts this run's hits
+        self.hit_tail = (HitTailProcess(self.hits, publisher.path) if isinstance(publisher, EventLog)
+                         else None)
         self._load, self._load_at = 0.0, 0.0
         self._origin: OriginListener | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -86,23 +96,32 @@ class NginxEdge:
         self._port = free_port(self._port)
         self._write_conf()
         self.tailer.start()
+        if self.hit_tail is not None:
+            self.hit_tail.start()
         self._spawn(binary)
         self.report_health(True)
         return self._port
 
     def stop(self) -> None:
-        """End nginx at once (open connections are cut), then publish what it logged until then."""
+        """End nginx at once (open connections are cut; its buffered hits are written as it exits),
+        then publish what it logged until then (the hits: the tail process, in its turn)."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
         terminate(proc)
         self.tailer.drain()
+        if self.hit_tail is None:
+            self._drain_hits()
         self.report_health(False)
 
     def close(self) -> None:
-        """Stop, then release the origin listener, the tail and the event thread (idempotent)."""
+        """Stop, then release the origin listener, the tails and the event thread (idempotent); every
+        logged request is published before this returns."""
         self.stop()
+        if self.hit_tail is not None:
+            self.hit_tail.stop()
         self.tailer.close()
+        self._drain_hits()
         if self._origin is not None:
             self._origin.close()
             self._origin = None
@@ -183,12 +202,23 @@ class NginxEdge:
         plain read, steering calls this per edge)."""
         return self._load if self.running else 0.0
 
+    def flush_log(self) -> None:
+        """Ask nginx to write its buffered hits now (it does so when reopening its logs)."""
+        if self.running:
+            assert self._proc is not None
+            self._proc.send_signal(signal.SIGUSR1)
+
     def _poll(self) -> None:
-        """From the tail thread, every LOAD_POLL_S: nginx's own count of requests in progress, and
-        the objects its cache manager evicted since the last look (as `evict` events)."""
+        """From the tail thread: the hits (unless the tail process has them), and every LOAD_POLL_S
+        nginx's own count of requests in progress and the objects its cache manager evicted since
+        the last look (as `evict` events); a tail process that died is started again."""
+        if self.hit_tail is None:
+            self._drain_hits()
         now = time.monotonic()
         if now - self._load_at < LOAD_POLL_S or not self.running:
             return
+        if self.hit_tail is not None and not self.hit_tail.running:
+            self.hit_tail.start()
         self._load_at = now
         self._note_load(ask_health(self.base_url))
         self.cache.entries()
@@ -205,16 +235,19 @@ class NginxEdge:
             self._load = min(1.0, max(0, writing - 1) / max(1, self.spec.max_clients))
 
     def health(self) -> dict[str, Any]:
-        """The Python edge's report. Its counters include every request answered before this call:
-        nginx's one worker logs a request before it takes the next, so our own /health round trip
-        is a barrier; the tail then reads what is logged."""
+        """The Python edge's report. Misses count once answered (nginx's one worker logs a request
+        before it takes the next, so our own /health round trip is a barrier; the tail then reads
+        what is logged); hits once their tail published them (a second or two later)."""
         if self.running:
             self._note_load(ask_health(self.base_url))
         self.tailer.drain()
         stats = self.cache.stats()
+        hits = self.hits.state()
         with self._lock:
             c = dict(self._counts)
-            throughput = self._throughput_locked()
+            throughput = self._throughput_locked() + _recent_bytes(hits["seconds"]) * 8 / THROUGHPUT_WINDOW_S
+        c["hits"] += hits["hits"] - self._hits_base["hits"]
+        c["hit_bytes"] += hits["hit_bytes"] - self._hits_base["hit_bytes"]
         lookups = c["hits"] + c["misses"]
         return {"name": self.name, "region": self.spec.region, "healthy": self.running, "load": self.load(),
                 "cached_bytes": stats["cached_bytes"], "capacity_bytes": self.spec.capacity_bytes,
@@ -253,16 +286,13 @@ class NginxEdge:
             self._counts["hits" if hit else "misses"] += 1
             self._counts["hit_bytes" if hit else "miss_bytes"] += served.sent
             self._served.append((served.at, served.sent))
-        event = self._event("hit" if hit else "miss", served.video_id, served.key, served.sent, served.at)
+        event = hit_event(self.name, self.spec.region, served)
         if not hit:
-            event["reason"] = self._miss_reason(served)
-        elif served.status in STALE:
-            event["stale"] = True
-        if not served.complete:
-            event["aborted"] = True
-        if served.session:
-            event["session"] = served.session
+            event["type"], event["reason"] = "miss", self._miss_reason(served)
         return event
+
+    def _drain_hits(self) -> None:
+        self.hits.drain(self._publish)
 
     def _miss_reason(self, served: Served) -> str:
         """capacity: nginx had it and evicted it; health: a spill-over from down home edges;
@@ -346,3 +376,9 @@ class NginxEdge:
             text = self.layout.error_log.read_text(errors="replace")[-ERROR_LOG_TAIL:]
             return text.replace(str(self.layout.root), "<edge dir>").strip()
         return "(no error log)"
+
+
+def _recent_bytes(seconds: dict[str, int]) -> int:
+    """Bytes of the hits served within the last THROUGHPUT_WINDOW_S, from the tail's per-second sums."""
+    horizon = time.time() - THROUGHPUT_WINDOW_S
+    return sum(n for second, n in seconds.items() if int(second) + 1 > horizon)

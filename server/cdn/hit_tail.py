@@ -1,0 +1,203 @@
+"""The hot half of an nginx edge's events: its cache hits (`hits.log`, buffered by nginx) turned into
+`hit` events in big batches, by a separate process at the lowest CPU priority.
+
+Why a process: on a busy machine the cores belong to nginx serving viewers; a tail thread in the app
+would take the GIL (and the app with it) down to its priority, so the tail runs apart, `SCHED_IDLE`
+(it runs when a core would otherwise idle), and catches up from the file afterwards. Events may
+therefore lag their requests by a second or two (nginx's flush interval plus the tail's turn) under
+load; none is lost.
+
+`HitLog` is the reading and publishing, shared by the process and by the edge's own thread (used
+when the edge's publisher is not an event log another process can open, e.g. a test's recorder).
+Its state (offset + counters) lives in `hits.log.state`, written atomically after each durable
+batch under an exclusive lock, so two readers never publish the same line and a restarted tail
+resumes at the first line not yet published. A tail killed between a batch's commit and its state
+write (a window of microseconds) would publish that batch again.
+
+    python -m server.cdn.hit_tail LOG EDGE REGION EVENT_LOG_FILE
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from server.cdn.access_log import FETCHED, hit_event, parse_line
+from server.cdn.edge import THROUGHPUT_WINDOW_S
+from server.events.api import CDN as CDN_TOPIC
+
+log = logging.getLogger(__name__)
+READ_BYTES = 4 << 20          # ~20,000 lines: one read, one parse pass, one durable batch
+POLL_S = 0.5
+STOP_WAIT_S = 10.0
+Publish = Callable[[list[tuple[str, dict[str, Any]]]], None]
+
+
+class HitLog:
+    """Reads `hits.log` from the last published line on; `drain(publish)` hands every complete
+    line written so far to `publish` as `hit` events, a batch at a time."""
+
+    def __init__(self, path: Path, edge: str, region: str) -> None:
+        self.path, self.edge, self.region = path, edge, region
+        self.state_file = path.with_name(path.name + ".state")
+        self._lock_file = path.with_name(path.name + ".lock")
+
+    def state(self) -> dict[str, Any]:
+        """{"offset", "hits", "hit_bytes", "seconds": {second: bytes served}} as last published."""
+        with contextlib.suppress(OSError, ValueError):
+            doc = json.loads(self.state_file.read_text())
+            if isinstance(doc, dict):
+                return doc
+        return {"offset": 0, "hits": 0, "hit_bytes": 0, "seconds": {}}
+
+    def drain(self, publish: Publish) -> int:
+        """Publish every complete line written so far; lines handled."""
+        with _exclusive(self._lock_file):
+            state, handled = self.state(), 0
+            while True:
+                lines, end = self._read(state["offset"])
+                if not lines:
+                    return handled
+                publish(self._events(lines, state))
+                state["offset"] = end
+                self._save(state)
+                handled += len(lines)
+
+    def _read(self, offset: int) -> tuple[list[str], int]:
+        try:
+            with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < offset:
+                    offset = 0                    # the log was replaced: start over
+                f.seek(offset)
+                chunk = f.read(READ_BYTES)
+        except FileNotFoundError:
+            return [], offset
+        end = chunk.rfind(b"\n") + 1              # a half line waits for its end
+        return chunk[:end].decode("utf-8", "replace").splitlines(), offset + end
+
+    def _events(self, lines: list[str], state: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        events, seconds = [], state["seconds"]
+        for served in map(parse_line, lines):
+            if served is None or served.fill or served.status in FETCHED:
+                continue                          # not a hit: nginx routes those to access.log
+            events.append((self.edge, hit_event(self.edge, self.region, served)))
+            second = str(int(served.at))
+            seconds[second] = seconds.get(second, 0) + served.sent
+            state["hit_bytes"] += served.sent
+        state["hits"] += len(events)
+        if seconds:
+            horizon = int(max(map(int, seconds))) - THROUGHPUT_WINDOW_S
+            state["seconds"] = {s: n for s, n in seconds.items() if int(s) >= horizon}
+        return events
+
+    def _save(self, state: dict[str, Any]) -> None:
+        temp = self.state_file.with_suffix(".tmp")
+        temp.write_text(json.dumps(state))
+        os.replace(temp, self.state_file)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One reader of a hits log at a time, across processes (nothing to lock without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:            # Windows: no nginx edges there, one reader
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class HitTailProcess:
+    """Runs `python -m server.cdn.hit_tail` for one edge; `stop()` lets it finish its batch."""
+
+    def __init__(self, hits: HitLog, event_log: Path) -> None:
+        self.hits, self.event_log = hits, event_log
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        if self._proc is not None:
+            log.warning("the hit tail of edge %s ended (%s); starting it again", self.hits.edge,
+                        self._proc.returncode)
+        argv = [sys.executable, "-m", "server.cdn.hit_tail", str(self.hits.path), self.hits.edge,
+                self.hits.region, str(self.event_log)]
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, cwd=_project_root())
+        lowest_priority(self._proc.pid)      # at once (it starts no thread before its main() does it again)
+
+    def stop(self) -> None:
+        """TERM (the tail ends after its batch); KILL if it does not end within STOP_WAIT_S."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _project_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def lowest_priority(pid: int = 0) -> None:
+    """Process `pid` (0: this one; Linux: its main thread, and the threads it starts later) only on
+    cores nothing else wants."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+
+
+def main(argv: list[str]) -> int:
+    """The tail process: drain, sleep, until TERM or until the app that started it is gone."""
+    from server.events.log import EventLog
+
+    log_path, edge, region, event_log = argv
+    lowest_priority()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = os.getppid()
+    hits = HitLog(Path(log_path), edge, region)
+    with EventLog(Path(event_log)) as events:
+        def publish(batch: list[tuple[str, dict[str, Any]]]) -> None:
+            if batch:
+                events.publish_many(CDN_TOPIC, batch)
+
+        while True:
+            try:
+                hits.drain(publish)
+            except Exception:        # a bad line or a full disk must not end the tail
+                log.exception("tailing the hits of edge %s failed", edge)
+            if stop.wait(POLL_S) or os.getppid() != parent:
+                hits.drain(publish)
+                return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="hit_tail %(levelname)s %(message)s")
+    sys.exit(main(sys.argv[1:]))
