@@ -129,9 +129,10 @@ class Engine:
         return AnalyticsService(self.data, self.events)
 
     def search(self, views: Callable[[], dict[str, int]] | None = None) -> SearchService:
+        from server.search.cues import origin_cues
         from server.search.service import SearchService
 
-        return SearchService(self.data, self.events, self.catalog, views=views)
+        return SearchService(self.data, self.events, self.catalog, views=views, cues=origin_cues(self.origin))
 
     def cdn(self) -> CDN:
         """The configured edges (Python or nginx, setting `edge_engine`), filled from this engine's

@@ -1,9 +1,11 @@
-"""Search: `GET /api/search?q=…&sort=…&limit=…&offset=…&<facet>=<value>` (facets repeat)."""
+"""Search: `GET /api/search?q=…&sort=…&limit=…&offset=…&<facet>=<value>` (facets repeat), and
+`GET /api/search?in=subtitles&q=…&limit=…`: titles whose subtitles say it, with the moments."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from server.errors import InvalidRequest
 from server.http.context import arg_int, need
 
 bp = Blueprint("search", __name__, url_prefix="/api/search")
@@ -13,6 +15,12 @@ FACET_ARGS = ("duration_bucket", "resolution", "tags", "upload_month")
 
 @bp.get("")
 def search() -> Response:
+    scope = request.args.get("in", "titles")
+    if scope == "subtitles":
+        found = need("search").search_subtitles(request.args.get("q", ""), limit=arg_int("limit", 20, 1, 200))
+        return jsonify(found)
+    if scope != "titles":
+        raise InvalidRequest(f"Cannot search in {scope[:40]!r}.", hint="in=titles or in=subtitles")
     facets = {name: request.args.getlist(name) for name in FACET_ARGS if request.args.getlist(name)}
     result = need("search").search(request.args.get("q", ""), sort=request.args.get("sort", "relevance"),
                                    facets=facets or None, limit=arg_int("limit", 20, 1, 200),

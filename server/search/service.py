@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from whoosh import query as wq
@@ -17,13 +19,14 @@ from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.searching import Hit, Results, Searcher
 
-from server.catalog import Catalog
+from server.catalog import PUBLISHED, Catalog
 from server.errors import Conflict, InvalidRequest
 from server.events.api import VIDEOS
 from server.events.log import EventLog
 from server.events.model import Event
 from server.paths import DataDir
 from server.search import SORTS, index, query
+from server.search.cues import CueIndex, CueLoader
 from server.search.documents import FUZZY_FIELDS
 from server.search.facets import FacetTable, MatchRecorder
 from server.search.fuzzy import Lexicon
@@ -51,7 +54,8 @@ class SearchService:
     """One index writer (the consumer thread, or `catch_up` in a CLI); any thread may search."""
 
     def __init__(self, data: DataDir, log: EventLog, catalog: Catalog, *,
-                 views: Callable[[], dict[str, int]] | None = None) -> None:
+                 views: Callable[[], dict[str, int]] | None = None, cues: CueLoader | None = None) -> None:
+        """`cues` reads a title's subtitle cues (from the origin); without it, no subtitle search."""
         self.path = data.search_index
         self._log = log
         self._catalog = catalog
@@ -60,6 +64,7 @@ class SearchService:
         if self.rebuilt:
             self._skip_to_now()
         self._writer = index.IndexWriter(self._ix)
+        self._cues = self._open_cues(cues, self.path.with_name("search-cues")) if cues else None
         self._parser = query.make_parser()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,10 +93,27 @@ class SearchService:
         return applied
 
     def rebuild(self) -> None:
-        """Drop the index and build it again from the catalog."""
+        """Drop the index (and the cue index) and build it again from the catalog."""
         self._ix = index.rebuild(self.path, self._catalog)
         self._writer = index.IndexWriter(self._ix)
+        if self._cues is not None:
+            self._cues = self._open_cues(self._cues.loader, self._cues.path, fresh=True)
         self._skip_to_now()
+
+    def _open_cues(self, loader: CueLoader, path: Path, *, fresh: bool = False) -> CueIndex | None:
+        """The cue index; a new one is filled from the catalog's published titles. If their cues
+        cannot be read now (origin down), it is dropped again so the next start fills it."""
+        if fresh:
+            shutil.rmtree(path, ignore_errors=True)
+        cues = CueIndex(path, loader)
+        if cues.created:
+            try:
+                cues.apply([t.to_dict() for t in self._catalog.list(PUBLISHED)], [])
+            except Exception:
+                log.exception("search: the subtitle index could not be filled; it is built at the next start")
+                shutil.rmtree(path, ignore_errors=True)
+                return None
+        return cues
 
     def _skip_to_now(self) -> None:
         # Heads are read before the catalog was (producers write the catalog, then publish), so every
@@ -121,6 +143,8 @@ class SearchService:
         upserts = [e.value["title"] for e in latest.values() if _listed(e)]
         deletions = [vid for vid, e in latest.items() if not _listed(e)]
         self._writer.apply(upserts, deletions)
+        if self._cues is not None:  # after the titles: a failure here retries the batch, both idempotent
+            self._cues.apply(upserts, deletions)
         self._log.commit(GROUP, batch)
         self._warm()
         return len(latest)
@@ -144,6 +168,20 @@ class SearchService:
             results, matched = self._run(searcher, query.build(self._parser, q, words, fuzzy=True), flt,
                                          sort, page, facet_counts)
         return self._result(searcher, results, q, offset, limit, table, matched)
+
+    def search_subtitles(self, q: str, *, limit: int = 20) -> dict[str, Any]:
+        """Titles whose subtitles say `q`, each with the moments (`12:04`) and the words around them."""
+        if limit < 1:
+            raise InvalidRequest("limit must be 1 or more.")
+        if self._cues is None:
+            return {"hits": [], "total": 0}
+        local = self._local
+        if getattr(local, "cue_ix", None) is not self._cues.ix:
+            local.cue_ix, local.cue_searcher = self._cues.ix, self._cues.ix.searcher()
+        else:
+            local.cue_searcher = local.cue_searcher.refresh()
+        result: dict[str, Any] = self._cues.search(local.cue_searcher, q, limit)
+        return result
 
     def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
              ) -> tuple[Results, Collection[int] | None]:
