@@ -27,7 +27,7 @@ from server.media.ffmpeg import Tools, run
 from server.media.model import AudioInfo, Chunk, PackagedTitle, Rendition, WorkLayout
 from server.media.playlists import dash_manifest, master_playlist, media_playlist, plan_variants
 from server.media.subtitles import TextTrack
-from server.media.text_tracks import MPEGTS_HZ, SUBS_DIR, TextRendition, write_text_tracks
+from server.media.text_tracks import SUBS_DIR, TextRendition, write_following
 from server.media.thumbs import THUMBS_DIR, make_audio_poster, make_thumbnails
 
 log = logging.getLogger(__name__)
@@ -209,14 +209,10 @@ def _run(args: list[str], what: str, stop: threading.Event | None) -> None:
 
 def _write_text(out_dir: Path, text_tracks: Sequence[TextTrack],
                 reference: Track | None) -> list[TextRendition]:
-    """The text tracks cut on the segments of `reference` (the first rung, or the audio), their cue
-    times mapped to its clock: LOCAL 0 is the 90 kHz time of its first segment's decode start."""
+    """The text tracks cut on the segments of `reference`: the first rung, or the audio."""
     if not text_tracks or reference is None:
         return []
-    segments = [(start / reference.timescale, duration / reference.timescale)
-                for start, duration in reference.timeline()]
-    mpegts = reference.fragments[0].decode_time * MPEGTS_HZ // reference.timescale
-    return write_text_tracks(out_dir, text_tracks, segments, mpegts)
+    return write_following(out_dir, text_tracks, reference)
 
 
 def _write_manifests(out_dir: Path, videos: list[Track], audio: Track | None, fps: Fraction | None,

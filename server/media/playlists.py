@@ -219,3 +219,38 @@ def timeline_runs(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int, i
 
 def _iso(seconds: float) -> str:
     return f"PT{seconds:.3f}S"
+
+
+def master_with_subtitles(master: str, subtitles: Sequence[TextRendition]) -> str:
+    """A published master playlist with its subtitle group replaced by `subtitles` (none: removed);
+    every other line as it was, so the video and audio stay exactly as packaged."""
+    lines = [line for line in master.splitlines() if not line.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES,")]
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            line = line.replace(f',SUBTITLES="{SUBTITLE_GROUP}"', "")
+            line += f',SUBTITLES="{SUBTITLE_GROUP}"' if subtitles else ""
+        out.append(line)
+        if line == "#EXT-X-INDEPENDENT-SEGMENTS":
+            out += [subtitle_media(text) for text in subtitles]
+    return "\n".join(out) + "\n"
+
+
+def mpd_with_subtitles(mpd: str, subtitles: Sequence[TextRendition]) -> str:
+    """A published MPD with its text AdaptationSets replaced by one per track of `subtitles`."""
+    ET.register_namespace("", DASH_NS)
+    root = ET.fromstring(mpd)
+    period = root.find(f"{{{DASH_NS}}}Period")
+    if period is None:
+        raise ValueError("the MPD has no Period")
+    for aset in period.findall(f"{{{DASH_NS}}}AdaptationSet"):
+        if aset.get("contentType") == "text":
+            period.remove(aset)
+    first = len(period.findall(f"{{{DASH_NS}}}AdaptationSet"))
+    for number, text in enumerate(subtitles, first):
+        _text_set(period, text, str(number))
+    for element in root.iter():  # the new sets were made without the namespace: give them it
+        if not element.tag.startswith("{"):
+            element.tag = f"{{{DASH_NS}}}{element.tag}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

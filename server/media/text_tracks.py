@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from server.media.cmaf import Track
 from server.media.subtitles import Cue, TextTrack
 
 SUBS_DIR = "subs"
@@ -137,6 +138,15 @@ def write_text_tracks(out_dir: Path, tracks: Sequence[TextTrack], segments: Sequ
     if renditions:
         save_tracks(out_dir, renditions, tracks)
     return renditions
+
+
+def write_following(out_dir: Path, tracks: Sequence[TextTrack], reference: Track) -> list[TextRendition]:
+    """`write_text_tracks` on the segments of `reference` (the first rung, or the audio), cue times
+    mapped to its clock: LOCAL 0 is the 90 kHz time of its first segment's decode start."""
+    segments = [(start / reference.timescale, duration / reference.timescale)
+                for start, duration in reference.timeline()]
+    mpegts = reference.fragments[0].decode_time * MPEGTS_HZ // reference.timescale
+    return write_text_tracks(out_dir, tracks, segments, mpegts)
 
 
 def save_tracks(out_dir: Path, renditions: Sequence[TextRendition], tracks: Sequence[TextTrack]) -> None:

@@ -34,7 +34,7 @@ from server.search.matches import matching_docs
 
 log = logging.getLogger(__name__)
 GROUP = "search"
-UPSERT = ("published", "restored", "metadata_edited")
+UPSERT = ("published", "restored", "metadata_edited", "subtitles_changed")
 RETRY_S, MAX_RETRY_S = 1.0, 30.0  # a failed batch is retried after these pauses (doubling)
 
 
