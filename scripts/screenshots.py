@@ -171,6 +171,7 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     shoot(window, out, "analytics")
     lab_scene(window, out)
     lab_abr_scene(window, out, titles[0])
+    lab_cost_scene(window, out)
     library = window.library
     window.show_view("library")
     library.reload()
@@ -220,6 +221,20 @@ def lab_abr_scene(window: Any, out: Path, title: dict[str, Any]) -> None:
     pump(300.0, lambda: tab.run_button.isEnabled())
     tab.sample.setCurrentText("dynamic")
     shoot(window, out, "lab-abr")
+    lab.tabs.setCurrentIndex(0)
+
+
+def lab_cost_scene(window: Any, out: Path) -> None:
+    """The Lab's Cost tab: every title at the default list prices after the plays above (storage,
+    edge and origin egress projected to a month, encode once), with every what-if."""
+    lab = window.views["lab"]
+    tab = lab.tabs_by_name["cost"]
+    lab.tabs.setCurrentWidget(tab)
+    for box in tab.whatifs.values():
+        box.setChecked(True)
+    tab.run()
+    pump(300.0, lambda: tab.run_button.isEnabled())
+    shoot(window, out, "lab-cost")
     lab.tabs.setCurrentIndex(0)
 
 

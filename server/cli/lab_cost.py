@@ -9,6 +9,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from server.cli import add_data_dir
 from server.engine import Engine
@@ -75,7 +76,13 @@ def write_csv(result: cost.CostReport, path: Path) -> None:
 
 
 def usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
+    """Dollars with cents, or four decimals below a dollar (a small library costs fractions of a cent)."""
+    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4f}"
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min" if seconds >= 60 \
+        else f"{seconds:.0f} s"
 
 
 def format_report(result: cost.CostReport) -> str:
@@ -83,7 +90,7 @@ def format_report(result: cost.CostReport) -> str:
     p, w = result.prices, result.projection
     lines = [f"prices (USD): storage {p.storage_gb_month:g}/GB-month, egress edge {p.egress_edge_gb:g}/GB, "
              f"origin {p.egress_origin_gb:g}/GB, compute {p.cpu_hour:g}/CPU-hour",
-             f"recorded window {w.window.seconds / 3600:.1f} h (counted as {w.days:.2f} days), "
+             f"recorded window {duration(w.window.seconds)} (counted as {w.days:.2f} days), "
              f"{result.views} views -> x{w.factor:.1f} for a month",
              f"{'title':<22}{'stored':>11}{'storage/mo':>12}{'edge/mo':>11}{'origin/mo':>11}"
              f"{'encode':>10}{'month':>11}"]
@@ -101,15 +108,19 @@ def _line(name: str, c: cost.Cost) -> str:
             f"{usd(c.edge_month):>11}{usd(c.origin_month):>11}{encode:>10}{usd(c.monthly):>11}")
 
 
-def _whatif_lines(whatif: dict[str, object]) -> list[str]:
-    library = whatif["library"]
-    assert isinstance(library, dict)
+def _whatif_lines(whatif: dict[str, Any]) -> list[str]:
+    """The library's change (or why there is none), then the titles' notes: once when they agree."""
+    library, titles = whatif["library"], whatif["titles"]
     head = f"what if: {whatif['label']}: "
-    if not library["measured"]:
-        return [head + str(library["note"])]
-    lines = [head + f"{usd(library['monthly_usd_before'])} -> {usd(library['monthly_usd_after'])} a month "
-             f"({library['note']})"]
-    titles = whatif["titles"]
-    assert isinstance(titles, list)
-    lines += [f"  {t['video_id']}: {t['note']}" for t in titles if not t["measured"]][:20]
-    return lines
+    if library["measured"]:
+        change = library["monthly_usd_change"]
+        before, after = usd(library["monthly_usd_before"]), usd(library["monthly_usd_after"])
+        lines = [head + f"{before} -> {after} a month ({'-' if change < 0 else '+'}{usd(abs(change))}; "
+                 f"{library['note']})"]
+    else:
+        lines = [head + str(library["note"])]
+    notes = {t["video_id"]: t["note"] for t in titles if not t["measured"]}
+    if len(set(notes.values())) == 1:
+        return [*lines, f"  every title: {next(iter(notes.values()))}" if len(notes) > 1 else
+                f"  {next(iter(notes))}: {next(iter(notes.values()))}"]
+    return lines + [f"  {video_id}: {note}" for video_id, note in notes.items()]

@@ -47,10 +47,26 @@ COLUMNS = ["video_id", "title", "views", "stored_bytes", "edge_bytes", "origin_b
            "storage_usd_month", "edge_usd_month", "origin_usd_month", "encode_usd", "monthly_usd",
            *(f"{name}_monthly_usd" for name, _ in WHATIFS)]
 ALL = ""
+NOT_MEASURED = "not measured for this title: "
 
 
 def usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
+    """Dollars with cents, or four decimals below a dollar (a small library costs fractions of a cent)."""
+    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4f}"
+
+
+def _signed(value: float) -> str:
+    return f"{'-' if value < 0 else '+'}{usd(abs(value))}"
+
+
+def money_format(top: float) -> str:
+    """An axis label format that tells the ticks apart at this scale."""
+    return "%.0f" if top >= 10 else "%.2f" if top >= 0.1 else "%.4f"
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min" if seconds >= 60 \
+        else f"{seconds:.0f} s"
 
 
 def cost_chart(titles: list[dict[str, Any]]) -> QChart:
@@ -66,7 +82,7 @@ def cost_chart(titles: list[dict[str, Any]]) -> QChart:
     axis_x = QBarCategoryAxis()
     axis_x.append([(t.get("title") or t["video_id"])[:18] for t in shown] or ["(no titles)"])
     top = max((sum(float(t[k]) for k, _ in PARTS) for t in shown), default=0.0)
-    axis_y = value_axis("US $", top, "%.2f" if top < 10 else "%.0f")
+    axis_y = value_axis("US $", top, money_format(top))
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_x)
@@ -78,7 +94,7 @@ def whatif_chart(library: dict[str, Any], whatifs: list[dict[str, Any]]) -> QCha
     """The library's monthly cost today and after each measured what-if."""
     chart = base_chart("What if: the library's cost a month (US $)")
     measured = [w for w in whatifs if w["library"]["measured"]]
-    names = ["today", *(w["label"] for w in measured)]
+    names = ["today", *(w["name"] for w in measured)]
     values = [float(library["monthly_usd"]), *(float(w["library"]["monthly_usd_after"]) for w in measured)]
     series = QBarSeries()
     bar_set = QBarSet("a month")
@@ -88,7 +104,7 @@ def whatif_chart(library: dict[str, Any], whatifs: list[dict[str, Any]]) -> QCha
     chart.legend().hide()
     axis_x = QBarCategoryAxis()
     axis_x.append([n[:24] for n in names])
-    axis_y = value_axis("US $ / month", max(values), "%.2f" if max(values) < 10 else "%.0f")
+    axis_y = value_axis("US $ / month", max(values), money_format(max(values)))
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_x)
@@ -113,12 +129,11 @@ def whatif_lines(whatifs: list[dict[str, Any]]) -> list[str]:
         lib = w["library"]
         if lib["measured"]:
             lines.append(f"{w['label']}: {usd(lib['monthly_usd_before'])} → {usd(lib['monthly_usd_after'])} "
-                         f"a month ({lib['note']})")
-        else:
-            lines.append(f"{w['label']}: {lib['note']}")
-        notes = {t["note"] for t in w["titles"] if not t["measured"]}
-        if len(notes) == 1 and lib["measured"] is False:
-            lines[-1] += f" — {notes.pop()}"
+                         f"a month ({_signed(lib['monthly_usd_change'])}; {lib['note']})")
+            continue
+        notes = {t["note"].removeprefix(NOT_MEASURED) for t in w["titles"] if not t["measured"]}
+        why = f"{lib['note'].split(':')[0]}: {notes.pop()}" if len(notes) == 1 else lib["note"]
+        lines.append(f"{w['label']}: {why}")
     return lines
 
 
@@ -235,7 +250,7 @@ class CostTab(LabTab):
         self.headline.setText(headline(result))
         w = result.get("window", {})
         self.projection.setText(
-            f"Projected from {w.get('recorded_s', 0) / 3600:.1f} h of recorded traffic (counted as "
+            f"Projected from {duration_text(w.get('recorded_s', 0))} of recorded traffic (counted as "
             f"{w.get('days', 1):.2f} days) and {result.get('views', 0)} views: "
             f"{result.get('views_per_month', 0):,.0f} views a month.")
         whatifs = result.get("whatifs", [])
