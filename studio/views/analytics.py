@@ -41,6 +41,7 @@ from studio.views.analytics_charts import (
     number,
     time_chart,
 )
+from studio.views.analytics_demo import DemoBanner
 
 REFRESH_MS = 10_000
 STUCK_S = 20.0            # a refresh still waiting this long is abandoned for a new one
@@ -167,11 +168,13 @@ class AnalyticsView(QWidget):
                            ("encode_cost", "Encode cost")):
             self.tabs.addTab(self.panels[key], label)
         self.status = QLabel("", self)
+        self.demo = DemoBanner(client, self)
         self._layout()
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._soon = QTimer(self, singleShot=True, interval=EVENT_DELAY_MS)
         self._soon.timeout.connect(self.refresh)
+        self.demo.changed.connect(self._soon.start)
         client.events.connect(self.on_events)
 
     def _layout(self) -> None:
@@ -185,6 +188,7 @@ class AnalyticsView(QWidget):
         bar.addStretch(1)
         column = QVBoxLayout(self)
         column.addLayout(bar)
+        column.addWidget(self.demo)
         column.addWidget(self.tabs, 1)
         column.addWidget(self.status)
 
@@ -217,6 +221,7 @@ class AnalyticsView(QWidget):
         self.in_flight, self.asked_at = 0, time.monotonic()
         self.generation += 1
         generation = self.generation
+        self.demo.refresh()
         self._ask("/api/titles", {"status": "all"}, generation, partial(self._titles, generation=generation))
 
     def _ask_queries(self, generation: int) -> None:
