@@ -135,6 +135,7 @@ def run(out: Path, data_root: Path) -> None:
     work.mkdir(exist_ok=True)
     try:
         titles = ingest_library(server.url, work)
+        api(f"{server.url}/api/demo/week", {})   # what a first start gets with the sample clip
         app = application()
         client = ApiClient(server.url)
         settings = QSettings(str(data_root / "studio.ini"), QSettings.Format.IniFormat)
