@@ -311,7 +311,8 @@ class Ingest:
         job.notes = [*job.notes, *(note for note in text.notes if note not in job.notes)]
         packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
                                  self.options.segment_seconds, plan.info.audio, out_dir, stop=stop,
-                                 alongside=verify, text_tracks=text.tracks)
+                                 alongside=verify, text_tracks=text.tracks,
+                                 alternate_audio=audio_step.alternate_tracks(plan.info))
         [integrity], [quality] = reports, measured
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
