@@ -30,31 +30,48 @@ def audio_filters() -> str:
     return f"aresample={AUDIO_RATE}:async=1:first_pts=0,apad"
 
 
-def build_audio_args(tools: Tools, info: MediaInfo, out: Path) -> list[str]:
-    """argv that writes `out` (m4a): the kept track downmixed to stereo AAC-LC, exactly the title long."""
+def build_audio_args(tools: Tools, info: MediaInfo, out: Path,
+                     alternates: dict[int, Path] | None = None) -> list[str]:
+    """argv that writes `out` (m4a): the kept track downmixed to stereo AAC-LC, exactly the title long;
+    and in the same run each `alternates` stream index to its own file, encoded the same way (one
+    read of the source for every audio rendition)."""
     track = _track(info)
-    return [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-i", str(info.path), "-map", f"0:{track.index}", "-vn", "-sn", "-dn",
-            "-map_metadata", "-1", "-map_chapters", "-1", "-af", audio_filters(),
-            "-ac", "2", "-ar", str(AUDIO_RATE), "-c:a", "aac", "-profile:a", "aac_low",
-            "-b:a", AUDIO_BITRATE, "-t", seconds(info.duration), "-f", "mp4", str(out)]
+    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(info.path)]
+    for index, path in [(track.index, out), *(alternates or {}).items()]:
+        args += ["-map", f"0:{index}", "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+                 "-af", audio_filters(), "-ac", "2", "-ar", str(AUDIO_RATE), "-c:a", "aac",
+                 "-profile:a", "aac_low", "-b:a", AUDIO_BITRATE, "-t", seconds(info.duration),
+                 "-f", "mp4", str(path)]
+    return args
 
 
 def encode_audio(tools: Tools, info: MediaInfo, layout: WorkLayout, *,
                  on_progress: Callable[[ProgressUpdate], None] | None = None,
                  stop: threading.Event | None = None) -> None:
-    """Write `layout.audio_file`; it appears only when ffmpeg succeeded (temp name, then rename)."""
+    """Write `layout.audio_file` (and a video title's alternate tracks); they appear only when ffmpeg
+    succeeded (temp names, then renames, the main track last: its presence means all are done)."""
     final = layout.audio_file
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = part_path(final)
+    finals = {a.index: layout.alternate_audio_file(a.index) for a in alternate_tracks(info)}
+    temps = {index: part_path(path) for index, path in finals.items()}
     try:
-        ffmpeg.run(build_audio_args(tools, info, temp), f"encode audio of {info.path.name}",
+        ffmpeg.run(build_audio_args(tools, info, temp, temps), f"encode audio of {info.path.name}",
                    on_progress=on_progress, stop=stop)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
+        for path in [temp, *temps.values()]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         raise
+    for index, path in temps.items():
+        path.replace(finals[index])
     temp.replace(final)
+
+
+def alternate_tracks(info: MediaInfo) -> tuple[AudioInfo, ...]:
+    """The audio streams besides the main one that become renditions: a video title's other tracks
+    (an audio-only title publishes its main track alone)."""
+    return info.dropped_audio if info.video is not None else ()
 
 
 def _track(info: MediaInfo) -> AudioInfo:

@@ -60,6 +60,9 @@ class AudioInfo:
     sample_rate: int
     language: str = ""
     default: bool = False
+    title: str = ""            # the stream's own name, e.g. "Director's commentary"
+    comment: bool = False      # disposition comment: a commentary track
+    descriptions: bool = False  # disposition visual_impaired/descriptions: audio description
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class MediaInfo:
     format_name: str
     video: VideoInfo | None    # None for an audio-only title
     audio: AudioInfo | None    # the kept audio track (first default)
-    dropped_audio: tuple[AudioInfo, ...] = ()
+    dropped_audio: tuple[AudioInfo, ...] = ()  # the other audio streams: alternate renditions of a video
     notes: tuple[str, ...] = ()  # what was done about oddities: "deinterlaced", "rotated -90", ...
     declared_duration: float = 0.0  # what the container claims (0 when it claims nothing)
     subtitles: tuple[SubtitleInfo, ...] = ()  # embedded subtitle streams, in container order
@@ -146,6 +149,11 @@ class WorkLayout:
         """AAC-LC stereo 48 kHz of the whole source, encoded once."""
         return self.root / "audio.m4a"
 
+    def alternate_audio_file(self, index: int) -> Path:
+        """AAC-LC stereo 48 kHz of the source's audio stream `index` (an alternate language, a
+        commentary), encoded by the same ffmpeg as the main track."""
+        return self.root / f"audio_{index}.m4a"
+
     @property
     def package_dir(self) -> Path:
         return self.root / "package"
@@ -165,3 +173,5 @@ class PackagedTitle:
     sprite_vtt: str | None = None
     # each: id, language, name, forced, sdh, default, cues, source (see server/media/text_tracks.py)
     text_tracks: list[dict[str, Any]] = field(default_factory=list)
+    # every audio rendition, the main one first, when the title has alternates (audio_tracks.py)
+    audio_tracks: list[dict[str, Any]] = field(default_factory=list)

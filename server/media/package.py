@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from server.errors import Cancelled, InvalidRequest, JobError
+from server.media.audio_tracks import AudioRendition, alternate_name, rendition_of
 from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, scan_track
 from server.media.ffmpeg import Tools, run
 from server.media.model import AudioInfo, Chunk, PackagedTitle, Rendition, WorkLayout
@@ -99,7 +100,8 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
                   fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path, *,
                   stop: threading.Event | None = None,
                   alongside: Callable[[PackagedTitle], None] | None = None,
-                  text_tracks: Sequence[TextTrack] = ()) -> PackagedTitle:
+                  text_tracks: Sequence[TextTrack] = (),
+                  alternate_audio: Sequence[AudioInfo] = ()) -> PackagedTitle:
     """Package a fully encoded title into `out_dir` (empty staging dir): cmaf/<track>/…, subs/…
     (WebVTT, see text_tracks.py), master.m3u8, manifest.mpd and thumbs/.
 
@@ -109,12 +111,17 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
 
     `alongside` (the verification, say) gets the title once its tracks and manifests are written,
     while the poster and the sprite are still being made; the title it sees has no thumbnails yet.
+    `alternate_audio` are the other audio streams of a video title, encoded beside the main track
+    (`layout.alternate_audio_file`), each packaged as its own rendition.
     """
     _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
+    alternates = tuple(alternate_audio) if audio is not None and renditions else ()
+    for info in alternates:
+        _need_file(layout.alternate_audio_file(info.index), f"audio track {info.index}")
     _discard(out_dir)
     try:
         return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
-                        alongside, text_tracks)
+                        alongside, text_tracks, alternates)
     except BaseException:
         _discard(out_dir)
         raise
@@ -124,23 +131,27 @@ def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], 
              fps: Fraction | None, segment_seconds: float, audio: AudioInfo | None, out_dir: Path,
              stop: threading.Event | None,
              alongside: Callable[[PackagedTitle], None] | None,
-             text_tracks: Sequence[TextTrack]) -> PackagedTitle:
+             text_tracks: Sequence[TextTrack], alternates: Sequence[AudioInfo]) -> PackagedTitle:
     lists = {r: _write_chunk_list(layout, r, chunks) for r in renditions}
     interval, cmaf = cut_interval(segment_seconds, fps), out_dir / "cmaf"
     tracks = [CutTrack(lists[r], "v", cmaf / r.name, interval) for r in renditions]
     if audio is not None:
         tracks.append(CutTrack(layout.audio_file, "a", cmaf / AUDIO_TRACK, segment_seconds))
+    tracks += [CutTrack(layout.alternate_audio_file(a.index), "a", cmaf / alternate_name(a), segment_seconds)
+               for a in alternates]
     duration = float(sum(c.frames for c in chunks) / fps) if fps else 0.0
     # the thumbnails decode while the tracks are cut (and checked); leaving the block waits for
     # them, so no ffmpeg is still writing when a failed attempt's directory is discarded
     with ThreadPoolExecutor(1, thread_name_prefix="thumbs") as pool:
         thumbs = pool.submit(_thumbnails, tools, out_dir, layout, renditions, chunks, duration, stop)
         scanned = _cut(tools, tracks, stop)
-        videos, audio_track = scanned[:len(renditions)], (scanned[-1] if audio is not None else None)
+        videos, sounds = scanned[:len(renditions)], scanned[len(renditions):]
+        audio_track = sounds[0] if audio is not None else None
+        sound = _audio_renditions(sounds, audio, alternates)
         texts = _write_text(out_dir, text_tracks, videos[0] if videos else audio_track)
         _write_manifests(out_dir, videos, audio_track, fps, segment_seconds, audio.language if audio else "",
-                         texts)
-        packaged = _describe(out_dir, videos, audio_track, segment_seconds)
+                         texts, sound)
+        packaged = _describe(out_dir, videos, audio_track, segment_seconds, sound)
         packaged.text_tracks = [t.to_dict() for t in texts]
         if alongside is not None:
             alongside(packaged)
@@ -215,26 +226,39 @@ def _write_text(out_dir: Path, text_tracks: Sequence[TextTrack],
     return write_following(out_dir, text_tracks, reference)
 
 
+def _audio_renditions(sounds: Sequence[Track], audio: AudioInfo | None,
+                      alternates: Sequence[AudioInfo]) -> list[AudioRendition]:
+    """Every audio rendition, the main one first, when there are alternates (else none: the
+    manifests then state the one audio track as they always did)."""
+    if not alternates or audio is None:
+        return []
+    main = rendition_of(sounds[0], audio, default=True)
+    return [main, *(rendition_of(t, a, default=False) for t, a in zip(sounds[1:], alternates, strict=True))]
+
+
 def _write_manifests(out_dir: Path, videos: list[Track], audio: Track | None, fps: Fraction | None,
-                     segment_seconds: float, language: str, texts: Sequence[TextRendition] = ()) -> None:
+                     segment_seconds: float, language: str, texts: Sequence[TextRendition] = (),
+                     sound: Sequence[AudioRendition] = ()) -> None:
     """Media playlists replace ffmpeg's (they now carry measured durations); then master and MPD."""
-    for track in [*videos, *([audio] if audio else [])]:
+    alternates = [r.track for r in sound[1:]]
+    for track in [*videos, *([audio] if audio else []), *alternates]:
         (track.directory / PLAYLIST_NAME).write_text(media_playlist(track), encoding="utf-8")
-    variants = plan_variants(videos, audio, segment_seconds)
-    master = master_playlist(variants, audio, fps, language, texts)
+    variants = plan_variants(videos, audio, segment_seconds, alternates)
+    master = master_playlist(variants, audio, fps, language, texts, sound)
     (out_dir / "master.m3u8").write_text(master, encoding="utf-8")
     duration = videos[0].duration if videos else audio.duration if audio else 0.0
-    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds, language, texts)
+    mpd = dash_manifest(videos, audio, fps, duration, segment_seconds, language, texts, sound)
     (out_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
 
 
 def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
-              segment_seconds: float) -> PackagedTitle:
-    variants = plan_variants(videos, audio, segment_seconds)
+              segment_seconds: float, sound: Sequence[AudioRendition] = ()) -> PackagedTitle:
+    variants = plan_variants(videos, audio, segment_seconds, [r.track for r in sound[1:]])
     renditions = [{"name": v.track.name, "width": v.track.init.width, "height": v.track.init.height,
                    "bandwidth": v.bandwidth, "frames": v.track.frames} for v in variants if videos]
     audio_info = {"codec": audio.init.codec, "channels": audio.init.channels} if audio else None
-    return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info)
+    return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info,
+                         audio_tracks=[r.to_dict() for r in sound])
 
 
 def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, renditions: Sequence[Rendition],

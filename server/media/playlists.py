@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from server.media.audio_tracks import DESCRIBES_VIDEO, AudioRendition
 from server.media.cmaf import INIT_NAME, PLAYLIST_NAME, Track, track_average, track_peak
 from server.media.text_tracks import TextRendition
 
@@ -50,31 +51,59 @@ def media_playlist(track: Track) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plan_variants(videos: Sequence[Track], audio: Track | None, target: float) -> list[Variant]:
-    """BANDWIDTH per rung: the largest sum of peak rates of any playable combination (video+audio).
+def plan_variants(videos: Sequence[Track], audio: Track | None, target: float,
+                  alternates: Sequence[Track] = ()) -> list[Variant]:
+    """BANDWIDTH per rung: the largest sum of peak rates of any playable combination (video+audio,
+    with the most demanding of the audio renditions).
 
     An audio-only title gets one variant: the audio track itself."""
-    audio_peak = track_peak(audio, target) if audio else 0
-    audio_avg = track_average(audio) if audio else 0
+    sounds = [*([audio] if audio else []), *alternates]
+    audio_peak = max((track_peak(t, target) for t in sounds), default=0)
+    audio_avg = max((track_average(t) for t in sounds), default=0)
     if not videos and audio is not None:
         return [Variant(audio, audio_peak, audio_avg)]
     return [Variant(v, track_peak(v, target) + audio_peak, track_average(v) + audio_avg) for v in videos]
 
 
 def master_playlist(variants: Sequence[Variant], audio: Track | None, fps: Fraction | None,
-                    language: str = "", subtitles: Sequence[TextRendition] = ()) -> str:
+                    language: str = "", subtitles: Sequence[TextRendition] = (),
+                    audio_renditions: Sequence[AudioRendition] = ()) -> str:
     """The multivariant playlist: audio and subtitles as EXT-X-MEDIA groups, one EXT-X-STREAM-INF
-    per rung."""
+    per rung. With `audio_renditions` (the main track first), one AUDIO entry per rendition."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     lines += [subtitle_media(text) for text in subtitles]
     subs = bool(subtitles)
     if audio is None or (variants and variants[0].track is audio):
         return "\n".join(lines + [_stream_inf(v, None, fps, subs) for v in variants]) + "\n"
     lang = f'LANGUAGE="{language}",' if _is_language(language) else ""
-    lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",{lang}DEFAULT=YES,'
-                 f'AUTOSELECT=YES,CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
+    if len(audio_renditions) > 1:
+        lines += audio_media(audio_renditions)
+    else:
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",{lang}DEFAULT=YES,'
+                     f'AUTOSELECT=YES,CHANNELS="{audio.init.channels}",URI="{_uri(audio)}"')
     lines += [_stream_inf(v, audio, fps, subs) for v in variants]
     return "\n".join(lines) + "\n"
+
+
+def audio_media(renditions: Sequence[AudioRendition]) -> list[str]:
+    """One AUDIO entry per rendition, names made unique within the group (HLS requires it)."""
+    lines, seen = [], set()
+    for rendition in renditions:
+        name, n = _quoted(rendition.name), 2
+        while name in seen:
+            name, n = f"{_quoted(rendition.name)} {n}", n + 1
+        seen.add(name)
+        attrs = ["TYPE=AUDIO", f'GROUP-ID="{AUDIO_GROUP}"', f'NAME="{name}"']
+        if _is_language(rendition.language):
+            attrs.append(f'LANGUAGE="{rendition.language}"')
+        # a commentary or a description is never picked for the viewer without asking
+        pickable = not (rendition.commentary or rendition.descriptions)
+        attrs += [f"DEFAULT={_yes(rendition.default)}", f"AUTOSELECT={_yes(rendition.default or pickable)}"]
+        if rendition.descriptions:
+            attrs.append(f'CHARACTERISTICS="{DESCRIBES_VIDEO}"')
+        attrs += [f'CHANNELS="{rendition.track.init.channels}"', f'URI="{_uri(rendition.track)}"']
+        lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
+    return lines
 
 
 def subtitle_media(text: TextRendition) -> str:
@@ -124,7 +153,8 @@ def _uri(track: Track) -> str:
 
 def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | None,
                   duration: float, target: float, language: str = "",
-                  subtitles: Sequence[TextRendition] = ()) -> str:
+                  subtitles: Sequence[TextRendition] = (),
+                  audio_renditions: Sequence[AudioRendition] = ()) -> str:
     """A static MPD: one video AdaptationSet (a Representation per rung) and one audio set, each
     Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists; then a text
     set per subtitle track, its whole WebVTT file as the BaseURL."""
@@ -135,9 +165,14 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
     period = ET.SubElement(mpd, "Period", {"id": "0", "start": "PT0S"})
     if videos:
         _video_set(period, videos, fps, target)
-    if audio is not None:
-        _audio_set(period, audio, target, str(1 if videos else 0), language)
-    first = int(bool(videos)) + int(audio is not None)
+    first = int(bool(videos))
+    if len(audio_renditions) > 1:  # a set per rendition: players choose among sets by lang and Role
+        for number, rendition in enumerate(audio_renditions, first):
+            _audio_set(period, rendition.track, target, str(number), rendition.language, rendition)
+        first += len(audio_renditions)
+    elif audio is not None:
+        _audio_set(period, audio, target, str(first), language)
+        first += 1
     for number, text in enumerate(subtitles, first):
         _text_set(period, text, str(number))
     ET.indent(mpd)
@@ -159,12 +194,16 @@ def _video_set(period: ET.Element, videos: Sequence[Track], fps: Fraction | None
         _segment_template(rep, video)
 
 
-def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, language: str) -> None:
+def _audio_set(period: ET.Element, audio: Track, target: float, set_id: str, language: str,
+               rendition: AudioRendition | None = None) -> None:
     attrs = {"id": set_id, "contentType": "audio", "mimeType": "audio/mp4", "segmentAlignment": "true",
              "startWithSAP": "1"}
     if _is_language(language):
         attrs["lang"] = language
     aset = ET.SubElement(period, "AdaptationSet", attrs)
+    if rendition is not None:
+        ET.SubElement(aset, "Label").text = rendition.name
+        ET.SubElement(aset, "Role", {"schemeIdUri": DASH_ROLE, "value": rendition.role})
     init = audio.init
     rep = ET.SubElement(aset, "Representation", {
         "id": audio.name, "bandwidth": str(track_peak(audio, target)), "codecs": init.codec,

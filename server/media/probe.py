@@ -77,7 +77,8 @@ def probe(path: Path, tools: Tools | None = None) -> MediaInfo:
     primary = video_stream or kept or {}
     duration, declared, duration_notes = content_duration(
         path, data["format"], ends.result(), primary.get("index", -1), kept_indexes)
-    notes = [*video_notes(video_stream, video, ignored), *audio_notes(kept, dropped), *duration_notes]
+    notes = [*video_notes(video_stream, video, ignored),
+             *audio_notes(kept, dropped, alternates=video is not None), *duration_notes]
     return MediaInfo(path=path, size=size, duration=duration, format_name=_format(data, "format_name"),
                      video=video, audio=audio_info(kept) if kept else None,
                      dropped_audio=tuple(audio_info(s) for s in dropped), notes=tuple(notes),

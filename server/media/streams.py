@@ -183,7 +183,10 @@ def audio_info(stream: Stream) -> AudioInfo:
     return AudioInfo(index=int(stream["index"]), codec=str(stream.get("codec_name", "")),
                      channels=int(stream.get("channels", 0)),
                      sample_rate=int(stream.get("sample_rate", 0) or 0),
-                     language=str(tags.get("language", "")), default=_disposition(stream, "default"))
+                     language=str(tags.get("language", "")), default=_disposition(stream, "default"),
+                     title=str(tags.get("title", "")), comment=_disposition(stream, "comment"),
+                     descriptions=_disposition(stream, "visual_impaired")
+                     or _disposition(stream, "descriptions"))
 
 
 def video_notes(stream: Stream | None, video: VideoInfo | None, ignored: list[Stream]) -> list[str]:
@@ -227,15 +230,17 @@ def _hdr_notes(video: VideoInfo) -> list[str]:
             "mapping (colours will look flat); install an FFmpeg built with libzimg to tone-map"]
 
 
-def audio_notes(kept: Stream | None, dropped: list[Stream]) -> list[str]:
-    """Plain words for the audio: downmix and dropped tracks."""
+def audio_notes(kept: Stream | None, dropped: list[Stream], alternates: bool = False) -> list[str]:
+    """Plain words for the audio: downmix, and the other tracks (alternate renditions of a video
+    title, dropped from an audio-only one)."""
     notes = []
     if kept is not None and int(kept.get("channels", 0)) > 2:
         notes.append(f"{kept.get('channels')}-channel audio ({kept.get('channel_layout', '?')}): "
                      "downmixed to stereo")
     if dropped:
         described = ", ".join(_describe_track(s) for s in dropped)
-        notes.append(f"{len(dropped)} audio track{'s' if len(dropped) > 1 else ''} dropped: {described}")
+        fate = "kept as alternate audio" if alternates else "dropped"
+        notes.append(f"{len(dropped)} audio track{'s' if len(dropped) > 1 else ''} {fate}: {described}")
     return notes
 
 

@@ -92,7 +92,10 @@ def verify_title(tools: Tools, packaged: PackagedTitle, expected_frames: int, fp
     audio = _scan_audio(packaged, problems) if packaged.audio is not None else None
     if audio is not None:
         checks["audio"] = _check_audio(audio, videos, expected_frames, fps, segment_seconds, problems)
-    tracks = [*videos, *([audio] if audio else [])]
+    alternates = _scan_alternates(packaged, problems)
+    checks["alternate_audio"] = {
+        t.name: _check_audio(t, videos, expected_frames, fps, segment_seconds, problems) for t in alternates}
+    tracks = [*videos, *([audio] if audio else []), *alternates]
     if packaged.text_tracks:
         checks["text_tracks"] = check_text_tracks(packaged.root, packaged.text_tracks,
                                                   tracks[0] if tracks else None, problems)
@@ -193,6 +196,17 @@ def _scan_audio(packaged: PackagedTitle, problems: list[str]) -> Track | None:
         return None
 
 
+def _scan_alternates(packaged: PackagedTitle, problems: list[str]) -> list[Track]:
+    """The alternate audio renditions (every audio track but the main one), scanned."""
+    tracks = []
+    for rendition in packaged.audio_tracks[1:]:
+        try:
+            tracks.append(scan_track(packaged.root / "cmaf" / rendition["name"]))
+        except (JobError, OSError) as exc:
+            problems.append(f"audio {rendition['name']}: {exc}")
+    return tracks
+
+
 def _check_audio(audio: Track, videos: list[Track], expected_frames: int, fps: Fraction | None,
                  segment_seconds: float, problems: list[str]) -> dict[str, Any]:
     frame_s = AAC_FRAME / audio.timescale
@@ -200,7 +214,7 @@ def _check_audio(audio: Track, videos: list[Track], expected_frames: int, fps: F
                              "segment_durations": [round(d, 6) for d in audio.durations()]}
     for k, start in enumerate(audio.start_times()):
         if abs(float(start) - k * segment_seconds) > frame_s + 1e-6:
-            problems.append(f"audio segment {k + 1} ({audio.segment_files[k]}) starts at "
+            problems.append(f"{audio.name} segment {k + 1} ({audio.segment_files[k]}) starts at "
                             f"{float(start):.3f} s, more than one audio frame from the grid "
                             f"({k * segment_seconds:.3f} s).")
     if videos and fps:
@@ -213,7 +227,7 @@ def _audio_vs_video(audio: Track, expected_frames: int, fps: Fraction, problems:
     tolerance = float(1 / fps) + AAC_FRAME / audio.timescale
     difference = audio.duration - video_s
     if abs(difference) > tolerance + 1e-6:
-        problems.append(f"audio lasts {audio.duration:.3f} s but video {video_s:.3f} s: "
+        problems.append(f"{audio.name} lasts {audio.duration:.3f} s but video {video_s:.3f} s: "
                         f"{abs(difference) * 1000:.0f} ms apart, "
                         f"more than {tolerance * 1000:.0f} ms allowed.")
     return {"video_duration": round(video_s, 6), "difference": round(difference, 6),

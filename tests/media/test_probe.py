@@ -233,7 +233,7 @@ def _probe_as_other_user(path: Path) -> str:
     return message
 
 
-def test_several_audio_tracks_keep_the_default_and_name_the_dropped(tmp_path: Path) -> None:
+def test_several_audio_tracks_keep_the_default_first_and_the_others_as_alternates(tmp_path: Path) -> None:
     source = _ffmpeg(tmp_path / "tracks.mkv", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=1",
                      *[a for f in (440, 660, 880) for a in ("-f", "lavfi", "-i", f"sine=f={f}:d=1")],
                      "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-c:v", "libx264", "-preset",
@@ -243,7 +243,8 @@ def test_several_audio_tracks_keep_the_default_and_name_the_dropped(tmp_path: Pa
     info = probe(source)
     assert info.audio is not None and (info.audio.index, info.audio.language) == (2, "fre")
     assert [(a.index, a.language) for a in info.dropped_audio] == [(1, "eng"), (3, "ger")]
-    assert "2 audio tracks dropped: stream 1 (eng, aac 1ch), stream 3 (ger, aac 1ch)" in info.notes
+    assert ("2 audio tracks kept as alternate audio: stream 1 (eng, aac 1ch), stream 3 (ger, aac 1ch)"
+            in info.notes)
 
 
 def test_a_second_video_stream_is_ignored_and_said_so(tmp_path: Path) -> None:
