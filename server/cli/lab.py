@@ -23,7 +23,7 @@ from server.cli import add_data_dir
 from server.errors import MiniflixError
 from server.labs import sweep as lab
 from server.labs import trace as traces
-from server.labs.replay import BELADY, ORIGIN_RTT_MS, Latency
+from server.labs.replay import BELADY, ORIGIN_RTT_MS, Fill, Latency
 from server.paths import DataDir
 from server.registry import BadSetting
 
@@ -62,6 +62,11 @@ def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--ttl", type=float, default=0.0, help="seconds an object stays fresh (0: forever)")
     p.add_argument("--target", type=float, default=0.9, help="hit ratio to size the cache for (default 0.9)")
     p.add_argument("--origin-rtt-ms", type=float, default=ORIGIN_RTT_MS, help="edge-origin round trip")
+    p.add_argument("--fill", type=int, default=0, metavar="N",
+                   help="proactive fill: push the N titles most requested in the last period to their "
+                   "home edges at each period's start (default 0: none)")
+    p.add_argument("--fill-period", type=float, default=86400.0, metavar="S",
+                   help="seconds between fills (default 86400: daily, like the fill service's window)")
     p.add_argument("--requests", type=int, default=200_000, help="generated traces: requests")
     p.add_argument("--titles", type=int, default=200, help="generated traces: titles")
     p.add_argument("--alpha", type=float, default=0.8, help="generated traces: Zipf exponent")
@@ -74,7 +79,8 @@ def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_replay(args: argparse.Namespace) -> int:
     try:
         whatif = lab.WhatIf(lab.parse_sizes(args.sizes), lab.parse_policies(args.policies), args.edges,
-                            args.ttl, args.target, _latency(args.origin_rtt_ms))
+                            args.ttl, args.target, _latency(args.origin_rtt_ms),
+                            Fill(args.fill, args.fill_period))
         result = lab.run_sweep(_trace(args), whatif)
     except BadSetting:  # main.py reports it with exit code 2
         raise
@@ -117,13 +123,16 @@ def write_csv(result: lab.Sweep, path: Path) -> None:
 def format_sweep(result: lab.Sweep) -> str:
     """A text table per cache size, then each policy's needed size and the headline."""
     t = result.trace
+    fill = result.whatif.fill
+    filled = f"; fill: top {fill.titles} every {fill.period_s:g} s" if fill.titles else ""
     lines = [f"trace: {t['kind']}, {t['requests']:,} requests, {t['objects']:,} objects, "
-             f"{lab.format_size(float(str(t['bytes'])))} requested; edges: {result.whatif.edges}",
+             f"{lab.format_size(float(str(t['bytes'])))} requested; edges: {result.whatif.edges}{filled}",
              f"{'cache/edge':>11}  {'policy':<9} {'hit':>6} {'byte hit':>8} {'origin':>11} {'p95 ms':>8}"]
     for p in result.points:
         p95 = "-" if p.p95_ms is None else f"{p.p95_ms:.0f}"
         name = "MIN" if p.policy == BELADY else p.policy
+        pushed = f"  + {lab.format_size(p.fill_bytes)} filled" if p.fill_bytes else ""
         lines.append(f"{lab.format_size(p.cache_bytes):>11}  {name:<9} {p.hit_ratio:>6.1%} "
-                     f"{p.byte_hit_ratio:>8.1%} {lab.format_size(p.origin_bytes):>11} {p95:>8}")
+                     f"{p.byte_hit_ratio:>8.1%} {lab.format_size(p.origin_bytes):>11} {p95:>8}{pushed}")
     lines += [need.sentence(result.whatif.edges) for need in result.needed]
     return "\n".join([*lines, f"=> {result.headline()}"])

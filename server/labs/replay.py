@@ -6,6 +6,12 @@ a title on its home edge of a region; each edge has its own cache of the given s
 fresh for `ttl_s` seconds after it was fetched; a request after that is a miss that fetches it again.
 Belady's MIN ignores the TTL: a ceiling without expiry is still a ceiling.
 
+Proactive fill (as `server/cdn/fill.py` does off-peak): at the start of every fill period (a day by
+default) the `fill_titles` titles most requested in the period before are pushed, every object of
+theirs the trace knows, to their home edge (admitted through the edge's policy like any fill). Only
+the past ranks titles, so the first period gets no fill; the pushed bytes are counted apart from the
+misses (`fill_bytes`: origin egress off-peak).
+
 Latency model (time to last byte, what a player waits for a segment): a hit costs the edge's round
 trip plus the object at the edge's bandwidth; a miss adds the origin's round trip plus the object at
 the origin link's bandwidth (the edge pulls before it serves, as a store-and-forward cache does). The
@@ -17,13 +23,15 @@ from __future__ import annotations
 
 import statistics
 from array import array
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from server.cdn import simulate
 from server.cdn.policies import CachePolicy, make_policy
 from server.cdn.ring import HashRing
 from server.cdn.topology import Topology
+from server.errors import InvalidRequest
 from server.labs.trace import ReplayTrace
 
 BELADY = "belady"
@@ -67,6 +75,8 @@ class Outcome:
     bytes: int
     hit_bytes: int
     p95_ms: float | None
+    fill_titles: int = 0
+    fill_bytes: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -101,17 +111,93 @@ def partitions(trace: ReplayTrace, edges: int) -> list[array[int]]:
     return parts
 
 
+@dataclass(frozen=True)
+class Fill:
+    """Push the `titles` most requested titles of the last `period_s` to their home edges, each period."""
+
+    titles: int = 0
+    period_s: float = 86400.0
+
+
 def replay(trace: ReplayTrace, policy: str, cache_bytes: int, *, edges: int = 1, ttl_s: float = 0.0,
-           latency: Latency | None = None, parts: Sequence[array[int]] | None = None) -> Outcome:
+           latency: Latency | None = None, parts: Sequence[array[int]] | None = None,
+           fill: Fill | None = None) -> Outcome:
     """Serve the trace through `edges` caches of `policy`, `cache_bytes` each (`parts`: reuse a split)."""
     hits_of = array("l", [0]) * len(trace.keys)
+    filled = 0
+    plan = FillPlan(trace, fill) if fill is not None and fill.titles > 0 else None
     for part in parts if parts is not None else partitions(trace, edges):
         cache = make_policy(policy, cache_bytes)
-        if ttl_s > 0:
+        if plan is not None:
+            filled += _serve_filled(cache, trace, part, hits_of, ttl_s, plan)
+        elif ttl_s > 0:
             _serve_ttl(cache, trace, part, hits_of, ttl_s)
         else:
             _serve(cache, trace.keys, trace.sizes, part, hits_of)
-    return _outcome(trace, policy, cache_bytes, edges, ttl_s, hits_of, latency or Latency())
+    outcome = _outcome(trace, policy, cache_bytes, edges, ttl_s, hits_of, latency or Latency())
+    return replace(outcome, fill_titles=plan.fill.titles, fill_bytes=filled) if plan else outcome
+
+
+class FillPlan:
+    """Per fill period, the objects of the titles ranked highest in the period before (whole trace)."""
+
+    def __init__(self, trace: ReplayTrace, fill: Fill) -> None:
+        if fill.period_s <= 0:
+            raise InvalidRequest("The fill period must be above 0 seconds.")
+        self.fill = fill
+        counts: dict[int, Counter[str]] = defaultdict(Counter)
+        for oid, at in zip(trace.ids, trace.times, strict=True):
+            counts[self.period(at)][trace.titles[oid]] += 1
+        objects: dict[str, list[int]] = defaultdict(list)
+        for oid, title in enumerate(trace.titles):
+            objects[title].append(oid)
+        self.pushes = {p + 1: [o for title, _ in ranked.most_common(fill.titles) for o in objects[title]]
+                       for p, ranked in counts.items()}
+        self.last = self.period(trace.times[-1]) if len(trace) else 0
+
+    def period(self, at: float) -> int:
+        return int(at // self.fill.period_s)
+
+    def due(self, after: int | None, upto: int) -> list[int]:
+        """The fill periods that start after period `after` and no later than `upto`, in order."""
+        return sorted(p for p in self.pushes if (after is None or p > after) and p <= upto)
+
+
+def _serve_filled(cache: CachePolicy, trace: ReplayTrace, ids: array[int], hits_of: array[int],
+                  ttl_s: float, plan: FillPlan) -> int:
+    """As `_serve_ttl` (TTL 0: never expires), with the fill pushed at each period's start; returns
+    the bytes pushed. Only objects of this edge's own titles are pushed to it."""
+    keys, sizes, times = trace.keys, trace.sizes, trace.times
+    mine = set(ids)
+    fetched: dict[int, float] = {}
+    current: int | None = None
+    pushed = 0
+
+    def push(upto: int) -> None:
+        """Every fill due since the last request's period, this edge's own titles only."""
+        nonlocal pushed
+        for period in plan.due(current, upto):
+            for oid in plan.pushes[period]:
+                if oid in mine and keys[oid] not in cache:
+                    cache.admit(keys[oid], sizes[oid])
+                    fetched[oid] = period * plan.fill.period_s
+                    pushed += sizes[oid]
+
+    for oid, at in zip(ids, (times[p] for p in _positions(trace, ids)), strict=True):
+        period = plan.period(at)
+        if period != current:
+            push(period)
+            current = period
+        key = keys[oid]
+        if key in cache and (ttl_s <= 0 or at - fetched.get(oid, at) < ttl_s):
+            cache.touch(key)
+            hits_of[oid] += 1
+            continue
+        cache.remove(key)
+        cache.admit(key, sizes[oid])
+        fetched[oid] = at
+    push(plan.last)        # the fills after this edge's last request still leave the origin
+    return pushed
 
 
 def _serve(cache: CachePolicy, keys: list[str], sizes: list[int], ids: array[int],

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 
 from server.cdn.policies import POLICIES, SessionPolicy, make_policy
 from server.errors import InvalidRequest
-from server.labs.replay import BELADY, Latency, Outcome, belady, partitions, replay
+from server.labs.replay import BELADY, Fill, Latency, Outcome, belady, partitions, replay
 from server.labs.trace import ReplayTrace
 
 MIB = 1024 * 1024
 UNITS = {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 * 1024 * MIB}
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 MAX_SIZES = 24
+MAX_FILL_TITLES = 10_000
 BISECT_STEPS = 12
 BISECT_PRECISION = 0.01      # stop when the bracket is within 1% of its upper end (or 64 KiB)
 Progress = Callable[[int, int], None]
@@ -80,6 +81,7 @@ class WhatIf:
     ttl_s: float = 0.0
     target: float = 0.9
     latency: Latency = field(default_factory=Latency)
+    fill: Fill = field(default_factory=Fill)
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) <= 0:
@@ -88,6 +90,8 @@ class WhatIf:
             raise InvalidRequest(f"Number of edges must be 1 to 256, not {self.edges}.")
         if self.ttl_s < 0 or not 0 < self.target < 1:
             raise InvalidRequest("TTL must be >= 0 seconds and the target hit ratio between 0 and 1.")
+        if not 0 <= self.fill.titles <= MAX_FILL_TITLES or self.fill.period_s <= 0:
+            raise InvalidRequest(f"Fill: 0 to {MAX_FILL_TITLES} titles per period, and a period above 0 s.")
 
 
 @dataclass(frozen=True)
@@ -134,14 +138,15 @@ class Sweep:
         w = self.whatif
         return {"trace": self.trace,
                 "settings": {"sizes": list(w.sizes), "policies": list(w.policies), "edges": w.edges,
-                             "ttl_s": w.ttl_s, "target": w.target, "latency": vars(w.latency)},
+                             "ttl_s": w.ttl_s, "target": w.target, "latency": vars(w.latency),
+                             "fill": vars(w.fill)},
                 "points": [p.to_dict() for p in self.points],
                 "needed": [{**vars(n), "sentence": n.sentence(w.edges)} for n in self.needed],
                 "headline": self.headline()}
 
 
 CSV_COLUMNS = ("policy", "cache_bytes", "edges", "ttl_s", "requests", "hits", "hit_ratio", "bytes",
-               "hit_bytes", "byte_hit_ratio", "origin_bytes", "p95_ms")
+               "hit_bytes", "byte_hit_ratio", "origin_bytes", "p95_ms", "fill_titles", "fill_bytes")
 
 
 def csv_rows(points: Sequence[Outcome]) -> list[list[object]]:
@@ -159,7 +164,7 @@ def run_sweep(trace: ReplayTrace, whatif: WhatIf, progress: Progress | None = No
         for name in (*whatif.policies, BELADY):
             points.append(belady(trace, size, edges=whatif.edges, parts=parts) if name == BELADY else
                           replay(trace, name, size, edges=whatif.edges, ttl_s=whatif.ttl_s,
-                                 latency=whatif.latency, parts=parts))
+                                 latency=whatif.latency, parts=parts, fill=whatif.fill))
             done += 1
             if progress:
                 progress(done, steps)
@@ -178,7 +183,7 @@ def needed_size(trace: ReplayTrace, whatif: WhatIf, policy: str, swept: Sequence
     it and the first above it (or the size that holds every object of the busiest edge)."""
     def ratio(size: int) -> float:
         return replay(trace, policy, size, edges=whatif.edges, ttl_s=whatif.ttl_s, latency=whatif.latency,
-                      parts=parts).hit_ratio
+                      parts=parts, fill=whatif.fill).hit_ratio
 
     ceiling = 1 - len(trace.keys) / len(trace) if len(trace) else 0.0
     ordered = sorted(swept, key=lambda p: p.cache_bytes)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.cdn.policies import POLICIES
-from server.labs.replay import Latency, belady, partitions, quantile, replay
+from server.labs.replay import Fill, Latency, belady, partitions, quantile, replay
 from tests.labs.conftest import MIB, hand_trace
 
 CYCLE = ["t1/a", "t1/b", "t1/c"] * 2
@@ -91,3 +91,32 @@ def test_with_room_for_everything_ttl_expiry_is_the_same_on_any_number_of_edges(
     assert one.hits == 60       # per object at 0, 60, ..., 300 s: fetch, hit, expired, hit, expired, hit
     for edges in (2, 3):
         assert replay(trace, "lru", 100 * MIB, ttl_s=100, edges=edges).hits == one.hits
+
+
+def test_a_daily_fill_pushes_yesterdays_top_title_so_todays_first_viewer_hits() -> None:
+    """Day 0: t1 watched three times, t2 once. Day 1 opens with the fill: t1's two objects pushed, so
+    its first request that day is a hit; t2's is not (top 1 only); day 0 had nothing to rank."""
+    day = 86400.0
+    keys = ["t1/a", "t1/b", "t1/a", "t1/a", "t2/x", "t1/b", "t2/x", "t3/y"]
+    times = [10, 20, 30, 40, 50, day + 10, day + 20, day + 30]
+    trace = hand_trace(keys, times=times, size=1000)
+    # a cache of two objects: without fill t1/b was evicted on day 0 (LRU: a, x newer), so it misses
+    plain = replay(trace, "lru", 2000)
+    filled = replay(trace, "lru", 2000, fill=Fill(titles=1))
+    assert [plain.hits, filled.hits] == [3, 4]
+    assert (filled.fill_titles, filled.fill_bytes) == (1, 1000)    # t1/a was cached still: only t1/b sent
+    assert filled.origin_bytes == plain.origin_bytes - 1000
+
+
+def test_fill_lands_on_each_title_s_home_edge_only() -> None:
+    """Day 0: t5 twice, then eleven other titles once, through 3 edges holding one object each. Day 1's
+    fill (top 1) sends t5 back to its home edge alone (1000 bytes; every edge would be 3000), and its
+    viewer that day gets a hit."""
+    keys = ["t5/s", "t5/s", *[f"t{n}/s" for n in range(12) if n != 5], "t5/s"]
+    times = [float(i) for i in range(len(keys) - 1)] + [86400.0]
+    trace = hand_trace(keys, times=times, size=1000)
+    plain = replay(trace, "lru", 1000, edges=3)
+    filled = replay(trace, "lru", 1000, edges=3, fill=Fill(titles=1))
+    assert (plain.hits, filled.hits, filled.fill_bytes) == (1, 2, 1000)
+    cold = replay(hand_trace(keys[:1], size=1000), "lru", 10 * MIB, edges=3, fill=Fill(titles=12))
+    assert cold.fill_bytes == 0                                     # no earlier day to rank titles by
