@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from server.errors import InvalidRequest
 from server.http.context import arg_int, need
+from server.search import SORTS
 
 bp = Blueprint("search", __name__, url_prefix="/api/search")
 
@@ -15,14 +16,15 @@ FACET_ARGS = ("duration_bucket", "resolution", "tags", "upload_month")
 
 @bp.get("")
 def search() -> Response:
-    scope = request.args.get("in", "titles")
-    if scope == "subtitles":
-        found = need("search").search_subtitles(request.args.get("q", ""), limit=arg_int("limit", 20, 1, 200))
-        return jsonify(found)
+    scope, sort = request.args.get("in", "titles"), request.args.get("sort", "relevance")
+    limit, offset = arg_int("limit", 20, 1, 200), arg_int("offset", 0)
+    if scope == "subtitles":  # ranked by relevance only; every argument is still checked
+        if sort not in SORTS:
+            raise InvalidRequest(f"Unknown sort {sort[:40]!r}.", hint=f"use one of {', '.join(SORTS)}")
+        return jsonify(need("search").search_subtitles(request.args.get("q", ""), limit=limit, offset=offset))
     if scope != "titles":
         raise InvalidRequest(f"Cannot search in {scope[:40]!r}.", hint="in=titles or in=subtitles")
     facets = {name: request.args.getlist(name) for name in FACET_ARGS if request.args.getlist(name)}
-    result = need("search").search(request.args.get("q", ""), sort=request.args.get("sort", "relevance"),
-                                   facets=facets or None, limit=arg_int("limit", 20, 1, 200),
-                                   offset=arg_int("offset", 0))
+    result = need("search").search(request.args.get("q", ""), sort=sort, facets=facets or None, limit=limit,
+                                   offset=offset)
     return jsonify(result.to_dict())

@@ -122,7 +122,7 @@ class CueIndex:
                 yield {"video_id": title["video_id"], "title": title.get("title", ""), "language": language,
                        "start": float(start), "end": float(end), "text": text}
 
-    def search(self, searcher: Searcher, q: str, limit: int = 20) -> dict[str, Any]:
+    def search(self, searcher: Searcher, q: str, limit: int = 20, offset: int = 0) -> dict[str, Any]:
         """Titles whose cues match `q`, best first, each with its matching moments in time order."""
         if not q.strip():
             raise InvalidRequest("Say what to look for in the subtitles.", hint='e.g. "bridge at dawn"')
@@ -132,7 +132,7 @@ class CueIndex:
             results = searcher.search(self._query(q, self._lexicon(searcher)), limit=CUE_HITS)
         results.fragmenter = WholeFragmenter()  # a cue is a line or two: show all of it
         results.formatter = HtmlFormatter(tagname="mark", between=" … ")
-        return {"hits": _group(results, limit), "total": len({h["video_id"] for h in results})}
+        return {"hits": _group(results, offset, limit), "total": len({h["video_id"] for h in results})}
 
     def _query(self, q: str, words: Lexicon | None = None) -> wq.Query:
         try:
@@ -161,7 +161,7 @@ def _fuzzy(node: wq.Query, words: Lexicon) -> wq.Query:
     return node
 
 
-def _group(results: Sequence[Any], limit: int) -> list[dict[str, Any]]:
+def _group(results: Sequence[Any], offset: int, limit: int) -> list[dict[str, Any]]:
     """Cue hits grouped by title: titles by their best cue's rank, moments by time."""
     titles: dict[str, dict[str, Any]] = {}
     for hit in results:
@@ -170,7 +170,7 @@ def _group(results: Sequence[Any], limit: int) -> list[dict[str, Any]]:
         if len(entry["moments"]) < MOMENTS_PER_TITLE:
             snippet = hit.highlights(FIELD) or html.escape(hit[FIELD], quote=False)
             entry["moments"].append(Moment(hit["start"], hit["end"], hit[FIELD], snippet, hit["language"]))
-    chosen = list(titles.values())[:limit]
+    chosen = list(titles.values())[offset:offset + limit]
     for entry in chosen:
         entry["moments"] = [m.to_dict() for m in sorted(entry["moments"], key=lambda m: m.start)]
     return chosen

@@ -169,10 +169,13 @@ class SearchService:
                                          sort, page, facet_counts)
         return self._result(searcher, results, q, offset, limit, table, matched)
 
-    def search_subtitles(self, q: str, *, limit: int = 20) -> dict[str, Any]:
-        """Titles whose subtitles say `q`, each with the moments (`12:04`) and the words around them."""
-        if limit < 1:
-            raise InvalidRequest("limit must be 1 or more.")
+    def search_subtitles(self, q: str, *, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        """Titles whose subtitles say `q`, each with the moments (`12:04`) and the words around them;
+        a page of `limit` titles after `offset`."""
+        if limit < 1 or offset < 0:
+            raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
+        if not q.strip():
+            raise InvalidRequest("Say what to look for in the subtitles.", hint='e.g. "bridge at dawn"')
         if self._cues is None:
             return {"hits": [], "total": 0}
         local = self._local
@@ -180,7 +183,7 @@ class SearchService:
             local.cue_ix, local.cue_searcher = self._cues.ix, self._cues.ix.searcher()
         else:
             local.cue_searcher = local.cue_searcher.refresh()
-        result: dict[str, Any] = self._cues.search(local.cue_searcher, q, limit)
+        result: dict[str, Any] = self._cues.search(local.cue_searcher, q, limit, offset)
         return result
 
     def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool

@@ -105,9 +105,11 @@ def test_http_search_in_subtitles_and_a_deleted_title_takes_its_cues_along(
         while len(hits := get(query)["hits"]) != 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [h["video_id"] for h in hits] == [ids["bridge"]]
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            get(url + "/api/search?in=lyrics&q=bridge")
-        assert refused.value.code == 400
+        for bad in ("in=lyrics&q=bridge", "in=subtitles&q=bridge&offset=1.5",
+                    "in=subtitles&q=bridge&sort=best", "in=subtitles"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                get(f"{url}/api/search?{bad}")
+            assert refused.value.code == 400, bad
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
