@@ -34,6 +34,9 @@ def register_lab(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--rtt-ms", type=float, default=40.0, help="round trip per segment request (default 40)")
     p.add_argument("--startup-s", type=float, default=2.0, help="buffer before playback starts (default 2)")
     p.add_argument("--max-buffer-s", type=float, default=30.0, help="buffer ceiling (default 30)")
+    p.add_argument("--utility", choices=abr.UTILITIES, default="bitrate",
+                   help="QoE utility per segment: its rung's bitrate in Mbit/s, or its rung's measured VMAF "
+                   "(rebuffer 100 per s, switch 1 per VMAF point; default bitrate)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write one row per session to FILE")
     p.set_defaults(func=run_abr)
@@ -59,7 +62,7 @@ def _run(args: argparse.Namespace) -> abr.AbrResult:
     trace = resolve(args.trace, args.seed)
     loaded = None if trace.name.split(":")[0] in KINDS else trace
     experiment = abr.Experiment(args.trace, parse_algorithms(args.algorithms), args.sessions, args.seed,
-                                player, loaded)
+                                player, loaded, args.utility)
     with Engine.open(args.data_dir) as engine:
         ladder = load_ladder(engine.catalog, engine.origin, args.title)
     return abr.run(ladder, experiment)
@@ -75,13 +78,17 @@ def write_csv(result: abr.AbrResult, path: Path) -> None:
     part.replace(path)
 
 
+QOE_TEXT = {"bitrate": "sum Mbit/s - 4.3 x rebuffer s - 1 x sum |switch Mbit/s|",
+            "vmaf": "sum VMAF - 100 x rebuffer s - 1 x sum |switch VMAF|"}
+
+
 def format_result(result: abr.AbrResult) -> str:
     """The ladder, one line per algorithm (QoE mean and spread, the parts), then the suggestions."""
     t, e = result.ladder.describe(), result.experiment
     rungs = ", ".join(f"{r['name']} {r['kbps']:.0f}k" for r in t["rungs"])  # type: ignore[attr-defined]
     lines = [f"title {t['video_id']}: {t['segments']} segments, {t['duration_s']} s; rungs {rungs}",
              f"trace {e.trace}, {e.sessions} sessions, seed {e.seed}, RTT {e.player.rtt_ms:g} ms; "
-             f"QoE = sum Mbit/s - 4.3 x rebuffer s - 1 x sum |switch Mbit/s|",
+             f"QoE = {QOE_TEXT[e.utility]}",
              f"{'algorithm':<11}{'QoE mean':>9}{'p5':>8}{'p50':>8}{'p95':>8}{'kbit/s':>9}"
              f"{'rebuf s':>9}{'startup':>8}{'switches':>9}"]
     for name in result.sessions:

@@ -55,8 +55,10 @@ def abr_lab() -> Response:
     spec = request.args.get("trace", "mobile")
     seed = int(_number("seed", 1, 0, 2**31))
     synthetic(spec, seed)  # a 400 for a bad spec before any work
+    utility = abr.check_utility(request.args.get("utility", "bitrate").strip().lower())
     experiment = abr.Experiment(spec, parse_algorithms(request.args.get("algorithms", "all")),
-                                int(_number("sessions", 20, 1, MAX_HTTP_SESSIONS)), seed, player)
+                                int(_number("sessions", 20, 1, MAX_HTTP_SESSIONS)), seed, player,
+                                utility=utility)
     ladder = load_ladder(need("catalog"), need("store"), title)
     return jsonify(abr.run(ladder, experiment).to_dict())
 

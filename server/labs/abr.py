@@ -38,7 +38,7 @@ METRICS = ("qoe", "avg_kbps", "rebuffer_s", "rebuffer_ratio", "startup_s", "swit
 UTILITIES = ("bitrate", "vmaf")
 # Per utility: (weight of a segment's utility, rebuffer penalty per s, switch penalty per unit).
 QOE_WEIGHTS = {"bitrate": (1.0, REBUFFER_PENALTY, SWITCH_PENALTY), "vmaf": (1.0, 100.0, 1.0)}
-QOE_UNITS = {"bitrate": "Mbit/s", "vmaf": "VMAF point"}
+VMAF_TWIN = 2.0     # rungs closer than this in mean VMAF look the same to viewers (JND ~ 3-6 points)
 Progress = Callable[[int, int], None]
 
 
@@ -240,6 +240,21 @@ class AbrResult:
         headroom = self._top_headroom()
         if headroom is not None:
             out.append(headroom)
+        return out + self._vmaf_twins()
+
+    def _vmaf_twins(self) -> list[str]:
+        """Neighbouring rungs within VMAF_TWIN points of each other that these sessions both used:
+        the higher one spends bits viewers do not see."""
+        rungs, shares, out = self.ladder.rungs, self.rung_shares(), []
+        if not self.ladder.has_vmaf:
+            return out
+        for low, high in itertools.pairwise(rungs):
+            gap = (high.vmaf or 0.0) - (low.vmaf or 0.0)
+            if gap < VMAF_TWIN and shares[high.name] > 0:
+                ratio = high.bitrate(self.ladder.durations) / max(low.bitrate(self.ladder.durations), 1.0)
+                out.append(f"{low.name} and {high.name} are within {VMAF_TWIN:g} VMAF ({low.vmaf:.1f} vs "
+                           f"{high.vmaf:.1f}) while {high.name} costs {ratio:.1f}x the bits; it carried "
+                           f"{shares[high.name]:.0%} of segments on these traces ({self.experiment.trace}).")
         return out
 
     def _top_headroom(self) -> str | None:

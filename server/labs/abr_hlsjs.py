@@ -7,8 +7,10 @@ What hls.js does, and so what this does:
   its download time in seconds (not its media duration); a sample is the fragment's bytes over its
   load time minus min(this TTFB, the TTFB estimate), at least 50 ms; the estimate is the lower EWMA,
   500 kbit/s before any sample. The TTFB estimate is a slow EWMA of TTFBs weighted sqrt(2)·e^(-s²/2).
-- First fragment: the highest level whose declared peak (BANDWIDTH) fits the 500 kbit/s default and
-  would load within `maxStarvationDelay` (4 s).
+- First fragment: on loading the manifest hls.js raises its 500 kbit/s default estimate to the
+  BANDWIDTH of the master's first variant (at most 5 Mbit/s); MiniFlix lists the top rung first. The
+  first level is the highest whose BANDWIDTH fits that estimate and would load within
+  `maxStarvationDelay` (4 s).
 - Later fragments (`findBestLevel`): from the top, the first level whose bitrate is within 0.95 x the
   estimate (0.7 x for a level above the last one loaded) and whose fetch (TTFB + bits / that share of
   the estimate, plus a playlist load for a level not loaded before) ends before the buffer runs out.
@@ -25,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 DEFAULT_ESTIMATE_BPS = 500_000.0       # abrEwmaDefaultEstimate
+DEFAULT_ESTIMATE_MAX_BPS = 5e6         # abrEwmaDefaultEstimateMax
 FAST_HALF_LIFE_S, SLOW_HALF_LIFE_S = 3.0, 9.0   # abrEwmaFastVoD / abrEwmaSlowVoD
 BANDWIDTH_FACTOR, UP_FACTOR = 0.95, 0.7          # abrBandWidthFactor / abrBandWidthUpFactor
 MAX_STARVATION_S = 4.0                 # maxStarvationDelay
@@ -103,7 +106,8 @@ class HlsJsThroughput:
 
     def _first(self, levels: Levels) -> int:
         """firstAutoLevel: the default estimate, no buffer, up to 4 s to load, no safety factors."""
-        best = self._best(levels, DEFAULT_ESTIMATE_BPS, 0.0, MAX_STARVATION_S, 1.0, 1.0, 0.0)
+        start = max(DEFAULT_ESTIMATE_BPS, min(levels.peak[-1], DEFAULT_ESTIMATE_MAX_BPS))
+        best = self._best(levels, start, 0.0, MAX_STARVATION_S, 1.0, 1.0, 0.0)
         return max(best, 0)
 
     def _next(self, levels: Levels) -> int:

@@ -133,6 +133,11 @@ class AbrTab(LabTab):
         self.sessions = QSpinBox(self, minimum=1, maximum=200, value=20)
         self.sessions.setToolTip("Simulated viewers per algorithm, each on its own seeded trace")
         self.rtt = QSpinBox(self, minimum=0, maximum=2000, value=40, suffix=" ms")
+        self.utility = QComboBox(self)
+        for label, value in (("bitrate (Mbit/s)", "bitrate"), ("VMAF", "vmaf")):
+            self.utility.addItem(label, value)
+        self.utility.setToolTip("QoE utility per segment: its rung's bitrate, or its rung's measured VMAF "
+                                "(rebuffering then costs 100 per second)")
 
     def _outputs(self) -> None:
         self.headline = QLabel("Pick a title and a trace, then Run.", self)
@@ -154,7 +159,8 @@ class AbrTab(LabTab):
         widget: QWidget   # the loops below place widgets of several kinds
         form = QHBoxLayout()
         for widget in (QLabel("Title:", self), self.title, QLabel("Trace:", self), self.trace,
-                       QLabel("Sessions:", self), self.sessions, QLabel("RTT:", self), self.rtt):
+                       QLabel("Sessions:", self), self.sessions, QLabel("RTT:", self), self.rtt,
+                       QLabel("QoE utility:", self), self.utility):
             form.addWidget(widget)
         form.addStretch(1)
         actions = QHBoxLayout()
@@ -206,7 +212,7 @@ class AbrTab(LabTab):
         chosen = [name for name, box in self.algorithms.items() if box.isChecked()]
         return {"title": self.title.currentData() or "", "trace": self.trace.currentData(),
                 "algorithms": ",".join(chosen) or "all", "sessions": self.sessions.value(),
-                "rtt_ms": self.rtt.value()}
+                "rtt_ms": self.rtt.value(), "utility": self.utility.currentData()}
 
     def request(self, params: dict[str, Any], on_ok: Reply, on_error: Callable[[str], None]) -> None:
         self.client.lab_abr(params, on_ok=on_ok, on_error=on_error)

@@ -30,7 +30,7 @@ def test_a_link_far_above_the_top_rung_ends_every_algorithm_on_the_top_rung_with
     assert session.rebuffer_s == 0 and session.stalls == 0
 
 
-@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+@pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS if a not in ("throughput", "dynamic")])
 def test_a_link_below_the_lowest_rung_counts_the_rebuffering_exactly(algorithm) -> None:
     # 200 kbit/s segments of 4 s (100 kB) over 100 kbit/s take 8 s each (no RTT): playback starts after
     # the first (startup 8 s), then each of the 2 further fetches outlasts the 4 s buffer by 4 s.
@@ -39,6 +39,15 @@ def test_a_link_below_the_lowest_rung_counts_the_rebuffering_exactly(algorithm) 
     assert session.startup_s == pytest.approx(8.0)
     assert session.rebuffer_s == pytest.approx(8.0) and session.stalls == 2
     assert session.rebuffer_ratio == pytest.approx(8.0 / 20.0)
+
+
+def test_the_throughput_rule_starts_as_hls_js_does_then_drops_to_what_the_link_carries() -> None:
+    # hls.js raises its 500 kbit/s first guess to the first-listed (top) rung's BANDWIDTH, at most
+    # 5 Mbit/s: the 2 Mbit/s rung here; one slow segment later its estimate is the link's 0.1 Mbit/s.
+    session = abr.simulate(ladder(segments=3), steady(0.1), "throughput", abr.Player(rtt_ms=0))
+    assert session.rungs == [2, 0, 0]
+    top_above_5m = ladder((200, 800, 2000, 6000), segments=2)
+    assert abr.simulate(top_above_5m, steady(100.0), "throughput").rungs[0] == 2
 
 
 def test_the_rtt_is_paid_once_per_segment() -> None:
