@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.client import ApiClient
 from studio.views.library_edit import TitleEditor
 from studio.views.library_grid import CARD, TitleCard, TitleGridModel, TitleRole
+from studio.views.library_ladder import LadderPanel, detail_column
 from studio.widgets.toast import Toast
 
 SEARCH_DEBOUNCE_MS = 250
@@ -95,7 +96,8 @@ class LibraryView(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("librarySplitter")
         self.splitter.addWidget(self.grid)
-        self.splitter.addWidget(self.editor)
+        self.ladder = LadderPanel(self.client, self)
+        self.splitter.addWidget(detail_column(self, self.editor, self.ladder))
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([760, 360])
@@ -236,6 +238,7 @@ class LibraryView(QWidget):
     def _selected(self, index: QModelIndex, _previous: QModelIndex) -> None:
         title = index.data(TitleRole) if index.isValid() else None
         self.editor.show_title(title, self.model.posters.pixmaps.get(title["video_id"]) if title else None)
+        self.ladder.show_title(title)
 
     def _poster_maybe(self, top: QModelIndex, _bottom: QModelIndex) -> None:
         title = self.editor.current

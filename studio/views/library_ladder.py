@@ -1,0 +1,139 @@
+"""Why these rungs: the selected title's bitrate-VMAF hull, one line per resolution, the chosen rungs.
+
+A per-title ladder (`--ladder per-title`) keeps its analysis in the title's integrity report
+(`per_title`: every measured point, the hull, the chosen rungs); this chart draws it. A title with
+the fixed ladder has no analysis, and the panel says so in one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis, QScatterSeries, QValueAxis
+from PySide6.QtCore import QMargins, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from studio.client import ApiClient
+
+FIXED_TEXT = ("<small>Fixed ladder: the same rungs for every title. Ingest with <code>--ladder "
+              "per-title</code> to pick them from this title's measured bitrate&ndash;VMAF hull.</small>")
+HULL_COLOR, CHOSEN_COLOR = QColor("#222222"), QColor("#d64541")
+
+
+def integrity_path(video_id: str) -> str:
+    return f"/origin/videos/{video_id}/integrity.json"
+
+
+def _axes(points: list[dict[str, Any]]) -> tuple[QLogValueAxis, QValueAxis]:
+    kbps = [p["kbps"] for p in points] or [100.0, 1000.0]
+    axis_x = QLogValueAxis()
+    axis_x.setTitleText("bitrate (kbit/s, log)")
+    axis_x.setBase(10)
+    axis_x.setLabelFormat("%g")
+    axis_x.setRange(min(kbps) / 1.3, max(kbps) * 1.3)
+    axis_y = QValueAxis()
+    axis_y.setTitleText("VMAF")
+    axis_y.setRange(max(0.0, min((p["vmaf"] for p in points), default=0.0) - 5), 100)
+    axis_y.setLabelFormat("%.0f")
+    return axis_x, axis_y
+
+
+def _line(name: str, points: list[dict[str, Any]]) -> QLineSeries:
+    series = QLineSeries()
+    series.setName(name)
+    series.setPointsVisible(True)
+    for p in sorted(points, key=lambda p: p["kbps"]):
+        series.append(float(p["kbps"]), float(p["vmaf"]))
+    return series
+
+
+def hull_chart(analysis: dict[str, Any]) -> QChart:
+    """Each resolution's CRF curve, the hull over them (dashed), the chosen rungs (red dots)."""
+    chart = QChart()
+    chart.setTitle("Why these rungs: bitrate vs VMAF")
+    chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
+    chart.setMargins(QMargins(2, 2, 2, 2))
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    points = analysis.get("points", [])
+    sizes = {p["name"]: p["width"] * p["height"] for p in points}
+    names = sorted(sizes, key=lambda n: -sizes[n])
+    series: list[Any] = [_line(n, [p for p in points if p["name"] == n]) for n in names]
+    hull = _line("hull", analysis.get("hull", []))
+    hull.setPen(QPen(HULL_COLOR, 2, Qt.PenStyle.DashLine))
+    chosen = QScatterSeries()
+    chosen.setName("chosen rungs")
+    chosen.setColor(CHOSEN_COLOR)
+    chosen.setMarkerSize(12)
+    for p in analysis.get("chosen", []):
+        chosen.append(float(p["kbps"]), float(p["vmaf"]))
+    axis_x, axis_y = _axes(points)
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    for s in [*series, hull, chosen]:
+        chart.addSeries(s)
+        s.attachAxis(axis_x)
+        s.attachAxis(axis_y)
+    return chart
+
+
+def summary_html(analysis: dict[str, Any]) -> str:
+    """One line under the chart: the rungs chosen and what the analysis cost."""
+    rungs = ", ".join(f"{p['name']} {p['kbps']:.0f}k (VMAF {p['vmaf']:.0f})"
+                      for p in analysis.get("chosen", []))
+    return f"<small><b>Per-title ladder</b>: {rungs} · analysed in {analysis.get('seconds', 0):.0f} s</small>"
+
+
+class LadderPanel(QWidget):
+    """The hull chart of the selected title (fetched from its integrity report), or why there is none."""
+
+    def __init__(self, client: ApiClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.video_id = ""
+        self.analysis: dict[str, Any] | None = None
+        self.view = QChartView(self)
+        self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.view.setMinimumHeight(220)
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.caption)
+        self.show_analysis(None)
+
+    def show_title(self, title: dict[str, Any] | None) -> None:
+        """Ask for the title's integrity report; answers for a title no longer selected are dropped."""
+        self.video_id = title["video_id"] if title else ""
+        self.show_analysis(None)
+        if title:
+            video_id = self.video_id
+            self.client.get(integrity_path(video_id), on_ok=lambda report: self._report(video_id, report),
+                            on_error=lambda _err: None)
+
+    def _report(self, video_id: str, report: dict[str, Any]) -> None:
+        if video_id == self.video_id:
+            self.show_analysis(report.get("per_title"))
+
+    def show_analysis(self, analysis: dict[str, Any] | None) -> None:
+        """Draw `analysis` (an integrity report's `per_title`), or the fixed-ladder line for None."""
+        self.analysis = analysis
+        self.view.setVisible(bool(analysis))
+        if analysis:
+            old = self.view.chart()
+            self.view.setChart(hull_chart(analysis))
+            if old is not None:
+                old.deleteLater()
+        self.caption.setText(summary_html(analysis) if analysis else (FIXED_TEXT if self.video_id else ""))
+
+
+def detail_column(parent: QWidget, editor: QWidget, ladder: LadderPanel) -> QSplitter:
+    """The Library's right-hand column: the title editor above its hull chart, resizable."""
+    column = QSplitter(Qt.Orientation.Vertical, parent)
+    column.setObjectName("libraryDetail")
+    column.addWidget(editor)
+    column.addWidget(ladder)
+    column.setStretchFactor(0, 3)
+    column.setStretchFactor(1, 2)
+    return column
