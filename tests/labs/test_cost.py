@@ -77,8 +77,8 @@ def test_prices_default_to_the_documented_list_prices() -> None:
 def test_parts_and_codecs_of_a_title_in_the_origin() -> None:
     assert [part_of(k) for k in ("cmaf/720p/seg_1.m4s", "source/a.mp4", "master.m3u8", "thumbs/x.jpg",
                                  "cmaf/audio/init.mp4")] == ["720p", "source", "other", "other", "audio"]
-    master = ('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2"\ncmaf/720p/playlist.m3u8\n'
-              '#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="mp4a.40.2,av01.0.08M.08"\ncmaf/720p-av1/playlist.m3u8\n')
+    master = ('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2"\n'
+              'cmaf/720p/playlist.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="mp4a.40.2,av01.0.08M.08"\ncmaf/720p-av1/playlist.m3u8\n')
     assert rung_codecs(master) == {"720p": "h264", "720p-av1": "av1"}
 
 
@@ -108,7 +108,8 @@ def test_doubling_the_caches_saves_what_the_replay_lab_measures_at_twice_the_cap
     outcome = WHATIFS[DOUBLE_CACHE](inputs)
     trace = recorded(conn)
     now, doubled = (replay(trace, "lru", n * MIB).origin_bytes for n in (1, 2))
-    assert (now, doubled) == (6 * MIB, 4 * MIB)     # by hand: LRU of one object misses all; of two, a b a b hit
+    # by hand: an LRU of one object misses every request; of two, "a b a b" hits twice
+    assert (now, doubled) == (6 * MIB, 4 * MIB)
     assert outcome.library.measured and outcome.library.origin_bytes == -(now - doubled)
     assert outcome.figures["edges"][0]["origin_bytes_doubled"] == doubled
     result = cost.report([usage()], Window(0.0, 2 * DAY), PRICES, [outcome])

@@ -27,9 +27,6 @@ from tests.cdn.conftest import SPEC, fetch, wait_for
 from tests.http.conftest import Made
 from tests.jobs.helpers import cli
 
-PLAYED = ["360p/seg_00000.m4s", "360p/seg_00001.m4s", "360p/seg_00000.m4s", "240p/seg_00000.m4s",
-          "360p/seg_00001.m4s"]
-
 
 @pytest.fixture
 def ingested(short_title: Made, tmp_path: Path) -> DataDir:
@@ -70,7 +67,8 @@ def played(ingested: DataDir, signer: Signer, clock: ManualClock) -> tuple[DataD
     return ingested, served, sum((folder / n).stat().st_size for n in set(wanted))
 
 
-def test_cli_prices_the_real_title_from_its_origin_bytes_edge_traffic_and_job_record(played, tmp_path) -> None:
+def test_cli_prices_the_real_title_from_its_origin_bytes_edge_traffic_and_job_record(played,
+                                                                                    tmp_path) -> None:
     data, served, pulled = played
     out = tmp_path / "cost.csv"
     done = cli("lab", "cost", "--data-dir", str(data.root), "--price-storage", "1", "--price-cpu-hour", "2",
