@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from server.catalog import PUBLISHED, Catalog, Title
@@ -49,6 +49,7 @@ class Stored:
     codec: str
     height: int
     bytes: int
+    vmaf: float | None = None   # the rung's mean VMAF as measured at ingest (integrity report), if it was
 
 
 @dataclass
@@ -96,8 +97,9 @@ class Window:
         return (self.end - self.start) if self.start is not None and self.end is not None else 0.0
 
 
-def stored_parts(store: BlobStore, title: Title) -> list[Stored]:
-    """The title's bytes in the origin by part; a rung's codec from the master playlist's CODECS."""
+def stored_parts(store: BlobStore, title: Title, report: dict[str, Any] | None = None) -> list[Stored]:
+    """The title's bytes in the origin by part; a rung's codec from the master playlist's CODECS, its
+    VMAF from the integrity report's measured quality."""
     prefix = title_prefix(title.video_id)
     sizes: dict[str, int] = {}
     for key in store.list(prefix):
@@ -105,7 +107,17 @@ def stored_parts(store: BlobStore, title: Title) -> list[Stored]:
         sizes[part] = sizes.get(part, 0) + store.stat(key).size
     codecs = rung_codecs(_text(store, f"{prefix}/{MASTER}"))
     heights = {str(r.get("name")): int(r.get("height", 0)) for r in title.renditions}
-    return [_stored(part, nbytes, codecs, heights, title) for part, nbytes in sorted(sizes.items())]
+    vmaf = rung_vmaf(report or {})
+    parts = [_stored(part, nbytes, codecs, heights, title) for part, nbytes in sorted(sizes.items())]
+    return [replace(s, vmaf=vmaf.get(s.part)) if s.kind == "rung" else s for s in parts]
+
+
+def rung_vmaf(report: dict[str, Any]) -> dict[str, float]:
+    """Rung name → mean VMAF from the report's `quality` (empty when quality was not measured)."""
+    quality = report.get("quality")
+    rungs = quality.get("rungs") if isinstance(quality, dict) else None
+    return {str(r["name"]): float(r["vmaf_mean"]) for r in rungs or []
+            if isinstance(r, dict) and "name" in r and isinstance(r.get("vmaf_mean"), int | float)}
 
 
 def _stored(part: str, nbytes: int, codecs: dict[str, str], heights: dict[str, int], title: Title) -> Stored:
@@ -203,7 +215,10 @@ def measure(catalog: Catalog, store: BlobStore, jobs: JobStore, recorded: Traffi
     """Every published title's use (or only `video_ids`, each of which must exist: NotFound else)."""
     titles = [_published(catalog, v) for v in video_ids] if video_ids is not None else catalog.list(PUBLISHED)
     cpu = encode_cpu(jobs)
-    return [TitleUsage(t.video_id, t.title, t.duration, stored_parts(store, t),
-                       recorded.edge.get(t.video_id, 0), recorded.origin.get(t.video_id, 0),
-                       recorded.views.get(t.video_id, 0), cpu.get(t.video_id),
-                       integrity_report(store, t.video_id)) for t in titles]
+    usages = []
+    for t in titles:
+        report = integrity_report(store, t.video_id)
+        usages.append(TitleUsage(t.video_id, t.title, t.duration, stored_parts(store, t, report),
+                                 recorded.edge.get(t.video_id, 0), recorded.origin.get(t.video_id, 0),
+                                 recorded.views.get(t.video_id, 0), cpu.get(t.video_id), report))
+    return usages

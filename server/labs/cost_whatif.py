@@ -133,9 +133,22 @@ def _av1_change(usage: TitleUsage) -> Change:
         return _not_measured("it has no AV1 rungs beside H.264 ones of the same heights; ingest it "
                              "with an AV1 ladder (libsvtav1) and run the cost lab again")
     ratio = sum(av1[h] for h in shared) / max(1, sum(h264[h] for h in shared))
-    return Change(True, f"AV1 rungs are {ratio:.0%} of the H.264 bytes at {len(shared)} heights",
+    return Change(True, f"AV1 rungs are {ratio:.0%} of the H.264 bytes at {len(shared)} heights"
+                  f"{_vmaf_note(usage, shared)}",
                   edge_bytes=round(usage.edge_bytes * (ratio - 1)),
                   origin_bytes=round(usage.origin_bytes * (ratio - 1)))
+
+
+def _vmaf_note(usage: TitleUsage, heights: list[int]) -> str:
+    """`, mean VMAF 93.1 (AV1) vs 94.0 (H.264)` when both codecs' rungs at those heights were measured."""
+    means = {}
+    for codec in ("av1", "h264"):
+        scores = [s.vmaf for s in usage.stored
+                  if s.codec == codec and s.height in heights and s.vmaf is not None]
+        if len(scores) < len(heights):
+            return ""
+        means[codec] = sum(scores) / len(scores)
+    return f", mean VMAF {means['av1']:.1f} (AV1) vs {means['h264']:.1f} (H.264)"
 
 
 # --- switch to the per-title ladder ----------------------------------------------------------------

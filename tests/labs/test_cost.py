@@ -14,7 +14,7 @@ from server.cdn.topology import EdgeSpec, Topology
 from server.errors import InvalidRequest
 from server.labs import cost
 from server.labs.cost_prices import GB, Prices, prices_from
-from server.labs.cost_usage import Stored, TitleUsage, Window, part_of, rung_codecs
+from server.labs.cost_usage import Stored, TitleUsage, Window, part_of, rung_codecs, rung_vmaf
 from server.labs.cost_whatif import AV1, DOUBLE_CACHE, PER_TITLE, WHATIFS, Inputs, parse_whatifs
 from server.labs.replay import replay
 from server.labs.trace import recorded
@@ -82,6 +82,13 @@ def test_parts_and_codecs_of_a_title_in_the_origin() -> None:
     assert rung_codecs(master) == {"720p": "h264", "720p-av1": "av1"}
 
 
+def test_a_rungs_vmaf_comes_from_the_quality_measured_at_ingest() -> None:
+    report = {"quality": {"measured": True, "rungs": [{"name": "720p", "vmaf_mean": 93.5},
+                                                      {"name": "360p", "vmaf_mean": None}]}}
+    assert rung_vmaf(report) == {"720p": 93.5}
+    assert rung_vmaf({"quality": None}) == {} and rung_vmaf({}) == {}
+
+
 @pytest.fixture
 def conn() -> Iterator[duckdb.DuckDBPyConnection]:
     """A real DuckDB with the analytics tables."""
@@ -145,10 +152,12 @@ def test_av1_and_per_title_say_not_measured_and_what_to_run_for_a_title_without_
 
 
 def test_av1_lights_up_from_a_titles_own_av1_rungs(conn) -> None:
-    stored = [Stored("720p", "rung", "h264", 720, 2 * GB), Stored("720p-av1", "rung", "av1", 720, GB)]
+    stored = [Stored("720p", "rung", "h264", 720, 2 * GB, 94.0),
+              Stored("720p-av1", "rung", "av1", 720, GB, 93.1)]
     outcome = WHATIFS[AV1](Inputs([usage(stored=stored)], conn, one_edge(MIB)))
     change = outcome.titles["t1"]
-    assert change.measured and "50%" in change.note
+    assert change.measured and "50% of the H.264 bytes" in change.note
+    assert "mean VMAF 93.1 (AV1) vs 94.0 (H.264)" in change.note
     assert (change.edge_bytes, change.origin_bytes) == (-5 * GB, -GB // 2)
 
 

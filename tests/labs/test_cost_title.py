@@ -81,6 +81,10 @@ def test_cli_prices_the_real_title_from_its_origin_bytes_edge_traffic_and_job_re
     assert title["video_id"] == vid and title["stored_bytes"] == on_disk
     assert {s["part"]: s["codec"] for s in title["stored"] if s["kind"] == "rung"} == {
         "360p": "h264", "240p": "h264"}
+    report = json.loads((data.origin / "videos" / vid / "integrity.json").read_text())
+    measured = {r["name"]: r["vmaf_mean"] for r in (report.get("quality") or {}).get("rungs", [])}
+    assert {s["part"]: s["vmaf"] for s in title["stored"] if s["kind"] == "rung"} == {
+        name: measured.get(name) for name in ("360p", "240p")}
     assert title["edge_bytes"] == served and title["origin_bytes"] == pulled
     cpu_s = JobStore(data.jobs_db).list()[0].cpu_s
     assert cpu_s > 0 and title["cpu_s"] == pytest.approx(cpu_s)
