@@ -85,7 +85,8 @@ def run(rig: Rig, args: argparse.Namespace) -> int:
             results.append({"trace": spec, "run": n + 1, **comparison.to_dict()})
             print(f"{spec:<9} run {n + 1}: within one rung {comparison.within_one:.0%}, exact "
                   f"{comparison.exact:.0%}, emergency aborts {comparison.emergency_aborts}\n"
-                  f"   hls.js {''.join(map(str, comparison.hlsjs))}\n   lab    {''.join(map(str, comparison.lab))}",
+                  f"   hls.js {''.join(map(str, comparison.hlsjs))}\n"
+                  f"   lab    {''.join(map(str, comparison.lab))}",
                   flush=True)
         print(f"{spec:<9} within one rung: mean {statistics.fmean(shares):.1%}, "
               f"min {min(shares):.1%}, max {max(shares):.1%}")

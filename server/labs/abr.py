@@ -245,7 +245,8 @@ class AbrResult:
     def _vmaf_twins(self) -> list[str]:
         """Neighbouring rungs within VMAF_TWIN points of each other that these sessions both used:
         the higher one spends bits viewers do not see."""
-        rungs, shares, out = self.ladder.rungs, self.rung_shares(), []
+        rungs, shares = self.ladder.rungs, self.rung_shares()
+        out: list[str] = []
         if not self.ladder.has_vmaf:
             return out
         for low, high in itertools.pairwise(rungs):

@@ -128,7 +128,8 @@ def timed_get(url: str, timeout: float = 120.0) -> tuple[int, float, float]:
         conn.close()
 
 
-def cap_accuracy(edge: Throttled, url: str, rates_mbps: Sequence[float], rtt_ms: float = 0.0) -> list[Delivery]:
+def cap_accuracy(edge: Throttled, url: str, rates_mbps: Sequence[float],
+                 rtt_ms: float = 0.0) -> list[Delivery]:
     """Download `url` from `edge` once per cap in `rates_mbps`: how close delivery comes to each cap
     (the previous cap is put back afterwards). The object should be cached on the edge already;
     `rtt_ms` is the edge's simulated round trip, taken off each download's time."""

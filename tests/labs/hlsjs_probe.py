@@ -61,7 +61,8 @@ def encode_ladder_title(out: Path, seconds: int, segment_s: float, fps: int = 12
         ingest = engine.ingest(options)
         job = ingest.run(ingest.create_job(clip))
     assert job.state == "published", job.error
-    return Made(data.origin / "videos" / job.video_id, seconds, seconds * fps, tuple(job.result["renditions"]))
+    renditions = tuple(job.result["renditions"])
+    return Made(data.origin / "videos" / job.video_id, seconds, seconds * fps, renditions)
 
 
 class Rig:
@@ -106,8 +107,9 @@ class Rig:
             deadline = time.monotonic() + timeout_s
             while not loaded_every_segment(report := self.report(session), segments):
                 if time.monotonic() > deadline:
+                    loaded = len(report.get("fragments") or [])
                     raise TimeoutError(f"hls.js did not load all {segments} segments in {timeout_s:.0f} s: "
-                                       f"{len(report.get('fragments') or [])} loaded, fatal={report.get('fatal')}")
+                                       f"{loaded} loaded, fatal={report.get('fatal')}")
                 time.sleep(0.25)
             return report
         finally:
