@@ -222,7 +222,9 @@ class AbrTab(LabTab):
         self.finished(result)
         stats = {a["name"]: a["stats"] for a in result.get("algorithms", [])}
         best = max(stats, key=lambda n: stats[n]["qoe"]["mean"], default="")
-        self.headline.setText(f"Best mean QoE: {best} ({stats[best]['qoe']['mean']:.1f})" if best else "")
+        unit = "VMAF" if result.get("settings", {}).get("utility") == "vmaf" else "Mbit/s"
+        self.headline.setText(f"Best mean QoE ({unit} utility): {best} ({stats[best]['qoe']['mean']:.1f})"
+                              if best else "")
         self.suggestions.setText("\n".join(result.get("suggestions", [])) or "Every rung was used.")
         self.set_chart(self.qoe, qoe_chart(stats))
         self.sample.blockSignals(True)

@@ -68,3 +68,13 @@ def test_a_server_error_is_shown(qtbot, abr_tab) -> None:
     abr_tab.title.clear()           # no title chosen: the server answers 400
     run_lab(qtbot, abr_tab)
     assert "'title'" in abr_tab.status.text() and abr_tab.result is None
+
+
+def test_the_vmaf_utility_is_asked_for_and_named_in_the_headline(qtbot, abr_tab) -> None:
+    abr_tab.utility.setCurrentIndex(abr_tab.utility.findData("vmaf"))
+    assert abr_tab.params()["utility"] == "vmaf"
+    run_lab(qtbot, abr_tab)
+    assert abr_tab.result is not None, abr_tab.status.text()
+    assert abr_tab.result["settings"]["utility"] == "vmaf"
+    assert abr_tab.result["qoe_weights"]["rebuffer_s"] == -100.0
+    assert "VMAF utility" in abr_tab.headline.text()
