@@ -1,0 +1,148 @@
+"""Benchmark: the per-title ladder against the fixed ladder, at equal VMAF.
+
+Each title of the test set (generated talking-head, sport and animation clips of different
+complexity, and the real files in ../shared/media) is ingested twice per run, `--ladder fixed` and
+`--ladder per-title`, with quality measuring on: every published rung's bitrate (from its segments)
+and VMAF (against the source, the standard way) come from the real encode. Per title:
+- the ladder's total bits (every rung's kbit/s, summed);
+- a BD-rate-style comparison: the upper hull of each ladder's (kbit/s, VMAF) rungs, log(bitrate)
+  read linearly between rungs, averaged over the VMAF range both ladders cover: the % of bits the
+  per-title ladder saves at equal quality (negative: it costs more). A ladder of one rung, or two
+  that do not overlap, is compared at the per-title top rung's quality (the fixed hull read there);
+- the analysis time (wall) as a ratio of the per-title ingest's encode stage (wall).
+`--runs` runs, the load average before each; the table gives the median and the spread.
+
+    .venv/bin/python bench/per_title.py [--runs 3] [--seconds 5] [--titles talking_head,sport,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from server.media.convex_hull import RatePoint, upper_hull
+from tests.conftest import shared_media_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+GENERATED = {  # name: filtergraph of lavfi sources (720p25; trimmed to --seconds)
+    "talking_head": "smptehdbars=size=1280x720:rate=25[bg];testsrc2=size=240x240:rate=25[face];"
+                    "[bg][face]overlay=520:200:shortest=1,noise=alls=2:allf=t",
+    "animation": "testsrc2=size=1280x720:rate=25",
+    "sport": "mandelbrot=size=1280x720:rate=25,noise=alls=14:allf=t",
+}
+SHARED = ("bbb_720p_aac_5.1.mp4", "hevc_main10_10bit.ts", "mjpeg_pcm_u8.mov")
+
+
+def make_clip(name: str, seconds: float) -> Path:
+    path = OUT / f"per_title_{name}_{seconds:g}s.mp4"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-filter_complex",
+                        f"{GENERATED[name]},trim=duration={seconds}", "-c:v", "libx264", "-preset",
+                        "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p", "-an", str(path)], check=True)
+    return path
+
+
+def ingest(clip: Path, data: Path, ladder: str) -> dict[str, Any]:
+    """One `main.py ingest --json` with quality measured; its result plus the integrity report."""
+    run = subprocess.run([sys.executable, str(ROOT / "main.py"), "ingest", str(clip), "--data-dir",
+                          str(data), "--json", "--ladder", ladder], capture_output=True, text=True,
+                         env={**os.environ, "MINIFLIX_QUALITY_MEASURE": "on"}, check=False)
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    if result["status"] != "published":
+        raise SystemExit(f"{clip.name} ({ladder}): {result['error']}\n{run.stderr[-2000:]}")
+    result["report"] = json.loads((data / "origin" / result["integrity"]).read_text())
+    return result
+
+
+def rung_points(result: dict[str, Any]) -> list[RatePoint]:
+    return [RatePoint(r["name"], r["width"], r["height"], 0, r["quality"]["bitrate_kbps"],
+                      r["quality"]["vmaf_mean"]) for r in result["renditions"]]
+
+
+def log_kbps_at(hull: list[RatePoint], vmaf: float) -> float:
+    """log(kbit/s) of a ladder's hull at `vmaf`, linear between rungs (clamped at the ends)."""
+    if vmaf <= hull[0].vmaf:
+        return math.log(hull[0].kbps)
+    for a, b in itertools.pairwise(hull):
+        if vmaf <= b.vmaf:
+            share = (vmaf - a.vmaf) / (b.vmaf - a.vmaf)
+            return math.log(a.kbps) + share * (math.log(b.kbps) - math.log(a.kbps))
+    return math.log(hull[-1].kbps)
+
+
+def bits_saved(fixed: list[RatePoint], per_title: list[RatePoint]) -> float:
+    """% of bits the per-title ladder saves at equal VMAF (BD-rate-style, see the module doc)."""
+    a, b = upper_hull(fixed), upper_hull(per_title)
+    lo, hi = max(a[0].vmaf, b[0].vmaf), min(a[-1].vmaf, b[-1].vmaf)
+    qualities = [lo + (hi - lo) * i / 49 for i in range(50)] if hi > lo else [b[-1].vmaf]
+    diff = statistics.fmean(log_kbps_at(b, q) - log_kbps_at(a, q) for q in qualities)
+    return round(100 * (1 - math.exp(diff)), 1)
+
+
+def encode_wall(result: dict[str, Any]) -> float:
+    timing = result["timing"]
+    return float(timing["encode_ended_at"] - timing["encode_started_at"])
+
+
+def one_title(clip: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-per-title-") as tmp:
+        fixed = ingest(clip, Path(tmp) / "fixed", "fixed")
+        per = ingest(clip, Path(tmp) / "per", "per-title")
+    analysis = per["report"]["per_title"]
+    return {"title": clip.name, "fixed": [(p.name, p.kbps, p.vmaf) for p in rung_points(fixed)],
+            "per_title": [(p.name, p.kbps, p.vmaf) for p in rung_points(per)],
+            "fixed_kbps": round(sum(p.kbps for p in rung_points(fixed)), 1),
+            "per_title_kbps": round(sum(p.kbps for p in rung_points(per)), 1),
+            "saved_pct": bits_saved(rung_points(fixed), rung_points(per)),
+            "analysis_s": analysis["seconds"], "encode_s": round(encode_wall(per), 2),
+            "analysis_ratio": round(analysis["seconds"] / encode_wall(per), 2)}
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):g} ({min(values):g}-{max(values):g})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--titles", default=",".join([*GENERATED, *SHARED]))
+    args = parser.parse_args()
+    names = args.titles.split(",")
+    clips = [make_clip(n, args.seconds) if n in GENERATED else shared_media_dir() / n for n in names]
+    runs: list[list[dict[str, Any]]] = []
+    for run in range(args.runs):
+        print(f"run {run + 1}: load average before {os.getloadavg()[0]:.2f}", flush=True)
+        rows = []
+        for c in clips:
+            rows.append(one_title(c))
+            print(json.dumps(rows[-1]), flush=True)
+        runs.append(rows)
+    print("\n| title | fixed ladder kbit/s (rungs) | per-title kbit/s (rungs) | bits saved at equal VMAF % "
+          "| analysis s | encode s | analysis / encode |")
+    print("|---|---|---|---|---|---|---|")
+    for i, clip in enumerate(clips):
+        rows = [r[i] for r in runs]
+        first = rows[0]
+        print(f"| {clip.name} | {spread([r['fixed_kbps'] for r in rows])} ({len(first['fixed'])}) | "
+              f"{spread([r['per_title_kbps'] for r in rows])} ({len(first['per_title'])}) | "
+              f"{spread([r['saved_pct'] for r in rows])} | {spread([r['analysis_s'] for r in rows])} | "
+              f"{spread([r['encode_s'] for r in rows])} | {spread([r['analysis_ratio'] for r in rows])} |")
+    saved = [statistics.median(r[i]["saved_pct"] for r in runs) for i in range(len(clips))]
+    print(f"\nmean bits saved at equal VMAF: {statistics.fmean(saved):.1f}%; worst title {min(saved):.1f}%")
+
+
+if __name__ == "__main__":
+    main()
