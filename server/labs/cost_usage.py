@@ -123,7 +123,7 @@ def rung_vmaf(report: dict[str, Any]) -> dict[str, float]:
 def _stored(part: str, nbytes: int, codecs: dict[str, str], heights: dict[str, int], title: Title) -> Stored:
     if part in (SOURCE, OTHER):
         return Stored(part, part, "", 0, nbytes)
-    if part == AUDIO:
+    if part == AUDIO or part.startswith(AUDIO + "-"):   # the main track, then alternates (audio-<stream>)
         return Stored(part, AUDIO, _codec_name(str((title.audio or {}).get("codec", ""))), 0, nbytes)
     rendition = next((r for r in title.renditions if r.get("name") == part), {})
     codec = str(rendition.get("codec") or codecs.get(part) or "")

@@ -154,18 +154,20 @@ def _vmaf_note(usage: TitleUsage, heights: list[int]) -> str:
 # --- switch to the per-title ladder ----------------------------------------------------------------
 
 def per_title_ladder(inputs: Inputs) -> Outcome:
-    """Per title whose integrity report holds a per-title analysis with the bitrates of its chosen
-    ladder and of the fixed one (`per_title.chosen`/`rungs` and `per_title.fixed`, lists of rungs with
-    `bitrate_kbps`): rung storage and egress scaled by chosen / fixed; none when already applied."""
+    """Per title whose integrity report holds a per-title analysis (`per_title`, written when the title
+    was encoded with the per-title ladder): already applied, so no change, and its chosen rungs. A
+    future analysis of a fixed-ladder title (`applied: false`) that names the bitrates of both ladders
+    (`chosen` and `fixed`, rungs with `kbps` or `bitrate_kbps`) scales rung storage and egress by
+    chosen / fixed."""
     titles = {u.video_id: _per_title_change(u) for u in inputs.usages}
     return Outcome(PER_TITLE, "Switch to the per-title ladder", _sum(titles, "per-title"), titles)
 
 
 def ladder_kbps(rungs: Any) -> float:
-    """The sum of `bitrate_kbps` (or `kbps`) over a list of rungs; 0 when there is none."""
+    """The sum of `kbps` (or `bitrate_kbps`) over a list of rungs; 0 when there is none."""
     if not isinstance(rungs, list):
         return 0.0
-    return sum(float(r.get("bitrate_kbps", r.get("kbps", 0)) or 0) for r in rungs if isinstance(r, dict))
+    return sum(float(r.get("kbps", r.get("bitrate_kbps", 0)) or 0) for r in rungs if isinstance(r, dict))
 
 
 def _per_title_change(usage: TitleUsage) -> Change:
@@ -173,17 +175,27 @@ def _per_title_change(usage: TitleUsage) -> Change:
     if not isinstance(analysis, dict):
         return _not_measured("its report has no per-title analysis; re-ingest it with the per-title "
                              "ladder (--ladder per-title) and run the cost lab again")
-    chosen = ladder_kbps(analysis.get("chosen", analysis.get("rungs")))
-    fixed = ladder_kbps(analysis.get("fixed"))
-    if chosen <= 0 or fixed <= 0:
+    chosen, fixed = ladder_kbps(analysis.get("chosen")), ladder_kbps(analysis.get("fixed"))
+    against = f"; {chosen / fixed:.0%} of the fixed ladder's bits" if chosen > 0 and fixed > 0 else ""
+    if analysis.get("applied", True):
+        return Change(True, f"already on the per-title ladder ({_rungs_text(analysis.get('chosen'))}"
+                            f"{against}): what it stores and serves is that ladder's")
+    if not against:
         return _not_measured("its per-title analysis names no bitrates of both ladders to compare")
     ratio = chosen / fixed
-    if analysis.get("applied", analysis.get("ladder") == PER_TITLE):
-        return Change(True, f"already on the per-title ladder ({ratio:.0%} of the fixed ladder's bits)")
     rungs = sum(usage.rung_bytes().values())
     return Change(True, f"the per-title ladder is {ratio:.0%} of the fixed ladder's bits",
                   stored_bytes=round(rungs * (ratio - 1)), edge_bytes=round(usage.edge_bytes * (ratio - 1)),
                   origin_bytes=round(usage.origin_bytes * (ratio - 1)))
+
+
+def _rungs_text(rungs: Any) -> str:
+    """`720p 1500k VMAF 94.1, 360p 400k VMAF 88.0` from the analysis's chosen points."""
+    if not isinstance(rungs, list):
+        return "its chosen rungs"
+    return ", ".join(f"{r.get('name', '?')} {float(r.get('kbps', r.get('bitrate_kbps', 0)) or 0):.0f}k"
+                     + (f" VMAF {float(r['vmaf']):.1f}" if isinstance(r.get("vmaf"), int | float) else "")
+                     for r in rungs if isinstance(r, dict)) or "its chosen rungs"
 
 
 def _sum(titles: dict[str, Change], what: str) -> Change:

@@ -10,14 +10,24 @@ import duckdb
 import pytest
 
 from server.analytics.schema import TABLES
+from server.catalog import Title
 from server.cdn.topology import EdgeSpec, Topology
 from server.errors import InvalidRequest
 from server.labs import cost
 from server.labs.cost_prices import GB, Prices, prices_from
-from server.labs.cost_usage import Stored, TitleUsage, Window, part_of, rung_codecs, rung_vmaf
+from server.labs.cost_usage import (
+    Stored,
+    TitleUsage,
+    Window,
+    part_of,
+    rung_codecs,
+    rung_vmaf,
+    stored_parts,
+)
 from server.labs.cost_whatif import AV1, DOUBLE_CACHE, PER_TITLE, WHATIFS, Inputs, parse_whatifs
 from server.labs.replay import replay
 from server.labs.trace import recorded
+from server.storage.blobstore import LocalBlobStore
 
 MIB = 1024 * 1024
 DAY = 86400.0
@@ -76,7 +86,8 @@ def test_prices_default_to_the_documented_list_prices() -> None:
 
 def test_parts_and_codecs_of_a_title_in_the_origin() -> None:
     assert [part_of(k) for k in ("cmaf/720p/seg_1.m4s", "source/a.mp4", "master.m3u8", "thumbs/x.jpg",
-                                 "cmaf/audio/init.mp4")] == ["720p", "source", "other", "other", "audio"]
+                                 "cmaf/audio/init.mp4", "subs/en.vtt")] == [
+        "720p", "source", "other", "other", "audio", "other"]
     master = ('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2"\n'
               'cmaf/720p/playlist.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="mp4a.40.2,av01.0.08M.08"\ncmaf/720p-av1/playlist.m3u8\n')
     assert rung_codecs(master) == {"720p": "h264", "720p-av1": "av1"}
@@ -87,6 +98,23 @@ def test_a_rungs_vmaf_comes_from_the_quality_measured_at_ingest() -> None:
                                                       {"name": "360p", "vmaf_mean": None}]}}
     assert rung_vmaf(report) == {"720p": 93.5}
     assert rung_vmaf({"quality": None}) == {} and rung_vmaf({}) == {}
+
+
+def test_a_titles_origin_bytes_by_part_with_alternate_audio_kept_apart_from_rungs(tmp_path) -> None:
+    store = LocalBlobStore(tmp_path / "origin")
+    files = {"cmaf/720p/seg_1.m4s": 700, "cmaf/720p/playlist.m3u8": 10, "cmaf/audio/seg_1.m4s": 50,
+             "cmaf/audio-2/seg_1.m4s": 40, "source/clip.mp4": 900, "thumbs/poster.jpg": 30}
+    for rel, size in files.items():
+        store.put(f"videos/t1/{rel}", b"x" * size)
+    store.put("videos/t1/master.m3u8", b'#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f"\n'
+                                       b"cmaf/720p/playlist.m3u8\n")
+    title = Title("t1", "published", renditions=[{"name": "720p", "height": 720}],
+                  audio={"codec": "mp4a.40.2"})
+    parts = {s.part: (s.kind, s.codec, s.bytes) for s in stored_parts(store, title)}
+    master = len(store.read("videos/t1/master.m3u8"))
+    assert parts == {"720p": ("rung", "h264", 710), "audio": ("audio", "aac", 50),
+                     "audio-2": ("audio", "aac", 40), "source": ("source", "", 900),
+                     "other": ("other", "", 30 + master)}
 
 
 @pytest.fixture
@@ -161,8 +189,20 @@ def test_av1_lights_up_from_a_titles_own_av1_rungs(conn) -> None:
     assert (change.edge_bytes, change.origin_bytes) == (-5 * GB, -GB // 2)
 
 
-def test_per_title_lights_up_from_the_analysis_in_the_titles_report(conn) -> None:
-    report = {"per_title": {"chosen": [{"bitrate_kbps": 1500}, {"bitrate_kbps": 300}],
+def test_a_title_encoded_with_the_per_title_ladder_is_measured_as_already_switched(conn) -> None:
+    chosen = [{"name": "720p", "width": 1280, "height": 720, "crf": 26, "kbps": 1500.0, "vmaf": 94.1},
+              {"name": "360p", "width": 640, "height": 360, "crf": 32, "kbps": 400.0, "vmaf": 88.0}]
+    report = {"per_title": {"points": chosen, "hull": chosen, "chosen": chosen, "seconds": 3.0}}
+    outcome = WHATIFS[PER_TITLE](Inputs([usage(report=report), usage("t2")], conn, one_edge(MIB)))
+    change = outcome.titles["t1"]
+    assert change.measured and (change.stored_bytes, change.edge_bytes, change.origin_bytes) == (0, 0, 0)
+    assert "already on the per-title ladder (720p 1500k VMAF 94.1, 360p 400k VMAF 88.0)" in change.note
+    assert outcome.library.note == "measured for 1 of 2 titles"
+    assert outcome.titles["t2"].note.startswith("not measured for this title")
+
+
+def test_an_analysis_naming_both_ladders_scales_a_fixed_titles_rungs_and_egress(conn) -> None:
+    report = {"per_title": {"applied": False, "chosen": [{"kbps": 1500}, {"kbps": 300}],
                             "fixed": [{"bitrate_kbps": 2800}, {"bitrate_kbps": 800}]}}
     outcome = WHATIFS[PER_TITLE](Inputs([usage(report=report)], conn, one_edge(MIB)))
     change = outcome.titles["t1"]
