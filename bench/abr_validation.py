@@ -84,7 +84,8 @@ def run(rig: Rig, args: argparse.Namespace) -> int:
             shares.append(comparison.within_one)
             results.append({"trace": spec, "run": n + 1, **comparison.to_dict()})
             print(f"{spec:<9} run {n + 1}: within one rung {comparison.within_one:.0%}, exact "
-                  f"{comparison.exact:.0%}, emergency aborts {comparison.emergency_aborts}\n"
+                  f"{comparison.exact:.0%}, emergency aborts {comparison.emergency_aborts}, fetch time / "
+                  f"trace's {comparison.extra['link']}\n"
                   f"   hls.js {''.join(map(str, comparison.hlsjs))}\n"
                   f"   lab    {''.join(map(str, comparison.lab))}",
                   flush=True)

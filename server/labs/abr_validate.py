@@ -116,7 +116,23 @@ def compare(ladder: Ladder, trace: BandwidthTrace, fragments: Sequence[Fragment]
     offset = max(min(f.start for f in fragments) - trace_started, 0.0)
     session = abr.simulate(ladder, trace.shifted(offset), "throughput", hlsjs_player(ladder, rtt_ms))
     return Comparison(trace.name, offset, [r.name for r in ladder.rungs],
-                      [last[k + 1] for k in range(count)], session.rungs, len(fragments) - len(last))
+                      [last[k + 1] for k in range(count)], session.rungs, len(fragments) - len(last),
+                      extra={"link": link_fidelity(trace, fragments, trace_started, rtt_ms)})
+
+
+def link_fidelity(trace: BandwidthTrace, fragments: Sequence[Fragment], trace_started: float,
+                  rtt_ms: float) -> dict[str, float]:
+    """How long hls.js's fragments really took over how long the trace says they should have (RTT
+    plus the bytes integrated from the request on): median and 10th/90th percentiles. Above 1, the
+    edge delivered less than the trace; then hls.js measures less than the lab does."""
+    rtt = rtt_ms / 1000
+    ratios = sorted((f.end - f.start) / (rtt + trace.transfer_s(f.start - trace_started + rtt, f.nbytes))
+                    for f in fragments if f.end > f.start)
+    if not ratios:
+        return {}
+    def rank(q: float) -> float:
+        return round(ratios[min(len(ratios) - 1, round(q * (len(ratios) - 1)))], 3)
+    return {"p10": rank(0.1), "median": rank(0.5), "p90": rank(0.9)}
 
 
 Play = Callable[[], dict[str, Any]]
