@@ -24,7 +24,7 @@ from server.labs.abr_manifest import load_ladder
 from server.labs.abr_traces import synthetic
 from server.labs.cost_prices import PARAMS, prices_from
 from server.labs.cost_whatif import parse_whatifs
-from server.labs.replay import ORIGIN_RTT_MS, Latency
+from server.labs.replay import ORIGIN_RTT_MS, Fill, Latency
 
 bp = Blueprint("lab", __name__, url_prefix="/api/lab")
 
@@ -39,7 +39,9 @@ def replay() -> Response:
     whatif = lab.WhatIf(lab.parse_sizes(request.args.get("sizes", DEFAULT_SIZES)),
                         lab.parse_policies(request.args.get("policies", "all")),
                         int(_number("edges", 1, 1, 256)), _number("ttl", 0.0, 0, 1e9),
-                        _number("target", 0.9, 0.01, 0.9999), _latency())
+                        _number("target", 0.9, 0.01, 0.9999), _latency(),
+                        Fill(int(_number("fill", 0, 0, lab.MAX_FILL_TITLES)),
+                             _number("fill_period", 86400.0, 60, 1e9)))
     return jsonify(lab.run_sweep(_trace(), whatif).to_dict())
 
 

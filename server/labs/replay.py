@@ -37,6 +37,7 @@ from server.labs.trace import ReplayTrace
 BELADY = "belady"
 ORIGIN_RTT_MS = 80.0     # an origin in another region than the edge (a typical inter-region round trip)
 ORIGIN_MBPS = 1000.0     # the edge's link to the origin
+MIN_FILL_PERIOD_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def partitions(trace: ReplayTrace, edges: int) -> list[array[int]]:
 
 @dataclass(frozen=True)
 class Fill:
-    """Push the `titles` most requested titles of the last `period_s` to their home edges, each period."""
+    """Push the `titles` most requested titles of the last `period_s` to their home edges, each period
+    (at least a minute apart: a fill service works in windows, not per request)."""
 
     titles: int = 0
     period_s: float = 86400.0
@@ -142,16 +144,16 @@ class FillPlan:
     """Per fill period, the objects of the titles ranked highest in the period before (whole trace)."""
 
     def __init__(self, trace: ReplayTrace, fill: Fill) -> None:
-        if fill.period_s <= 0:
-            raise InvalidRequest("The fill period must be above 0 seconds.")
+        if fill.period_s < MIN_FILL_PERIOD_S:
+            raise InvalidRequest(f"The fill period must be at least {MIN_FILL_PERIOD_S:g} seconds.")
         self.fill = fill
         counts: dict[int, Counter[str]] = defaultdict(Counter)
         for oid, at in zip(trace.ids, trace.times, strict=True):
             counts[self.period(at)][trace.titles[oid]] += 1
-        objects: dict[str, list[int]] = defaultdict(list)
+        self.objects: dict[str, list[int]] = defaultdict(list)
         for oid, title in enumerate(trace.titles):
-            objects[title].append(oid)
-        self.pushes = {p + 1: [o for title, _ in ranked.most_common(fill.titles) for o in objects[title]]
+            self.objects[title].append(oid)
+        self.ranked = {p + 1: [title for title, _ in ranked.most_common(fill.titles)]
                        for p, ranked in counts.items()}
         self.last = self.period(trace.times[-1]) if len(trace) else 0
 
@@ -160,7 +162,12 @@ class FillPlan:
 
     def due(self, after: int | None, upto: int) -> list[int]:
         """The fill periods that start after period `after` and no later than `upto`, in order."""
-        return sorted(p for p in self.pushes if (after is None or p > after) and p <= upto)
+        return sorted(p for p in self.ranked if (after is None or p > after) and p <= upto)
+
+    def pushes(self, period: int, titles: set[str]) -> list[int]:
+        """The objects pushed at the start of `period` to an edge homing `titles`, most popular first."""
+        ranked = self.ranked.get(period, ())
+        return [oid for title in ranked if title in titles for oid in self.objects[title]]
 
 
 def _serve_filled(cache: CachePolicy, trace: ReplayTrace, ids: array[int], hits_of: array[int],
@@ -168,7 +175,7 @@ def _serve_filled(cache: CachePolicy, trace: ReplayTrace, ids: array[int], hits_
     """As `_serve_ttl` (TTL 0: never expires), with the fill pushed at each period's start; returns
     the bytes pushed. Only objects of this edge's own titles are pushed to it."""
     keys, sizes, times = trace.keys, trace.sizes, trace.times
-    mine = set(ids)
+    mine = {trace.titles[oid] for oid in set(ids)}
     fetched: dict[int, float] = {}
     current: int | None = None
     pushed = 0
@@ -177,8 +184,8 @@ def _serve_filled(cache: CachePolicy, trace: ReplayTrace, ids: array[int], hits_
         """Every fill due since the last request's period, this edge's own titles only."""
         nonlocal pushed
         for period in plan.due(current, upto):
-            for oid in plan.pushes[period]:
-                if oid in mine and keys[oid] not in cache:
+            for oid in plan.pushes(period, mine):
+                if keys[oid] not in cache:
                     cache.admit(keys[oid], sizes[oid])
                     fetched[oid] = period * plan.fill.period_s
                     pushed += sizes[oid]

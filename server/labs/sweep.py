@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from server.cdn.policies import POLICIES, SessionPolicy, make_policy
 from server.errors import InvalidRequest
-from server.labs.replay import BELADY, Fill, Latency, Outcome, belady, partitions, replay
+from server.labs.replay import BELADY, MIN_FILL_PERIOD_S, Fill, Latency, Outcome, belady, partitions, replay
 from server.labs.trace import ReplayTrace
 
 MIB = 1024 * 1024
@@ -90,8 +90,9 @@ class WhatIf:
             raise InvalidRequest(f"Number of edges must be 1 to 256, not {self.edges}.")
         if self.ttl_s < 0 or not 0 < self.target < 1:
             raise InvalidRequest("TTL must be >= 0 seconds and the target hit ratio between 0 and 1.")
-        if not 0 <= self.fill.titles <= MAX_FILL_TITLES or self.fill.period_s <= 0:
-            raise InvalidRequest(f"Fill: 0 to {MAX_FILL_TITLES} titles per period, and a period above 0 s.")
+        if not 0 <= self.fill.titles <= MAX_FILL_TITLES or self.fill.period_s < MIN_FILL_PERIOD_S:
+            raise InvalidRequest(f"Fill: 0 to {MAX_FILL_TITLES} titles per period, and a period of at "
+                                 f"least {MIN_FILL_PERIOD_S:g} s.")
 
 
 @dataclass(frozen=True)

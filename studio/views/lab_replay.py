@@ -36,7 +36,8 @@ TRACES = (("Recorded edge requests", "recorded"), ("Generated: Zipf requests", "
           ("Generated: viewing sessions", "sessions"))
 BELADY = "belady"
 COLUMNS = ["policy", "cache_bytes", "edges", "ttl_s", "requests", "hits", "hit_ratio", "bytes", "hit_bytes",
-           "byte_hit_ratio", "origin_bytes", "p95_ms"]
+           "byte_hit_ratio", "origin_bytes", "p95_ms", "fill_bytes"]
+FILL_PERIODS = (("daily", 86400), ("hourly", 3600), ("every 10 min", 600))
 TICK_MS = 200
 MIB = 1024 * 1024
 
@@ -115,10 +116,18 @@ class ReplayTab(LabTab):
             box.setChecked(True)
         self.edges = QSpinBox(self, minimum=1, maximum=256, value=1)
         self.edges.setToolTip("Edges sharing the requests, each title on its home edge (consistent hashing)")
-        self.ttl = QSpinBox(self, minimum=0, maximum=10**8, value=0, suffix=" s", specialValueText="never")
+        self.ttl = QSpinBox(self, minimum=0, maximum=10**8, value=0, suffix=" s")
+        self.ttl.setSpecialValueText("never")
         self.requests = QSpinBox(self, minimum=1000, maximum=1_000_000, value=200_000, singleStep=50_000)
         self.requests.setToolTip("Requests of a generated trace (a recorded trace has what the edges served)")
         self.target = QDoubleSpinBox(self, minimum=0.05, maximum=0.99, value=0.9, singleStep=0.05, decimals=2)
+        self.fill = QSpinBox(self, minimum=0, maximum=10_000, value=0, prefix="top ", suffix=" titles")
+        self.fill.setSpecialValueText("no fill")
+        self.fill.setToolTip("Proactive fill: push the titles most requested in the last period to their "
+                             "home edges at each period's start (pushed bytes are counted apart)")
+        self.fill_period = QComboBox(self)
+        for label, seconds in FILL_PERIODS:
+            self.fill_period.addItem(label, seconds)
 
     def _outputs(self) -> None:
         self.headline = QLabel("Pick a trace and cache sizes, then Run.", self)
@@ -142,6 +151,8 @@ class ReplayTab(LabTab):
         actions.addWidget(QLabel("Policies:", self))
         for box in self.policies.values():
             actions.addWidget(box)
+        for widget in (QLabel("Fill:", self), self.fill, self.fill_period):
+            actions.addWidget(widget)
         actions.addStretch(1)
         for widget in (self.progress, self.run_button, self.export_button):
             actions.addWidget(widget)
@@ -164,7 +175,8 @@ class ReplayTab(LabTab):
         return {"trace": self.trace.currentData(), "sizes": self.sizes.text().strip(),
                 "policies": ",".join(chosen) or "all", "edges": self.edges.value(),
                 "ttl": self.ttl.value(), "target": round(self.target.value(), 4),
-                "requests": self.requests.value()}
+                "requests": self.requests.value(), "fill": self.fill.value(),
+                "fill_period": self.fill_period.currentData()}
 
     def request(self, params: dict[str, Any], on_ok: Reply, on_error: Callable[[str], None]) -> None:
         self.client.lab_replay(params, on_ok=on_ok, on_error=on_error)
@@ -184,10 +196,13 @@ class ReplayTab(LabTab):
                             f"{self.elapsed()}")
 
     def _fill_table(self, points: list[dict[str, Any]]) -> None:
-        self.fill_table(["policy", "cache/edge", "hit ratio", "byte hit ratio", "origin egress", "p95 ms"],
+        filled = any(p.get("fill_bytes") for p in points)
+        headers = ["policy", "cache/edge", "hit ratio", "byte hit ratio", "origin egress", "p95 ms"]
+        self.fill_table([*headers, *(["pushed by fill"] if filled else [])],
                         [["MIN" if p["policy"] == BELADY else p["policy"], size_text(p["cache_bytes"]),
                           f"{p['hit_ratio']:.1%}", f"{p['byte_hit_ratio']:.1%}", size_text(p["origin_bytes"]),
-                          "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f}"] for p in points])
+                          "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f}",
+                          *([size_text(p.get("fill_bytes", 0))] if filled else [])] for p in points])
 
     def rows(self) -> list[dict[str, Any]]:
         """Every point of the last sweep (raw numbers), as the CSV has them."""

@@ -68,3 +68,16 @@ def test_a_bad_size_shows_the_servers_message(qtbot, replay_tab) -> None:
     replay_tab.sizes.setText("lots")
     run_sweep(qtbot, replay_tab)
     assert "'lots' is not a size" in replay_tab.status.text() and replay_tab.result is None
+
+
+def test_a_fill_setting_reaches_the_sweep_and_its_pushed_bytes_show(qtbot, replay_tab) -> None:
+    replay_tab.requests.setValue(40_000)                     # 800 s at 50 requests/s: fills at 600 s
+    replay_tab.fill.setValue(50)
+    replay_tab.fill_period.setCurrentIndex(replay_tab.fill_period.findData(600))
+    run_sweep(qtbot, replay_tab)
+    assert replay_tab.result is not None, replay_tab.status.text()
+    assert replay_tab.result["settings"]["fill"] == {"titles": 50, "period_s": 600}
+    pushed = [p["fill_bytes"] for p in replay_tab.result["points"] if p["policy"] != "belady"]
+    assert pushed and all(b > 0 for b in pushed)
+    headers = [replay_tab.table.horizontalHeaderItem(c).text() for c in range(replay_tab.table.columnCount())]
+    assert "pushed by fill" in headers
