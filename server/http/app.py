@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 JSON_BODY_LIMIT = 1024 * 1024  # API bodies; uploads raise it to `upload_limit_mb` for their request
 # One module per service, each exporting `bp`; registered in this order.
 BLUEPRINTS = ("catalog", "jobs", "samples", "uploads", "events", "search", "analytics", "origin", "edges",
-              "steering", "route", "telemetry", "web", "lab", "demo")
+              "steering", "route", "telemetry", "web", "lab", "demo", "subtitles")
 
 # The services each blueprint needs; without them its routes are left out (no stubs).
 REQUIRES: dict[str, tuple[str, ...]] = {
@@ -25,6 +25,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "events": ("events",), "search": ("search",), "analytics": ("analytics",), "origin": ("store",),
     "edges": ("cdn",), "steering": ("steering",), "telemetry": ("publisher",), "web": (),
     "route": ("steering", "store"), "demo": ("events", "analytics", "cdn", "catalog", "store"),
+    "subtitles": ("catalog", "store"),
 }
 
 
