@@ -88,8 +88,10 @@ def _read_embedded(tools: Tools, info: MediaInfo, streams: list[SubtitleInfo], w
         found.notes.append(f"embedded subtitles not converted: ffmpeg could not read them ({exc}).")
         return
     for stream in streams:
+        # not `default`: muxers (ffmpeg's, mkvmerge's) flag subtitle streams default as a matter of
+        # course, and a default HLS subtitle track is shown to every viewer
         track = TextTrack(language=stream.language if stream.language != "und" else "", name=stream.title,
-                          forced=stream.forced, sdh=stream.sdh, default=stream.default,
+                          forced=stream.forced, sdh=stream.sdh,
                           source=f"embedded stream {stream.index} ({stream.codec})")
         path = embedded_file(out_dir, stream)
         text, warnings = decode(path.read_bytes(), track.source) if path.is_file() else ("", [])

@@ -125,7 +125,8 @@ def write_text_tracks(out_dir: Path, tracks: Sequence[TextTrack], segments: Sequ
     """Write subs/<id>/ (playlist + segments), subs/<id>.vtt and subs/tracks.json into `out_dir`."""
     subs = out_dir / SUBS_DIR
     renditions: list[TextRendition] = []
-    for track, track_id in zip(tracks, track_ids(tracks), strict=True):
+    default = next((i for i, t in enumerate(tracks) if t.default), -1)  # HLS allows one DEFAULT=YES
+    for number, (track, track_id) in enumerate(zip(tracks, track_ids(tracks), strict=True)):
         folder = subs / track_id
         folder.mkdir(parents=True, exist_ok=True)
         for i, part in enumerate(segment_cues(track.cues, segments), 1):
@@ -133,7 +134,7 @@ def write_text_tracks(out_dir: Path, tracks: Sequence[TextTrack], segments: Sequ
         (folder / PLAYLIST).write_text(media_playlist([d for _s, d in segments]), encoding="utf-8")
         (subs / f"{track_id}.vtt").write_text(webvtt(track.cues), encoding="utf-8")
         renditions.append(TextRendition(track_id, track.language, display_name(track), track.forced,
-                                        track.sdh, track.default, track.source,
+                                        track.sdh, number == default, track.source,
                                         f"{SUBS_DIR}/{track_id}/{PLAYLIST}", f"{SUBS_DIR}/{track_id}.vtt"))
     if renditions:
         save_tracks(out_dir, renditions, tracks)

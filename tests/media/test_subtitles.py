@@ -9,9 +9,9 @@ from pathlib import Path
 
 from server.media.ffmpeg import find_tools
 from server.media.probe import probe
-from server.media.subtitles import Cue, ReadResult, find_sidecars, read_sidecar, sidecar_flags
+from server.media.subtitles import Cue, ReadResult, TextTrack, find_sidecars, read_sidecar, sidecar_flags
 from server.media.subtitles_embedded import collect_text_tracks
-from server.media.text_tracks import segment_cues, webvtt
+from server.media.text_tracks import segment_cues, webvtt, write_text_tracks
 from tests.conftest import generate_clip
 
 SRT_FR = ("1\r\n00:00:01,000 --> 00:00:02,500\r\nCafé à l'aube, déjà\r\n\r\n"
@@ -108,6 +108,12 @@ def test_a_cue_across_a_segment_boundary_is_in_both_segments_with_its_absolute_t
     assert "00:00:03.900 --> 00:00:04.200\nacross" in webvtt(parts[1], 0)
     assert webvtt(parts[1], 900000).splitlines()[:2] == ["WEBVTT",
                                                          "X-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000"]
+
+
+def test_at_most_one_text_track_is_the_default(tmp_path: Path) -> None:
+    tracks = [TextTrack(language=lang, default=True, cues=[Cue(0.0, 1.0, lang)]) for lang in ("en", "fr")]
+    written = write_text_tracks(tmp_path, tracks, [(0.0, 2.0)], 0)
+    assert [(t.id, t.default) for t in written] == [("en", True), ("fr", False)]
 
 
 def mux(out: Path, video: Path, extra: list[str], maps: list[str], codec: list[str]) -> Path:

@@ -74,6 +74,8 @@ def test_the_master_playlist_announces_every_track_and_every_variant_refers_to_t
     subs = {m.uri: m for m in master.media if m.type == "SUBTITLES"}
     assert set(subs) == {f"subs/{t}/playlist.m3u8" for t in ("eng", "fr", "de-sdh", "en-forced", "es")}
     assert all(m.group_id == "subs" and m.autoselect == "YES" for m in subs.values())
+    # ffmpeg's Matroska muxer flags the first subtitle stream default; shown to every viewer it is not
+    assert all(m.default == "NO" for m in subs.values())
     sdh, forced = subs["subs/de-sdh/playlist.m3u8"], subs["subs/en-forced/playlist.m3u8"]
     assert (sdh.language, sdh.name, sdh.characteristics, sdh.forced) == ("de", "Deutsch (SDH)", SDH, "NO")
     assert (forced.language, forced.forced) == ("en", "YES")
