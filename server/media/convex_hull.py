@@ -133,28 +133,34 @@ def _own_curves(points: Sequence[RatePoint]) -> dict[str, list[RatePoint]]:
     return {name: upper_hull([p for p in points if p.name == name]) for name in names}
 
 
-def _crf_at(curve: Sequence[RatePoint], kbps: float) -> tuple[float, float]:
-    """(CRF, VMAF) of one resolution at `kbps`: CRF moves with log(bitrate) (about -6 CRF per doubling)."""
+def _on_curve(curve: Sequence[RatePoint], kbps: float) -> RatePoint | None:
+    """One resolution's encode at `kbps`: CRF moves with log(bitrate) (about -6 CRF per doubling);
+    None outside what was measured."""
     for a, b in itertools.pairwise(curve):
         if a.kbps <= kbps <= b.kbps:
             crf = _between(math.log(kbps), math.log(a.kbps), math.log(b.kbps), a.crf, b.crf)
-            return crf, _between(kbps, a.kbps, b.kbps, a.vmaf, b.vmaf)
-    nearest = min(curve, key=lambda p: abs(p.kbps - kbps))
-    return nearest.crf, nearest.vmaf
+            vmaf = _between(kbps, a.kbps, b.kbps, a.vmaf, b.vmaf)
+            return RatePoint(a.name, a.width, a.height, round(crf, 2), round(kbps, 1), round(vmaf, 2))
+    return None
 
 
 def pick_at(points: Sequence[RatePoint], hull: Sequence[RatePoint], vmaf: float) -> RatePoint:
-    """The encode for a hull quality: the resolution that looks best at that bitrate, with the CRF
-    that spends it (interpolated on that resolution's own curve, never outside what was measured)."""
+    """The encode nearest a hull quality: at the hull's bitrate for it, each resolution's own curve
+    there (its CRF interpolated, never outside what was measured), or the hull segment's two measured
+    ends: where the hull crosses to another resolution it is a mix of two encodes, and the nearer
+    end can be far better than any single curve at that bitrate."""
     kbps = kbps_at(hull, vmaf)
-    curves = _own_curves(points)
-    covering = {n: c for n, c in curves.items() if c[0].kbps <= kbps <= c[-1].kbps}
-    if not covering:  # the hull bridges a gap no single resolution spans: take its nearest vertex
-        return min(hull, key=lambda p: abs(p.vmaf - vmaf))
-    best = max(covering, key=lambda n: _crf_at(covering[n], kbps)[1])
-    crf, quality = _crf_at(covering[best], kbps)
-    top = covering[best][0]
-    return RatePoint(best, top.width, top.height, round(crf, 2), round(kbps, 1), round(quality, 2))
+    options = [p for curve in _own_curves(points).values() if (p := _on_curve(curve, kbps)) is not None]
+    options += _segment(hull, kbps)
+    return min(options, key=lambda p: (abs(p.vmaf - vmaf), p.kbps))
+
+
+def _segment(hull: Sequence[RatePoint], kbps: float) -> list[RatePoint]:
+    """The hull vertices on either side of `kbps` (one at the ends)."""
+    for a, b in itertools.pairwise(hull):
+        if a.kbps <= kbps <= b.kbps:
+            return [a, b]
+    return [hull[0] if kbps <= hull[0].kbps else hull[-1]]
 
 
 def pick_rungs(points: Sequence[RatePoint], rules: Rules = Rules()) -> list[RatePoint]:

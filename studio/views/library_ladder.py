@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis, QScatterSeries, QValueAxis
+from PySide6.QtCharts import (
+    QAbstractAxis,
+    QChart,
+    QChartView,
+    QLineSeries,
+    QLogValueAxis,
+    QScatterSeries,
+    QValueAxis,
+)
 from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
@@ -25,13 +33,20 @@ def integrity_path(video_id: str) -> str:
     return f"/origin/videos/{video_id}/integrity.json"
 
 
-def _axes(points: list[dict[str, Any]]) -> tuple[QLogValueAxis, QValueAxis]:
-    kbps = [p["kbps"] for p in points] or [100.0, 1000.0]
-    axis_x = QLogValueAxis()
-    axis_x.setTitleText("bitrate (kbit/s, log)")
-    axis_x.setBase(10)
-    axis_x.setLabelFormat("%g")
-    axis_x.setRange(min(kbps) / 1.3, max(kbps) * 1.3)
+LOG_FROM = 8.0  # a bitrate span this wide (max / min) gets a log axis; narrower, a log axis has no labels
+
+
+def _bitrate_axis(kbps: list[float]) -> QAbstractAxis:
+    low, high = min(kbps) / 1.2, max(kbps) * 1.2
+    axis: QLogValueAxis | QValueAxis = QLogValueAxis() if high / low >= LOG_FROM else QValueAxis()
+    axis.setTitleText("bitrate (kbit/s)")
+    axis.setLabelFormat("%g")
+    axis.setRange(low, high)
+    return axis
+
+
+def _axes(points: list[dict[str, Any]]) -> tuple[QAbstractAxis, QValueAxis]:
+    axis_x = _bitrate_axis([p["kbps"] for p in points] or [100.0, 1000.0])
     axis_y = QValueAxis()
     axis_y.setTitleText("VMAF")
     axis_y.setRange(max(0.0, min((p["vmaf"] for p in points), default=0.0) - 5), 100)

@@ -85,6 +85,15 @@ def test_each_rung_takes_the_resolution_that_looks_best_at_its_bitrate() -> None
     assert [r.kbps for r in rungs] == sorted((r.kbps for r in rungs), reverse=True)
 
 
+def test_on_a_crossover_the_nearer_measured_end_beats_a_starved_curve() -> None:
+    # Static colour bars: 360p's higher CRF costs about as much as its lower one (the keyframe is most
+    # of the bits), so its own curve is one point; 240p's curve spans the crossover but looks worse.
+    small = [pt("360p", 26, 5.3, 97), pt("360p", 38, 5.4, 91)]
+    tiny = [RatePoint("240p", 426, 240, c, k, v) for c, k, v in ((38, 3.0, 80), (32, 6.0, 90), (26, 8.0, 92))]
+    [top] = pick_rungs(small + tiny, Rules(top_vmaf=95, floor_kbps=200))
+    assert (top.name, top.kbps, top.vmaf) == ("360p", 5.3, 97)
+
+
 def test_a_title_whose_top_costs_about_the_floor_gets_one_rung() -> None:
     cheap = [pt("720p", 30, 150, 93), pt("720p", 24, 220, 96), pt("360p", 30, 80, 80)]
     rungs = pick_rungs(cheap, Rules(top_vmaf=95, floor_kbps=200))
