@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server import config
-from server.errors import Cancelled, MediaError
+from server.errors import Cancelled, MediaError, ToolMissing
 from server.media import ffmpeg
 from server.media.convex_hull import RatePoint, Rules, crossovers, pick_rungs, upper_hull
 from server.media.encode import exact_seconds
@@ -293,6 +293,11 @@ def plan_rungs(info: MediaInfo, ladder: str, cache: Path, *, workers: int, prese
     if info.video is None:
         return [], None
     if ladder != "per-title":
+        return plan_ladder(info.video), None
+    try:
+        ffmpeg.find_measuring_tool()
+    except ToolMissing as exc:  # no VMAF, no hull: the title still gets the fixed ladder
+        log.warning("%s: per-title ladder not possible, the fixed ladder instead: %s", info.path.name, exc)
         return plan_ladder(info.video), None
     renditions, analysis = plan_per_title(info, cache, workers=workers, preset=preset, stop=stop)
     return renditions, analysis.to_dict()

@@ -13,7 +13,8 @@ from server import config
 from server.errors import InvalidRequest
 from server.media.convex_hull import RatePoint
 from server.media.ffmpeg import find_tools
-from server.media.per_title import Analysis, analyse, build_vmaf_args, renditions_from
+from server.media.ladder import plan_ladder
+from server.media.per_title import Analysis, analyse, build_vmaf_args, plan_rungs, renditions_from
 from server.media.probe import probe
 from server.media.quality import build_measure_args
 from tests.jobs.helpers import cli, events, json_lines
@@ -123,3 +124,11 @@ def test_an_ingest_with_the_per_title_ladder_publishes_it_and_reports_why(tmp_pa
     [planned] = [e for e in events(data, "videos") if e["type"] == "ladder_planned"]
     assert planned["ladder"] == "per-title" and planned["per_title"]["chosen"] == analysis["chosen"]
     assert [r["frames"] for r in result["renditions"]] == [100] * len(chosen)  # verified whole
+
+
+def test_without_a_libvmaf_ffmpeg_a_per_title_ingest_gets_the_fixed_ladder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIFLIX_FFMPEG_VMAF", "/usr/bin/ffmpeg")   # Debian's: no libvmaf
+    info = probe(clip(tmp_path / "c.mp4", TALKING_HEAD, seconds=1), find_tools())
+    rungs, analysis = plan_rungs(info, "per-title", tmp_path / "cache.json", workers=1, preset="veryfast")
+    assert rungs == plan_ladder(info.video) and analysis is None
