@@ -32,7 +32,7 @@ PACE_SLACK_S = 0.05
 MAX_PATH_CHARS = 2048        # signed links are ~100 characters; anything far longer is not one
 MAX_PART_BYTES = 255         # the longest file name a filesystem takes
 PLAYER_ROOT_FILES = frozenset({"master.m3u8", "manifest.mpd"})
-PLAYER_FOLDERS = frozenset({"cmaf", "thumbs"})
+PLAYER_FOLDERS = frozenset({"cmaf", "subs", "thumbs"})
 PLAYER_TYPES = frozenset({".m3u8", ".mpd", ".mp4", ".m4s", ".m4a", ".m4v", ".vtt", ".jpg", ".jpeg", ".png"})
 SESSION = re.compile(r"[\w.,:-]{1,128}")   # the request router's `?session=` tag (see server/http/route.py)
 log = logging.getLogger(__name__)

@@ -116,3 +116,14 @@ def test_a_foreign_origin_cannot_change_tracks(server: HttpServer, root: Path) -
     response = call(server, "DELETE", f"{API}/subtitles/eng", headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
     assert subtitle_media(root) == [("eng", "English", "YES")]
+
+
+def test_a_player_following_the_router_gets_the_subtitle_segments_from_an_edge(
+        cdn: Any, server: HttpServer, root: Path) -> None:
+    """VLC and hls.js fetch `subs/<id>/seg_*.vtt` through the router's 302 to an edge, like the media."""
+    playlist = call(server, "GET", f"/route/{VIDEO_ID}/-/subs/eng/playlist.m3u8")
+    assert playlist.status_code == 200
+    segment = call(server, "GET", f"/route/{VIDEO_ID}/-/subs/eng/seg_00001.vtt")
+    assert segment.status_code == 200, segment.text
+    assert segment.history and segment.history[0].status_code == 302
+    assert segment.text.startswith("WEBVTT\nX-TIMESTAMP-MAP=") and "The bridge at dawn" in segment.text
