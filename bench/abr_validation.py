@@ -82,7 +82,7 @@ def run(rig: Rig, args: argparse.Namespace) -> int:
             comparison = validate(ladder, trace, rig.edge, lambda: rig.play(len(ladder.durations)),
                                   args.rtt_ms)
             shares.append(comparison.within_one)
-            results.append({"trace": spec, "run": n + 1, **comparison.to_dict()})
+            results.append({**comparison.to_dict(), "trace": spec, "run": n + 1})
             print(f"{spec:<9} run {n + 1}: within one rung {comparison.within_one:.0%}, exact "
                   f"{comparison.exact:.0%}, emergency aborts {comparison.emergency_aborts}, fetch time / "
                   f"trace's {comparison.extra['link']}\n"
