@@ -43,11 +43,14 @@ class PlaybackBackend(QObject):
     failed = Signal(str)
 
     name = "none"
+    # What the Audio / Subtitles menus say this backend cannot do ("" when it does it all).
+    track_note = ""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.last = MediaStats()
         self.source = ""  # the URL last loaded
+        self.loads = 0    # counts loads: each starts a fresh stream whose tracks need choosing again
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self._tick)
 
@@ -80,6 +83,28 @@ class PlaybackBackend(QObject):
         """The current state and counters, read from the media library."""
         raise NotImplementedError
 
+    def audio_tracks(self) -> list[tuple[int, str]]:
+        """(id, description) of each audio track the media library found; none by default."""
+        return []
+
+    def subtitle_tracks(self) -> list[tuple[int, str]]:
+        """(id, description) of each subtitle track; none by default."""
+        return []
+
+    def active_audio(self) -> int:
+        """The id of the audio track playing (-1: none)."""
+        return -1
+
+    def active_subtitle(self) -> int:
+        """The id of the subtitle track shown (-1: none)."""
+        return -1
+
+    def set_audio_track(self, track_id: int) -> None:
+        """Switch to the audio track `track_id` (an id from `audio_tracks`)."""
+
+    def set_subtitle_track(self, track_id: int) -> None:
+        """Show the subtitle track `track_id` over the picture; -1 hides subtitles."""
+
     def close(self) -> None:
         self._poll.stop()
 
@@ -89,6 +114,7 @@ class PlaybackBackend(QObject):
         self.pause() if self.last.state == PLAYING else self.play()
 
     def start_polling(self) -> None:
+        self.loads += 1
         self.last = replace(MediaStats(), state=OPENING)
         self.state_changed.emit(OPENING)
         self._poll.start()

@@ -2,6 +2,8 @@
 
 It cannot add a separate audio playlist to a media playlist, so a fixed rung plays without sound;
 Auto (the master playlist) has both. Dropped frames are not reported by QMediaPlayer (shown as 0).
+Tracks: `audioTracks`/`subtitleTracks` list what Qt's FFmpeg demuxer exposes of the master's
+renditions (often only the default audio and no WebVTT playlist); the menus say so.
 
 Every call that changes the player's state goes through `QMetaObject.invokeMethod`, which releases
 Python's GIL for the call; PySide6's own `stop()`, `play()`, `setPosition()` keep holding it. Holding
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Q_ARG, QMetaObject, QObject, Qt, QUrl
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtMultimedia import QAudioOutput, QMediaMetaData, QMediaPlayer
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import QWidget
 
@@ -44,6 +46,8 @@ class QtBackend(PlaybackBackend):
     """QMediaPlayer + QAudioOutput, drawn into a QVideoWidget."""
 
     name = "qt"
+    track_note = ("QtMultimedia shows only the tracks its FFmpeg demuxer exposes (HLS alternate audio "
+                  "and WebVTT playlists are often missing); install VLC for every track and captions.")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -109,10 +113,35 @@ class QtBackend(PlaybackBackend):
         return {Playback.PlayingState: PLAYING, Playback.PausedState: PAUSED}.get(
             self.player.playbackState(), IDLE)
 
+    def audio_tracks(self) -> list[tuple[int, str]]:
+        return [(i, _describe(meta)) for i, meta in enumerate(self.player.audioTracks())]
+
+    def subtitle_tracks(self) -> list[tuple[int, str]]:
+        return [(i, _describe(meta)) for i, meta in enumerate(self.player.subtitleTracks())]
+
+    def active_audio(self) -> int:
+        return int(self.player.activeAudioTrack())
+
+    def active_subtitle(self) -> int:
+        return int(self.player.activeSubtitleTrack())
+
+    def set_audio_track(self, track_id: int) -> None:
+        self.player.setActiveAudioTrack(track_id)
+
+    def set_subtitle_track(self, track_id: int) -> None:
+        self.player.setActiveSubtitleTrack(track_id)
+
     def close(self) -> None:
         """Stop and forget the stream (idempotent): see the module docstring for why the source goes."""
         super().close()
         _call(self.player, "setSource", Q_ARG(QUrl, QUrl()))
+
+
+def _describe(meta: QMediaMetaData) -> str:
+    """A track's title, else its language's name, in the `NAME - [Language]` form VLC uses."""
+    title = str(meta.stringValue(QMediaMetaData.Key.Title) or "")
+    language = str(meta.stringValue(QMediaMetaData.Key.Language) or "")
+    return f"{title or language or 'Track'} - [{language}]" if language else (title or "Track")
 
 
 def _call(target: QObject, slot: str, *args: Any) -> None:

@@ -64,10 +64,10 @@ class PlaybackSession(QObject):
 
     # --- intent from the view -----------------------------------------------------------------------
 
-    def open(self, title: dict[str, Any]) -> None:
-        """Start a new session on `title` from the beginning."""
+    def open(self, title: dict[str, Any], start_s: float = 0.0) -> None:
+        """Start a new session on `title` from `start_s` (the beginning by default)."""
         self._end_session()
-        self.title, self.rung, self.position_s, self.counts = title, AUTO, 0.0, {}
+        self.title, self.rung, self.position_s, self.counts = title, AUTO, max(0.0, start_s), {}
         self.duration_s = float(title.get("duration") or 0.0)
         context = Context(uuid.uuid4().hex[:16], title["video_id"], region=self.location.get("region", ""))
         self.telemetry = TelemetryReporter(self.client, context, self)

@@ -121,6 +121,7 @@ class VlcBackend(PlaybackBackend):
         if self.player.get_state() == vlc.State.Ended:  # VLC also "ends" a stream that stopped coming
             media = self.player.get_media()
             self._fresh_player()
+            self.loads += 1  # a fresh player: its tracks are chosen again
             self.player.set_media(media)
             self._embed()
         self.player.play()
@@ -160,6 +161,28 @@ class VlcBackend(PlaybackBackend):
             return (0, 0)
         return (int(width), int(height))
 
+    # --- tracks: VLC's adaptive demuxer offers the master's alternate audio and WebVTT renditions ---
+
+    def audio_tracks(self) -> list[tuple[int, str]]:
+        return _described(self.player.audio_get_track_description() if self.player else [])
+
+    def subtitle_tracks(self) -> list[tuple[int, str]]:
+        return _described(self.player.video_get_spu_description() if self.player else [])
+
+    def active_audio(self) -> int:
+        return int(self.player.audio_get_track()) if self.player else -1
+
+    def active_subtitle(self) -> int:
+        return int(self.player.video_get_spu()) if self.player else -1
+
+    def set_audio_track(self, track_id: int) -> None:
+        if self.player is not None:
+            self.player.audio_set_track(track_id)
+
+    def set_subtitle_track(self, track_id: int) -> None:
+        if self.player is not None:
+            self.player.video_set_spu(track_id)
+
     def close(self) -> None:
         """Stop and free libvlc's player (idempotent: the view may close after an explicit shutdown).
         The instance is released here; libvlc frees it once a stopping player lets go of it."""
@@ -169,6 +192,12 @@ class VlcBackend(PlaybackBackend):
         retire(self.player, self._events)
         self.instance.release()
         self.player = self.instance = self._events = None
+
+
+def _described(found: Any) -> list[tuple[int, str]]:
+    """VLC's (id, bytes) track descriptions without its `Disable` entry (id -1)."""
+    return [(int(i), name.decode(errors="replace") if isinstance(name, bytes) else str(name))
+            for i, name in found or [] if i != -1]
 
 
 def retire(player: Any, events: Any, wait_s: float = RELEASE_WAIT_S) -> bool:

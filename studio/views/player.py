@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -17,6 +17,8 @@ from studio.player.controls import PlayerControls
 from studio.player.panels import LocationPanel, StatsPanel
 from studio.player.session import PlaybackSession
 from studio.player.thumbs import Thumbnails, parse_vtt
+from studio.player.track_menus import TrackMenus
+from studio.player.tracks import TrackSelector
 
 SEEK_STEP_S = 5.0
 
@@ -30,11 +32,14 @@ class PlayerView(QWidget):
     fullscreen_changed = Signal(bool)
 
     def __init__(self, client: Any, parent: QWidget | None = None,
-                 backend: PlaybackBackend | None = None) -> None:
+                 backend: PlaybackBackend | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.backend, self.backend_note = (backend, backend.name) if backend else create_backend(self)
         self.session = PlaybackSession(client, self.backend, self)
+        # the viewer's track choices live with the window's settings (per user)
+        self.settings = settings or getattr(parent, "settings", None) or QSettings()
+        self.tracks = TrackSelector(client, self.backend, self.settings, self)
         self.title: dict[str, Any] | None = None
         self._actions: list[QAction] = []
         self._closed = False
@@ -43,11 +48,13 @@ class PlayerView(QWidget):
         self.surface = self.backend.create_surface(self)
         self.surface.setMinimumSize(320, 180)
         self.controls = PlayerControls(self)
+        self.track_menus = TrackMenus(self)
         self.stats = StatsPanel(self)
         self.location = LocationPanel(self)
         self.note = QLabel(self.backend_note, self)
         self._layout()
         self._wire()
+        self._show_tracks()  # empty menus, with what this backend cannot do said from the start
         self.addActions(self.shortcut_actions())
         client.get("/api/edges", on_ok=self._edges, on_error=lambda _text: None)
 
@@ -58,6 +65,7 @@ class PlayerView(QWidget):
         column.addWidget(self.heading)
         column.addWidget(self.surface, 1)
         column.addWidget(self.controls)
+        column.addWidget(self.track_menus)
         self.side = QWidget(self)
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
@@ -85,7 +93,15 @@ class PlayerView(QWidget):
         s.ranked_changed.connect(self.location.show_ranked)
         s.message.connect(self.note.setText)
         self.location.location_changed.connect(s.set_location)
+        self.track_menus.audio_selected.connect(self.tracks.choose_audio)
+        self.track_menus.subtitles_selected.connect(self.tracks.choose_subtitles)
+        self.tracks.changed.connect(self._show_tracks)
         self.client.events.connect(s.on_events)
+
+    def _show_tracks(self) -> None:
+        t = self.tracks
+        self.track_menus.show_tracks(t.audio, t.active_audio, t.subtitles, t.active_subtitles,
+                                     self.backend.track_note)
 
     def _edges(self, doc: dict[str, Any]) -> None:
         regions = sorted({e.get("region", "") for e in doc.get("edges", []) if e.get("region")})
@@ -93,14 +109,16 @@ class PlayerView(QWidget):
 
     # --- public -------------------------------------------------------------------------------------
 
-    def open_title(self, title: dict[str, Any]) -> None:
-        """Play `title` from the start through steering; loads its seek thumbnails alongside."""
+    def open_title(self, title: dict[str, Any], start_s: float = 0.0) -> None:
+        """Play `title` through steering from `start_s` (a search hit's moment; default the start);
+        loads its seek thumbnails and its tracks' facts alongside."""
         self.title = title
         self.heading.setText(f"<b>{title.get('title') or title['video_id']}</b>")
         self.controls.set_rungs(title.get("renditions") or [])
         self.controls.set_thumbnails(None)
         self.session.location = self.location.location()
-        self.session.open(title)
+        self.tracks.open(title["video_id"])
+        self.session.open(title, start_s)
         self._load_thumbnails(title["video_id"])
 
     def _load_thumbnails(self, video_id: str) -> None:

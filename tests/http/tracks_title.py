@@ -24,7 +24,8 @@ def two_language_source(folder: Path) -> Path:
     srt = folder / "english.srt"
     srt.write_text(ENGLISH, encoding="utf-8")
     clip = folder / "bridge.mp4"
-    tones = [a for f in (440, 660) for a in ("-f", "lavfi", "-i", f"sine=f={f}:sample_rate=48000:d={SECONDS}")]
+    tones = [a for f in (440, 660)
+             for a in ("-f", "lavfi", "-i", f"sine=f={f}:sample_rate=48000:d={SECONDS}")]
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size=320x180:rate=25:duration={SECONDS}", *tones, "-i", str(srt),
                     "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-c:v", "libx264", "-preset",
