@@ -9,6 +9,7 @@ editing the tracks later without touching the video.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -82,6 +83,17 @@ def display_name(track: TextTrack) -> str:
     return name + (" (forced)" if track.forced else " (SDH)" if track.sdh else "")
 
 
+def unique_names(names: Sequence[str]) -> list[str]:
+    """The names with a repeat numbered (`English`, `English 2`): HLS wants them unique in a group."""
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 2
+        while candidate in out:
+            candidate, n = f"{name} {n}", n + 1
+        out.append(candidate)
+    return out
+
+
 def timestamp(seconds: float) -> str:
     """WebVTT's `HH:MM:SS.mmm`."""
     millis = max(0, round(seconds * 1000))
@@ -97,7 +109,8 @@ def webvtt(cues: Sequence[Cue], mpegts: int | None = None) -> str:
         lines.append(f"X-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000")
     lines.append("")
     for cue in cues:
-        text = "\n".join(line for line in cue.text.replace("-->", "->").splitlines() if line.strip())
+        # cue text is plain (tags were stripped when read): & < > are characters, not markup
+        text = "\n".join(html.escape(line, quote=False) for line in cue.text.splitlines() if line.strip())
         lines += [f"{timestamp(cue.start)} --> {timestamp(cue.end)}", text, ""]
     # ends with a blank line: a reader that joins segments (ffmpeg's HLS demuxer) would otherwise
     # take the next segment's header for more text of the last cue
@@ -126,6 +139,7 @@ def write_text_tracks(out_dir: Path, tracks: Sequence[TextTrack], segments: Sequ
     subs = out_dir / SUBS_DIR
     renditions: list[TextRendition] = []
     default = next((i for i, t in enumerate(tracks) if t.default), -1)  # HLS allows one DEFAULT=YES
+    names = unique_names([display_name(t) for t in tracks])
     for number, (track, track_id) in enumerate(zip(tracks, track_ids(tracks), strict=True)):
         folder = subs / track_id
         folder.mkdir(parents=True, exist_ok=True)
@@ -133,7 +147,7 @@ def write_text_tracks(out_dir: Path, tracks: Sequence[TextTrack], segments: Sequ
             (folder / SEGMENT.format(i)).write_text(webvtt(part, mpegts), encoding="utf-8")
         (folder / PLAYLIST).write_text(media_playlist([d for _s, d in segments]), encoding="utf-8")
         (subs / f"{track_id}.vtt").write_text(webvtt(track.cues), encoding="utf-8")
-        renditions.append(TextRendition(track_id, track.language, display_name(track), track.forced,
+        renditions.append(TextRendition(track_id, track.language, names[number], track.forced,
                                         track.sdh, number == default, track.source,
                                         f"{SUBS_DIR}/{track_id}/{PLAYLIST}", f"{SUBS_DIR}/{track_id}.vtt"))
     if renditions:

@@ -110,10 +110,16 @@ def test_a_cue_across_a_segment_boundary_is_in_both_segments_with_its_absolute_t
                                                          "X-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000"]
 
 
-def test_at_most_one_text_track_is_the_default(tmp_path: Path) -> None:
-    tracks = [TextTrack(language=lang, default=True, cues=[Cue(0.0, 1.0, lang)]) for lang in ("en", "fr")]
+def test_at_most_one_text_track_is_the_default_and_names_are_unique(tmp_path: Path) -> None:
+    tracks = [TextTrack(language=lang, default=True, cues=[Cue(0.0, 1.0, lang)])
+              for lang in ("en", "fr", "eng")]
     written = write_text_tracks(tmp_path, tracks, [(0.0, 2.0)], 0)
-    assert [(t.id, t.default) for t in written] == [("en", True), ("fr", False)]
+    assert [(t.id, t.name, t.default) for t in written] == [
+        ("en", "English", True), ("fr", "Français", False), ("eng", "English 2", False)]
+
+
+def test_cue_text_is_escaped_for_webvtt() -> None:
+    assert "\nTom &amp; Jerry &lt;3\n" in webvtt([Cue(1.0, 2.0, "Tom & Jerry <3")])
 
 
 def mux(out: Path, video: Path, extra: list[str], maps: list[str], codec: list[str]) -> Path:
