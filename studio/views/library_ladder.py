@@ -38,10 +38,17 @@ LOG_FROM = 8.0  # a bitrate span this wide (max / min) gets a log axis; narrower
 
 def _bitrate_axis(kbps: list[float]) -> QAbstractAxis:
     low, high = min(kbps) / 1.2, max(kbps) * 1.2
-    axis: QLogValueAxis | QValueAxis = QLogValueAxis() if high / low >= LOG_FROM else QValueAxis()
-    axis.setTitleText("bitrate (kbit/s)")
-    axis.setLabelFormat("%g")
+    if high / low >= LOG_FROM:
+        log_axis = QLogValueAxis()
+        log_axis.setLabelFormat("%g")
+        log_axis.setRange(low, high)
+        log_axis.setTitleText("bitrate (kbit/s, log)")
+        return log_axis
+    axis = QValueAxis()
     axis.setRange(low, high)
+    axis.applyNiceNumbers()  # round ticks (5, 6, 7 …) instead of 4.58333, 5.7775 …
+    axis.setLabelFormat("%.0f" if axis.max() - axis.min() >= axis.tickCount() - 1 else "%.1f")
+    axis.setTitleText("bitrate (kbit/s)")
     return axis
 
 
