@@ -113,3 +113,14 @@ def test_http_search_in_subtitles_and_a_deleted_title_takes_its_cues_along(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+def test_a_damaged_subtitle_index_is_built_again_from_the_library(
+        library: tuple[Path, dict[str, str]]) -> None:
+    data, ids = library
+    tocs = list((data / "search-cues").glob("*.toc"))
+    assert tocs
+    for toc in tocs:
+        toc.write_bytes(b"not an index")
+    found = json.loads(search(data, "meet", "--json"))
+    assert [h["video_id"] for h in found["hits"]] == [ids["bridge"]]
