@@ -173,3 +173,20 @@ def test_pgs_images_are_reported_as_not_converted_and_subrip_beside_them_is_kept
     assert [t.cues for t in found.tracks] == [[Cue(0.5, 1.0, "kept")]]
     [note] = found.notes
     assert note.startswith("subtitle stream 1 (PGS images, fra) not converted: picture-based subtitles")
+
+
+def test_embedded_ass_and_webvtt_in_matroska_are_converted_without_styling(tmp_path: Path) -> None:
+    clip = generate_clip(tmp_path / "plain.mp4", seconds=3, audio=False)
+    ass, vtt = tmp_path / "in.ass", tmp_path / "in.vtt"
+    ass.write_text(ASS_EN, encoding="utf-8")
+    vtt.write_text("WEBVTT\n\n00:00:00.500 --> 00:00:01.500\n<b>Bold</b> & plain\n", encoding="utf-8")
+    source = mux(tmp_path / "styled.mkv", clip, ["-i", str(ass), "-i", str(vtt)],
+                 ["-map", "0", "-map", "1", "-map", "2"],
+                 ["-c:s:0", "ass", "-c:s:1", "webvtt", "-metadata:s:s:0", "language=eng",
+                  "-metadata:s:s:1", "language=spa"])
+    info = probe(source)
+    assert [(s.codec, s.language) for s in info.subtitles] == [("ass", "eng"), ("webvtt", "spa")]
+    found = collect_text_tracks(find_tools(), info, tmp_path / "work")
+    assert [(t.language, t.cues) for t in found.tracks] == [
+        ("eng", [Cue(1.2, 2.4, "The sign says\nNO ENTRY")]), ("spa", [Cue(0.5, 1.5, "Bold & plain")])]
+    assert found.notes == []
