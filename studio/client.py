@@ -8,6 +8,7 @@ many events arrived, so a flood costs one repaint, not hundreds.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequ
 OnOk = Callable[[Any], None]
 OnError = Callable[[str], None]
 REQUEST_TIMEOUT_MS = 30_000
+TRACK_EDIT_TIMEOUT_MS = 120_000  # a track edit republishes the whole title (a copy and a check)
 LAB_TIMEOUT_MS = 600_000    # a lab's replay of a long trace takes minutes, not seconds
 BATCH_MS = 50
 RECONNECT_MS = (500, 1000, 2000, 5000)
@@ -185,12 +187,44 @@ class ApiClient(QObject):
         return self._send(b"GET", self.qurl("/api/lab/cost", params), None, on_ok, on_error,
                           timeout_ms=LAB_TIMEOUT_MS)
 
+    # --- a title's tracks (each change republishes the title on the server: seconds, not ms) ---------
+
+    def title_tracks(self, video_id: str, on_ok: OnOk | None = None,
+                     on_error: OnError | None = None) -> QNetworkReply:
+        """`GET /api/titles/<id>/tracks`: its audio renditions and text tracks."""
+        return self.get(f"/api/titles/{video_id}/tracks", on_ok=on_ok, on_error=on_error)
+
+    def add_subtitles(self, video_id: str, body: dict[str, Any], on_ok: OnOk | None = None,
+                      on_error: OnError | None = None) -> QNetworkReply:
+        """Add a text track: `body` as `subtitle_body` makes it, or a removal's `undo`."""
+        return self._send(b"POST", self.qurl(f"/api/titles/{video_id}/tracks/subtitles"), body, on_ok,
+                          on_error, timeout_ms=TRACK_EDIT_TIMEOUT_MS)
+
+    def change_subtitles(self, video_id: str, track_id: str, changes: dict[str, Any],
+                         on_ok: OnOk | None = None, on_error: OnError | None = None) -> QNetworkReply:
+        """Rename a text track (`name`) and/or make it the default (`default`)."""
+        return self._send(b"PATCH", self.qurl(f"/api/titles/{video_id}/tracks/subtitles/{track_id}"),
+                          changes, on_ok, on_error, timeout_ms=TRACK_EDIT_TIMEOUT_MS)
+
+    def remove_subtitles(self, video_id: str, track_id: str, on_ok: OnOk | None = None,
+                         on_error: OnError | None = None) -> QNetworkReply:
+        """Remove a text track; the answer's `undo` adds it back."""
+        return self._send(b"DELETE", self.qurl(f"/api/titles/{video_id}/tracks/subtitles/{track_id}"),
+                          None, on_ok, on_error, timeout_ms=TRACK_EDIT_TIMEOUT_MS)
+
     def patch(self, path: str, body: dict[str, Any] | None = None, on_ok: OnOk | None = None,
               on_error: OnError | None = None) -> QNetworkReply:
         return self._send(b"PATCH", self.qurl(path), body or {}, on_ok, on_error)
 
     def delete(self, path: str, on_ok: OnOk | None = None, on_error: OnError | None = None) -> QNetworkReply:
         return self._send(b"DELETE", self.qurl(path), None, on_ok, on_error)
+
+    @staticmethod
+    def subtitle_body(path: Path, **fields: Any) -> dict[str, Any]:
+        """The JSON body that adds the subtitle file at `path` (read here: a few hundred KB at most)."""
+        content = base64.b64encode(Path(path).read_bytes()).decode()
+        return {"file_name": Path(path).name, "content_base64": content,
+                **{k: v for k, v in fields.items() if v not in (None, "")}}
 
     def upload(self, path: Path, on_progress: Callable[[int, int], None] | None = None,
                on_ok: OnOk | None = None, on_error: OnError | None = None) -> QNetworkReply:

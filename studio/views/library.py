@@ -30,6 +30,7 @@ from studio.client import ApiClient
 from studio.views.library_edit import TitleEditor
 from studio.views.library_grid import CARD, TitleCard, TitleGridModel, TitleRole
 from studio.views.library_ladder import LadderPanel, detail_column
+from studio.views.library_tracks import TracksPanel
 from studio.widgets.toast import Toast
 
 SEARCH_DEBOUNCE_MS = 250
@@ -69,6 +70,7 @@ class LibraryView(QWidget):
         self.model = TitleGridModel(client)
         self._build()
         self.toast = Toast(self)
+        self.tracks.toast = self.toast
         self._search_timer = debouncer(self, SEARCH_DEBOUNCE_MS, self.apply_filter)
         self._reload_timer = debouncer(self, RELOAD_DEBOUNCE_MS, self.reload)
         self.client.events.connect(self.on_events)
@@ -97,7 +99,10 @@ class LibraryView(QWidget):
         self.splitter.setObjectName("librarySplitter")
         self.splitter.addWidget(self.grid)
         self.ladder = LadderPanel(self.client, self)
-        self.splitter.addWidget(detail_column(self, self.editor, self.ladder))
+        self.tracks = TracksPanel(self.client, self)
+        column = detail_column(self, self.editor, self.ladder)
+        column.insertWidget(1, self.tracks)  # editor, tracks, then the ladder chart
+        self.splitter.addWidget(column)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([760, 360])
@@ -239,6 +244,7 @@ class LibraryView(QWidget):
         title = index.data(TitleRole) if index.isValid() else None
         self.editor.show_title(title, self.model.posters.pixmaps.get(title["video_id"]) if title else None)
         self.ladder.show_title(title)
+        self.tracks.show_title(title)
 
     def _poster_maybe(self, top: QModelIndex, _bottom: QModelIndex) -> None:
         title = self.editor.current

@@ -16,18 +16,15 @@ from PySide6.QtWidgets import QMenu
 from studio.player.backend import PLAYING
 from studio.player.tracks import AUDIO_KEY, SUBTITLE_KEY, MenuTrack, menu_tracks, same_language
 from studio.views.player import PlayerView
-from tests.http.tracks_title import two_language_source
-from tests.studio.conftest import http_json, wait_published
+from tests.studio.tracks_fixtures import ingest_languages_title
 
 PLAY_TIMEOUT_MS = 20_000
 
 
+
 @pytest.fixture(scope="module")
 def languages_title(studio_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    clip = two_language_source(tmp_path_factory.mktemp("languages"))
-    job = http_json(f"{studio_server.url}/api/jobs", {"path": str(clip), "name": "The bridge"})
-    done = wait_published(studio_server.url, job["job_id"])
-    return http_json(f"{studio_server.url}/api/titles/{done['video_id']}")
+    return ingest_languages_title(studio_server, tmp_path_factory)
 
 
 @pytest.fixture

@@ -1,0 +1,18 @@
+"""The two-language title with subtitles (tests/http/tracks_title.py), ingested by the studio server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.http.tracks_title import two_language_source
+from tests.studio.conftest import http_json, wait_published
+
+
+def ingest_languages_title(server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """English and French audio, English subtitles; published through `POST /api/jobs`; the title."""
+    clip = two_language_source(tmp_path_factory.mktemp("languages"))
+    job = http_json(f"{server.url}/api/jobs", {"path": str(clip), "name": "The bridge"})
+    done = wait_published(server.url, job["job_id"])
+    return http_json(f"{server.url}/api/titles/{done['video_id']}")
