@@ -17,7 +17,9 @@ import requests
 
 from server.http.runner import HttpServer
 from server.paths import DataDir
+from tests.http.browser import Browser
 from tests.http.conftest import VIDEO_ID, Made, publish
+from tests.http.test_http_real_clients import wait_for
 from tests.http.tracks_title import FRENCH_SDH, encode_tracks_title
 
 API = f"/api/titles/{VIDEO_ID}/tracks"
@@ -127,3 +129,29 @@ def test_a_player_following_the_router_gets_the_subtitle_segments_from_an_edge(
     assert segment.status_code == 200, segment.text
     assert segment.history and segment.history[0].status_code == 302
     assert segment.text.startswith("WEBVTT\nX-TIMESTAMP-MAP=") and "The bridge at dawn" in segment.text
+
+
+def test_hls_js_in_chromium_switches_to_french_audio_and_shows_the_english_cues(
+        cdn: Any, server: HttpServer, root: Path, tmp_path: Path) -> None:
+    """`hls.audioTrack = 1` after a second of English: hls.js fetches the French rendition's
+    segments; `hls.subtitleTrack = 0`: the WebVTT segments load and the cues sit at their times."""
+    page = f"{server.url}/web/player.html?v={VIDEO_ID}&session=tracks-1&audio=1&subtitle=0&switch_at=1"
+    browser = Browser(page, tmp_path / "chromium-profile")
+    report = lambda: call(server, "GET", "/web/report/tracks-1").json() or {}  # noqa: E731
+    try:
+        wait_for(lambda: report().get("switchedAt") is not None, 60, "hls.js to play a second and switch")
+        wait_for(lambda: any("/cmaf/audio-2/" in f for f in report().get("trackFiles", []))
+                 and any(t["cues"] for t in report().get("textTracks", [])), 60,
+                 "French audio segments and English cues")
+        last = report()
+    finally:
+        browser.close()
+    assert last["fatal"] is None, last["errors"]
+    assert [(t["name"], t["lang"]) for t in last["audioTracks"]] == [("English", "eng"), ("Français", "fra")]
+    assert (last["audioTrack"], last["subtitleTrack"]) == (1, 0)
+    assert [(t["name"], t["lang"]) for t in last["subtitleTracks"]] == [("English", "eng")]
+    [shown] = [t for t in last["textTracks"] if t["cues"]]
+    assert (shown["language"], shown["mode"]) == ("eng", "showing")
+    first = {c["text"]: (round(c["start"], 1), round(c["end"], 1)) for c in shown["cues"]}
+    assert first["The bridge at dawn"] == (1.0, 3.5)
+    assert any(f.endswith(".vtt") and "/subs/eng/" in f for f in last["trackFiles"])
