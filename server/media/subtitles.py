@@ -10,6 +10,7 @@ file and line; a file that cannot be read at all is skipped with one. Nothing he
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ import pysubs2
 SIDECAR_EXTENSIONS = {".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ssa"}
 SDH_TAGS = {"sdh", "cc", "hi"}
 MAX_SIDECAR_BYTES = 20 * 1024 * 1024  # several feature films of text; anything larger is not subtitles
+_WORDS = re.compile(r"[^\W\d_]{3,}")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", re.IGNORECASE)
@@ -103,7 +105,10 @@ def read_sidecar(path: Path, track: TextTrack, duration: float) -> ReadResult:
 
 
 def decode(data: bytes, name: str) -> tuple[str | None, list[str]]:
-    """The text of a subtitle file: BOM, else UTF-8, else cp1252, else the detector's best guess."""
+    """The text of a subtitle file: BOM, else UTF-8, else cp1252 when the text reads as a Western
+    language in it, else charset-normalizer's guess (Cyrillic cp1251, Greek, …). The detector alone
+    is unreliable on short Latin text (one accent made "Le pont à l'aube" Arabic), so it is asked
+    only when cp1252 gives words made wholly of accented letters, the mark of another script."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -115,7 +120,11 @@ def decode(data: bytes, name: str) -> tuple[str | None, list[str]]:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    for encoding in ("cp1252", _guess(data) or ""):
+    with contextlib.suppress(UnicodeDecodeError):
+        western = data.decode("cp1252")
+        if _reads_western(western):
+            return western, []
+    for encoding in (_guess(data) or "", "cp1252"):
         if encoding:
             try:
                 return data.decode(encoding), []
@@ -124,6 +133,14 @@ def decode(data: bytes, name: str) -> tuple[str | None, list[str]]:
     line = _line_of(data, utf8_error.start)
     return (data.decode("utf-8", errors="replace"),
             [f"{name}, line {line}: bytes that are not text in any encoding tried; shown as \ufffd."])
+
+
+def _reads_western(text: str) -> bool:
+    """Fewer than a fifth of the words (3+ letters) are made wholly of non-ASCII letters: Latin
+    script with accents, not another script read through the wrong code page ("Ìîñò íà")."""
+    words = _WORDS.findall(text)
+    foreign = sum(1 for word in words if all(ord(c) > 127 for c in word))
+    return foreign * 5 < max(1, len(words))
 
 
 def _guess(data: bytes) -> str | None:

@@ -33,6 +33,7 @@ Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
 Comment: 0,0:00:00.00,0:00:05.00,Default,,0,0,0,,a note for the translator
 Dialogue: 0,0:00:01.20,0:00:02.40,Default,,0,0,0,,{\\i1}The sign says{\\i0}\\NNO ENTRY
 """
+RUSSIAN = "Мост на рассвете, как дела?"
 BAD_SRT = """1
 00:00:01,000 --> 00:00:02,000
 fine
@@ -190,3 +191,14 @@ def test_embedded_ass_and_webvtt_in_matroska_are_converted_without_styling(tmp_p
     assert [(t.language, t.cues) for t in found.tracks] == [
         ("eng", [Cue(1.2, 2.4, "The sign says\nNO ENTRY")]), ("spa", [Cue(0.5, 1.5, "Bold & plain")])]
     assert found.notes == []
+
+
+def test_a_cyrillic_srt_in_cp1251_is_read_as_cyrillic_and_western_text_as_cp1252(tmp_path: Path) -> None:
+    russian = tmp_path / "clip.ru.srt"
+    russian.write_bytes(f"1\n00:00:01,000 --> 00:00:02,500\n{RUSSIAN}\n".encode("cp1251"))
+    french = tmp_path / "clip.fr.srt"  # Š is 0x8a in cp1252 and another letter in cp1250
+    french.write_bytes("1\n00:00:01,000 --> 00:00:02,000\nDéjà vu, monsieur Šimon ?\n".encode("cp1252"))
+    tracks = {p.name: read_sidecar(p, sidecar_flags("clip", p), 9.0).track for p in (russian, french)}
+    ru, fr = tracks["clip.ru.srt"], tracks["clip.fr.srt"]
+    assert ru is not None and [c.text for c in ru.cues] == [RUSSIAN]
+    assert fr is not None and [c.text for c in fr.cues] == ["Déjà vu, monsieur Šimon ?"]
