@@ -18,10 +18,10 @@ from pathlib import Path
 from server.cdn.topology import EdgeSpec
 
 # What the Python edge serves (edge_http.is_player_object), as one regex over nginx's normalised $uri
-# (dot segments already resolved): the master playlist, the MPD, or a playback file under cmaf/ or
-# thumbs/. The token is `<expiry>.<md5 base64url>`; anything else under /t/ is refused (403).
+# (dot segments already resolved): the master playlist, the MPD, or a playback file under cmaf/,
+# subs/ or thumbs/. The token is `<expiry>.<md5 base64url>`; anything else under /t/ is refused (403).
 VIDEO_ID = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}"
-PLAYER_REST = (r"master\.m3u8|manifest\.mpd|(?:cmaf|thumbs)/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
+PLAYER_REST = (r"master\.m3u8|manifest\.mpd|(?:cmaf|subs|thumbs)/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
                r"\.(?i:m3u8|mpd|mp4|m4s|m4a|m4v|vtt|jpg|jpeg|png)")
 EDGE_PATH = (rf"^/t/(?<sl_exp>[0-9]{{1,15}})\.(?<sl_mac>[A-Za-z0-9_-]{{22}})/videos/(?<vid>{VIDEO_ID})"
              rf"/(?<rest>{PLAYER_REST})$")
