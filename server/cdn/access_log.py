@@ -91,6 +91,8 @@ def _int(value: str) -> int:
     """nginx writes "-" for no value and "a, b" when it asked several upstreams: sum the numbers."""
     if value.isdigit():
         return int(value)
+    if value == "-":
+        return 0
     return sum(int(v) for v in value.replace(",", " ").split() if v.isdigit())
 
 
