@@ -191,6 +191,61 @@ def scenes(window: Any, url: str, titles: list[dict[str, Any]], out: Path, work:
     shoot(window, out, "upload")
     window.upload.cancel_button.click()  # no need to wait for the rest
     pump(1.0)
+    subtitles_scene(window, url, out, work)
+
+
+SUBTITLES = {  # file -> cues; "embedded" goes inside the clip, the others lie beside it
+    "embedded": ((0.5, 4.5, "The bridge at dawn."), (5.0, 9.5, "Nobody crosses it after dark."),
+                 (10.0, 14.5, "We cross it tonight,\nbefore the rain."),
+                 (15.0, 19.5, "Then there is no way back.")),
+    "bridge.fr.srt": ((0.5, 4.5, "Le pont à l'aube."), (10.0, 14.5, "Nous le traversons ce soir.")),
+    "bridge.en.sdh.srt": ((0.5, 4.5, "[wind over the river]"), (10.0, 14.5, "[thunder in the distance]")),
+}
+
+
+def srt(cues: tuple[tuple[float, float, str], ...]) -> str:
+    def clock(t: float) -> str:
+        return f"00:00:{int(t):02d},{round(t * 1000) % 1000:03d}"
+    return "".join(f"{i}\n{clock(a)} --> {clock(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues, 1))
+
+
+def make_languages_clip(work: Path) -> Path:
+    """20 s of the Mandelbrot zoom with an English and a French tone, English subtitles inside
+    (mov_text) and French and English SDH subtitle files beside it (picked up at ingest)."""
+    for name, cues in SUBTITLES.items():
+        (work / (name if name != "embedded" else "embedded-en.txt")).write_text(srt(cues), encoding="utf-8")
+    clip = work / "bridge.mp4"
+    tones = [a for f in (440, 660) for a in ("-f", "lavfi", "-i", f"sine=f={f}:sample_rate=48000:d=20")]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "mandelbrot=size=320x180:rate=25,scale=640:360,trim=duration=20", *tones,
+                    "-f", "srt", "-i", str(work / "embedded-en.txt"), "-map", "0", "-map", "1",
+                    "-map", "2", "-map", "3", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac",
+                    "-c:s", "mov_text", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+                    "-metadata:s:s:0", "language=eng", "-disposition:a:1", "0", str(clip)], check=True)
+    return clip
+
+
+def subtitles_scene(window: Any, url: str, out: Path, work: Path) -> None:
+    """The Player on a title with two audio languages and three subtitle tracks: English captions
+    over the picture (drawn by VLC) and the Subtitles menu open."""
+    from PySide6.QtCore import QPoint
+
+    job = api(f"{url}/api/jobs", {"path": str(make_languages_clip(work)), "name": "The bridge at dawn"})
+    while (state := api(f"{url}/api/jobs/{job['job_id']}"))["state"] not in ("published", "failed"):
+        time.sleep(0.5)
+    title = api(f"{url}/api/titles/{state['video_id']}")
+    player = window.player
+    window.play(title)
+    pump(20.0, lambda: len(player.tracks.subtitles) == 3 and player.session.position_s > 0.5)
+    player.tracks.choose_subtitles("English")
+    pump(20.0, lambda: 10.8 < player.session.position_s < 13.5)
+    button, menu = player.track_menus.subtitles_button, player.track_menus.subtitles_menu
+    menu.popup(button.mapToGlobal(QPoint(0, -menu.sizeHint().height())))
+    pump(0.5)
+    shoot(window, out, "player-subtitles")
+    menu.close()
+    player.shutdown()
 
 
 def lab_scene(window: Any, out: Path) -> None:

@@ -33,6 +33,7 @@ class TrackMenus(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.audio_button)
         row.addWidget(self.subtitles_button)
+        row.addStretch(1)
         self.show_tracks([], "", [], "", "")
 
     def _button(self, text: str, tip: str) -> QToolButton:
