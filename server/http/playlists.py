@@ -68,7 +68,7 @@ def _absolute(uri: str, pathway: Pathway) -> str:
 def with_base_url(mpd: str, base_url: str) -> str:
     """The MPD with an MPD-level `<BaseURL>`: players that resolve its relative segment URLs against
     the URL they first asked for (ffmpeg), not the one redirected to, still fetch from `base_url`."""
-    if "<BaseURL" in mpd:
+    if "<BaseURL" in mpd.split("<Period", 1)[0]:  # its own MPD-level one (a text set's does not count)
         return mpd
     element = f"<BaseURL>{xml_escape(base_url)}</BaseURL>"
     return PERIOD.sub(lambda m: f"{m[1]}{element}\n{m[1]}{m[2]}", mpd, count=1)
