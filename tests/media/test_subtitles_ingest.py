@@ -128,3 +128,15 @@ def test_the_mpd_has_a_text_set_per_track_with_language_and_role(title: tuple[Pa
         [rep] = aset.representations
         vtt = (root / rep.base_urls[0].base_url_value).read_text(encoding="utf-8")
         assert vtt.startswith("WEBVTT\n") and "-->" in vtt
+
+
+def test_ffprobe_reads_the_dash_text_sets_with_their_languages(title: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = title
+    # ffmpeg's DASH reader fetches only media extensions unless told otherwise; the .vtt is text
+    out = subprocess.run(["ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-of", "json",
+                          "-show_entries", "stream=codec_type,codec_name:stream_tags=language",
+                          str(root / "manifest.mpd")], check=True, capture_output=True, text=True)
+    streams = json.loads(out.stdout)["streams"]
+    subtitles = sorted(s["tags"]["language"] for s in streams if s["codec_type"] == "subtitle")
+    assert subtitles == ["de", "en", "eng", "es", "fr"]
+    assert {s["codec_name"] for s in streams if s["codec_type"] == "subtitle"} == {"webvtt"}
