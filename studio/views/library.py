@@ -30,6 +30,7 @@ from studio.client import ApiClient
 from studio.views.library_edit import TitleEditor
 from studio.views.library_grid import CARD, TitleCard, TitleGridModel, TitleRole
 from studio.views.library_ladder import LadderPanel, detail_column
+from studio.views.library_said import SaidHits
 from studio.views.library_tracks import TracksPanel
 from studio.widgets.toast import Toast
 
@@ -113,6 +114,9 @@ class LibraryView(QWidget):
         layout.addLayout(self._search_bar())
         layout.addWidget(self.suggestion_label)
         layout.addWidget(self.stack, 1)
+        self.said = SaidHits(self.client, self)  # search hits inside subtitles, under the grid
+        self.said.play_at.connect(self.play_at)
+        layout.addWidget(self.said)
 
     def _search_bar(self) -> QHBoxLayout:
         self.search = QLineEdit(self)
@@ -164,6 +168,12 @@ class LibraryView(QWidget):
         self.loaded = True
         self.apply_filter()
 
+    def play_at(self, video_id: str, start_s: float) -> None:
+        """Play a title from a moment found in its subtitles (the Player reads `play_from`)."""
+        title = self.catalog.get(video_id)
+        if title is not None:
+            self.play_requested.emit({**title, "play_from": start_s})
+
     def _views(self, body: dict[str, Any]) -> None:
         self.model.set_views({r["video_id"]: int(r["views"]) for r in body.get("rows", [])})
 
@@ -178,6 +188,7 @@ class LibraryView(QWidget):
         params = {"q": query, "sort": self.sort.currentData(), "limit": 200, **facets}
         self.client.get("/api/search", params, on_ok=lambda body: self._searched(seq, body),
                         on_error=lambda err: self._search_failed(seq, err))
+        self.said.search(query)
         if not query.strip() and not facets:
             self._show(self._browse_order())
 

@@ -109,9 +109,12 @@ class PlayerView(QWidget):
 
     # --- public -------------------------------------------------------------------------------------
 
-    def open_title(self, title: dict[str, Any], start_s: float = 0.0) -> None:
-        """Play `title` through steering from `start_s` (a search hit's moment; default the start);
-        loads its seek thumbnails and its tracks' facts alongside."""
+    def open_title(self, title: dict[str, Any], start_s: float | None = None) -> None:
+        """Play `title` through steering from `start_s`, else from its `play_from` (a moment the
+        Library's subtitle search found), else from the start; loads its seek thumbnails and its
+        tracks' facts alongside."""
+        if start_s is None:
+            start_s = float(title.get("play_from") or 0.0)
         self.title = title
         self.heading.setText(f"<b>{title.get('title') or title['video_id']}</b>")
         self.controls.set_rungs(title.get("renditions") or [])

@@ -102,3 +102,18 @@ def test_a_file_without_subtitles_is_refused_naming_it(qtbot: Any, library: Libr
                     timeout=EDIT_TIMEOUT_MS)
     assert "gives no subtitles" in library.tracks.status.text()
     assert served(studio_server, languages_title["video_id"]) == before
+
+
+def test_a_search_shows_what_is_said_with_its_time_and_a_click_plays_from_there(
+        qtbot: Any, library: LibraryView, languages_title: dict[str, Any]) -> None:
+    qtbot.keyClicks(library.search, "bridge at dawn")
+    qtbot.waitUntil(lambda: "The bridge · 0:01  “The bridge at dawn”" in library.said.moments(),
+                    timeout=EDIT_TIMEOUT_MS)
+    assert library.said.isVisible()
+    item = library.said.list.item(library.said.moments().index("The bridge · 0:01  “The bridge at dawn”"))
+    with qtbot.waitSignal(library.play_requested) as played:
+        library.said.list.itemClicked.emit(item)
+    assert played.args[0]["video_id"] == languages_title["video_id"]
+    assert played.args[0]["play_from"] == 1.0
+    library.search.clear()
+    qtbot.waitUntil(lambda: not library.said.isVisible())

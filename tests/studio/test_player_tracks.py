@@ -115,3 +115,13 @@ def test_the_qtmultimedia_fallback_says_in_both_menus_what_it_cannot(qtbot: Any,
             assert "install VLC" in notes[0]
     finally:
         view.shutdown()
+
+
+def test_a_title_opened_at_a_moment_starts_playing_there(qtbot: Any, make_player: Any,
+                                                         languages_title: dict[str, Any]) -> None:
+    view = make_player()
+    view.open_title({**languages_title, "play_from": 5.0})  # what a subtitle search hit hands on
+    qtbot.waitUntil(lambda: view.backend.last.state == PLAYING and view.backend.last.position_s >= 5.0,
+                    timeout=PLAY_TIMEOUT_MS)
+    # from the start, reaching 5 s would have taken 125 frames at 25 fps
+    assert 0 < view.backend.last.decoded_frames < 75, view.backend.last
