@@ -307,6 +307,28 @@ def test_every_request_is_one_event_also_across_a_restart_of_the_hit_tail(
     assert (sum(e["type"] == "miss" for e in served), sum(e["type"] == "hit" for e in served)) == (1, 99)
 
 
+def test_the_hit_tail_publishes_in_a_lull_or_once_hits_waited_max_lag(tmp_path: Path) -> None:
+    from server.cdn.hit_tail import MAX_LAG_S, Lull
+
+    log = tmp_path / "hits.log"
+    log.write_bytes(b"")
+    lull = Lull(log)
+    assert not lull.now_due(0, now=0.0)                      # nothing written
+    with open(log, "ab") as nginx:
+        for step in range(1, 4):
+            nginx.write(b"a hit\n")
+            nginx.flush()
+            assert not lull.now_due(0, now=step * 0.5), "nginx is busy: wait"
+        assert lull.now_due(0, now=2.0), "the log stopped growing: publish"
+        for step in range(1, 20):
+            nginx.write(b"a hit\n")
+            nginx.flush()
+            if lull.now_due(log.stat().st_size - 6, now=2.0 + step * 0.5):
+                break
+    waited = (2.0 + step * 0.5) - 2.5                        # since the first unpublished hit was seen
+    assert waited == MAX_LAG_S, "no lull while nginx kept writing: published MAX_LAG_S late, not never"
+
+
 def test_the_cache_hit_ratio_query_counts_nginx_edge_requests(make_cdn: CdnMaker, origin: StoreOrigin,
                                                               data_dir: DataDir) -> None:
     from server.analytics.service import AnalyticsService
