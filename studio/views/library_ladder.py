@@ -116,7 +116,7 @@ class LadderPanel(QWidget):
         self.analysis: dict[str, Any] | None = None
         self.view = QChartView(self)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.view.setMinimumHeight(220)
+        self.view.setMinimumHeight(120)  # the column above it is tall already: never grow the window
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
