@@ -6,8 +6,8 @@ a tab-separated line. Cache hits go to a buffered `hits.log` that a separate low
 turns into `hit` events in big batches (hit_tail.py; with a publisher no other process can open, the
 tail thread does it); misses, fills and refusals go to `access.log`, which the edge's tail thread
 turns into `miss`/`fill`/`evict` events at once. Python runs per miss (the loopback origin listener)
-and per admin action (start, stop, throttle, purge); hit events may lag their requests by a second
-or two under load.
+and per admin action (start, stop, throttle, purge); hit events lag their requests by nginx's flush
+second, and under a sustained load by up to hit_tail.MAX_LAG_S more.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class NginxEdge:
     def health(self) -> dict[str, Any]:
         """The Python edge's report. Misses count once answered (nginx's one worker logs a request
         before it takes the next, so our own /health round trip is a barrier; the tail then reads
-        what is logged); hits once their tail published them (a second or two later)."""
+        what is logged); hits once their tail published them (see hit_tail: seconds later)."""
         if self.running:
             self._note_load(ask_health(self.base_url))
         self.tailer.drain()
