@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.errors import InvalidRequest
+from server.media.codecs import parse_codecs
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def parse_ladder(raw: str) -> str:
 
 register("ladder", "fixed", "The ladder each title gets: `fixed` (the same rungs for every title) or "
          "`per-title` (rungs from the title's measured bitrate-VMAF hull; docs/QUALITY.md).", parse_ladder)
+register("codecs", ("h264",), "Video codecs of every title's ladder, comma-separated: `h264` (always "
+         "included), `av1`, `hevc`; e.g. `h264,av1` adds an AV1 rung per H.264 rung "
+         "(server/media/codecs.py).",
+         parse_codecs)
 
 EDGE_TOKEN_TTL_MIN_S, EDGE_TOKEN_TTL_MAX_S = 60, 7 * 86400
 

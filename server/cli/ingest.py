@@ -24,7 +24,9 @@ from server.engine import Engine
 from server.errors import Cancelled, InvalidRequest, MiniflixError, ToolMissing
 from server.jobs.pipeline import Ingest, IngestOptions
 from server.jobs.store import PUBLISHED, JobRecord
+from server.media.codecs import parse_codecs
 from server.media.ffmpeg import find_tools
+from server.media.hw_encoders import require_encoders
 
 
 def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -35,6 +37,8 @@ def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--segment-seconds", type=_positive_float, help="CMAF segment duration (default 4)")
     p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     p.add_argument("--ladder", type=_ladder, help="`fixed` or `per-title` (default: MINIFLIX_LADDER, fixed)")
+    p.add_argument("--codecs", type=_codecs, help="video codecs of the ladder, e.g. `h264,av1` or "
+                   "`h264,av1,hevc` (default: MINIFLIX_CODECS, h264)")
     p.set_defaults(func=run_ingest)
     v = subs.add_parser("videos", help="list the catalog")
     add_data_dir(v)
@@ -57,6 +61,13 @@ def _ladder(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _codecs(text: str) -> tuple[str, ...]:
+    try:
+        return parse_codecs(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not 0.5 <= value <= 60:
@@ -72,10 +83,15 @@ def run_ingest(args: argparse.Namespace) -> int:
         return 1
     try:
         options = IngestOptions.from_settings(workers=args.workers, segment_seconds=args.segment_seconds,
-                                              ladder=args.ladder)
+                                              ladder=args.ladder, codecs=args.codecs)
     except InvalidRequest as exc:  # a bad MINIFLIX_* value: a usage error, before any file
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        require_encoders(find_tools(), options.codecs)  # a codec this ffmpeg cannot encode: before any file
+    except ToolMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     failures = 0
     with Engine.open(args.data_dir) as engine, _terminate_like_ctrl_c():
         ingest = engine.ingest(options)

@@ -45,7 +45,9 @@ from server.jobs.store import (
 )
 from server.media import audio as audio_step
 from server.media.chunks import plan_chunks
+from server.media.codecs import codec_ladder
 from server.media.ffmpeg import Tools, find_tools
+from server.media.hw_encoders import chosen_encoder, require_encoders, with_encoders
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.per_title import plan_rungs, record_analysis
@@ -71,12 +73,14 @@ class IngestOptions:
     preset: str
     min_chunk_seconds: float
     ladder: str = "fixed"
+    codecs: tuple[str, ...] = ("h264",)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> IngestOptions:
         values = {"workers": config.get("workers"), "segment_seconds": config.get("segment_seconds"),
                   "retries": config.get("chunk_retries"), "preset": config.get("x264_preset"),
-                  "min_chunk_seconds": config.get("min_chunk_seconds"), "ladder": config.get("ladder")}
+                  "min_chunk_seconds": config.get("min_chunk_seconds"), "ladder": config.get("ladder"),
+                  "codecs": config.get("codecs")}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -181,6 +185,7 @@ class Ingest:
     # ---- steps ------------------------------------------------------------------------------
     def _run_locked(self, job: JobRecord, report: Report, stop: threading.Event, meter: _Meter) -> JobRecord:
         tools = find_tools()
+        require_encoders(tools, self.options.codecs)
         require_free(self.data.root, space_needed_mb(Path(job.source), self.data.origin))
         job.state, job.error = RUNNING, ""
         self.store.save(job)
@@ -234,6 +239,7 @@ class Ingest:
         opts, cache = self.options, self.data.work / job.video_id / "per_title.json"
         renditions, per_title = plan_rungs(info, opts.ladder, cache, workers=opts.workers,
                                            preset=opts.preset, stop=stop)
+        renditions = self._codec_rungs(job, tools, renditions)
         fps = info.video.fps if info.video else None
         chunks = plan_chunks(info.duration, fps, self.options.segment_seconds, self.options.workers,
                              min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
@@ -248,6 +254,15 @@ class Ingest:
             job.plan_key = key
         self.store.save(job)
         return plan
+
+    def _codec_rungs(self, job: JobRecord, tools: Tools, renditions: list[Rendition]) -> list[Rendition]:
+        """The ladder in every codec of the `codecs` setting, each with its encoder (hardware when
+        one works here); the choice and its reason go to the job's notes."""
+        if not renditions:
+            return renditions
+        choices = [chosen_encoder(tools, codec) for codec in self.options.codecs]
+        job.notes += [c.reason for c in choices if c.reason not in job.notes]
+        return with_encoders(codec_ladder(renditions, self.options.codecs), choices)
 
     def _encode(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, report: Report,
                 stop: threading.Event) -> None:

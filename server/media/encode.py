@@ -15,6 +15,7 @@ Why these choices (measured, see ARCHITECTURE.md "Media format"):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 from server.errors import MediaError
 from server.media import ffmpeg
 from server.media.chunks import boundary_frame, keyframes_in_chunk
+from server.media.codecs import encoder_args
 from server.media.ffmpeg import Tools
 from server.media.filters import filter_graph, output_label
 from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
@@ -74,20 +76,22 @@ def gop_frames(segment_seconds: float, fps: Fraction) -> int:
     return int(2 * segment_seconds * fps) + 2
 
 
-def x264_args(rendition: Rendition, preset: str, threads: int, gop: int) -> list[str]:
-    """libx264 capped CRF, High profile, closed GOPs, no scene-cut keyframes."""
-    return ["-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
-            "-crf", str(rendition.crf), "-maxrate", f"{rendition.bitrate_kbps}k",
-            "-bufsize", f"{rendition.bufsize_kbps}k", "-threads", str(threads),
-            "-g", str(gop), "-sc_threshold", "0", "-flags", "+cgop",
-            "-forced-idr", "1", "-color_range", "tv"]
+def keyframe_interval(chunk: Chunk, segment_seconds: float, fps: Fraction) -> int | None:
+    """The frame count between the chunk's keyframes when it is always the same (an AV1 rung's
+    intra period, see codecs.py); None when the grid spaces them unevenly (4 s at 29.97 fps)."""
+    frames = keyframes_in_chunk(chunk, segment_seconds, fps)
+    gaps = {b - a for a, b in itertools.pairwise(frames)}
+    if len(gaps) > 1:
+        return None
+    return gaps.pop() if gaps else max(1, round(segment_seconds * fps))
 
 
 def rung_output_args(index: int, rendition: Rendition, chunk: Chunk, keyframes: str, gop: int,
-                     preset: str, threads: int, out: Path) -> list[str]:
+                     preset: str, threads: int, out: Path, interval: int | None = None) -> list[str]:
     """Everything after the input for one rung's chunk file: map, encoder, exact frame count, MP4."""
     return ["-map", f"[{output_label(index)}]", "-an", "-sn", "-dn", "-map_metadata", "-1",
-            "-map_chapters", "-1", *x264_args(rendition, preset, threads, gop),
+            "-map_chapters", "-1",
+            *encoder_args(rendition, preset, threads, gop, interval, rendition.encoder),
             "-force_key_frames", keyframes, "-frames:v", str(chunk.frames), "-f", "mp4", str(out)]
 
 
@@ -100,13 +104,14 @@ def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Se
     keyframes = keyframe_expr(chunk, segment_seconds, video.fps)
     gop = gop_frames(segment_seconds, video.fps)
     start, length = input_window(chunk, segment_seconds, video.fps)
+    interval = keyframe_interval(chunk, segment_seconds, video.fps)
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-threads", str(threads), "-ss", start, "-t", length,
             "-i", source or str(info.path), "-filter_complex", filter_graph(video, renditions),
             "-filter_complex_threads", str(threads)]
     for i, rendition in enumerate(renditions):
         out = part_path(layout.chunk_file(rendition.name, chunk.index))
-        args += rung_output_args(i, rendition, chunk, keyframes, gop, preset, threads, out)
+        args += rung_output_args(i, rendition, chunk, keyframes, gop, preset, threads, out, interval)
     return args
 
 

@@ -103,14 +103,16 @@ class MediaInfo:
 
 @dataclass(frozen=True)
 class Rendition:
-    """One rung of the ladder (H.264, capped CRF)."""
+    """One rung of the ladder (capped CRF) in one video codec (server/media/codecs.py)."""
 
-    name: str                  # "1080p", "720p", … or e.g. "144p" for a tiny source
+    name: str                  # "1080p", "720p", … or e.g. "144p" for a tiny source; "720p-av1"
     width: int
     height: int
     bitrate_kbps: int          # nominal rung bitrate; -maxrate
     bufsize_kbps: int          # -bufsize
-    crf: int = 23
+    crf: int = 23              # on x264's scale; other codecs add their offset
+    codec: str = "h264"        # "h264", "av1" or "hevc"
+    encoder: str = ""          # a hardware encoder chosen for it (hw_encoders.py); "" = software
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import JobError
+from server.media.codecs import av1_codec_string, hevc_codec_string
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf"}
 NON_SYNC = 0x10000  # sample_is_non_sync_sample bit of the ISO-BMFF sample flags
@@ -23,7 +24,7 @@ class TrackInit:
 
     kind: str                  # "video" or "audio"
     timescale: int
-    codec: str                 # RFC 6381 string, e.g. "avc1.64001f" or "mp4a.40.2"
+    codec: str                 # RFC 6381 string, e.g. "avc1.64001f", "av01.0.05M.08", "mp4a.40.2"
     width: int = 0
     height: int = 0
     channels: int = 0
@@ -159,12 +160,25 @@ def _sample_entry(data: bytes, pos: int) -> dict:
             raise ValueError("avc1 sample entry without avcC")
         profile = data[avcc[0] + 1: avcc[0] + 4].hex()
         return {"codec": f"{kind.decode()}.{profile}", "width": width, "height": height}
+    if kind in (b"av01", b"hvc1", b"hev1"):
+        width, height = struct.unpack_from(">HH", data, lo + 24)
+        return {"codec": _config_codec(data, kind, lo + 78, hi), "width": width, "height": height}
     if kind == b"mp4a":
         channels, _bits, _pre, _res, rate = struct.unpack_from(">HHHHI", data, lo + 16)
         esds = find_box(data, [b"esds"], lo + 28, hi)
         codec = _mp4a_codec(data, esds) if esds else "mp4a.40.2"
         return {"codec": codec, "channels": channels, "sample_rate": rate >> 16}
     raise ValueError(f"unsupported sample entry {kind!r}")
+
+
+def _config_codec(data: bytes, kind: bytes, lo: int, hi: int) -> str:
+    """The RFC 6381 string of an AV1 or HEVC sample entry, from its configuration box."""
+    box = b"av1C" if kind == b"av01" else b"hvcC"
+    found = find_box(data, [box], lo, hi)
+    if found is None:
+        raise ValueError(f"{kind.decode()} sample entry without {box.decode()}")
+    payload = data[found[0]:found[1]]
+    return av1_codec_string(payload) if kind == b"av01" else hevc_codec_string(kind.decode(), payload)
 
 
 def _mp4a_codec(data: bytes, esds: tuple[int, int]) -> str:

@@ -270,7 +270,7 @@ def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, renditions: Seq
         raise Cancelled("packaging stopped before the thumbnails.")
     if not renditions:
         return make_audio_poster(tools, layout.audio_file, out_dir), None
-    by_size = sorted(renditions, key=lambda r: r.width * r.height)
+    by_size = _first_codec_by_size(renditions)
     small = next((r for r in by_size if r.width >= SPRITE_TILE_WIDTH), by_size[-1])
     poster_chunk, poster_at = poster_source(chunks, duration)
     poster, _sprite, vtt = make_thumbnails(
@@ -282,8 +282,15 @@ def _thumbnails(tools: Tools, out_dir: Path, layout: WorkLayout, renditions: Seq
 
 def poster_rung(renditions: Sequence[Rendition]) -> Rendition:
     """The largest rung within POSTER_MAX_PIXELS (in either orientation), else the smallest rung."""
-    by_size = sorted(renditions, key=lambda r: r.width * r.height)
+    by_size = _first_codec_by_size(renditions)
     return next((r for r in reversed(by_size) if r.width * r.height <= POSTER_MAX_PIXELS), by_size[0])
+
+
+def _first_codec_by_size(renditions: Sequence[Rendition]) -> list[Rendition]:
+    """The rungs of the first codec (H.264, which every client decodes and ffmpeg decodes fastest),
+    smallest first: the poster and the sprite come from them."""
+    first = [r for r in renditions if r.codec == renditions[0].codec]
+    return sorted(first, key=lambda r: r.width * r.height)
 
 
 def poster_source(chunks: Sequence[Chunk], duration: float) -> tuple[Chunk, float]:

@@ -155,7 +155,7 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
                   duration: float, target: float, language: str = "",
                   subtitles: Sequence[TextRendition] = (),
                   audio_renditions: Sequence[AudioRendition] = ()) -> str:
-    """A static MPD: one video AdaptationSet (a Representation per rung) and one audio set, each
+    """A static MPD: a video AdaptationSet per codec (a Representation per rung) and an audio set, each
     Representation a SegmentTemplate + SegmentTimeline over the very files HLS lists; then a text
     set per subtitle track, its whole WebVTT file as the BaseURL."""
     ET.register_namespace("", DASH_NS)
@@ -163,9 +163,10 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
                              "minBufferTime": _iso(min(2 * target, 10.0)),
                              "mediaPresentationDuration": _iso(duration)})
     period = ET.SubElement(mpd, "Period", {"id": "0", "start": "PT0S"})
-    if videos:
-        _video_set(period, videos, fps, target)
-    first = int(bool(videos))
+    sets = video_sets(videos)
+    for number, tracks in enumerate(sets):
+        _video_set(period, tracks, fps, target, str(number))
+    first = len(sets)
     if len(audio_renditions) > 1:  # a set per rendition: players choose among sets by lang and Role
         for number, rendition in enumerate(audio_renditions, first):
             _audio_set(period, rendition.track, target, str(number), rendition.language, rendition)
@@ -179,9 +180,19 @@ def dash_manifest(videos: Sequence[Track], audio: Track | None, fps: Fraction | 
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
 
 
-def _video_set(period: ET.Element, videos: Sequence[Track], fps: Fraction | None, target: float) -> None:
+def video_sets(videos: Sequence[Track]) -> list[list[Track]]:
+    """The rungs grouped by codec (sample entry: avc1, av01, hvc1), in their first rung's order: a
+    DASH player switches only within a set, and a set must hold one codec it can decode."""
+    sets: dict[str, list[Track]] = {}
+    for video in videos:
+        sets.setdefault(video.init.codec[:4], []).append(video)
+    return list(sets.values())
+
+
+def _video_set(period: ET.Element, videos: Sequence[Track], fps: Fraction | None, target: float,
+               set_id: str = "0") -> None:
     aset = ET.SubElement(period, "AdaptationSet", {
-        "id": "0", "contentType": "video", "mimeType": "video/mp4", "segmentAlignment": "true",
+        "id": set_id, "contentType": "video", "mimeType": "video/mp4", "segmentAlignment": "true",
         "startWithSAP": "1", "maxWidth": str(max(v.init.width for v in videos)),
         "maxHeight": str(max(v.init.height for v in videos))})
     for video in videos:
