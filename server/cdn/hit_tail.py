@@ -133,6 +133,12 @@ class HitTailProcess:
     def __init__(self, hits: HitLog, event_log: Path) -> None:
         self.hits, self.event_log = hits, event_log
         self._proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @staticmethod
+    def can_run() -> bool:
+        """A frozen app (PyInstaller) has no interpreter to run `-m` with: the edge's thread tails."""
+        return not getattr(sys, "frozen", False)
 
     @property
     def pid(self) -> int | None:
@@ -150,6 +156,7 @@ class HitTailProcess:
                         self._proc.returncode)
         argv = [sys.executable, "-m", "server.cdn.hit_tail", str(self.hits.path), self.hits.edge,
                 self.hits.region, str(self.event_log)]
+        self.starts += 1
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, cwd=_project_root())
         lowest_priority(self._proc.pid)      # at once (it starts no thread before its main() does it again)
 

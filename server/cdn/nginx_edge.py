@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
 LOAD_POLL_S = 0.5
 ERROR_LOG_TAIL = 600
+MAX_TAIL_STARTS = 5
 
 
 class NginxEdge:
@@ -72,8 +73,8 @@ class NginxEdge:
         self.tailer = LogTailer(self.layout.access_log, self._logged, self._poll)
         self.hits = HitLog(self.layout.hits_log, spec.name, spec.region)
         self._hits_base = self.hits.state()     # health() counts this run's hits
-        self.hit_tail = (HitTailProcess(self.hits, publisher.path) if isinstance(publisher, EventLog)
-                         else None)
+        self.hit_tail = (HitTailProcess(self.hits, publisher.path)
+                         if isinstance(publisher, EventLog) and HitTailProcess.can_run() else None)
         self._load, self._load_at = 0.0, 0.0
         self._origin: OriginListener | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -218,7 +219,7 @@ class NginxEdge:
         if now - self._load_at < LOAD_POLL_S or not self.running:
             return
         if self.hit_tail is not None and not self.hit_tail.running:
-            self.hit_tail.start()
+            self._restart_hit_tail()
         self._load_at = now
         self._note_load(ask_health(self.base_url))
         self.cache.entries()
@@ -290,6 +291,15 @@ class NginxEdge:
         if not hit:
             event["type"], event["reason"] = "miss", self._miss_reason(served)
         return event
+
+    def _restart_hit_tail(self) -> None:
+        """Start a tail process that ended; after MAX_TAIL_STARTS this thread publishes the hits."""
+        assert self.hit_tail is not None
+        if self.hit_tail.starts < MAX_TAIL_STARTS:
+            self.hit_tail.start()
+            return
+        log.error("edge %s: the hit tail process keeps ending; publishing hits from the app", self.name)
+        self.hit_tail = None
 
     def _drain_hits(self) -> None:
         self.hits.drain(self._publish)

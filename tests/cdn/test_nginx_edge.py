@@ -307,6 +307,27 @@ def test_every_request_is_one_event_also_across_a_restart_of_the_hit_tail(
     assert (sum(e["type"] == "miss" for e in served), sum(e["type"] == "hit" for e in served)) == (1, 99)
 
 
+def test_a_hit_tail_that_keeps_dying_leaves_the_hits_to_the_edge(data_dir: DataDir, origin: StoreOrigin,
+                                                                tmp_path: Path) -> None:
+    nginx_is_installed()
+    with EventLog(data_dir.root / "events.sqlite") as events:
+        cdn = CDN(Topology([SPEC]), origin, data_dir, events, engine="nginx")
+        cdn.start()
+        try:
+            edge = edge_of(cdn)
+            tail = edge.hit_tail
+            assert tail is not None and tail.pid is not None
+            tail.event_log = tmp_path          # a folder: every new tail process fails at once
+            os.kill(tail.pid, signal.SIGKILL)
+            for _ in range(10):
+                fetch(edge.url_for(VIDEO_ID, SEGMENT))
+            wait_for(lambda: edge.hit_tail is None, timeout=30)
+            wait_for(lambda: cdn.health()[0]["hits"] == 9)
+        finally:
+            cdn.stop()
+        assert sum(e["type"] == "hit" for e in cdn_events(events)) == 9
+
+
 def test_the_hit_tail_publishes_in_a_lull_or_once_hits_waited_max_lag(tmp_path: Path) -> None:
     from server.cdn.hit_tail import MAX_LAG_S, Lull
 
