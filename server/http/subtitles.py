@@ -127,7 +127,7 @@ def _fields(body: dict[str, Any], allowed: dict[str, type], required: tuple[str,
         kind = allowed.get(name)
         if kind is None:
             raise InvalidRequest(f"Unknown field {name[:40]!r}; known: {sorted(allowed)}.")
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not isinstance(value, kind):
             raise InvalidRequest(f"`{name}` must be a {'boolean' if kind is bool else 'string'}.")
     for name in required:
         if name not in body:

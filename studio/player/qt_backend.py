@@ -126,6 +126,7 @@ class QtBackend(PlaybackBackend):
         return int(self.player.activeSubtitleTrack())
 
     def set_audio_track(self, track_id: int) -> None:
+        # a plain setter, not a slot: `_call` cannot reach it, so this one holds the GIL
         self.player.setActiveAudioTrack(track_id)
 
     def set_subtitle_track(self, track_id: int) -> None:
