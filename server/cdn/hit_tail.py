@@ -10,7 +10,8 @@ everything written since. Events therefore lag their requests by nginx's flush s
 MAX_LAG_S under a sustained load; none is lost.
 
 `HitLog` is the reading and publishing, shared by the process and by the edge's own thread (used
-when the edge's publisher is not an event log another process can open, e.g. a test's recorder).
+when the edge's publisher is not an event log another process can open, e.g. a test's recorder or
+NATS, in a frozen app, and after the process ended MAX_TAIL_STARTS times).
 Its state (offset + counters) lives in `hits.log.state`, written atomically after each durable
 batch under an exclusive lock, so two readers never publish the same line and a restarted tail
 resumes at the first line not yet published. A tail killed between a batch's commit and its state
@@ -39,7 +40,7 @@ from server.cdn.edge import THROUGHPUT_WINDOW_S
 from server.events.api import CDN as CDN_TOPIC
 
 log = logging.getLogger(__name__)
-READ_BYTES = 4 << 20          # ~20,000 lines: one read, one parse pass, one durable batch
+READ_BYTES = 4 << 20          # ~30,000 lines: one read, one parse pass, one durable batch
 POLL_S = 0.5
 MAX_LAG_S = 5.0               # the longest a hit waits for a lull in the traffic
 STOP_WAIT_S = 30.0
