@@ -240,6 +240,7 @@ class LibraryView(QWidget):
         self.grid.setCurrentIndex(self.model.index(max(row, 0)) if titles else QModelIndex())
         if not titles:
             self.editor.show_title(None)
+            self.tracks.show_title(None)
 
     def on_events(self, batch: list[dict[str, Any]]) -> None:
         if any(e.get("topic") == "videos" and e["value"].get("type") in CATALOG_EVENTS for e in batch):

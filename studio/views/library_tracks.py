@@ -30,7 +30,7 @@ from studio.widgets.toast import Toast
 
 MAX_FILE_BYTES = 700 * 1024  # base64 in a JSON body within the API's 1 MB limit
 FILE_FILTER = "Subtitles (*.srt *.vtt *.ass *.ssa)"
-AUDIO, SUBTITLES = "Audio", "Subtitles"
+GROUPS = (("Audio", "audio", "one audio track"), ("Subtitles", "subtitles", "none"))  # (label, key, empty)
 
 
 def flags(track: dict[str, Any]) -> str:
@@ -98,7 +98,7 @@ class TracksPanel(QWidget):
     def _fill(self, doc: dict[str, Any]) -> None:
         self.tracks = {"audio": doc.get("audio", []), "subtitles": doc.get("subtitles", [])}
         self.tree.clear()
-        for kind, key, empty in ((AUDIO, "audio", "one audio track"), (SUBTITLES, "subtitles", "none")):
+        for kind, key, empty in GROUPS if self.video_id else ():
             group = QTreeWidgetItem(self.tree, [f"{kind} ({len(self.tracks[key])})"])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             for track in self.tracks[key]:
@@ -108,6 +108,8 @@ class TracksPanel(QWidget):
             if not self.tracks[key]:
                 QTreeWidgetItem(group, [empty]).setFlags(Qt.ItemFlag.NoItemFlags)
         self.tree.expandAll()
+        for column in range(self.tree.columnCount()):
+            self.tree.resizeColumnToContents(column)
         self._enable()
 
     def selected_subtitle(self) -> dict[str, Any] | None:
