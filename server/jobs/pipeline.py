@@ -45,7 +45,7 @@ from server.jobs.store import (
 )
 from server.media import audio as audio_step
 from server.media.chunks import plan_chunks
-from server.media.codecs import codec_ladder
+from server.media.codecs import check_grid, codec_ladder
 from server.media.ffmpeg import Tools, find_tools
 from server.media.hw_encoders import chosen_encoder, require_encoders, with_encoders
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
@@ -241,6 +241,8 @@ class Ingest:
                                            preset=opts.preset, stop=stop)
         renditions = self._codec_rungs(job, tools, renditions)
         fps = info.video.fps if info.video else None
+        if fps:
+            check_grid(opts.codecs, opts.segment_seconds, fps)
         chunks = plan_chunks(info.duration, fps, self.options.segment_seconds, self.options.workers,
                              min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
         plan = Plan(info, renditions, chunks, per_title)

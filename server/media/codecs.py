@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from server.errors import InvalidRequest, MediaError
 from server.media.model import Rendition
@@ -86,6 +87,19 @@ def codec_ladder(renditions: Sequence[Rendition], codecs: Sequence[str]) -> list
                            bufsize_kbps=max(1, round(r.bufsize_kbps * codec.bitrate_factor)))
                    for r in renditions]
     return ladder
+
+
+def check_grid(codecs: Sequence[str], segment_seconds: float, fps: Fraction) -> None:
+    """Refuse AV1 on a grid whose segments hold a fractional number of frames, before any encode,
+    naming the nearest segment length that works (see the module docstring)."""
+    frames = Fraction(segment_seconds).limit_denominator(1_000_000) * fps
+    if AV1 not in codecs or frames.denominator == 1:
+        return
+    whole = max(1, round(frames))
+    raise MediaError(f"an AV1 ladder needs segments of a whole number of frames; {segment_seconds:g} s at "
+                     f"{float(fps):.3f} fps is {float(frames):.2f} frames.",
+                     hint=f"use --segment-seconds {float(whole / fps):.6g} ({whole} frames), or leave av1 "
+                          "out of the codecs")
 
 
 def encoder_args(rendition: Rendition, preset: str, threads: int, gop: int, keyframe_interval: int | None,
