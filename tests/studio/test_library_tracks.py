@@ -122,3 +122,13 @@ def test_a_search_shows_what_is_said_with_its_time_and_a_click_plays_from_there(
     assert played.args[0]["play_from"] == 1.0
     library.search.clear()
     qtbot.waitUntil(lambda: not library.said.isVisible())
+
+
+def test_a_search_that_leaves_no_title_clears_the_tracks_with_the_editor(qtbot: Any,
+                                                                         library: LibraryView) -> None:
+    assert library.tracks.tree.topLevelItemCount() == 2
+    qtbot.keyClicks(library.search, "cross tonight")  # said in the subtitles, not in any title's text
+    qtbot.waitUntil(lambda: library.said.isVisible() and not library.model.titles, timeout=EDIT_TIMEOUT_MS)
+    assert library.editor.current is None
+    assert (library.tracks.video_id, library.tracks.tree.topLevelItemCount()) == ("", 0)
+    assert not library.tracks.add_button.isEnabled()
