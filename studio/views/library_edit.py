@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.views.library_codecs import rungs_text
 from studio.views.library_quality import title_quality_html
 from studio.widgets import fmt
 
@@ -88,7 +89,7 @@ class TitleEditor(QWidget):
 
     @staticmethod
     def _facts(title: dict[str, Any]) -> str:
-        rungs = ", ".join(r["name"] for r in title.get("renditions", []))
+        rungs = rungs_text(title.get("renditions", []))
         return (f"{fmt.duration(title.get('duration'))} · {title.get('width', 0)}x{title.get('height', 0)}"
                 f" · {fmt.size(title.get('size_bytes', 0))}<br>rungs: {rungs or '—'}"
                 f"<br><small>{title.get('original_name', '')} · {title['video_id']}</small>"
