@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from studio.client import ApiClient
 from studio.views.library_edit import TitleEditor
 from studio.views.library_grid import CARD, TitleCard, TitleGridModel, TitleRole
-from studio.views.library_ladder import LadderPanel, detail_column
+from studio.views.library_ladder import LadderPanel, detail_column, grid_column
 from studio.views.library_said import SaidHits
 from studio.views.library_tracks import TracksPanel
 from studio.widgets.toast import Toast
@@ -98,11 +98,11 @@ class LibraryView(QWidget):
         self.editor.play.connect(self.play_requested)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("librarySplitter")
-        self.splitter.addWidget(self.grid)
         self.ladder = LadderPanel(self.client, self)
+        self.splitter.addWidget(grid_column(self, self.grid, self.ladder))
         self.tracks = TracksPanel(self.client, self)
-        column = detail_column(self, self.editor, self.ladder)
-        column.insertWidget(1, self.tracks)  # editor, tracks, then the ladder chart
+        column = detail_column(self, self.editor)
+        column.insertWidget(1, self.tracks)  # editor, then tracks
         self.splitter.addWidget(column)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)

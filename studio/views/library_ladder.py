@@ -18,7 +18,7 @@ from PySide6.QtCharts import (
     QScatterSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QMargins, Qt
+from PySide6.QtCore import QMargins, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -26,6 +26,7 @@ from studio.client import ApiClient
 
 FIXED_TEXT = ("<small>Fixed ladder: the same rungs for every title. Ingest with <code>--ladder "
               "per-title</code> to pick them from this title's measured bitrate&ndash;VMAF hull.</small>")
+PREFERRED_HEIGHT = 300
 HULL_COLOR, CHOSEN_COLOR = QColor("#222222"), QColor("#d64541")
 
 
@@ -114,6 +115,7 @@ class LadderPanel(QWidget):
         self.client = client
         self.video_id = ""
         self.analysis: dict[str, Any] | None = None
+        self._claimed = False
         self.view = QChartView(self)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.view.setMinimumHeight(120)  # the column above it is tall already: never grow the window
@@ -124,6 +126,10 @@ class LadderPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.caption)
         self.show_analysis(None)
+
+    def sizeHint(self) -> QSize:
+        """Room for a readable chart when its column is shared out (its minimum stays small)."""
+        return QSize(320, PREFERRED_HEIGHT)
 
     def show_title(self, title: dict[str, Any] | None) -> None:
         """Ask for the title's integrity report; answers for a title no longer selected are dropped."""
@@ -148,14 +154,40 @@ class LadderPanel(QWidget):
             if old is not None:
                 old.deleteLater()
         self.caption.setText(summary_html(analysis) if analysis else (FIXED_TEXT if self.video_id else ""))
+        if analysis and not self._claimed:
+            self._claimed = True
+            self._claim_share()
+
+    def _claim_share(self) -> None:
+        """The first chart gets room in the column it shares (the grid above it would otherwise keep
+        it at its minimum); the user's splitter moves after that are kept."""
+        column = self.parentWidget()
+        if not isinstance(column, QSplitter):
+            return
+        sizes, mine = column.sizes(), column.indexOf(self)
+        total, want = sum(sizes), min(PREFERRED_HEIGHT, sum(sizes) * 2 // 5)
+        if sizes[mine] >= want or total - sizes[mine] <= 0:
+            return
+        scale = (total - want) / (total - sizes[mine])
+        column.setSizes([want if i == mine else int(size * scale) for i, size in enumerate(sizes)])
 
 
-def detail_column(parent: QWidget, editor: QWidget, ladder: LadderPanel) -> QSplitter:
-    """The Library's right-hand column: the title editor above its hull chart, resizable."""
+def detail_column(parent: QWidget, editor: QWidget) -> QSplitter:
+    """The Library's right-hand column (the title editor, then what is added below it), resizable."""
     column = QSplitter(Qt.Orientation.Vertical, parent)
     column.setObjectName("libraryDetail")
     column.addWidget(editor)
+    return column
+
+
+def grid_column(parent: QWidget, grid: QWidget, ladder: LadderPanel) -> QSplitter:
+    """The poster grid above the selected title's hull chart: the grid has room to spare, the detail
+    column (editor, tracks) has none."""
+    column = QSplitter(Qt.Orientation.Vertical, parent)
+    column.setObjectName("libraryGridColumn")
+    column.addWidget(grid)
     column.addWidget(ladder)
     column.setStretchFactor(0, 3)
-    column.setStretchFactor(1, 2)
+    column.setStretchFactor(1, 1)
+    column.setCollapsible(0, False)
     return column
