@@ -15,8 +15,10 @@ import importlib
 import json
 import pkgutil
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Protocol, TypeVar
 
 from server.cdn.topology import Topology
 from server.cli import add_data_dir
@@ -76,22 +78,53 @@ def register_replay(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.set_defaults(func=run_replay)
 
 
-def run_replay(args: argparse.Namespace) -> int:
+class LabResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=LabResult)
+Table = tuple[Sequence[str], Sequence[Sequence[object]]]
+
+
+def run_lab(args: argparse.Namespace, compute: Callable[[argparse.Namespace], R],
+            table: Callable[[R], Table], text: Callable[[R], str]) -> int:
+    """What every `lab` command does with its result: an error is its message and exit 1 (a bad
+    setting goes to main.py for exit 2); `--csv` gets `table` written whole or not at all; then the
+    result as JSON (`--json`) or as `text`."""
     try:
-        whatif = lab.WhatIf(lab.parse_sizes(args.sizes), lab.parse_policies(args.policies), args.edges,
-                            args.ttl, args.target, _latency(args.origin_rtt_ms),
-                            Fill(args.fill, args.fill_period))
-        result = lab.run_sweep(_trace(args), whatif)
-    except BadSetting:  # main.py reports it with exit code 2
+        result = compute(args)
+    except BadSetting:
         raise
     except MiniflixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.csv is not None:
-        write_csv(result, args.csv)
-        print(f"wrote {len(result.points)} rows to {args.csv}", file=sys.stderr)
-    print(json.dumps(result.to_dict(), indent=1) if args.json else format_sweep(result))
+        columns, rows = table(result)
+        write_table(args.csv, columns, rows)
+        print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else text(result))
     return 0
+
+
+def write_table(path: Path, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A CSV file, whole or not at all (written beside, then renamed)."""
+    part = path.with_name(path.name + ".part")
+    with part.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    part.replace(path)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    return run_lab(args, _sweep, lambda result: (lab.CSV_COLUMNS, lab.csv_rows(result.points)), format_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> lab.Sweep:
+    whatif = lab.WhatIf(lab.parse_sizes(args.sizes), lab.parse_policies(args.policies), args.edges,
+                        args.ttl, args.target, _latency(args.origin_rtt_ms),
+                        Fill(args.fill, args.fill_period))
+    return lab.run_sweep(_trace(args), whatif)
 
 
 def _latency(origin_rtt_ms: float) -> Latency:
@@ -108,16 +141,6 @@ def _trace(args: argparse.Namespace) -> traces.ReplayTrace:
     data = DataDir.resolve(args.data_dir)
     with open_reader(data) as conn:
         return traces.recorded(conn, where=str(data.root))
-
-
-def write_csv(result: lab.Sweep, path: Path) -> None:
-    """The sweep's rows, whole or not at all (written beside, then renamed)."""
-    part = path.with_name(path.name + ".part")
-    with part.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(lab.CSV_COLUMNS)
-        writer.writerows(lab.csv_rows(result.points))
-    part.replace(path)
 
 
 def format_sweep(result: lab.Sweep) -> str:

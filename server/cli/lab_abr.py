@@ -4,19 +4,15 @@ bandwidth traces with every ABR algorithm; QoE per algorithm, ladder suggestions
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import sys
 from pathlib import Path
 
 from server.cli import add_data_dir
+from server.cli.lab import run_lab
 from server.engine import Engine
-from server.errors import MiniflixError
 from server.labs import abr
 from server.labs.abr_algorithms import ALGORITHMS, parse_algorithms
 from server.labs.abr_manifest import load_ladder
 from server.labs.abr_traces import KINDS, resolve
-from server.registry import BadSetting
 
 
 def register_lab(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,18 +39,7 @@ def register_lab(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run_abr(args: argparse.Namespace) -> int:
-    try:
-        result = _run(args)
-    except BadSetting:  # main.py reports it with exit code 2
-        raise
-    except MiniflixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.csv is not None:
-        write_csv(result, args.csv)
-        print(f"wrote {sum(len(r) for r in result.sessions.values())} rows to {args.csv}", file=sys.stderr)
-    print(json.dumps(result.to_dict(), indent=1) if args.json else format_result(result))
-    return 0
+    return run_lab(args, _run, lambda result: (abr.CSV_COLUMNS, abr.csv_rows(result)), format_result)
 
 
 def _run(args: argparse.Namespace) -> abr.AbrResult:
@@ -66,16 +51,6 @@ def _run(args: argparse.Namespace) -> abr.AbrResult:
     with Engine.open(args.data_dir) as engine:
         ladder = load_ladder(engine.catalog, engine.origin, args.title)
     return abr.run(ladder, experiment)
-
-
-def write_csv(result: abr.AbrResult, path: Path) -> None:
-    """One row per session, whole or not at all (written beside, then renamed)."""
-    part = path.with_name(path.name + ".part")
-    with part.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(abr.CSV_COLUMNS)
-        writer.writerows(abr.csv_rows(result))
-    part.replace(path)
 
 
 QOE_TEXT = {"bitrate": "sum Mbit/s - 4.3 x rebuffer s - 1 x sum |switch Mbit/s|",

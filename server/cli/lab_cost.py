@@ -5,20 +5,16 @@ what-if (measured figures only)."""
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from server.cli import add_data_dir
+from server.cli.lab import run_lab
 from server.engine import Engine
-from server.errors import MiniflixError
 from server.labs import cost
 from server.labs.cost_prices import PARAMS, SOURCES, Prices, prices_from
 from server.labs.cost_whatif import WHATIFS, parse_whatifs
 from server.paths import DataDir
-from server.registry import BadSetting
 
 DEFAULTS = Prices()
 
@@ -41,18 +37,13 @@ def register_lab(labs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run_cost(args: argparse.Namespace) -> int:
-    try:
-        result = _run(args)
-    except BadSetting:  # main.py reports it with exit code 2
-        raise
-    except MiniflixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.csv is not None:
-        write_csv(result, args.csv)
-        print(f"wrote {len(result.usages) + 1} rows to {args.csv}", file=sys.stderr)
-    print(json.dumps(result.to_dict(), indent=1) if args.json else format_report(result))
-    return 0
+    return run_lab(args, _run, table, format_report)
+
+
+def table(result: cost.CostReport) -> tuple[list[str], list[list[object]]]:
+    """One row per title and the library's."""
+    columns = cost.csv_columns(result)
+    return columns, [[row.get(c, "") for c in columns] for row in cost.csv_rows(result)]
 
 
 def _run(args: argparse.Namespace) -> cost.CostReport:
@@ -63,16 +54,6 @@ def _run(args: argparse.Namespace) -> cost.CostReport:
     data = DataDir.resolve(args.data_dir)
     with Engine(data) as engine, open_reader(data) as conn:
         return cost.run(engine.catalog, engine.origin, engine.jobs, conn, prices, whatifs, args.title)
-
-
-def write_csv(result: cost.CostReport, path: Path) -> None:
-    """One row per title and the library's, whole or not at all (written beside, then renamed)."""
-    part = path.with_name(path.name + ".part")
-    with part.open("w", newline="") as out:
-        writer = csv.DictWriter(out, cost.csv_columns(result))
-        writer.writeheader()
-        writer.writerows(cost.csv_rows(result))
-    part.replace(path)
 
 
 def usd(value: float) -> str:
