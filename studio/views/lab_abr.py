@@ -22,7 +22,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QShowEvent
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.views.analytics_charts import base_chart
-from studio.views.lab_tab import LabTab, Reply
+from studio.views.lab_tab import LabTab, Reply, TitlePicker
 
 # The server's ABR algorithms and built-in traces (the studio imports no engine module; the server
 # checks the names).
@@ -122,8 +122,7 @@ class AbrTab(LabTab):
         self.reload_titles()
 
     def _inputs(self) -> None:
-        self.title = QComboBox(self)
-        self.title.setMinimumWidth(220)
+        self.title = TitlePicker(self.client, self, video_only=True, on_error=self.status.setText)
         self.trace = QComboBox(self)
         for label, value in TRACES:
             self.trace.addItem(label, value)
@@ -184,26 +183,6 @@ class AbrTab(LabTab):
             column.addLayout(part)
         for widget, stretch in ((self.headline, 0), (self.suggestions, 0), (splitter, 1), (self.status, 0)):
             column.addWidget(widget, stretch)
-
-    # --- titles -------------------------------------------------------------------------------------
-
-    def showEvent(self, event: QShowEvent) -> None:
-        """Titles published since the tab was built show up when it is shown again."""
-        super().showEvent(event)
-        self.reload_titles()
-
-    def reload_titles(self) -> None:
-        """Fill the title picker with the published video titles."""
-        self.client.get("/api/titles", on_ok=self._titles, on_error=lambda text: self.status.setText(text))
-
-    def _titles(self, body: dict[str, Any]) -> None:
-        chosen = self.title.currentData()
-        self.title.clear()
-        for t in body.get("titles", []):
-            if t.get("renditions"):
-                self.title.addItem(f"{t.get('title') or t['video_id']} ({t['video_id']})", t["video_id"])
-        if chosen is not None and self.title.findData(chosen) >= 0:
-            self.title.setCurrentIndex(self.title.findData(chosen))
 
     # --- running ------------------------------------------------------------------------------------
 

@@ -19,10 +19,9 @@ from PySide6.QtCharts import (
     QStackedBarSeries,
 )
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QShowEvent
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.views.analytics_charts import MAX_CATEGORIES, base_chart, value_axis
-from studio.views.lab_tab import LabTab, Reply
+from studio.views.lab_tab import LabTab, Reply, TitlePicker
 
 # The server's prices (query parameter, label, default: public list prices, docs/LABS.md) and what-ifs;
 # the studio imports no engine module, the server checks every value.
@@ -151,9 +150,7 @@ class CostTab(LabTab):
         self.reload_titles()
 
     def _inputs(self) -> None:
-        self.title = QComboBox(self)
-        self.title.setMinimumWidth(200)
-        self.title.addItem("All titles", ALL)
+        self.title = TitlePicker(self.client, self, everything="All titles", on_error=self.status.setText)
         self.prices: dict[str, QDoubleSpinBox] = {}
         for param, label, default in PRICES:
             box = QDoubleSpinBox(self, minimum=0.0, maximum=1000.0, decimals=4, singleStep=0.005,
@@ -162,8 +159,8 @@ class CostTab(LabTab):
             box.setToolTip(f"{label} (default {default:g}: public list price, see docs/LABS.md)")
             self.prices[param] = box
         self.whatifs = {name: QCheckBox(label, self) for name, label in WHATIFS}
-        for box in self.whatifs.values():
-            box.setChecked(True)
+        for check in self.whatifs.values():
+            check.setChecked(True)
 
     def _outputs(self) -> None:
         self.headline = QLabel("Set the prices, then Run.", self)
@@ -212,24 +209,6 @@ class CostTab(LabTab):
         for widget, stretch in ((self.headline, 0), (self.projection, 0), (self.whatif_text, 0),
                                 (splitter, 1), (self.status, 0)):
             column.addWidget(widget, stretch)
-
-    # --- titles -------------------------------------------------------------------------------------
-
-    def showEvent(self, event: QShowEvent) -> None:
-        """Titles published since the tab was built show up when it is shown again."""
-        super().showEvent(event)
-        self.reload_titles()
-
-    def reload_titles(self) -> None:
-        self.client.get("/api/titles", on_ok=self._titles, on_error=lambda text: self.status.setText(text))
-
-    def _titles(self, body: dict[str, Any]) -> None:
-        chosen = self.title.currentData()
-        self.title.clear()
-        self.title.addItem("All titles", ALL)
-        for t in body.get("titles", []):
-            self.title.addItem(f"{t.get('title') or t['video_id']} ({t['video_id']})", t["video_id"])
-        self.title.setCurrentIndex(max(0, self.title.findData(chosen)))
 
     # --- running ------------------------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QLabel,
     QProgressBar,
@@ -25,6 +27,35 @@ from studio.views.analytics import write_csv
 
 TICK_MS = 200
 Reply = Callable[[dict[str, Any]], None]
+
+
+class TitlePicker(QComboBox):
+    """The published titles by name and id, refilled from the server on `reload()`; the choice is kept.
+    `everything` adds a first entry (data "") meaning every title; `video_only` leaves out titles
+    without a video ladder (audio-only titles have no rungs to simulate)."""
+
+    def __init__(self, client: Any, parent: QWidget, *, everything: str | None = None,
+                 video_only: bool = False, on_error: Callable[[str], None] | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.everything, self.video_only = client, everything, video_only
+        self.on_error = on_error or (lambda _text: None)
+        self.setMinimumWidth(220)
+        if everything:
+            self.addItem(everything, "")
+
+    def reload(self) -> None:
+        self.client.get("/api/titles", on_ok=self._fill, on_error=self.on_error)
+
+    def _fill(self, body: dict[str, Any]) -> None:
+        chosen = self.currentData()
+        self.clear()
+        if self.everything:
+            self.addItem(self.everything, "")
+        for t in body.get("titles", []):
+            if t.get("renditions") or not self.video_only:
+                self.addItem(f"{t.get('title') or t['video_id']} ({t['video_id']})", t["video_id"])
+        if chosen is not None and self.findData(chosen) >= 0:
+            self.setCurrentIndex(self.findData(chosen))
 
 
 class LabTab(QWidget):
@@ -55,6 +86,17 @@ class LabTab(QWidget):
         self.status = QLabel("", self)
         self._ticker = QTimer(self, interval=TICK_MS)
         self._ticker.timeout.connect(self._tick)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Titles published since the tab was built show up when it is shown again."""
+        super().showEvent(event)
+        self.reload_titles()
+
+    def reload_titles(self) -> None:
+        """A tab about titles keeps a `TitlePicker` as `self.title`; it is refilled when shown."""
+        picker = getattr(self, "title", None)
+        if isinstance(picker, TitlePicker):
+            picker.reload()
 
     # --- what a tab says -----------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
