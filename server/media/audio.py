@@ -1,17 +1,22 @@
 """Encode the kept audio track once for the whole title: AAC-LC stereo 48 kHz, on the video's clock.
 
 Never per chunk: every AAC encode starts with priming samples, so per-chunk audio leaves gaps.
+A video title whose main track is surround (6 channels or more) also keeps it as 5.1: a second
+rendition of the same stream, encoded by the same ffmpeg run; the stereo downmix stays the default,
+since every player and headphone can play it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from server.errors import MediaError
 from server.media import ffmpeg
+from server.media.audio_tracks import audio_label
 from server.media.encode import part_path, seconds
 from server.media.ffmpeg import Tools
 from server.media.model import AudioInfo, MediaInfo, WorkLayout
@@ -19,6 +24,8 @@ from server.media.progress import ProgressUpdate
 
 AUDIO_BITRATE = "128k"
 AUDIO_RATE = 48000
+SURROUND_CHANNELS = 6  # 5.1: a source with this many channels or more also gets a 5.1 rendition
+SURROUND_BITRATE = "384k"  # 64k a channel, as the stereo track's 128k
 
 
 def audio_filters() -> str:
@@ -34,13 +41,17 @@ def build_audio_args(tools: Tools, info: MediaInfo, out: Path,
                      alternates: dict[int, Path] | None = None) -> list[str]:
     """argv that writes `out` (m4a): the kept track downmixed to stereo AAC-LC, exactly the title long;
     and in the same run each `alternates` stream index to its own file, encoded the same way (one
-    read of the source for every audio rendition)."""
+    read of the source for every audio rendition). The kept track's own index among `alternates` is
+    its 5.1 rendition (see `surround_rendition`): 6 channels, at `SURROUND_BITRATE`."""
     track = _track(info)
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(info.path)]
     for index, path in [(track.index, out), *(alternates or {}).items()]:
+        surround = index == track.index and path != out
+        channels, bitrate = (("6", SURROUND_BITRATE) if surround else ("2", AUDIO_BITRATE))
+        layout = ["-channel_layout", "5.1"] if surround else []
         args += ["-map", f"0:{index}", "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-                 "-af", audio_filters(), "-ac", "2", "-ar", str(AUDIO_RATE), "-c:a", "aac",
-                 "-profile:a", "aac_low", "-b:a", AUDIO_BITRATE, "-t", seconds(info.duration),
+                 "-af", audio_filters(), "-ac", channels, *layout, "-ar", str(AUDIO_RATE), "-c:a", "aac",
+                 "-profile:a", "aac_low", "-b:a", bitrate, "-t", seconds(info.duration),
                  "-f", "mp4", str(path)]
     return args
 
@@ -69,9 +80,22 @@ def encode_audio(tools: Tools, info: MediaInfo, layout: WorkLayout, *,
 
 
 def alternate_tracks(info: MediaInfo) -> tuple[AudioInfo, ...]:
-    """The audio streams besides the main one that become renditions: a video title's other tracks
-    (an audio-only title publishes its main track alone)."""
-    return info.dropped_audio if info.video is not None else ()
+    """The audio renditions besides the main (stereo) one: a video title's 5.1 copy of its main track
+    if that is surround, then its other tracks (an audio-only title publishes its main track alone).
+    Other tracks are downmixed to stereo whatever their channels."""
+    if info.video is None:
+        return ()
+    surround = surround_rendition(info.audio)
+    return (*([surround] if surround else []), *info.dropped_audio)
+
+
+def surround_rendition(main: AudioInfo | None) -> AudioInfo | None:
+    """The main track as its 5.1 rendition (same stream index, labelled e.g. "English 5.1"), or None
+    if it has fewer than `SURROUND_CHANNELS` channels."""
+    if main is None or main.channels < SURROUND_CHANNELS:
+        return None
+    return dataclasses.replace(main, channels=SURROUND_CHANNELS, default=False,
+                               title=f"{audio_label(main, True)} 5.1")
 
 
 def _track(info: MediaInfo) -> AudioInfo:

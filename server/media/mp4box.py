@@ -166,8 +166,9 @@ def _sample_entry(data: bytes, pos: int) -> dict:
     if kind == b"mp4a":
         channels, _bits, _pre, _res, rate = struct.unpack_from(">HHHHI", data, lo + 16)
         esds = find_box(data, [b"esds"], lo + 28, hi)
-        codec = _mp4a_codec(data, esds) if esds else "mp4a.40.2"
-        return {"codec": codec, "channels": channels, "sample_rate": rate >> 16}
+        codec, configured = _mp4a_codec(data, esds) if esds else ("mp4a.40.2", 0)
+        # ffmpeg writes 2 in the sample entry of a CMAF 5.1 track; the AAC config has the real count
+        return {"codec": codec, "channels": configured or channels, "sample_rate": rate >> 16}
     raise ValueError(f"unsupported sample entry {kind!r}")
 
 
@@ -181,10 +182,11 @@ def _config_codec(data: bytes, kind: bytes, lo: int, hi: int) -> str:
     return av1_codec_string(payload) if kind == b"av01" else hevc_codec_string(kind.decode(), payload)
 
 
-def _mp4a_codec(data: bytes, esds: tuple[int, int]) -> str:
-    """'mp4a.OTI.AOT' from the ES descriptor: object type indication and audio object type."""
+def _mp4a_codec(data: bytes, esds: tuple[int, int]) -> tuple[str, int]:
+    """'mp4a.OTI.AOT' from the ES descriptor (object type indication and audio object type), and
+    the channels its AudioSpecificConfig states (0: not stated)."""
     body = data[esds[0] + 4: esds[1]]
-    oti, aot = 0x40, 2
+    oti, aot, channels = 0x40, 2, 0
     i = 0
     while i < len(body):
         tag = body[i]
@@ -200,10 +202,27 @@ def _mp4a_codec(data: bytes, esds: tuple[int, int]) -> str:
             i += 13
             continue
         if tag == 0x05:      # DecoderSpecificInfo: AudioSpecificConfig, AOT in the top 5 bits
-            aot = body[i] >> 3
+            aot, channels = body[i] >> 3, _asc_channels(body[i:i + length])
             break
         i += length
-    return f"mp4a.{oti:02x}.{aot}"
+    return f"mp4a.{oti:02x}.{aot}", channels
+
+
+def _asc_channels(config: bytes) -> int:
+    """Channels of an AudioSpecificConfig (ISO 14496-3 1.6.2.1; configuration 7 is 7.1), 0 if unsaid."""
+    head = config[:6]
+    bits, left = int.from_bytes(head, "big"), len(head) * 8
+
+    def take(n: int) -> int:
+        nonlocal left
+        left -= n
+        return (bits >> left) & ((1 << n) - 1) if left >= 0 else 0
+    if take(5) == 31:  # escaped object type
+        take(6)
+    if take(4) == 15:  # explicit sampling rate
+        take(24)
+    configuration = take(4)
+    return 8 if configuration == 7 else configuration
 
 
 def _descriptor_length(body: bytes, i: int) -> tuple[int, int]:
