@@ -259,11 +259,14 @@ class Ingest:
 
     def _codec_rungs(self, job: JobRecord, tools: Tools, renditions: list[Rendition]) -> list[Rendition]:
         """The ladder in every codec of the `codecs` setting, each with its encoder (hardware when
-        one works here); the choice and its reason go to the job's notes."""
+        one works here); the choice and its reason go to the job's notes when there is a choice to tell:
+        a hardware encoder, or a ladder in more than one codec."""
         if not renditions:
             return renditions
         choices = [chosen_encoder(tools, codec) for codec in self.options.codecs]
-        job.notes += [c.reason for c in choices if c.reason not in job.notes]
+        # an H.264-only job on software (the default, on most machines) stays as quiet as before
+        told = [c.reason for c in choices if c.hardware or len(choices) > 1]
+        job.notes += [reason for reason in told if reason not in job.notes]
         return with_encoders(codec_ladder(renditions, self.options.codecs), choices)
 
     def _encode(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, report: Report,

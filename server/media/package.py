@@ -255,7 +255,8 @@ def _describe(out_dir: Path, videos: list[Track], audio: Track | None,
               segment_seconds: float, sound: Sequence[AudioRendition] = ()) -> PackagedTitle:
     variants = plan_variants(videos, audio, segment_seconds, [r.track for r in sound[1:]])
     renditions = [{"name": v.track.name, "width": v.track.init.width, "height": v.track.init.height,
-                   "bandwidth": v.bandwidth, "frames": v.track.frames} for v in variants if videos]
+                   "bandwidth": v.bandwidth, "frames": v.track.frames, "codec": v.track.init.codec}
+                  for v in variants if videos]
     audio_info = {"codec": audio.init.codec, "channels": audio.init.channels} if audio else None
     return PackagedTitle(root=out_dir, renditions=renditions, audio=audio_info,
                          audio_tracks=[r.to_dict() for r in sound])

@@ -112,7 +112,9 @@ def test_writes_the_cmaf_layout_for_every_rung_and_the_audio(packaged: PackagedT
         assert sorted(p.name for p in (root / "cmaf" / track).glob("seg_*.m4s")) == [
             f"seg_{i:05d}.m4s" for i in range(1, 5)]
     assert packaged.renditions[0] | {"bandwidth": 0} == {"name": "320p", "width": 320, "height": 180,
-                                                          "bandwidth": 0, "frames": 70}
+                                                          "bandwidth": 0, "frames": 70,
+                                                          "codec": packaged.renditions[0]["codec"]}
+    assert packaged.renditions[0]["codec"].startswith("avc1.")
     assert packaged.audio == {"codec": "mp4a.40.2", "channels": 2}
     assert (packaged.poster, packaged.sprite_vtt) == ("thumbs/poster.jpg", "thumbs/thumbs.vtt")
 
