@@ -10,11 +10,27 @@ as typed), faceted (plain + a resolution filter + counts of 4 facets). Whoosh ti
 typo tolerance (its "fuzzy" row searches the misspelt word as is and mostly finds nothing).
 
     .venv/bin/python bench/search_bench.py [--titles 100000] [--queries 200]
+
+Subtitle search (`--subtitles`): the cue index (`server.search.cues.CueIndex`, one Whoosh document
+per cue, written in one commit as the search service's consumer does) over N titles of one hour of
+generated speech each (~700 cues an hour, 4-12 words a cue from the same kind of skewed vocabulary
+plus the short function words speech is full of), for each size in `--sizes`; reports indexing rate,
+index size per hour of speech and p50/p95 of `CueIndex.search` (titles with their moments and
+highlighted cue text, 20 titles a page) for a word, two words, a quoted phrase and a word with a
+typo. The baseline measured in the same run is FTS5 over the same cues (one row per cue).
+
+    .venv/bin/python bench/search_bench.py --subtitles [--sizes 100,300,1000] [--queries 200]
+
+Indexing before/after (`--ab ROUNDS`): the title index built by Whoosh's own writer with the earlier
+schema, then by `server.search.index.rebuild`, alternated ROUNDS times on one catalog.
+
+    .venv/bin/python bench/search_bench.py --ab 3 --titles 5000
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -25,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from server.catalog import JSON_FIELDS, Catalog, Title
@@ -32,6 +49,7 @@ from server.events.admin import Retention
 from server.events.log import EventLog
 from server.paths import DataDir
 from server.search import index
+from server.search.cues import CueIndex
 from server.search.service import SearchService
 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvz" for v in ("a", "e", "i", "o", "u", "ar", "en", "ol")]
@@ -141,13 +159,170 @@ def fts_fn(db: sqlite3.Connection, kind: str) -> Callable[[str], int]:
     return run
 
 
+FUNCTION_WORDS = ("the", "a", "to", "and", "of", "i", "you", "it", "in", "is", "that", "we", "on", "at",
+                  "was", "not", "but", "for", "with", "he", "she", "they", "be", "this", "there")
+CUES_PER_HOUR = 700
+
+
+def speech(seed: int, cues: int = CUES_PER_HOUR) -> list[tuple[float, float, str]]:
+    """One hour of generated subtitles: `cues` cues of 4-12 words, about 40% of them function words."""
+    rng = random.Random(seed)
+    words = SPEECH_WORDS
+    step = 3600 / cues
+    lines = []
+    for i in range(cues):
+        said = [rng.choice(FUNCTION_WORDS) if rng.random() < 0.4 else pick(rng, words)
+                for _ in range(rng.randint(4, 12))]
+        start = i * step + rng.uniform(0, 0.5)
+        lines.append((round(start, 3), round(start + rng.uniform(1.0, step - 0.5), 3),
+                      " ".join(said).capitalize() + "."))
+    return lines
+
+
+SPEECH_WORDS = vocabulary(random.Random(11), 5000)
+
+
+def cue_loader(video_id: str) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    return [("en", speech(int(video_id[1:])))]
+
+
+def cue_queries(rng: random.Random, titles: int, n: int) -> dict[str, list[str]]:
+    """Queries made from what some title says: a content word, two words of one cue, a quoted
+    two-word phrase from a cue, and a content word with a typo."""
+    def cue_words() -> list[str]:
+        text = rng.choice(speech(rng.randrange(titles)))[2].rstrip(".").lower().split()
+        return [w for w in text if w not in FUNCTION_WORDS] or text
+
+    def phrase() -> str:
+        text = rng.choice(speech(rng.randrange(titles)))[2].rstrip(".").lower().split()
+        i = rng.randrange(len(text) - 1)
+        return f'"{text[i]} {text[i + 1]}"'
+    return {"word": [rng.choice(cue_words()) for _ in range(n)],
+            "two words": [" ".join(rng.sample(ws, 2)) if len(ws) > 1 else ws[0]
+                          for ws in (cue_words() for _ in range(n))],
+            "phrase": [phrase() for _ in range(n)],
+            "fuzzy": [typo(rng, w) for w in (max(cue_words(), key=len) for _ in range(n))]}
+
+
+def fts5_cues(path: Path, titles: int) -> tuple[sqlite3.Connection, float]:
+    db = sqlite3.connect(path)
+    db.execute("CREATE VIRTUAL TABLE c USING fts5(video_id UNINDEXED, start UNINDEXED, text)")
+    began = time.perf_counter()
+    for i in range(titles):
+        db.executemany("INSERT INTO c VALUES (?, ?, ?)",
+                       [(f"v{i:06d}", s, text) for s, _, text in speech(i)])
+    db.commit()
+    return db, titles * CUES_PER_HOUR / (time.perf_counter() - began)
+
+
+def fts_cue_fn(db: sqlite3.Connection) -> Callable[[str], int]:
+    """The top 500 cues by bm25 (as the cue index ranks 500 before grouping by title)."""
+    def run(q: str) -> int:
+        match = q if q.startswith('"') else " ".join(f'"{w}"' for w in q.split())
+        rows = db.execute("SELECT video_id, start, text FROM c WHERE c MATCH ? ORDER BY bm25(c) LIMIT 500",
+                          (match,)).fetchall()
+        return len({r[0] for r in rows})
+    return run
+
+
+def cue_total(cues: CueIndex, searcher: Any, q: str) -> int:
+    """Titles found for `q`: a page of 20 with their moments, as the service asks."""
+    total: int = cues.search(searcher, q, limit=20)["total"]
+    return total
+
+
+def directory_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def subtitles(sizes: list[int], n_queries: int) -> None:
+    print("\n| titles (h of speech) | cues | load avg | Whoosh cues/s | FTS5 cues/s | Whoosh/FTS5 "
+          "| Whoosh MB per h | FTS5 MB per h |\n|---|---|---|---|---|---|---|---|")
+    lines = []
+    for size in sizes:
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            cues = CueIndex(Path(tmp) / "cues", cue_loader)
+            titles = [{"video_id": f"v{i:06d}", "title": f"Title {i}"} for i in range(size)]
+            began = time.perf_counter()
+            cues.apply(titles, [])
+            rate = size * CUES_PER_HOUR / (time.perf_counter() - began)
+            db, fts_rate = fts5_cues(Path(tmp) / "fts.sqlite", size)
+            print(f"| {size:,} | {size * CUES_PER_HOUR:,} | {load:.1f} | {rate:,.0f} | {fts_rate:,.0f} "
+                  f"| {rate / fts_rate:.3f} | {directory_mb(cues.path) / size:.2f} "
+                  f"| {(Path(tmp) / 'fts.sqlite').stat().st_size / 1e6 / size:.2f} |", flush=True)
+            searcher = cues.ix.searcher()
+            load = os.getloadavg()[0]
+            for kind, qs in cue_queries(random.Random(5), size, n_queries).items():
+                w50, w95, whits = timed(functools.partial(cue_total, cues, searcher), qs)
+                f50, f95, _ = timed(fts_cue_fn(db), qs)
+                lines.append(f"| {size:,} | {load:.1f} | {kind} | {w50:.1f} | {w95:.1f} | {whits:,.1f} "
+                             f"| {f50:.1f} | {f95:.1f} | {w95 / max(f95, 0.01):.1f} |")
+            searcher.close()
+            db.close()
+    print("\n| titles | load avg | query | Whoosh p50 ms | Whoosh p95 ms | titles found | FTS5 p50 ms "
+          "| FTS5 p95 ms | p95 Whoosh/FTS5 |\n|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(lines))
+
+
+def plain_rebuild(path: Path, catalog: Catalog) -> None:
+    """The index as Whoosh's own writer and the earlier schema (16 range tiers a duration) made it:
+    the "before" of `--ab`."""
+    from whoosh import index as windex
+    from whoosh.fields import NUMERIC
+
+    from server.catalog import PUBLISHED
+    from server.search.documents import document, make_schema
+    schema = make_schema()
+    schema.remove("duration")
+    schema.add("duration", NUMERIC(float, stored=True))
+    path.mkdir(parents=True)
+    ix = windex.create_in(str(path), schema, indexname=index.INDEX_NAME)
+    with ix.writer(procs=1, limitmb=128) as writer:
+        for title in catalog.list(PUBLISHED):
+            writer.add_document(**document(title.to_dict()))
+
+
+def ab_indexing(n: int, rounds: int) -> None:
+    """Title indexing before/after, alternated on one catalog so both see the same machine load."""
+    titles, _ = corpus(n)
+    print("\n| round | load avg | before titles/s | after titles/s | after/before |\n|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = DataDir.resolve(Path(tmp) / "data")
+        catalog = fill_catalog(data.catalog_db, titles)
+        ratios = []
+        for r in range(rounds):
+            load = os.getloadavg()[0]
+            rates = {}
+            for name, build in (("before", plain_rebuild), ("after", index.rebuild)):
+                target = Path(tmp) / f"{name}{r}"
+                began = time.perf_counter()
+                build(target, catalog)
+                rates[name] = n / (time.perf_counter() - began)
+            ratios.append(rates["after"] / rates["before"])
+            print(f"| {r + 1} | {load:.1f} | {rates['before']:,.0f} | {rates['after']:,.0f} "
+                  f"| {ratios[-1]:.2f} |", flush=True)
+        print(f"\nmedian after/before: {sorted(ratios)[len(ratios) // 2]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--titles", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--subtitles", action="store_true", help="measure the subtitle (cue) index")
+    parser.add_argument("--sizes", default="100,300,1000", help="titles of 1 h each, for --subtitles")
+    parser.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
+                        help="title indexing only: before (Whoosh's writer) vs after, alternated")
     args = parser.parse_args()
     print(f"# search benchmark — {platform.platform()}, {os.cpu_count()} cores, "
-          f"SQLite {sqlite3.sqlite_version}")
+          f"SQLite {sqlite3.sqlite_version}, load average at the start {os.getloadavg()[0]:.1f}")
+    if args.ab:
+        ab_indexing(args.titles, args.ab)
+        return
+    if args.subtitles:
+        subtitles([int(s) for s in args.sizes.split(",")], args.queries)
+        print(f"\nload average after the run: {os.getloadavg()[0]:.1f} (shared machine)")
+        return
     titles, _ = corpus(args.titles)
     with tempfile.TemporaryDirectory() as tmp:
         data = DataDir.resolve(Path(tmp) / "data")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import html
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ CueLoader = Callable[[str], CueTracks]
 
 def make_schema() -> Schema:
     words = RegexTokenizer() | LowercaseFilter()
-    return Schema(video_id=ID(stored=True), title=STORED(), language=ID(stored=True),
+    return Schema(video_id=ID(stored=True, sortable=True), title=STORED(), language=ID(stored=True),
                   start=STORED(), end=STORED(),
                   text=TEXT(stored=True, analyzer=words, phrase=True))
 
@@ -76,10 +76,12 @@ def clock(seconds: float) -> str:
 
 
 def open_cue_index(path: Path) -> tuple[Index, bool]:
-    """The cue index at `path`, or a new empty one if missing or unreadable: (index, created)."""
+    """The cue index at `path`, or a new empty one if missing, unreadable or made by an earlier build
+    (without the `video_id` column search groups by): (index, created)."""
     with contextlib.suppress(Exception):
         ix = windex.open_dir(str(path), indexname=INDEX_NAME)
-        if set(ix.schema.names()) == set(make_schema().names()):
+        same = set(ix.schema.names()) == set(make_schema().names())
+        if same and ix.schema["video_id"].column_type is not None:
             with ix.searcher() as searcher:
                 searcher.doc_count()
             return ix, False
@@ -132,7 +134,8 @@ class CueIndex:
             results = searcher.search(self._query(q, self._lexicon(searcher)), limit=CUE_HITS)
         results.fragmenter = WholeFragmenter()  # a cue is a line or two: show all of it
         results.formatter = HtmlFormatter(tagname="mark", between=" … ")
-        return {"hits": _group(results, offset, limit), "total": len({h["video_id"] for h in results})}
+        hits, total = _group(searcher, results, offset, limit)
+        return {"hits": hits, "total": total}
 
     def _query(self, q: str, words: Lexicon | None = None) -> wq.Query:
         try:
@@ -161,19 +164,37 @@ def _fuzzy(node: wq.Query, words: Lexicon) -> wq.Query:
     return node
 
 
-def _group(results: Sequence[Any], offset: int, limit: int) -> list[dict[str, Any]]:
-    """Cue hits grouped by title: titles by their best cue's rank, moments by time."""
-    titles: dict[str, dict[str, Any]] = {}
-    for hit in results:
-        entry = titles.setdefault(hit["video_id"], {"video_id": hit["video_id"], "title": hit["title"],
-                                                    "score": round(float(hit.score or 0), 4), "moments": []})
-        if len(entry["moments"]) < MOMENTS_PER_TITLE:
-            snippet = hit.highlights(FIELD) or html.escape(hit[FIELD], quote=False)
-            entry["moments"].append(Moment(hit["start"], hit["end"], hit[FIELD], snippet, hit["language"]))
-    chosen = list(titles.values())[offset:offset + limit]
-    for entry in chosen:
-        entry["moments"] = [m.to_dict() for m in sorted(entry["moments"], key=lambda m: m.start)]
-    return chosen
+def _group(searcher: Searcher, results: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of the cue hits grouped by title (titles by their best cue's rank, moments by time)
+    and how many titles they came from. Titles are told apart by the `video_id` column (an array
+    lookup per hit); stored fields are read, and highlighted, only for the page's moments."""
+    ids = _video_ids(searcher)
+    titles: dict[str, tuple[float, list[int]]] = {}
+    for rank, (score, docnum) in enumerate(results.top_n):
+        video_id = ids(docnum)
+        ranks = titles.setdefault(video_id, (float(score or 0), []))[1]
+        if len(ranks) < MOMENTS_PER_TITLE:
+            ranks.append(rank)
+    chosen = []
+    for video_id, (score, ranks) in list(titles.items())[offset:offset + limit]:
+        hits = [results[rank] for rank in ranks]
+        moments = sorted((_moment(hit) for hit in hits), key=lambda m: m.start)
+        chosen.append({"video_id": video_id, "title": hits[0]["title"], "score": round(score, 4),
+                       "moments": [m.to_dict() for m in moments]})
+    return chosen, len(titles)
+
+
+def _video_ids(searcher: Searcher) -> Callable[[int], str]:
+    """Document number -> video id, from the column (none yet in an empty index: stored fields)."""
+    reader = searcher.reader()
+    if reader.has_column("video_id"):
+        return reader.column_reader("video_id").__getitem__
+    return lambda docnum: str(searcher.stored_fields(docnum)["video_id"])
+
+
+def _moment(hit: Any) -> Moment:
+    snippet = hit.highlights(FIELD) or html.escape(hit[FIELD], quote=False)
+    return Moment(hit["start"], hit["end"], hit[FIELD], snippet, hit["language"])
 
 
 def origin_cues(store: BlobStore) -> CueLoader:
