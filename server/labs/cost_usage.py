@@ -126,7 +126,8 @@ def _stored(part: str, nbytes: int, codecs: dict[str, str], heights: dict[str, i
     if part == AUDIO or part.startswith(AUDIO + "-"):   # the main track, then alternates (audio-<stream>)
         return Stored(part, AUDIO, _codec_name(str((title.audio or {}).get("codec", ""))), 0, nbytes)
     rendition = next((r for r in title.renditions if r.get("name") == part), {})
-    codec = str(rendition.get("codec") or codecs.get(part) or "")
+    stated = str(rendition.get("codec") or "")     # e.g. "avc1.42c01e", the rung's CODECS string
+    codec = _codec_name(stated) if stated else codecs.get(part, "")
     return Stored(part, "rung", codec, heights.get(part, 0), nbytes)
 
 
