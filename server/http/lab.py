@@ -102,7 +102,7 @@ def _latency() -> Latency:
 def _number(name: str, default: float, lo: float, hi: float) -> float:
     """A numeric query argument within [lo, hi], or a 400 naming it."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:        # given but empty is a mistake to name, not the default
         return default
     try:
         value = float(raw)

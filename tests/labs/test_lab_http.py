@@ -43,6 +43,10 @@ def test_bad_arguments_are_400_naming_the_argument(server) -> None:
     assert status == 400 and "'requests'" in body["message"]
     status, body = get(server, trace="nope")
     assert status == 400 and "Unknown trace 'nope'" in body["message"]
+    status, body = get(server, trace="zipf", ttl="")             # given but empty: named, not the default
+    assert status == 400 and "'ttl'" in body["message"]
+    status, body = get(server, trace="zipf", fill="3", fill_period="30")
+    assert status == 400 and "'fill_period'" in body["message"]
 
 
 def test_the_recorded_trace_is_404_until_edges_served_then_replays_what_they_served(
