@@ -104,6 +104,8 @@ class VlcBackend(PlaybackBackend):
             self.player.set_xwindow(handle)
 
     def load(self, url: str, start_s: float = 0.0, audio_url: str = "") -> None:
+        if self.instance is None:   # closed: a steering answer that arrived after the player shut down
+            return
         self.source = url
         media = self.instance.media_new(url)
         if start_s > 0:
