@@ -25,9 +25,9 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from server.catalog import Catalog
 from server.cdn.policies import CachePolicy, make_policy
@@ -37,7 +37,7 @@ from server.errors import InvalidRequest
 from server.events.api import CDN, PLAYBACK, STEERING, VIDEOS, Publisher
 from server.labs.abr import Session, simulate
 from server.labs.abr_manifest import Ladder, load_ladder
-from server.labs.abr_traces import mobile, steady, steps
+from server.labs.abr_traces import BandwidthTrace, mobile, steady, steps
 from server.media.cmaf import SEGMENT_PATTERN
 from server.storage.blobstore import BlobStore
 
@@ -53,6 +53,12 @@ LINKS = ((0.45, "broadband"), (0.35, "wifi"), (0.20, "mobile"))
 SIBLING_EDGE, OTHER_REGION = 0.08, 0.02       # steered off the home edge: load, then failover
 FINISHED_SHARE = 0.35                          # viewers who watch to the end
 PUBLISH_BATCH = 2000
+# Each kind of link's bandwidth trace for one viewer, drawn from the week's random stream.
+LINK_TRACES: dict[str, Callable[[random.Random], BandwidthTrace]] = {
+    "broadband": lambda rng: steady(min(200.0, 25.0 * math.exp(rng.gauss(0, 0.7)))),
+    "wifi": lambda rng: steps(rng.randrange(1 << 30), (2.0, 5.0, 12.0, 30.0)),
+    "mobile": lambda rng: mobile(rng.randrange(1 << 30)),
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,14 @@ def published_ladders(catalog: Catalog, store: BlobStore) -> list[Ladder]:
     return ladders
 
 
-def seed(publisher: Publisher, ladders: Sequence[Ladder], topology: Topology, week: DemoWeek) -> Seeded:
+class BatchPublisher(Publisher, Protocol):
+    """An event log that stores many events of a topic in one commit (both log backends do)."""
+
+    def publish_many(self, topic: str,
+                     items: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[int, int]]: ...
+
+
+def seed(publisher: BatchPublisher, ladders: Sequence[Ladder], topology: Topology, week: DemoWeek) -> Seeded:
     """Generate the week and publish it; the returned batch id removes it again (`remove`)."""
     if not ladders:
         raise InvalidRequest("A demo week needs at least one published title.",
@@ -133,7 +146,7 @@ def seed(publisher: Publisher, ladders: Sequence[Ladder], topology: Topology, we
     counts: dict[str, int] = {}
     for topic, items in events.items():
         for start in range(0, len(items), PUBLISH_BATCH):
-            publish_many(publisher, topic, items[start:start + PUBLISH_BATCH])
+            publisher.publish_many(topic, items[start:start + PUBLISH_BATCH])
         counts[topic] = len(items)
     sessions = sum(1 for _, e in events.get(PLAYBACK, []) if e["type"] == "started")
     return Seeded(batch, sessions, counts)
@@ -146,15 +159,6 @@ def remove(publisher: Publisher, batch: str) -> None:
     publisher.publish(VIDEOS, DEMO_FIELD, {"type": REMOVED, "batch": batch, "at": time.time()})
 
 
-def publish_many(publisher: Publisher, topic: str, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    many = getattr(publisher, "publish_many", None)
-    if many is not None:
-        many(topic, list(items))
-    else:
-        for key, value in items:
-            publisher.publish(topic, key, value)
-
-
 def generate(ladders: Sequence[Ladder], topology: Topology, week: DemoWeek,
              batch: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """The week's events per topic, each `(key, value)` in time order, every value tagged `batch`."""
@@ -162,13 +166,12 @@ def generate(ladders: Sequence[Ladder], topology: Topology, week: DemoWeek,
     end = week.end if week.end is not None else time.time()
     by_id = {ladder.video_id: ladder for ladder in ladders}
     viewers = plan_viewers(rng, list(by_id), topology, week, end)
-    traces = _link_traces(week.seed)
     playback: list[tuple[str, dict[str, Any]]] = []
     steering: list[tuple[str, dict[str, Any]]] = []
     requests: list[Request] = []
     for viewer in viewers:
         ladder = by_id[viewer.video_id]
-        trace = traces[viewer.link](rng).shifted(rng.uniform(0, 600))
+        trace = LINK_TRACES[viewer.link](rng).shifted(rng.uniform(0, 600))
         session = simulate(ladder, trace, "throughput")
         watched = _segments_watched(rng, len(ladder.durations))
         playback += playback_events(viewer, ladder, session, watched, rng)
@@ -231,14 +234,6 @@ def _steer(rng: random.Random, topology: Topology, region: str,
     if roll < OTHER_REGION + SIBLING_EDGE and len(local) > 1:
         return ranked[1], tuple(ranked)
     return home, tuple(ranked)
-
-
-def _link_traces(seed: int) -> dict[str, Any]:
-    return {
-        "broadband": lambda rng: steady(min(200.0, 25.0 * math.exp(rng.gauss(0, 0.7)))),
-        "wifi": lambda rng: steps(rng.randrange(1 << 30), (2.0, 5.0, 12.0, 30.0)),
-        "mobile": lambda rng: mobile(rng.randrange(1 << 30)),
-    }
 
 
 def _segments_watched(rng: random.Random, segments: int) -> int:
