@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QSpinBox,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -173,16 +172,7 @@ class AbrTab(LabTab):
         charts = QSplitter(Qt.Orientation.Horizontal, self)
         charts.addWidget(self.qoe)
         charts.addWidget(self.timeline)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(charts)
-        splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        column = QVBoxLayout(self)
-        for part in (form, actions):
-            column.addLayout(part)
-        for widget, stretch in ((self.headline, 0), (self.suggestions, 0), (splitter, 1), (self.status, 0)):
-            column.addWidget(widget, stretch)
+        self.stack((form, actions), (self.headline, self.suggestions), charts)
 
     # --- running ------------------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -198,17 +197,7 @@ class CostTab(LabTab):
         charts.addWidget(self.comparison)
         charts.setStretchFactor(0, 3)
         charts.setStretchFactor(1, 2)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(charts)
-        splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        column = QVBoxLayout(self)
-        for part in (form, actions):
-            column.addLayout(part)
-        for widget, stretch in ((self.headline, 0), (self.projection, 0), (self.whatif_text, 0),
-                                (splitter, 1), (self.status, 0)):
-            column.addWidget(widget, stretch)
+        self.stack((form, actions), (self.headline, self.projection, self.whatif_text), charts)
 
     # --- running ------------------------------------------------------------------------------------
 

@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -156,16 +154,7 @@ class ReplayTab(LabTab):
         actions.addStretch(1)
         for widget in (self.progress, self.run_button, self.export_button):
             actions.addWidget(widget)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(self.chart)
-        splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        column = QVBoxLayout(self)
-        for part in (form, actions):
-            column.addLayout(part)
-        for widget, stretch in ((self.headline, 0), (self.details, 0), (splitter, 1), (self.status, 0)):
-            column.addWidget(widget, stretch)
+        self.stack((form, actions), (self.headline, self.details), self.chart)
 
     # --- running ------------------------------------------------------------------------------------
 

@@ -10,16 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -140,6 +143,22 @@ class LabTab(QWidget):
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.status.setText(f"{self.name} failed: {text}")
+
+    def stack(self, rows: Sequence[QLayout], texts: Sequence[QWidget], charts: QWidget) -> None:
+        """The tab's layout: input rows, the answer's sentences, the charts over the table (3:1,
+        resizable), the status line."""
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(charts)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        column = QVBoxLayout(self)
+        for row in rows:
+            column.addLayout(row)
+        for text in texts:
+            column.addWidget(text, 0)
+        column.addWidget(splitter, 1)
+        column.addWidget(self.status, 0)
 
     # --- showing ------------------------------------------------------------------------------------
     @staticmethod
