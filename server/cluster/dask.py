@@ -98,8 +98,8 @@ class DaskCluster:
 
     def restart_worker(self, *indexes: int) -> None:
         """Start workers `indexes` again (after `kill_worker`) and wait until the scheduler lists
-        every worker."""
-        for index in indexes:
+        every worker. An index given twice is started once."""
+        for index in dict.fromkeys(indexes):
             process = self.worker_processes[index]
             if process is not None and process.poll() is None:
                 raise ClusterError(f"Dask {self.worker_name(index)} is still running.")

@@ -158,14 +158,16 @@ def test_two_dask_workers_publish_the_title_the_local_executor_makes(
 def test_a_worker_killed_mid_chunk_loses_nothing(
         cluster: DaskCluster, clip: Path, local_title: tuple[Path, JobRecord], tmp_path: Path) -> None:
     killed: list[int] = []
+    once = threading.Lock()  # progress arrives from more than one thread: kill one worker, once
 
     def kill_a_busy_worker(progress: JobProgress) -> None:
-        if killed or not mid_chunk(progress):
-            return
-        busy = [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)]
-        if busy:
-            killed.append(busy[0])
-            cluster.kill_worker(busy[0])
+        with once:
+            if killed or not mid_chunk(progress):
+                return
+            busy = [i for i in range(cluster.workers) if ffmpeg_under(cluster, i)]
+            if busy:
+                killed.append(busy[0])
+                cluster.kill_worker(busy[0])
 
     try:
         job = ingest(tmp_path, clip, cluster.executor_setting, report=kill_a_busy_worker)
@@ -306,13 +308,15 @@ def test_losing_every_worker_mid_job_fails_it_clearly_and_a_rerun_resumes(
         cluster: DaskCluster, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dask_executor, "NO_WORKERS_S", 3.0)
     killed: list[int] = []
+    once = threading.Lock()  # progress arrives from more than one thread
 
     def kill_every_worker(progress: JobProgress) -> None:
         # mid-job: a chunk stored, another not yet (a fast chunk's progress may skip mid_chunk's window)
-        if not killed and 1 <= progress.chunks_done < progress.chunks_total:
-            killed.extend(range(cluster.workers))
-            for index in killed:
-                cluster.kill_worker(index)
+        with once:
+            if not killed and 1 <= progress.chunks_done < progress.chunks_total:
+                killed.extend(range(cluster.workers))
+                for index in killed:
+                    cluster.kill_worker(index)
 
     try:
         job = ingest(tmp_path, clip, cluster.executor_setting, report=kill_every_worker)
