@@ -1,29 +1,29 @@
-"""Search inside what is said: every cue of every published title's text tracks in a Whoosh index of
-its own, answered as titles with the moments that match (`12:04 "…the bridge at dawn…"`).
+"""Search inside what is said: the cues of every published title's text tracks in a Whoosh index
+of their own, answered as titles with the moments that match (`12:04 "…the bridge at dawn…"`).
 
-One document per cue (its words, start and end, language, title). Words are lower-cased but not
-stemmed or stop-listed, so a quoted phrase matches what was said word for word; typos are tolerated
-as in title search, from an in-memory word list (`fuzzy.Lexicon`), when the exact query finds nothing.
-The index is written only by the search service's consumer (one writer), from `subs/tracks.json` in
-the origin, and rebuilt from the catalog when it is missing or damaged.
+One document per block of `BLOCK_S` seconds of a track (its words, its word pairs, and its cues
+stored as (start, end, text)), not one per cue: 10,000 hours of speech are 120,000 blocks instead of
+7 million cues, so Whoosh's posting lists stay short and a query costs about the same at any library
+size. Whoosh ranks the blocks; the moments are found (`cue_match.moments`) only in the blocks of the
+page of titles shown. Words are lower-cased but not stemmed or stop-listed, so a quoted phrase
+matches what was said word for word (through its word pairs; also across two cues of one block);
+typos are tolerated as in title search, from an in-memory word list (`fuzzy.Lexicon`), when the exact
+query finds nothing. The index is written only by the search service's consumer (one writer), from
+`subs/tracks.json` in the origin, and rebuilt from the catalog when it is missing, damaged or of an
+earlier format (`INDEX_NAME` carries the format).
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
-from whoosh.analysis import RegexTokenizer
-from whoosh.analysis.filters import LowercaseFilter
 from whoosh.fields import ID, STORED, TEXT, Schema
-from whoosh.highlight import HtmlFormatter, WholeFragmenter
 from whoosh.index import Index
 from whoosh.qparser import AndGroup, QueryParser, QueryParserError
 from whoosh.searching import Searcher
@@ -31,63 +31,64 @@ from whoosh.writing import LockError
 
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.media.text_tracks import TRACKS_FILE, load_tracks
+from server.search.cue_match import (
+    FIELD,
+    Cue,
+    Moment,
+    asked_words,
+    by_pairs,
+    clock,
+    moments,
+    pairs_analyzer,
+    words_analyzer,
+)
 from server.search.fuzzy import Lexicon
 from server.search.index import BUSY, BUSY_HINT, LOCK_WAIT_S, UniqueSegments, _abandon
 from server.storage.blobstore import BlobStore, title_prefix
 
-INDEX_NAME = "cues"
-FIELD = "text"
+__all__ = ["BLOCK_S", "INDEX_NAME", "CueIndex", "CueLoader", "CueTracks", "Moment", "clock", "origin_cues"]
+
+INDEX_NAME = "cues_v2"  # the format: an index under another name (v1: one document per cue) is remade
+BLOCK_S = 300.0  # one document per 5 minutes of a track: ~60 cues, a few hundred words
 MOMENTS_PER_TITLE = 5
-CUE_HITS = 500  # cues ranked before grouping by title: enough for a page of titles with their moments
+BLOCK_HITS = 200  # blocks ranked before grouping by title: enough for a page of titles with moments
+TYPO_WORDS = 8  # indexed words a misspelt word may stand for, the commonest first
 
 # (language, cues as (start, end, text)) of one title's tracks; raises if the title's files are unreachable
-CueTracks = list[tuple[str, list[tuple[float, float, str]]]]
+CueTracks = list[tuple[str, list[Cue]]]
 CueLoader = Callable[[str], CueTracks]
 
 
 def make_schema() -> Schema:
-    words = RegexTokenizer() | LowercaseFilter()
-    return Schema(video_id=ID(stored=True, sortable=True), title=STORED(), language=ID(stored=True),
-                  start=STORED(), end=STORED(),
-                  text=TEXT(stored=True, analyzer=words, phrase=True))
-
-
-@dataclass(frozen=True)
-class Moment:
-    """One matching cue: when it is said and the words around the match (HTML-marked)."""
-
-    start: float
-    end: float
-    text: str
-    snippet: str
-    language: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "at": clock(self.start), "text": self.text,
-                "snippet": self.snippet, "language": self.language}
-
-
-def clock(seconds: float) -> str:
-    """`12:04`, or `1:02:03` past an hour: how a moment is shown and typed."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return Schema(video_id=ID(stored=True, sortable=True), title=STORED(), language=STORED(), cues=STORED(),
+                  text=TEXT(analyzer=words_analyzer(), phrase=False),
+                  pairs=TEXT(analyzer=pairs_analyzer(), phrase=False))
 
 
 def open_cue_index(path: Path) -> tuple[Index, bool]:
-    """The cue index at `path`, or a new empty one if missing, unreadable or made by an earlier build
-    (without the `video_id` column search groups by): (index, created)."""
+    """The cue index at `path`, or a new empty one if missing, unreadable or of another format
+    (an earlier build's one-document-per-cue index): (index, created)."""
     with contextlib.suppress(Exception):
         ix = windex.open_dir(str(path), indexname=INDEX_NAME)
-        same = set(ix.schema.names()) == set(make_schema().names())
-        if same and ix.schema["video_id"].column_type is not None:
+        if set(ix.schema.names()) == set(make_schema().names()):
             with ix.searcher() as searcher:
                 searcher.doc_count()
             return ix, False
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return windex.create_in(str(path), make_schema(), indexname=INDEX_NAME), True
+
+
+def blocks(cues: Iterable[Cue]) -> Iterator[list[Cue]]:
+    """The cues of a track cut into runs of `BLOCK_S` seconds (by start time), in time order."""
+    run: list[Cue] = []
+    for cue in sorted(cues):
+        if run and cue[0] // BLOCK_S != run[0][0] // BLOCK_S:
+            yield run
+            run = []
+        run.append(cue)
+    if run:
+        yield run
 
 
 class CueIndex:
@@ -104,7 +105,7 @@ class CueIndex:
         one commit; the cues are read before the writer opens, so a failed read changes nothing."""
         documents = {t["video_id"]: list(self._documents(t)) for t in upserts}
         try:
-            writer = self.ix.writer(timeout=LOCK_WAIT_S, codec=UniqueSegments())
+            writer = self.ix.writer(timeout=LOCK_WAIT_S, codec=UniqueSegments(), limitmb=256)
         except LockError as exc:
             raise Conflict(BUSY, hint=BUSY_HINT) from exc
         try:
@@ -120,31 +121,33 @@ class CueIndex:
 
     def _documents(self, title: dict[str, Any]) -> Iterable[dict[str, Any]]:
         for language, cues in self.loader(title["video_id"]):
-            for start, end, text in cues:
+            for run in blocks((float(s), float(e), str(t)) for s, e, t in cues):
+                said = " ".join(cue[2] for cue in run)
                 yield {"video_id": title["video_id"], "title": title.get("title", ""), "language": language,
-                       "start": float(start), "end": float(end), "text": text}
+                       "cues": run, "text": said, "pairs": said}
 
     def search(self, searcher: Searcher, q: str, limit: int = 20, offset: int = 0) -> dict[str, Any]:
         """Titles whose cues match `q`, best first, each with its matching moments in time order."""
         if not q.strip():
             raise InvalidRequest("Say what to look for in the subtitles.", hint='e.g. "bridge at dawn"')
-        built = self._query(q)
-        results = searcher.search(built, limit=CUE_HITS)
+        asked = self._query(q)
+        results = searcher.search(by_pairs(asked), limit=BLOCK_HITS)
         if results.scored_length() == 0:
-            results = searcher.search(self._query(q, self._lexicon(searcher)), limit=CUE_HITS)
-        results.fragmenter = WholeFragmenter()  # a cue is a line or two: show all of it
-        results.formatter = HtmlFormatter(tagname="mark", between=" … ")
-        hits, total = _group(searcher, results, offset, limit)
+            asked = self._fuzzy(asked, searcher)
+            results = searcher.search(by_pairs(asked), limit=BLOCK_HITS)
+        hits, total = _group(searcher, results.top_n, asked, offset, limit)
         return {"hits": hits, "total": total}
 
-    def _query(self, q: str, words: Lexicon | None = None) -> wq.Query:
+    def _query(self, q: str) -> wq.Query:
         try:
-            parsed = self._parser.parse(q)
+            parsed: wq.Query = self._parser.parse(q)
         except QueryParserError as exc:
             raise InvalidRequest(f"Cannot understand the search {q!r}: {exc}.") from exc
-        if words is None:
-            return parsed
-        return parsed.accept(lambda node: _fuzzy(node, words))
+        return parsed
+
+    def _fuzzy(self, asked: wq.Query, searcher: Searcher) -> wq.Query:
+        words, frequency = self._lexicon(searcher), searcher.doc_frequency
+        return asked.accept(lambda node: _fuzzy(node, words, lambda w: frequency(FIELD, w)))
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         version = searcher.reader().generation()
@@ -153,35 +156,49 @@ class CueIndex:
         return self._cache[1]
 
 
-def _fuzzy(node: wq.Query, words: Lexicon) -> wq.Query:
-    """A word of 4+ letters also matches indexed words 1 edit away (2 from 6 letters); phrases too."""
+def _fuzzy(node: wq.Query, words: Lexicon, frequency: Callable[[str], int]) -> wq.Query:
+    """A word of 4+ letters also matches the `TYPO_WORDS` commonest indexed words 1 edit away (2 from
+    6 letters, when none is 1 away); a phrase with a typo: all its words, in any order, in one cue."""
     text = node.text if isinstance(node, wq.Term) and node.fieldname == FIELD else None
     if isinstance(text, str) and len(text) >= 4:
-        near = words.near(FIELD, text, 1 if len(text) < 6 else 2)
+        near = words.near(FIELD, text, 1)
+        if not near and len(text) >= 6:
+            near = words.near(FIELD, text, 2)
+        near = sorted(near, key=lambda w: (-frequency(w), w))[:TYPO_WORDS]
         return wq.Or([node, *(wq.Term(FIELD, w, boost=0.6) for w in near)]) if near else node
-    if isinstance(node, wq.Phrase):  # a phrase with a typo: all its words, in any order, in one cue
-        return wq.And([_fuzzy(wq.Term(FIELD, w), words) for w in node.words])
+    if isinstance(node, wq.Phrase):
+        return wq.And([_fuzzy(wq.Term(FIELD, w), words, frequency) for w in node.words])
     return node
 
 
-def _group(searcher: Searcher, results: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """A page of the cue hits grouped by title (titles by their best cue's rank, moments by time)
-    and how many titles they came from. Titles are told apart by the `video_id` column (an array
-    lookup per hit); stored fields are read, and highlighted, only for the page's moments."""
+def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, offset: int, limit: int
+           ) -> tuple[list[dict[str, Any]], int]:
+    """A page of the ranked blocks grouped by title (titles by their best block's rank) and how many
+    titles they came from. Titles are told apart by the `video_id` column (an array lookup per
+    block); the stored cues are read, and searched for moments, only for the page's titles."""
     ids = _video_ids(searcher)
     titles: dict[str, tuple[float, list[int]]] = {}
-    for rank, (score, docnum) in enumerate(results.top_n):
-        video_id = ids(docnum)
-        ranks = titles.setdefault(video_id, (float(score or 0), []))[1]
-        if len(ranks) < MOMENTS_PER_TITLE:
-            ranks.append(rank)
-    chosen = []
-    for video_id, (score, ranks) in list(titles.items())[offset:offset + limit]:
-        hits = [results[rank] for rank in ranks]
-        moments = sorted((_moment(hit) for hit in hits), key=lambda m: m.start)
-        chosen.append({"video_id": video_id, "title": hits[0]["title"], "score": round(score, 4),
-                       "moments": [m.to_dict() for m in moments]})
-    return chosen, len(titles)
+    for score, docnum in top:
+        found = titles.setdefault(ids(docnum), (float(score or 0), []))[1]
+        if len(found) < MOMENTS_PER_TITLE:
+            found.append(docnum)
+    marked = asked_words(asked)
+    page = []
+    for video_id, (score, docnums) in list(titles.items())[offset:offset + limit]:
+        stored = [searcher.stored_fields(docnum) for docnum in docnums]
+        page.append({"video_id": video_id, "title": stored[0]["title"], "score": round(score, 4),
+                     "moments": [m.to_dict() for m in _moments(stored, asked, marked)]})
+    return page, len(titles)
+
+
+def _moments(stored: list[dict[str, Any]], asked: wq.Query, marked: frozenset[str]) -> list[Moment]:
+    """Up to `MOMENTS_PER_TITLE` moments from a title's best blocks, in time order."""
+    found: list[Moment] = []
+    for block in stored:
+        found += moments(block["cues"], asked, block["language"], marked)
+        if len(found) >= MOMENTS_PER_TITLE:
+            break
+    return sorted(found[:MOMENTS_PER_TITLE], key=lambda m: m.start)
 
 
 def _video_ids(searcher: Searcher) -> Callable[[int], str]:
@@ -190,11 +207,6 @@ def _video_ids(searcher: Searcher) -> Callable[[int], str]:
     if reader.has_column("video_id"):
         return reader.column_reader("video_id").__getitem__
     return lambda docnum: str(searcher.stored_fields(docnum)["video_id"])
-
-
-def _moment(hit: Any) -> Moment:
-    snippet = hit.highlights(FIELD) or html.escape(hit[FIELD], quote=False)
-    return Moment(hit["start"], hit["end"], hit[FIELD], snippet, hit["language"])
 
 
 def origin_cues(store: BlobStore) -> CueLoader:

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from whoosh import index as windex
-from whoosh.fields import ID, NUMERIC
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 
 from server.catalog import PUBLISHED, Catalog
 from server.events.log import EventLog
 from server.paths import DataDir
 from server.search import index, query
-from server.search.cues import INDEX_NAME, CueIndex, CueTracks
-from server.search.cues import make_schema as cue_schema
+from server.search.cues import CueIndex, CueTracks
 from server.search.documents import document, make_schema
 from server.search.service import SearchService
 
@@ -101,13 +100,13 @@ def test_cue_hits_are_grouped_by_title_with_five_moments_in_time_order(tmp_path:
 
 
 def test_a_cue_index_from_an_earlier_build_is_made_again(tmp_path: Path) -> None:
-    """Without the `video_id` column: created anew (the service then fills it from the catalog)."""
+    """One document per cue, without the `video_id` column (the first build): created anew (the
+    service then fills it from the catalog)."""
     path = tmp_path / "cues"
     path.mkdir()
-    old = cue_schema()
-    old.remove("video_id")
-    old.add("video_id", ID(stored=True))
-    ix = windex.create_in(str(path), old, indexname=INDEX_NAME)
+    old = Schema(video_id=ID(stored=True), title=STORED(), language=ID(stored=True), start=STORED(),
+                 end=STORED(), text=TEXT(stored=True, phrase=True))
+    ix = windex.create_in(str(path), old, indexname="cues")
     with ix.writer() as writer:
         writer.add_document(video_id="gone", title="Gone", language="en", start=1.0, end=2.0, text="bridge")
     remade = CueIndex(path, SAID.__getitem__)
