@@ -91,14 +91,17 @@ def terminate(proc: subprocess.Popen[bytes]) -> None:
     kill_group(proc.pid)
 
 
-def kill_group(pgid: int) -> None:
-    """SIGKILL the nginx processes of the process group nginx was started in (its own session).
-    Each is checked to be an nginx of that group: a bare killpg could hit a group that reused the
-    number after ours ended."""
+def kill_group(pgid: int) -> list[int]:
+    """SIGKILL the nginx processes of the process group nginx was started in (its own session) and
+    return their pids. Each is checked to be an nginx of that group: a bare killpg could hit a group
+    that reused the number after ours ended."""
+    killed = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and _nginx_in_group(proc, pgid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    return killed
 
 
 def _nginx_in_group(proc: Path, pgid: int) -> bool:
@@ -121,10 +124,13 @@ def reap_stale(pid_file: Path, conf: Path) -> bool:
         return False
     if str(conf).encode() not in words:
         return False
-    kill_group(pid)
+    killed = kill_group(pid)
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
-    wait_gone(pid, STOP_TIMEOUT_S)
+    # the workers too: a dying worker still holds the old listening socket, which the new nginx
+    # may be about to bind again
+    for gone in dict.fromkeys([pid, *killed]):
+        wait_gone(gone, STOP_TIMEOUT_S)
     return True
 
 
