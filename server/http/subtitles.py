@@ -1,6 +1,7 @@
 """A title's tracks: list its audio and text tracks; add a subtitle file, remove, rename or make a
-text track the default. Every change publishes the title again whole, without re-encoding
-(`server/media/tracks_edit.py`), purges the edges' copies and announces `videos/subtitles_changed`.
+text track the default; rename an audio rendition or make it the default. Every change publishes the
+title again whole, without re-encoding (`server/media/tracks_edit.py`), purges the edges' copies and
+announces `videos/subtitles_changed` or `videos/audio_changed`.
 
 `POST …/tracks/subtitles` takes JSON (the API's body limit): `file_name` (its tags give language,
 `forced`, `sdh`: `clip.fr.sdh.srt`), `content_base64`, and optional `language`, `name`, `sdh`,
@@ -13,7 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 
@@ -21,13 +23,16 @@ from server.catalog import PUBLISHED, Title
 from server.errors import Conflict, InvalidRequest
 from server.events.api import VIDEOS
 from server.http.context import json_body, need, services
+from server.media.audio_edit import AudioChange, audio_made_default, audio_renamed
 from server.media.subtitles_edit import Change
 from server.media.text_tracks import TextRendition
 from server.media.tracks_edit import (
     NewSubtitle,
     added,
+    apply_audio_change,
     apply_change,
     audio_tracks,
+    check_name,
     made_default,
     read_upload,
     removed,
@@ -36,6 +41,7 @@ from server.media.tracks_edit import (
     track_as_file,
 )
 
+T = TypeVar("T")
 bp = Blueprint("subtitles", __name__, url_prefix="/api/titles")
 
 UPLOAD_FIELDS = {"file_name": str, "content_base64": str, "language": str, "name": str, "sdh": bool,
@@ -76,6 +82,28 @@ def change_subtitles(video_id: str, track_id: str) -> Response:
     return jsonify(_tracks(video_id, texts))
 
 
+@bp.patch("/<video_id>/tracks/audio/<track_id>")
+def change_audio(video_id: str, track_id: str) -> Response:
+    """`{"name": …}` renames an audio rendition, `{"default": true}` makes it the default (an audio
+    group always has one: make another track the default instead of `false`)."""
+    fields = _fields(json_body(), PATCH_FIELDS)
+    if not fields:
+        raise InvalidRequest("Nothing to change.", hint='send {"name": "…"} and/or {"default": true}')
+    if fields.get("default") is False:
+        raise InvalidRequest("An audio track cannot be made not the default: players need one.",
+                             hint="make another audio track the default instead")
+    title = _published_title(video_id)
+    changes: list[AudioChange] = []
+    if "name" in fields:
+        changes.append(audio_renamed(track_id, check_name(fields["name"]), video_id))
+    if "default" in fields:
+        changes.append(audio_made_default(track_id, video_id))
+    audio = apply_audio_change(need("store"), services().data.work, video_id, _chain(changes))
+    _announce(title, "audio_changed")
+    return jsonify({"video_id": video_id, "audio": [a.to_dict() for a in audio],
+                    "subtitles": [t.to_dict() for t in text_tracks(need("store"), video_id)]})
+
+
 @bp.delete("/<video_id>/tracks/subtitles/<track_id>")
 def remove_subtitles(video_id: str, track_id: str) -> Response:
     title = _published_title(video_id)
@@ -105,16 +133,22 @@ def _published_title(video_id: str) -> Title:
 def _publish(title: Title, change: Change) -> list[TextRendition]:
     """Apply and publish; then no edge may keep serving the old manifests, and search reads the cues."""
     texts = apply_change(need("store"), services().data.work, title.video_id, change)
-    cdn = services().cdn
-    if cdn is not None:
-        cdn.purge_title(title.video_id)
-    services().publish(VIDEOS, title.video_id, {"type": "subtitles_changed", "video_id": title.video_id,
-                                                "at": time.time(), "title": title.to_dict()})
+    _announce(title, "subtitles_changed")
     return texts
 
 
-def _chain(changes: list[Change]) -> Change:
-    def change(tracks: list[Any]) -> list[Any]:
+def _announce(title: Title, event: str) -> None:
+    """After a republish no edge may keep serving the old manifests; then tell the listeners."""
+    cdn = services().cdn
+    if cdn is not None:
+        cdn.purge_title(title.video_id)
+    services().publish(VIDEOS, title.video_id, {"type": event, "video_id": title.video_id,
+                                                "at": time.time(), "title": title.to_dict()})
+
+
+def _chain(changes: list[Callable[[list[T]], list[T]]]) -> Callable[[list[T]], list[T]]:
+    """The changes applied one after the other (a rename, then the default)."""
+    def change(tracks: list[T]) -> list[T]:
         for step in changes:
             tracks = step(tracks)
         return tracks

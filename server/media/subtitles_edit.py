@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from server.errors import InvalidRequest, JobError, NotFound
 from server.media.cmaf import Track, scan_track
@@ -28,6 +29,7 @@ from server.storage.blobstore import BlobStore, files_under, title_prefix
 
 MASTER, MPD = "master.m3u8", "manifest.mpd"
 Change = Callable[[list[TextTrack]], list[TextTrack]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,12 +70,18 @@ def read_new_track(path: Path, duration: float, *, language: str = "", sdh: bool
 
 def edit_subtitles(store: BlobStore, video_id: str, scratch: Path, change: Change) -> list[TextRendition]:
     """Publish the title again with `change(tracks)` as its text tracks; returns them as published."""
-    folder = scratch / f"{video_id}-subtitles"
+    return republish(store, video_id, scratch, lambda folder: _rewrite(folder, change(_tracks(folder))))
+
+
+def republish(store: BlobStore, video_id: str, scratch: Path, rewrite: Callable[[Path], T]) -> T:
+    """Fetch the published title into a scratch folder, let `rewrite` replace files in it (never
+    write into a fetched file: it may be a hard link to the published one), then publish the whole
+    folder in one step; returns what `rewrite` returned."""
+    folder = scratch / f"{video_id}-tracks"
     shutil.rmtree(folder, ignore_errors=True)
     try:
         _fetch(store, video_id, folder)
-        tracks = change(_tracks(folder))
-        texts = _rewrite(folder, tracks)
+        result = rewrite(folder)
         staging = store.stage(title_prefix(video_id))
         try:
             for rel, path in files_under(folder):
@@ -82,7 +90,7 @@ def edit_subtitles(store: BlobStore, video_id: str, scratch: Path, change: Chang
         except BaseException:
             staging.abort()
             raise
-        return texts
+        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -112,8 +120,8 @@ def _rewrite(folder: Path, tracks: list[TextTrack]) -> list[TextRendition]:
     reference = _reference(folder)
     shutil.rmtree(folder / SUBS_DIR, ignore_errors=True)
     texts = write_following(folder, tracks, reference)
-    _replace(folder / MASTER, master_with_subtitles((folder / MASTER).read_text(encoding="utf-8"), texts))
-    _replace(folder / MPD, mpd_with_subtitles((folder / MPD).read_text(encoding="utf-8"), texts))
+    replace_text(folder / MASTER, master_with_subtitles((folder / MASTER).read_text(encoding="utf-8"), texts))
+    replace_text(folder / MPD, mpd_with_subtitles((folder / MPD).read_text(encoding="utf-8"), texts))
     problems: list[str] = []
     facts = check_text_tracks(folder, [t.to_dict() for t in texts], reference, problems)
     problems += [f"{name} is named by a manifest but does not exist."
@@ -133,7 +141,9 @@ def _reference(folder: Path) -> Track:
     return scan_track(folder / Path(first).parent)
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str) -> None:
+    """Write `path` as a new file renamed over the old one (the old may be a hard link to a
+    published file, which must not change under a reader)."""
     fresh = path.with_name(f".{path.name}.new")
     fresh.write_text(text, encoding="utf-8")
     os.replace(fresh, path)
@@ -145,4 +155,4 @@ def _update_report(folder: Path, facts: dict[str, object]) -> None:
         return
     report = json.loads(path.read_text(encoding="utf-8"))
     report.setdefault("checks", {})["text_tracks"] = facts
-    _replace(path, json.dumps(report, indent=2))
+    replace_text(path, json.dumps(report, indent=2))

@@ -2,8 +2,8 @@
 file sent as bytes, remove, rename or make a track the default — each change published again whole
 through `subtitles_edit.edit_subtitles` (no re-encode; a player reads the old title or the new one).
 
-Audio renditions are read from the master playlist as packaging wrote them; they are listed, not
-edited here (their names and default live in the packaged manifests of every rung's variant).
+Audio renditions are read from the master playlist as packaging wrote them (roles from the MPD);
+renaming one or making it the default rewrites only the manifests (`audio_edit.edit_audio`).
 """
 
 from __future__ import annotations
@@ -16,34 +16,14 @@ from pathlib import Path
 
 from server.errors import InvalidRequest, NotFound
 from server.jobs.locks import job_lock
+from server.media.audio_edit import AudioChange, AudioTrack, edit_audio, parse_audio
 from server.media.subtitles import MAX_SIDECAR_BYTES, SIDECAR_EXTENSIONS, Cue, TextTrack
-from server.media.subtitles_edit import Change, edit_subtitles, list_tracks, read_new_track
+from server.media.subtitles_edit import MASTER, MPD, Change, edit_subtitles, list_tracks, read_new_track
 from server.media.text_tracks import TRACKS_FILE, TextRendition, load_tracks, track_ids, webvtt
 from server.storage.blobstore import BlobStore, title_prefix
 
-MASTER = "master.m3u8"
 MAX_NAME = 80  # what a menu can show
-_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class AudioTrack:
-    """One audio rendition as the master playlist announces it."""
-
-    id: str                 # its CMAF folder: `audio`, `audio-2`
-    name: str
-    language: str
-    default: bool
-    autoselect: bool
-    channels: str
-    characteristics: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "language": self.language, "default": self.default,
-                "autoselect": self.autoselect, "channels": self.channels,
-                "commentary": not self.autoselect and not self.characteristics,
-                "descriptions": "describes-video" in self.characteristics}
 
 
 @dataclass
@@ -62,22 +42,18 @@ class NewSubtitle:
 
 
 def audio_tracks(store: BlobStore, video_id: str) -> list[AudioTrack]:
-    """The title's audio renditions, the master's order (the default first); one `Main` track when
-    the master names the audio without alternates, none for a silent title."""
+    """The title's audio renditions, the master's order (the default first), with their MPD roles;
+    one `Main` track when the master names the audio without alternates, none for a silent title."""
+    prefix = title_prefix(video_id)
     try:
-        master = store.read(f"{title_prefix(video_id)}/{MASTER}").decode("utf-8")
+        master = store.read(f"{prefix}/{MASTER}").decode("utf-8")
     except NotFound:
         raise NotFound(f"Title {video_id!r} is not published.", hint="GET /api/titles lists them") from None
-    return [_audio(line) for line in master.splitlines() if line.startswith("#EXT-X-MEDIA:TYPE=AUDIO,")]
-
-
-def _audio(line: str) -> AudioTrack:
-    attrs = {k: v.strip('"') for k, v in _ATTRIBUTE.findall(line.split(":", 1)[1])}
-    uri = attrs.get("URI", "")
-    return AudioTrack(id=uri.split("/")[1] if uri.startswith("cmaf/") else uri, name=attrs.get("NAME", ""),
-                      language=attrs.get("LANGUAGE", ""), default=attrs.get("DEFAULT") == "YES",
-                      autoselect=attrs.get("AUTOSELECT") == "YES", channels=attrs.get("CHANNELS", ""),
-                      characteristics=attrs.get("CHARACTERISTICS", ""))
+    try:
+        mpd = store.read(f"{prefix}/{MPD}").decode("utf-8")
+    except NotFound:
+        mpd = ""
+    return parse_audio(master, mpd)
 
 
 def text_tracks(store: BlobStore, video_id: str) -> list[TextRendition]:
@@ -91,6 +67,13 @@ def apply_change(store: BlobStore, work: Path, video_id: str, change: Change) ->
     (the one ingest and the CLI take) so no other change publishes in between."""
     with job_lock(work / f"{video_id}.lock", f"A change of {video_id}"):
         return edit_subtitles(store, video_id, work, change)
+
+
+def apply_audio_change(store: BlobStore, work: Path, video_id: str, change: AudioChange) -> list[AudioTrack]:
+    """Publish `video_id` again with `change` applied to its audio renditions' names and default,
+    under the title's job lock like every other change."""
+    with job_lock(work / f"{video_id}.lock", f"A change of {video_id}"):
+        return edit_audio(store, video_id, work, change)
 
 
 def read_upload(upload: NewSubtitle, work: Path, duration: float) -> TextTrack:
