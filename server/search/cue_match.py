@@ -3,14 +3,18 @@
 The cue index holds one document per few minutes of a track (`cues.BLOCK_S`), so Whoosh ranks
 blocks; the moments are then found here, for the page shown only, by checking the query against the
 words of each cue of the block (or of two neighbouring cues, when a phrase or the words straddle
-them). A quoted phrase is looked up as its word pairs (`WordPairs`: one posting list per pair, no
-positions), which Whoosh answers as fast as plain words; the cue check makes it word for word.
+them). A quoted phrase is looked up through its word pairs that hold a common word (`CommonPairs`,
+"with it", "at dawn": one posting list per pair, as Lucene's common grams do), which Whoosh answers
+as fast as plain words, where checking the positions of two words said everywhere would read them
+all; pairs of two rarer words are checked by position (few blocks hold both). The cue check makes
+the moments word for word.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import html
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +22,7 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.analysis import Filter, RegexTokenizer, Token
 from whoosh.analysis.filters import LowercaseFilter
-from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
+from whoosh.lang.stopwords import stoplists
 
 FIELD = "text"
 PAIRS = "pairs"
@@ -26,14 +30,25 @@ PAIRS = "pairs"
 Cue = tuple[float, float, str]
 
 
-class WordPairs(Filter):
-    """Each word joined to the next one ("bridge at", "at dawn"): a quoted phrase's pairs are terms."""
+# The stop words of the 14 languages Whoosh lists: the words said so often that a phrase holding one
+# is found through its pairs. Changing this set changes the index format (`cues.INDEX_NAME`).
+COMMON = frozenset().union(*stoplists.values())
+
+
+def common_pair(first: str, second: str) -> bool:
+    return first in COMMON or second in COMMON
+
+
+class CommonPairs(Filter):
+    """Each word joined to the next one ("at dawn") when either is a common word: the pairs of a
+    quoted phrase that position checks would make slow are terms of their own. (Pairs of two rarer
+    words are left out: there are millions of them, and Whoosh pays per distinct term.)"""
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         previous = None
         for token in tokens:
             word = token.text
-            if previous is not None:
+            if previous is not None and common_pair(previous, word):
                 token.text = f"{previous} {word}"
                 yield token
             previous = word
@@ -45,23 +60,28 @@ def words_analyzer() -> Any:
 
 
 def pairs_analyzer() -> Any:
-    return RegexTokenizer() | LowercaseFilter() | WordPairs()
+    return RegexTokenizer() | LowercaseFilter() | CommonPairs()
 
 
 _WORDS = words_analyzer()
+_WORD = re.compile(r"\w+(?:\.?\w+)*")  # RegexTokenizer's default expression, without a Token per word
 
 
 def words_of(text: str) -> list[str]:
-    return [token.text for token in _WORDS(text)]
+    return _WORD.findall(text.lower())
 
 
 def by_pairs(node: wq.Query) -> wq.Query:
-    """The query Whoosh runs on blocks: a phrase becomes the AND of its word pairs."""
+    """The query Whoosh runs on blocks: a phrase becomes the AND of its common pairs, plus a position
+    check of the phrase when some pair has no common word."""
     def swap(part: wq.Query) -> wq.Query:
-        if isinstance(part, wq.Phrase) and part.fieldname == FIELD and len(part.words) > 1:
-            pairs = [wq.Term(PAIRS, f"{a} {b}") for a, b in zip(part.words, part.words[1:], strict=False)]
-            return pairs[0] if len(pairs) == 1 else wq.And(pairs)
-        return part
+        if not (isinstance(part, wq.Phrase) and part.fieldname == FIELD and len(part.words) > 1):
+            return part
+        adjacent = list(zip(part.words, part.words[1:], strict=False))
+        terms: list[wq.Query] = [wq.Term(PAIRS, f"{a} {b}") for a, b in adjacent if common_pair(a, b)]
+        if len(terms) < len(adjacent):
+            terms.append(part)
+        return terms[0] if len(terms) == 1 else wq.And(terms)
     return node.accept(swap)
 
 
@@ -141,20 +161,55 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def moments(cues: Sequence[Cue], node: wq.Query, language: str, marked: frozenset[str]) -> list[Moment]:
-    """The cues of one block that say `node`, in time order; if none does alone, two neighbouring
-    cues that do together (a phrase across a line break), shown as one moment from the first's start;
-    if the words are only spread over the block, the cues that hold any of them."""
-    words = [words_of(text) for _, _, text in cues]
-    spans = [(i, i) for i, w in enumerate(words) if said(node, w)]
-    if not spans:
-        spans = [(i, i + 1) for i in range(len(cues) - 1) if said(node, words[i] + words[i + 1])]
-    if not spans:
-        spans = [(i, i) for i, w in enumerate(words) if marked.intersection(w)][:1] or [(0, 0)]
-    return [_moment(cues[first:last + 1], language, marked) for first, last in spans]
+def spans(cues: Sequence[Cue], node: wq.Query, marked: frozenset[str]) -> list[tuple[int, int]]:
+    """The cues of one block that say `node` (first, last index), in time order: those that say it
+    alone; if none does, two neighbouring cues that do together (a phrase across a line break); if
+    the words are only spread over the block, the first cue holding any of them."""
+    words = _Words(cues, marked)
+    found = [(i, i) for i in words.candidates() if said(node, words[i])]
+    if not found:
+        pairs = sorted({i for j in words.candidates() for i in (j - 1, j) if 0 <= i < len(cues) - 1})
+        found = [(i, i + 1) for i in pairs if said(node, words[i] + words[i + 1])]
+    return found or [(i, i) for i in words.candidates() if marked.intersection(words[i])][:1] or [(0, 0)]
 
 
-def _moment(span: Sequence[Cue], language: str, marked: frozenset[str]) -> Moment:
+class _Words:
+    """The words of a block's cues, split only when asked; `candidates` are the cues whose text holds
+    a marked word at all (a substring test, far cheaper than splitting every cue)."""
+
+    def __init__(self, cues: Sequence[Cue], marked: frozenset[str]) -> None:
+        self._cues, self._marked = cues, marked
+        self._split: dict[int, list[str]] = {}
+
+    def candidates(self) -> list[int]:
+        lowered = [cue[2].lower() for cue in self._cues]
+        if not self._marked:  # prefixes, wildcards: every cue
+            return list(range(len(lowered)))
+        return [i for i, text in enumerate(lowered) if any(w in text for w in self._marked)]
+
+    def __getitem__(self, i: int) -> list[str]:
+        if i not in self._split:
+            self._split[i] = words_of(self._cues[i][2])
+        return self._split[i]
+
+
+def moment(span: Sequence[Cue], language: str, marked: frozenset[str]) -> Moment:
+    """The moment of one cue or of neighbours said together, its marked words in `<mark>`."""
     text = " ".join(cue[2] for cue in span)
-    snippet = highlight(text, marked, _WORDS, WholeFragmenter(), HtmlFormatter(tagname="mark", between=" … "))
-    return Moment(span[0][0], span[-1][1], text, snippet or html.escape(text, quote=False), language)
+    return Moment(span[0][0], span[-1][1], text, mark(text, marked), language)
+
+
+def mark(text: str, marked: frozenset[str]) -> str:
+    """`text` HTML-escaped with each marked word in `<mark class="match termN">`, N counting the
+    distinct spellings in order of appearance: what Whoosh's HtmlFormatter writes, without its
+    tokens and fragments (a tenth of the time)."""
+    seen: dict[str, int] = {}
+    out, index = [], 0
+    for found in _WORD.finditer(text):
+        if found.group().lower() not in marked:
+            continue
+        spelt = html.escape(found.group(), quote=False)
+        out += [html.escape(text[index:found.start()], quote=False),
+                f'<mark class="match term{seen.setdefault(spelt, len(seen))}">{spelt}</mark>']
+        index = found.end()
+    return "".join(out) + html.escape(text[index:], quote=False)

@@ -38,11 +38,12 @@ from server.search.cue_match import (
     asked_words,
     by_pairs,
     clock,
-    moments,
+    moment,
     pairs_analyzer,
+    spans,
     words_analyzer,
 )
-from server.search.fuzzy import Lexicon
+from server.search.cue_typos import Typos
 from server.search.index import BUSY, BUSY_HINT, LOCK_WAIT_S, UniqueSegments, _abandon
 from server.storage.blobstore import BlobStore, title_prefix
 
@@ -61,7 +62,7 @@ CueLoader = Callable[[str], CueTracks]
 
 def make_schema() -> Schema:
     return Schema(video_id=ID(stored=True, sortable=True), title=STORED(), language=STORED(), cues=STORED(),
-                  text=TEXT(analyzer=words_analyzer(), phrase=False),
+                  text=TEXT(analyzer=words_analyzer(), phrase=True),
                   pairs=TEXT(analyzer=pairs_analyzer(), phrase=False))
 
 
@@ -98,7 +99,7 @@ class CueIndex:
         self.path, self.loader = path, loader
         self.ix, self.created = open_cue_index(path)
         self._parser = QueryParser(FIELD, make_schema(), group=AndGroup)
-        self._cache: tuple[int, Lexicon] | None = None
+        self._cache: tuple[int, Typos] | None = None
 
     def apply(self, upserts: Iterable[dict[str, Any]], deletions: Iterable[str]) -> None:
         """Replace the cues of each upserted title (a title dict) and drop those of `deletions`, in
@@ -146,28 +147,25 @@ class CueIndex:
         return parsed
 
     def _fuzzy(self, asked: wq.Query, searcher: Searcher) -> wq.Query:
-        words, frequency = self._lexicon(searcher), searcher.doc_frequency
-        return asked.accept(lambda node: _fuzzy(node, words, lambda w: frequency(FIELD, w)))
+        typos = self._typos(searcher)
+        return asked.accept(lambda node: _fuzzy(node, typos))
 
-    def _lexicon(self, searcher: Searcher) -> Lexicon:
+    def _typos(self, searcher: Searcher) -> Typos:
         version = searcher.reader().generation()
         if self._cache is None or self._cache[0] != version:
-            self._cache = (version, Lexicon(searcher.reader(), [FIELD]))
+            self._cache = (version, Typos(searcher.reader(), FIELD))
         return self._cache[1]
 
 
-def _fuzzy(node: wq.Query, words: Lexicon, frequency: Callable[[str], int]) -> wq.Query:
+def _fuzzy(node: wq.Query, typos: Typos) -> wq.Query:
     """A word of 4+ letters also matches the `TYPO_WORDS` commonest indexed words 1 edit away (2 from
     6 letters, when none is 1 away); a phrase with a typo: all its words, in any order, in one cue."""
     text = node.text if isinstance(node, wq.Term) and node.fieldname == FIELD else None
     if isinstance(text, str) and len(text) >= 4:
-        near = words.near(FIELD, text, 1)
-        if not near and len(text) >= 6:
-            near = words.near(FIELD, text, 2)
-        near = sorted(near, key=lambda w: (-frequency(w), w))[:TYPO_WORDS]
+        near = typos.near(text, 1 if len(text) < 6 else 2, TYPO_WORDS)
         return wq.Or([node, *(wq.Term(FIELD, w, boost=0.6) for w in near)]) if near else node
     if isinstance(node, wq.Phrase):
-        return wq.And([_fuzzy(wq.Term(FIELD, w), words, frequency) for w in node.words])
+        return wq.And([_fuzzy(wq.Term(FIELD, w), typos) for w in node.words])
     return node
 
 
@@ -185,20 +183,27 @@ def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, of
     marked = asked_words(asked)
     page = []
     for video_id, (score, docnums) in list(titles.items())[offset:offset + limit]:
-        stored = [searcher.stored_fields(docnum) for docnum in docnums]
-        page.append({"video_id": video_id, "title": stored[0]["title"], "score": round(score, 4),
-                     "moments": [m.to_dict() for m in _moments(stored, asked, marked)]})
+        title, said = _title_moments(searcher, docnums, asked, marked)
+        page.append({"video_id": video_id, "title": title, "score": round(score, 4),
+                     "moments": [m.to_dict() for m in said]})
     return page, len(titles)
 
 
-def _moments(stored: list[dict[str, Any]], asked: wq.Query, marked: frozenset[str]) -> list[Moment]:
-    """Up to `MOMENTS_PER_TITLE` moments from a title's best blocks, in time order."""
-    found: list[Moment] = []
-    for block in stored:
-        found += moments(block["cues"], asked, block["language"], marked)
-        if len(found) >= MOMENTS_PER_TITLE:
+def _title_moments(searcher: Searcher, docnums: list[int], asked: wq.Query, marked: frozenset[str]
+                   ) -> tuple[str, list[Moment]]:
+    """A title's name and up to `MOMENTS_PER_TITLE` moments, in time order, from its best blocks
+    (a block's stored cues are read only while moments are missing)."""
+    chosen: list[tuple[list[Cue], str]] = []
+    title = ""
+    for docnum in docnums:
+        block = searcher.stored_fields(docnum)
+        title = title or block["title"]
+        cues = block["cues"]
+        chosen += [(cues[first:last + 1], block["language"]) for first, last in spans(cues, asked, marked)]
+        if len(chosen) >= MOMENTS_PER_TITLE:
             break
-    return sorted(found[:MOMENTS_PER_TITLE], key=lambda m: m.start)
+    said = [moment(run, language, marked) for run, language in chosen[:MOMENTS_PER_TITLE]]
+    return title, sorted(said, key=lambda m: m.start)
 
 
 def _video_ids(searcher: Searcher) -> Callable[[int], str]:
