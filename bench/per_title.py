@@ -1,7 +1,7 @@
 """Benchmark: the per-title ladder against the fixed ladder, at equal VMAF.
 
-Each title of the test set (generated talking-head, sport and animation clips of different
-complexity, and the real files in ../shared/media) is ingested twice per run, `--ladder fixed` and
+Each title of the test set (bench/title_set.py: generated static, screen, animated, noisy and
+grainy clips, and the real files in ../shared/media) is ingested twice per run, `--ladder fixed` and
 `--ladder per-title`, with quality measuring on: every published rung's bitrate (from its segments)
 and VMAF (against the source, the standard way) come from the real encode. Per title:
 - the ladder's total bits (every rung's kbit/s, summed);
@@ -12,7 +12,7 @@ and VMAF (against the source, the standard way) come from the real encode. Per t
 - the analysis time (wall) as a ratio of the per-title ingest's encode stage (wall).
 `--runs` runs, the load average before each; the table gives the median and the spread.
 
-    .venv/bin/python bench/per_title.py [--runs 3] [--seconds 5] [--titles talking_head,sport,...]
+    .venv/bin/python bench/per_title.py [--runs 3] [--seconds 20] [--titles talking_head,sport,...]
 """
 
 from __future__ import annotations
@@ -30,28 +30,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from title_set import DEFAULT_SECONDS, GENERATED, SHARED, TITLES, make_clip, title_clip
+
 from server.media.convex_hull import RatePoint, upper_hull
-from tests.conftest import shared_media_dir
+
+__all__ = ["GENERATED", "SHARED", "bits_saved", "make_clip", "rung_points"]  # bench/codec_ladder.py's
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
-GENERATED = {  # name: filtergraph of lavfi sources (720p25; trimmed to --seconds)
-    "talking_head": "smptehdbars=size=1280x720:rate=25[bg];testsrc2=size=240x240:rate=25[face];"
-                    "[bg][face]overlay=520:200:shortest=1,noise=alls=2:allf=t",
-    "animation": "testsrc2=size=1280x720:rate=25",
-    "sport": "mandelbrot=size=1280x720:rate=25,noise=alls=14:allf=t",
-}
-SHARED = ("bbb_720p_aac_5.1.mp4", "hevc_main10_10bit.ts", "mjpeg_pcm_u8.mov")
-
-
-def make_clip(name: str, seconds: float) -> Path:
-    path = OUT / f"per_title_{name}_{seconds:g}s.mp4"
-    if not path.exists():
-        OUT.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-filter_complex",
-                        f"{GENERATED[name]},trim=duration={seconds}", "-c:v", "libx264", "-preset",
-                        "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p", "-an", str(path)], check=True)
-    return path
 
 
 def ingest(clip: Path, data: Path, ladder: str) -> dict[str, Any]:
@@ -117,11 +102,12 @@ def spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--titles", default=",".join([*GENERATED, *SHARED]))
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
+                        help="length of the generated clips (the shared files are as they are)")
+    parser.add_argument("--titles", default=",".join(TITLES))
     args = parser.parse_args()
     names = args.titles.split(",")
-    clips = [make_clip(n, args.seconds) if n in GENERATED else shared_media_dir() / n for n in names]
+    clips = [title_clip(n, args.seconds) for n in names]
     runs: list[list[dict[str, Any]]] = []
     for run in range(args.runs):
         print(f"run {run + 1}: load average before {os.getloadavg()[0]:.2f}", flush=True)
