@@ -1,6 +1,6 @@
 """`miniflix subtitles list|add|remove`: a published title's text tracks, changed without
 re-encoding anything; the title is published again whole and `videos/subtitles_changed` tells the
-search index to read its cues again."""
+search index to read its cues again and a running server to purge its edges' copies."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from server import config
 from server.catalog import PUBLISHED
 from server.cli import add_data_dir
 from server.engine import Engine
@@ -53,11 +54,24 @@ def run_subtitles(args: argparse.Namespace) -> int:
         return 1
     for warning in edit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.action != "list":
+        print(edges_note(), file=sys.stderr)
     if args.json:
         print(json.dumps([t.to_dict() for t in edit.tracks], indent=2, ensure_ascii=False))
     else:
         print("\n".join(_line(t.to_dict()) for t in edit.tracks) or "no subtitle tracks")
     return 0
+
+
+def edges_note() -> str:
+    """What happens to the copies edges cached: a server running on this data dir purges its edges
+    when it reads the change's event (`server/cdn/edit_purge.py`); this command cannot reach others."""
+    from server.cdn.topology import Topology
+
+    ttl = max((edge.ttl_s for edge in Topology.configured().edges), default=float(config.get("cdn_ttl_s")))
+    return ("note: the edges of a server running on this data dir drop their copies of the title as soon "
+            f"as it reads this change; edges it does not run refresh within their TTL ({ttl:g} s, "
+            "setting cdn_ttl_s).")
 
 
 def _line(track: dict[str, object]) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from server.analytics.lake_archiver import Archiver
     from server.analytics.service import AnalyticsService
     from server.cdn.cluster import CDN
+    from server.cdn.edit_purge import EditPurge
     from server.cdn.fill import ProactiveFill
     from server.cdn.steering import Steering
     from server.engine import Engine
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Start order; stop runs in reverse. Each is an attribute that may expose start()/stop().
-LIFECYCLE = ("events", "analytics", "lake", "search", "cdn", "steering", "fill", "ingest")
+LIFECYCLE = ("events", "analytics", "lake", "search", "cdn", "edit_purge", "steering", "fill", "ingest")
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Services:
     lake: Archiver | None = None              # the Parquet lake's archiver (setting lake_archive)
     search: SearchService | None = None
     fill: FillService | None = None           # proactive push of popular titles to edges
+    edit_purge: EditPurge | None = None       # purges the edges when a CLI changes a title's tracks
     ingest: IngestService | None = None       # the ingest job queue
     backends: dict[str, str] = field(default_factory=dict)  # each part's setting, safe to show
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -101,6 +103,7 @@ def build_services(engine: Engine) -> Services:
     """Every service of `engine`'s data dir, wired to its one event log (started later, in
     LIFECYCLE order; stopping the services closes the log)."""
     from server.analytics.lake_archiver import archiver_if_enabled
+    from server.cdn.edit_purge import EditPurge
     from server.cdn.fill import ProactiveFill, feed_from_views
     from server.cdn.steering import Steering
     from server.media.mpd_retime import retime_library
@@ -117,6 +120,7 @@ def build_services(engine: Engine) -> Services:
     titles = [t.video_id for t in s.catalog.list()] if isinstance(s.store, LocalBlobStore) else []
     for video_id in retime_library(data.origin / TITLE_PREFIX, titles):
         s.cdn.purge_title(video_id)
+    s.edit_purge = EditPurge(s.cdn, engine.events)
     s.steering = Steering(s.cdn, s.events)
     # Popular titles (by recent views) are pushed to their home edges before viewers ask.
     s.fill = FillService(ProactiveFill(s.cdn, feed_from_views(s.analytics.views)),

@@ -1,0 +1,67 @@
+"""Purge this server's edges when a title's tracks change anywhere: a CLI (`subtitles add|remove`,
+`audio rename|default`) publishes the title again in another process and announces it on the
+`videos` topic; this follower reads that and drops the edges' copies, so they stop serving the old
+master before their TTL. The HTTP routes purge directly as well; a second purge costs one origin fetch.
+
+Each server follows from the log's head with its own in-memory group (never committed): only changes
+made while it runs matter, and every server on the data dir purges its own edges.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from typing import Protocol
+
+from server.events.api import VIDEOS
+from server.events.log import EventLog
+from server.events.model import Event
+
+log = logging.getLogger(__name__)
+
+TRACK_CHANGES = ("subtitles_changed", "audio_changed")
+POLL_S = 0.25
+
+
+class Purgeable(Protocol):
+    def purge_title(self, video_id: str) -> int: ...
+
+
+class EditPurge:
+    """A thread that purges a title from `cdn` whenever a track change of it is announced."""
+
+    def __init__(self, cdn: Purgeable, events: EventLog) -> None:
+        self.cdn, self.events = cdn, events
+        self.group = f"edge-purge-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._purge(self._poll(0))  # places the group at the log's head before start() returns
+        self._thread = threading.Thread(target=self._follow, name="edge-purge", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.events.forget(self.group)
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._purge(self._poll(POLL_S))
+            except Exception:  # a closed or failing log must not kill the server; try again
+                log.exception("following track changes failed")
+                self._stop.wait(1.0)
+
+    def _poll(self, timeout: float) -> list[Event]:
+        return self.events.poll(self.group, [VIDEOS], timeout=timeout, start="latest")
+
+    def _purge(self, batch: list[Event]) -> None:
+        for video_id in dict.fromkeys(e.key for e in batch if e.type in TRACK_CHANGES):
+            log.info("tracks of %s changed: purging it from the edges", video_id)
+            self.cdn.purge_title(video_id)
