@@ -7,7 +7,8 @@ value as a \\x escape and writes `-` for an empty one), parsed with one `split`:
 
 The tailer reads only complete lines and remembers its offset (in memory and in `<log>.offset`), so an
 nginx stop/start (which appends to the same file) or a restart of the app neither loses nor doubles a
-line.
+line. Logs are rotated (log_rotation.py): the saved position names the file's inode too, so a
+renamed log is read to its end before the new one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from server.cdn.edge_http import SESSION
+from server.cdn.log_rotation import Position, finish, forget, locate
 
 log = logging.getLogger(__name__)
 POLL_S = 0.1
@@ -111,7 +113,7 @@ class LogTailer:
                  on_poll: Callable[[], None] | None = None) -> None:
         self.path, self.on_lines, self.on_poll = path, on_lines, on_poll
         self._offset_file = path.with_name(path.name + ".offset")
-        self.offset = self._saved_offset()
+        self.position = self._saved_position()
         self._lock = threading.Lock()        # one reader at a time: the thread or a drain()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,16 +149,35 @@ class LogTailer:
                 log.exception("tailing %s failed", self.path.name)
 
     def _read_new(self) -> int:
+        handed = 0
+        while True:
+            path, self.position = locate(self.path, self.position)
+            handed += self._read_lines(path)
+            if path == self.path:
+                break
+            moved = finish(self.path, self.position.offset)
+            if moved is None:                 # nginx may still write the renamed log
+                break
+            self.position = moved
+            self._save_position()
+            forget(self.path, moved)
+        if handed:
+            self._save_position()
+        return handed
+
+    def _read_lines(self, path: Path) -> int:
+        """Hand over the complete lines of `path` after the position; lines handed."""
         try:
-            size = self.path.stat().st_size
+            size = path.stat().st_size
         except FileNotFoundError:
             return 0
-        if size < self.offset:           # the log was truncated or replaced: start over
-            self.offset = 0
+        offset = self.position.offset
+        if size < offset:                 # the log was truncated or replaced: start over
+            offset = 0
         handed = 0
-        while size > self.offset:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
+        while size > offset:
+            with open(path, "rb") as f:
+                f.seek(offset)
                 chunk = f.read(READ_BYTES)
             end = chunk.rfind(b"\n") + 1
             if end == 0:                  # half a line: nginx is still writing it
@@ -164,20 +185,22 @@ class LogTailer:
             lines = chunk[:end].decode("utf-8", "replace").splitlines()
             self.on_lines(lines)
             handed += len(lines)
-            self.offset += end
-        if handed:
-            self._save_offset()
+            offset += end
+            self.position = Position(offset, self.position.inode)
         return handed
 
-    def _saved_offset(self) -> int:
-        """Where the last run stopped; a new log starts at 0, an old log without a mark at its end."""
+    def _saved_position(self) -> Position:
+        """Where the last run stopped ("offset inode"; an older "offset" alone means the current log);
+        a new log starts at 0, an old log without a mark at its end."""
         with contextlib.suppress(OSError, ValueError):
-            return int(self._offset_file.read_text())
+            words = self._offset_file.read_text().split()
+            return Position(int(words[0]), int(words[1]) if len(words) > 1 else None)
         with contextlib.suppress(OSError):
-            return self.path.stat().st_size
-        return 0
+            return Position(self.path.stat().st_size)
+        return Position(0)
 
-    def _save_offset(self) -> None:
+    def _save_position(self) -> None:
         temp = self._offset_file.with_suffix(".tmp")
-        temp.write_text(str(self.offset))
+        at = self.position
+        temp.write_text(f"{at.offset} {at.inode}" if at.inode is not None else str(at.offset))
         os.replace(temp, self._offset_file)

@@ -14,8 +14,9 @@ when the edge's publisher is not an event log another process can open, e.g. a t
 NATS, in a frozen app, and after the process ended MAX_TAIL_STARTS times).
 Its state (offset + counters) lives in `hits.log.state`, written atomically after each durable
 batch under an exclusive lock, so two readers never publish the same line and a restarted tail
-resumes at the first line not yet published. A tail killed between a batch's commit and its state
-write (a window of microseconds) would publish that batch again.
+resumes at the first line not yet published; the state names the inode of the file its offset
+belongs to, so a rotated log (log_rotation.py) is read to its end first. A tail killed between a
+batch's commit and its state write (a window of microseconds) would publish that batch again.
 
     python -m server.cdn.hit_tail LOG EDGE REGION EVENT_LOG_FILE
 """
@@ -37,6 +38,7 @@ from typing import Any
 
 from server.cdn.access_log import FETCHED, hit_event, parse_line
 from server.cdn.edge import THROUGHPUT_WINDOW_S
+from server.cdn.log_rotation import Position, finish, forget, locate
 from server.events.api import CDN as CDN_TOPIC
 
 log = logging.getLogger(__name__)
@@ -70,18 +72,32 @@ class HitLog:
         with _exclusive(self._lock_file):
             state, handled = self.state(), 0
             while not stopping():
-                lines, end = self._read(state["offset"])
-                if not lines:
+                path, at = locate(self.path, Position(state["offset"], state.get("inode")))
+                state["offset"], state["inode"] = at.offset, at.inode
+                lines, end = self._read(path, at.offset)
+                if lines:
+                    publish(self._events(lines, state))
+                    state["offset"] = end
+                    self._save(state)
+                    handled += len(lines)
+                elif path == self.path or not self._next_log(state):
                     return handled
-                publish(self._events(lines, state))
-                state["offset"] = end
-                self._save(state)
-                handled += len(lines)
             return handled
 
-    def _read(self, offset: int) -> tuple[list[str], int]:
+    def _next_log(self, state: dict[str, Any]) -> bool:
+        """The renamed log is read to its end: on to the new one once nginx let go of it."""
+        moved = finish(self.path, state["offset"])
+        if moved is None:
+            return False
+        state["offset"], state["inode"] = moved.offset, moved.inode
+        self._save(state)
+        forget(self.path, moved)
+        return True
+
+    @staticmethod
+    def _read(path: Path, offset: int) -> tuple[list[str], int]:
         try:
-            with open(self.path, "rb") as f:
+            with open(path, "rb") as f:
                 if os.fstat(f.fileno()).st_size < offset:
                     offset = 0                    # the log was replaced: start over
                 f.seek(offset)

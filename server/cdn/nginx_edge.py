@@ -30,6 +30,7 @@ from server.cdn.clock import Clock, SystemClock
 from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
 from server.cdn.events import EventSink
 from server.cdn.hit_tail import HitLog, HitTailProcess
+from server.cdn.log_rotation import rotate
 from server.cdn.nginx_cache import NginxCache
 from server.cdn.nginx_origin import OriginListener
 from server.cdn.nginx_process import (
@@ -212,7 +213,8 @@ class NginxEdge:
     def _poll(self) -> None:
         """From the tail thread: the hits (unless the tail process has them), and every LOAD_POLL_S
         nginx's own count of requests in progress and the objects its cache manager evicted since
-        the last look (as `evict` events); a tail process that died is started again."""
+        the last look (as `evict` events), and its logs rotated when they grew too big; a tail
+        process that died is started again."""
         if self.hit_tail is None:
             self._drain_hits()
         now = time.monotonic()
@@ -221,6 +223,7 @@ class NginxEdge:
         if self.hit_tail is not None and not self.hit_tail.running:
             self._restart_hit_tail()
         self._load_at = now
+        rotate((self.layout.access_log, self.layout.hits_log), self.flush_log)
         self._note_load(ask_health(self.base_url))
         self.cache.entries()
         self._publish_evictions()
