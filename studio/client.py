@@ -206,6 +206,12 @@ class ApiClient(QObject):
         return self._send(b"PATCH", self.qurl(f"/api/titles/{video_id}/tracks/subtitles/{track_id}"),
                           changes, on_ok, on_error, timeout_ms=TRACK_EDIT_TIMEOUT_MS)
 
+    def change_audio(self, video_id: str, track_id: str, changes: dict[str, Any],
+                     on_ok: OnOk | None = None, on_error: OnError | None = None) -> QNetworkReply:
+        """Rename an audio rendition (`name`) and/or make it the default (`default: true`)."""
+        return self._send(b"PATCH", self.qurl(f"/api/titles/{video_id}/tracks/audio/{track_id}"),
+                          changes, on_ok, on_error, timeout_ms=TRACK_EDIT_TIMEOUT_MS)
+
     def remove_subtitles(self, video_id: str, track_id: str, on_ok: OnOk | None = None,
                          on_error: OnError | None = None) -> QNetworkReply:
         """Remove a text track; the answer's `undo` adds it back."""

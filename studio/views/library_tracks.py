@@ -1,5 +1,7 @@
 """The Library's Tracks section for the selected title: its audio renditions and its subtitle tracks,
-with Add subtitle file…, Rename…, Set default and Remove… (asks first; Undo adds it back).
+with Add subtitle file…, Rename…, Set default and Remove… (asks first; Undo adds it back). An audio
+track can be renamed or made the default (Undo in the toast puts the name or the default back); it
+cannot be removed nor left without a default.
 
 Every change is one request; the server republishes the title (seconds) while the GUI stays free
 (the client is asynchronous). Errors are shown under the list and in the status bar.
@@ -31,6 +33,7 @@ from studio.widgets.toast import Toast
 MAX_FILE_BYTES = 700 * 1024  # base64 in a JSON body within the API's 1 MB limit
 FILE_FILTER = "Subtitles (*.srt *.vtt *.ass *.ssa)"
 GROUPS = (("Audio", "audio", "one audio track"), ("Subtitles", "subtitles", "none"))  # (label, key, empty)
+GROUP_KEYS = [key for _label, key, _empty in GROUPS]
 
 
 def flags(track: dict[str, Any]) -> str:
@@ -41,7 +44,7 @@ def flags(track: dict[str, Any]) -> str:
 
 
 class TracksPanel(QWidget):
-    """The selected title's tracks and the edits a creator makes to its subtitles."""
+    """The selected title's tracks and the edits a creator makes to its subtitles and audio."""
 
     def __init__(self, client: ApiClient, parent: QWidget | None = None, toast: Toast | None = None) -> None:
         super().__init__(parent)
@@ -112,29 +115,45 @@ class TracksPanel(QWidget):
             self.tree.resizeColumnToContents(column)
         self._enable()
 
-    def selected_subtitle(self) -> dict[str, Any] | None:
+    def selected(self) -> tuple[str, dict[str, Any]] | None:
+        """(`audio` or `subtitles`, the track) of the selected row, None when no track is selected."""
         items = self.tree.selectedItems()
         data = items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
-        return data[1] if data and data[0] == "subtitles" else None
+        return (data[0], data[1]) if data else None
+
+    def selected_subtitle(self) -> dict[str, Any] | None:
+        chosen = self.selected()
+        return chosen[1] if chosen and chosen[0] == "subtitles" else None
+
+    def selected_audio(self) -> dict[str, Any] | None:
+        chosen = self.selected()
+        return chosen[1] if chosen and chosen[0] == "audio" else None
 
     def select_subtitle(self, track_id: str) -> None:
         """Select the subtitle row of `track_id` (the Library keeps the choice across reloads)."""
-        for item in self._subtitle_items():
+        self.select_track("subtitles", track_id)
+
+    def select_track(self, kind: str, track_id: str) -> None:
+        """Select the row of `track_id` in the `audio` or `subtitles` group."""
+        for item in self._items(GROUP_KEYS.index(kind)):
             if item.data(0, Qt.ItemDataRole.UserRole)[1]["id"] == track_id:
                 self.tree.setCurrentItem(item)
 
-    def _subtitle_items(self) -> list[QTreeWidgetItem]:
-        group = self.tree.topLevelItem(1)
+    def _items(self, group_index: int) -> list[QTreeWidgetItem]:
+        group = self.tree.topLevelItem(group_index)
         return [group.child(i) for i in range(group.childCount())
                 if group.child(i).data(0, Qt.ItemDataRole.UserRole)] if group else []
 
     def _enable(self) -> None:
-        track, idle = self.selected_subtitle(), bool(self.video_id) and not self.busy
+        kind, track = self.selected() or ("", None)
+        idle = bool(self.video_id) and not self.busy
         self.add_button.setEnabled(idle)
-        for button in (self.rename_button, self.remove_button):
-            button.setEnabled(idle and track is not None)
-        self.default_button.setEnabled(idle and track is not None)
-        self.default_button.setText("No default" if track and track.get("default") else "Set default")
+        self.rename_button.setEnabled(idle and track is not None)
+        self.remove_button.setEnabled(idle and kind == "subtitles")
+        default = bool(track and track.get("default"))
+        # an audio group always keeps a default: only another track can take it
+        self.default_button.setEnabled(idle and track is not None and not (kind == "audio" and default))
+        self.default_button.setText("No default" if kind == "subtitles" and default else "Set default")
 
     # --- editing ------------------------------------------------------------------------------------
 
@@ -168,19 +187,24 @@ class TracksPanel(QWidget):
         self.select_subtitle(doc.get("added", ""))
 
     def ask_rename(self) -> None:
-        track = self.selected_subtitle()
-        if track is None:
+        chosen = self.selected()
+        if chosen is None:
             return
+        kind, track = chosen
         name, ok = QInputDialog.getText(self, "Rename track", "Name shown in players' menus:",
                                         text=track.get("name", ""))
         if ok and name.strip():
-            self.rename(track["id"], name.strip())
+            (self.rename_audio if kind == "audio" else self.rename)(track["id"], name.strip())
 
     def rename(self, track_id: str, name: str) -> None:
         self._change(track_id, {"name": name}, f"Renamed to “{html.escape(name)}”.")
 
     def set_default(self) -> None:
-        """Make the selected track the default; on the default itself, leave the title without one."""
+        """Make the selected track the default; on the default subtitle itself, leave the title
+        without one (an audio default can only move to another track)."""
+        audio = self.selected_audio()
+        if audio is not None:
+            return self.make_audio_default(audio["id"])
         track = self.selected_subtitle()
         if track is not None:
             on = not track.get("default")
@@ -197,6 +221,43 @@ class TracksPanel(QWidget):
     def _changed(self, video_id: str, doc: dict[str, Any], said: str, track_id: str) -> None:
         self._done(video_id, doc, said)
         self.select_subtitle(track_id)
+
+    # --- audio: rename and default, each with Undo in the toast ------------------------------------
+
+    def rename_audio(self, track_id: str, name: str) -> None:
+        old = next((t.get("name", "") for t in self.tracks["audio"] if t["id"] == track_id), "")
+        self._change_audio(track_id, {"name": name}, f"Renamed the audio track to “{name}”.",
+                           (track_id, {"name": old}) if old else None)
+
+    def make_audio_default(self, track_id: str) -> None:
+        tracks = self.tracks["audio"]
+        name = next((t.get("name", "") for t in tracks if t["id"] == track_id), track_id)
+        before = next((t["id"] for t in tracks if t.get("default")), None)
+        self._change_audio(track_id, {"default": True}, f"“{name}” is now the default audio track.",
+                           (before, {"default": True}) if before and before != track_id else None)
+
+    def _change_audio(self, track_id: str, changes: dict[str, Any], said: str,
+                      undo: tuple[str, dict[str, Any]] | None) -> None:
+        """Send one audio change; `undo` is the change that puts things back (offered in the toast)."""
+        self._start("Publishing the change…")
+        video_id = self.video_id
+        self.client.change_audio(video_id, track_id, changes,
+                                 on_ok=lambda doc: self._audio_changed(video_id, doc, said, track_id, undo),
+                                 on_error=self._failed)
+
+    def _audio_changed(self, video_id: str, doc: dict[str, Any], said: str, track_id: str,
+                       undo: tuple[str, dict[str, Any]] | None) -> None:
+        self._done(video_id, doc, html.escape(said))
+        self.select_track("audio", track_id)
+        if self.toast is not None and undo is not None and video_id == self.video_id:
+            self.toast.show_message(said, "Undo", lambda: self.undo_audio(video_id, undo), ms=10_000)
+
+    def undo_audio(self, video_id: str, undo: tuple[str, dict[str, Any]]) -> None:
+        """Put back what an audio change changed (the old name, or the old default)."""
+        if video_id == self.video_id:
+            self._change_audio(undo[0], undo[1], "Undone: the audio tracks are as they were.", None)
+
+    # --- subtitles: remove ------------------------------------------------------------------------
 
     def confirm_remove(self) -> None:
         track = self.selected_subtitle()
