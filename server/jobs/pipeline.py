@@ -45,7 +45,7 @@ from server.jobs.store import (
 )
 from server.media import audio as audio_step
 from server.media.chunks import plan_chunks
-from server.media.codecs import check_grid, codec_ladder
+from server.media.codecs import codec_ladder, grid_segment
 from server.media.ffmpeg import Tools, find_tools
 from server.media.hw_encoders import chosen_encoder, require_encoders, with_encoders
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
@@ -74,13 +74,14 @@ class IngestOptions:
     min_chunk_seconds: float
     ladder: str = "fixed"
     codecs: tuple[str, ...] = ("h264",)
+    segment_chosen: bool = True  # False: the default length, which AV1 may round (codecs.grid_segment)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> IngestOptions:
         values = {"workers": config.get("workers"), "segment_seconds": config.get("segment_seconds"),
                   "retries": config.get("chunk_retries"), "preset": config.get("x264_preset"),
                   "min_chunk_seconds": config.get("min_chunk_seconds"), "ladder": config.get("ladder"),
-                  "codecs": config.get("codecs")}
+                  "codecs": config.get("codecs"), "segment_chosen": _segment_chosen(overrides)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -91,12 +92,13 @@ class Plan:
     renditions: list[Rendition]
     chunks: list[Chunk]
     per_title: dict[str, Any] | None = None  # the per-title analysis (per_title.py), None when fixed
+    segment_seconds: float = 4.0               # the title's grid: the option's, or grid_segment's
 
     def key(self, options: IngestOptions, tools: Tools) -> str:
         """Changes when anything that shapes the output changes; then old chunks are not reused."""
         blob = json.dumps([[r.to_dict() for r in self.renditions],
                            [(c.start, c.duration, c.frames) for c in self.chunks],
-                           options.segment_seconds, options.preset, tools.version], sort_keys=True)
+                           self.segment_seconds, options.preset, tools.version], sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()
 
 
@@ -241,11 +243,12 @@ class Ingest:
                                            preset=opts.preset, stop=stop)
         renditions = self._codec_rungs(job, tools, renditions)
         fps = info.video.fps if info.video else None
-        if fps:
-            check_grid(opts.codecs, opts.segment_seconds, fps)
-        chunks = plan_chunks(info.duration, fps, self.options.segment_seconds, self.options.workers,
+        segment, note = grid_segment(opts.codecs, opts.segment_seconds, fps,
+                                     chosen=opts.segment_chosen) if fps else (opts.segment_seconds, "")
+        job.notes += [note] if note else []
+        chunks = plan_chunks(info.duration, fps, segment, self.options.workers,
                              min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
-        plan = Plan(info, renditions, chunks, per_title)
+        plan = Plan(info, renditions, chunks, per_title, segment)
         self._video_event("ladder_planned", job, renditions=[
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions],
             ladder=self.options.ladder, **({"per_title": per_title} if per_title else {}))
@@ -294,7 +297,7 @@ class Ingest:
     def _task_specs(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools) -> list[TaskSpec]:
         opts, info = self.options, plan.info
         specs = [chunk_spec(ChunkWork(job.video_id, info, c, tuple(plan.renditions),
-                                      opts.segment_seconds, opts.preset, str(info.path), str(layout.root)))
+                                      plan.segment_seconds, opts.preset, str(info.path), str(layout.root)))
                  for c in plan.chunks]
         if info.audio is not None:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
@@ -324,13 +327,13 @@ class Ingest:
             with ThreadPoolExecutor(1, thread_name_prefix="quality") as pool:
                 quality = pool.submit(self._measure, job, plan, title, stop)
                 reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
-                                            self.options.segment_seconds))
+                                            plan.segment_seconds))
                 measured.append(quality.result())
 
         text = collect_text_tracks(tools, plan.info, layout.root, stop=stop)  # warnings never stop a title
         job.notes = [*job.notes, *(note for note in text.notes if note not in job.notes)]
         packaged = package_title(tools, layout, plan.renditions, plan.chunks, fps,
-                                 self.options.segment_seconds, plan.info.audio, out_dir, stop=stop,
+                                 plan.segment_seconds, plan.info.audio, out_dir, stop=stop,
                                  alongside=verify, text_tracks=text.tracks,
                                  alternate_audio=audio_step.alternate_tracks(plan.info))
         [integrity], [quality] = reports, measured
@@ -352,7 +355,7 @@ class Ingest:
         began = time.monotonic()
         self._task_event("task_started", job, "quality", attempt=1)
         try:
-            quality = measure_title(plan.info, title, self.options.segment_seconds,
+            quality = measure_title(plan.info, title, plan.segment_seconds,
                                     workers=self.options.workers, stop=stop)
         except Exception:  # a bug in measuring must cost the figures, never the title
             log.exception("measuring the quality of %s failed", job.original_name)
@@ -444,6 +447,12 @@ def _attach_quality(packaged: PackagedTitle, integrity: IntegrityReport, quality
                                     if k not in ("name", "width", "height")}
     integrity.quality = quality.to_dict()
     integrity.write(packaged.root)
+
+
+def _segment_chosen(overrides: dict[str, Any]) -> bool:
+    """Whether the user set the segment length (an option or MINIFLIX_SEGMENT_SECONDS), so it is kept."""
+    env = config.SETTINGS["segment_seconds"].env
+    return overrides.get("segment_seconds") is not None or bool(os.environ.get(env))
 
 
 def _check_readable(source: Path) -> None:

@@ -7,7 +7,8 @@ init segment's configuration box) and the bitrate factor of its ladder against H
 Keyframes: every rung switches at the same instants (segment boundaries, closed GOPs). libx264 and
 libx265 honour `-force_key_frames`; the libsvtav1 wrapper of ffmpeg 5.1 ignores it, so an AV1 rung
 gets a fixed intra period equal to the segment's frame count, which needs a grid whose segments
-all hold the same whole number of frames (e.g. 4 s at 25 or 30 fps; not 4 s at 29.97 fps).
+all hold the same whole number of frames (e.g. 4 s at 25 or 30 fps; not 4 s at 29.97 fps, where the
+default length becomes 4.004 s = 120 frames: grid_segment).
 """
 
 from __future__ import annotations
@@ -89,17 +90,49 @@ def codec_ladder(renditions: Sequence[Rendition], codecs: Sequence[str]) -> list
     return ladder
 
 
+def grid_segment(codecs: Sequence[str], segment_seconds: float, fps: Fraction, *,
+                 chosen: bool) -> tuple[float, str]:
+    """The segment length of the title's grid, and a note for the job when it is not the one asked.
+
+    With an AV1 ladder the segments must hold a whole number of frames (see the module docstring).
+    A length the user `chosen` is kept or refused (check_grid); the default one is rounded to the
+    nearest whole number of frames for the whole title (every codec's rungs share the grid), e.g.
+    4 s at 30000/1001 fps -> 4.004 s = 120 frames."""
+    frames = _frames(segment_seconds, fps)
+    if AV1 not in codecs or frames.denominator == 1:
+        return segment_seconds, ""
+    if chosen:
+        check_grid(codecs, segment_seconds, fps)
+    whole = _whole_frame_seconds(frames, fps)
+    return float(whole), (f"segments {float(whole):g} s instead of {segment_seconds:g} s: AV1 needs "
+                          f"whole frames at {_fps_label(fps)} fps")
+
+
 def check_grid(codecs: Sequence[str], segment_seconds: float, fps: Fraction) -> None:
     """Refuse AV1 on a grid whose segments hold a fractional number of frames, before any encode,
     naming the nearest segment length that works (see the module docstring)."""
-    frames = Fraction(segment_seconds).limit_denominator(1_000_000) * fps
+    frames = _frames(segment_seconds, fps)
     if AV1 not in codecs or frames.denominator == 1:
         return
-    whole = max(1, round(frames))
+    whole = _whole_frame_seconds(frames, fps)
     raise MediaError(f"an AV1 ladder needs segments of a whole number of frames; {segment_seconds:g} s at "
                      f"{float(fps):.3f} fps is {float(frames):.2f} frames.",
-                     hint=f"use --segment-seconds {float(whole / fps):.6g} ({whole} frames), or leave av1 "
-                          "out of the codecs")
+                     hint=f"use --segment-seconds {float(whole):.6g} ({whole * fps} frames), leave the "
+                          "segment length unset so MiniFlix picks it, or leave av1 out of the codecs")
+
+
+def _frames(segment_seconds: float, fps: Fraction) -> Fraction:
+    return Fraction(segment_seconds).limit_denominator(1_000_000) * fps
+
+
+def _whole_frame_seconds(frames: Fraction, fps: Fraction) -> Fraction:
+    """The length of the nearest whole number of frames (at least one)."""
+    return max(1, round(frames)) / fps
+
+
+def _fps_label(fps: Fraction) -> str:
+    """29.97, 23.976, 25: what a person calls the rate."""
+    return f"{float(fps):.3f}".rstrip("0").rstrip(".")
 
 
 def encoder_args(rendition: Rendition, preset: str, threads: int, gop: int, keyframe_interval: int | None,
