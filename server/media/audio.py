@@ -1,9 +1,9 @@
 """Encode the kept audio track once for the whole title: AAC-LC stereo 48 kHz, on the video's clock.
 
 Never per chunk: every AAC encode starts with priming samples, so per-chunk audio leaves gaps.
-A video title whose main track is surround (6 channels or more) also keeps it as 5.1: a second
-rendition of the same stream, encoded by the same ffmpeg run; the stereo downmix stays the default,
-since every player and headphone can play it.
+Every audio track of a video title that is surround (6 channels or more) is also kept as 5.1: a
+second rendition of the same stream, encoded by the same ffmpeg run; the stereo downmix of the main
+track stays the default, since every player and headphone can play it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from server.errors import MediaError
@@ -38,21 +38,21 @@ def audio_filters() -> str:
 
 
 def build_audio_args(tools: Tools, info: MediaInfo, out: Path,
-                     alternates: dict[int, Path] | None = None) -> list[str]:
+                     alternates: Sequence[tuple[AudioInfo, Path]] = ()) -> list[str]:
     """argv that writes `out` (m4a): the kept track downmixed to stereo AAC-LC, exactly the title long;
-    and in the same run each `alternates` stream index to its own file, encoded the same way (one
-    read of the source for every audio rendition). The kept track's own index among `alternates` is
-    its 5.1 rendition (see `surround_rendition`): 6 channels, at `SURROUND_BITRATE`."""
+    and in the same run each of `alternates` (a rendition of a stream, see `alternate_tracks`) to its
+    own file, encoded the same way (one read of the source for every audio rendition): stereo, or 6
+    channels at `SURROUND_BITRATE` for a 5.1 rendition (`surround`)."""
     track = _track(info)
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(info.path)]
-    for index, path in [(track.index, out), *(alternates or {}).items()]:
-        surround = index == track.index and path != out
+    for rendition, path in [(track, out), *alternates]:
+        surround = rendition.surround
         channels, bitrate = (("6", SURROUND_BITRATE) if surround else ("2", AUDIO_BITRATE))
         layout = ["-channel_layout", "5.1"] if surround else []
-        args += ["-map", f"0:{index}", "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-                 "-af", audio_filters(), "-ac", channels, *layout, "-ar", str(AUDIO_RATE), "-c:a", "aac",
-                 "-profile:a", "aac_low", "-b:a", bitrate, "-t", seconds(info.duration),
-                 "-f", "mp4", str(path)]
+        args += ["-map", f"0:{rendition.index}", "-vn", "-sn", "-dn", "-map_metadata", "-1",
+                 "-map_chapters", "-1", "-af", audio_filters(), "-ac", channels, *layout,
+                 "-ar", str(AUDIO_RATE), "-c:a", "aac", "-profile:a", "aac_low", "-b:a", bitrate,
+                 "-t", seconds(info.duration), "-f", "mp4", str(path)]
     return args
 
 
@@ -64,38 +64,39 @@ def encode_audio(tools: Tools, info: MediaInfo, layout: WorkLayout, *,
     final = layout.audio_file
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = part_path(final)
-    finals = {a.index: layout.alternate_audio_file(a.index) for a in alternate_tracks(info)}
-    temps = {index: part_path(path) for index, path in finals.items()}
+    finals = [(a, layout.alternate_audio_file(a.index, a.surround)) for a in alternate_tracks(info)]
+    temps = [(a, part_path(path)) for a, path in finals]
     try:
         ffmpeg.run(build_audio_args(tools, info, temp, temps), f"encode audio of {info.path.name}",
                    on_progress=on_progress, stop=stop)
     except BaseException:
-        for path in [temp, *temps.values()]:
+        for path in [temp, *(p for _a, p in temps)]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         raise
-    for index, path in temps.items():
-        path.replace(finals[index])
+    for (_a, path), (_same, final_path) in zip(temps, finals, strict=True):
+        path.replace(final_path)
     temp.replace(final)
 
 
 def alternate_tracks(info: MediaInfo) -> tuple[AudioInfo, ...]:
-    """The audio renditions besides the main (stereo) one: a video title's 5.1 copy of its main track
-    if that is surround, then its other tracks (an audio-only title publishes its main track alone).
-    Other tracks are downmixed to stereo whatever their channels."""
+    """The audio renditions besides the main (stereo) one, in menu order: a video title's 5.1 copy of
+    its main track if that is surround, then each other track as stereo followed by its own 5.1 copy
+    when it has one ("Français", "Français 5.1"). An audio-only title publishes its main track alone."""
     if info.video is None:
         return ()
-    surround = surround_rendition(info.audio)
-    return (*([surround] if surround else []), *info.dropped_audio)
+    main = surround_rendition(info.audio)
+    others = [r for a in info.dropped_audio for r in (a, surround_rendition(a, main=False)) if r is not None]
+    return (*([main] if main else []), *others)
 
 
-def surround_rendition(main: AudioInfo | None) -> AudioInfo | None:
-    """The main track as its 5.1 rendition (same stream index, labelled e.g. "English 5.1"), or None
-    if it has fewer than `SURROUND_CHANNELS` channels."""
-    if main is None or main.channels < SURROUND_CHANNELS:
+def surround_rendition(stream: AudioInfo | None, *, main: bool = True) -> AudioInfo | None:
+    """A stream as its 5.1 rendition (same stream index, `surround`, labelled e.g. "English 5.1"; never
+    the default), or None if it has fewer than `SURROUND_CHANNELS` channels."""
+    if stream is None or stream.channels < SURROUND_CHANNELS:
         return None
-    return dataclasses.replace(main, channels=SURROUND_CHANNELS, default=False,
-                               title=f"{audio_label(main, True)} 5.1")
+    return dataclasses.replace(stream, channels=SURROUND_CHANNELS, default=False, surround=True,
+                               title=f"{audio_label(stream, main)} 5.1")
 
 
 def _track(info: MediaInfo) -> AudioInfo:

@@ -3,7 +3,8 @@
 
 The main track keeps its place (`cmaf/audio`, HLS DEFAULT=YES, DASH Role main); every other audio
 stream of a video source is encoded the same way (AAC-LC stereo, on the title's clock) into
-`cmaf/audio-<stream index>`.
+`cmaf/audio-<stream index>`; every stream with 6 channels or more also as 5.1 into
+`cmaf/audio-<stream index>-51`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ DESCRIBES_VIDEO = "public.accessibility.describes-video"
 
 
 def alternate_name(info: AudioInfo) -> str:
-    """The CMAF directory of an alternate audio stream."""
-    return f"{MAIN_TRACK}-{info.index}"
+    """The CMAF directory of an alternate rendition: `audio-<stream>` (stereo), `audio-<stream>-51`."""
+    return f"{MAIN_TRACK}-{info.index}{'-51' if info.surround else ''}"
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class AudioInfo:
     title: str = ""            # the stream's own name, e.g. "Director's commentary"
     comment: bool = False      # disposition comment: a commentary track
     descriptions: bool = False  # disposition visual_impaired/descriptions: audio description
+    surround: bool = False     # a 5.1 rendition of this stream, beside its stereo downmix (audio.py)
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,10 @@ class WorkLayout:
         """AAC-LC stereo 48 kHz of the whole source, encoded once."""
         return self.root / "audio.m4a"
 
-    def alternate_audio_file(self, index: int) -> Path:
-        """AAC-LC stereo 48 kHz of the source's audio stream `index` (an alternate language, a
-        commentary), encoded by the same ffmpeg as the main track."""
-        return self.root / f"audio_{index}.m4a"
+    def alternate_audio_file(self, index: int, surround: bool = False) -> Path:
+        """AAC-LC stereo 48 kHz (or 5.1 when `surround`) of the source's audio stream `index` (an
+        alternate language, a commentary), encoded by the same ffmpeg as the main track."""
+        return self.root / f"audio_{index}{'_51' if surround else ''}.m4a"
 
     @property
     def package_dir(self) -> Path:

@@ -117,7 +117,7 @@ def package_title(tools: Tools, layout: WorkLayout, renditions: Sequence[Renditi
     _check_inputs(layout, renditions, chunks, fps, audio, segment_seconds)
     alternates = tuple(alternate_audio) if audio is not None and renditions else ()
     for info in alternates:
-        _need_file(layout.alternate_audio_file(info.index), f"audio track {info.index}")
+        _need_file(layout.alternate_audio_file(info.index, info.surround), f"audio track {info.index}")
     _discard(out_dir)
     try:
         return _package(tools, layout, renditions, chunks, fps, segment_seconds, audio, out_dir, stop,
@@ -137,8 +137,8 @@ def _package(tools: Tools, layout: WorkLayout, renditions: Sequence[Rendition], 
     tracks = [CutTrack(lists[r], "v", cmaf / r.name, interval) for r in renditions]
     if audio is not None:
         tracks.append(CutTrack(layout.audio_file, "a", cmaf / AUDIO_TRACK, segment_seconds))
-    tracks += [CutTrack(layout.alternate_audio_file(a.index), "a", cmaf / alternate_name(a), segment_seconds)
-               for a in alternates]
+    tracks += [CutTrack(layout.alternate_audio_file(a.index, a.surround), "a", cmaf / alternate_name(a),
+                        segment_seconds) for a in alternates]
     duration = float(sum(c.frames for c in chunks) / fps) if fps else 0.0
     # the thumbnails decode while the tracks are cut (and checked); leaving the block waits for
     # them, so no ffmpeg is still writing when a failed attempt's directory is discarded

@@ -51,7 +51,7 @@ def test_the_master_offers_the_stereo_downmix_by_default_and_the_51_beside_it(
     audio = [m for m in master.media if m.type == "AUDIO"]
     assert [(m.uri, m.language, m.name, m.default, m.channels) for m in audio] == [
         ("cmaf/audio/playlist.m3u8", "eng", "English", "YES", "2"),
-        ("cmaf/audio-1/playlist.m3u8", "eng", "English 5.1", "NO", "6")]
+        ("cmaf/audio-1-51/playlist.m3u8", "eng", "English 5.1", "NO", "6")]
     assert all(p.stream_info.audio == "audio" for p in master.playlists)
     report = json.loads((root / "integrity.json").read_text())
     assert report["ok"], report["problems"]
@@ -61,7 +61,7 @@ def test_ffprobe_reads_six_channels_in_the_51_rendition_and_two_in_the_downmix(
         title: tuple[Path, dict[str, Any]]) -> None:
     root, _ = title
     channels = {}
-    for name in ("audio", "audio-1"):
+    for name in ("audio", "audio-1-51"):
         out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-count_frames",
                               "-select_streams", "a", "-show_entries",
                               "stream=channels,channel_layout,codec_name,nb_read_frames",
@@ -71,7 +71,7 @@ def test_ffprobe_reads_six_channels_in_the_51_rendition_and_two_in_the_downmix(
         assert stream["codec_name"] == "aac"
         assert int(stream["nb_read_frames"]) >= 6 * 48000 // 1024  # all 6 s
         channels[name] = (stream["channels"], stream["channel_layout"])
-    assert channels == {"audio": (2, "stereo"), "audio-1": (6, "5.1")}
+    assert channels == {"audio": (2, "stereo"), "audio-1-51": (6, "5.1")}
 
 
 def test_ffprobe_reads_both_renditions_through_the_master(title: tuple[Path, dict[str, Any]]) -> None:
@@ -88,7 +88,7 @@ def test_the_mpd_states_each_renditions_channels(title: tuple[Path, dict[str, An
             if a.content_type == "audio"]
     configs = [(a.representations[0].id, a.roles[0].value,
                 a.representations[0].audio_channel_configurations[0].value) for a in sets]
-    assert configs == [("audio", "main", "2"), ("audio-1", "alternate", "6")]
+    assert configs == [("audio", "main", "2"), ("audio-1-51", "alternate", "6")]
 
 
 def test_a_stereo_source_gets_no_51_rendition(tmp_path: Path) -> None:
