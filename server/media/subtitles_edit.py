@@ -4,7 +4,8 @@ The title's files are fetched into a scratch dir (hard links on a local origin),
 written again from `subs/tracks.json` plus or minus one track, on the segments of the title's first
 rung, the master playlist and the MPD get their subtitle entries replaced, the result is checked,
 and the whole title is published again in one step (`BlobStore.stage` + `commit`): a player reads
-either the old title or the new one, never a mix.
+either the old title or the new one, never a mix. `republish` is that fetch-rewrite-publish step, which
+audio edits (`audio_edit.py`) use too.
 """
 
 from __future__ import annotations
