@@ -169,7 +169,7 @@ def _result(path: str, job: JobRecord | None, error: str = "") -> dict[str, Any]
             "duration": res.get("duration"), "master": res.get("master"), "mpd": res.get("mpd"),
             "renditions": res.get("renditions", []), "audio": res.get("audio"),
             "integrity": res.get("integrity"), "notes": res.get("notes", job.notes if job else []),
-            "timing": res.get("timing")}
+            "timing": res.get("timing"), "stages": res.get("stages")}
 
 
 def _report(result: dict[str, Any], as_json: bool) -> None:

@@ -14,8 +14,9 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from server.media.hw_encoders import chosen_encoder, require_encoders, with_enco
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.per_title import plan_rungs, record_analysis
-from server.media.probe import probe
+from server.media.probe import keyframe_times, probe
 from server.media.quality import QualityReport, measure_title
 from server.media.subtitles_embedded import collect_text_tracks
 from server.media.verify import IntegrityReport, verify_title
@@ -192,23 +193,27 @@ class Ingest:
         job.state, job.error = RUNNING, ""
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "probing"))
-        plan = self._plan(job, tools, stop)
+        stages: dict[str, float] = {}
+        plan = self._plan(job, tools, stop, stages)
         layout = WorkLayout(self.data.work / job.video_id)
         encode_began = time.time()
-        self._encode(job, plan, layout, tools, report, stop)
+        with _timed(stages, "encode"):
+            self._encode(job, plan, layout, tools, report, stop, stages)
         timing = {"encode_started_at": encode_began, "encode_ended_at": time.time()}
         report(stage_progress(job.job_id, job.video_id, "packaging"))
         shutil.rmtree(layout.package_dir, ignore_errors=True)   # what a killed run half wrote
         layout.package_dir.mkdir(parents=True)
-        packaged, quality = self._package(job, plan, layout, tools, layout.package_dir, stop, report)
+        packaged, quality = self._package(job, plan, layout, tools, layout.package_dir, stop, report, stages)
         if plan.per_title:
             record_analysis(packaged.root, plan.per_title)
         self._keep_source(job, layout.package_dir)
         job.state = PUBLISHING
         self.store.save(job)
         report(stage_progress(job.job_id, job.video_id, "publishing"))
-        self._upload(job, layout.package_dir, stop)
-        job.result = {"timing": timing, **({"quality": quality.to_dict()} if quality else {}),
+        with _timed(stages, "publish"):  # the upload; the catalog entry adds milliseconds after it
+            self._upload(job, layout.package_dir, stop)
+        job.result = {"timing": timing, "stages": stages,
+                      **({"quality": quality.to_dict()} if quality else {}),
                       **({"per_title": plan.per_title} if plan.per_title else {})}
         meter.charge(job)  # before job_done reports the title's cost
         self._publish(job, plan, packaged, layout)
@@ -231,23 +236,27 @@ class Ingest:
             staging.abort()
             raise
 
-    def _plan(self, job: JobRecord, tools: Tools, stop: threading.Event) -> Plan:
-        info = probe(Path(job.source), tools)
+    def _plan(self, job: JobRecord, tools: Tools, stop: threading.Event, stages: dict[str, float]) -> Plan:
+        with _timed(stages, "probe"):
+            info = probe(Path(job.source), tools)
+            keyframes = keyframe_times(info.path, info.video.index, tools) if info.video else []
         job.notes = list(info.notes)
         self._video_event("probed", job, duration=info.duration, notes=list(info.notes),
                           width=info.video.display_width if info.video else 0,
                           height=info.video.display_height if info.video else 0,
                           codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""))
         opts, cache = self.options, self.data.work / job.video_id / "per_title.json"
-        renditions, per_title = plan_rungs(info, opts.ladder, cache, workers=opts.workers,
-                                           preset=opts.preset, stop=stop)
+        with _timed(stages, "analysis"):
+            renditions, per_title = plan_rungs(info, opts.ladder, cache, workers=opts.workers,
+                                               preset=opts.preset, stop=stop)
         renditions = self._codec_rungs(job, tools, renditions)
         fps = info.video.fps if info.video else None
         segment, note = grid_segment(opts.codecs, opts.segment_seconds, fps,
                                      chosen=opts.segment_chosen) if fps else (opts.segment_seconds, "")
         job.notes += [note] if note else []
         chunks = plan_chunks(info.duration, fps, segment, self.options.workers,
-                             min_chunk_seconds=self.options.min_chunk_seconds) if fps else []
+                             min_chunk_seconds=self.options.min_chunk_seconds,
+                             keyframes=keyframes) if fps else []
         plan = Plan(info, renditions, chunks, per_title, segment)
         self._video_event("ladder_planned", job, renditions=[
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions],
@@ -273,8 +282,8 @@ class Ingest:
         return with_encoders(codec_ladder(renditions, self.options.codecs), choices)
 
     def _encode(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, report: Report,
-                stop: threading.Event) -> None:
-        specs = self._task_specs(job, plan, layout, tools)
+                stop: threading.Event, stages: dict[str, float]) -> None:
+        specs = self._task_specs(job, plan, layout, tools, stages)
         stored = self.store.tasks(job.job_id)
         done = {n for n, t in stored.items() if t.state == DONE and self._outputs_exist(n, plan, layout)}
         tracker = ProgressTracker(job.job_id, job.video_id, self.store, self.publisher,
@@ -294,7 +303,8 @@ class Ingest:
         if stop.is_set() or outcome.stopped:
             raise Cancelled(f"Ingest of {job.original_name} stopped; run it again to resume.")
 
-    def _task_specs(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools) -> list[TaskSpec]:
+    def _task_specs(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools,
+                    stages: dict[str, float]) -> list[TaskSpec]:
         opts, info = self.options, plan.info
         specs = [chunk_spec(ChunkWork(job.video_id, info, c, tuple(plan.renditions),
                                       plan.segment_seconds, opts.preset, str(info.path), str(layout.root)))
@@ -302,7 +312,8 @@ class Ingest:
         if info.audio is not None:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
             def run_audio(on_progress: Any, stop: threading.Event, threads: int) -> None:
-                audio_step.encode_audio(tools, info, layout, on_progress=on_progress, stop=stop)
+                with _timed(stages, "audio"):  # beside the chunks, inside the encode stage
+                    audio_step.encode_audio(tools, info, layout, on_progress=on_progress, stop=stop)
             specs.append(TaskSpec("audio", info.duration * 0.05, run_audio, light=True))
         return specs
 
@@ -313,22 +324,28 @@ class Ingest:
         return all(layout.chunk_file(r.name, index).is_file() for r in plan.renditions)
 
     def _package(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools, out_dir: Path,
-                 stop: threading.Event, report: Report) -> tuple[PackagedTitle, QualityReport | None]:
-        """Package, then verify and measure quality side by side while the thumbnails are made."""
+                 stop: threading.Event, report: Report,
+                 stages: dict[str, float]) -> tuple[PackagedTitle, QualityReport | None]:
+        """Package, then verify and measure quality side by side while the thumbnails are made.
+        Stages: `package` (text tracks, cut, manifests), `verify` (with the quality measure beside
+        it), `thumbnails` (what the poster and sprite still took after both: they run alongside)."""
         began = time.monotonic()
         self._task_event("task_started", job, "package", attempt=1)
         video = plan.info.video
         fps = video.fps if video else None
         reports: list[IntegrityReport] = []
         measured: list[QualityReport | None] = []
+        verified: list[float] = []
 
         def verify(title: PackagedTitle) -> None:  # while the thumbnails are still being made
+            stages["package"] = round(time.monotonic() - began, 3)
             report(stage_progress(job.job_id, job.video_id, "verifying"))
-            with ThreadPoolExecutor(1, thread_name_prefix="quality") as pool:
+            with _timed(stages, "verify"), ThreadPoolExecutor(1, thread_name_prefix="quality") as pool:
                 quality = pool.submit(self._measure, job, plan, title, stop)
                 reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
                                             plan.segment_seconds))
                 measured.append(quality.result())
+            verified.append(time.monotonic())
 
         text = collect_text_tracks(tools, plan.info, layout.root, stop=stop)  # warnings never stop a title
         job.notes = [*job.notes, *(note for note in text.notes if note not in job.notes)]
@@ -336,6 +353,7 @@ class Ingest:
                                  plan.segment_seconds, plan.info.audio, out_dir, stop=stop,
                                  alongside=verify, text_tracks=text.tracks,
                                  alternate_audio=audio_step.alternate_tracks(plan.info))
+        stages["thumbnails"] = round(time.monotonic() - verified[-1], 3) if verified else 0.0
         [integrity], [quality] = reports, measured
         self._task_event("task_done", job, "package", wall_s=round(time.monotonic() - began, 3),
                          out_seconds=plan.info.duration)
@@ -436,6 +454,16 @@ class Ingest:
         self.publisher.publish(ENCODE, job.video_id, {"type": kind, "video_id": job.video_id,
                                                       "job_id": job.job_id, "task": task,
                                                       "at": time.time(), **extra})
+
+
+@contextmanager
+def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+    """Record the block's wall seconds as `stages[name]` (added to, so a stage may be split)."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        stages[name] = round(stages.get(name, 0.0) + time.monotonic() - began, 3)
 
 
 def _attach_quality(packaged: PackagedTitle, integrity: IntegrityReport, quality: QualityReport) -> None:

@@ -8,7 +8,9 @@ expected frame count: no frame lost or doubled at a seam.
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 
 from server.errors import InvalidRequest
@@ -25,6 +27,9 @@ CHUNKS_PER_WORKER = 3
 # `workers` of them need every core each (frame threads cost x264 ~6% more CPU; before, the last two
 # 8 s chunks of the 60 s benchmark ran that way).
 TAIL_PER_WORKER = 2
+# A keyframe this close after a boundary's time still counts as at or before it (float times of
+# ffprobe, rounded to microseconds, against exact frame times).
+KEYFRAME_SLACK_S = 0.0005
 
 
 def boundary_frame(segment: int, segment_seconds: float, fps: Fraction) -> int:
@@ -47,10 +52,12 @@ def segment_count(duration: float, fps: Fraction, segment_seconds: float) -> int
 
 
 def plan_chunks(duration: float, fps: Fraction, segment_seconds: float, workers: int, *,
-                min_chunk_seconds: float = 0.0) -> list[Chunk]:
+                min_chunk_seconds: float = 0.0, keyframes: Sequence[float] = ()) -> list[Chunk]:
     """Split the title into chunks of whole segments: about 3 per worker, none shorter than two
     segments (nor than `min_chunk_seconds`), since every chunk pays a process start and a seek;
     then, when the title is long enough, `TAIL_PER_WORKER` one-segment chunks per worker.
+    Given the source's `keyframes` (seconds), each chunk starts on the nearest segment boundary
+    just after one of them (`keyframe_starts`).
 
     The last chunk ends at `duration`; the sum of `Chunk.frames` equals `round(duration * fps)`.
     """
@@ -62,8 +69,37 @@ def plan_chunks(duration: float, fps: Fraction, segment_seconds: float, workers:
     tail = _tail_chunks(segments, count, workers)
     body, body_count = segments - tail, max(workers, count - workers) if tail else count
     starts = [body * i // body_count for i in range(body_count)] + list(range(body, segments))
+    if keyframes:
+        starts = snap_starts(starts, keyframe_starts(keyframes, segments, segment_seconds, fps))
     return [_chunk(i, first, [*starts, segments][i + 1], segments, duration, fps, segment_seconds)
             for i, first in enumerate(starts)]
+
+
+def preroll_seconds(segment: int, keyframes: Sequence[float], segment_seconds: float,
+                    fps: Fraction) -> float:
+    """Seconds of source a chunk starting at `segment` decodes and throws away: from the last
+    keyframe at or before its first frame (where ffmpeg's seek lands) to that frame."""
+    start = float(boundary_frame(segment, segment_seconds, fps) / fps)
+    before = bisect.bisect_right(keyframes, start + KEYFRAME_SLACK_S) - 1
+    return start - keyframes[before] if before >= 0 else start
+
+
+def keyframe_starts(keyframes: Sequence[float], segments: int, segment_seconds: float,
+                    fps: Fraction) -> list[int]:
+    """The segments a chunk may start on cheaply: the first, and every one whose first frame is
+    less than one segment after a source keyframe. With keyframes on the grid or closer together
+    than a segment (most camera files) that is every segment; with a 250-frame GOP (x264's default)
+    at 4 s segments, one in two, where a chunk would otherwise decode up to 8.3 s in vain."""
+    ordered = sorted(keyframes)
+    return [s for s in range(segments)
+            if s == 0 or preroll_seconds(s, ordered, segment_seconds, fps) < segment_seconds]
+
+
+def snap_starts(starts: Sequence[int], allowed: Sequence[int]) -> list[int]:
+    """Each planned start moved to the nearest allowed segment (the earlier one on a tie, the first
+    stays 0); starts that land on the same segment merge, so a long-GOP title gets fewer chunks."""
+    snapped = {min(allowed, key=lambda a: (abs(a - s), a)) for s in starts}
+    return sorted(snapped | {0})
 
 
 def _tail_chunks(segments: int, count: int, workers: int) -> int:

@@ -270,3 +270,27 @@ def _float(value: Any) -> float:
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}:{secs:02d} ({seconds:.1f} s)" if minutes else f"{seconds:.1f} s"
+
+
+def keyframe_times(path: Path, stream_index: int, tools: Tools | None = None) -> list[float]:
+    """Times (seconds from the title's start, as `-ss` counts them) of the video stream's keyframes,
+    from a demux-only scan of its packets' flags: no frame is decoded.
+
+    A chunk decodes from the source keyframe before its start and throws those frames away, so the
+    chunk planner starts chunks just after these (long-GOP sources, see chunks.py).
+    """
+    tools = tools or find_tools()
+    argv = [tools.ffprobe, "-v", "error", "-select_streams", str(stream_index), "-show_entries",
+            "format=start_time:packet=pts_time,flags", "-of", "csv=p=0", str(path)]
+    log.debug("keyframe scan: %s", " ".join(argv))
+    times, start = [], 0.0
+    with popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+               text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            fields = line.strip().split(",")
+            if len(fields) == 1:  # the format section, printed after the packets
+                start = _float(fields[0])
+            elif len(fields) >= 2 and "K" in fields[1] and fields[0] not in ("", "N/A"):
+                times.append(_float(fields[0]))
+    return sorted(t - start for t in times)
