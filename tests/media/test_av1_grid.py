@@ -6,6 +6,7 @@ the whole title and says so; a length the user chose is still refused with the o
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 from fractions import Fraction
@@ -87,6 +88,8 @@ def test_the_title_publishes_on_a_whole_frame_grid_and_says_why(
         published: tuple[str, Path, dict[str, Any], int]) -> None:
     rate, title, result, _ = published
     assert {r["name"].endswith("-av1") for r in result["renditions"]} == {True, False}
+    report = json.loads((title / "integrity.json").read_text())
+    assert report["ok"], report["problems"]
     assert f"segments 4.004 s instead of 4 s: AV1 needs whole frames at {rate} fps" in result["notes"]
 
 
