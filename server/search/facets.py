@@ -2,15 +2,16 @@
 version.
 
 Whoosh's own grouping calls a categorizer per facet per matched document (and rebuilds a doc -> tags
-table on every search for the multi-valued tags facet); here the collector that ranks the page also
-records every matched document number, and counting is a lookup per document in plain lists."""
+table on every search for the multi-valued tags facet); here every matched document number is known
+(from the ranking arrays, the posting lists or the collector that ranks the page), each facet value
+is a small integer code per document, and counting is one `numpy.bincount` per facet."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
+import numpy as np
 from whoosh.collectors import WrappingCollector
 from whoosh.reading import IndexReader
 
@@ -37,16 +38,37 @@ class FacetTable:
 
     def __init__(self, reader: IndexReader) -> None:
         n = reader.doc_count_all()
-        self.single = {name: _column(reader, name, n) for name in SINGLE}
-        self.tags = tags_by_doc(reader, n)
+        self.single = {name: _Codes([(v,) for v in _column(reader, name, n)]) for name in SINGLE}
+        self.tags = _Codes(tags_by_doc(reader, n))
 
     def counts(self, docnums: Collection[int]) -> dict[str, list[tuple[str, int]]]:
-        """The top values of every facet among `docnums`, most frequent first."""
-        result = {name: top(Counter(map(values.__getitem__, docnums)))
-                  for name, values in self.single.items()}
-        tags = self.tags
-        result["tags"] = top(Counter(tag for docnum in docnums for tag in tags[docnum]))
+        """The top values of every facet among `docnums` (each once), most frequent first."""
+        if isinstance(docnums, np.ndarray):
+            docs = docnums
+        else:
+            docs = np.fromiter(docnums, dtype=np.int64, count=len(docnums))
+        result = {name: codes.counts(docs) for name, codes in self.single.items()}
+        result["tags"] = self.tags.counts(docs)
         return {name: result[name] for name in FACETS}
+
+
+class _Codes:
+    """Each document's values of one facet as integer codes, laid end to end (a document's run
+    starts at `starts[doc]`), so the values of any set of documents are counted in one go."""
+
+    def __init__(self, by_doc: Sequence[tuple[str, ...]]) -> None:
+        self.values = sorted({v for values in by_doc for v in values})
+        code = {v: i for i, v in enumerate(self.values)}
+        self.codes = np.array([code[v] for values in by_doc for v in values], dtype=np.int64)
+        self.starts = np.zeros(len(by_doc) + 1, dtype=np.int64)
+        np.cumsum([len(values) for values in by_doc], out=self.starts[1:])
+
+    def counts(self, docs: np.ndarray) -> list[tuple[str, int]]:
+        starts, lengths = self.starts[docs], self.starts[docs + 1] - self.starts[docs]
+        # the positions of every value of `docs`: each run's start, then +1 along the run
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        found = np.bincount(self.codes[positions], minlength=len(self.values))
+        return top({self.values[i]: int(found[i]) for i in np.flatnonzero(found)})
 
 
 def _column(reader: IndexReader, field: str, n: int) -> list[str]:

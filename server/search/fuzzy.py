@@ -3,7 +3,10 @@
 Whoosh expands a fuzzy term by walking a Levenshtein automaton over its on-disk term file in pure
 Python (about 10 ms per word and field here), and a prefix the same way; the words of the few
 fuzzy fields fit in memory, where a bounded edit distance over those sharing the first letter and a
-close length, or a bisect for a prefix, is far cheaper.
+close length, or a bisect for a prefix, is far cheaper. The edit distance itself is pure Python, so
+it only runs on words whose letter counts are close enough: an edit changes at most two counts by
+one (a swap none), so a word `d` edits away differs in at most `2 d` counts, compared for a whole
+bucket of words at once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 from whoosh.reading import IndexReader
+
+LETTERS = 27  # a-z counted one by one, every other character in one count: still a lower bound
 
 
 class Lexicon:
@@ -21,7 +27,8 @@ class Lexicon:
     def __init__(self, reader: IndexReader, fields: Sequence[str]) -> None:
         self._df = {f: dict(_words(reader, f)) for f in fields}  # word -> documents holding it
         self._sorted = {f: sorted(df) for f, df in self._df.items()}
-        self._words = {f: _by_initial(words) for f, words in self._sorted.items()}
+        self._words = {f: {initial: _Bucket(bucket) for initial, bucket in _by_initial(words).items()}
+                       for f, words in self._sorted.items()}
 
     def completions(self, field: str, prefix: str, limit: int = 8) -> list[str]:
         """The `limit` most common indexed words starting with `prefix`: the likely completions,
@@ -34,9 +41,36 @@ class Lexicon:
     def near(self, field: str, text: str, maxdist: int) -> list[str]:
         """Words within `maxdist` edits (insert, delete, substitute, swap neighbours) of `text`,
         sharing its first letter; `text` itself excluded."""
-        bucket = self._words.get(field, {}).get(text[:1], [])
-        return [w for w in bucket if w != text and abs(len(w) - len(text)) <= maxdist
-                and distance(text, w, maxdist) <= maxdist]
+        bucket = self._words.get(field, {}).get(text[:1])
+        if bucket is None:
+            return []
+        return [w for w in bucket.close(text, maxdist) if w != text and distance(text, w, maxdist) <= maxdist]
+
+
+class _Bucket:
+    """Words sharing a first letter, with their lengths and letter counts as arrays."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.lengths = np.array([len(w) for w in words])
+        self.letters = letter_counts(words)
+
+    def close(self, text: str, maxdist: int) -> list[str]:
+        """The words (in order) that may be within `maxdist` edits of `text`: length and letter
+        counts close enough."""
+        candidates = np.flatnonzero(np.abs(self.lengths - len(text)) <= maxdist)
+        apart = np.abs(self.letters[candidates] - letter_counts([text])[0]).sum(axis=1)
+        return [self.words[i] for i in candidates[apart <= 2 * maxdist]]
+
+
+def letter_counts(words: Sequence[str]) -> np.ndarray:
+    """How often each of a-z (and anything else, together) occurs in each word: one row a word."""
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) - ord("a")
+    codes[(codes < 0) | (codes >= LETTERS - 1)] = LETTERS - 1
+    rows = np.repeat(np.arange(len(words)), [len(w) for w in words])
+    counts = np.zeros((len(words), LETTERS), dtype=np.int32)
+    np.add.at(counts, (rows, codes), 1)
+    return counts
 
 
 def _words(reader: IndexReader, field: str) -> Iterable[tuple[str, int]]:

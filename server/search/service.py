@@ -27,10 +27,11 @@ from server.events.model import Event
 from server.paths import DataDir
 from server.search import SORTS, index, query
 from server.search.cues import CueIndex, CueLoader
-from server.search.documents import FUZZY_FIELDS
+from server.search.documents import FACETS, FUZZY_FIELDS, TEXT_FIELDS
 from server.search.facets import FacetTable, MatchRecorder
 from server.search.fuzzy import Lexicon
 from server.search.matches import matching_docs
+from server.search.ranking import Ranker
 
 log = logging.getLogger(__name__)
 GROUP = "search"
@@ -69,7 +70,7 @@ class SearchService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
-        self._cache: tuple[int, Lexicon, FacetTable] | None = None
+        self._cache: tuple[int, Lexicon, FacetTable, Ranker] | None = None
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
         self._formatter = HtmlFormatter(tagname="mark", between=" … ")
 
@@ -108,7 +109,7 @@ class SearchService:
         cues = CueIndex(path, loader)
         if cues.created:
             try:
-                cues.apply([t.to_dict() for t in self._catalog.list(PUBLISHED)], [])
+                cues.fill(t.to_dict() for t in self._catalog.list(PUBLISHED))
             except Exception:
                 log.exception("search: the subtitle index could not be filled; it is built at the next start")
                 shutil.rmtree(path, ignore_errors=True)
@@ -160,13 +161,13 @@ class SearchService:
             raise InvalidRequest("limit must be 1 or more and offset 0 or more.")
         flt = query.facet_filter(facets)
         searcher = self._searcher()
-        words, table = self._tables(searcher)
+        words, table, ranker = self._tables(searcher)
         page = offset + limit
-        results, matched = self._run(searcher, query.build(self._parser, q, words), flt, sort, page,
-                                     facet_counts)
+        run = functools.partial(self._run, searcher, ranker, flt=flt, sort=sort, limit=page,
+                                facet_counts=facet_counts)
+        results, matched = run(query.build(self._parser, q, words))
         if results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
-            results, matched = self._run(searcher, query.build(self._parser, q, words, fuzzy=True), flt,
-                                         sort, page, facet_counts)
+            results, matched = run(query.build(self._parser, q, words, fuzzy=True))
         return self._result(searcher, results, q, offset, limit, table, matched)
 
     def search_subtitles(self, q: str, *, limit: int = 20, offset: int = 0) -> dict[str, Any]:
@@ -186,10 +187,15 @@ class SearchService:
         result: dict[str, Any] = self._cues.search(local.cue_searcher, q, limit, offset)
         return result
 
-    def _run(self, searcher: Searcher, built: Any, flt: Any, sort: str, limit: int, facet_counts: bool
-             ) -> tuple[Results, Collection[int] | None]:
+    def _run(self, searcher: Searcher, ranker: Ranker, built: Any, *, flt: Any, sort: str, limit: int,
+             facet_counts: bool) -> tuple[Results, Collection[int] | None]:
         """The top `limit` matches by `sort`, and with `facet_counts` every matched document number.
-        (Whoosh reads an empty set of allowed documents as "no filter": nothing to rank then.)"""
+        Queries of terms ranked by relevance are scored over whole posting arrays (`ranking`), the
+        rest by Whoosh's collectors. (Whoosh reads an empty set of allowed documents as "no
+        filter": nothing to rank then.)"""
+        ranked = _ranked(searcher, ranker, built, flt, limit, facet_counts) if sort == "relevance" else None
+        if ranked is not None:
+            return ranked
         sortedby, reverse = self._sort(searcher, sort), sort == "newest"
         matched = _matched(searcher, built, flt) if facet_counts else None
         if matched is not None:  # read in bulk: rank only among them, with all of Whoosh's pruning
@@ -207,14 +213,16 @@ class SearchService:
             built = query.Filtered(built, flt)
         return _walk_all(searcher, built, limit, sortedby, reverse)
 
-    def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable]:
-        """Words for typos and completions, and each document's facet values, per index version."""
+    def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable, Ranker]:
+        """Words for typos and completions, each document's facet values and the arrays relevance is
+        ranked from, per index version (the ranker's per segment: most segments carry over)."""
         version = searcher.reader().generation()
         cached = self._cache
         if cached is None or cached[0] != version:
             reader = searcher.reader()
-            cached = self._cache = (version, Lexicon(reader, FUZZY_FIELDS), FacetTable(reader))
-        return cached[1], cached[2]
+            ranker = Ranker(searcher, TEXT_FIELDS + FACETS, cached[3] if cached is not None else None)
+            cached = self._cache = (version, Lexicon(reader, FUZZY_FIELDS), FacetTable(reader), ranker)
+        return cached[1], cached[2], cached[3]
 
     def _warm(self) -> None:
         """Build the new index version's tables now (in the indexer), not in the next search."""
@@ -268,6 +276,20 @@ class SearchService:
         stored["tags"] = [t for t in stored.get("tags", "").split(",") if t]
         return {**stored, "title_html": title_html, "snippet": snippet,
                 "score": round(float(hit.score or 0), 4)}
+
+
+def _ranked(searcher: Searcher, ranker: Ranker, built: Any, flt: Any, limit: int, facet_counts: bool
+            ) -> tuple[Results, Collection[int] | None] | None:
+    """Relevance ranking from posting arrays, or None if the query or filter is not made of terms.
+    Scores, order, page and totals are those of Whoosh's collector (its total, for a full page
+    without facet counts, is the query's estimate there too: `Results.estimated_length`)."""
+    ranked = ranker.rank(searcher, built)
+    allowed = ranker.rank(searcher, flt) if flt is not None and ranked is not None else None
+    if ranked is None or (flt is not None and allowed is None):
+        return None
+    if allowed is not None:
+        ranked = ranked.within(allowed.docs)
+    return Results(searcher, built, ranked.top(limit)), ranked.docs if facet_counts else None
 
 
 def _matched(searcher: Searcher, built: Any, flt: Any) -> set[int] | None:
