@@ -204,19 +204,21 @@ def cue_queries(rng: random.Random, titles: int, n: int) -> dict[str, list[str]]
             "fuzzy": [typo(rng, w) for w in (max(cue_words(), key=len) for _ in range(n))]}
 
 
-def fts5_cues(path: Path, titles: int) -> tuple[sqlite3.Connection, float]:
-    db = sqlite3.connect(path)
-    db.execute("CREATE VIRTUAL TABLE c USING fts5(video_id UNINDEXED, start UNINDEXED, text)")
-    began = time.perf_counter()
-    for i in range(titles):
-        db.executemany("INSERT INTO c VALUES (?, ?, ?)",
-                       [(f"v{i:06d}", s, text) for s, _, text in speech(i)])
-    db.commit()
-    return db, titles * CUES_PER_HOUR / (time.perf_counter() - began)
+def fts5_cues(path: Path, titles: int) -> float:
+    """SQLite FTS5 over the same cues, one row per cue: the baseline. Returns cues indexed per second."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIRTUAL TABLE c USING fts5(video_id UNINDEXED, start UNINDEXED, text)")
+        began = time.perf_counter()
+        for i in range(titles):
+            db.executemany("INSERT INTO c VALUES (?, ?, ?)",
+                           [(f"v{i:06d}", s, text) for s, _, text in speech(i)])
+        db.commit()
+    db.close()
+    return titles * CUES_PER_HOUR / (time.perf_counter() - began)
 
 
 def fts_cue_fn(db: sqlite3.Connection) -> Callable[[str], int]:
-    """The top 500 cues by bm25 (as the cue index ranks 500 before grouping by title)."""
+    """The top 500 cues by bm25, grouped by title."""
     def run(q: str) -> int:
         match = q if q.startswith('"') else " ".join(f'"{w}"' for w in q.split())
         rows = db.execute("SELECT video_id, start, text FROM c WHERE c MATCH ? ORDER BY bm25(c) LIMIT 500",
@@ -235,34 +237,65 @@ def directory_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def subtitles(sizes: list[int], n_queries: int) -> None:
-    print("\n| titles (h of speech) | cues | load avg | Whoosh cues/s | FTS5 cues/s | Whoosh/FTS5 "
-          "| Whoosh MB per h | FTS5 MB per h |\n|---|---|---|---|---|---|---|---|")
+def built_corpus(home: Path, size: int) -> dict[str, float]:
+    """The cue index and the FTS5 table of `size` hours in `home`, built once (by
+    `CueIndex.fill`, as the search service fills a new index) and reused by later runs; the build
+    figures are kept beside them in build.json."""
+    record = home / "build.json"
+    if record.exists():
+        figures: dict[str, float] = json.loads(record.read_text())
+        return figures
+    home.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    cues = CueIndex(home / "cues", cue_loader)
+    began = time.perf_counter()
+    cues.fill({"video_id": f"v{i:06d}", "title": f"Title {i}"} for i in range(size))
+    seconds = time.perf_counter() - began
+    fts_rate = fts5_cues(home / "fts.sqlite", size)
+    figures = {"load": load, "seconds": seconds, "rate": size * CUES_PER_HOUR / seconds, "fts_rate": fts_rate,
+               "mb_per_h": directory_mb(home / "cues") / size,
+               "fts_mb_per_h": (home / "fts.sqlite").stat().st_size / 1e6 / size}
+    record.write_text(json.dumps(figures))
+    return figures
+
+
+def subtitles(sizes: list[int], n_queries: int, runs: int, keep: Path | None) -> None:
+    print("\n| hours of speech | cues | load avg | build s | Whoosh cues/s | h of speech/s | FTS5 cues/s "
+          "| Whoosh MB per h | FTS5 MB per h |\n|---|---|---|---|---|---|---|---|---|")
     lines = []
     for size in sizes:
-        load = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
-            cues = CueIndex(Path(tmp) / "cues", cue_loader)
-            titles = [{"video_id": f"v{i:06d}", "title": f"Title {i}"} for i in range(size)]
-            began = time.perf_counter()
-            cues.apply(titles, [])
-            rate = size * CUES_PER_HOUR / (time.perf_counter() - began)
-            db, fts_rate = fts5_cues(Path(tmp) / "fts.sqlite", size)
-            print(f"| {size:,} | {size * CUES_PER_HOUR:,} | {load:.1f} | {rate:,.0f} | {fts_rate:,.0f} "
-                  f"| {rate / fts_rate:.3f} | {directory_mb(cues.path) / size:.2f} "
-                  f"| {(Path(tmp) / 'fts.sqlite').stat().st_size / 1e6 / size:.2f} |", flush=True)
-            searcher = cues.ix.searcher()
-            load = os.getloadavg()[0]
-            for kind, qs in cue_queries(random.Random(5), size, n_queries).items():
-                w50, w95, whits = timed(functools.partial(cue_total, cues, searcher), qs)
-                f50, f95, _ = timed(fts_cue_fn(db), qs)
-                lines.append(f"| {size:,} | {load:.1f} | {kind} | {w50:.1f} | {w95:.1f} | {whits:,.1f} "
-                             f"| {f50:.1f} | {f95:.1f} | {w95 / max(f95, 0.01):.1f} |")
-            searcher.close()
-            db.close()
-    print("\n| titles | load avg | query | Whoosh p50 ms | Whoosh p95 ms | titles found | FTS5 p50 ms "
-          "| FTS5 p95 ms | p95 Whoosh/FTS5 |\n|---|---|---|---|---|---|---|---|---|")
+            home = keep / f"{size}h" if keep else Path(tmp)
+            b = built_corpus(home, size)
+            print(f"| {size:,} | {size * CUES_PER_HOUR:,} | {b['load']:.1f} | {b['seconds']:,.0f} "
+                  f"| {b['rate']:,.0f} "
+                  f"| {b['rate'] / CUES_PER_HOUR:.2f} | {b['fts_rate']:,.0f} | {b['mb_per_h']:.2f} "
+                  f"| {b['fts_mb_per_h']:.2f} |", flush=True)
+            lines += cue_query_runs(home, size, n_queries, runs)
+    print("\n| hours | run | load avg | query | Whoosh p50 ms | Whoosh p95 ms | titles found | FTS5 p50 ms "
+          "| FTS5 p95 ms |\n|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
+
+
+def cue_query_runs(home: Path, size: int, n_queries: int, runs: int) -> list[str]:
+    """`runs` rounds of every query type against the built corpus, Whoosh then FTS5 per type."""
+    cues = CueIndex(home / "cues", cue_loader)
+    db = sqlite3.connect(home / "fts.sqlite")
+    searcher = cues.ix.searcher()
+    asked = cue_queries(random.Random(5), size, n_queries)
+    cue_total(cues, searcher, "zzzz")  # the typo word list is built once per index version: not timed
+    lines = []
+    for run in range(1, runs + 1):
+        load = os.getloadavg()[0]
+        for kind, qs in asked.items():
+            w50, w95, whits = timed(functools.partial(cue_total, cues, searcher), qs)
+            f50, f95, _ = timed(fts_cue_fn(db), qs)
+            lines.append(f"| {size:,} | {run} | {load:.1f} | {kind} | {w50:.1f} | {w95:.1f} | {whits:,.1f} "
+                         f"| {f50:.1f} | {f95:.1f} |")
+            print(lines[-1], flush=True)
+    searcher.close()
+    db.close()
+    return lines
 
 
 def plain_rebuild(path: Path, catalog: Catalog) -> None:
@@ -310,7 +343,10 @@ def main() -> None:
     parser.add_argument("--titles", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--subtitles", action="store_true", help="measure the subtitle (cue) index")
-    parser.add_argument("--sizes", default="100,300,1000", help="titles of 1 h each, for --subtitles")
+    parser.add_argument("--sizes", default="300,1000,3000", help="titles of 1 h each, for --subtitles")
+    parser.add_argument("--runs", type=int, default=3, help="query rounds per size, for --subtitles")
+    parser.add_argument("--keep", type=Path, help="--subtitles: build each corpus once in KEEP/<size>h "
+                        "and reuse it in later runs")
     parser.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
                         help="title indexing only: before (Whoosh's writer) vs after, alternated")
     args = parser.parse_args()
@@ -320,7 +356,7 @@ def main() -> None:
         ab_indexing(args.titles, args.ab)
         return
     if args.subtitles:
-        subtitles([int(s) for s in args.sizes.split(",")], args.queries)
+        subtitles([int(s) for s in args.sizes.split(",")], args.queries, args.runs, args.keep)
         print(f"\nload average after the run: {os.getloadavg()[0]:.1f} (shared machine)")
         return
     titles, _ = corpus(args.titles)
