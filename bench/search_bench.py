@@ -12,14 +12,15 @@ typo tolerance (its "fuzzy" row searches the misspelt word as is and mostly find
     .venv/bin/python bench/search_bench.py [--titles 100000] [--queries 200]
 
 Subtitle search (`--subtitles`): the cue index (`server.search.cues.CueIndex`, one Whoosh document
-per cue, written in one commit as the search service's consumer does) over N titles of one hour of
-generated speech each (~700 cues an hour, 4-12 words a cue from the same kind of skewed vocabulary
-plus the short function words speech is full of), for each size in `--sizes`; reports indexing rate,
-index size per hour of speech and p50/p95 of `CueIndex.search` (titles with their moments and
-highlighted cue text, 20 titles a page) for a word, two words, a quoted phrase and a word with a
-typo. The baseline measured in the same run is FTS5 over the same cues (one row per cue).
+per 5 minutes of a track, filled by `CueIndex.fill` as the search service fills a new index) over N
+titles of one hour of generated speech each (~700 cues an hour, 4-12 words a cue from the same kind
+of skewed vocabulary plus the short function words speech is full of), for each size in `--sizes`;
+reports build time, indexing rate, index size per hour of speech and, `--runs` times, p50/p95 of
+`CueIndex.search` (titles with their moments and marked cue text, 20 titles a page) for a word, two
+words, a quoted phrase and a word with a typo. The baseline measured in the same run is FTS5 over
+the same cues (one row per cue). `--keep DIR` builds each size once into DIR/<size>h and reuses it.
 
-    .venv/bin/python bench/search_bench.py --subtitles [--sizes 100,300,1000] [--queries 200]
+    .venv/bin/python bench/search_bench.py --subtitles --sizes 30,100,300 --keep /tmp/cuebench
 
 Indexing before/after (`--ab ROUNDS`): the title index built by Whoosh's own writer with the earlier
 schema, then by `server.search.index.rebuild`, alternated ROUNDS times on one catalog.
