@@ -32,6 +32,8 @@ class Measured:
     peak_rss_mb: float
     stdout: str
     samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch time, tree CPU s so far)
+    peak_procs: list[tuple[str, float]] = field(default_factory=list)  # (process, MB) at the peak
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch time, tree MB)
 
     def cpu_share(self, start: float | None = None, end: float | None = None) -> float:
         """CPU seconds the tree used per wall second per core between two epoch times (0..1)."""
@@ -51,16 +53,30 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
     return [proc]
 
 
-def _tree_usage(proc: psutil.Process) -> tuple[int, float]:
-    """(resident bytes, CPU seconds) of the tree: live processes' CPU plus what the root's finished
-    (waited-for) children used."""
-    rss, cpu = 0, 0.0
+def _tree_usage(proc: psutil.Process) -> tuple[int, float, list[tuple[str, float]]]:
+    """(resident bytes, CPU seconds, each process's name and MB) of the tree: live processes' CPU
+    plus what the root's finished (waited-for) children used."""
+    rss, cpu, procs = 0, 0.0, []
     for p in _tree(proc):
         with contextlib.suppress(psutil.Error):  # a process may end while we look
-            rss += p.memory_info().rss
+            mine = p.memory_info().rss
+            rss += mine
+            procs.append((_label(p), mine / 2**20))
             t = p.cpu_times()
             cpu += t.user + t.system + (t.children_user + t.children_system if p is proc else 0)
-    return rss, cpu
+    return rss, cpu, procs
+
+
+def _label(p: psutil.Process) -> str:
+    """A process's name and what it works on: the chunk or output an ffmpeg writes, the command."""
+    with contextlib.suppress(psutil.Error):
+        argv = p.cmdline()
+        name = os.path.basename(argv[0]) if argv else p.name()
+        if name.startswith("python"):
+            return "python " + " ".join(os.path.basename(a) for a in argv[1:3])
+        outs = [os.path.basename(a) for a in argv if a.endswith((".mp4", ".m4s", ".m4a", ".part", ".jpg"))]
+        return f"{name} {outs[-1] if outs else ''}".strip()
+    return "?"
 
 
 def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
@@ -69,14 +85,16 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
     began = time.monotonic()
     proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             env={**os.environ, **(env or {})}, text=True)
-    ps, peak, samples = psutil.Process(proc.pid), 0, []
+    ps, peak, samples, peak_procs, rss_samples = psutil.Process(proc.pid), 0, [], [], []
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
     while proc.poll() is None:
-        rss, cpu = _tree_usage(ps)
-        peak = max(peak, rss)
+        rss, cpu, procs = _tree_usage(ps)
+        if rss > peak:
+            peak, peak_procs = rss, procs
         samples.append((time.time(), cpu))
+        rss_samples.append((time.time(), rss / 2**20))
         time.sleep(SAMPLE_S)
     reader.join()
     wall = time.monotonic() - began
@@ -84,4 +102,4 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}")
-    return Measured(wall, cpu, peak / 2**20, "".join(out), samples)
+    return Measured(wall, cpu, peak / 2**20, "".join(out), samples, peak_procs, rss_samples)
