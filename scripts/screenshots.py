@@ -246,6 +246,23 @@ def subtitles_scene(window: Any, url: str, out: Path, work: Path) -> None:
     shoot(window, out, "player-subtitles")
     menu.close()
     player.shutdown()
+    library_tracks_scene(window, title, out)
+
+
+def library_tracks_scene(window: Any, title: dict[str, Any], out: Path) -> None:
+    """The Library's Tracks section on the two-language title: the French audio track just made
+    the default, with Undo in the toast."""
+    library = window.library
+    window.show_view("library")
+    library.reload()
+    pump(10.0, lambda: library.model.row_of(title["video_id"]) >= 0)
+    library.grid.setCurrentIndex(library.model.index(library.model.row_of(title["video_id"])))
+    pump(10.0, lambda: len(library.tracks.tracks["audio"]) == 2)
+    library.tracks.select_track("audio", "audio-2")
+    library.tracks.set_default()
+    pump(60.0, lambda: not library.tracks.busy)
+    library.tracks.select_track("audio", "audio-2")
+    shoot(window, out, "library-tracks")
 
 
 def lab_scene(window: Any, out: Path) -> None:
