@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import functools
 import html
 import itertools
 import re
@@ -163,44 +164,81 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def spans(cues: Sequence[Cue], node: wq.Query, marked: frozenset[str]) -> list[tuple[int, int]]:
-    """The cues of one block that say `node` (first, last index), in time order: those that say it
-    alone; if none does, two neighbouring cues that do together (a phrase across a line break); if
-    the words are only spread over the block, the first cue holding any of them."""
-    words = _Words(cues, marked)
-    found = [(i, i) for i in words.candidates() if said(node, words[i])]
-    if not found:
-        pairs = sorted({i for j in words.candidates() for i in (j - 1, j) if 0 <= i < len(cues) - 1})
-        found = [(i, i + 1) for i in pairs if said(node, words[i] + words[i + 1])]
-    return found or [(i, i) for i in words.candidates() if marked.intersection(words[i])][:1] or [(0, 0)]
+def spans(cues: Sequence[Cue], node: wq.Query, marked: frozenset[str], want: int) -> list[tuple[int, int]]:
+    """Up to `want` places in one block's cues that say `node` (first, last cue index), in time
+    order: cues that say it alone; if none does, two neighbouring cues that do together (a phrase
+    across a line break); if the words are only spread over the block, the first cue holding any."""
+    words = _Words(cues, node)
+    found: list[tuple[int, int]] = []
+    for i in words.candidates():
+        if said(node, words[i]):
+            found.append((i, i))
+            if len(found) >= want:
+                return found
+    if found:
+        return found
+    holding = list(words.candidates())
+    pairs = sorted({i for j in holding for i in (j - 1, j) if 0 <= i < len(cues) - 1})
+    found = [(i, i + 1) for i in pairs if said(node, words[i] + words[i + 1])][:want]
+    return found or [(i, i) for i in holding if marked.intersection(words[i])][:1] or [(0, 0)]
 
 
 class _Words:
-    """The words of a block's cues, split only when asked; `candidates` are the cues whose text holds
-    a marked word at all (a substring test, far cheaper than splitting every cue)."""
+    """The words of a block's cues, split only when asked; `candidates` are the cues that may say
+    the query, in order: those where one regular expression of what the query cannot do without
+    (`needles`) matches the block's text, searched in C, so a common phrase stops at its first few
+    cues and a rare one costs one scan."""
 
-    def __init__(self, cues: Sequence[Cue], marked: frozenset[str]) -> None:
-        self._cues, self._marked = cues, marked
+    def __init__(self, cues: Sequence[Cue], node: wq.Query) -> None:
+        self._cues = cues
+        needed = needles(node)
+        self._pattern = _any_of(tuple(sorted(needed))) if needed else None
         self._split: dict[int, list[str]] = {}
+        self._text: str | None = None
+        self._starts: list[int] = []
 
-    def candidates(self) -> list[int]:
-        if not self._marked:  # prefixes, wildcards: every cue
-            return list(range(len(self._cues)))
-        texts = [cue[2] for cue in self._cues]
-        said = "\n".join(texts).lower()  # one text, searched by str.find: no per-cue Python loop
-        starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-        found: set[int] = set()
-        for word in self._marked:
-            at = said.find(word)
-            while at != -1:
-                found.add(bisect.bisect_right(starts, at) - 1)
-                at = said.find(word, at + len(word))
-        return sorted(found)
+    def candidates(self) -> Iterator[int]:
+        if self._pattern is None:  # prefixes, wildcards, negations: every cue
+            yield from range(len(self._cues))
+            return
+        if self._text is None:
+            texts = [cue[2] for cue in self._cues]
+            self._starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+            self._text = "\n".join(texts).lower()
+        last = -1
+        for hit in self._pattern.finditer(self._text):
+            i = bisect.bisect_right(self._starts, hit.start()) - 1
+            if i != last:
+                yield i
+                last = i
 
     def __getitem__(self, i: int) -> list[str]:
         if i not in self._split:
             self._split[i] = words_of(self._cues[i][2])
         return self._split[i]
+
+
+def needles(node: wq.Query) -> set[str] | None:
+    """Regular expressions (words, phrases) of which any text saying `node` holds one; None when
+    there is no such set (a prefix, a negation alone). Of an AND's parts, the most telling one."""
+    if isinstance(node, wq.Phrase):
+        return {r"\W+".join(re.escape(w) for w in node.words)}
+    if isinstance(node, wq.Term):
+        return {re.escape(node.text)} if node.fieldname == FIELD and isinstance(node.text, str) else None
+    if isinstance(node, (wq.AndNot, wq.AndMaybe)):
+        return needles(node.a)
+    if isinstance(node, (wq.And, wq.Require)):
+        options = [n for n in map(needles, node.subqueries) if n]
+        return max(options, key=lambda n: min(map(len, n))) if options else None
+    if isinstance(node, (wq.Or, wq.Otherwise)):
+        parts = [needles(part) for part in node.subqueries]
+        return set().union(*parts) if parts and all(parts) else None  # type: ignore[arg-type]
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _any_of(needed: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(sorted(needed, key=len, reverse=True)) + r")\b")
 
 
 def moment(span: Sequence[Cue], language: str, marked: frozenset[str]) -> Moment:

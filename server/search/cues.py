@@ -216,7 +216,8 @@ def _title_moments(searcher: Searcher, docnums: list[int], asked: wq.Query, mark
         block = searcher.stored_fields(docnum)
         title = title or block["title"]
         cues = block["cues"]
-        chosen += [(cues[first:last + 1], block["language"]) for first, last in spans(cues, asked, marked)]
+        places = spans(cues, asked, marked, MOMENTS_PER_TITLE - len(chosen))
+        chosen += [(cues[first:last + 1], block["language"]) for first, last in places]
         if len(chosen) >= MOMENTS_PER_TITLE:
             break
     said = [moment(run, language, marked) for run, language in chosen[:MOMENTS_PER_TITLE]]
