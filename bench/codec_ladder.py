@@ -134,7 +134,11 @@ def merged_table(files: list[str]) -> list[str]:
     """The table from saved results (e.g. a quality pass and a CPU pass run side by side)."""
     logs = [json.loads(Path(f).read_text()) for f in files]
     quality = {k: v for log in logs for k, v in log.get("quality", {}).items()}
-    cpu = {k: v for log in logs for k, v in log.get("cpu", {}).items() if v}
+    cpu: dict[str, list[dict[str, float]]] = {}
+    for log in logs:  # CPU passes of different titles, or more runs of one, side by side
+        for name, rows in log.get("cpu", {}).items():
+            cpu.setdefault(name, []).extend(rows)
+    cpu = {name: rows for name, rows in cpu.items() if rows}
     others = tuple(logs[0]["codecs"])
     return table([n for n in quality if n in cpu], quality, cpu, others)
 
@@ -148,13 +152,15 @@ def main() -> None:
     parser.add_argument("--part", choices=("both", "quality", "cpu"), default="both",
                         help="run one pass only (to bench/out/codec_ladder_<part>.json)")
     parser.add_argument("--table", nargs="+", metavar="JSON", help="print the table from saved results")
+    parser.add_argument("--out", type=Path, help="results file (default bench/out/codec_ladder*.json)")
     args = parser.parse_args()
     if args.table:
         print("\n".join(merged_table(args.table)))
         return
     others = tuple(c for c in args.codecs.split(",") if c in OTHERS)
     clips = {n: title_clip(n, args.seconds) for n in args.titles.split(",")}
-    out = RESULTS if args.part == "both" else RESULTS.with_name(f"codec_ladder_{args.part}.json")
+    default = RESULTS if args.part == "both" else RESULTS.with_name(f"codec_ladder_{args.part}.json")
+    out = args.out or default
     log: dict[str, Any] = {"seconds": args.seconds, "codecs": others, "quality": {}, "cpu": {}, "load": []}
     if args.part in ("both", "quality"):
         quality_pass(clips, others, log, out)
