@@ -9,7 +9,8 @@ and VMAF (against the source, the standard way) come from the real encode. Per t
   read linearly between rungs, averaged over the VMAF range both ladders cover: the % of bits the
   per-title ladder saves at equal quality (negative: it costs more). A ladder of one rung, or two
   that do not overlap, is compared at the per-title top rung's quality (the fixed hull read there);
-- the analysis time (wall) as a ratio of the per-title ingest's encode stage (wall).
+- the analysis time (wall, and its ffmpeg runs' CPU-s) as a ratio of the per-title ingest's encode
+  stage (wall).
 `--runs` runs, the load average before each; the table gives the median and the spread.
 
     .venv/bin/python bench/per_title.py [--runs 3] [--seconds 20] [--titles talking_head,sport,...]
@@ -91,7 +92,8 @@ def one_title(clip: Path) -> dict[str, Any]:
             "fixed_kbps": round(sum(p.kbps for p in rung_points(fixed)), 1),
             "per_title_kbps": round(sum(p.kbps for p in rung_points(per)), 1),
             "saved_pct": bits_saved(rung_points(fixed), rung_points(per)),
-            "analysis_s": analysis["seconds"], "encode_s": round(encode_wall(per), 2),
+            "analysis_s": analysis["seconds"], "analysis_cpu_s": analysis.get("cpu_seconds", 0.0),
+            "encode_s": round(encode_wall(per), 2),
             "analysis_ratio": round(analysis["seconds"] / encode_wall(per), 2)}
 
 
@@ -117,14 +119,15 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
         runs.append(rows)
     print("\n| title | fixed ladder kbit/s (rungs) | per-title kbit/s (rungs) | bits saved at equal VMAF % "
-          "| analysis s | encode s | analysis / encode |")
+          "| analysis s (CPU-s) | encode s | analysis / encode |")
     print("|---|---|---|---|---|---|---|")
     for i, clip in enumerate(clips):
         rows = [r[i] for r in runs]
         first = rows[0]
         print(f"| {clip.name} | {spread([r['fixed_kbps'] for r in rows])} ({len(first['fixed'])}) | "
               f"{spread([r['per_title_kbps'] for r in rows])} ({len(first['per_title'])}) | "
-              f"{spread([r['saved_pct'] for r in rows])} | {spread([r['analysis_s'] for r in rows])} | "
+              f"{spread([r['saved_pct'] for r in rows])} | {spread([r['analysis_s'] for r in rows])} "
+              f"({spread([r['analysis_cpu_s'] for r in rows])}) | "
               f"{spread([r['encode_s'] for r in rows])} | {spread([r['analysis_ratio'] for r in rows])} |")
     saved = [statistics.median(r[i]["saved_pct"] for r in runs) for i in range(len(clips))]
     print(f"\nmean bits saved at equal VMAF: {statistics.fmean(saved):.1f}%; worst title {min(saved):.1f}%")

@@ -5,8 +5,9 @@ Steps, all real ffmpeg, run in parallel on the ingest's worker count:
 1. cut `WINDOWS` windows of `WINDOW_SECONDS` spread over the title, normalised as the encoder sees
    the source (deinterlaced, constant rate, tone-mapped, upright, square pixels) and stored lossless,
    so every later step reads the same frames;
-2. per window x resolution: one ffmpeg scales once and encodes every CRF in `CRFS`, then quality.py
-   scores those encodes against the window (upscaled bicubic to the display size, the standard way);
+2. per window: one ffmpeg decodes it once, scales it to every resolution once and encodes each at
+   every CRF in `CRFS`, then one measuring ffmpeg (quality.py) scores all those encodes against the
+   window (upscaled bicubic to the display size, the standard way);
 3. per resolution x CRF: bits over all windows → kbps, mean VMAF of the scored frames → one point.
 
 Candidate resolutions are the fixed ladder's sizes that fit the source (never upscaled). The preset
@@ -47,6 +48,7 @@ from server.media.quality import (
 )
 from server.media.quality_run import run_piped
 from server.media.verify import REPORT_NAME
+from server.portable import children_cpu_s
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,13 +57,16 @@ FEATURES = "feature=name=psnr|name=float_ssim"  # what quality.libvmaf_filter ad
 config.register("per_title_floor_kbps", 200, "Bitrate of a per-title ladder's bottom rung, for thin "
                 "links (kbit/s; higher when the title's cheapest encode costs more).", int)
 
-WINDOWS = 3
-WINDOW_SECONDS = 2.0
-CRFS = (20, 26, 32, 38)
+# The analysis is a fixed cost per title (it does not grow with the title's length): 4 windows of 1 s
+# x 3 CRFs cost ~26 CPU-s on a 720p title against ~34 for 3 x 2 s x 4 CRFs, with one ffmpeg per window
+# (bench/per_title.py); the windows' spread over the title matters more than their length.
+WINDOWS = 4
+WINDOW_SECONDS = 1.0
+CRFS = (20, 28, 36)
 # VMAF costs ~90 ms a frame at 720p and ~200 ms at 1080p (one core, this machine's libvmaf), whatever
-# the rung's size, and there is one point per resolution x CRF: 3 scored frames a window keep a
-# 1080p title's analysis near a minute of CPU. The hull compares points on the same frames.
-SCORED_PER_WINDOW = 3
+# the rung's size, and there is one point per resolution x CRF; the hull compares points scored on the
+# same frames, so one scored frame a window (4 a point) ranks the resolutions as three did.
+SCORED_PER_WINDOW = 1
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
 
@@ -77,19 +82,22 @@ class Analysis:
     seconds: float                               # wall time the analysis took
     preset: str
     notes: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0                     # CPU of its ffmpeg runs (0 where not counted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"windows": self.windows, "crfs": list(CRFS), "preset": self.preset,
                 "points": [p.to_dict() for p in self.points], "hull": [p.to_dict() for p in self.hull],
                 "crossovers": crossovers(self.hull), "chosen": [p.to_dict() for p in self.chosen],
-                "seconds": round(self.seconds, 2), "notes": list(self.notes)}
+                "seconds": round(self.seconds, 2), "notes": list(self.notes),
+                "cpu_seconds": round(self.cpu_seconds, 2)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Analysis:
         def points(key: str) -> list[RatePoint]:
             return [RatePoint(**p) for p in data[key]]
         return cls(data["windows"], points("points"), points("hull"), points("chosen"),
-                   float(data["seconds"]), data["preset"], list(data.get("notes", [])))
+                   float(data["seconds"]), data["preset"], list(data.get("notes", [])),
+                   float(data.get("cpu_seconds", 0.0)))
 
 
 # ---- windows and argv (pure) -----------------------------------------------------------------
@@ -129,15 +137,21 @@ def build_window_args(ffmpeg_bin: str, info: MediaInfo, start: float, seconds: f
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(out)]
 
 
-def build_probe_encode_args(ffmpeg_bin: str, window: Path, size: tuple[int, int], crfs: Sequence[int],
-                            preset: str, outs: Sequence[Path]) -> list[str]:
-    """One window at one resolution, every CRF from one scale (raw H.264: its size is the bits)."""
-    labels = "".join(f"[c{i}]" for i in range(len(crfs)))
-    graph = f"[0:0]scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split={len(crfs)}{labels}"
+def build_probe_encode_args(ffmpeg_bin: str, window: Path, sizes: Sequence[tuple[int, int]],
+                            crfs: Sequence[int], preset: str, outs: Sequence[Path]) -> list[str]:
+    """One window at every resolution x CRF in one ffmpeg: one decode, each size scaled once, raw
+    H.264 outputs (their size is the bits), `outs` in size-major order."""
+    splits = "".join(f"[s{j}]" for j in range(len(sizes)))
+    graph = [f"[0:0]split={len(sizes)}{splits}"]
+    for j, (width, height) in enumerate(sizes):
+        labels = "".join(f"[c{j}_{i}]" for i in range(len(crfs)))
+        graph.append(f"[s{j}]scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p,"
+                     f"split={len(crfs)}{labels}")
     args = [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
-            "-i", str(window), "-filter_complex", graph]
-    for i, (crf, out) in enumerate(zip(crfs, outs, strict=True)):
-        args += ["-map", f"[c{i}]", "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
+            "-i", str(window), "-filter_complex", ";".join(graph)]
+    pairs = [(j, i, crf) for j in range(len(sizes)) for i, crf in enumerate(crfs)]
+    for (j, i, crf), out in zip(pairs, outs, strict=True):
+        args += ["-map", f"[c{j}_{i}]", "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
                  "-crf", str(crf), "-threads", "1", "-sc_threshold", "0", "-f", "h264", str(out)]
     return args
 
@@ -158,7 +172,7 @@ class _Measured:
 def analyse(info: MediaInfo, *, workers: int = 1, preset: str = "veryfast", rules: Rules | None = None,
             stop: threading.Event | None = None) -> Analysis:
     """Measure the title's hull and pick its rungs; MediaError when nothing could be measured."""
-    began = time.monotonic()
+    began, cpu = time.monotonic(), children_cpu_s()
     video = _video(info)
     candidates = plan_ladder(video)
     windows = sample_windows(info.duration)
@@ -170,13 +184,12 @@ def analyse(info: MediaInfo, *, workers: int = 1, preset: str = "veryfast", rule
                              "cutting a sample window", stop=stop)
                  for (start, seconds), cut in zip(windows, cuts, strict=True)]
         _results(waits, stop)
-        batches = _results([pool.submit(_measure_window, main, tool, video, preset, cut, seconds, rung, stop)
-                            for cut, (_, seconds) in zip(cuts, windows, strict=True) for rung in candidates],
-                           stop)
+        batches = _results([pool.submit(_measure_window, main, tool, video, preset, cut, seconds, candidates,
+                                        stop) for cut, (_, seconds) in zip(cuts, windows, strict=True)], stop)
     points = _points([m for batch in batches for m in batch])
     chosen = pick_rungs(points, rules or default_rules())
     return Analysis([list(w) for w in windows], points, upper_hull(points), chosen,
-                    time.monotonic() - began, preset)
+                    time.monotonic() - began, preset, cpu_seconds=children_cpu_s() - cpu)
 
 
 def _results(futures: Sequence[Future[T]], stop: threading.Event | None) -> list[T]:
@@ -190,15 +203,17 @@ def _results(futures: Sequence[Future[T]], stop: threading.Event | None) -> list
 
 
 def _measure_window(main: str, tool: str, video: VideoInfo, preset: str, cut: Path, seconds: float,
-                    rung: Rendition, stop: threading.Event | None) -> list[_Measured]:
-    """Encode one window at one resolution at every CRF and score each encode against the window."""
-    outs = [cut.with_name(f"{cut.stem}_{rung.name}_crf{crf}.h264") for crf in CRFS]
-    ffmpeg.run(build_probe_encode_args(main, cut, (rung.width, rung.height), CRFS, preset, outs),
-               f"encoding a sample window at {rung.name}", stop=stop)
+                    rungs: Sequence[Rendition], stop: threading.Event | None) -> list[_Measured]:
+    """Encode one window at every resolution x CRF (one ffmpeg) and score every encode against the
+    window (one measuring ffmpeg): per window two processes, whatever the candidates."""
+    pairs = [(rung, crf) for rung in rungs for crf in CRFS]
+    outs = [cut.with_name(f"{cut.stem}_{rung.name}_crf{crf}.h264") for rung, crf in pairs]
+    ffmpeg.run(build_probe_encode_args(main, cut, [(r.width, r.height) for r in rungs], CRFS, preset, outs),
+               "encoding a sample window", stop=stop)
     frames = window_frames(seconds, video.fps)
     scored = score_vmaf(main, tool, outs, cut, window_video(video), frames, stop)
     return [_Measured(rung, crf, out.stat().st_size * 8, frames / float(video.fps), scores)
-            for crf, out, scores in zip(CRFS, outs, scored, strict=True)]
+            for (rung, crf), out, scores in zip(pairs, outs, scored, strict=True)]
 
 
 def _points(measured: Sequence[_Measured]) -> list[RatePoint]:

@@ -14,7 +14,15 @@ from server.errors import InvalidRequest
 from server.media.convex_hull import RatePoint
 from server.media.ffmpeg import find_tools
 from server.media.ladder import plan_ladder
-from server.media.per_title import Analysis, analyse, build_vmaf_args, plan_rungs, renditions_from
+from server.media.per_title import (
+    CRFS,
+    Analysis,
+    analyse,
+    build_probe_encode_args,
+    build_vmaf_args,
+    plan_rungs,
+    renditions_from,
+)
 from server.media.probe import probe
 from server.media.quality import build_measure_args
 from tests.jobs.helpers import cli, events, json_lines
@@ -61,7 +69,7 @@ def test_the_analysis_measures_every_fitting_resolution_never_above_the_source(
     for analysis in analyses.values():
         assert {p.name for p in analysis.points} == {"360p", "240p"}
         assert all(p.width <= 640 and p.height <= 360 for p in analysis.points)
-        assert len(analysis.points) == 2 * 4                                 # resolutions x CRFs
+        assert len(analysis.points) == 2 * len(CRFS)                         # resolutions x CRFs
         assert all(0 <= p.vmaf <= 100 and p.kbps > 0 for p in analysis.points)
         by_res = {n: sorted((p for p in analysis.points if p.name == n), key=lambda p: p.crf)
                   for n in ("360p", "240p")}
@@ -77,6 +85,19 @@ def test_the_analysis_scores_vmaf_alone() -> None:
     full = build_measure_args("ffmpeg", ["a.h264"], video, 50, [Path("a.json")], 16)
     graph, full_graph = args[args.index("-filter_complex") + 1], full[full.index("-filter_complex") + 1]
     assert "psnr" in full_graph and "psnr" not in graph and "libvmaf" in graph
+
+
+def test_one_ffmpeg_encodes_a_window_at_every_size_and_crf_from_one_decode() -> None:
+    outs = [Path(f"{size}_{crf}.h264") for size in ("360p", "240p") for crf in (20, 30)]
+    args = build_probe_encode_args("ffmpeg", Path("w.mkv"), [(640, 360), (426, 240)], (20, 30), "veryfast",
+                                   outs)
+    graph = args[args.index("-filter_complex") + 1]
+    assert args.count("-i") == 1 and graph.count("scale=") == 2     # one decode, each size scaled once
+    assert "scale=640:360" in graph.split(";")[1] and "scale=426:240" in graph.split(";")[2]
+    maps = [args[i + 1] for i, a in enumerate(args) if a == "-map"]
+    crfs = [args[i + 1] for i, a in enumerate(args) if a == "-crf"]
+    assert maps == ["[c0_0]", "[c0_1]", "[c1_0]", "[c1_1]"] and crfs == ["20", "30", "20", "30"]
+    assert [a for a in args if a.endswith(".h264")] == [str(o) for o in outs]   # size-major, as asked
 
 
 def probe_video_stub() -> Any:

@@ -109,5 +109,5 @@ def test_rungs_become_renditions_with_the_fixed_ladders_cap_and_unique_names() -
 
 
 def test_sample_windows_spread_over_the_title() -> None:
-    assert sample_windows(60.0) == [(9.0, 2.0), (29.0, 2.0), (49.0, 2.0)]
-    assert sample_windows(5.0) == [(0.0, 5.0)]   # shorter than three windows: the whole title
+    assert sample_windows(60.0) == [(7.0, 1.0), (22.0, 1.0), (37.0, 1.0), (52.0, 1.0)]
+    assert sample_windows(3.0) == [(0.0, 3.0)]   # shorter than four windows: the whole title
