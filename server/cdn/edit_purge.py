@@ -3,16 +3,15 @@
 `videos` topic; this follower reads that and drops the edges' copies, so they stop serving the old
 master before their TTL. The HTTP routes purge directly as well; a second purge costs one origin fetch.
 
-Each server follows from the log's head with its own in-memory group (never committed): only changes
-made while it runs matter, and every server on the data dir purges its own edges.
+The consumer group `edge-purge` (one server per data dir runs the edges) starts at the log's head the
+first time and commits what it handled, so a change made while the server was down is purged at its
+next start: edges keep their caches on disk across restarts.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from typing import Protocol
 
 from server.events.api import VIDEOS
@@ -23,6 +22,7 @@ log = logging.getLogger(__name__)
 
 TRACK_CHANGES = ("subtitles_changed", "audio_changed")
 POLL_S = 0.25
+GROUP = "edge-purge"
 
 
 class Purgeable(Protocol):
@@ -34,12 +34,15 @@ class EditPurge:
 
     def __init__(self, cdn: Purgeable, events: EventLog) -> None:
         self.cdn, self.events = cdn, events
-        self.group = f"edge-purge-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.group = GROUP
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._purge(self._poll(0))  # places the group at the log's head before start() returns
+        if not self.events.committed(self.group):  # the first start: earlier changes are not ours
+            self.events.partitions_of(VIDEOS)  # the topic exists from here on, so its heads do
+            self.events.commit(self.group, self.events.heads([VIDEOS]))
+        self._purge(self._poll(0))  # what changed while this server was down
         self._thread = threading.Thread(target=self._follow, name="edge-purge", daemon=True)
         self._thread.start()
 
@@ -48,7 +51,6 @@ class EditPurge:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.events.forget(self.group)
 
     def _follow(self) -> None:
         while not self._stop.is_set():
@@ -65,3 +67,5 @@ class EditPurge:
         for video_id in dict.fromkeys(e.key for e in batch if e.type in TRACK_CHANGES):
             log.info("tracks of %s changed: purging it from the edges", video_id)
             self.cdn.purge_title(video_id)
+        if batch:
+            self.events.commit(self.group, batch)

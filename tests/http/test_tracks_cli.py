@@ -107,3 +107,22 @@ def test_a_cli_audio_rename_purges_the_running_servers_edges(
     assert get(master)[:2] == (200, "HIT")
     assert audio(data, "rename", VIDEO_ID, "audio", "English (original)").returncode == 0
     wait_for(lambda: "English (original)" in get(master)[2].decode(), 20, "the edge to serve the new master")
+
+
+def test_a_change_made_while_the_server_was_down_is_purged_when_it_starts_again(
+        cdn: Services, data: DataDir, root: Path) -> None:
+    assert cdn.cdn is not None and cdn.events is not None and cdn.steering is not None
+    first = EditPurge(cdn.cdn, cdn.events)
+    first.start()  # a server ran once: the follower knows where it stopped
+    first.stop()
+    master = cdn.steering.best(VIDEO_ID, region="eu-west").url
+    assert master is not None
+    get(master)
+    assert audio(data, "rename", VIDEO_ID, "audio-2", "VF").returncode == 0
+    assert get(master)[1] == "HIT" and b'NAME="VF"' not in get(master)[2]  # nobody purged it yet
+    again = EditPurge(cdn.cdn, cdn.events)
+    again.start()
+    try:
+        assert b'NAME="VF"' in get(master)[2]
+    finally:
+        again.stop()
