@@ -23,6 +23,7 @@ from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.collectors import TopCollector
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.index import Index
 from whoosh.qparser import AndGroup, QueryParser, QueryParserError
@@ -52,8 +53,12 @@ __all__ = ["BLOCK_S", "INDEX_NAME", "CueIndex", "CueLoader", "CueTracks", "Momen
 INDEX_NAME = "cues_v2"  # the format: an index under another name (v1: one document per cue) is remade
 BLOCK_S = 300.0  # one document per 5 minutes of a track: ~60 cues, a few hundred words
 MOMENTS_PER_TITLE = 5
+MOMENT_BLOCKS = 2  # a title's best blocks read for its moments: a page reads at most 40 blocks
 BLOCK_HITS = 200  # blocks ranked before grouping by title: enough for a page of titles with moments
 TYPO_WORDS = 8  # indexed words a misspelt word may stand for, the commonest first
+# Blocks scored at most per query, in index order: a word said everywhere (a block in every 5 minutes
+# of 10,000 hours is 120,000 postings, scored in pure Python) costs as much as one said in 2% of them.
+SCORED_MOST = 5000
 
 # (language, cues as (start, end, text)) of one title's tracks; raises if the title's files are unreachable
 CueTracks = list[tuple[str, list[Cue]]]
@@ -149,11 +154,11 @@ class CueIndex:
         if not q.strip():
             raise InvalidRequest("Say what to look for in the subtitles.", hint='e.g. "bridge at dawn"')
         asked = self._query(q)
-        results = searcher.search(by_pairs(asked), limit=BLOCK_HITS)
-        if results.scored_length() == 0:
+        top = _ranked(searcher, by_pairs(asked))
+        if not top:
             asked = self._fuzzy(asked, searcher)
-            results = searcher.search(by_pairs(asked), limit=BLOCK_HITS)
-        hits, total = _group(searcher, results.top_n, asked, offset, limit)
+            top = _ranked(searcher, by_pairs(asked))
+        hits, total = _group(searcher, top, asked, offset, limit)
         return {"hits": hits, "total": total}
 
     def _query(self, q: str) -> wq.Query:
@@ -186,6 +191,34 @@ def _fuzzy(node: wq.Query, typos: Typos) -> wq.Query:
     return node
 
 
+class _Enough(Exception):
+    """Raised by `_FirstScored` once it has scored `SCORED_MOST` blocks."""
+
+
+class _FirstScored(TopCollector):
+    """Whoosh's top-N collector (with its block-quality skipping) that stops after scoring `most`
+    matching blocks: the best `BLOCK_HITS` among the first `most` in index order."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(limit=BLOCK_HITS)
+        self._left = most
+
+    def _collect(self, global_docnum: int, score: float) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise _Enough
+        return super()._collect(global_docnum, score)
+
+
+def _ranked(searcher: Searcher, asked: wq.Query) -> list[tuple[float, int]]:
+    """(score, block) of the best `BLOCK_HITS` blocks, from at most `SCORED_MOST` scored."""
+    collector = _FirstScored(SCORED_MOST)
+    with contextlib.suppress(_Enough):
+        searcher.search_with_collector(asked, collector)
+    top: list[tuple[float, int]] = collector.results().top_n
+    return top
+
+
 def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, offset: int, limit: int
            ) -> tuple[list[dict[str, Any]], int]:
     """A page of the ranked blocks grouped by title (titles by their best block's rank) and how many
@@ -195,7 +228,7 @@ def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, of
     titles: dict[str, tuple[float, list[int]]] = {}
     for score, docnum in top:
         found = titles.setdefault(ids(docnum), (float(score or 0), []))[1]
-        if len(found) < MOMENTS_PER_TITLE:
+        if len(found) < MOMENT_BLOCKS:
             found.append(docnum)
     marked = asked_words(asked)
     page = []
@@ -208,8 +241,8 @@ def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, of
 
 def _title_moments(searcher: Searcher, docnums: list[int], asked: wq.Query, marked: frozenset[str]
                    ) -> tuple[str, list[Moment]]:
-    """A title's name and up to `MOMENTS_PER_TITLE` moments, in time order, from its best blocks
-    (a block's stored cues are read only while moments are missing)."""
+    """A title's name and up to `MOMENTS_PER_TITLE` moments, in time order, from its best
+    `MOMENT_BLOCKS` blocks (the second one read only while moments are missing)."""
     chosen: list[tuple[list[Cue], str]] = []
     title = ""
     for docnum in docnums:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from whoosh import index as windex
 from whoosh.fields import ID, STORED, TEXT, Schema
 
 from server.catalog import Catalog
 from server.events.log import EventLog
 from server.paths import DataDir
+from server.search import cues as cues_module
 from server.search.cues import BLOCK_S, TYPO_WORDS, CueIndex, CueTracks
 from server.search.service import SearchService
 from tests.search.conftest import Publish
@@ -101,3 +103,17 @@ def test_an_index_made_cue_by_cue_is_filled_again_from_the_catalog(
     service = SearchService(data, log, catalog, cues=SAID.__getitem__)
     hits = service.search_subtitles('"bridge at dawn"')["hits"]
     assert sorted(h["video_id"] for h in hits) == ["dawn", "split"]
+
+
+def test_a_word_said_in_more_blocks_than_are_scored_still_answers_a_full_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranking stops after `SCORED_MOST` matching blocks (in index order), so a word said
+    everywhere costs no more than a rarer one: the page is full, its titles say the word."""
+    monkeypatch.setattr(cues_module, "SCORED_MOST", 12)
+    said: dict[str, CueTracks] = {f"t{i:02d}": [("en", [(1.0, 2.0, f"the bridge, take {i}")])]
+                                  for i in range(30)}
+    cues = index_of(tmp_path / "cues", said)
+    with cues.ix.searcher() as searcher:
+        result = cues.search(searcher, "bridge", limit=5)
+    assert result["total"] == 12 and len(result["hits"]) == 5
+    assert all(h["moments"][0]["snippet"].count("<mark") == 1 for h in result["hits"])
