@@ -14,8 +14,10 @@ frequent terms are read once, as arrays, when the index version is first seen.""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any
 
 import numpy as np
@@ -41,9 +43,11 @@ _EMPTY: Matches = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
 @dataclass
 class Ranked:
-    """Every document a query matches (global numbers, ascending) with its score."""
+    """Every document a query matches (global numbers, ascending) with its score, and by field the
+    documents holding each of the query's terms there."""
     docs: np.ndarray
     scores: np.ndarray
+    holding: dict[str, list[np.ndarray]] = _field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -51,7 +55,11 @@ class Ranked:
     def within(self, allowed: np.ndarray) -> Ranked:
         """Only the documents also in `allowed` (ascending)."""
         keep = np.isin(self.docs, allowed, assume_unique=True)
-        return Ranked(self.docs[keep], self.scores[keep])
+        return Ranked(self.docs[keep], self.scores[keep], self.holding)
+
+    def mentions(self, field_name: str, docnum: int) -> bool:
+        """Whether the document holds any of the query's terms in `field_name`."""
+        return any(_holds(docs, docnum) for docs in self.holding.get(field_name, ()))
 
     def top(self, limit: int) -> list[tuple[float, int]]:
         """The best `limit` as Whoosh's collector orders them: score down, then document number up."""
@@ -101,7 +109,7 @@ class Ranker:
         (or the searcher does not score with BM25F)."""
         if type(searcher.weighting) is not BM25F:
             return None
-        parts = []
+        parts, holding = [], defaultdict(list)
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             segment = _Segment(sub, self.segments.get(_segment_key(reader)) or SegmentArrays(reader, ()))
@@ -110,9 +118,12 @@ class Ranker:
                 return None
             docs, scores = node.evaluate()
             parts.append((docs + offset, scores))
+            for name, found in segment.holding:
+                holding[name].append(found + offset)
         if not parts:
             return Ranked(*_EMPTY)
-        return Ranked(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+        return Ranked(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                      dict(holding))
 
 
 def _segment_key(reader: IndexReader) -> str:
@@ -151,6 +162,7 @@ class _Segment:
         self.reader = searcher.reader()
         self._infos: dict[tuple[str, bytes], Any] = {}
         self._deleted: np.ndarray | None = None
+        self.holding: list[tuple[str, np.ndarray]] = []  # (field, documents) of each term evaluated
 
     def node(self, q: wq.Query) -> _Node | None:
         kind = type(q)
@@ -241,6 +253,11 @@ class _Segment:
         return _Node(ArrayUnionMatcher, evaluate)
 
     def _leaf(self, field: str, text: bytes, inlined: bool) -> Matches:
+        matches = self._scored(field, text, inlined)
+        self.holding.append((field, matches[0]))
+        return matches
+
+    def _scored(self, field: str, text: bytes, inlined: bool) -> Matches:
         searcher, reader, weighting = self.searcher, self.reader, self.searcher.weighting
         if inlined:  # a term in one document: let Whoosh score it
             return _stepped(searcher.postings(field, text, weighting=weighting))
@@ -261,6 +278,11 @@ class _Segment:
         return self._deleted
 
 
+def _holds(docs: np.ndarray, docnum: int) -> bool:
+    at = int(np.searchsorted(docs, docnum))
+    return at < len(docs) and int(docs[at]) == docnum
+
+
 def _boosted(node: _Node, boost: float) -> _Node:
     if boost == 1.0:
         return node
@@ -272,11 +294,15 @@ def _scaled(matches: Matches, boost: float) -> Matches:
 
 
 def _union(a: Matches, b: Matches) -> Matches:
-    docs = np.union1d(a[0], b[0])
-    scores = np.zeros(len(docs))
-    scores[np.searchsorted(docs, a[0])] = a[1]
-    scores[np.searchsorted(docs, b[0])] += b[1]  # 0.0 + b is b: only shared documents really add
-    return docs, scores
+    """Documents of either, the score of a shared one being the sum (a + b is b + a, to the bit)."""
+    docs, scores = np.concatenate((a[0], b[0])), np.concatenate((a[1], b[1]))
+    order = np.argsort(docs, kind="stable")  # two ascending runs: merged in one pass
+    docs, scores = docs[order], scores[order]
+    shared = docs[1:] == docs[:-1]  # the first of two equal neighbours takes the sum
+    scores[:-1][shared] += scores[1:][shared]
+    keep = np.ones(len(docs), dtype=bool)
+    keep[1:][shared] = False
+    return docs[keep], scores[keep]
 
 
 def _intersection(a: Matches, b: Matches) -> Matches:

@@ -31,7 +31,7 @@ from server.search.documents import FACETS, FUZZY_FIELDS, TEXT_FIELDS
 from server.search.facets import FacetTable, MatchRecorder
 from server.search.fuzzy import Lexicon
 from server.search.matches import matching_docs
-from server.search.ranking import Ranker
+from server.search.ranking import Ranked, Ranker
 
 log = logging.getLogger(__name__)
 GROUP = "search"
@@ -165,10 +165,10 @@ class SearchService:
         page = offset + limit
         run = functools.partial(self._run, searcher, ranker, flt=flt, sort=sort, limit=page,
                                 facet_counts=facet_counts)
-        results, matched = run(query.build(self._parser, q, words))
-        if results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
-            results, matched = run(query.build(self._parser, q, words, fuzzy=True))
-        return self._result(searcher, results, q, offset, limit, table, matched)
+        found = run(query.build(self._parser, q, words))
+        if found.results.scored_length() == 0 and q.strip():  # nothing exact: tolerate typos
+            found = run(query.build(self._parser, q, words, fuzzy=True))
+        return self._result(searcher, found, q, offset, limit, table)
 
     def search_subtitles(self, q: str, *, limit: int = 20, offset: int = 0) -> dict[str, Any]:
         """Titles whose subtitles say `q`, each with the moments (`12:04`) and the words around them;
@@ -188,7 +188,7 @@ class SearchService:
         return result
 
     def _run(self, searcher: Searcher, ranker: Ranker, built: Any, *, flt: Any, sort: str, limit: int,
-             facet_counts: bool) -> tuple[Results, Collection[int] | None]:
+             facet_counts: bool) -> _Found:
         """The top `limit` matches by `sort`, and with `facet_counts` every matched document number.
         Queries of terms ranked by relevance are scored over whole posting arrays (`ranking`), the
         rest by Whoosh's collectors. (Whoosh reads an empty set of allowed documents as "no
@@ -202,16 +202,16 @@ class SearchService:
             collector = FilterCollector(searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse),
                                         allow=matched)
             searcher.search_with_collector(built if matched else wq.NullQuery, collector)
-            return collector.results(), matched
+            return _Found(collector.results(), matched)
         if not facet_counts:  # Whoosh's filter, its documents read in bulk when it is made of terms
             allowed = matching_docs(searcher, flt) if flt is not None else None
             ranking = searcher.collector(limit=limit, sortedby=sortedby, reverse=reverse,
                                          filter=flt if allowed is None else allowed)
             searcher.search_with_collector(built if allowed is None or allowed else wq.NullQuery, ranking)
-            return ranking.results(), None
+            return _Found(ranking.results(), None)
         if flt is not None:  # intersected while walking (every match is walked anyway)
             built = query.Filtered(built, flt)
-        return _walk_all(searcher, built, limit, sortedby, reverse)
+        return _Found(*_walk_all(searcher, built, limit, sortedby, reverse))
 
     def _tables(self, searcher: Searcher) -> tuple[Lexicon, FacetTable, Ranker]:
         """Words for typos and completions, each document's facet values and the arrays relevance is
@@ -249,13 +249,14 @@ class SearchService:
             return sorting.FunctionFacet(lambda _s, docid: -views.get(ids[docid], 0))
         return None
 
-    def _result(self, searcher: Searcher, results: Results, q: str, offset: int, limit: int,
-                table: FacetTable, matched: Collection[int] | None) -> SearchResult:
+    def _result(self, searcher: Searcher, found: _Found, q: str, offset: int, limit: int,
+                table: FacetTable) -> SearchResult:
+        results, matched = found.results, found.matched
         results.fragmenter, results.formatter = self._fragmenter, self._formatter
         # Whoosh looks the query's terms up in the index again for every hit and field it highlights
         results.query_terms = functools.lru_cache(maxsize=None)(results.query_terms)
         scored = results.scored_length()  # hits ranked: at most offset + limit
-        hits = [self._hit(results[i]) for i in range(offset, min(scored, offset + limit))]
+        hits = [self._hit(results[i], found.ranked) for i in range(offset, min(scored, offset + limit))]
         # Exact without a second pass when every match was seen (facets) or the page is not full (it
         # then holds every match); otherwise, as you type, Whoosh's estimate.
         facets = table.counts(matched) if matched is not None else {}
@@ -266,11 +267,11 @@ class SearchService:
         suggestion = query.suggest(searcher, q) if not total and q.strip() else None
         return SearchResult(hits, total, facets, suggestion)
 
-    def _hit(self, hit: Hit) -> dict[str, Any]:
+    def _hit(self, hit: Hit, ranked: Ranked | None) -> dict[str, Any]:
         stored = dict(hit.fields())
-        title_marked = hit.highlights("title")
+        title_marked = _highlights(hit, "title", ranked)
         title_html = title_marked or _escape(stored.get("title", ""))
-        snippet = (hit.highlights("description") or title_marked
+        snippet = (_highlights(hit, "description", ranked) or title_marked
                    or _escape(stored.get("description", "")[:160]) or title_html)
         stored["upload_date"] = stored["upload_date"].isoformat() + "Z"
         stored["tags"] = [t for t in stored.get("tags", "").split(",") if t]
@@ -278,8 +279,26 @@ class SearchService:
                 "score": round(float(hit.score or 0), 4)}
 
 
+@dataclass
+class _Found:
+    """One run of a query: the ranked page, every matched document (for facet counts) and, when
+    ranked from arrays, which documents hold the query's terms in which field."""
+    results: Results
+    matched: Collection[int] | None
+    ranked: Ranked | None = None
+
+
+def _highlights(hit: Hit, field_name: str, ranked: Ranked | None) -> str:
+    """Whoosh's highlighted fragments of the field; "" at once for a title known to hold none of
+    the query's terms there (Whoosh would tokenize the whole text to find no fragment)."""
+    if ranked is not None and not ranked.mentions(field_name, hit.docnum):
+        return ""
+    marked: str = hit.highlights(field_name)
+    return marked
+
+
 def _ranked(searcher: Searcher, ranker: Ranker, built: Any, flt: Any, limit: int, facet_counts: bool
-            ) -> tuple[Results, Collection[int] | None] | None:
+            ) -> _Found | None:
     """Relevance ranking from posting arrays, or None if the query or filter is not made of terms.
     Scores, order, page and totals are those of Whoosh's collector (its total, for a full page
     without facet counts, is the query's estimate there too: `Results.estimated_length`)."""
@@ -289,7 +308,7 @@ def _ranked(searcher: Searcher, ranker: Ranker, built: Any, flt: Any, limit: int
         return None
     if allowed is not None:
         ranked = ranked.within(allowed.docs)
-    return Results(searcher, built, ranked.top(limit)), ranked.docs if facet_counts else None
+    return _Found(Results(searcher, built, ranked.top(limit)), ranked.docs if facet_counts else None, ranked)
 
 
 def _matched(searcher: Searcher, built: Any, flt: Any) -> set[int] | None:
