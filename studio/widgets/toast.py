@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 SHOW_MS = 6000
 # Tooltip colours of the current theme, so the toast reads in light and dark.
-STYLE = ("QFrame#toast { background: palette(tool-tip-base); color: palette(tool-tip-text); "
+STYLE = ("QFrame#toast { background: palette(tooltip-base); color: palette(tooltip-text); "
          "border: 1px solid palette(mid); border-radius: 6px; }")
 
 
