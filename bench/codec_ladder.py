@@ -84,6 +84,9 @@ def cpu_row(clip: Path, others: tuple[str, ...]) -> dict[str, float]:
 
 
 def spread(values: list[float]) -> str:
+    """Median (min-max); one value as it is; `-` when the title's CPU was not measured."""
+    if len(values) < 2:
+        return f"{values[0]:g} (1 run)" if values else "-"
     return f"{statistics.median(values):g} ({min(values):g}-{max(values):g})"
 
 
@@ -96,7 +99,7 @@ def table(names: list[str], quality: dict[str, Any], cpu: dict[str, list[dict[st
              + " | ingest CPU-s, H.264 only | " + " | ".join(f"+ {label[c]} encode CPU-s" for c in others)
              + " |", "|---" * (3 + 3 * len(others)) + "|"]
     for name in names:
-        q, rows = quality[name], cpu[name]
+        q, rows = quality[name], cpu.get(name, [])
         cells = [name, q["kbps"]["h264"], *(q["kbps"][c] for c in others),
                  *(q["saved_pct"][c] for c in others), spread([r["h264"] for r in rows]),
                  *(spread([r[c] for r in rows]) for c in others)]
@@ -140,7 +143,7 @@ def merged_table(files: list[str]) -> list[str]:
             cpu.setdefault(name, []).extend(rows)
     cpu = {name: rows for name, rows in cpu.items() if rows}
     others = tuple(logs[0]["codecs"])
-    return table([n for n in quality if n in cpu], quality, cpu, others)
+    return table(list(quality), quality, cpu, others)
 
 
 def main() -> None:
