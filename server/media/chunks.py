@@ -30,6 +30,9 @@ TAIL_PER_WORKER = 2
 # A keyframe this close after a boundary's time still counts as at or before it (float times of
 # ffprobe, rounded to microseconds, against exact frame times).
 KEYFRAME_SLACK_S = 0.0005
+# How far (in segments) a chunk start may move to begin just after a source keyframe. One keeps the
+# plan's balance (a 250-frame GOP at 30 fps leaves one such boundary in every two 4 s segments).
+SNAP_SEGMENTS = 1
 
 
 def boundary_frame(segment: int, segment_seconds: float, fps: Fraction) -> int:
@@ -96,10 +99,16 @@ def keyframe_starts(keyframes: Sequence[float], segments: int, segment_seconds: 
 
 
 def snap_starts(starts: Sequence[int], allowed: Sequence[int]) -> list[int]:
-    """Each planned start moved to the nearest allowed segment (the earlier one on a tie, the first
-    stays 0); starts that land on the same segment merge, so a long-GOP title gets fewer chunks."""
-    snapped = {min(allowed, key=lambda a: (abs(a - s), a)) for s in starts}
-    return sorted(snapped | {0})
+    """Each planned start moved to the nearest allowed segment at most `SNAP_SEGMENTS` away (the
+    earlier one on a tie); starts that land on the same segment merge, so a long-GOP title gets
+    fewer, longer chunks. A start with no allowed segment that near stays: a source with very rare
+    keyframes (a screen recording, a 10 s GOP in a 4 s test clip) still gets a chunk per worker."""
+    return sorted({_snapped(s, allowed) for s in starts} | {0})
+
+
+def _snapped(start: int, allowed: Sequence[int]) -> int:
+    near = [a for a in allowed if abs(a - start) <= SNAP_SEGMENTS]
+    return min(near, key=lambda a: (abs(a - start), a)) if near else start
 
 
 def _tail_chunks(segments: int, count: int, workers: int) -> int:

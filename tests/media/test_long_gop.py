@@ -66,3 +66,10 @@ def test_a_real_long_gop_clip_is_chunked_after_its_keyframes_and_still_verifies(
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     assert len(starts) > 1, "a 40 s title on two workers is chunked"
     assert all(p < 4.0 for p in prerolls(starts, keyframes)), starts
+
+
+def test_a_source_with_rare_keyframes_still_gets_a_chunk_per_worker() -> None:
+    """A start moves at most one segment: with no keyframe near (a 10 s GOP in a 4 s clip, a screen
+    recording) the chunk pays its preroll rather than leaving a core without work."""
+    chunks = plan_chunks(4.0, Fraction(25), 1.0, 2, keyframes=[0.0])
+    assert len(chunks) == 2 and chunks == plan_chunks(4.0, Fraction(25), 1.0, 2)
