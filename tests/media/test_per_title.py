@@ -22,6 +22,7 @@ from server.media.per_title import (
     build_vmaf_args,
     plan_rungs,
     renditions_from,
+    title_bits,
 )
 from server.media.probe import probe
 from server.media.quality import build_measure_args
@@ -98,6 +99,21 @@ def test_one_ffmpeg_encodes_a_window_at_every_size_and_crf_from_one_decode() -> 
     crfs = [args[i + 1] for i, a in enumerate(args) if a == "-crf"]
     assert maps == ["[c0_0]", "[c0_1]", "[c1_0]", "[c1_1]"] and crfs == ["20", "30", "20", "30"]
     assert [a for a in args if a.endswith(".h264")] == [str(o) for o in outs]   # size-major, as asked
+
+
+def static_encode(source: Path, out: Path, start: int, seconds: int, gop: int) -> bytes:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", str(start), "-t", str(seconds), "-i", str(source),
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-g", str(gop), "-keyint_min",
+                    str(gop), "-sc_threshold", "0", "-threads", "1", "-f", "h264", str(out)], check=True)
+    return out.read_bytes()
+
+
+def test_short_windows_predict_the_bits_of_an_encode_with_one_keyframe_a_segment(tmp_path: Path) -> None:
+    source = clip(tmp_path / "bars.mp4", "smptehdbars=size=640x360:rate=25,noise=alls=1:allf=t")
+    title = len(static_encode(source, tmp_path / "title.h264", 0, 4, 100)) * 8   # one keyframe in 4 s
+    windows = [static_encode(source, tmp_path / f"w{s}.h264", s, 1, 25) for s in range(4)]  # each on one
+    assert sum(len(w) * 8 for w in windows) > 2 * title                  # counted as they are: far too dear
+    assert abs(sum(title_bits(w, 25, 1 / 4) for w in windows) - title) < 0.1 * title
 
 
 def probe_video_stub() -> Any:
