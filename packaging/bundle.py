@@ -42,7 +42,7 @@ QT_EXCLUDES = [f"PySide6.{m}" for m in (
 # still has it and DuckDB's package names it in optional imports PyInstaller follows: keep its 78 MB out.
 ARROW_EXCLUDES = ["pyarrow"]
 DEV_EXCLUDES = ["tkinter", "_tkinter", "pytest", "pytestqt", "_pytest", "mypy", "ruff", "IPython",
-                "pandas", "numpy", "matplotlib", "setuptools", "pip", "PyInstaller", "adbc_driver_duckdb"]
+                "pandas", "matplotlib", "setuptools", "pip", "PyInstaller", "adbc_driver_duckdb"]
 
 
 def qt_modules_used() -> set[str]:

@@ -79,3 +79,24 @@ def test_dropping_qts_gtk_theme_also_drops_gtk_but_keeps_what_qt_itself_links() 
     assert "PySide6/Qt/plugins/platformthemes/libqgtk3.so" not in kept
     assert {"PySide6/Qt/lib/libQt6Core.so.6", "PySide6/QtCore.abi3.so"} <= kept
     assert {n for n in core_libs if n in gtk_libs} <= kept  # shared with Qt Core: stays
+
+
+def test_no_module_the_app_depends_on_is_left_out_of_the_bundle() -> None:
+    """A core dependency in `bundle.excludes()` would make the frozen app fail where it imports it
+    (numpy, once a development-only exclude, became the search ranking's dependency). Read from
+    pyproject.toml, not the installed metadata, which is as old as the last `pip install -e`."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = {norm(Requirement(r).name) for r in project["dependencies"]}
+    shipped = {module for module, dists in packages_distributions().items()
+               if any(norm(d) in core for d in dists)}
+    assert "whoosh" in shipped and "duckdb" in shipped
+    # DuckDB's wheel also carries an ADBC driver nothing here loads
+    assert sorted(set(bundle.excludes()) & shipped - {"adbc_driver_duckdb"}) == []
