@@ -13,7 +13,8 @@ and VMAF (against the source, the standard way) come from the real encode. Per t
   measured on its sample windows, as if the ladder had a rung at every hull point): what no rung
   choice from that hull can beat, at this encoder and preset;
 - the analysis time (wall, and its ffmpeg runs' CPU-s) as a ratio of the per-title ingest's encode
-  stage (wall).
+  stage (wall), and its CPU-s as a ratio of one ffmpeg encoding the fixed ladder (CPU-s), with the
+  title length at which the analysis would cost a quarter of that encode (it stays, the encode grows).
 `--runs` runs, the load average before each; the table gives the median and the spread.
 
     .venv/bin/python bench/per_title.py [--runs 3] [--seconds 20] [--titles talking_head,sport,...]
@@ -37,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from title_set import DEFAULT_SECONDS, GENERATED, SHARED, TITLES, make_clip, title_clip
 
 from server.media.convex_hull import RatePoint, upper_hull
+from server.media.ladder import plan_ladder
+from server.media.probe import probe
+from server.portable import children_cpu_s
 
 __all__ = ["GENERATED", "SHARED", "bits_saved", "make_clip", "rung_points"]  # bench/codec_ladder.py's
 
@@ -85,11 +89,31 @@ def encode_wall(result: dict[str, Any]) -> float:
     return float(timing["encode_ended_at"] - timing["encode_started_at"])
 
 
+def fixed_encode_cpu(clip: Path) -> float:
+    """CPU-s of one ffmpeg encoding the title's fixed ladder (veryfast, capped CRF 23, -threads 1):
+    the yardstick for the analysis' CPU (wall times mean little on a loaded machine)."""
+    info = probe(clip)
+    assert info.video is not None
+    rungs = plan_ladder(info.video)
+    labels = "".join(f"[r{i}]" for i in range(len(rungs)))
+    graph = [f"[0:{info.video.index}]format=yuv420p,split={len(rungs)}{labels}",
+             *(f"[r{i}]scale={r.width}:{r.height}[o{i}]" for i, r in enumerate(rungs))]
+    args = ["ffmpeg", "-v", "error", "-threads", "1", "-i", str(clip), "-filter_complex", ";".join(graph)]
+    for i, r in enumerate(rungs):
+        args += ["-map", f"[o{i}]", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(r.crf), "-maxrate",
+                 f"{r.bitrate_kbps}k", "-bufsize", f"{r.bufsize_kbps}k", "-threads", "1", "-f", "null", "-"]
+    before = children_cpu_s()
+    subprocess.run(args, check=True)
+    return children_cpu_s() - before
+
+
 def one_title(clip: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-per-title-") as tmp:
         fixed = ingest(clip, Path(tmp) / "fixed", "fixed")
         per = ingest(clip, Path(tmp) / "per", "per-title")
     analysis = per["report"]["per_title"]
+    encode_cpu = fixed_encode_cpu(clip)
+    per_second = encode_cpu / probe(clip).duration
     return {"title": clip.name, "fixed": [(p.name, p.kbps, p.vmaf) for p in rung_points(fixed)],
             "per_title": [(p.name, p.kbps, p.vmaf) for p in rung_points(per)],
             "fixed_kbps": round(sum(p.kbps for p in rung_points(fixed)), 1),
@@ -98,7 +122,10 @@ def one_title(clip: Path) -> dict[str, Any]:
             "hull_saved_pct": bits_saved(rung_points(fixed), [RatePoint(**p) for p in analysis["hull"]]),
             "analysis_s": analysis["seconds"], "analysis_cpu_s": analysis.get("cpu_seconds", 0.0),
             "encode_s": round(encode_wall(per), 2),
-            "analysis_ratio": round(analysis["seconds"] / encode_wall(per), 2)}
+            "analysis_ratio": round(analysis["seconds"] / encode_wall(per), 2),
+            "fixed_encode_cpu_s": round(encode_cpu, 2),
+            "cpu_ratio": round(analysis.get("cpu_seconds", 0.0) / encode_cpu, 2),
+            "quarter_at_s": round(analysis.get("cpu_seconds", 0.0) / (0.25 * per_second))}
 
 
 def spread(values: list[float]) -> str:
@@ -123,8 +150,9 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
         runs.append(rows)
     print("\n| title | fixed ladder kbit/s (rungs) | per-title kbit/s (rungs) | bits saved at equal VMAF % "
-          "| hull ceiling % | analysis s (CPU-s) | encode s | analysis / encode |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| hull ceiling % | analysis s (CPU-s) | encode s | analysis / encode | fixed ladder encode CPU-s "
+          "| analysis / encode (CPU) | length for <= 0.25 s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, clip in enumerate(clips):
         rows = [r[i] for r in runs]
         first = rows[0]
@@ -133,7 +161,10 @@ def main() -> None:
               f"{spread([r['saved_pct'] for r in rows])} | {spread([r['hull_saved_pct'] for r in rows])} | "
               f"{spread([r['analysis_s'] for r in rows])} "
               f"({spread([r['analysis_cpu_s'] for r in rows])}) | "
-              f"{spread([r['encode_s'] for r in rows])} | {spread([r['analysis_ratio'] for r in rows])} |")
+              f"{spread([r['encode_s'] for r in rows])} | {spread([r['analysis_ratio'] for r in rows])} | "
+              f"{spread([r['fixed_encode_cpu_s'] for r in rows])} | "
+              f"{spread([r['cpu_ratio'] for r in rows])} | "
+              f"{spread([r['quarter_at_s'] for r in rows])} |")
     saved = [statistics.median(r[i]["saved_pct"] for r in runs) for i in range(len(clips))]
     print(f"\nmean bits saved at equal VMAF: {statistics.fmean(saved):.1f}%; worst title {min(saved):.1f}%")
 
