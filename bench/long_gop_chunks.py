@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.encode_ladder import PRESET, SEGMENT, ladder, make_source
+from bench.encode_ladder import PRESET, SEGMENT, ladder, make_source, one_command
 from server.media.chunks import plan_chunks, preroll_seconds
 from server.media.encode import build_chunk_args
 from server.media.ffmpeg import find_tools
@@ -51,6 +51,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--source-gop", type=int, default=250)
     parser.add_argument("--threads", type=int, default=1, help="threads of every chunk's ffmpeg")
+    parser.add_argument("--reference", action="store_true", help="then the one-command ffmpeg alone")
     args = parser.parse_args()
     src = make_source(args.seconds, args.source_gop)
     info = probe(src)
@@ -72,6 +73,11 @@ def main() -> int:
             spans = " ".join(f"{c.start:g}+{c.duration:g}" for c in chunks)
             print(f"| {name} | {spans} | {vain:.1f} | {sum(c for c, _ in runs):.1f} | "
                   f"{max(m for _, m in runs):.0f} |", flush=True)
+        if args.reference:
+            out = Path(tmp) / "b"
+            out.mkdir()
+            cpu, peak = run_chunk(one_command(src, ladder(), out))
+            print(f"| one ffmpeg, split (the reference) | 0+{info.duration:g} | 0 | {cpu:.1f} | {peak:.0f} |")
     print(f"load at the end {os.getloadavg()[0]:.1f}")
     return 0
 
