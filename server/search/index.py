@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
-from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PostingsWriter, W3Segment, W3TermInfo
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3Segment
 from whoosh.index import Index
 from whoosh.query import Every
 from whoosh.util import IDCHARS
@@ -42,27 +42,6 @@ class UniqueSegments(W3Codec):
     def per_document_reader(self, storage: Any, segment: Any) -> W3PerDocReader:
         """The reader a writer uses for field lengths while it writes a segment's postings."""
         return _LengthsOnce(storage, segment)
-
-    def postings_writer(self, dbfile: Any, byteids: bool = False) -> W3PostingsWriter:
-        return _InliningPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                                       compression=self._compression)
-
-
-class _InliningPostingsWriter(W3PostingsWriter):
-    """Keeps a term found in one document inside its term entry (as Whoosh's format allows and its
-    readers read), instead of a pickled, compressed block of its own in the postings file. A title
-    brings a dozen such terms (its id, file-name number, date and duration range tiers): most of
-    the blocks a rebuild wrote. (Whoosh 2.7.4 never inlines: its test is `len < 1`, and the call it
-    would make, `set_inline`, does not exist.)"""
-
-    def finish_postings(self) -> W3TermInfo:
-        if self.written() or len(self) != 1:
-            return super().finish_postings()
-        terminfo: W3TermInfo = self._terminfo  # type: ignore[has-type]
-        terminfo.add_block(self)
-        terminfo.set_inlined(self._ids, self._weights, self._values)
-        self._terminfo = None
-        return terminfo
 
 
 class _LengthsOnce(W3PerDocReader):

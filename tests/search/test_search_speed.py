@@ -114,18 +114,3 @@ def test_a_cue_index_from_an_earlier_build_is_made_again(tmp_path: Path) -> None
     remade.apply([{"video_id": "once", "title": "Once"}], [])
     with remade.ix.searcher() as searcher:
         assert [h["video_id"] for h in remade.search(searcher, "bridge")["hits"]] == ["once"]
-
-
-@pytest.mark.usefixtures("library")
-def test_a_term_of_one_title_is_kept_in_its_term_entry(data: DataDir, catalog: Catalog) -> None:
-    """The rebuild writes no posting block for a term only one title has (its id, a rare word):
-    Whoosh's own writer never did that (a bug), it is most of a rebuild's blocks."""
-    ours = index.rebuild(data.search_index, catalog)
-    parser = query.make_parser()
-    with ours.searcher() as searcher:
-        reader = searcher.reader()
-        assert reader.term_info("video_id", "cats").is_inlined()
-        assert not reader.term_info("tags", "dogs").is_inlined()  # two titles: a block as before
-        for text, expected in (("video_id:cats", ["cats"]), ('"space station"', ["station"]),
-                               ("kitties", ["cats"])):
-            assert [hit["video_id"] for hit in searcher.search(query.build(parser, text))] == expected, text
