@@ -7,6 +7,7 @@ earlier build that lacks that column."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from whoosh import index as windex
@@ -114,3 +115,19 @@ def test_a_cue_index_from_an_earlier_build_is_made_again(tmp_path: Path) -> None
     remade.apply([{"video_id": "once", "title": "Once"}], [])
     with remade.ix.searcher() as searcher:
         assert [h["video_id"] for h in remade.search(searcher, "bridge")["hits"]] == ["once"]
+
+
+def test_an_index_updated_title_by_title_merges_its_segments_and_finds_every_title(
+        data: DataDir, catalog: Catalog, publish: Any) -> None:
+    """Every commit of the indexer adds a segment and Whoosh merges the small ones: what the speed
+    work writes must survive that (an inlined posting of a one-title term broke the merge)."""
+    ix = index.rebuild(data.search_index, catalog)
+    writer = index.IndexWriter(ix)
+    names = [f"title{n:02d}" for n in range(14)]
+    for n, name in enumerate(names):
+        writer.apply([publish(name, f"Word{n}x of {name}", f"only here: unique{n}z").to_dict()], [])
+    assert len(ix._segments()) < len(names), "no merge happened: the test proves nothing"
+    parser = query.make_parser()
+    with ix.refresh().searcher() as searcher:
+        for n, name in enumerate(names):
+            assert [hit["video_id"] for hit in searcher.search(query.build(parser, f"unique{n}z"))] == [name]
