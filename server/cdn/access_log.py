@@ -166,27 +166,29 @@ class LogTailer:
         return handed
 
     def _read_lines(self, path: Path) -> int:
-        """Hand over the complete lines of `path` after the position; lines handed."""
+        """Hand over the complete lines of `path` after the position, if `path` is still the file
+        the position belongs to (the edge may rename it after `locate`: then nothing this time)."""
         try:
-            size = path.stat().st_size
+            f = open(path, "rb")  # noqa: SIM115 (closed below; a missing log is not an error)
         except FileNotFoundError:
             return 0
-        offset = self.position.offset
-        if size < offset:                 # the log was truncated or replaced: start over
-            offset = 0
-        handed = 0
-        while size > offset:
-            with open(path, "rb") as f:
+        with f:
+            stat = os.fstat(f.fileno())
+            if self.position.inode is not None and stat.st_ino != self.position.inode:
+                return 0
+            offset = self.position.offset if stat.st_size >= self.position.offset else 0  # truncated
+            handed = 0
+            while stat.st_size > offset:
                 f.seek(offset)
                 chunk = f.read(READ_BYTES)
-            end = chunk.rfind(b"\n") + 1
-            if end == 0:                  # half a line: nginx is still writing it
-                break
-            lines = chunk[:end].decode("utf-8", "replace").splitlines()
-            self.on_lines(lines)
-            handed += len(lines)
-            offset += end
-            self.position = Position(offset, self.position.inode)
+                end = chunk.rfind(b"\n") + 1
+                if end == 0:                  # half a line: nginx is still writing it
+                    break
+                lines = chunk[:end].decode("utf-8", "replace").splitlines()
+                self.on_lines(lines)
+                handed += len(lines)
+                offset += end
+                self.position = Position(offset, self.position.inode)
         return handed
 
     def _saved_position(self) -> Position:

@@ -38,7 +38,7 @@ from typing import Any
 
 from server.cdn.access_log import FETCHED, hit_event, parse_line
 from server.cdn.edge import THROUGHPUT_WINDOW_S
-from server.cdn.log_rotation import Position, finish, forget, locate
+from server.cdn.log_rotation import Position, finish, forget, locate, rotated
 from server.events.api import CDN as CDN_TOPIC
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class HitLog:
             while not stopping():
                 path, at = locate(self.path, Position(state["offset"], state.get("inode")))
                 state["offset"], state["inode"] = at.offset, at.inode
-                lines, end = self._read(path, at.offset)
+                lines, end = self._read(path, at)
                 if lines:
                     publish(self._events(lines, state))
                     state["offset"] = end
@@ -95,15 +95,19 @@ class HitLog:
         return True
 
     @staticmethod
-    def _read(path: Path, offset: int) -> tuple[list[str], int]:
+    def _read(path: Path, at: Position) -> tuple[list[str], int]:
+        """The complete lines of `path` after `at`, if `path` is still the file `at` belongs to (the
+        edge may rename it between `locate` and here: then nothing, and the next drain locates)."""
         try:
             with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size < offset:
-                    offset = 0                    # the log was replaced: start over
+                stat = os.fstat(f.fileno())
+                if at.inode is not None and stat.st_ino != at.inode:
+                    return [], at.offset
+                offset = at.offset if stat.st_size >= at.offset else 0   # truncated: start over
                 f.seek(offset)
                 chunk = f.read(READ_BYTES)
         except FileNotFoundError:
-            return [], offset
+            return [], at.offset
         end = chunk.rfind(b"\n") + 1              # a half line waits for its end
         return chunk[:end].decode("utf-8", "replace").splitlines(), offset + end
 
@@ -207,7 +211,8 @@ def lowest_priority(pid: int = 0) -> None:
 
 
 class Lull:
-    """When to publish: the log stopped growing since the last look, or hits have waited MAX_LAG_S."""
+    """When to publish: the log stopped growing since the last look, hits have waited MAX_LAG_S, or
+    a rotated log waits to be finished."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -219,6 +224,9 @@ class Lull:
         except FileNotFoundError:
             size = 0
         growing, self._size = size != self._size, size
+        if rotated(self.path).exists():    # a renamed log to finish (`published_to` is in it)
+            self._waiting_since = 0.0
+            return True
         if size == published_to:
             self._waiting_since = 0.0
             return False

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from server.cdn import log_rotation
+from server.cdn import hit_tail, log_rotation
 from server.cdn.cluster import CDN
 from server.cdn.log_rotation import Position, locate, rotated
 from server.cdn.origin import StoreOrigin
@@ -90,3 +91,47 @@ def test_a_renamed_log_is_read_before_the_new_one_and_a_read_one_left_by_a_crash
     # the reader saved `moved`, then died before deleting the renamed log: the next look deletes it
     assert locate(log, moved) == (log, moved)
     assert not rotated(log).exists()
+
+
+def hit_line(n: int) -> str:
+    """One cache hit as nginx logs it (access_log.LOG_FIELDS); `n` is its time, to tell lines apart."""
+    return f"{1000 + n}.000\t200\tHIT\t{100 + n}\t-\tOK\t-\t-\t/t/token/videos/v1/cmaf/90p/seg_{n:03d}.m4s\n"
+
+
+def test_a_rename_between_locating_the_log_and_reading_it_repeats_and_loses_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "hits.log"
+    log.write_text("".join(hit_line(n) for n in range(3)))
+    hits = hit_tail.HitLog(log, "edge-1", "eu")
+    published: list[float] = []
+
+    def publish(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        published.extend(event["at"] for _, event in batch)
+
+    hits.drain(publish)
+    with log.open("a") as f:
+        f.write("".join(hit_line(n) for n in (3, 4)))
+    real_locate, renamed = hit_tail.locate, []
+
+    def edge_renames_right_after(path: Path, at: Position) -> tuple[Path, Position]:
+        found = real_locate(path, at)
+        if not renamed:                         # the edge rotates in this window, nginx reopens
+            renamed.append(path)
+            path.rename(rotated(path))
+            path.write_text(hit_line(5))
+        return found
+
+    monkeypatch.setattr(hit_tail, "locate", edge_renames_right_after)
+    hits.drain(publish)
+    hits.drain(publish)
+    assert published == [1000.0 + n for n in range(6)]
+    assert not rotated(log).exists()
+
+
+def test_a_renamed_log_still_to_read_is_due_though_the_new_log_is_as_long_as_the_offset(
+        tmp_path: Path) -> None:
+    """The tail's offset is in the renamed log: the new, empty log must not look "all published"."""
+    log = tmp_path / "hits.log"
+    rotated(log).write_text(hit_line(0))
+    log.write_text("")
+    assert hit_tail.Lull(log).now_due(0, time.monotonic())
