@@ -53,3 +53,19 @@ def test_a_jobs_file_from_before_the_crash_count_is_upgraded(tmp_path: Path) -> 
     assert (job.job_id, job.state, job.crashes) == ("j1", "running", 0)
     job.crashes = 2
     assert store.save(job) and store.get("j1").crashes == 2
+
+
+def test_a_job_removed_before_its_runs_last_save_stays_removed(tmp_path: Path) -> None:
+    """The studio may remove a job the moment it published, while the pipeline's run still ends
+    with one more save (CI: the Upload view's Remove came back)."""
+    from server.jobs.store import PUBLISHED, JobRecord
+
+    store = JobStore(tmp_path / "jobs.sqlite")
+    job = store.save(JobRecord("j1", "v1", "/x.mp4", "f", "x.mp4", PUBLISHED))
+    store.delete("j1")
+    job.cpu_s = 3.0
+    assert not store.save_if_present(job)
+    assert store.list() == []
+    kept = store.save(JobRecord("j2", "v2", "/y.mp4", "f", "y.mp4", PUBLISHED))
+    kept.cpu_s = 2.0
+    assert store.save_if_present(kept) and store.get("j2").cpu_s == 2.0

@@ -439,9 +439,10 @@ class Ingest:
             log.exception("could not pass on a job's outcome")
 
     def _save_quietly(self, job: JobRecord) -> None:
-        """The last save of a run: on a full disk the outcome stays as `_fail` could record it."""
+        """The last save of a run: on a full disk the outcome stays as `_fail` could record it; a job
+        the user removed since its outcome was saved is not brought back."""
         try:
-            self.store.save(job)
+            self.store.save_if_present(job)
         except DiskFull as exc:
             log.warning("could not save job %s: %s", job.job_id, exc)
 

@@ -103,6 +103,17 @@ class JobStore(SqliteStore):
             upsert(db, "jobs", job.to_dict(), JSON_FIELDS)
         return job
 
+    def save_if_present(self, job: JobRecord) -> bool:
+        """`save`, unless the job was removed meanwhile (a user may remove a job the moment it
+        published, before its run's last save): a removed job stays removed."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone() is None:
+                return False
+            job.updated_at = time.time()
+            upsert(db, "jobs", job.to_dict(), JSON_FIELDS)
+        return True
+
     def get(self, job_id: str) -> JobRecord:
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
