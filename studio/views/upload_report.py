@@ -44,6 +44,29 @@ def notes_html(row: JobRow) -> str:
     return "<br>".join(f"ⓘ {html.escape(n)}" for n in notes)
 
 
+STAGE_ORDER = ("probe", "analysis", "encode", "package", "verify", "thumbnails", "publish")
+
+
+def stages_line(stages: dict[str, float] | None) -> str:
+    """Where a finished ingest's time went, slowest stage first marked, in pipeline order:
+    `Took 1:42 — probe 1.2 s · encode 80.4 s (audio 2.1 s beside it) · …`. Stages that took no
+    time are left out; audio runs inside the encode, so it is said there and not added twice."""
+    if not stages:
+        return ""
+    shown = [(name, float(stages[name])) for name in STAGE_ORDER if float(stages.get(name) or 0) >= 0.05]
+    if not shown:
+        return ""
+    total = sum(seconds for _, seconds in shown)
+    slowest = max(shown, key=lambda item: item[1])[0]
+    parts = []
+    for name, seconds in shown:
+        part = f"{name} {seconds:.1f} s"
+        if name == "encode" and float(stages.get("audio") or 0) >= 0.05:
+            part += f" (audio {float(stages['audio']):.1f} s beside it)"
+        parts.append(f"<b>{part}</b>" if name == slowest and len(shown) > 1 else part)
+    return f"Took {fmt.duration(total)} — " + " · ".join(parts)
+
+
 def state_line(row: JobRow) -> str:
     parts = [row.state, f"{row.percent:.0f}%"]
     if row.speed:
@@ -73,6 +96,10 @@ class JobDetail(QScrollArea):
         self.title.setFont(font)
         self.title.setWordWrap(True)
         self.state = QLabel(body)
+        self.stages = QLabel(body)
+        self.stages.setWordWrap(True)
+        self.stages.setTextFormat(Qt.TextFormat.RichText)
+        self.stages.setToolTip("Wall time of each stage of the ingest (the job result's `stages`)")
         self.notes = QLabel(body)
         self.notes.setWordWrap(True)
         self.notes.setTextFormat(Qt.TextFormat.RichText)
@@ -89,7 +116,7 @@ class JobDetail(QScrollArea):
         self.report.setWordWrap(True)
         self.report.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(body)
-        for widget in (self.title, self.state, self.notes, self.error, self.grid_caption, self.grid,
+        for widget in (self.title, self.state, self.stages, self.notes, self.error, self.grid_caption, self.grid,
                        self.report):
             layout.addWidget(widget, 1 if widget is self.grid else 0)   # the grid takes the room there is
         layout.addStretch(0)   # and when it is hidden, the rest stays at the top
@@ -99,6 +126,8 @@ class JobDetail(QScrollArea):
     def show_row(self, row: JobRow | None) -> None:
         self.title.setText(row.name if row else "No job selected")
         self.state.setText(state_line(row) if row else "")
+        self.stages.setText(stages_line((row.job.get("result") or {}).get("stages")) if row else "")
+        self.stages.setVisible(bool(self.stages.text()))
         self.notes.setText(notes_html(row) if row else "")
         self.notes.setVisible(bool(self.notes.text()))
         self.error.setText(row.error if row else "")

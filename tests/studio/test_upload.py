@@ -8,6 +8,7 @@ from typing import Any
 from studio.client import ApiClient
 from studio.views.upload import UploadView
 from studio.views.upload_jobs import expand
+from studio.views.upload_report import stages_line
 from tests.conftest import generate_clip
 from tests.studio.conftest import drop, http_json, wait_published
 
@@ -39,6 +40,9 @@ def test_dropped_clip_encodes_live_and_lands_in_the_library(qtbot: Any, studio_w
     qtbot.waitUntil(lambda: grid.cells() >= 3 and grid.done_cells() == grid.cells())
     assert grid.rows() == ["360p", "240p", "audio"]
     qtbot.waitUntil(lambda: "Passed every check" in upload.detail.report.text(), timeout=10_000)
+    stages = upload.detail.stages.text()   # where the time went, from the job's own stage timings
+    assert stages.startswith("Took ") and "encode" in stages and "publish" in stages, stages
+    assert upload.detail.stages.isVisibleTo(upload.detail)
     assert "Published" in studio_window.toast.text()
     library = studio_window.library
     qtbot.waitUntil(lambda: library.model.row_of(row.video_id) >= 0, timeout=10_000)
@@ -116,6 +120,14 @@ def test_remote_server_gets_the_bytes_with_upload_progress(qtbot: Any, studio_se
             if p.name.endswith("far_away.mp4")] == ["far_away.mp4"]
     client.post(f"/api/jobs/{row.key}/cancel")
     client.close()
+
+
+def test_the_stages_line_names_each_stage_once_in_pipeline_order() -> None:
+    line = stages_line({"publish": 0.4, "probe": 1.25, "analysis": 0.0, "encode": 80.4, "audio": 2.1,
+                        "package": 3.0, "verify": 10.0, "thumbnails": 0.0})
+    assert line == ("Took 1:35 — probe 1.2 s · <b>encode 80.4 s (audio 2.1 s beside it)</b> · "
+                    "package 3.0 s · verify 10.0 s · publish 0.4 s")
+    assert stages_line({}) == "" and stages_line(None) == ""
 
 
 def test_folders_expand_to_their_media_files(tmp_path: Path) -> None:
