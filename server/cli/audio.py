@@ -5,20 +5,12 @@ default without re-encoding anything; only the manifests are published again, an
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 
-from server.catalog import PUBLISHED
-from server.cli import add_data_dir
-from server.cli.subtitles import edges_note
+from server.cli.tracks_common import add_common_flags, announce, print_tracks, require_published, run_change
 from server.engine import Engine
-from server.errors import Conflict, MiniflixError
-from server.events.api import VIDEOS
 from server.media.audio_edit import AudioChange, AudioTrack, audio_made_default, audio_renamed
 from server.media.tracks_edit import apply_audio_change, audio_tracks, check_name
 from server.paths import DataDir
-from server.registry import BadSetting
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,27 +25,13 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     default = actions.add_parser("default", help="make an audio track the one players start with")
     default.add_argument("video_id", metavar="TITLE")
     default.add_argument("track", metavar="TRACK", help="its id, e.g. audio-2 (see `audio list`)")
-    for parser in (show, rename, default):
-        add_data_dir(parser)
-        parser.add_argument("--json", action="store_true", help="the title's audio tracks as JSON")
+    add_common_flags((show, rename, default), json_help="the title's audio tracks as JSON")
     p.set_defaults(func=run_audio)
 
 
 def run_audio(args: argparse.Namespace) -> int:
-    try:
-        tracks = change(DataDir.resolve(args.data_dir), args)
-    except BadSetting:  # main.py reports it with exit code 2
-        raise
-    except MiniflixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.action != "list":
-        print(edges_note(), file=sys.stderr)
-    if args.json:
-        print(json.dumps([t.to_dict() for t in tracks], indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(_line(t) for t in tracks) or "no audio track")
-    return 0
+    tracks = run_change(args, change)
+    return 1 if tracks is None else print_tracks(args, tracks, _line, none="no audio track")
 
 
 def _line(track: AudioTrack) -> str:
@@ -70,11 +48,9 @@ def change(data: DataDir, args: argparse.Namespace) -> list[AudioTrack]:
         title = engine.catalog.get(args.video_id)
         if args.action == "list":
             return audio_tracks(engine.origin, args.video_id)
-        if title.status != PUBLISHED:
-            raise Conflict(f"Title {args.video_id!r} is not published.", hint="restore it first")
+        require_published(title, args.video_id)
         edit: AudioChange = (audio_renamed(args.track, check_name(args.name), args.video_id)
                              if args.action == "rename" else audio_made_default(args.track, args.video_id))
         tracks = apply_audio_change(engine.origin, data.work, args.video_id, edit)
-        engine.events.publish(VIDEOS, args.video_id, {"type": "audio_changed", "video_id": args.video_id,
-                                                      "at": time.time(), "title": title.to_dict()})
+        announce(engine, title, args.video_id, "audio_changed")
         return tracks

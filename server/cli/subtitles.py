@@ -5,23 +5,17 @@ search index to read its cues again and a running server to purge its edges' cop
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-from server import config
-from server.catalog import PUBLISHED
-from server.cli import add_data_dir
+from server.cli.tracks_common import add_common_flags, announce, print_tracks, require_published, run_change
 from server.engine import Engine
-from server.errors import Conflict, MiniflixError, NotFound
-from server.events.api import VIDEOS
+from server.errors import NotFound
 from server.jobs.locks import job_lock
 from server.media.subtitles import TextTrack
 from server.media.subtitles_edit import SubtitleEdit, edit_subtitles, list_tracks, read_new_track
-from server.media.text_tracks import track_ids
+from server.media.text_tracks import TextRendition, track_ids
 from server.paths import DataDir
-from server.registry import BadSetting
 
 
 def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,45 +32,23 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     remove = actions.add_parser("remove", help="remove a track by its id (see `subtitles list`)")
     remove.add_argument("video_id", metavar="TITLE")
     remove.add_argument("track", metavar="TRACK")
-    for parser in (show, add, remove):
-        add_data_dir(parser)
-        parser.add_argument("--json", action="store_true", help="the title's tracks as JSON")
+    add_common_flags((show, add, remove), json_help="the title's tracks as JSON")
     p.set_defaults(func=run_subtitles)
 
 
 def run_subtitles(args: argparse.Namespace) -> int:
-    try:
-        edit = change(DataDir.resolve(args.data_dir), args)
-    except BadSetting:  # main.py reports it with exit code 2
-        raise
-    except MiniflixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    edit = run_change(args, change)
+    if edit is None:
         return 1
     for warning in edit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.action != "list":
-        print(edges_note(), file=sys.stderr)
-    if args.json:
-        print(json.dumps([t.to_dict() for t in edit.tracks], indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(_line(t.to_dict()) for t in edit.tracks) or "no subtitle tracks")
-    return 0
+    return print_tracks(args, edit.tracks, _line, none="no subtitle tracks")
 
 
-def edges_note() -> str:
-    """What happens to the copies edges cached: a server running on this data dir purges its edges
-    when it reads the change's event (`server/cdn/edit_purge.py`); this command cannot reach others."""
-    from server.cdn.topology import Topology
-
-    ttl = max((edge.ttl_s for edge in Topology.configured().edges), default=float(config.get("cdn_ttl_s")))
-    return ("note: the edges of a server running on this data dir drop their copies of the title as soon "
-            f"as it reads this change; edges it does not run refresh within their TTL ({ttl:g} s, "
-            "setting cdn_ttl_s).")
-
-
-def _line(track: dict[str, object]) -> str:
-    flags = [flag for flag in ("forced", "sdh", "default") if track[flag]]
-    return f"{track['id']:<12} {track['name']}  [{', '.join(flags) or 'subtitles'}]  from {track['source']}"
+def _line(track: TextRendition) -> str:
+    flags = [flag for flag, on in (("forced", track.forced), ("sdh", track.sdh), ("default", track.default))
+             if on]
+    return f"{track.id:<12} {track.name}  [{', '.join(flags) or 'subtitles'}]  from {track.source}"
 
 
 def change(data: DataDir, args: argparse.Namespace) -> SubtitleEdit:
@@ -86,8 +58,7 @@ def change(data: DataDir, args: argparse.Namespace) -> SubtitleEdit:
         title = engine.catalog.get(args.video_id)
         if args.action == "list":
             return SubtitleEdit(list_tracks(engine.origin, args.video_id))
-        if title.status != PUBLISHED:
-            raise Conflict(f"Title {args.video_id!r} is not published.", hint="restore it first")
+        require_published(title, args.video_id)
         edit = SubtitleEdit()
         if args.action == "add":
             track, edit.warnings = read_new_track(args.file, title.duration, language=args.lang,
@@ -99,8 +70,7 @@ def change(data: DataDir, args: argparse.Namespace) -> SubtitleEdit:
                 return _without(tracks, args.track, args.video_id)
         with job_lock(data.work / f"{args.video_id}.lock", f"A change of {args.video_id}"):
             edit.tracks = edit_subtitles(engine.origin, args.video_id, data.work, apply)
-        engine.events.publish(VIDEOS, args.video_id, {"type": "subtitles_changed", "video_id": args.video_id,
-                                                      "at": time.time(), "title": title.to_dict()})
+        announce(engine, title, args.video_id, "subtitles_changed")
         return edit
 
 
