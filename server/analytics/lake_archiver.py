@@ -10,7 +10,6 @@ cut short by a crash is written again whole, never twice. One archiver per lake 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import duckdb
 
 from server import config
 from server.analytics import lake
+from server.background import Worker
 from server.errors import Conflict, InvalidRequest
 from server.events.log import EventLog
 from server.events.model import Event
@@ -65,8 +65,8 @@ class Archiver:
                                else compact_after_s)
         self._checkpoint: dict[lake.Slot, int] = {}
         self._lock: IO[Any] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._compact_every_s = 60.0
+        self._worker = Worker("lake-archiver", self._loop)
         self.error: BaseException | None = None
 
     def open(self) -> None:
@@ -130,30 +130,25 @@ class Archiver:
     def start(self, *, compact_every_s: float = 60.0) -> None:
         """Archive in a background thread until `stop()` (the server's `lake_archive` service)."""
         self.open()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(compact_every_s,), name="lake-archiver",
-                                        daemon=True)
-        self._thread.start()
+        self._compact_every_s = compact_every_s
+        self._worker.start()
 
     def stop(self) -> None:
         """Stop after the batch in hand is written and release the lake. Idempotent."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
         if self._lock is not None:
             unlock(self._lock.fileno())
             self._lock.close()
             self._lock = None
 
-    def _loop(self, compact_every_s: float) -> None:
+    def _loop(self) -> None:
         compacted = time.monotonic()
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             try:
                 batch = self._log.poll(GROUP, lake.TOPICS, max_events=self._batch, timeout=0.5)
                 if batch:
                     self.archive(batch)
-                if time.monotonic() - compacted >= compact_every_s:
+                if time.monotonic() - compacted >= self._compact_every_s:
                     self.compact()
                     compacted = time.monotonic()
             except Exception as exc:  # the batch stays uncommitted: it is written again after a restart

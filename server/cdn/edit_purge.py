@@ -11,9 +11,9 @@ next start: edges keep their caches on disk across restarts.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Protocol
 
+from server.background import Worker
 from server.events.api import VIDEOS
 from server.events.log import EventLog
 from server.events.model import Event
@@ -35,30 +35,25 @@ class EditPurge:
     def __init__(self, cdn: Purgeable, events: EventLog) -> None:
         self.cdn, self.events = cdn, events
         self.group = GROUP
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("edge-purge", self._follow)
 
     def start(self) -> None:
         if not self.events.committed(self.group):  # the first start: earlier changes are not ours
             self.events.partitions_of(VIDEOS)  # the topic exists from here on, so its heads do
             self.events.commit(self.group, self.events.heads([VIDEOS]))
         self._purge(self._poll(0))  # what changed while this server was down
-        self._thread = threading.Thread(target=self._follow, name="edge-purge", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
 
     def _follow(self) -> None:
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             try:
                 self._purge(self._poll(POLL_S))
             except Exception:  # a closed or failing log must not kill the server; try again
                 log.exception("following track changes failed")
-                self._stop.wait(1.0)
+                self._worker.stopping.wait(1.0)
 
     def _poll(self, timeout: float) -> list[Event]:
         return self.events.poll(self.group, [VIDEOS], timeout=timeout, start="latest")

@@ -19,6 +19,7 @@ from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.searching import Hit, Results, Searcher
 
+from server.background import Worker
 from server.catalog import PUBLISHED, Catalog
 from server.errors import Conflict, InvalidRequest
 from server.events.api import VIDEOS
@@ -70,8 +71,7 @@ class SearchService:
         self._writer = index.IndexWriter(self._ix)
         self._cues = self._open_cues(cues, self.path.with_name("search-cues")) if cues else None
         self._parser = query.make_parser()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("search-indexer", self._follow)
         self._local = threading.local()
         self._cache: tuple[int, Lexicon, FacetTable, Ranker] | None = None
         self._fragmenter = ContextFragmenter(maxchars=160, surround=50)
@@ -79,15 +79,10 @@ class SearchService:
 
     # -- following the log -----------------------------------------------------------------------
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, name="search-indexer", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
 
     def catch_up(self) -> int:
         """Apply every pending `videos` event now; returns how many were applied."""
@@ -126,7 +121,7 @@ class SearchService:
 
     def _follow(self) -> None:
         pause = RETRY_S
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             batch = self._log.poll(GROUP, [VIDEOS], max_events=1000, timeout=0.25)
             if not batch:
                 continue
@@ -136,7 +131,7 @@ class SearchService:
             except Exception as exc:  # the index is as it was: read the batch again from the offset
                 _report(exc, len(batch), pause)
                 self._log.forget(GROUP)  # the next poll starts at the committed offset
-                self._stop.wait(pause)
+                self._worker.stopping.wait(pause)
                 pause = min(pause * 2, MAX_RETRY_S)
 
     def _apply(self, batch: list[Event]) -> int:
