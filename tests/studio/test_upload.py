@@ -41,7 +41,7 @@ def test_dropped_clip_encodes_live_and_lands_in_the_library(qtbot: Any, studio_w
     assert grid.rows() == ["360p", "240p", "audio"]
     qtbot.waitUntil(lambda: "Passed every check" in upload.detail.report.text(), timeout=10_000)
     stages = upload.detail.stages.text()   # where the time went, from the job's own stage timings
-    assert stages.startswith("Took ") and "encode" in stages and "publish" in stages, stages
+    assert stages.startswith("Took ") and "encode" in stages and "verify" in stages, stages
     assert upload.detail.stages.isVisibleTo(upload.detail)
     assert "Published" in studio_window.toast.text()
     library = studio_window.library
