@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from server.background import Worker
 from server.cdn.edge_http import SESSION
 from server.cdn.log_rotation import Position, finish, forget, locate
 
@@ -115,15 +116,10 @@ class LogTailer:
         self._offset_file = path.with_name(path.name + ".offset")
         self.position = self._saved_position()
         self._lock = threading.Lock()        # one reader at a time: the thread or a drain()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"tail-{path.parent.parent.name}", self._run, join_timeout_s=5)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"tail-{self.path.parent.parent.name}",
-                                            daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def drain(self) -> int:
         """Hand over every complete line written so far (call after nginx stopped); lines handed."""
@@ -132,15 +128,12 @@ class LogTailer:
 
     def close(self) -> None:
         """Stop the thread after a last drain (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
         self.drain()
 
     def _run(self) -> None:
         _lower_priority()
-        while not self._stop.wait(POLL_S):
+        while not self._worker.stopping.wait(POLL_S):
             try:
                 self.drain()
                 if self.on_poll is not None:

@@ -7,10 +7,10 @@ import contextlib
 import datetime as dt
 import logging
 import posixpath
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from server.background import Worker
 from server.cdn.clock import Clock
 from server.cdn.cluster import CDN
 from server.cdn.origin import OriginClient, read_small
@@ -104,8 +104,8 @@ class ProactiveFill:
         self.window = window
         self.clock = clock or cdn.clock
         self.limiter = RateLimiter(rate_bytes_s, self.clock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._interval_s = 300.0
+        self._worker = Worker("cdn-fill", self._run, join_timeout_s=10)
 
     def plan(self) -> list[tuple[str, str]]:
         """(edge, video id) pairs: each top title on its N home edges in every region (healthy only)."""
@@ -143,23 +143,18 @@ class ProactiveFill:
                 report.waited_s += self.limiter.spend(pulled)
 
     def start(self, interval_s: float = 300.0) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, args=(interval_s,), name="cdn-fill",
-                                            daemon=True)
-            self._thread.start()
+        if not self._worker.running:
+            self._interval_s = interval_s
+            self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._worker.stop()
 
-    def _run(self, interval_s: float) -> None:
-        while not self._stop.is_set():
+    def _run(self) -> None:
+        while not self._worker.stopping.is_set():
             try:
                 report = self.run_once()
                 log.info("fill: %d objects, %d bytes %s", report.objects, report.bytes, report.skipped)
             except Exception:
                 log.exception("proactive fill failed")
-            self._stop.wait(interval_s)
+            self._worker.stopping.wait(self._interval_s)

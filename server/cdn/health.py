@@ -5,11 +5,12 @@ busy machine does not flap healthy edges. Worst case with the defaults: ~2 s for
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from server.background import Worker
 
 if TYPE_CHECKING:
     from server.cdn.edge import EdgeNode
@@ -44,21 +45,15 @@ class HealthMonitor:
         self.on_change = on_change
         self._healthy: dict[str, bool] = {}
         self._slow: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("cdn-health", self._run, join_timeout_s=5)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
+        if not self._worker.running:
             self.check_all()
-            self._thread = threading.Thread(target=self._run, name="cdn-health", daemon=True)
-            self._thread.start()
+            self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
 
     def healthy(self, name: str) -> bool:
         return self._healthy.get(name, False)
@@ -80,5 +75,5 @@ class HealthMonitor:
                 self.mark(edge.name, result == UP)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._worker.stopping.wait(self.interval_s):
             self.check_all()

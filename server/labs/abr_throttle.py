@@ -10,13 +10,13 @@ simulation plays (`server/labs/abr_validate.py`, docs/LABS.md).
 from __future__ import annotations
 
 import http.client
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from server.background import Worker
 from server.labs.abr_traces import BandwidthTrace
 
 MIN_STEP_S = 0.05       # never re-set the cap faster than this (a trace sampled every millisecond)
@@ -39,26 +39,21 @@ class TraceThrottle:
         self.started_at: float | None = None       # the clock at trace time 0
         self.started_wall: float | None = None     # the same instant as Unix time (for browser stamps)
         self.applied: list[tuple[float, float]] = []   # (trace time, Mbit/s) of every cap set
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("abr-trace-throttle", self._run, join_timeout_s=5)
         self._previous = [e.bandwidth_mbps for e in self.edges]
 
     def start(self) -> TraceThrottle:
         """Apply the trace's first rate now and follow the trace from here on."""
-        if self._thread is not None:
+        if self._worker.running:
             return self
         self.started_at, self.started_wall = self.clock(), time.time()
         self._apply(0.0)
-        self._thread = threading.Thread(target=self._run, name="abr-trace-throttle", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
         """Stop following the trace and give the edges back the caps they had before (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
         for edge, mbps in zip(self.edges, self._previous, strict=True):
             edge.set_bandwidth(mbps)
 
@@ -75,7 +70,7 @@ class TraceThrottle:
     def _run(self) -> None:
         while True:
             _, left = self.trace.interval(self.elapsed())
-            if self._stop.wait(max(left, MIN_STEP_S)):
+            if self._worker.stopping.wait(max(left, MIN_STEP_S)):
                 return
             self._apply(self.elapsed())
 

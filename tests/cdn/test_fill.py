@@ -86,4 +86,4 @@ def test_the_fill_thread_runs_at_once_and_stops(cdn: CDN) -> None:
         wait_for(lambda: cdn.edges[home].has_title(VIDEO_ID) > 0)
     finally:
         fill.stop()
-    assert fill._thread is None
+    assert not fill._worker.running
