@@ -64,11 +64,11 @@ WINDOWS = 4
 WINDOW_SECONDS = 1.0
 CRFS = (20, 28, 36)
 # VMAF costs ~90 ms a frame at 720p and ~200 ms at 1080p (one core, this machine's libvmaf), whatever
-# the rung's size, and there is one point per resolution x CRF. One scored frame a window is cheap but
-# reads VMAF low: quality.py's sampling then always scores frame 1, right after the window's keyframe
-# (HEVC clip, 360p CRF 20: 95.9 against 97.6 with three a window and 98.6 with every frame;
-# docs/BENCHMARKS.md "Per-title ladder"): the next thing to change, with a re-run of the benchmark.
-SCORED_PER_WINDOW = 1
+# the rung's size, and there is one point per resolution x CRF. Frame-to-frame VMAF swings by several
+# points inside one second (and the frame after the window's keyframe, which quality.py's sampling
+# scores first, reads low at good quality): one scored frame a window missed full-frame VMAF by up to
+# 5.7 points a point, three by 2.6, five by <= 1 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
+SCORED_PER_WINDOW = 5
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
 
@@ -272,9 +272,10 @@ def build_vmaf_args(tool: str, encodes: Sequence[Path], video: VideoInfo, frames
 
 
 def score_vmaf(main: str, tool: str, encodes: Sequence[Path], window: Path, video: VideoInfo, frames: int,
-               stop: threading.Event | None) -> list[list[FrameScore]]:
-    """Scored frames of each encode against the window (the window decoded once, piped)."""
-    every = analysis_every(frames)
+               stop: threading.Event | None, every: int | None = None) -> list[list[FrameScore]]:
+    """Scored frames of each encode against the window (the window decoded once, piped); `every`
+    overrides the analysis' sampling (1: every frame, bench/per_title_sampling.py's yardstick)."""
+    every = every or analysis_every(frames)
     logs = [e.with_suffix(".json") for e in encodes]
     run_piped(build_reference_args(main, str(window), video, frames, every),
               build_vmaf_args(tool, encodes, video, frames, logs, every),

@@ -1,0 +1,109 @@
+"""Benchmark: the per-title analysis' sampled VMAF against full-frame VMAF of the same window encodes.
+
+For each title of the set (bench/title_set.py) the analysis' own steps run for real: its sample
+windows are cut, each is encoded at every candidate size x CRF (per_title.build_probe_encode_args),
+and every encode is scored twice: as the analysis scores it (per_title.score_vmaf: the sampled
+frames) and at every frame. Per title: the largest and the mean |sampled - full| over the points
+(one point per size x CRF, VMAF averaged over the windows, as the hull reads it), and the CPU-s of
+each scoring. Target (issue 19): within 1 VMAF point per point.
+
+    .venv/bin/python bench/per_title_sampling.py [--seconds 20] [--titles talking_head,sport,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from title_set import DEFAULT_SECONDS, TITLES, title_clip
+
+from server.media import ffmpeg
+from server.media.ladder import plan_ladder
+from server.media.per_title import (
+    CRFS,
+    build_probe_encode_args,
+    build_window_args,
+    sample_windows,
+    score_vmaf,
+    window_frames,
+    window_video,
+)
+from server.media.probe import probe
+from server.media.quality import FrameScore
+from server.portable import children_cpu_s
+
+Scores = dict[tuple[str, int], list[FrameScore]]  # (size, CRF) -> scored frames of every window
+
+
+def scored(main: str, tool: str, encodes: list[Path], cut: Path, video: Any, frames: int,
+           full: bool) -> tuple[list[list[FrameScore]], float]:
+    """Score the encodes as the analysis does, or at every frame; with the CPU-s it took."""
+    before = children_cpu_s()
+    scores = score_vmaf(main, tool, encodes, cut, video, frames, None, 1 if full else None)
+    return scores, children_cpu_s() - before
+
+
+def one_title(clip: Path) -> dict[str, Any]:
+    info = probe(clip)
+    assert info.video is not None
+    video, rungs = info.video, plan_ladder(info.video)
+    main, tool = ffmpeg.find_tools().ffmpeg, ffmpeg.find_measuring_tool()
+    sampled: Scores = {}
+    full: Scores = {}
+    cpu = {"sampled": 0.0, "full": 0.0}
+    with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
+        for i, (start, seconds) in enumerate(sample_windows(info.duration)):
+            cut = Path(tmp) / f"window{i}.mkv"
+            ffmpeg.run(build_window_args(main, info, start, seconds, cut), "cutting a window")
+            pairs = [(r, crf) for r in rungs for crf in CRFS]
+            outs = [cut.with_name(f"{cut.stem}_{r.name}_crf{crf}.h264") for r, crf in pairs]
+            ffmpeg.run(build_probe_encode_args(main, cut, [(r.width, r.height) for r in rungs], CRFS,
+                                               "veryfast", outs), "encoding a window")
+            frames = window_frames(seconds, video.fps)
+            for kind, into in (("sampled", sampled), ("full", full)):
+                scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full")
+                cpu[kind] += spent
+                for (r, crf), s in zip(pairs, scores, strict=True):
+                    into.setdefault((r.name, crf), []).extend(s)
+    errors = {f"{name} crf{crf}": round(statistics.fmean(s.vmaf for s in sampled[name, crf])
+                                        - statistics.fmean(s.vmaf for s in full[name, crf]), 2)
+              for name, crf in full}
+    return {"title": clip.name, "max_abs_error": max(abs(e) for e in errors.values()),
+            "mean_abs_error": round(statistics.fmean(abs(e) for e in errors.values()), 2),
+            "mean_error": round(statistics.fmean(errors.values()), 2),
+            "sampled_frames": sum(len(s) for s in sampled.values()),
+            "full_frames": sum(len(s) for s in full.values()),
+            "sampled_cpu_s": round(cpu["sampled"], 1), "full_cpu_s": round(cpu["full"], 1),
+            "errors": errors, "full_by_frame": {f"{k[0]} crf{k[1]}": [(s.n, round(s.vmaf, 2)) for s in v]
+                                                for k, v in full.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS)
+    parser.add_argument("--titles", default=",".join(TITLES))
+    parser.add_argument("--out", type=Path, help="write every row (with per-frame full scores) as JSON lines")
+    args = parser.parse_args()
+    rows = []
+    for name in args.titles.split(","):
+        row = one_title(title_clip(name, args.seconds))
+        rows.append(row)
+        if args.out:
+            with args.out.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(row) + "\n")
+        print(json.dumps({k: v for k, v in row.items() if k != "full_by_frame"}), flush=True)
+    print("\n| title | max abs error | mean abs error | mean signed error | scored frames (sampled / full) "
+          "| scoring CPU-s (sampled / full) |\n|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['title']} | {r['max_abs_error']} | {r['mean_abs_error']} | {r['mean_error']} | "
+              f"{r['sampled_frames']} / {r['full_frames']} | {r['sampled_cpu_s']} / {r['full_cpu_s']} |")
+
+
+if __name__ == "__main__":
+    main()

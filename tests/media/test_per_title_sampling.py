@@ -1,0 +1,50 @@
+"""The per-title analysis' sampled VMAF against full-frame VMAF of the same window encode (real
+ffmpeg, real libvmaf): the hull is built from sampled points, so a sampling error moves the rungs."""
+
+from __future__ import annotations
+
+import statistics
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from server.media import ffmpeg
+from server.media.ffmpeg import find_measuring_tool, find_tools
+from server.media.per_title import (
+    analysis_every,
+    build_probe_encode_args,
+    build_window_args,
+    sample_windows,
+    score_vmaf,
+    window_frames,
+    window_video,
+)
+from server.media.probe import probe
+from server.media.quality import scored_frame
+
+
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(50)])
+def test_a_window_is_scored_at_several_frames_spread_over_it(fps: Fraction) -> None:
+    frames = window_frames(1.0, fps)
+    every = analysis_every(frames)
+    scored = [f for f in (scored_frame(k, every) for k in range(frames // every)) if f < frames]
+    assert len(scored) >= 3                           # not only the frame after the window's keyframe
+    assert max(scored) - min(scored) >= frames // 2   # from its start to its second half
+
+
+def test_the_analysis_reads_a_windows_vmaf_as_every_frame_does(shared_media: Path, tmp_path: Path) -> None:
+    # The 10-bit HEVC clip's third window at 240p CRF 20: its frame 1 (a B-frame right after the
+    # keyframe) scored 8.6 VMAF points under the window's full-frame mean.
+    info = probe(shared_media / "hevc_main10_10bit.ts")
+    assert info.video is not None
+    main, tool = find_tools().ffmpeg, find_measuring_tool()
+    start, seconds = sample_windows(info.duration)[2]
+    cut, encode = tmp_path / "window.mkv", tmp_path / "240p_crf20.h264"
+    ffmpeg.run(build_window_args(main, info, start, seconds, cut), "cut")
+    ffmpeg.run(build_probe_encode_args(main, cut, [(426, 240)], [20], "veryfast", [encode]), "encode")
+    frames, video = window_frames(seconds, info.video.fps), window_video(info.video)
+    [sampled] = score_vmaf(main, tool, [encode], cut, video, frames, None)
+    [full] = score_vmaf(main, tool, [encode], cut, video, frames, None, every=1)
+    assert len(full) == frames
+    assert abs(statistics.fmean(s.vmaf for s in sampled) - statistics.fmean(s.vmaf for s in full)) < 1.0
