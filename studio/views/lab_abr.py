@@ -17,19 +17,16 @@ from PySide6.QtCharts import (
     QBarSet,
     QCategoryAxis,
     QChart,
-    QChartView,
     QLineSeries,
     QValueAxis,
 )
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QSpinBox,
-    QSplitter,
     QWidget,
 )
 
@@ -138,16 +135,9 @@ class AbrTab(LabTab):
                                 "(rebuffering then costs 100 per second)")
 
     def _outputs(self) -> None:
-        self.headline = QLabel("Pick a title and a trace, then Run.", self)
-        self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
-        self.headline.setWordWrap(True)
-        self.suggestions = QLabel("", self)
-        self.suggestions.setWordWrap(True)
-        self.qoe = QChartView(self)
-        self.timeline = QChartView(self)
-        for view in (self.qoe, self.timeline):
-            view.setRenderHint(QPainter.RenderHint.Antialiasing)
-            view.setMinimumHeight(220)
+        self.headline = self.headline_label("Pick a title and a trace, then Run.")
+        self.suggestions = self.sentence_label()
+        self.qoe, self.timeline = self.chart_view(), self.chart_view()
         self.sample = QComboBox(self)
         self.sample.setToolTip("The algorithm whose first session the timeline shows")
         self.sample.currentIndexChanged.connect(lambda _i: self._draw_timeline())
@@ -161,17 +151,9 @@ class AbrTab(LabTab):
                        QLabel("QoE utility:", self), self.utility):
             form.addWidget(widget)
         form.addStretch(1)
-        actions = QHBoxLayout()
-        actions.addWidget(QLabel("Algorithms:", self))
-        for box in self.algorithms.values():
-            actions.addWidget(box)
-        actions.addStretch(1)
-        for widget in (QLabel("Timeline of:", self), self.sample, self.progress, self.run_button,
-                       self.export_button):
-            actions.addWidget(widget)
-        charts = QSplitter(Qt.Orientation.Horizontal, self)
-        charts.addWidget(self.qoe)
-        charts.addWidget(self.timeline)
+        actions = self.actions_row("Algorithms:", list(self.algorithms.values()),
+                                   QLabel("Timeline of:", self), self.sample)
+        charts = self.side_by_side(self.qoe, self.timeline)
         self.stack((form, actions), (self.headline, self.suggestions), charts)
 
     # --- running ------------------------------------------------------------------------------------

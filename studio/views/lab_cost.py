@@ -15,17 +15,14 @@ from PySide6.QtCharts import (
     QBarSeries,
     QBarSet,
     QChart,
-    QChartView,
     QStackedBarSeries,
 )
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QSplitter,
     QWidget,
 )
 
@@ -162,22 +159,13 @@ class CostTab(LabTab):
             check.setChecked(True)
 
     def _outputs(self) -> None:
-        self.headline = QLabel("Set the prices, then Run.", self)
-        self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
-        self.headline.setWordWrap(True)
-        self.projection = QLabel("", self)
-        self.projection.setWordWrap(True)
-        self.whatif_text = QLabel("", self)
-        self.whatif_text.setWordWrap(True)
-        self.bars = QChartView(self)
-        self.comparison = QChartView(self)
-        for view in (self.bars, self.comparison):
-            view.setRenderHint(QPainter.RenderHint.Antialiasing)
-            view.setMinimumHeight(220)
+        self.headline = self.headline_label("Set the prices, then Run.")
+        self.projection = self.sentence_label()
+        self.whatif_text = self.sentence_label()
+        self.bars, self.comparison = self.chart_view(), self.chart_view()
         self.table.setMaximumHeight(200)
 
     def _layout(self) -> None:
-        widget: QWidget   # the loops below place widgets of several kinds
         form = QHBoxLayout()
         form.addWidget(QLabel("Title:", self))
         form.addWidget(self.title)
@@ -185,18 +173,8 @@ class CostTab(LabTab):
             form.addWidget(QLabel(f"{label}:", self))
             form.addWidget(self.prices[param])
         form.addStretch(1)
-        actions = QHBoxLayout()
-        actions.addWidget(QLabel("What if:", self))
-        for box in self.whatifs.values():
-            actions.addWidget(box)
-        actions.addStretch(1)
-        for widget in (self.progress, self.run_button, self.export_button):
-            actions.addWidget(widget)
-        charts = QSplitter(Qt.Orientation.Horizontal, self)
-        charts.addWidget(self.bars)
-        charts.addWidget(self.comparison)
-        charts.setStretchFactor(0, 3)
-        charts.setStretchFactor(1, 2)
+        actions = self.actions_row("What if:", list(self.whatifs.values()))
+        charts = self.side_by_side(self.bars, self.comparison, stretch=(3, 2))
         self.stack((form, actions), (self.headline, self.projection, self.whatif_text), charts)
 
     # --- running ------------------------------------------------------------------------------------

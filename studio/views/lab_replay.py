@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis
+from PySide6.QtCharts import QChart, QLineSeries, QLogValueAxis
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -128,14 +128,9 @@ class ReplayTab(LabTab):
             self.fill_period.addItem(label, seconds)
 
     def _outputs(self) -> None:
-        self.headline = QLabel("Pick a trace and cache sizes, then Run.", self)
-        self.headline.setStyleSheet("font-size: 14pt; font-weight: 600;")
-        self.headline.setWordWrap(True)
-        self.details = QLabel("", self)
-        self.details.setWordWrap(True)
-        self.chart = QChartView(self)
-        self.chart.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.chart.setMinimumHeight(260)
+        self.headline = self.headline_label("Pick a trace and cache sizes, then Run.")
+        self.details = self.sentence_label()
+        self.chart = self.chart_view(min_height=260)
 
     def _layout(self) -> None:
         widget: QWidget   # the loops below place widgets of several kinds
@@ -145,15 +140,8 @@ class ReplayTab(LabTab):
                        QLabel("TTL:", self), self.ttl, QLabel("Target:", self), self.target):
             form.addWidget(widget)
         form.addStretch(1)
-        actions = QHBoxLayout()
-        actions.addWidget(QLabel("Policies:", self))
-        for box in self.policies.values():
-            actions.addWidget(box)
-        for widget in (QLabel("Fill:", self), self.fill, self.fill_period):
-            actions.addWidget(widget)
-        actions.addStretch(1)
-        for widget in (self.progress, self.run_button, self.export_button):
-            actions.addWidget(widget)
+        actions = self.actions_row("Policies:", [*self.policies.values(), QLabel("Fill:", self), self.fill,
+                                                 self.fill_period])
         self.stack((form, actions), (self.headline, self.details), self.chart)
 
     # --- running ------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QLayout,
     QProgressBar,
@@ -143,6 +144,47 @@ class LabTab(QWidget):
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.status.setText(f"{self.name} failed: {text}")
+
+    def headline_label(self, text: str) -> QLabel:
+        """The answer's one-line headline, large; `text` says what to do before the first run."""
+        label = self.sentence_label(text)
+        label.setStyleSheet("font-size: 14pt; font-weight: 600;")
+        return label
+
+    def sentence_label(self, text: str = "") -> QLabel:
+        """A wrapped line of the answer under the headline."""
+        label = QLabel(text, self)
+        label.setWordWrap(True)
+        return label
+
+    def chart_view(self, min_height: int = 220) -> QChartView:
+        view = QChartView(self)
+        view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        view.setMinimumHeight(min_height)
+        return view
+
+    def side_by_side(self, left: QWidget, right: QWidget,
+                     stretch: tuple[int, int] | None = None) -> QSplitter:
+        """Two charts next to each other, resizable; `stretch` their width ratio (equal if None)."""
+        charts = QSplitter(Qt.Orientation.Horizontal, self)
+        charts.addWidget(left)
+        charts.addWidget(right)
+        if stretch is not None:
+            charts.setStretchFactor(0, stretch[0])
+            charts.setStretchFactor(1, stretch[1])
+        return charts
+
+    def actions_row(self, label: str, left: Sequence[QWidget], *right: QWidget) -> QHBoxLayout:
+        """The row under the inputs: `label` and its check boxes (`left`); at the right `right`, then
+        the busy bar, Run and Export CSV."""
+        row = QHBoxLayout()
+        row.addWidget(QLabel(label, self))
+        for widget in left:
+            row.addWidget(widget)
+        row.addStretch(1)
+        for widget in (*right, self.progress, self.run_button, self.export_button):
+            row.addWidget(widget)
+        return row
 
     def stack(self, rows: Sequence[QLayout], texts: Sequence[QWidget], charts: QWidget) -> None:
         """The tab's layout: input rows, the answer's sentences, the charts over the table (3:1,
