@@ -128,3 +128,15 @@ def studio_window(qtbot: Any, api_client: ApiClient, tmp_path: Path) -> Iterator
     qtbot.waitUntil(lambda: window.link_label.text() == "● live", timeout=10_000)
     yield window
     window.close()
+
+
+@pytest.fixture
+def lab_view(qtbot: Any, api_client: ApiClient) -> Iterator[Any]:
+    """The Lab view shown on the session server; a test's tab lives as long as this view."""
+    from studio.views.lab import LabView
+
+    view = LabView(api_client)
+    qtbot.addWidget(view)
+    view.show()
+    yield view
+    view.close()

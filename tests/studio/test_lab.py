@@ -4,44 +4,30 @@ and an error from the server is shown, not swallowed."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCharts import QLineSeries
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
-from studio.views.lab import LabView
 from studio.views.lab_replay import ReplayTab
+from tests.studio.lab_helpers import export_rows, run_lab
 
 
 @pytest.fixture
-def replay_tab(qtbot: Any, api_client: Any) -> Iterator[ReplayTab]:
-    view = LabView(api_client)          # held here: the tab lives as long as its view
-    qtbot.addWidget(view)
-    view.show()
-    tab = view.replay
+def replay_tab(lab_view: Any) -> ReplayTab:
+    tab = lab_view.replay
     tab.trace.setCurrentIndex(tab.trace.findData("sessions"))
     tab.sizes.setText("16M,256M")
     tab.requests.setValue(5000)
     tab.policies["fifo"].setChecked(False)
     tab.edges.setValue(2)
     tab.target.setValue(0.2)
-    yield tab
-    view.close()
-
-
-def run_sweep(qtbot: Any, tab: ReplayTab) -> None:
-    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
-    assert not tab.run_button.isEnabled()       # the request is in flight; the event loop keeps going
-    qtbot.waitUntil(lambda: tab.run_button.isEnabled(), timeout=120_000)
+    return tab
 
 
 def test_a_sweep_draws_one_line_per_policy_plus_min_and_says_the_size_needed(qtbot, replay_tab) -> None:
-    run_sweep(qtbot, replay_tab)
+    run_lab(qtbot, replay_tab)
     assert replay_tab.result is not None, replay_tab.status.text()
     chart = replay_tab.chart.chart()
     names = sorted(s.name() for s in chart.series() if isinstance(s, QLineSeries))
@@ -53,12 +39,8 @@ def test_a_sweep_draws_one_line_per_policy_plus_min_and_says_the_size_needed(qtb
 
 
 def test_export_csv_writes_every_point(qtbot, replay_tab, tmp_path: Path, monkeypatch) -> None:
-    run_sweep(qtbot, replay_tab)
-    target = tmp_path / "replay.csv"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), "CSV files (*.csv)"))
-    qtbot.mouseClick(replay_tab.export_button, Qt.MouseButton.LeftButton)
-    with target.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    run_lab(qtbot, replay_tab)
+    rows = export_rows(qtbot, replay_tab, tmp_path / "replay.csv", monkeypatch)
     assert [(r["policy"], int(r["cache_bytes"]) >> 20) for r in rows] == [
         (p, size) for size in (16, 256) for p in ("lru", "s3fifo", "wtinylfu", "belady")]
     assert all(0 <= float(r["hit_ratio"]) <= 1 for r in rows) and "Wrote 8 rows" in replay_tab.status.text()
@@ -66,7 +48,7 @@ def test_export_csv_writes_every_point(qtbot, replay_tab, tmp_path: Path, monkey
 
 def test_a_bad_size_shows_the_servers_message(qtbot, replay_tab) -> None:
     replay_tab.sizes.setText("lots")
-    run_sweep(qtbot, replay_tab)
+    run_lab(qtbot, replay_tab)
     assert "'lots' is not a size" in replay_tab.status.text() and replay_tab.result is None
 
 
@@ -74,7 +56,7 @@ def test_a_fill_setting_reaches_the_sweep_and_its_pushed_bytes_show(qtbot, repla
     replay_tab.requests.setValue(40_000)                     # 800 s at 50 requests/s: fills at 600 s
     replay_tab.fill.setValue(50)
     replay_tab.fill_period.setCurrentIndex(replay_tab.fill_period.findData(600))
-    run_sweep(qtbot, replay_tab)
+    run_lab(qtbot, replay_tab)
     assert replay_tab.result is not None, replay_tab.status.text()
     assert replay_tab.result["settings"]["fill"] == {"titles": 50, "period_s": 600}
     pushed = [p["fill_bytes"] for p in replay_tab.result["points"] if p["policy"] != "belady"]

@@ -4,40 +4,26 @@ writes one row per algorithm, and a server error is shown."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCharts import QBarSeries, QLineSeries
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
-from studio.views.lab import LabView
 from studio.views.lab_abr import AbrTab
+from tests.studio.lab_helpers import export_rows, run_lab
 
 
 @pytest.fixture
-def abr_tab(qtbot: Any, api_client: Any, published_title: dict[str, Any]) -> Iterator[AbrTab]:
-    view = LabView(api_client)          # held here: the tab lives as long as its view
-    qtbot.addWidget(view)
-    view.show()
-    tab = view.tabs_by_name["abr"]
+def abr_tab(qtbot: Any, lab_view: Any, published_title: dict[str, Any]) -> AbrTab:
+    tab = lab_view.tabs_by_name["abr"]
     assert isinstance(tab, AbrTab)
     qtbot.waitUntil(lambda: tab.title.findData(published_title["video_id"]) >= 0, timeout=30_000)
     tab.title.setCurrentIndex(tab.title.findData(published_title["video_id"]))
     tab.trace.setCurrentIndex(tab.trace.findData("steps"))
     tab.sessions.setValue(4)
     tab.algorithms["mpc"].setChecked(False)
-    yield tab
-    view.close()
-
-
-def run_lab(qtbot: Any, tab: AbrTab) -> None:
-    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
-    assert not tab.run_button.isEnabled()       # the request is in flight; the event loop keeps going
-    qtbot.waitUntil(lambda: tab.run_button.isEnabled(), timeout=120_000)
+    return tab
 
 
 def test_a_run_draws_qoe_bars_per_algorithm_and_one_sessions_buffer_and_rung(qtbot, abr_tab) -> None:
@@ -55,11 +41,7 @@ def test_a_run_draws_qoe_bars_per_algorithm_and_one_sessions_buffer_and_rung(qtb
 
 def test_export_csv_writes_one_row_per_algorithm(qtbot, abr_tab, tmp_path: Path, monkeypatch) -> None:
     run_lab(qtbot, abr_tab)
-    target = tmp_path / "abr.csv"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), "CSV files (*.csv)"))
-    qtbot.mouseClick(abr_tab.export_button, Qt.MouseButton.LeftButton)
-    with target.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = export_rows(qtbot, abr_tab, tmp_path / "abr.csv", monkeypatch)
     assert [r["algorithm"] for r in rows] == ["throughput", "bba", "bola", "dynamic"]
     assert all(float(r["rebuffer_s_mean"]) >= 0 for r in rows) and "Wrote 4 rows" in abr_tab.status.text()
 

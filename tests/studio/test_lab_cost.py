@@ -4,37 +4,23 @@ what-if comparison, CSV export writes a row per title and the library's, and a s
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCharts import QBarSeries, QStackedBarSeries
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
-from studio.views.lab import LabView
 from studio.views.lab_cost import CostTab
+from tests.studio.lab_helpers import export_rows, run_lab
 
 
 @pytest.fixture
-def cost_tab(qtbot: Any, api_client: Any, published_title: dict[str, Any]) -> Iterator[CostTab]:
-    view = LabView(api_client)          # held here: the tab lives as long as its view
-    qtbot.addWidget(view)
-    view.show()
-    view.tabs.setCurrentIndex(2)
-    tab = view.tabs_by_name["cost"]
+def cost_tab(qtbot: Any, lab_view: Any, published_title: dict[str, Any]) -> CostTab:
+    lab_view.tabs.setCurrentIndex(2)
+    tab = lab_view.tabs_by_name["cost"]
     assert isinstance(tab, CostTab)
     qtbot.waitUntil(lambda: tab.title.findData(published_title["video_id"]) >= 0, timeout=30_000)
-    yield tab
-    view.close()
-
-
-def run_lab(qtbot: Any, tab: CostTab) -> None:
-    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
-    assert not tab.run_button.isEnabled()       # the request is in flight; the event loop keeps going
-    qtbot.waitUntil(lambda: tab.run_button.isEnabled(), timeout=120_000)
+    return tab
 
 
 def test_a_run_draws_a_stacked_bar_per_title_and_the_what_ifs(qtbot, cost_tab, published_title) -> None:
@@ -61,11 +47,7 @@ def test_a_run_draws_a_stacked_bar_per_title_and_the_what_ifs(qtbot, cost_tab, p
 def test_export_csv_writes_a_row_per_title_and_the_library(qtbot, cost_tab, tmp_path: Path,
                                                            monkeypatch) -> None:
     run_lab(qtbot, cost_tab)
-    target = tmp_path / "cost.csv"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), "CSV files (*.csv)"))
-    qtbot.mouseClick(cost_tab.export_button, Qt.MouseButton.LeftButton)
-    with target.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = export_rows(qtbot, cost_tab, tmp_path / "cost.csv", monkeypatch)
     assert rows[-1]["video_id"] == "*" and len(rows) == len(cost_tab.result["titles"]) + 1
     assert float(rows[-1]["monthly_usd"]) == pytest.approx(cost_tab.result["library"]["monthly_usd"])
     assert rows[0]["av1_monthly_usd"] == "" and "Wrote" in cost_tab.status.text()
