@@ -9,9 +9,11 @@ and VMAF (against the source, the standard way) come from the real encode. Per t
   read linearly between rungs, averaged over the VMAF range both ladders cover: the % of bits the
   per-title ladder saves at equal quality (negative: it costs more). A ladder of one rung, or two
   that do not overlap, is compared at the per-title top rung's quality (the fixed hull read there);
-- a ceiling: the same comparison against the analysis' whole hull (every resolution x CRF it
-  measured on its sample windows, as if the ladder had a rung at every hull point): what no rung
-  choice from that hull can beat, at this encoder and preset;
+- the analysis' hull: the same comparison against the analysis' whole hull (every resolution x CRF
+  it measured on its sample windows): window predictions against real encodes, so not a ceiling;
+- with `--ceiling FILE` (the JSON lines of bench/per_title_ceiling.py): the real ceiling, the bits
+  the title's true hull (whole-title encodes, a CRF sweep at every size) saves against the fixed
+  ladder, and the per-title result as a fraction of it;
 - the analysis time (wall, and its ffmpeg runs' CPU-s) as a ratio of the per-title ingest's encode
   stage (wall), and its CPU-s as a ratio of one ffmpeg encoding the fixed ladder (CPU-s), with the
   title length at which the analysis would cost a quarter of that encode (it stays, the encode grows).
@@ -132,41 +134,92 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):g} ({min(values):g}-{max(values):g})"
 
 
+def read_ceilings(path: Path | None) -> dict[str, float]:
+    """Title → its real ceiling % (bench/per_title_ceiling.py's rows), {} without a file."""
+    if path is None:
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["title"]: float(r["ceiling_pct"]) for r in rows}
+
+
+def ceiling_cells(ceiling: float | None, rows: list[dict[str, Any]]) -> str:
+    """The ceiling and the per-title result's share of it (n/a where no ceiling was measured)."""
+    if ceiling is None:
+        return "n/a | n/a"
+    saved = statistics.median(r["saved_pct"] for r in rows)
+    share = f"{saved / ceiling:.2f}" if ceiling > 0 else "n/a (no room)"
+    return f"{ceiling:g} | {share}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
                         help="length of the generated clips (the shared files are as they are)")
     parser.add_argument("--titles", default=",".join(TITLES))
+    parser.add_argument("--ceiling", type=Path, help="bench/per_title_ceiling.py's JSON lines (--out)")
+    parser.add_argument("--rows", type=Path, nargs="+",
+                        help="tabulate the JSON rows earlier runs printed (their logs) instead of running")
     args = parser.parse_args()
     names = args.titles.split(",")
-    clips = [title_clip(n, args.seconds) for n in names]
-    runs: list[list[dict[str, Any]]] = []
-    for run in range(args.runs):
+    by_title = read_rows(args.rows) if args.rows else run_titles(names, args.seconds, args.runs)
+    print_table(by_title, read_ceilings(args.ceiling))
+
+
+def run_titles(names: list[str], seconds: float, runs: int) -> dict[str, list[dict[str, Any]]]:
+    """Every title `runs` times, each row printed as it comes; title → its rows."""
+    clips = [title_clip(n, seconds) for n in names]
+    by_title: dict[str, list[dict[str, Any]]] = {c.name: [] for c in clips}
+    for run in range(runs):
         print(f"run {run + 1}: load average before {os.getloadavg()[0]:.2f}", flush=True)
-        rows = []
         for c in clips:
-            rows.append(one_title(c))
-            print(json.dumps(rows[-1]), flush=True)
-        runs.append(rows)
+            by_title[c.name].append(one_title(c))
+            print(json.dumps(by_title[c.name][-1]), flush=True)
+    return by_title
+
+
+def read_rows(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """The rows (JSON lines) of earlier runs' output, title → its rows."""
+    by_title: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                by_title.setdefault(row["title"], []).append(row)
+    return by_title
+
+
+def print_table(by_title: dict[str, list[dict[str, Any]]], ceilings: dict[str, float]) -> None:
     print("\n| title | fixed ladder kbit/s (rungs) | per-title kbit/s (rungs) | bits saved at equal VMAF % "
-          "| hull ceiling % | analysis s (CPU-s) | encode s | analysis / encode | fixed ladder encode CPU-s "
+          "| real ceiling % | share of the ceiling | analysis hull % "
+          "| analysis s (CPU-s) | encode s | analysis / encode | fixed ladder encode CPU-s "
           "| analysis / encode (CPU) | length for <= 0.25 s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for i, clip in enumerate(clips):
-        rows = [r[i] for r in runs]
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for title, rows in by_title.items():
         first = rows[0]
-        print(f"| {clip.name} | {spread([r['fixed_kbps'] for r in rows])} ({len(first['fixed'])}) | "
+        print(f"| {title} | {spread([r['fixed_kbps'] for r in rows])} ({len(first['fixed'])}) | "
               f"{spread([r['per_title_kbps'] for r in rows])} ({len(first['per_title'])}) | "
-              f"{spread([r['saved_pct'] for r in rows])} | {spread([r['hull_saved_pct'] for r in rows])} | "
+              f"{spread([r['saved_pct'] for r in rows])} | {ceiling_cells(ceilings.get(title), rows)} | "
+              f"{spread([r['hull_saved_pct'] for r in rows])} | "
               f"{spread([r['analysis_s'] for r in rows])} "
               f"({spread([r['analysis_cpu_s'] for r in rows])}) | "
               f"{spread([r['encode_s'] for r in rows])} | {spread([r['analysis_ratio'] for r in rows])} | "
               f"{spread([r['fixed_encode_cpu_s'] for r in rows])} | "
               f"{spread([r['cpu_ratio'] for r in rows])} | "
               f"{spread([r['quarter_at_s'] for r in rows])} |")
-    saved = [statistics.median(r[i]["saved_pct"] for r in runs) for i in range(len(clips))]
+    for title, rows in by_title.items():
+        print(f"- {title}: fixed " + ", ".join(f"{n} {k:.0f}@{v:.1f}" for n, k, v in rows[0]["fixed"])
+              + "; per-title " + ", ".join(f"{n} {k:.0f}@{v:.1f}" for n, k, v in rows[0]["per_title"]))
+    saved = [statistics.median(r["saved_pct"] for r in rows) for rows in by_title.values()]
     print(f"\nmean bits saved at equal VMAF: {statistics.fmean(saved):.1f}%; worst title {min(saved):.1f}%")
+    shares = [statistics.median(r["saved_pct"] for r in rows) / ceilings[t] for t, rows in by_title.items()
+              if ceilings.get(t, 0) > 0]
+    if ceilings:
+        mean_ceiling = statistics.fmean(ceilings[t] for t in by_title if t in ceilings)
+        print(f"mean real ceiling: {mean_ceiling:.1f}%; per-title's mean saving / mean ceiling: "
+              f"{statistics.fmean(saved) / mean_ceiling:.2f}")
+    if shares:
+        print(f"median share of each title's ceiling: {statistics.median(shares):.2f}")
 
 
 if __name__ == "__main__":
