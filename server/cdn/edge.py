@@ -14,22 +14,22 @@ from typing import Any
 
 from server.cdn.cache import EdgeCache, Lookup
 from server.cdn.clock import Clock, SystemClock
+from server.cdn.edge_base import EdgeAddress, throughput_bps
 from server.cdn.edge_http import EdgeServer
 from server.cdn.events import EventSink
 from server.cdn.origin import OriginClient
 from server.cdn.policies import make_policy
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
-from server.errors import Conflict, MiniflixError
+from server.errors import MiniflixError
 from server.events.api import Publisher
 
-THROUGHPUT_WINDOW_S = 10.0
 POLL_S = 0.5      # idle listeners wake this often (100 edges polling faster cost CPU); stop() wakes them
 log = logging.getLogger(__name__)
 Spillover = Callable[[str], bool]   # video id -> are we serving it only because its home edges are down?
 
 
-class EdgeNode:
+class EdgeNode(EdgeAddress):
     """An edge cache with its own HTTP listener on 127.0.0.1; `stop()` really closes the port."""
 
     def __init__(self, spec: EdgeSpec, origin: OriginClient, cache_dir: Path, signer: Signer,
@@ -88,33 +88,6 @@ class EdgeNode:
     @property
     def running(self) -> bool:
         return self._server is not None
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def set_bandwidth(self, mbps: float | None) -> None:
-        """Throttle the simulated link (None removes the cap); takes effect on the next response."""
-        if mbps is not None and mbps <= 0:
-            raise Conflict(f"Bandwidth of edge {self.name} must be positive (or None for no cap).")
-        self.bandwidth_mbps = mbps
-
-    def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
-        """A signed absolute URL of one object of a title on this edge."""
-        token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
-        return self.url_with_token(token, video_id, path)
-
-    def url_with_token(self, token: str, video_id: str, path: str = "master.m3u8") -> str:
-        """The URL for an already signed token (steering signs once for all edges of a decision)."""
-        return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
 
     # -- request path -------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -210,10 +183,7 @@ class EdgeNode:
 
     def _throughput_locked(self) -> float:
         """Bits per second served over the last window."""
-        horizon = self.clock.now() - THROUGHPUT_WINDOW_S
-        while self._served and self._served[0][0] < horizon:
-            self._served.popleft()
-        return sum(n for _, n in self._served) * 8 / THROUGHPUT_WINDOW_S
+        return throughput_bps(self._served, self.clock.now())
 
     def _miss_reason(self, key: str, video_id: str) -> str:
         """capacity: we had it and evicted it; health: we are not the title's home edge and its home

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cdn.access_log import FETCHED, hit_event, parse_line
-from server.cdn.edge import THROUGHPUT_WINDOW_S
+from server.cdn.edge_base import THROUGHPUT_WINDOW_S
 from server.cdn.log_rotation import Position, finish, forget, locate, rotated
 from server.events.api import CDN as CDN_TOPIC
 

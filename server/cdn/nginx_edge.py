@@ -27,7 +27,8 @@ from typing import Any
 from server.cdn import nginx_conf
 from server.cdn.access_log import LogTailer, Served, hit_event, parse_line
 from server.cdn.clock import Clock, SystemClock
-from server.cdn.edge import THROUGHPUT_WINDOW_S, Spillover
+from server.cdn.edge import Spillover
+from server.cdn.edge_base import THROUGHPUT_WINDOW_S, EdgeAddress, throughput_bps
 from server.cdn.events import EventSink
 from server.cdn.hit_tail import HitLog, HitTailProcess
 from server.cdn.log_rotation import rotate
@@ -46,7 +47,7 @@ from server.cdn.nginx_process import (
 from server.cdn.origin import OriginClient, OriginError
 from server.cdn.tokens import Signer
 from server.cdn.topology import EdgeSpec
-from server.errors import Conflict, NotFound
+from server.errors import NotFound
 from server.events.api import CDN as CDN_TOPIC
 from server.events.api import Publisher
 from server.events.log import EventLog
@@ -58,7 +59,7 @@ ERROR_LOG_TAIL = 600
 MAX_TAIL_STARTS = 5
 
 
-class NginxEdge:
+class NginxEdge(EdgeAddress):
     """One edge as an nginx process on 127.0.0.1; `stop()` really ends it (the port closes)."""
 
     def __init__(self, spec: EdgeSpec, origin: OriginClient, cache_dir: Path, signer: Signer,
@@ -134,26 +135,12 @@ class NginxEdge:
         return self._proc is not None and self._proc.poll() is None
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
     def set_bandwidth(self, mbps: float | None) -> None:
         """Rewrite the edge's `limit_rate` and reload nginx; returns once the new workers answer."""
-        if mbps is not None and mbps <= 0:
-            raise Conflict(f"Bandwidth of edge {self.name} must be positive (or None for no cap).")
-        self.bandwidth_mbps = mbps
+        super().set_bandwidth(mbps)
         if not self.running:
             return                    # the next start writes it
         old = ask_health(self.base_url).get("worker")
@@ -163,13 +150,6 @@ class NginxEdge:
         self._wait_ready(self._proc, self._generation)
         if isinstance(old, int):
             wait_gone(old)            # until then a new connection may still meet the old rate
-
-    def url_for(self, video_id: str, path: str = "master.m3u8", expires_in: float = 3600) -> str:
-        token = self.signer.sign(video_id, int(self.clock.now() + expires_in))
-        return self.url_with_token(token, video_id, path)
-
-    def url_with_token(self, token: str, video_id: str, path: str = "master.m3u8") -> str:
-        return f"{self.base_url}/t/{token}/videos/{video_id}/{path.lstrip('/')}"
 
     # -- content ------------------------------------------------------------------------------
     def fill(self, key: str) -> int:
@@ -333,10 +313,7 @@ class NginxEdge:
             self._dropped += len(events)
 
     def _throughput_locked(self) -> float:
-        horizon = time.time() - THROUGHPUT_WINDOW_S
-        while self._served and self._served[0][0] < horizon:
-            self._served.popleft()
-        return sum(n for _, n in self._served) * 8 / THROUGHPUT_WINDOW_S
+        return throughput_bps(self._served, time.time())
 
     def _event(self, kind: str, video_id: str, key: str, nbytes: int, at: float) -> dict[str, Any]:
         return {"type": kind, "edge": self.name, "region": self.spec.region, "video_id": video_id,
