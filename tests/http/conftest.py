@@ -163,3 +163,12 @@ def server(app: Flask, services: Services) -> Iterator[HttpServer]:
     """The app on real waitress, 127.0.0.1, a free port."""
     with HttpServer(app, on_stop=services.stopping) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def tracks_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """The two-language title with subtitles (tests/http/tracks_title.py), ingested once a session;
+    a test publishes a copy of it (`publish`), so its edits never reach another test."""
+    from tests.http.tracks_title import encode_tracks_title
+
+    return encode_tracks_title(tmp_path_factory.mktemp("tracks"))

@@ -20,14 +20,9 @@ from server.paths import DataDir
 from tests.http.browser import Browser
 from tests.http.conftest import VIDEO_ID, Made, publish
 from tests.http.test_http_real_clients import wait_for
-from tests.http.tracks_title import FRENCH_SDH, encode_tracks_title
+from tests.http.tracks_title import FRENCH_SDH
 
 API = f"/api/titles/{VIDEO_ID}/tracks"
-
-
-@pytest.fixture(scope="session")
-def tracks_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
-    return encode_tracks_title(tmp_path_factory.mktemp("tracks"))
 
 
 @pytest.fixture

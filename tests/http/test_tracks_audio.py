@@ -14,7 +14,6 @@ from typing import Any
 
 import m3u8
 import pytest
-import requests
 from mpegdash.parser import MPEGDASHParser
 
 from server.http.runner import HttpServer
@@ -22,25 +21,15 @@ from server.http.services import Services
 from server.paths import DataDir
 from tests.http.conftest import VIDEO_ID, Made, publish
 from tests.http.test_http_delete_purge import get
-from tests.http.test_http_tracks import media_digests
-from tests.http.tracks_title import encode_tracks_title
+from tests.http.test_http_tracks import call, media_digests
 
 API = f"/api/titles/{VIDEO_ID}/tracks/audio"
 
 
-@pytest.fixture(scope="session")
-def audio_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
-    return encode_tracks_title(tmp_path_factory.mktemp("audio-tracks"))
-
-
 @pytest.fixture
-def root(data: DataDir, audio_title: Made) -> Path:
-    publish(data, audio_title)
+def root(data: DataDir, tracks_title: Made) -> Path:
+    publish(data, tracks_title)
     return data.origin / "videos" / VIDEO_ID
-
-
-def call(server: HttpServer, method: str, path: str, **kwargs: Any) -> requests.Response:
-    return requests.request(method, server.url + path, timeout=60, **kwargs)
 
 
 def audio_media(master: str) -> list[tuple[str, str, str, str]]:

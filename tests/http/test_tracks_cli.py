@@ -19,18 +19,12 @@ from tests.http.conftest import VIDEO_ID, Made, publish
 from tests.http.test_http_delete_purge import get
 from tests.http.test_http_real_clients import wait_for
 from tests.http.test_http_tracks import media_digests
-from tests.http.tracks_title import encode_tracks_title
 from tests.jobs.helpers import cli, events
 
 
-@pytest.fixture(scope="session")
-def cli_title(tmp_path_factory: pytest.TempPathFactory) -> Made:
-    return encode_tracks_title(tmp_path_factory.mktemp("tracks-cli"))
-
-
 @pytest.fixture
-def root(data: DataDir, cli_title: Made) -> Path:
-    publish(data, cli_title)
+def root(data: DataDir, tracks_title: Made) -> Path:
+    publish(data, tracks_title)
     return data.origin / "videos" / VIDEO_ID
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from studio.client import ApiClient
 from studio.views.library import LibraryView
 from tests.studio.conftest import http_json
-from tests.studio.tracks_fixtures import ingest_languages_title
+from tests.studio.tracks_fixtures import ingest_languages_title, library_on
 
 FRENCH = "1\r\n00:00:02,000 --> 00:00:04,000\r\n[Musique] Le pont à l'aube\r\n"
 EDIT_TIMEOUT_MS = 60_000
@@ -30,14 +30,7 @@ def languages_title(studio_server: Any, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 def library(qtbot: Any, api_client: ApiClient, languages_title: dict[str, Any]) -> LibraryView:
-    view = LibraryView(api_client)
-    qtbot.addWidget(view)
-    view.resize(1200, 800)
-    view.show()
-    qtbot.waitUntil(lambda: view.model.row_of(languages_title["video_id"]) >= 0)
-    view.grid.setCurrentIndex(view.model.index(view.model.row_of(languages_title["video_id"])))
-    qtbot.waitUntil(lambda: len(view.tracks.tracks["audio"]) == 2)
-    return view
+    return library_on(qtbot, api_client, languages_title)
 
 
 def rows(view: LibraryView) -> list[list[str]]:

@@ -13,7 +13,7 @@ from studio.client import ApiClient
 from studio.views.library import LibraryView
 from tests.studio.conftest import http_json
 from tests.studio.test_library_tracks import EDIT_TIMEOUT_MS, idle, rows
-from tests.studio.tracks_fixtures import ingest_languages_title
+from tests.studio.tracks_fixtures import ingest_languages_title, library_on
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,7 @@ def audio_title(studio_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def library(qtbot: Any, api_client: ApiClient, audio_title: dict[str, Any]) -> LibraryView:
-    view = LibraryView(api_client)
-    qtbot.addWidget(view)
-    view.resize(1200, 800)
-    view.show()
-    qtbot.waitUntil(lambda: view.model.row_of(audio_title["video_id"]) >= 0)
-    view.grid.setCurrentIndex(view.model.index(view.model.row_of(audio_title["video_id"])))
-    qtbot.waitUntil(lambda: len(view.tracks.tracks["audio"]) == 2)
-    return view
+    return library_on(qtbot, api_client, audio_title)
 
 
 def served(server: Any, video_id: str) -> list[tuple[str, str, bool]]:
