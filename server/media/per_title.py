@@ -66,9 +66,10 @@ CRFS = (20, 28, 36)
 # VMAF costs ~90 ms a frame at 720p and ~200 ms at 1080p (one core, this machine's libvmaf), whatever
 # the rung's size, and there is one point per resolution x CRF. Frame-to-frame VMAF swings by several
 # points inside one second (and the frame after the window's keyframe, which quality.py's sampling
-# scores first, reads low at good quality): one scored frame a window missed full-frame VMAF by up to
-# 5.7 points a point, three by 2.6, five by <= 1 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
-SCORED_PER_WINDOW = 5
+# scores first, reads low at good quality), so a point needs many frames: against full-frame VMAF of
+# the same encodes, one scored frame a window missed by up to 7.3 points a point, three by 3.1, five
+# by 1.9, eight (every 3rd frame at 25 fps) by 0.6 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
+SCORED_PER_WINDOW = 8
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
 
