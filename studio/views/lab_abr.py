@@ -110,13 +110,6 @@ class AbrTab(LabTab):
 
     waiting, name, csv_name, columns = "Simulating", "ABR lab", "abr.csv", COLUMNS
 
-    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
-        super().__init__(client, parent)
-        self._inputs()
-        self._outputs()
-        self._layout()
-        self.reload_titles()
-
     def _inputs(self) -> None:
         self.title = TitlePicker(self.client, self, video_only=True, on_error=self.status.setText)
         self.trace = QComboBox(self)

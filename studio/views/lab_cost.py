@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QWidget,
 )
 
 from studio.views.analytics_charts import MAX_CATEGORIES, base_chart, value_axis
@@ -137,13 +136,6 @@ class CostTab(LabTab):
     the what-if bars and sentences, a table per title, and Export CSV of it."""
 
     waiting, name, csv_name, columns = "Pricing", "Cost lab", "cost.csv", COLUMNS
-
-    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
-        super().__init__(client, parent)
-        self._inputs()
-        self._outputs()
-        self._layout()
-        self.reload_titles()
 
     def _inputs(self) -> None:
         self.title = TitlePicker(self.client, self, everything="All titles", on_error=self.status.setText)

@@ -96,12 +96,6 @@ class ReplayTab(LabTab):
 
     waiting, name, csv_name, columns = "Replaying", "Replay", "replay.csv", COLUMNS
 
-    def __init__(self, client: Any, parent: QWidget | None = None) -> None:
-        super().__init__(client, parent)
-        self._inputs()
-        self._outputs()
-        self._layout()
-
     def _inputs(self) -> None:
         self.trace = QComboBox(self)
         for label, value in TRACES:

@@ -63,7 +63,8 @@ class TitlePicker(QComboBox):
 
 
 class LabTab(QWidget):
-    """The common half of a lab tab; subclasses set the class attributes and implement `params`,
+    """The common half of a lab tab; subclasses set the class attributes and implement `_inputs`,
+    `_outputs` and `_layout` (called in that order once the common widgets exist), `params`,
     `request`, `show_result` (which calls `finished` first) and `rows`."""
 
     waiting = "Running"          # the status while the server works ("Replaying", "Simulating")
@@ -90,6 +91,10 @@ class LabTab(QWidget):
         self.status = QLabel("", self)
         self._ticker = QTimer(self, interval=TICK_MS)
         self._ticker.timeout.connect(self._tick)
+        self._inputs()
+        self._outputs()
+        self._layout()
+        self.reload_titles()
 
     def showEvent(self, event: QShowEvent) -> None:
         """Titles published since the tab was built show up when it is shown again."""
@@ -103,6 +108,15 @@ class LabTab(QWidget):
             picker.reload()
 
     # --- what a tab says -----------------------------------------------------------------------------
+    def _inputs(self) -> None:
+        raise NotImplementedError
+
+    def _outputs(self) -> None:
+        raise NotImplementedError
+
+    def _layout(self) -> None:
+        raise NotImplementedError
+
     def params(self) -> dict[str, Any]:
         raise NotImplementedError
 
