@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from server.labs.trace import ReplayTrace, build
+from server.analytics.service import AnalyticsService
+from server.events.log import open_event_log
+from server.labs.trace import ReplayTrace, build, recorded
+from server.paths import DataDir
 from tests.cdn.conftest import clock, data_dir, hls_title, origin, signer, store  # noqa: F401
 from tests.http.conftest import (  # noqa: F401
     app,
@@ -29,3 +32,16 @@ def hand_trace(keys: Sequence[str], size: int = MIB, times: Sequence[float] | No
     stamps = times if times is not None else [float(i) for i in range(len(keys))]
     return build("hand", [(f"videos/{k}", k.split("/")[0], (sizes or {}).get(k, size), t)
                           for k, t in zip(keys, stamps, strict=True)])
+
+
+def recorded_trace(in_dir: DataDir) -> ReplayTrace:
+    """The edges' requests as the analytics service loads them from the data dir's event log."""
+    with open_event_log(in_dir) as log:
+        service = AnalyticsService(in_dir, log)
+        service.catch_up()
+        conn = service.reader()
+        try:
+            return recorded(conn)
+        finally:
+            conn.close()
+            service.stop()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from server.analytics.service import AnalyticsService
 from server.catalog import Catalog
 from server.cdn.clock import ManualClock
 from server.cdn.edge import EdgeNode
@@ -20,12 +19,12 @@ from server.cdn.tokens import Signer
 from server.events.log import open_event_log
 from server.jobs.store import JobStore
 from server.labs.replay import replay
-from server.labs.trace import recorded
 from server.paths import DataDir
 from server.storage.blobstore import LocalBlobStore
 from tests.cdn.conftest import SPEC, fetch, wait_for
 from tests.http.conftest import Made
 from tests.jobs.helpers import cli
+from tests.labs.conftest import recorded_trace
 
 
 @pytest.fixture
@@ -103,15 +102,7 @@ def test_the_double_cache_what_if_is_the_replay_labs_figure_for_the_recorded_log
     done = cli("lab", "cost", "--data-dir", str(data.root), "--what-if", "double-cache", "--json")
     assert done.returncode == 0, done.stderr
     [edge] = json.loads(done.stdout)["whatifs"][0]["figures"]["edges"]
-    with open_event_log(data) as log:
-        service = AnalyticsService(data, log)
-        service.catch_up()
-        conn = service.reader()
-        try:
-            trace = recorded(conn)
-        finally:
-            conn.close()
-            service.stop()
+    trace = recorded_trace(data)
     # test-1 is not a configured edge: replayed with the default cache (256 MiB, wtinylfu, 3600 s)
     assert (edge["edge"], edge["capacity_bytes"]) == ("test-1", 256 * 2**20)
     for key, factor in (("origin_bytes_now", 1), ("origin_bytes_doubled", 2)):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from server.analytics.service import AnalyticsService
 from server.cdn.clock import ManualClock
 from server.cdn.edge import EdgeNode
 from server.cdn.origin import StoreOrigin
@@ -21,6 +20,7 @@ from server.labs.trace import recorded
 from server.paths import DataDir
 from tests.cdn.conftest import SPEC, VIDEO_ID, fetch, wait_for
 from tests.jobs.helpers import cli
+from tests.labs.conftest import recorded_trace
 
 PLAYED = ["seg_000.m4s", "seg_001.m4s", "seg_000.m4s", "seg_001.m4s", "seg_000.m4s"]
 
@@ -47,15 +47,7 @@ def played(data_dir: DataDir, origin: StoreOrigin, signer: Signer, clock: Manual
 
 
 def test_the_recorded_trace_is_the_edges_requests_in_order_and_replays_to_the_same_hits(played) -> None:
-    with open_event_log(played) as log:
-        service = AnalyticsService(played, log)
-        service.catch_up()
-        conn = service.reader()
-        try:
-            trace = recorded(conn)
-        finally:
-            conn.close()
-            service.stop()
+    trace = recorded_trace(played)
     assert [trace.keys[i].rsplit("/", 1)[1] for i in trace.ids] == PLAYED
     assert set(trace.titles) == {VIDEO_ID}
     assert [trace.sizes[i] for i in trace.ids[:2]] == [_published_size(played, n) for n in PLAYED[:2]]
