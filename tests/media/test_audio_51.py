@@ -17,7 +17,7 @@ from mpegdash.parser import MPEGDASHParser
 from server.media.audio import alternate_tracks, build_audio_args
 from server.media.ffmpeg import find_tools
 from server.media.probe import probe
-from tests.jobs.helpers import cli, json_lines
+from tests.media.ingested import ingest_published
 
 TONES = "|".join(f"0.3*sin({f}*2*PI*t)" for f in (440, 550, 660, 110, 770, 880))
 
@@ -36,12 +36,7 @@ def surround_source(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def title(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("surround")
-    run = cli("ingest", str(surround_source(folder)), "--data-dir", str(folder / "d"), "--json",
-              env={"MINIFLIX_QUALITY_MEASURE": "0"})
-    assert run.returncode == 0, run.stderr
-    [result] = json_lines(run.stdout)
-    assert result["status"] == "published", result["error"]
-    return folder / "d" / "origin" / Path(result["master"]).parent, result
+    return ingest_published(surround_source(folder), folder / "d")
 
 
 def test_the_master_offers_the_stereo_downmix_by_default_and_the_51_beside_it(

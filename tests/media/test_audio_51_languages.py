@@ -14,7 +14,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from tests.jobs.helpers import cli, json_lines
+from tests.media.ingested import ingest_published
 from tests.media.test_audio_51 import TONES
 
 
@@ -34,12 +34,7 @@ def two_surround_languages(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("surround-languages")
-    run = cli("ingest", str(two_surround_languages(folder)), "--data-dir", str(folder / "d"), "--json",
-              env={"MINIFLIX_QUALITY_MEASURE": "0"})
-    assert run.returncode == 0, run.stderr
-    [result] = json_lines(run.stdout)
-    assert result["status"] == "published", result["error"]
-    return folder / "d" / "origin" / Path(result["master"]).parent
+    return ingest_published(two_surround_languages(folder), folder / "d")[0]
 
 
 def test_each_language_has_its_stereo_downmix_and_its_51(root: Path) -> None:

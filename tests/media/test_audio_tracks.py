@@ -14,7 +14,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from tests.jobs.helpers import cli, json_lines
+from tests.media.ingested import ingest_published
 
 
 def source(folder: Path) -> Path:
@@ -34,12 +34,7 @@ def source(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def title(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("audio")
-    run = cli("ingest", str(source(folder)), "--data-dir", str(folder / "d"), "--json",
-              env={"MINIFLIX_QUALITY_MEASURE": "0"})
-    assert run.returncode == 0, run.stderr
-    [result] = json_lines(run.stdout)
-    assert result["status"] == "published", result["error"]
-    return folder / "d" / "origin" / Path(result["master"]).parent, result
+    return ingest_published(source(folder), folder / "d")
 
 
 def test_the_master_names_every_audio_rendition(title: tuple[Path, dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import generate_clip
 from tests.jobs.helpers import cli, json_lines
+from tests.media.ingested import ingest_published
 
 LADDER = ["360p", "240p", "360p-av1", "240p-av1", "360p-hevc", "240p-hevc"]
 DASH = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -25,12 +26,8 @@ DASH = "{urn:mpeg:dash:schema:mpd:2011}"
 def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("codecs")
     clip = generate_clip(out / "clip.mp4", seconds=4, size="640x360", fps=25)
-    run = cli("ingest", str(clip), "--data-dir", str(out / "d"), "--json", "--segment-seconds", "2",
-              "--codecs", "h264,av1,hevc", env={"MINIFLIX_X264_PRESET": "ultrafast"})
-    assert run.returncode == 0, run.stderr
-    [result] = json_lines(run.stdout)
-    assert result["status"] == "published", result["error"]
-    return out / "d" / "origin" / result["master"].rsplit("/", 1)[0], result
+    return ingest_published(clip, out / "d", "--segment-seconds", "2", "--codecs", "h264,av1,hevc",
+                            env={"MINIFLIX_X264_PRESET": "ultrafast"})
 
 
 def test_every_codec_ladder_is_published_and_passes_the_integrity_check(
