@@ -37,6 +37,15 @@ def first_uri(playlist: bytes) -> str:
     return next(line for line in playlist.decode().splitlines() if line and not line.startswith("#"))
 
 
+def cached_master(services: Services) -> str:
+    """The signed edge URL of the title's master, asked twice so that the edge now holds it (a HIT)."""
+    master = services.steering.best(VIDEO_ID, region="eu-west").url
+    assert master is not None
+    get(master)
+    assert get(master)[:2] == (200, "HIT")
+    return master
+
+
 def playback_urls(services: Services) -> list[str]:
     """Signed edge URLs of the master, one media playlist and one segment, as a player walks them."""
     master = services.steering.best(VIDEO_ID, region="eu-west").url

@@ -20,7 +20,7 @@ from server.http.runner import HttpServer
 from server.http.services import Services
 from server.paths import DataDir
 from tests.http.conftest import VIDEO_ID, Made, publish
-from tests.http.test_http_delete_purge import get
+from tests.http.test_http_delete_purge import cached_master, get
 from tests.http.test_http_tracks import call, media_digests
 
 API = f"/api/titles/{VIDEO_ID}/tracks/audio"
@@ -83,11 +83,7 @@ def test_ffprobe_reads_both_renditions_through_the_edited_master(server: HttpSer
 
 def test_an_edge_that_cached_the_old_master_serves_the_edited_one(
         cdn: Services, server: HttpServer, root: Path) -> None:
-    assert cdn.steering is not None
-    master = cdn.steering.best(VIDEO_ID, region="eu-west").url
-    assert master is not None
-    get(master)
-    assert get(master)[:2] == (200, "HIT")
+    master = cached_master(cdn)
     assert call(server, "PATCH", f"{API}/audio-2", json={"name": "Version française"}).status_code == 200
     status, cache, body = get(master)
     assert (status, cache) == (200, "MISS")

@@ -16,7 +16,7 @@ from server.cdn.edit_purge import EditPurge
 from server.http.services import Services
 from server.paths import DataDir
 from tests.http.conftest import VIDEO_ID, Made, publish
-from tests.http.test_http_delete_purge import get
+from tests.http.test_http_delete_purge import cached_master, get
 from tests.http.test_http_real_clients import wait_for
 from tests.http.test_http_tracks import media_digests
 from tests.jobs.helpers import cli, events
@@ -79,11 +79,7 @@ def test_audio_errors_name_the_track_and_change_nothing(data: DataDir, root: Pat
 
 def test_a_cli_subtitle_removal_purges_the_running_servers_edges(
         purging: Services, data: DataDir, root: Path) -> None:
-    assert purging.steering is not None
-    master = purging.steering.best(VIDEO_ID, region="eu-west").url
-    assert master is not None
-    get(master)
-    assert get(master)[:2] == (200, "HIT")
+    master = cached_master(purging)
     removed = cli("subtitles", "remove", VIDEO_ID, "eng", "--data-dir", str(data.root))
     assert removed.returncode == 0, removed.stderr
     assert "note: the edges of a server running on this data dir" in removed.stderr
@@ -94,11 +90,7 @@ def test_a_cli_subtitle_removal_purges_the_running_servers_edges(
 
 def test_a_cli_audio_rename_purges_the_running_servers_edges(
         purging: Services, data: DataDir, root: Path) -> None:
-    assert purging.steering is not None
-    master = purging.steering.best(VIDEO_ID, region="eu-west").url
-    assert master is not None
-    get(master)
-    assert get(master)[:2] == (200, "HIT")
+    master = cached_master(purging)
     assert audio(data, "rename", VIDEO_ID, "audio", "English (original)").returncode == 0
     wait_for(lambda: "English (original)" in get(master)[2].decode(), 20, "the edge to serve the new master")
 
@@ -109,9 +101,7 @@ def test_a_change_made_while_the_server_was_down_is_purged_when_it_starts_again(
     first = EditPurge(cdn.cdn, cdn.events)
     first.start()  # a server ran once: the follower knows where it stopped
     first.stop()
-    master = cdn.steering.best(VIDEO_ID, region="eu-west").url
-    assert master is not None
-    get(master)
+    master = cached_master(cdn)
     assert audio(data, "rename", VIDEO_ID, "audio-2", "VF").returncode == 0
     assert get(master)[1] == "HIT" and b'NAME="VF"' not in get(master)[2]  # nobody purged it yet
     again = EditPurge(cdn.cdn, cdn.events)
