@@ -76,14 +76,18 @@ def drop(window: Any, *paths: Path) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    """The real server (ingest, search, analytics, CDN) on 127.0.0.1, port 0, in a temp data dir."""
-    data = DataDir.resolve(tmp_path_factory.mktemp("studio-data"))
+def start_test_server(data: DataDir) -> EmbeddedServer:
+    """The embedded server on `data`, started with the test settings (`SERVER_SETTINGS`) in force."""
     with pytest.MonkeyPatch.context() as env:
         for name, value in SERVER_SETTINGS.items():
             env.setenv(name, value)
-        server = start_embedded(data)
+        return start_embedded(data)
+
+
+@pytest.fixture(scope="session")
+def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """The real server (ingest, search, analytics, CDN) on 127.0.0.1, port 0, in a temp data dir."""
+    server = start_test_server(DataDir.resolve(tmp_path_factory.mktemp("studio-data")))
     try:
         yield server
     finally:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from server.http.embedded import EmbeddedServer, start_embedded
+from server.http.embedded import EmbeddedServer
 from server.paths import DataDir
 from studio.client import ApiClient
 from studio.views.analytics import AnalyticsView
 from tests.http.conftest import encode_title, publish
-from tests.studio.conftest import SERVER_SETTINGS, http_json
+from tests.studio.conftest import http_json, start_test_server
 
 TIMEOUT_MS = 60_000
 
@@ -24,10 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]
     made = encode_title(tmp_path_factory.mktemp("demo-made"), 4)
     data = DataDir.resolve(tmp_path_factory.mktemp("demo-data"))
     publish(data, made)
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in SERVER_SETTINGS.items():
-            env.setenv(name, value)
-        running = start_embedded(data)
+    running = start_test_server(data)
     try:
         yield running
     finally:
