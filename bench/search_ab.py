@@ -8,6 +8,15 @@ gives each round's p50/p95 and the after/before ratio of p95. Every answer (tota
 ids and scores, facet counts, snippets, suggestion) is compared query by query: they must be equal.
 
     .venv/bin/python bench/search_ab.py --before 845f7a1 --titles 100000 --rounds 3
+
+Indexing (`--indexing`): each round rebuilds the title index from one catalog with the "before" code and
+with the work tree's (`server.search.index.rebuild`, each in a fresh process, the order alternating
+from round to round), and reports titles/s of wall time and the ratio of the two processes' CPU
+seconds (on a shared machine CPU time is the steadier measure). Then each side answers the query
+lists on the index it built (before's code on before's index, the work tree's on its own): the
+answers must be equal.
+
+    .venv/bin/python bench/search_ab.py --indexing --before HEAD~3 --titles 5000 --rounds 5
 """
 
 from __future__ import annotations
@@ -75,6 +84,68 @@ def build_index(home: Path, titles: int) -> Path:
     return data.root
 
 
+def rebuild_timed(data_dir: Path) -> dict[str, float]:
+    """Rebuild the title index in `data_dir` from its catalog with the `server` package found first
+    on sys.path; this process's CPU seconds, the wall seconds and the index's size in MB."""
+    from server.catalog import Catalog
+    from server.paths import DataDir
+    from server.search import index
+    data = DataDir.resolve(data_dir)
+    catalog = Catalog(data.catalog_db)
+    cpu, wall = time.process_time(), time.perf_counter()
+    index.rebuild(data.search_index, catalog)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    size = sum(f.stat().st_size for f in data.search_index.iterdir()) / 1e6
+    return {"cpu": cpu, "wall": wall, "mb": size}
+
+
+def catalogs(home: Path, titles: int) -> tuple[Path, Path]:
+    """Two data dirs holding the same generated catalog (no index yet), one a side."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_bench import corpus, fill_catalog
+
+    from server.paths import DataDir
+    generated = corpus(titles)[0]
+    sides = [DataDir.resolve(home / side / "data") for side in ("before", "after")]
+    for data in sides:
+        fill_catalog(data.catalog_db, generated).close()
+    return sides[0].root, sides[1].root
+
+
+def run_rebuild(root: Path, data_dir: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(root / "bench" / "search_ab.py"), "--rebuild", str(data_dir)],
+                          check=True, capture_output=True, text=True, env=env, cwd=root)
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def ab_index(before_rev: str, before_root: Path, home: Path, titles: int, rounds: int,
+             n_queries: int) -> None:
+    """Rebuild before/after alternated `rounds` times, then compare the answers of both indexes."""
+    before_dir, after_dir = catalogs(home, titles)
+    print(f"# title indexing before ({before_rev}) / after (work tree), {titles:,} titles, "
+          f"{os.cpu_count()} cores\n")
+    print("| round | load avg | before titles/s | after titles/s | before CPU s | after CPU s "
+          "| CPU before/after | index MB before / after |\n|---|---|---|---|---|---|---|---|")
+    ratios = []
+    for r in range(rounds):
+        load = os.getloadavg()[0]
+        sides = [("before", before_root, before_dir), ("after", ROOT, after_dir)]
+        order = sides if r % 2 == 0 else sides[::-1]
+        timed = {name: run_rebuild(root, data_dir) for name, root, data_dir in order}
+        b, a = timed["before"], timed["after"]
+        ratios.append(b["cpu"] / a["cpu"])
+        print(f"| {r + 1} | {load:.1f} | {titles / b['wall']:,.0f} | {titles / a['wall']:,.0f} "
+              f"| {b['cpu']:.1f} | {a['cpu']:.1f} | {ratios[-1]:.2f} | {b['mb']:.1f} / {a['mb']:.1f} |",
+              flush=True)
+    print(f"\nmedian CPU before/after: {sorted(ratios)[len(ratios) // 2]:.2f}")
+    differ = differences(run_side(before_root, before_dir, titles, n_queries),
+                         run_side(ROOT, after_dir, titles, n_queries))
+    print(f"answers differing ({n_queries} queries a type): {differ}")
+
+
 def checkout(rev: str, into: Path) -> Path:
     """`server/` of `rev` beside a copy of this bench, so its processes import that code."""
     into.mkdir(parents=True)
@@ -109,10 +180,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--index", type=Path, help="reuse (or keep) the built index in this directory")
+    parser.add_argument("--indexing", action="store_true", help="measure rebuilding the title index instead")
     parser.add_argument("--answer", type=Path, help=argparse.SUPPRESS)  # one side's run (internal)
+    parser.add_argument("--rebuild", type=Path, help=argparse.SUPPRESS)  # one side's rebuild (internal)
     args = parser.parse_args()
     if args.answer:
         print(json.dumps(answer_all(args.answer, args.titles, args.queries)))
+        return
+    if args.rebuild:
+        print(json.dumps(rebuild_timed(args.rebuild)))
+        return
+    if args.indexing:
+        with tempfile.TemporaryDirectory() as tmp:
+            before_root = checkout(args.before, Path(tmp) / "code")
+            ab_index(args.before, before_root, Path(tmp), args.titles, args.rounds, args.queries)
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = args.index or Path(tmp) / "index"

@@ -22,6 +22,7 @@ from whoosh.writing import LockError, SegmentWriter
 from server.catalog import PUBLISHED, Catalog
 from server.errors import Conflict
 from server.search.documents import document, make_schema
+from server.search.indexing import TitleWriter
 from server.search.postings import FastFieldWriter
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,9 @@ def rebuild(path: Path, catalog: Catalog, *, locked: bool = False) -> Index:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     ix = windex.create_in(str(staging), make_schema(), indexname=INDEX_NAME)
-    with ix.writer(procs=1, limitmb=128, codec=UniqueSegments()) as writer:
+    with TitleWriter(ix, limitmb=128, codec=UniqueSegments()) as writer:
         for title in catalog.list(PUBLISHED):
-            writer.add_document(**document(title.to_dict()))
+            writer.add_document(**document(vars(title)))  # read only: no deep copy (`to_dict`)
     ix.close()
     shutil.rmtree(path, ignore_errors=True)
     staging.rename(path)
@@ -135,7 +136,7 @@ class IndexWriter:
 
     def apply(self, upserts: Iterable[dict[str, Any]], deletions: Iterable[str]) -> None:
         try:
-            writer = self.ix.writer(timeout=LOCK_WAIT_S, codec=UniqueSegments())
+            writer = TitleWriter(self.ix, timeout=LOCK_WAIT_S, codec=UniqueSegments())
         except LockError as exc:
             raise Conflict(BUSY, hint=BUSY_HINT) from exc
         try:

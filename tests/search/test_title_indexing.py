@@ -24,12 +24,25 @@ WORDS = ("amber", "bridge", "canyon", "dawn", "ember", "fjord", "glacier", "harb
 TAGS = ("cats", "dogs", "space", "sea", "travel", "music")
 QUERIES = ("amber", "bridge dawn", "harbour OR orbit", "tag:space", "by:meadow", '"canyon dawn"',
            "gla*", "mead*", "duration:>300", "duration:[40 TO 600]", "file:17", "ember -island",
-           "res:1080p", "nebula tag:cats", "upload_date:>2022")
+           "res:1080p", "nebula tag:cats", "upload_date:>2022", "café", "zürich", "run",
+           '"brown fox"', "file:img", "by:zoë", "東京")
+
+
+ODD = (("Ça va? L'été à Zürich", "It's the end of the world as we know it, and I feel fine!",
+        "IMG_0042.MOV"),
+       ("A b c d e f", "x y z 1 2 3 a.b.c 3.14 co-op e-mail naïve café ŁÓDŹ 東京 タワー", "a_b.c-d.mp4"),
+       ("Running runners ran; RUNS", "The quick brown fox jumps over the lazy dog " * 8,
+        "run_2024-01-01.mkv"))
 
 
 def library(catalog: Catalog, n: int = 400) -> None:
-    """`n` titles from a small vocabulary, so common words fill several 128-posting blocks."""
+    """`n` titles from a small vocabulary, so common words fill several 128-posting blocks, and a
+    few with punctuation, accents, other scripts, stop words, one-letter words and numbers."""
     rng = random.Random(20)
+    for i, (title, description, file_name) in enumerate(ODD):
+        catalog.add_published(Title(video_id=f"odd{i}", status="published", title=title,
+                                    description=description, tags=["Ça", "sci-fi"], creator="Zoë O'Brien",
+                                    original_name=file_name, duration=12.5 * i, created_at=1.5e9 + i))
     for i in range(n):
         h = rng.choice((2160, 1080, 720, 360))
         catalog.add_published(Title(

@@ -1,0 +1,116 @@
+"""Whoosh's segment writer with the text analysis of a title done in one pass.
+
+Whoosh analyzes a text field through a chain of generators (tokenizer, lowercase, stop words,
+stemmer) that hand one `Token` object along per word, then groups the positions per word. For the
+chains the title schema uses (a regular-expression tokenizer, lowercase, optionally stop words and a
+stemmer; positions stored) `fast_terms` does the same in one loop over the regular expression's
+matches, with the same rules: the stop filter's renumbering (the first kept word keeps its place,
+later kept words follow it one by one), the stemmer's own cached function, the format's own position
+encoding. Every other field, and any chain it does not know, goes through Whoosh's `field.index`.
+The files written are Whoosh's, byte for byte (`tests/search/test_title_indexing.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.fields import FieldType
+from whoosh.formats import Positions
+from whoosh.writing import SegmentWriter
+
+Terms = list[tuple[bytes, int, float, bytes]]  # (term, frequency, weight, encoded positions)
+
+
+class TitleWriter(SegmentWriter):
+    """`SegmentWriter` whose `add_document` analyzes known text chains with `fast_terms`; otherwise
+    Whoosh's own (same stored values, columns, lengths and postings)."""
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self._fast: dict[str, Callable[[str], Terms] | None] = {}
+        self._plain = not any(f.separate_spelling() or f.vector for f in self.schema._fields.values())
+
+    def _terms(self, fieldname: str, field: FieldType, value: Any) -> Any:
+        if fieldname not in self._fast:
+            self._fast[fieldname] = fast_terms(field)
+        fast = self._fast[fieldname]
+        if fast is not None and isinstance(value, str):
+            return fast(value)
+        return field.index(value)
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh 2.7.4's `SegmentWriter.add_document`, with `_terms` for `field.index` (a schema
+        with spelling or vector fields is written by Whoosh's own)."""
+        if not self._plain:
+            super().add_document(**fields)
+            return
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        add_post = self.pool.add
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        for fieldname in fieldnames:
+            value = fields.get(fieldname)
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                fieldboost = self._field_boost(fields, fieldname, docboost)
+                scorable = field.scorable
+                for tbytes, freq, weight, vbytes in self._terms(fieldname, field, value):
+                    if scorable:
+                        length += freq
+                    add_post((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
+            customval = fields.get(f"_stored_{fieldname}", value)
+            perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+            column = field.column_type
+            if column and customval is not None:
+                perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+
+def fast_terms(field: FieldType) -> Callable[[str], Terms] | None:
+    """A one-pass `field.index` for a positions field analyzed by RegexTokenizer | LowercaseFilter
+    [| StopFilter] [| StemFilter]; None for anything else."""
+    fmt, analyzer = field.format, field.analyzer
+    if type(fmt) is not Positions or type(analyzer) is not CompositeAnalyzer:
+        return None
+    tokenizer, *filters = analyzer.items
+    if type(tokenizer) is not RegexTokenizer or tokenizer.gaps or not filters:
+        return None
+    kinds = [type(f) for f in filters]
+    if kinds not in ([LowercaseFilter], [LowercaseFilter, StopFilter], [LowercaseFilter, StemFilter],
+                     [LowercaseFilter, StopFilter, StemFilter]):
+        return None
+    stop = next((f for f in filters if type(f) is StopFilter), None)
+    stemmer = next((f for f in filters if type(f) is StemFilter), None)
+    finditer, encode, boost = tokenizer.expression.finditer, fmt.encode, fmt.field_boost
+    stops = stop.stops if stop else frozenset()
+    minsize, maxsize = (stop.min, stop.max) if stop else (0, None)
+    renumber = stop.renumber if stop else False
+    stem, ignore = (stemmer._stem, stemmer.ignore) if stemmer else (None, frozenset())
+
+    def terms(value: str) -> Terms:
+        positions: dict[str, list[int]] = {}
+        pos: int | None = None
+        for i, match in enumerate(finditer(value)):
+            text = match.group(0).lower()
+            if stop is not None:
+                size = len(text)
+                if size < minsize or (maxsize is not None and size > maxsize) or text in stops:
+                    continue
+            pos = pos + 1 if renumber and pos is not None else i
+            if stem is not None and text not in ignore:
+                text = stem(text)
+            positions.setdefault(text, []).append(pos)
+        return [(word.encode("utf-8"), len(p), len(p) * 1.0 * boost, encode(p))
+                for word, p in positions.items()]
+    return terms
