@@ -17,7 +17,7 @@ from typing import Any
 from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import FieldType
 from whoosh.formats import Positions
-from whoosh.writing import SegmentWriter
+from whoosh.writing import PostingPool, SegmentWriter
 
 Terms = list[tuple[bytes, int, float, bytes]]  # (term, frequency, weight, encoded positions)
 
@@ -28,6 +28,7 @@ class TitleWriter(SegmentWriter):
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
+        self.pool = _BatchPool(self._tempstorage, self.newsegment, limitmb=kwargs.get("limitmb", 128))
         self._fast: dict[str, Callable[[str], Terms] | None] = {}
         self._plain = not any(f.separate_spelling() or f.vector for f in self.schema._fields.values())
 
@@ -49,7 +50,7 @@ class TitleWriter(SegmentWriter):
         perdocwriter = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
-        add_post = self.pool.add
+        pool = self.pool
         docboost = self._doc_boost(fields)
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema, fieldnames)
@@ -62,11 +63,11 @@ class TitleWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 fieldboost = self._field_boost(fields, fieldname, docboost)
-                scorable = field.scorable
-                for tbytes, freq, weight, vbytes in self._terms(fieldname, field, value):
-                    if scorable:
-                        length += freq
-                    add_post((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
+                terms = list(self._terms(fieldname, field, value))
+                if field.scorable:
+                    length = sum(term[1] for term in terms)
+                pool.add_field(fieldname, [(fieldname, tbytes, docnum, weight * fieldboost, vbytes)
+                                           for tbytes, _, weight, vbytes in terms])
             customval = fields.get(f"_stored_{fieldname}", value)
             perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
             column = field.column_type
@@ -75,6 +76,21 @@ class TitleWriter(SegmentWriter):
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+
+class _BatchPool(PostingPool):
+    """Whoosh's posting pool (sorted runs spilled to disk past `limitmb`), taking a field's postings
+    at once: its size estimate per posting, without the per-posting checks and set update."""
+
+    def add_field(self, fieldname: str, postings: list[tuple[str, bytes, int, float, bytes | None]]) -> None:
+        if not postings:
+            return
+        self.fieldnames.add(fieldname)
+        size = sum(150 + len(fieldname) + 2 * len(p[1]) + len(p[4] or b"") for p in postings)
+        if self.currentsize + size > self.limit:
+            self.save()
+        self.currentsize += size
+        self.current.extend(postings)
 
 
 def fast_terms(field: FieldType) -> Callable[[str], Terms] | None:

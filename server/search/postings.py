@@ -15,6 +15,7 @@ readers, and its merge of segments, read them as their own."""
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import groupby
@@ -34,6 +35,7 @@ except ImportError:  # pragma: no cover - CPython always has it; Whoosh allows b
 # Blocks whose pickle is shorter are stored as they are: a one- or two-posting block does not get
 # shorter through zlib, and compressing it was the largest single cost of a rebuild.
 COMPRESS_FROM = 256
+_KEY_VALUE_LENGTHS = struct.Struct("!ii")  # whoosh.filedb.filetables._lengths
 Posting = tuple[str, bytes, int, float, bytes | None]  # (field, term, docnum, weight, value bytes)
 
 
@@ -47,6 +49,7 @@ class FastFieldWriter(W3FieldWriter):
         if any(schema[name].separate_spelling() for name in schema.names()):
             super().add_postings(schema, lengths, items)  # spelling words ride in the postings
             return
+        self._offset = self._postfile.tell()
         for fieldname, postings in groupby(items, key=itemgetter(0)):
             fieldobj = schema[fieldname]
             self.start_field(fieldname, fieldobj)
@@ -60,17 +63,29 @@ class FastFieldWriter(W3FieldWriter):
                     fixed: int | None) -> None:
         """One posting list (blocks of `blocklimit`) and its term-info entry, as Whoosh's
         `W3PostingsWriter.finish_postings` and `W3FieldWriter.finish_term` write them."""
-        postfile = self._postfile
-        start = postfile.tell()
         limit = self._codec._blocklimit
         info = _TermStats()
         chunks = [postings[i:i + limit] for i in range(0, len(postings), limit)]
         parts = [WHOOSH3_HEADER_MAGIC]
         for n, chunk in enumerate(chunks):
             parts.append(self._block(chunk, field_lengths, fixed, info, last=n == len(chunks) - 1))
-        postfile.write(b"".join(parts))
-        info.extent = (start, postfile.tell() - start)
-        self._tindex.add(pack_ushort(self._fieldid) + btext, info.to_bytes())
+        written = b"".join(parts)
+        self._postfile.write(written)
+        info.extent = (self._offset, len(written))
+        self._offset += len(written)
+        self._term_entry(pack_ushort(self._fieldid) + btext, info.to_bytes())
+
+    def _term_entry(self, key: bytes, value: bytes) -> None:
+        """Whoosh's `OrderedHashWriter.add` (keys in order, each found by its hash), in one write."""
+        tindex = self._tindex
+        if key <= tindex.lastkey:
+            raise ValueError(f"Keys must increase: {tindex.lastkey!r}..{key!r}")
+        pos = tindex.dbfile.tell()
+        tindex.index.append(pos)
+        tindex.dbfile.write(_KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value)
+        h = tindex.hashfn(key)
+        tindex.buckets[h & 255].append((h, pos))
+        tindex.lastkey = key
 
     def _block(self, chunk: Sequence[Posting], field_lengths: bytes | None, fixed: int | None,
                info: _TermStats, *, last: bool) -> bytes:
