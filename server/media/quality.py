@@ -8,9 +8,13 @@ in a one-frame time base before libvmaf pairs them: an edit list, a start offset
 base (MKV's and NUT's milliseconds at 29.97 fps) can then never pair a frame with its neighbour (a
 one-frame shift costs 20-45 VMAF points on moving content; tests/media/test_quality.py).
 
-Two processes (quality_run.py): the main ffmpeg decodes the source once and pipes the sampled
-reference frames to the measuring ffmpeg (libvmaf: `find_measuring_tool`), which reads every rung's
-CMAF playlist and runs one libvmaf per rung: VMAF (built-in v0.6.1 model), PSNR and SSIM in one pass.
+Two processes (quality_run.py): the main ffmpeg decodes the source and pipes the sampled
+reference frames to the measuring ffmpeg (libvmaf: `find_measuring_tool`), which reads the rungs'
+CMAF playlists and runs one libvmaf per rung: VMAF (built-in v0.6.1 model), PSNR and SSIM at once.
+One libvmaf at 1080p holds ~160 MB, so five rungs in one process (1 GB) were an ingest's memory
+peak: a pass scores at most `quality_rungs_per_pass` rungs (3 at 1080p: 5 rungs in 2 passes,
+~650 MB with the decoder, under two chunk encodes' ~730 MB), at the price of decoding the source
+once per pass (issue 19 §4, docs/BENCHMARKS.md).
 
 Sampling scores frames exactly as full-frame VMAF would: VMAF's motion feature of frame n reads
 frames n-1 and n+1, so both sides keep that triple and libvmaf scores its middle. One frame per
@@ -60,6 +64,9 @@ config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung w
 config.register("quality_sample_every", 20, "Score every Nth frame when measuring quality (1 = every "
                 "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame).",
                 int)
+config.register("quality_rungs_per_pass", 3, "Rungs one measuring ffmpeg scores at a time, for a 1080p "
+                "source (fewer for a larger one): each holds ~160 MB (libvmaf at the source's size); "
+                "every further pass decodes the source again (docs/BENCHMARKS.md, issue 19 §4).", int)
 
 
 @dataclass(frozen=True)
@@ -195,10 +202,15 @@ def escape_filter_value(text: str) -> str:
     return text
 
 
-def libvmaf_filter(log_path: Path, sample_every: int, threads: int = 1) -> str:
-    """VMAF (built-in v0.6.1 model) plus PSNR and SSIM in one pass, per-frame JSON log."""
+def libvmaf_filter(log_path: Path, sample_every: int) -> str:
+    """VMAF (built-in v0.6.1 model) plus PSNR and SSIM in one pass, per-frame JSON log.
+
+    `n_threads=0`: libvmaf scores in the filter's own thread. With a thread pool it queues every
+    frame pair it is handed (two 1080p pictures, ~6 MB) and returns at once, while decoding and
+    upscaling run ~10x faster than scoring: the queue grew without bound (1227 MB at n_threads=2
+    against 863 MB at 0 for five rungs of a 10 s title), for the same figures."""
     path = escape_filter_value(log_path.as_posix())
-    return (f"libvmaf=n_subsample={libvmaf_subsample(sample_every)}:n_threads={threads}"
+    return (f"libvmaf=n_subsample={libvmaf_subsample(sample_every)}:n_threads=0"
             f":log_fmt=json:log_path={path}:feature=name=psnr|name=float_ssim")
 
 
@@ -212,7 +224,7 @@ def build_reference_args(ffmpeg_bin: str, source: str, video: VideoInfo, frames:
 
 
 def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int,
-                       log_paths: Sequence[Path], sample_every: int, threads: int = 1) -> list[str]:
+                       log_paths: Sequence[Path], sample_every: int) -> list[str]:
     """argv of the measuring ffmpeg: inputs 0..R-1 the rungs, input R the reference on stdin (split
     once per rung), one libvmaf per rung, outputs discarded."""
     count = len(rung_inputs)
@@ -221,10 +233,10 @@ def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, 
     graph = [f"[{count}:v]{frame_index_pts(video.fps)},split={count}{refs}"]
     for i, log_path in enumerate(log_paths):
         graph.append(f"[{i}:v:0]{','.join(distorted_chain(video, frames, sample_every))}[dist{i}]")
-        graph.append(f"[dist{i}][ref{i}]{libvmaf_filter(log_path, sample_every, threads)}[out{i}]")
-    args = [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads)]
-    for rung_input in rung_inputs:
-        args += ["-i", rung_input]
+        graph.append(f"[dist{i}][ref{i}]{libvmaf_filter(log_path, sample_every)}[out{i}]")
+    args = [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    for rung_input in rung_inputs:  # one decoding thread each: frame threads only add frames in flight
+        args += ["-threads", "1", "-i", rung_input]
     args += ["-f", "nut", "-i", "-", "-filter_complex", ";".join(graph)]
     for i in range(count):
         args += ["-map", f"[out{i}]", "-f", "null", "-"]
@@ -292,17 +304,42 @@ def average_kbps(track_dir: Path, seconds: float) -> float:
 
 # ---- running ---------------------------------------------------------------------------------
 
+FULL_HD = 1920 * 1080
+
+
+def rungs_per_pass(video: VideoInfo, per_pass_at_1080p: int) -> int:
+    """How many rungs one measuring ffmpeg scores at once: its memory is one libvmaf (and one
+    upscaled picture pipeline) per rung at the source's display size, ~160 MB each at 1080p, so a
+    larger source gets proportionally fewer (a 4K source a quarter), never fewer than one."""
+    area = video.display_width * video.display_height
+    return max(1, per_pass_at_1080p * FULL_HD // max(area, FULL_HD))
+
+
+def passes(count: int, per_pass: int) -> list[list[int]]:
+    """The rungs' indices in as few passes of at most `per_pass` as possible, evenly filled (five
+    rungs at three a pass: 3 + 2), so the peak is as low as that number of source decodes allows."""
+    rounds = math.ceil(count / max(1, per_pass)) if count else 0
+    return [list(range(count))[k::rounds] for k in range(rounds)] if rounds else []
+
+
 def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str, video: VideoInfo,
-                frames: int, sample_every: int, *, threads: int = 1,
+                frames: int, sample_every: int, *, per_pass: int | None = None,
                 stop: threading.Event | None = None) -> list[list[FrameScore]]:
-    """Score every rung against the source in one pass (the source decoded once, by `ffmpeg_bin`);
-    FFmpegFailed when either ffmpeg fails."""
+    """Score every rung against the source, `rungs_per_pass` rungs per pass, each pass decoding the
+    source once (by `ffmpeg_bin`); the figures do not depend on the grouping. FFmpegFailed when
+    either ffmpeg fails."""
+    at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
+    scores: list[list[FrameScore]] = [[] for _ in rung_inputs]
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
-        logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
-        run_piped(build_reference_args(ffmpeg_bin, source, video, frames, sample_every),
-                  build_measure_args(tool, rung_inputs, video, frames, logs, sample_every, threads),
-                  f"measuring the quality of {len(rung_inputs)} rung(s)", stop)
-        return [parse_log(json.loads(p.read_text(encoding="utf-8")), sample_every) for p in logs]
+        for group in passes(len(rung_inputs), at_once):
+            logs = [Path(scratch) / f"rung{i}.json" for i in group]
+            run_piped(build_reference_args(ffmpeg_bin, source, video, frames, sample_every),
+                      build_measure_args(tool, [rung_inputs[i] for i in group], video, frames, logs,
+                                         sample_every),
+                      f"measuring the quality of {len(group)} rung(s)", stop)
+            for i, log_path in zip(group, logs, strict=True):
+                scores[i] = parse_log(json.loads(log_path.read_text(encoding="utf-8")), sample_every)
+    return scores
 
 
 def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
@@ -324,7 +361,8 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
                   sample_every: int | None = None, workers: int = 1,
                   stop: threading.Event | None = None) -> QualityReport:
     """Measure every rung of a packaged title against its source; never raises for a bad rung or a
-    missing tool: what could not be measured is a note ("quality not measured: …")."""
+    missing tool: what could not be measured is a note ("quality not measured: …"). `workers` is
+    not used: each pass is one single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
     if info.video is None or not packaged.renditions:
         return QualityReport(1)
     every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames)
@@ -340,7 +378,7 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
     tracks = [packaged.root / "cmaf" / r["name"] for r in packaged.renditions]
     try:
         scored = score_rungs(main, tool, [str(t / "playlist.m3u8") for t in tracks], str(info.path),
-                             info.video, grid.total, every, threads=max(1, workers), stop=stop)
+                             info.video, grid.total, every, stop=stop)
         for rendition, track, scores in zip(packaged.renditions, tracks, scored, strict=True):
             kbps = average_kbps(track, float(grid.total / grid.fps))
             report.rungs.append(summarize(rendition["name"], int(rendition["width"]),
