@@ -22,7 +22,8 @@ WEB_ROOT = Path(__file__).resolve().parents[2] / "resources" / "web"
 HLS_JS = WEB_ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 DASH_JS = WEB_ROOT / "node_modules" / "dashjs" / "dist" / "modern" / "umd" / "dash.mediaplayer.min.js"
 PAGES = {"player.html": "text/html", "dash.html": "text/html", "media-report.js": "text/javascript",
-         "abr_probe.html": "text/html", "codec_probe.html": "text/html"}
+         "abr_probe.html": "text/html", "codec_probe.html": "text/html",
+         "page-report.js": "text/javascript", "page.css": "text/css"}
 PLAYERS = {"hls.min.js": HLS_JS, "dash.mediaplayer.min.js": DASH_JS}
 MAX_REPORTS = 64
 
@@ -39,8 +40,10 @@ def _reports() -> dict[str, dict[str, Any]]:
 @bp.get("/abr_probe.html", defaults={"name": "abr_probe.html"})
 @bp.get("/codec_probe.html", defaults={"name": "codec_probe.html"})
 @bp.get("/media-report.js", defaults={"name": "media-report.js"})
+@bp.get("/page-report.js", defaults={"name": "page-report.js"})
+@bp.get("/page.css", defaults={"name": "page.css"})
 def page(name: str) -> Response:
-    """A test page, or the script both pages share, straight from resources/web."""
+    """A test page, or a script or style the pages share, straight from resources/web."""
     return send_file(WEB_ROOT / name, mimetype=PAGES[name], max_age=0)
 
 
