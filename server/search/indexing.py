@@ -93,6 +93,19 @@ class _BatchPool(PostingPool):
         self.current.extend(postings)
 
 
+def _memo(stem: Callable[[str], str]) -> Callable[[str], str]:
+    """The stemmer with a plain dict of the words seen (Whoosh's LFU cache costs more per word than a
+    title's vocabulary saves; a library's distinct words fit in a few MB)."""
+    stems: dict[str, str] = {}
+
+    def cached(word: str) -> str:
+        found = stems.get(word)
+        if found is None:
+            found = stems[word] = stem(word)
+        return found
+    return cached
+
+
 def fast_terms(field: FieldType) -> Callable[[str], Terms] | None:
     """A one-pass `field.index` for a positions field analyzed by RegexTokenizer | LowercaseFilter
     [| StopFilter] [| StemFilter]; None for anything else."""
@@ -112,7 +125,7 @@ def fast_terms(field: FieldType) -> Callable[[str], Terms] | None:
     stops = stop.stops if stop else frozenset()
     minsize, maxsize = (stop.min, stop.max) if stop else (0, None)
     renumber = stop.renumber if stop else False
-    stem, ignore = (stemmer._stem, stemmer.ignore) if stemmer else (None, frozenset())
+    stem, ignore = (_memo(stemmer._stem), stemmer.ignore) if stemmer else (None, frozenset())
 
     def terms(value: str) -> Terms:
         positions: dict[str, list[int]] = {}

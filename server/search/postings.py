@@ -93,10 +93,9 @@ class FastFieldWriter(W3FieldWriter):
         ids = [p[2] for p in chunk]
         raw_weights = [p[3] for p in chunk]
         weights = array("f", raw_weights)  # Whoosh keeps weights as 32-bit floats
-        maxweight: float = 0
-        for w in raw_weights:
-            if w > maxweight:
-                maxweight = w
+        maxweight: float = max(raw_weights)
+        if not maxweight > 0:  # Whoosh's running maximum starts at the integer 0
+            maxweight = 0
         lens = [n for n in map(_length(field_lengths), ids) if n] if field_lengths else []
         minlength, maxlength = (min(lens), max(lens)) if lens else (None, 0)
         info.add(ids, weights, maxweight, minlength, maxlength)
