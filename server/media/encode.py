@@ -26,7 +26,7 @@ from pathlib import Path
 from server.errors import MediaError
 from server.media import ffmpeg
 from server.media.chunks import boundary_frame, keyframes_in_chunk
-from server.media.codecs import encoder_args
+from server.media.codecs import codec_of, encoder_args
 from server.media.ffmpeg import Tools
 from server.media.filters import filter_graph, output_label
 from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
@@ -86,12 +86,26 @@ def keyframe_interval(chunk: Chunk, segment_seconds: float, fps: Fraction) -> in
     return gaps.pop() if gaps else max(1, round(segment_seconds * fps))
 
 
+def thread_args(rendition: Rendition, threads: int) -> list[str]:
+    """Slice, not frame, threads for a threaded x264 rung (the tail chunks, `LocalExecutor`).
+
+    x264's frame threads keep a frame per thread in flight in each of the ladder's five encoders:
+    a tail chunk of the 1080p ladder held 467 MB at 2 threads against 362 MB at one, and the two
+    tail chunks run side by side. Sliced threads split each frame instead: 380 MB, about the same
+    CPU and bytes (bench/long_gop_chunks.py --threads 2, docs/BENCHMARKS.md issue 19 §4)."""
+    software = rendition.encoder in ("", codec_of(rendition).encoder)
+    if threads > 1 and software and codec_of(rendition).encoder == "libx264":
+        return ["-thread_type", "slice"]
+    return []
+
+
 def rung_output_args(index: int, rendition: Rendition, chunk: Chunk, keyframes: str, gop: int,
                      preset: str, threads: int, out: Path, interval: int | None = None) -> list[str]:
     """Everything after the input for one rung's chunk file: map, encoder, exact frame count, MP4."""
     return ["-map", f"[{output_label(index)}]", "-an", "-sn", "-dn", "-map_metadata", "-1",
             "-map_chapters", "-1",
             *encoder_args(rendition, preset, threads, gop, interval, rendition.encoder),
+            *thread_args(rendition, threads),
             "-force_key_frames", keyframes, "-frames:v", str(chunk.frames), "-f", "mp4", str(out)]
 
 
