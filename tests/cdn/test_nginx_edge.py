@@ -4,6 +4,7 @@ Python edge: bytes, refusals, stale-if-error, stop/start, throttle, purge, event
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -270,6 +271,17 @@ def test_the_tail_neither_loses_nor_doubles_lines_across_stop_and_start(
     assert len(recorder.of("cdn", "hit")) == 7, "a restart replayed old log lines"
 
 
+@contextlib.contextmanager
+def nginx_cdn_logging_to(events: EventLog, data_dir: DataDir, origin: StoreOrigin) -> Iterator[CDN]:
+    """A started CDN of one nginx edge (SPEC) whose events go to `events`; stopped when the block ends."""
+    cdn = CDN(Topology([SPEC]), origin, data_dir, events, engine="nginx")
+    cdn.start()
+    try:
+        yield cdn
+    finally:
+        cdn.stop()
+
+
 def cdn_events(events: EventLog) -> list[dict[str, Any]]:
     """Every `cdn` event stored in the log, oldest first per partition."""
     found: list[dict[str, Any]] = []
@@ -282,9 +294,7 @@ def test_every_request_is_one_event_also_across_a_restart_of_the_hit_tail(
         data_dir: DataDir, origin: StoreOrigin) -> None:
     nginx_is_installed()
     with EventLog(data_dir.root / "events.sqlite") as events:
-        cdn = CDN(Topology([SPEC]), origin, data_dir, events, engine="nginx")
-        cdn.start()
-        try:
+        with nginx_cdn_logging_to(events, data_dir, origin) as cdn:
             edge = edge_of(cdn)
             tail = edge.hit_tail
             assert tail is not None and tail.pid is not None, "a log another process can open"
@@ -301,8 +311,6 @@ def test_every_request_is_one_event_also_across_a_restart_of_the_hit_tail(
             wait_for(lambda: cdn.health()[0]["hits"] == 79)
             for _ in range(20):
                 fetch(url)                             # still in nginx's buffer when the edge stops
-        finally:
-            cdn.stop()
         served = [e for e in cdn_events(events) if e["type"] in ("hit", "miss")]
     assert (sum(e["type"] == "miss" for e in served), sum(e["type"] == "hit" for e in served)) == (1, 99)
 
@@ -311,9 +319,7 @@ def test_a_hit_tail_that_keeps_dying_leaves_the_hits_to_the_edge(data_dir: DataD
                                                                 tmp_path: Path) -> None:
     nginx_is_installed()
     with EventLog(data_dir.root / "events.sqlite") as events:
-        cdn = CDN(Topology([SPEC]), origin, data_dir, events, engine="nginx")
-        cdn.start()
-        try:
+        with nginx_cdn_logging_to(events, data_dir, origin) as cdn:
             edge = edge_of(cdn)
             tail = edge.hit_tail
             assert tail is not None and tail.pid is not None
@@ -323,8 +329,6 @@ def test_a_hit_tail_that_keeps_dying_leaves_the_hits_to_the_edge(data_dir: DataD
                 fetch(edge.url_for(VIDEO_ID, SEGMENT))
             wait_for(lambda: edge.hit_tail is None, timeout=30)
             wait_for(lambda: cdn.health()[0]["hits"] == 9)
-        finally:
-            cdn.stop()
         assert sum(e["type"] == "hit" for e in cdn_events(events)) == 9
 
 

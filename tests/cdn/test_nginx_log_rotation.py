@@ -11,14 +11,20 @@ from typing import Any
 import pytest
 
 from server.cdn import hit_tail, log_rotation
-from server.cdn.cluster import CDN
 from server.cdn.log_rotation import Position, locate, rotated
 from server.cdn.origin import StoreOrigin
-from server.cdn.topology import Topology
 from server.events.log import EventLog
 from server.paths import DataDir
-from tests.cdn.conftest import SPEC, VIDEO_ID, Recorder, fetch, wait_for
-from tests.cdn.test_nginx_edge import SEGMENT, CdnMaker, cdn_events, edge_of, make_cdn, nginx_is_installed
+from tests.cdn.conftest import VIDEO_ID, Recorder, fetch, wait_for
+from tests.cdn.test_nginx_edge import (
+    SEGMENT,
+    CdnMaker,
+    cdn_events,
+    edge_of,
+    make_cdn,
+    nginx_cdn_logging_to,
+    nginx_is_installed,
+)
 
 __all__ = ["make_cdn"]          # the fixture, used by name
 LIMIT = 4_000                   # ~25 log lines: every burst below outgrows it
@@ -62,9 +68,7 @@ def test_the_hit_tail_process_follows_a_rotated_log(data_dir: DataDir, origin: S
     nginx_is_installed()
     monkeypatch.setattr(log_rotation, "ROTATE_BYTES", LIMIT)
     with EventLog(data_dir.root / "events.sqlite") as events:
-        cdn = CDN(Topology([SPEC]), origin, data_dir, events, engine="nginx")
-        cdn.start()
-        try:
+        with nginx_cdn_logging_to(events, data_dir, origin) as cdn:
             edge = edge_of(cdn)
             assert edge.hit_tail is not None and edge.hit_tail.running
             serve_in_bursts(edge.url_for(VIDEO_ID, SEGMENT), 6, 40)
@@ -72,8 +76,6 @@ def test_the_hit_tail_process_follows_a_rotated_log(data_dir: DataDir, origin: S
             hits_log = edge.layout.hits_log
             wait_for(lambda: not rotated(hits_log).exists(), timeout=30)   # the tail let go of it
             assert lines_in(hits_log) < 239, "the hits log was never rotated"
-        finally:
-            cdn.stop()
         served = [e for e in cdn_events(events) if e["type"] in ("hit", "miss")]
     assert (sum(e["type"] == "miss" for e in served), sum(e["type"] == "hit" for e in served)) == (1, 239)
 
