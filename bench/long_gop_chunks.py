@@ -5,6 +5,9 @@ The encode stage is where the plans differ (each chunk decodes from the keyframe
 and CPU seconds hardly move with other load on a shared machine, where wall times do.
 
     .venv/bin/python bench/long_gop_chunks.py [--seconds 30] [--source-gop 250] [--threads 1]
+
+`--threads 2` runs every chunk as the ingest runs its tail chunks (x264 slice threads since issue 19
+§4); add `--frame-threads` for x264's frame threads, as before, to compare their memory.
 """
 
 from __future__ import annotations
@@ -35,14 +38,26 @@ def run_chunk(argv: list[str]) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def encode_plan(info: MediaInfo, chunks: list[Chunk], work: Path, threads: int) -> list[tuple[float, float]]:
+def without_slices(argv: list[str]) -> list[str]:
+    """The argv with x264's default frame threads (every `-thread_type slice` pair dropped)."""
+    out: list[str] = []
+    for arg in argv:
+        if arg == "slice" and out and out[-1] == "-thread_type":
+            out.pop()
+        else:
+            out.append(arg)
+    return out
+
+
+def encode_plan(info: MediaInfo, chunks: list[Chunk], work: Path, threads: int,
+                frame_threads: bool = False) -> list[tuple[float, float]]:
     tools, rungs, layout = find_tools(), ladder(), WorkLayout(work)
     results = []
     for chunk in chunks:
         for rung in rungs:
             layout.chunk_file(rung.name, chunk.index).parent.mkdir(parents=True, exist_ok=True)
         argv = build_chunk_args(tools, info, chunk, rungs, layout, SEGMENT, PRESET, threads)
-        results.append(run_chunk(argv))
+        results.append(run_chunk(without_slices(argv) if frame_threads else argv))
     return results
 
 
@@ -51,6 +66,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--source-gop", type=int, default=250)
     parser.add_argument("--threads", type=int, default=1, help="threads of every chunk's ffmpeg")
+    parser.add_argument("--frame-threads", action="store_true",
+                        help="x264 frame threads instead of slices when --threads > 1 (the old tail chunks)")
     parser.add_argument("--reference", action="store_true", help="then the one-command ffmpeg alone")
     args = parser.parse_args()
     src = make_source(args.seconds, args.source_gop)
@@ -63,7 +80,8 @@ def main() -> int:
     print(f"{src.name}: keyframes at {', '.join(f'{k:.2f}' for k in keyframes[:12])} s; load "
           f"{os.getloadavg()[0]:.1f}; chunks run one after another, the two plans side by side", flush=True)
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(encode_plan, info, chunks, Path(tmp) / str(i), args.threads)
+        futures = {name: pool.submit(encode_plan, info, chunks, Path(tmp) / str(i), args.threads,
+                                           args.frame_threads)
                    for i, (name, chunks) in enumerate(plans.items())}
         print("| plan | chunks (start+length s) | decoded in vain s | CPU s | peak MB of one chunk |")
         print("|---|---|---|---|---|")
