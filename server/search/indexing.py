@@ -14,9 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import (
+    CompositeAnalyzer,
+    IDTokenizer,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
 from whoosh.fields import FieldType
-from whoosh.formats import Positions
+from whoosh.formats import Existence, Positions
 from whoosh.writing import PostingPool, SegmentWriter
 
 Terms = list[tuple[bytes, int, float, bytes]]  # (term, frequency, weight, encoded positions)
@@ -108,8 +115,12 @@ def _memo(stem: Callable[[str], str]) -> Callable[[str], str]:
 
 def fast_terms(field: FieldType) -> Callable[[str], Terms] | None:
     """A one-pass `field.index` for a positions field analyzed by RegexTokenizer | LowercaseFilter
-    [| StopFilter] [| StemFilter]; None for anything else."""
+    [| StopFilter] [| StemFilter], or for an ID field (the value is its one term); None for anything
+    else."""
     fmt, analyzer = field.format, field.analyzer
+    if type(fmt) is Existence and type(analyzer) is IDTokenizer:  # an ID: the value is the term
+        boost = fmt.field_boost
+        return lambda value: [(value.encode("utf-8"), 1, boost, b"")]
     if type(fmt) is not Positions or type(analyzer) is not CompositeAnalyzer:
         return None
     tokenizer, *filters = analyzer.items
