@@ -44,6 +44,7 @@ from server.search.cue_match import (
     spans,
     words_analyzer,
 )
+from server.search.cue_scoring import KeptLengthsBM25F, VideoIds
 from server.search.cue_typos import Typos
 from server.search.index import BUSY, BUSY_HINT, LOCK_WAIT_S, UniqueSegments, _abandon
 from server.storage.blobstore import BlobStore, title_prefix
@@ -105,6 +106,7 @@ class CueIndex:
         self.ix, self.created = open_cue_index(path)
         self._parser = QueryParser(FIELD, make_schema(), group=AndGroup)
         self._cache: tuple[int, Typos] | None = None
+        self._weighting, self._ids = KeptLengthsBM25F(), VideoIds()
 
     def apply(self, upserts: Iterable[dict[str, Any]], deletions: Iterable[str]) -> None:
         """Replace the cues of each upserted title (a title dict) and drop those of `deletions`, in
@@ -154,11 +156,12 @@ class CueIndex:
         if not q.strip():
             raise InvalidRequest("Say what to look for in the subtitles.", hint='e.g. "bridge at dawn"')
         asked = self._query(q)
-        top = _ranked(searcher, by_pairs(asked))
+        context = searcher.context(weighting=self._weighting)
+        top = _ranked(searcher, by_pairs(asked), context)
         if not top:
             asked = self._fuzzy(asked, searcher)
-            top = _ranked(searcher, by_pairs(asked))
-        hits, total = _group(searcher, top, asked, offset, limit)
+            top = _ranked(searcher, by_pairs(asked), context)
+        hits, total = _group(searcher, top, asked, offset, limit, self._ids.of(searcher))
         return {"hits": hits, "total": total}
 
     def _query(self, q: str) -> wq.Query:
@@ -210,21 +213,20 @@ class _FirstScored(TopCollector):
         return super()._collect(global_docnum, score)
 
 
-def _ranked(searcher: Searcher, asked: wq.Query) -> list[tuple[float, int]]:
+def _ranked(searcher: Searcher, asked: wq.Query, context: Any) -> list[tuple[float, int]]:
     """(score, block) of the best `BLOCK_HITS` blocks, from at most `SCORED_MOST` scored."""
     collector = _FirstScored(SCORED_MOST)
     with contextlib.suppress(_Enough):
-        searcher.search_with_collector(asked, collector)
+        searcher.search_with_collector(asked, collector, context)
     top: list[tuple[float, int]] = collector.results().top_n
     return top
 
 
-def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, offset: int, limit: int
-           ) -> tuple[list[dict[str, Any]], int]:
+def _group(searcher: Searcher, top: list[tuple[float, int]], asked: wq.Query, offset: int, limit: int,
+           ids: Callable[[int], str]) -> tuple[list[dict[str, Any]], int]:
     """A page of the ranked blocks grouped by title (titles by their best block's rank) and how many
-    titles they came from. Titles are told apart by the `video_id` column (an array lookup per
+    titles they came from. Titles are told apart by `ids` (the `video_id` column, an array lookup per
     block); the stored cues are read, and searched for moments, only for the page's titles."""
-    ids = _video_ids(searcher)
     titles: dict[str, tuple[float, list[int]]] = {}
     for score, docnum in top:
         found = titles.setdefault(ids(docnum), (float(score or 0), []))[1]
@@ -255,14 +257,6 @@ def _title_moments(searcher: Searcher, docnums: list[int], asked: wq.Query, mark
             break
     said = [moment(run, language, marked) for run, language in chosen[:MOMENTS_PER_TITLE]]
     return title, sorted(said, key=lambda m: m.start)
-
-
-def _video_ids(searcher: Searcher) -> Callable[[int], str]:
-    """Document number -> video id, from the column (none yet in an empty index: stored fields)."""
-    reader = searcher.reader()
-    if reader.has_column("video_id"):
-        return reader.column_reader("video_id").__getitem__
-    return lambda docnum: str(searcher.stored_fields(docnum)["video_id"])
 
 
 def origin_cues(store: BlobStore) -> CueLoader:

@@ -84,7 +84,7 @@ class SegmentArrays:
 
     def lengths(self, reader: IndexReader, field: str) -> np.ndarray:
         if field not in self._lengths:
-            self._lengths[field] = _field_lengths(reader, field)
+            self._lengths[field] = field_lengths(reader, field)
         return self._lengths[field]
 
 
@@ -101,7 +101,7 @@ class Ranker:
         known = previous.segments if previous is not None else {}
         self.segments: dict[str, SegmentArrays] = {}
         for sub, _ in searcher.leaf_searchers():
-            key = _segment_key(sub.reader())
+            key = segment_key(sub.reader())
             self.segments[key] = known.get(key) or SegmentArrays(sub.reader(), fields)
 
     def rank(self, searcher: Searcher, q: wq.Query) -> Ranked | None:
@@ -112,7 +112,7 @@ class Ranker:
         parts, holding = [], defaultdict(list)
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
-            segment = _Segment(sub, self.segments.get(_segment_key(reader)) or SegmentArrays(reader, ()))
+            segment = _Segment(sub, self.segments.get(segment_key(reader)) or SegmentArrays(reader, ()))
             node = segment.node(q)
             if node is None:
                 return None
@@ -126,7 +126,7 @@ class Ranker:
                       dict(holding))
 
 
-def _segment_key(reader: IndexReader) -> str:
+def segment_key(reader: IndexReader) -> str:
     segment = reader.segment()  # None for an empty index
     return f"{segment.segment_id() if segment is not None else ''}:{reader.doc_count_all()}"
 
@@ -358,7 +358,7 @@ def _block_weights(weights: Any, count: int) -> np.ndarray:
     return np.array(weights, dtype=np.float64)
 
 
-def _field_lengths(reader: IndexReader, field: str) -> np.ndarray:
+def field_lengths(reader: IndexReader, field: str) -> np.ndarray:
     """Every document's length of `field` as Whoosh's scorers see it (its one-byte encoding)."""
     count = reader.doc_count_all()
     column = reader._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
