@@ -12,9 +12,9 @@ ids and scores, facet counts, snippets, suggestion) is compared query by query: 
 Indexing (`--indexing`): each round rebuilds the title index from one catalog with the "before" code and
 with the work tree's (`server.search.index.rebuild`, each in a fresh process, the order alternating
 from round to round), and reports titles/s of wall time and the ratio of the two processes' CPU
-seconds (on a shared machine CPU time is the steadier measure). Then each side answers the query
-lists on the index it built (before's code on before's index, the work tree's on its own): the
-answers must be equal.
+seconds (on a shared machine CPU time is the steadier measure). Then the work tree's search code
+answers the query lists on both indexes (so only what the indexes hold can differ): the answers
+must be equal.
 
     .venv/bin/python bench/search_ab.py --indexing --before HEAD~3 --titles 5000 --rounds 5
 """
@@ -141,7 +141,7 @@ def ab_index(before_rev: str, before_root: Path, home: Path, titles: int, rounds
               f"| {b['cpu']:.1f} | {a['cpu']:.1f} | {ratios[-1]:.2f} | {b['mb']:.1f} / {a['mb']:.1f} |",
               flush=True)
     print(f"\nmedian CPU before/after: {sorted(ratios)[len(ratios) // 2]:.2f}")
-    differ = differences(run_side(before_root, before_dir, titles, n_queries),
+    differ = differences(run_side(ROOT, before_dir, titles, n_queries),
                          run_side(ROOT, after_dir, titles, n_queries))
     print(f"answers differing ({n_queries} queries a type): {differ}")
 
