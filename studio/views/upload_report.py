@@ -116,8 +116,8 @@ class JobDetail(QScrollArea):
         self.report.setWordWrap(True)
         self.report.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(body)
-        for widget in (self.title, self.state, self.stages, self.notes, self.error, self.grid_caption, self.grid,
-                       self.report):
+        for widget in (self.title, self.state, self.stages, self.notes, self.error, self.grid_caption,
+                       self.grid, self.report):
             layout.addWidget(widget, 1 if widget is self.grid else 0)   # the grid takes the room there is
         layout.addStretch(0)   # and when it is hidden, the rest stays at the top
         self.setWidget(body)

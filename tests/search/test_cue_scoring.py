@@ -13,7 +13,8 @@ from whoosh.collectors import TopCollector
 from server.search.cue_scoring import KeptLengthsBM25F, VideoIds
 from server.search.cues import CueIndex, CueTracks
 
-WORDS = "bridge dawn river map old night city rain light road stone fire wind home sea".split()
+WORDS = ["bridge", "dawn", "river", "map", "old", "night", "city", "rain", "light", "road", "stone", "fire",
+         "wind", "home", "sea"]
 
 
 def speech(seed: int) -> CueTracks:
@@ -57,6 +58,6 @@ def test_a_blocks_title_is_right_after_the_index_changes(tmp_path: Path) -> None
     searcher = searcher.refresh()  # a new reader: block numbers now mean other blocks
     assert [h["video_id"] for h in cues.search(searcher, "bridge")["hits"]] == ["v0"]
     ids = VideoIds()
-    assert {ids.of(searcher)(n) for n in range(searcher.doc_count_all()) if not searcher.reader().is_deleted(n)} \
-        == {"v0", "v2"}
+    live = [n for n in range(searcher.doc_count_all()) if not searcher.reader().is_deleted(n)]
+    assert {ids.of(searcher)(n) for n in live} == {"v0", "v2"}
     searcher.close()
