@@ -8,6 +8,9 @@ fixed ladder's own rungs (capped CRF 23). Every encode is measured like a publis
 hull of all sweep points is the title's true convex hull: no ladder of these encodes can do better.
 *Ceiling* = bits that hull saves against the fixed ladder's rungs at equal VMAF, with the same
 BD-rate code as bench/per_title.py (`bits_saved`), over the fixed ladder's VMAF range.
+*Rules on the true hull* = what per-title's rung choice (convex_hull.pick_rungs, default rules) saves
+when fed the real whole-title points instead of the analysis' window predictions: the share of the
+ceiling its rules can take, apart from any prediction error.
 
     .venv/bin/python bench/per_title_ceiling.py [--crfs 18-40/2] [--titles talking_head,...] [--jobs 2]
 """
@@ -30,10 +33,11 @@ from title_set import DEFAULT_SECONDS, TITLES, title_clip
 from server import config
 from server.media import ffmpeg
 from server.media.chunks import total_frames
-from server.media.convex_hull import RatePoint, upper_hull
+from server.media.convex_hull import RatePoint, pick_rungs, upper_hull
 from server.media.encode import build_chunk_args, part_path
 from server.media.ladder import plan_ladder
 from server.media.model import Chunk, MediaInfo, Rendition, WorkLayout
+from server.media.per_title import default_rules
 from server.media.probe import probe
 from server.media.quality import effective_every, score_rungs
 from server.portable import children_cpu_s
@@ -87,9 +91,26 @@ def one_title(clip: Path, crfs: list[int], jobs: int) -> dict[str, Any]:
     fixed_points, points = measured[0], [p for group in measured[1:] for p in group]
     hull = upper_hull(points)
     return {"title": clip.name, "ceiling_pct": bits_saved(fixed_points, hull),
+            "rules_on_hull_pct": rules_on_hull(fixed_points, points),
             "fixed": [(p.name, p.kbps, p.vmaf) for p in fixed_points],
             "hull": [(p.name, p.kbps, p.vmaf) for p in hull], "points": [p.to_dict() for p in points],
             "cpu_s": round(children_cpu_s() - before, 1)}
+
+
+def rules_on_hull(fixed: list[RatePoint], points: list[RatePoint]) -> float:
+    """Bits saved by the rungs pick_rungs takes from the real points (sizes named as the analysis
+    names them)."""
+    named = [RatePoint(p.name.split("_crf")[0], p.width, p.height, p.crf, p.kbps, p.vmaf) for p in points]
+    return bits_saved(fixed, pick_rungs(named, default_rules()))
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of an earlier run (--out), the rules' figure recomputed with today's code."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        fixed = [RatePoint(n, 0, 0, 0, k, v) for n, k, v in row["fixed"]]
+        row["rules_on_hull_pct"] = rules_on_hull(fixed, [RatePoint(**p) for p in row["points"]])
+    return rows
 
 
 def main() -> None:
@@ -99,21 +120,24 @@ def main() -> None:
     parser.add_argument("--titles", default=",".join(TITLES))
     parser.add_argument("--jobs", type=int, default=2, help="sizes encoded and measured in parallel")
     parser.add_argument("--out", type=Path, help="append every row as a JSON line")
+    parser.add_argument("--rows", type=Path, help="tabulate an earlier run's --out instead of running")
     args = parser.parse_args()
-    rows = []
-    for name in args.titles.split(","):
+    rows = read_rows(args.rows) if args.rows else []
+    for name in [] if args.rows else args.titles.split(","):
         row = one_title(title_clip(name, args.seconds), parse_crfs(args.crfs), args.jobs)
         rows.append(row)
         if args.out:
             with args.out.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(row) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k != "points"}), flush=True)
-    print("\n| title | ceiling: bits saved at equal VMAF % | true hull (kbit/s @ VMAF) | CPU-s |")
-    print("|---|---|---|---|")
+    print("\n| title | ceiling: bits saved at equal VMAF % | per-title's rules on the true hull % "
+          "| true hull (kbit/s @ VMAF) | CPU-s |")
+    print("|---|---|---|---|---|")
     for r in rows:
         hull = ", ".join(f"{n} {k:.0f}@{v:.1f}" for n, k, v in r["hull"])
-        print(f"| {r['title']} | {r['ceiling_pct']} | {hull} | {r['cpu_s']} |")
-    print(f"\nmean ceiling: {statistics.fmean(r['ceiling_pct'] for r in rows):.1f}%")
+        print(f"| {r['title']} | {r['ceiling_pct']} | {r['rules_on_hull_pct']} | {hull} | {r['cpu_s']} |")
+    print(f"\nmean ceiling: {statistics.fmean(r['ceiling_pct'] for r in rows):.1f}%; per-title's rules on "
+          f"the true hull: {statistics.fmean(r['rules_on_hull_pct'] for r in rows):.1f}%")
 
 
 if __name__ == "__main__":
