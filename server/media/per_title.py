@@ -67,8 +67,10 @@ CRFS = (20, 28, 36)
 # the rung's size, and there is one point per resolution x CRF. Frame-to-frame VMAF swings by several
 # points inside one second (and the frame after the window's keyframe, which quality.py's sampling
 # scores first, reads low at good quality), so a point needs many frames: against full-frame VMAF of
-# the same encodes, one scored frame a window missed by up to 7.3 points a point, three by 3.1, five
-# by 1.9, eight (every 3rd frame at 25 fps) by 0.6 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
+# the same encodes, one scored frame a window missed by up to 27 points a point (portrait clip), 5
+# by 2.6, one in 4 (quality.py's triples) by 1.3 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
+# 8 a window means N = 3 at 24-31 fps, which quality.py leaves to libvmaf's n_subsample, and that
+# scores every frame here (same CPU, same log): exact, at full-frame cost; 8 triples at 50-60 fps.
 SCORED_PER_WINDOW = 8
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
