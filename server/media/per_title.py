@@ -69,8 +69,8 @@ CRFS = (20, 28, 36)
 # scores first, reads low at good quality), so a point needs many frames: against full-frame VMAF of
 # the same encodes, one scored frame a window missed by up to 27 points a point (portrait clip), 5
 # by 2.6, one in 4 (quality.py's triples) by 1.3 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
-# 8 a window means N = 3 at 24-31 fps, which quality.py leaves to libvmaf's n_subsample, and that
-# scores every frame here (same CPU, same log): exact, at full-frame cost; 8 triples at 50-60 fps.
+# 8 a window means N = 3 at 24-31 fps, under quality.py's triples, so analysis_every scores every
+# frame there: exact, at full-frame cost (one in 4 would cost about half); 8 triples at 50-60 fps.
 SCORED_PER_WINDOW = 8
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
