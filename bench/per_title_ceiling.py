@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from per_title import bits_saved
-from title_set import DEFAULT_SECONDS, TITLES, title_clip
+from title_set import DEFAULT_SECONDS, TITLES, each_title
 
 from server import config
 from server.media import ffmpeg
@@ -122,14 +122,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="append every row as a JSON line")
     parser.add_argument("--rows", type=Path, help="tabulate an earlier run's --out instead of running")
     args = parser.parse_args()
-    rows = read_rows(args.rows) if args.rows else []
-    for name in [] if args.rows else args.titles.split(","):
-        row = one_title(title_clip(name, args.seconds), parse_crfs(args.crfs), args.jobs)
-        rows.append(row)
-        if args.out:
-            with args.out.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row) + "\n")
-        print(json.dumps({k: v for k, v in row.items() if k != "points"}), flush=True)
+    crfs = parse_crfs(args.crfs)
+    rows = read_rows(args.rows) if args.rows else each_title(
+        args.titles.split(","), args.seconds, lambda clip: one_title(clip, crfs, args.jobs), args.out,
+        "points")
     print("\n| title | ceiling: bits saved at equal VMAF % | per-title's rules on the true hull % "
           "| true hull (kbit/s @ VMAF) | CPU-s |")
     print("|---|---|---|---|---|")

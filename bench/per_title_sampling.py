@@ -13,7 +13,6 @@ each scoring. Target (issue 19): within 1 VMAF point per point.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from title_set import DEFAULT_SECONDS, TITLES, title_clip
+from title_set import DEFAULT_SECONDS, TITLES, each_title
 
 from server.media import ffmpeg
 from server.media.ladder import plan_ladder
@@ -90,14 +89,7 @@ def main() -> None:
     parser.add_argument("--titles", default=",".join(TITLES))
     parser.add_argument("--out", type=Path, help="write every row (with per-frame full scores) as JSON lines")
     args = parser.parse_args()
-    rows = []
-    for name in args.titles.split(","):
-        row = one_title(title_clip(name, args.seconds))
-        rows.append(row)
-        if args.out:
-            with args.out.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row) + "\n")
-        print(json.dumps({k: v for k, v in row.items() if k != "full_by_frame"}), flush=True)
+    rows = each_title(args.titles.split(","), args.seconds, one_title, args.out, "full_by_frame")
     print("\n| title | max abs error | mean abs error | mean signed error | scored frames (sampled / full) "
           "| scoring CPU-s (sampled / full) |\n|---|---|---|---|---|---|")
     for r in rows:

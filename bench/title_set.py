@@ -13,9 +13,12 @@ title_clip(name, seconds).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import shared_media_dir
@@ -62,3 +65,18 @@ def make_clip(name: str, seconds: float = DEFAULT_SECONDS) -> Path:
 def title_clip(name: str, seconds: float = DEFAULT_SECONDS) -> Path:
     """A title of the set by name: a generated clip of `seconds`, or a shared file as it is."""
     return make_clip(name, seconds) if name in GENERATED else shared_media_dir() / name
+
+
+def each_title(names: Sequence[str], seconds: float, measure: Callable[[Path], dict[str, Any]],
+               out: Path | None, hidden: str) -> list[dict[str, Any]]:
+    """`measure` on each title of `names` in turn; each row appended to `out` as a JSON line (so a
+    run cut short keeps what finished) and printed without its bulky `hidden` key as it finishes."""
+    rows = []
+    for name in names:
+        row = measure(title_clip(name, seconds))
+        rows.append(row)
+        if out:
+            with out.open("a", encoding="utf-8") as lines:
+                lines.write(json.dumps(row) + "\n")
+        print(json.dumps({k: v for k, v in row.items() if k != hidden}), flush=True)
+    return rows
