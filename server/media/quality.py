@@ -358,11 +358,10 @@ def effective_every(sample_every: int, frames: int) -> int:
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
-                  sample_every: int | None = None, workers: int = 1,
-                  stop: threading.Event | None = None) -> QualityReport:
+                  sample_every: int | None = None, stop: threading.Event | None = None) -> QualityReport:
     """Measure every rung of a packaged title against its source; never raises for a bad rung or a
-    missing tool: what could not be measured is a note ("quality not measured: …"). `workers` is
-    not used: each pass is one single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
+    missing tool: what could not be measured is a note ("quality not measured: …"). Each pass is one
+    single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
     if info.video is None or not packaged.renditions:
         return QualityReport(1)
     every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames)
