@@ -10,6 +10,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.last_words import (  # noqa: F401  (hooks: name the running test if the run dies)
+    pytest_runtest_logfinish,
+    pytest_runtest_logstart,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -8,6 +8,7 @@ held it) pytest-timeout's timer thread never runs, and faulthandler's watchdog, 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,41 @@ def test_the_last_resort_limit_comes_after_pytest_timeout(pytestconfig: pytest.C
     timeout = float(pytestconfig.getini("timeout"))
     assert float(pytestconfig.getini("faulthandler_timeout")) > timeout > 0
     assert pytestconfig.getini("faulthandler_exit_on_timeout") is True
+
+
+DYING_TESTS = '''
+import os
+import signal
+
+
+def test_passes():
+    pass
+
+
+def test_dies_in_the_middle():
+    os.kill(os.getpid(), signal.SIGKILL)  # as faulthandler's exit or a crash in native code ends a run
+'''
+
+
+def run_child(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
+    """A child pytest with this suite's last-words hooks (tests/last_words.py) on `tests`."""
+    (tmp_path / "conftest.py").write_text("from tests.last_words import *  # noqa: F403\n")
+    (tmp_path / "test_child.py").write_text(tests)
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
+            str(tmp_path / "test_child.py")]
+    return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=CHILD_GUARD_S,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_a_dying_run_names_the_running_test_in_its_last_lines(tmp_path: Path) -> None:
+    done = run_child(tmp_path, DYING_TESTS)
+    assert done.returncode != 0
+    # captured to the end: the watcher shares the child's stderr, so reading stops only once it is gone
+    last = done.stderr.strip().splitlines()[-2:]
+    assert last and "died while running test_child.py::test_dies_in_the_middle" in last[0], done.stderr
+
+
+def test_a_run_that_ends_says_nothing_more(tmp_path: Path) -> None:
+    done = run_child(tmp_path, "def test_passes():\n    pass\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "died" not in done.stdout + done.stderr
