@@ -7,6 +7,7 @@ first and the fuzzy one only when the exact one finds nothing."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Protocol
 
 from whoosh import query as wq
@@ -43,14 +44,64 @@ def build(parser: MultifieldParser, text: str, words: Words | None = None, *, fu
     """The query for `text`; the word being typed (no space after it yet) also matches the indexed
     words it starts, and with `fuzzy` each word of 4+ letters in a fuzzy field also matches the indexed
     words close to it (1 edit, 2 from 6 letters). Empty text matches every title."""
-    if not text.strip():
-        return wq.Every()
+    rest, dates = date_filters(text)
+    if not rest.strip():
+        return wq.And(dates) if dates else wq.Every()
     try:
-        parsed = parser.parse(text)
-    except QueryParserError as exc:
-        raise InvalidRequest(f"Cannot understand the search {text!r}: {exc}.") from exc
-    typing_end = len(text) if text == text.rstrip() else -1
-    return parsed.accept(lambda node: _tolerant(node, typing_end, words, fuzzy))
+        parsed = parser.parse(rest)
+    except (QueryParserError, AttributeError, ValueError, TypeError) as exc:  # Whoosh's date parser
+        # raises AttributeError/ValueError on some dates it half-understands (`upload_date:>june 2021`)
+        raise InvalidRequest(f"Cannot understand the search {text!r}: {exc}.", hint=DATE_HINT) from exc
+    typing_end = len(rest) if rest == rest.rstrip() else -1
+    tolerant = parsed.accept(lambda node: _tolerant(node, typing_end, words, fuzzy))
+    return wq.And([tolerant, *dates]) if dates else tolerant
+
+
+DATE_FIELD = "upload_date"
+DATE_HINT = "dates: uploaded:2021, uploaded:>2021-06, uploaded:<=2021-06-15 (YYYY, YYYY-MM or YYYY-MM-DD)"
+DATE_FILTER = re.compile(r"(?<![\w:])(?:upload_date|uploaded|date):(>=|<=|>|<)?"
+                         r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?(?![\w:.-])")
+
+
+def date_filters(text: str) -> tuple[str, list[wq.Query]]:
+    """Take the upload-date filters out of `text`: `uploaded:2021-06` (that month), `uploaded:>2021-06`
+    (after it: from July), `>=`, `<`, `<=`, with a year, a month or a day. Whoosh's own date parser
+    read `>2021-06` as "after 1 January 2021" and crashed on `>june 2021`, so these are parsed here."""
+    dates: list[wq.Query] = []
+
+    def take(match: re.Match[str]) -> str:
+        dates.append(date_range(match.group(1) or "", *date_span(match)))
+        return " "
+
+    return DATE_FILTER.sub(take, text), dates
+
+
+def date_span(match: re.Match[str]) -> tuple[datetime, datetime]:
+    """The [start, end) of the year, month or day a filter names; InvalidRequest if it is no date."""
+    year, month, day = (int(g) if g else None for g in match.group(2, 3, 4))
+    try:
+        start = datetime(year or 1, month or 1, day or 1)
+    except ValueError as exc:
+        raise InvalidRequest(f"{match.group(0)!r} is not a date.", hint=DATE_HINT) from exc
+    if day is not None:
+        return start, datetime.fromordinal(start.toordinal() + 1)
+    if month is not None:
+        return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, datetime(start.year + 1, 1, 1)
+
+
+def date_range(operator: str, start: datetime, end: datetime) -> wq.Query:
+    """The upload dates `operator` the span [start, end): within it, after it, from it, before it or
+    up to its end."""
+    if operator == ">":
+        return wq.DateRange(DATE_FIELD, end, None)
+    if operator == ">=":
+        return wq.DateRange(DATE_FIELD, start, None)
+    if operator == "<":
+        return wq.DateRange(DATE_FIELD, None, start, endexcl=True)
+    if operator == "<=":
+        return wq.DateRange(DATE_FIELD, None, end, endexcl=True)
+    return wq.DateRange(DATE_FIELD, start, end, endexcl=True)
 
 
 def _tolerant(node: wq.Query, typing_end: int, words: Words | None, fuzzy: bool) -> wq.Query:

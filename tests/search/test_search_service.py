@@ -187,3 +187,43 @@ def test_a_filter_nothing_passes_leaves_no_hits(comets: SearchService) -> None:
     for counts in (True, False):
         result = comets.search("comet", facets={"resolution": "360p"}, facet_counts=counts)
         assert result.hits == [] and result.total == 0
+
+
+def uploaded_on(day: str) -> float:
+    """`days_ago` for a title uploaded at noon UTC on `day` (YYYY-MM-DD)."""
+    from datetime import UTC, datetime
+    when = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC).timestamp()
+    return (time.time() - when) / 86400
+
+
+@pytest.fixture
+def dated(data: DataDir, log: EventLog, catalog: Catalog, publish: Publish) -> SearchService:
+    for video_id, day in (("may", "2021-05-31"), ("june", "2021-06-15"), ("july", "2021-07-01"),
+                          ("later", "2022-01-03")):
+        publish(video_id, f"Harbour walk {video_id}", days_ago=uploaded_on(day))
+    service = SearchService(data, log, catalog)
+    service.catch_up()
+    return service
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("uploaded:>2021-06", {"july", "later"}),       # after June: Whoosh's own parser read "after 2021"
+    ("uploaded:>=2021-06", {"june", "july", "later"}),
+    ("uploaded:<2021-06", {"may"}),
+    ("uploaded:<=2021-06", {"may", "june"}),
+    ("uploaded:2021-06", {"june"}),
+    ("upload_date:2021", {"may", "june", "july"}),
+    ("harbour uploaded:>2021-06-15 uploaded:<2022", {"july"}),
+    ("date:2021-07-01", {"july"}),
+])
+def test_upload_date_filters_take_the_whole_year_month_or_day(dated: SearchService, q: str,
+                                                              expected: set[str]) -> None:
+    assert set(ids(dated, q)) == expected
+
+
+@pytest.mark.parametrize("q", ["uploaded:2021-13", "uploaded:2021-02-30", "upload_date:>june 2021"])
+def test_a_date_that_is_no_date_is_a_clear_error(dated: SearchService, q: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        dated.search(q)
+    assert q.split(":")[0] in str(caught.value) or "search" in str(caught.value)
+    assert "YYYY-MM" in (caught.value.hint or "")
