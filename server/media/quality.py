@@ -49,7 +49,7 @@ from server.errors import MiniflixError
 from server.media import ffmpeg
 from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
 from server.media.model import MediaInfo, PackagedTitle, Rendition, VideoInfo
-from server.media.quality_run import run_piped
+from server.media.quality_run import run_alone, run_each, run_piped
 from server.media.verify import Grid
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ config.register("quality_sample_every", 20, "Score every Nth frame when measurin
 config.register("quality_rungs_per_pass", 3, "Rungs one measuring ffmpeg scores at a time, for a 1080p "
                 "source (fewer for a larger one): each holds ~160 MB (libvmaf at the source's size); "
                 "every further pass decodes the source again (docs/BENCHMARKS.md, issue 19 §4).", int)
+config.register("quality_max_scored", 300, "Frames scored per rung at most when measuring quality: a "
+                "long title is sampled more sparsely than every `quality_sample_every`th frame (0 = no cap).",
+                int)
+config.register("quality_reference_max_mb", 4096, "Temporary disk (MB) for the source's sampled frames "
+                "when measuring quality, decoded once for every rung; a larger reference is decoded again "
+                "for each pass of `quality_rungs_per_pass` rungs instead (0: always so).", int)
 
 
 @dataclass(frozen=True)
@@ -215,18 +221,19 @@ def libvmaf_filter(log_path: Path, sample_every: int) -> str:
 
 
 def build_reference_args(ffmpeg_bin: str, source: str, video: VideoInfo, frames: int,
-                         sample_every: int, threads: int = 1) -> list[str]:
-    """argv of the main ffmpeg: the source's sampled frames, as the encoder saw them, raw on stdout."""
+                         sample_every: int, threads: int = 1, output: str = "-") -> list[str]:
+    """argv of the main ffmpeg: the source's sampled frames, as the encoder saw them, raw on stdout
+    (or into the file `output`)."""
     chain = ",".join(reference_chain(video, frames, sample_every))
-    return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads),
+    return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads),
             "-i", source, "-filter_complex", f"[0:{video.index}]{chain}[ref]", "-map", "[ref]",
-            "-c:v", "rawvideo", "-f", "nut", "-"]
+            "-c:v", "rawvideo", "-f", "nut", output]
 
 
 def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int,
-                       log_paths: Sequence[Path], sample_every: int) -> list[str]:
-    """argv of the measuring ffmpeg: inputs 0..R-1 the rungs, input R the reference on stdin (split
-    once per rung), one libvmaf per rung, outputs discarded."""
+                       log_paths: Sequence[Path], sample_every: int, reference: str = "-") -> list[str]:
+    """argv of the measuring ffmpeg: inputs 0..R-1 the rungs, input R the reference on stdin or
+    from the file `reference` (split once per rung), one libvmaf per rung, outputs discarded."""
     count = len(rung_inputs)
     # re-timed again on this side: the pipe's container may round the timestamps (see frame_index_pts)
     refs = "".join(f"[ref{i}]" for i in range(count))
@@ -237,7 +244,7 @@ def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, 
     args = [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     for rung_input in rung_inputs:  # one decoding thread each: frame threads only add frames in flight
         args += ["-threads", "1", "-i", rung_input]
-    args += ["-f", "nut", "-i", "-", "-filter_complex", ";".join(graph)]
+    args += ["-f", "nut", "-i", reference, "-filter_complex", ";".join(graph)]
     for i in range(count):
         args += ["-map", f"[out{i}]", "-f", "null", "-"]
     return args
@@ -325,21 +332,65 @@ def passes(count: int, per_pass: int) -> list[list[int]]:
 def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str, video: VideoInfo,
                 frames: int, sample_every: int, *, per_pass: int | None = None,
                 stop: threading.Event | None = None) -> list[list[FrameScore]]:
-    """Score every rung against the source, `rungs_per_pass` rungs per pass, each pass decoding the
-    source once (by `ffmpeg_bin`); the figures do not depend on the grouping. FFmpegFailed when
-    either ffmpeg fails."""
+    """Score every rung against the source; the figures do not depend on how. The source is decoded
+    once into a file of its sampled frames when that fits `quality_reference_max_mb`, else once per
+    pass of `rungs_per_pass` rungs. FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
     at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
-    scores: list[list[FrameScore]] = [[] for _ in rung_inputs]
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
-        for group in passes(len(rung_inputs), at_once):
-            logs = [Path(scratch) / f"rung{i}.json" for i in group]
-            run_piped(build_reference_args(ffmpeg_bin, source, video, frames, sample_every),
-                      build_measure_args(tool, [rung_inputs[i] for i in group], video, frames, logs,
-                                         sample_every),
-                      f"measuring the quality of {len(group)} rung(s)", stop)
-            for i, log_path in zip(group, logs, strict=True):
-                scores[i] = parse_log(json.loads(log_path.read_text(encoding="utf-8")), sample_every)
-    return scores
+        logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
+        if reference_mb(video, frames, sample_every) <= config.get("quality_reference_max_mb"):
+            _score_from_file(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
+                             Path(scratch), at_once, stop)
+        else:
+            _score_in_passes(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
+                             logs, at_once, stop)
+        return [parse_log(json.loads(log_path.read_text(encoding="utf-8")), sample_every)
+                for log_path in logs]
+
+
+def _score_from_file(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str,
+                     video: VideoInfo, frames: int, every: int, scratch: Path, per_pass: int,
+                     stop: threading.Event | None) -> None:
+    """Decode the source once into `scratch`/reference.nut (its sampled frames only), then score the
+    rungs one per measuring ffmpeg, `scorers_at_once` side by side, each reading that file."""
+    reference, workers = scratch / "reference.nut", scorers_at_once(per_pass, len(rung_inputs))
+    run_alone(build_reference_args(ffmpeg_bin, source, video, frames, every, threads=workers,
+                                   output=str(reference)), "decoding the source for measuring", stop)
+    run_each([(build_measure_args(tool, [rung], video, frames, [scratch / f"rung{i}.json"], every,
+                                  reference=str(reference)), "measuring the quality of a rung")
+              for i, rung in enumerate(rung_inputs)], workers, stop)
+
+
+def _score_in_passes(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str,
+                     video: VideoInfo, frames: int, every: int, logs: Sequence[Path], per_pass: int,
+                     stop: threading.Event | None) -> None:
+    """Pipe the source's sampled frames to one measuring ffmpeg per pass of at most `per_pass` rungs,
+    decoding the source again for each pass (no disk beyond the logs)."""
+    for group in passes(len(rung_inputs), per_pass):
+        run_piped(build_reference_args(ffmpeg_bin, source, video, frames, every),
+                  build_measure_args(tool, [rung_inputs[i] for i in group], video, frames,
+                                     [logs[i] for i in group], every),
+                  f"measuring the quality of {len(group)} rung(s)", stop)
+
+
+def kept_frames(frames: int, sample_every: int) -> int:
+    """At most how many frames the sampling keeps (each window's triple, the lead clones)."""
+    if sample_every < TRIPLES_FROM:
+        return frames
+    return (frames // sample_every + 1) * 3 + LEAD
+
+
+def reference_mb(video: VideoInfo, frames: int, sample_every: int) -> float:
+    """Size of the source's sampled frames as raw 8-bit 4:2:0 at display size, in MB."""
+    picture = video.display_width * video.display_height * 3 / 2
+    return kept_frames(frames, sample_every) * picture / 2**20
+
+
+def scorers_at_once(per_pass: int, rungs: int) -> int:
+    """Measuring ffmpegs of one rung each side by side: no more than the `workers` setting (cores),
+    and within the memory of one pass of `per_pass` rungs (each process holds one libvmaf plus its
+    own decoder and buffers, ~240 MB at 1080p against ~160 MB a rung in a shared pass)."""
+    return max(1, min(config.get("workers"), per_pass * 2 // 3, rungs))
 
 
 def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
@@ -352,9 +403,11 @@ def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: 
 MIN_SCORED = 30  # frames scored per rung at least: fewer, and which frames are sampled moves the mean
 
 
-def effective_every(sample_every: int, frames: int) -> int:
-    """Score every Nth frame, but at least MIN_SCORED frames (a short title is scored in full)."""
-    return max(1, min(sample_every, frames // MIN_SCORED))
+def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:
+    """Score every Nth frame, but at least MIN_SCORED frames (a short title is scored in full) and,
+    given `max_scored`, at most that many (a long title is scored more sparsely)."""
+    every = max(1, min(sample_every, frames // MIN_SCORED))
+    return max(every, math.ceil(frames / max_scored)) if max_scored > 0 else every
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
@@ -364,7 +417,8 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
     single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
     if info.video is None or not packaged.renditions:
         return QualityReport(1)
-    every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames)
+    every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames,
+                            config.get("quality_max_scored"))
     report = QualityReport(every)
     try:
         tool, main = ffmpeg.find_measuring_tool(), ffmpeg.find_tools().ffmpeg
