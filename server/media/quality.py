@@ -8,23 +8,25 @@ in a one-frame time base before libvmaf pairs them: an edit list, a start offset
 base (MKV's and NUT's milliseconds at 29.97 fps) can then never pair a frame with its neighbour (a
 one-frame shift costs 20-45 VMAF points on moving content; tests/media/test_quality.py).
 
-Two processes (quality_run.py): the main ffmpeg decodes the source and pipes the sampled
-reference frames to the measuring ffmpeg (libvmaf: `find_measuring_tool`), which reads the rungs'
-CMAF playlists and runs one libvmaf per rung: VMAF (built-in v0.6.1 model), PSNR and SSIM at once.
-One libvmaf at 1080p holds ~160 MB, so five rungs in one process (1 GB) were an ingest's memory
-peak: a pass scores at most `quality_rungs_per_pass` rungs (3 at 1080p: 5 rungs in 2 passes,
-~650 MB with the decoder, under two chunk encodes' ~730 MB), at the price of decoding the source
-once per pass (issue 19 §4, docs/BENCHMARKS.md).
+Two kinds of process (quality_run.py): the main ffmpeg decodes the source once and writes its
+sampled frames (raw, at display size) to a temporary file; then one measuring ffmpeg per rung
+(libvmaf: `find_measuring_tool`) reads that file and the rung's CMAF playlist: VMAF (built-in v0.6.1
+model), PSNR and SSIM at once. One libvmaf at 1080p holds ~160 MB, so five rungs in one process
+(1 GB) were an ingest's memory peak: the rungs are scored one per process, two side by side on two
+cores (`scorers_at_once`, within the ~560 MB of a 3-rung pass). When the file would exceed
+`quality_reference_max_mb`, the source is piped instead, to one measuring ffmpeg per pass of
+`quality_rungs_per_pass` rungs, and decoded again for each pass (issue 19 §1, §4; docs/BENCHMARKS.md).
 
 Sampling scores frames exactly as full-frame VMAF would: VMAF's motion feature of frame n reads
 frames n-1 and n+1, so both sides keep that triple and libvmaf scores its middle. One frame per
 window of N, at an offset that moves from window to window (so the samples never fall in step with
 a GOP or B-frame pattern); every frame is still decoded, only 3 in N are upscaled and scored. The
-only error is which frames are scored: every 20th frame by default, but at least 30 per rung.
+only error is which frames are scored: every 20th frame by default, but at least 30 per rung and
+at most `quality_max_scored` (300: every 720th frame of a 2 h title at 30 fps).
 Measured against every frame on the test set (generated static/animated/noisy/zooming clips and
 ../shared/media; bench/quality_cost.py, docs/BENCHMARKS.md): the rung's mean VMAF stays within
 0.6 points (worst 0.53; target 1); the 5th percentile and the worst segment, from fewer frames,
-within 2.2 and 1.3. On a 10 s 1080p title measuring made the ingest 1.78x as long (target <= 2).
+within 2.2 and 1.3.
 
 Per rung: mean and 5th percentile over the scored frames, the worst segment (mean of its scored
 frames), mean luma PSNR and mean SSIM, and the rung's average bitrate from its segment files.

@@ -5,12 +5,15 @@ an ingest's memory peak (1 GB, more than two chunk encodes side by side)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
+import psutil
 import pytest
 
 from server.media.ffmpeg import find_measuring_tool, find_tools
@@ -87,3 +90,38 @@ def test_measuring_five_rungs_of_a_1080p_title_holds_no_more_than_a_chunk_encode
     result = json.loads(run.stdout.splitlines()[-1])
     assert result["scored"] == [8] * 5
     assert result["peak_mb"] < 700, result
+
+
+def children_rss_mb() -> float:
+    """Resident memory of every process this one started (and theirs), in MB."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a process may end while we look
+            total += child.memory_info().rss
+    return total / 2**20
+
+
+@pytest.mark.slow
+def test_rungs_scored_side_by_side_hold_no_more_than_one_pass_of_three(tmp_path: Path) -> None:
+    """Two measuring ffmpegs of one rung each, beside each other, against a pass of three rungs
+    piped from a decoder (the previous way): the step's processes summed, sampled while
+    they run (a sample can only miss the peak, never inflate it)."""
+    source = generate_clip(tmp_path / "hd.mp4", seconds=0.8, size="1920x1080", fps=20, audio=False)
+    rung = encode(source, "rung.mp4", "320:180", 30)
+    video, done, peaks = video_of(source), threading.Event(), [0.0]
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peaks[0] = max(peaks[0], children_rss_mb())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        scores = score_rungs(find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 5, str(source),
+                             video, 16, 1, per_pass=3)
+    finally:
+        done.set()
+        sampler.join()
+    assert [len(s) for s in scores] == [16] * 5
+    # measured: 442 MB side by side, 590 MB for the 3-rung pass with its decoder
+    assert 300 < peaks[0] < 520, peaks
