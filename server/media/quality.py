@@ -407,9 +407,10 @@ MIN_SCORED = 30  # frames scored per rung at least: fewer, and which frames are 
 
 def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:
     """Score every Nth frame, but at least MIN_SCORED frames (a short title is scored in full) and,
-    given `max_scored`, at most that many (a long title is scored more sparsely)."""
+    given `max_scored`, at most that many (a long title is scored more sparsely); every frame when
+    asked for (N = 1: exact figures, whatever they cost)."""
     every = max(1, min(sample_every, frames // MIN_SCORED))
-    return max(every, math.ceil(frames / max_scored)) if max_scored > 0 else every
+    return max(every, math.ceil(frames / max_scored)) if max_scored > 0 and sample_every > 1 else every
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,

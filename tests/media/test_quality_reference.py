@@ -75,6 +75,7 @@ def test_a_long_title_scores_at_most_quality_max_scored_frames_per_rung() -> Non
     assert every == 720 and frames // every == 300
     assert effective_every(20, 900, 300) == 20  # the bench's 30 s title: unchanged
     assert effective_every(20, 40, 300) == 1  # a short title: still scored in full
+    assert effective_every(1, frames, 300) == 1  # every frame when asked for: exact figures
 
 
 def test_the_reference_file_of_a_capped_1080p_title_stays_within_the_disk_allowance() -> None:
