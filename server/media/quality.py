@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import statistics
 import tempfile
 import threading
@@ -340,7 +341,7 @@ def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: 
     at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
         logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
-        if reference_mb(video, frames, sample_every) <= config.get("quality_reference_max_mb"):
+        if _reference_fits(reference_mb(video, frames, sample_every), Path(scratch)):
             _score_from_file(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
                              Path(scratch), at_once, stop)
         else:
@@ -373,6 +374,13 @@ def _score_in_passes(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], sou
                   build_measure_args(tool, [rung_inputs[i] for i in group], video, frames,
                                      [logs[i] for i in group], every),
                   f"measuring the quality of {len(group)} rung(s)", stop)
+
+
+def _reference_fits(megabytes: float, folder: Path) -> bool:
+    """Within `quality_reference_max_mb` and half the disk's free space (a full disk would cost the
+    title its figures; the piped passes need no disk)."""
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    return megabytes <= min(config.get("quality_reference_max_mb"), free_mb / 2)
 
 
 def kept_frames(frames: int, sample_every: int) -> int:

@@ -42,11 +42,14 @@ def run_piped(producer: Sequence[str], consumer: Sequence[str], what: str,
 
 
 def run_alone(argv: Sequence[str], what: str, stop: threading.Event | None = None) -> None:
-    """Run one ffmpeg to the end at background priority; FFmpegFailed when it fails, `stop` kills it."""
+    """Run one ffmpeg to the end at background priority; FFmpegFailed when it fails; `stop` kills it
+    and raises Cancelled."""
     log.debug("run %s: %s", what, " ".join(argv))
     with ffmpeg.popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                       stderr=subprocess.PIPE) as proc:
         [code], [tail] = _wait([proc], stop)
+    if stop is not None and stop.is_set():
+        raise Cancelled(f"stopped while {what}.")
     if code != 0:
         raise ffmpeg.FFmpegFailed(what, code, tail)
 

@@ -19,6 +19,7 @@ from server.media.model import VideoInfo
 from server.media.probe import probe
 from server.media.quality import effective_every, reference_mb, score_rungs
 from tests.conftest import generate_clip
+from tests.jobs.helpers import fill, mounted_small_disk
 
 FRAMES = 75  # 3 s at 25 fps
 
@@ -122,3 +123,19 @@ def test_a_rung_that_cannot_be_read_fails_the_measure_and_removes_the_reference(
         score_rungs(find_tools().ffmpeg, find_measuring_tool(), [*rungs[:2], str(broken), *rungs[2:]],
                     str(source), video, FRAMES, 10, per_pass=3)
     assert leftovers(tmp_path) == []
+
+
+def test_on_a_nearly_full_disk_the_source_is_piped_instead_with_the_same_figures(
+        title: tuple[Path, VideoInfo, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame of the 3 s clip is 6.2 MB raw: on a real 20 MB disk with 5 MB left, writing it
+    failed the measure (no space left); the passes need no disk beyond the libvmaf logs."""
+    source, video, rungs = title
+    expected = score_rungs(find_tools().ffmpeg, find_measuring_tool(), rungs[:2], str(source), video,
+                           FRAMES, 1, per_pass=3)
+    with mounted_small_disk(tmp_path / "disk") as disk:
+        fill(disk, leave=5 * 2**20)
+        monkeypatch.setattr(tempfile, "tempdir", str(disk))
+        scored = score_rungs(find_tools().ffmpeg, find_measuring_tool(), rungs[:2], str(source), video,
+                             FRAMES, 1, per_pass=3)
+        assert leftovers(disk) == []
+    assert scored == expected and len(scored[0]) == FRAMES
