@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -51,16 +52,23 @@ class KeptLengthsBM25F(BM25F):
 
     def __init__(self, segments: int = 64) -> None:
         super().__init__()
-        self._lengths: _Kept[tuple[str, str], list[float]] = _Kept(segments)
+        self._lengths: _Kept[tuple[str, str], tuple[np.ndarray, list[float]]] = _Kept(segments)
 
     def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: int = 1) -> Any:
         scorer = super().scorer(searcher, fieldname, text, qf)
         if hasattr(scorer, "dfl"):  # a scorable field: Whoosh's WeightLengthScorer
-            reader = searcher.reader()
-            lengths = self._lengths.get((segment_key(reader), fieldname),
-                                        lambda: field_lengths(reader, fieldname).tolist())
-            scorer.dfl = lengths.__getitem__
+            scorer.dfl = self._kept(searcher.reader(), fieldname)[1].__getitem__
         return scorer
+
+    def lengths(self, reader: IndexReader, fieldname: str) -> np.ndarray:
+        """Each document's length of `fieldname` in the one-segment `reader`, as the scorers see it."""
+        return self._kept(reader, fieldname)[0]
+
+    def _kept(self, reader: IndexReader, fieldname: str) -> tuple[np.ndarray, list[float]]:
+        def read() -> tuple[np.ndarray, list[float]]:
+            lengths = field_lengths(reader, fieldname)
+            return lengths, lengths.tolist()
+        return self._lengths.get((segment_key(reader), fieldname), read)
 
 
 class VideoIds:

@@ -1,0 +1,230 @@
+"""Whoosh's AND of two words (and the phrase check over it) on posting arrays, step for step.
+
+`ArrayIntersection` stands in for Whoosh's `IntersectionMatcher` of two posting lists: the
+documents both words share and their BM25F scores are found in a few array operations
+(`cue_bitsets` keeps the arrays of the common words), and the matcher then moves as Whoosh's would
+(same document after each call, same posting block, the same block-quality skipping and the same
+answer to every question the collector asks), so the collector scores the same documents in the
+same order and stops at the same one: the answers are Whoosh's, to the bit. `fast_matcher` swaps it
+in where the query is two words or a two-word phrase in a segment without deletions; anything else
+keeps Whoosh's own matcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, NullMatcherClass
+from whoosh.query.spans import SpanNear2, SpanWrappingMatcher
+from whoosh.scoring import BM25FScorer
+from whoosh.searching import Searcher
+
+from server.search.cue_bitsets import DenseTerms, TermArrays
+from server.search.ranking import _bm25
+
+Lengths = Callable[[Any, str], np.ndarray]  # (segment reader, field) -> each document's field length
+
+
+class _Side:
+    """One word's postings as the intersection walks them: ids, blocks and block qualities."""
+
+    def __init__(self, arrays: TermArrays, leaf: W3LeafMatcher) -> None:
+        scorer = leaf.scorer
+        self.leaf, self.arrays = leaf, arrays
+        self.ids = arrays.doc_ids()
+        self.weights = arrays.weight_array()
+        self.n = len(self.ids)
+        self.ends = arrays.block_ends
+        self.quality = _bm25(scorer.idf, arrays.block_weight, arrays.block_length, scorer.avgfl,
+                             scorer.B, scorer.K1)
+        self.max_quality: float = scorer.max_quality()
+
+    def block_of(self, posting: int) -> int:
+        return int(np.searchsorted(self.ends, posting, side="right"))
+
+    def quality_at(self, posting: int) -> float:
+        return float(self.quality[self.block_of(posting)])
+
+    def skip_quality(self, posting: int, least: float) -> tuple[int, int]:
+        """Whoosh's leaf `skip_to_quality`: (blocks skipped, new posting) — to the start of the next
+        block whose quality is above `least`, or past the end."""
+        block = self.block_of(posting)
+        if self.quality[block] > least:
+            return 0, posting
+        better = np.flatnonzero(self.quality[block + 1:] > least)
+        if not better.size:
+            return len(self.ends) - block, self.n
+        to = block + 1 + int(better[0])
+        return to - block, int(self.ends[to - 1])
+
+
+class ArrayIntersection(Matcher):
+    """Whoosh's `IntersectionMatcher(a, b)` of two leaf matchers, on arrays (see the module)."""
+
+    def __init__(self, a: _Side, b: _Side, lengths: np.ndarray) -> None:
+        self.a, self.b = a, b
+        self.docs, self.ia, self.ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+        fl = lengths[self.docs]
+        self.scores = (_side_scores(a, self.ia, fl) + _side_scores(b, self.ib, fl)).tolist()
+        self.block_a = np.searchsorted(a.ends, self.ia, side="right")
+        self.k = 0
+
+    def is_active(self) -> bool:
+        return self.k < len(self.docs)
+
+    def id(self) -> int:
+        return int(self.docs[self.k])
+
+    def score(self) -> float:
+        score: float = self.scores[self.k]
+        return score
+
+    def supports_block_quality(self) -> bool:
+        return True
+
+    def max_quality(self) -> float:
+        return 0.0 + self.a.max_quality + self.b.max_quality
+
+    def block_quality(self) -> float:
+        return 0.0 + self.a.quality_at(int(self.ia[self.k])) + self.b.quality_at(int(self.ib[self.k]))
+
+    def next(self) -> bool | None:
+        """Step `a` to its next posting (True if that starts a block), then both to the next shared
+        document."""
+        after = int(self.ia[self.k]) + 1
+        crossed = after == int(self.a.ends[self.block_a[self.k]])
+        self.k = len(self.docs) if after >= self.a.n else self.k + 1
+        return crossed if self.is_active() else None
+
+    def skip_to(self, docnum: int) -> None:
+        if self.is_active() and docnum > self.id():
+            self.k = int(np.searchsorted(self.docs, docnum))
+
+    def skip_to_quality(self, minquality: float) -> int:
+        """Whoosh's: while the two current blocks together cannot beat `minquality`, skip the blocks
+        of the weaker word, then meet again at a shared document."""
+        a, b = self.a, self.b
+        pa, pb = int(self.ia[self.k]), int(self.ib[self.k])
+        aq, bq = a.quality_at(pa), b.quality_at(pb)
+        skipped = 0
+        while aq + bq <= minquality:
+            if aq < bq:
+                count, pa = a.skip_quality(pa, minquality - bq)
+                pa += 1 if not count and pa < a.n else 0
+            else:
+                count, pb = b.skip_quality(pb, minquality - aq)
+                pb += 1 if not count and pb < b.n else 0
+            skipped += count
+            if pa >= a.n or pb >= b.n:
+                self.k = len(self.docs)
+                break
+            self.k = int(np.searchsorted(self.docs, max(a.ids[pa], b.ids[pb])))
+            if not self.is_active():
+                break
+            pa, pb = int(self.ia[self.k]), int(self.ib[self.k])
+            aq, bq = a.quality_at(pa), b.quality_at(pb)
+        return skipped
+
+    def replace(self, minquality: float = 0) -> Matcher:
+        """Whoosh's: nothing left when the two words together cannot reach `minquality`; one word
+        alone (its real matcher, moved here) where Whoosh's float comparison drops the other."""
+        if not self.is_active():
+            return NullMatcher()
+        if not minquality:
+            return self
+        a_max, b_max = self.a.max_quality, self.b.max_quality
+        if a_max + b_max < minquality:
+            return NullMatcher()
+        a_min, b_min = minquality - b_max, minquality - a_max
+        a_gone, b_gone = bool(a_min and a_max < a_min), bool(b_min and b_max < b_min)
+        if a_gone and b_gone:
+            return NullMatcher()
+        if a_gone or b_gone:
+            leaf = self.b.leaf if a_gone else self.a.leaf
+            leaf.skip_to(self.id())
+            return leaf
+        return self
+
+    def copy(self) -> Matcher:
+        raise NotImplementedError("ArrayIntersection is used once, by one collector")
+
+
+def _side_scores(side: _Side, postings: np.ndarray, fl: np.ndarray) -> np.ndarray:
+    scorer = side.leaf.scorer
+    return _bm25(scorer.idf, side.weights[postings], fl, scorer.avgfl, scorer.B, scorer.K1)
+
+
+class ArrayPhrase(SpanNear2.SpanNear2Matcher):
+    """Whoosh's two-word phrase matcher over an `ArrayIntersection`: which shared documents say the
+    two words one after the other is found from the position arrays at once, and the matcher moves
+    from one such document to the next as Whoosh's span check does."""
+
+    def __init__(self, child: ArrayIntersection, said: np.ndarray) -> None:
+        self.slop, self.ordered, self.mindist = 1, True, 1
+        self._said = np.flatnonzero(said)
+        SpanWrappingMatcher.__init__(self, child)
+
+    def _find_next(self) -> None:
+        child = self.child
+        if child.is_active():
+            at = int(np.searchsorted(self._said, child.k))
+            child.k = int(self._said[at]) if at < len(self._said) else len(child.docs)
+
+
+def phrase_said(child: ArrayIntersection) -> np.ndarray | None:
+    """For each shared document, whether the second word follows the first somewhere in it (what
+    Whoosh's ordered span check with slop 1 finds); None when a word's positions are not kept."""
+    first = child.a.arrays.positions_of(child.ia)
+    second = child.b.arrays.positions_of(child.ib)
+    if first is None or second is None:
+        return None
+    wide = np.int64(1 << 32)
+    hit = np.isin(first[0] * wide + first[1] + 1, second[0] * wide + second[1])
+    said = np.zeros(len(child.docs), dtype=bool)
+    said[first[0][hit]] = True
+    return said
+
+
+class FastMatchers:
+    """Builds the array matchers for a segment, when the query and the segment allow it."""
+
+    def __init__(self, dense: DenseTerms, lengths: Lengths) -> None:
+        self._dense, self._lengths = dense, lengths
+
+    def matcher(self, q: wq.Query, searcher: Searcher, context: Any) -> Matcher | None:
+        """The array matcher for `q` in the one-segment `searcher`, or None (ask Whoosh)."""
+        if searcher.reader().has_deletions():
+            return None
+        if isinstance(q, wq.Phrase) and len(q.words) == 2 and q.boost == 1.0 and q.slop == 1:
+            return self._phrase(q, searcher, context)
+        if isinstance(q, wq.And) and len(q.subqueries) == 2 and q.boost == 1.0 \
+                and all(isinstance(s, wq.Term) and s.boost == 1.0 for s in q.subqueries):
+            whoosh = q.matcher(searcher, context)
+            if isinstance(whoosh, IntersectionMatcher):
+                return self._intersection(searcher, [whoosh.a, whoosh.b]) or whoosh
+            return whoosh
+        return None
+
+    def _phrase(self, q: wq.Phrase, searcher: Searcher, context: Any) -> Matcher | None:
+        leaves = [wq.Term(q.fieldname, word).matcher(searcher, context) for word in q.words]
+        if any(isinstance(leaf, NullMatcherClass) for leaf in leaves):
+            return None
+        child = self._intersection(searcher, leaves)
+        said = phrase_said(child) if child is not None else None
+        return ArrayPhrase(child, said) if child is not None and said is not None else None
+
+    def _intersection(self, searcher: Searcher, leaves: list[Any]) -> ArrayIntersection | None:
+        if not all(type(leaf) is W3LeafMatcher and type(leaf.scorer) is BM25FScorer for leaf in leaves):
+            return None
+        reader = searcher.reader()
+        sides = []
+        for leaf in leaves:
+            arrays = self._dense.arrays(reader, leaf._term[0], leaf._term[1])
+            if arrays is None:
+                return None
+            sides.append(_Side(arrays, leaf))
+        return ArrayIntersection(sides[0], sides[1], self._lengths(reader, leaves[0]._term[0]))

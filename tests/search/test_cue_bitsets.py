@@ -1,0 +1,110 @@
+"""Two words and two-word phrases answered from posting arrays (`cue_bitsets`, `cue_intersect`) on a
+real cue index of several segments, one with deletions: the blocks, their order, their scores (to
+the bit) and the pages of titles are Whoosh's own, also where the page fills up and Whoosh skips
+blocks by quality and where the scoring stops at `SCORED_MOST`; and what is kept per segment
+follows the index as titles come and go."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.search import cues as cue_module
+from server.search.cue_bitsets import DenseTerms
+from server.search.cue_intersect import FastMatchers
+from server.search.cue_match import by_pairs
+from server.search.cues import CueIndex, CueTracks
+
+# A skewed vocabulary: a few words said in nearly every block, most in some, a few rarely.
+WORDS = [f"w{i}" for i in range(40)]
+WEIGHTS = [1 / (i + 1) for i in range(40)]
+QUERIES = ["w0 w1", "w1 w7", "w3 w12", "w20 w2", "w30 w31", '"w0 w1"', '"w2 w5"', '"w9 w4"', '"w0 w0"',
+           '"w25 w1"']
+
+
+def speech(seed: int) -> CueTracks:
+    """An hour of speech, a cue every 30 s. Three titles in ten say the common words often in short
+    cues; the others say "w0 w1" once a minute in long cues: between the loud titles come posting
+    blocks of both words that score lower, which Whoosh skips by quality once the page is full."""
+    rng = random.Random(seed)
+    loud = seed % 10 < 3
+
+    def said(i: int) -> str:
+        if loud:
+            return " ".join(rng.choices(WORDS[:10], WEIGHTS[:10], k=rng.randint(2, 6)))
+        common = ["w0", "w1"] if i % 2 == 0 else rng.choices(WORDS[2:10], k=1)
+        return " ".join(common + rng.choices(WORDS[10:], k=rng.randint(15, 30)))
+    return [("en", [(i * 30.0, i * 30.0 + 4, said(i)) for i in range(120)])]
+
+
+def library(path: Path, monkeypatch: pytest.MonkeyPatch) -> CueIndex:
+    """60 titles in three commits (three segments), then two titles deleted (one segment with
+    deletions), in blocks of a minute (1,200 a segment: a common word's postings fill several of
+    Whoosh's posting blocks); the dense words are kept from one document on."""
+    monkeypatch.setattr(cue_module, "BLOCK_S", 60.0)
+    cues = CueIndex(path, lambda video_id: speech(int(video_id[1:])))
+    for batch in range(3):
+        cues.apply([{"video_id": f"v{i}", "title": f"T{i}"} for i in range(batch * 20, batch * 20 + 20)], [])
+    cues.apply([], ["v3", "v5"])
+    arrays_for_all(cues)
+    return cues
+
+
+def arrays_for_all(cues: CueIndex) -> None:
+    cues._dense = DenseTerms(least=1)
+    cues._fast = FastMatchers(cues._dense, cues._weighting.lengths)
+
+
+def ranked(cues: CueIndex, searcher: Any, q: str, fast: FastMatchers | None) -> list[tuple[float, int]]:
+    context = searcher.context(weighting=cues._weighting)
+    return cue_module._ranked(searcher, by_pairs(cues._query(q)), context, fast)
+
+
+@pytest.mark.parametrize(("hits", "most"), [(200, 5000), (15, 5000), (15, 150), (15, 400)])
+def test_two_words_and_phrases_rank_the_same_blocks_with_the_same_scores_as_whoosh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
+    monkeypatch.setattr(cue_module, "BLOCK_HITS", hits)  # a small page: Whoosh skips blocks by quality
+    monkeypatch.setattr(cue_module, "SCORED_MOST", most)  # and stops scoring early
+    cues = library(tmp_path / "cues", monkeypatch)
+    with cues.ix.searcher() as searcher:
+        assert len(searcher.leaf_searchers()) > 1
+        assert any(sub.reader().has_deletions() for sub, _ in searcher.leaf_searchers())
+        for q in QUERIES:
+            whoosh, ours = ranked(cues, searcher, q, None), ranked(cues, searcher, q, cues._fast)
+            assert ours == whoosh, q  # same blocks, same order, same floats
+        assert len(ranked(cues, searcher, "w0 w1", None)) == min(hits, most)
+        assert ranked(cues, searcher, '"w0 w1"', None)
+        assert cues._dense.kept_bytes() > 0  # the arrays were used
+
+
+def test_the_pages_of_titles_are_whooshs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cues = library(tmp_path / "cues", monkeypatch)
+    plain = CueIndex(tmp_path / "cues", lambda video_id: speech(int(video_id[1:])))
+    plain._fast = None
+    with cues.ix.searcher() as searcher:
+        for q in QUERIES:
+            for page in ({}, {"offset": 20, "limit": 10}):
+                assert cues.search(searcher, q, **page) == plain.search(searcher, q, **page), q
+
+
+def test_what_is_kept_follows_the_index_as_titles_come_and_go(tmp_path: Path) -> None:
+    said = {f"v{i}": speech(i) for i in range(10)}
+    cues = CueIndex(tmp_path / "cues", said.__getitem__)
+    arrays_for_all(cues)
+    cues.apply([{"video_id": f"v{i}", "title": f"T{i}"} for i in range(10)], [])
+    searcher = cues.ix.searcher()
+    assert cues.search(searcher, "w0 w1")["total"] == 10
+    first = cues._dense.kept_segments()
+    assert first
+    said["v99"] = [("en", [(1.0, 3.0, "zebra crossing w0 w1")])]
+    cues.apply([{"video_id": "v99", "title": "New"}], [f"v{i}" for i in range(10)])
+    cues.ix.optimize()  # one new segment: the old one, with its kept arrays, is gone
+    searcher = searcher.refresh()
+    hits = cues.search(searcher, "w0 w1")["hits"]
+    assert [h["video_id"] for h in hits] == ["v99"]
+    assert [h["video_id"] for h in cues.search(searcher, '"w0 w1"')["hits"]] == ["v99"]
+    assert not cues._dense.kept_segments() & first
+    searcher.close()
