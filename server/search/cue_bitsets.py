@@ -29,7 +29,8 @@ from whoosh.reading import IndexReader, TermNotFound
 
 from server.search.ranking import segment_key
 
-DENSE_SHARE = 0.1  # a word in this share of a segment's documents or more is kept
+DENSE_SHARE = 0.05  # a word in this share of a segment's documents or more is kept
+POSITIONS_SHARE = 0.1  # ... with its positions (for phrases) from this share on
 DENSE_LEAST = 1024  # ... and in at least this many (a small segment's words are cheap to read)
 DENSE_MB = 128  # the most kept, over all segments and fields
 
@@ -80,10 +81,11 @@ class TermArrays:
         return sum(part.nbytes for part in parts if part is not None)
 
 
-def read_term(reader: IndexReader, field: str, text: bytes, *, keep: bool) -> TermArrays | None:
-    """The term's postings in the (one-segment) `reader` as arrays, a bitset and the positions if
-    `keep`; None if the term is missing or its postings are not in posting blocks (a term in one or
-    two documents)."""
+def read_term(reader: IndexReader, field: str, text: bytes, *, keep: bool, positions: bool = True
+              ) -> TermArrays | None:
+    """The term's postings in the (one-segment) `reader` as arrays: to keep, a bitset (and the
+    positions, if `positions`); for one query, the ids and the encoded positions. None if the term
+    is missing or its postings are not in posting blocks (a term in one or two documents)."""
     try:
         matcher = reader._terms.matcher(field, text, reader.schema[field].format)
     except (KeyError, TermNotFound):
@@ -103,11 +105,12 @@ def read_term(reader: IndexReader, field: str, text: bytes, *, keep: bool) -> Te
         matcher._next_block()
     docs, all_ids = reader.doc_count_all(), np.concatenate(ids)
     all_weights = _compact(np.concatenate(weights))
-    decode = _position_decoder(reader, field)
+    decode = _position_decoder(reader, field) if len(values) == len(all_ids) else None
+    kept_positions = _positions(values, all_weights, decode) if keep and positions and decode else None
     return TermArrays(docs, _bitset(all_ids, docs) if keep else None, None if keep else all_ids,
                       all_weights, np.array(ends[1:], dtype=np.int64), np.array(block_weight),
                       np.array(block_length),
-                      positions=_positions(values, all_weights, decode) if keep and decode else None,
+                      positions=kept_positions,
                       values=None if keep or not decode else values, decode=decode)
 
 
@@ -176,27 +179,36 @@ class DenseTerms:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def arrays(self, reader: IndexReader, field: str, text: bytes) -> TermArrays | None:
-        """The term's arrays in the one-segment `reader`, kept if the term is dense there."""
+    def arrays(self, reader: IndexReader, field: str, text: bytes, *, positions: bool = False
+               ) -> TermArrays | None:
+        """The term's arrays in the one-segment `reader`, kept if the term is dense there; with
+        the positions (kept, or encoded for this query) if `positions`."""
         key = (segment_key(reader), field, text)
         with self._lock:
-            if key in self._items:
-                return self._items[key]
-        keep = self._dense(reader.doc_frequency(field, text), reader.doc_count_all()) and not self.full()
-        found = read_term(reader, field, text, keep=keep)
-        if found is not None and keep:
-            with self._lock:
-                if key not in self._items:
-                    self._items[key] = found
-                    self._bytes += found.nbytes()
+            found = self._items.get(key)
+        if found is None:
+            df, docs = reader.doc_frequency(field, text), reader.doc_count_all()
+            keep = self._share(df, docs, DENSE_SHARE) and not self.full()
+            with_positions = self._share(df, docs, POSITIONS_SHARE)
+            found = read_term(reader, field, text, keep=keep, positions=with_positions)
+            if found is not None and keep:
+                self._keep(key, found)
+        if found is not None and positions and found.positions is None and found.values is None:
+            return read_term(reader, field, text, keep=False)  # kept without them: read for this query
         return found
+
+    def _keep(self, key: tuple[str, str, bytes], found: TermArrays) -> None:
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = found
+                self._bytes += found.nbytes()
 
     def warm(self, reader: IndexReader, field: str) -> int:
         """Read and keep the dense terms of `field` in the one-segment `reader`, the commonest first,
         while room is left: queries then find them ready. Returns how many terms are kept."""
         docs = reader.doc_count_all()
         dense = [(info.doc_frequency(), text) for text, info in reader.iter_field(field)
-                 if self._dense(info.doc_frequency(), docs)]
+                 if self._share(info.doc_frequency(), docs, DENSE_SHARE)]
         for _, text in sorted(dense, reverse=True):
             if self.full():
                 break
@@ -223,6 +235,6 @@ class DenseTerms:
         with self._lock:
             return {key[0] for key in self._items}
 
-    def _dense(self, doc_frequency: int, docs: int) -> bool:
-        return doc_frequency >= max(self._least, DENSE_SHARE * docs)
+    def _share(self, doc_frequency: int, docs: int, share: float) -> bool:
+        return doc_frequency >= max(self._least, share * docs)
 

@@ -213,17 +213,18 @@ class FastMatchers:
         leaves = [wq.Term(q.fieldname, word).matcher(searcher, context) for word in q.words]
         if any(isinstance(leaf, NullMatcherClass) for leaf in leaves):
             return None
-        child = self._intersection(searcher, leaves)
+        child = self._intersection(searcher, leaves, positions=True)
         said = phrase_said(child) if child is not None else None
         return ArrayPhrase(child, said) if child is not None and said is not None else None
 
-    def _intersection(self, searcher: Searcher, leaves: list[Any]) -> ArrayIntersection | None:
+    def _intersection(self, searcher: Searcher, leaves: list[Any], *, positions: bool = False
+                      ) -> ArrayIntersection | None:
         if not all(type(leaf) is W3LeafMatcher and type(leaf.scorer) is BM25FScorer for leaf in leaves):
             return None
         reader = searcher.reader()
         sides = []
         for leaf in leaves:
-            arrays = self._dense.arrays(reader, leaf._term[0], leaf._term[1])
+            arrays = self._dense.arrays(reader, leaf._term[0], leaf._term[1], positions=positions)
             if arrays is None:
                 return None
             sides.append(_Side(arrays, leaf))
