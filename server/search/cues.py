@@ -8,9 +8,11 @@ size. Whoosh ranks the blocks; the moments are found (`cue_match.moments`) only 
 page of titles shown. Words are lower-cased but not stemmed or stop-listed, so a quoted phrase
 matches what was said word for word (through its word pairs; also across two cues of one block);
 typos are tolerated as in title search, from an in-memory word list (`fuzzy.Lexicon`), when the exact
-query finds nothing. The index is written only by the search service's consumer (one writer), from
-`subs/tracks.json` in the origin, and rebuilt from the catalog when it is missing, damaged or of an
-earlier format (`INDEX_NAME` carries the format).
+query finds nothing. Two words, or a phrase of two, are matched on posting arrays (`cue_intersect`,
+the common words' arrays kept per segment by `cue_bitsets`) that step as Whoosh's matchers would, so
+the answers are Whoosh's at a fraction of its walk. The index is written only by the search
+service's consumer (one writer), from `subs/tracks.json` in the origin, and rebuilt from the catalog
+when it is missing, damaged or of an earlier format (`INDEX_NAME` carries the format).
 """
 
 from __future__ import annotations
@@ -175,6 +177,10 @@ class CueIndex:
         """Read the posting arrays of the words said in many blocks, segment by segment, so that
         the first queries naming them need not (seconds at 10,000 hours). Returns the words kept."""
         return sum(self._dense.warm(reader, FIELD) for reader, _ in _segments(searcher))
+
+    def kept_bytes(self) -> int:
+        """The bytes of posting arrays kept for the common words (at most `cue_bitsets.DENSE_MB`)."""
+        return self._dense.kept_bytes()
 
     def _query(self, q: str) -> wq.Query:
         try:
