@@ -129,15 +129,21 @@ class EdgeNode(EdgeAddress):
             log.debug("edge %s: no prefetch of %s: %s", self.name, key, exc)
 
     def record(self, lookup: Lookup, video_id: str, sent: int, aborted: bool = False,
-               session: str = "") -> None:
+               session: str = "", arrived: float | None = None) -> None:
         """Count one served response and publish its `hit` or `miss` event (`aborted`: the client
-        hung up before the end, so `sent` is 0 or what got out; `session`: the viewer's tag)."""
+        hung up before the end, so `sent` is 0 or what got out; `session`: the viewer's tag).
+
+        The event is stamped with the time the request `arrived`, not the time its last byte went
+        out: a trace replays requests in arrival order, and a client's next request can arrive
+        before the previous response is recorded (the recorded trace's order was then a race)."""
         hit = lookup.status != "MISS"
         now = self.clock.now()
         with self._lock:
             self._counts["hit_bytes" if hit else "miss_bytes"] += sent
             self._served.append((now, sent))
         event = self._event("hit" if hit else "miss", video_id, lookup.key, sent)
+        if arrived is not None:
+            event["at"] = arrived
         if not hit:
             event["reason"] = lookup.miss_reason or "content"
         elif lookup.status == "STALE":

@@ -168,9 +168,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] == "/health":
             self._send_json(200, node.health(), body)
             return
-        key, video_id = parse_edge_path(self.path, node.signer, node.clock.now())
+        arrived = node.clock.now()
+        key, video_id = parse_edge_path(self.path, node.signer, arrived)
         with node.serving(), node.lookup(key, video_id, viewer_session(self.path)) as lookup:
-            self._send_object(lookup, video_id, body)
+            self._send_object(lookup, video_id, body, arrived)
 
     def _send_error(self, exc: Exception, body: bool) -> None:
         """The error's own status and message; anything unexpected is logged and answered without
@@ -181,11 +182,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
                                 hint="try again, or ask the steering service for another edge")
         self._send_json(exc.status, exc.to_dict(), body, exc)
 
-    def _send_object(self, lookup: Lookup, video_id: str, body: bool) -> None:
+    def _send_object(self, lookup: Lookup, video_id: str, body: bool, arrived: float) -> None:
         node = self.server.node
         if lookup.etag and f'"{lookup.etag}"' in self.headers.get("If-None-Match", "").split(", "):
             self._send_not_modified(lookup)
-            node.record(lookup, video_id, 0, session=viewer_session(self.path))
+            node.record(lookup, video_id, 0, session=viewer_session(self.path), arrived=arrived)
             return
         rng = parse_range(self.headers.get("Range"), lookup.size)
         span = rng or ByteRange(0, lookup.size - 1)
@@ -197,7 +198,8 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 sent = self._write_body(lookup, stream, span.start, length) if body and length else 0
                 aborted = False
             finally:                    # a client that hangs up mid-body still counts as a request
-                node.record(lookup, video_id, sent, aborted=aborted, session=viewer_session(self.path))
+                node.record(lookup, video_id, sent, aborted=aborted, session=viewer_session(self.path),
+                            arrived=arrived)
 
     def _send_object_headers(self, lookup: Lookup, rng: ByteRange | None, length: int, body: bool) -> None:
         node = self.server.node

@@ -254,3 +254,33 @@ def test_clearing_a_cache_deletes_only_its_own_object_files(make_edge: EdgeMaker
     edge.cache.clear()
     assert bystander.exists() and edge.health()["objects"] == 0
     assert sorted(p.name for p in edge.cache.root.iterdir()) == [".tmp", "notes.txt"]
+
+
+def test_a_request_is_stamped_with_the_time_it_arrived_not_when_its_last_byte_left(
+        make_edge: EdgeMaker, recorder: Recorder, store, clock) -> None:
+    """A replayed trace orders requests by their time: a slow viewer's request must keep the time it
+    came in, or the next viewer's request sorts before it (the recorded trace's order was a race)."""
+    import http.client
+    import os
+    from urllib.parse import urlsplit
+    staging = store.staging_dir("slow")
+    (staging / "cmaf" / "1080p").mkdir(parents=True)
+    (staging / "cmaf" / "1080p" / "seg_000.m4s").write_bytes(os.urandom(32 * 1024 * 1024))  # > socket buffers
+    store.publish_dir(staging, "videos/slow")
+    edge = make_edge()
+    clock.advance(100.0)
+    arrived = clock.now()
+    url = urlsplit(edge.url_for("slow", "cmaf/1080p/seg_000.m4s"))
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        conn.request("GET", f"{url.path}?{url.query}")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read(1024)                  # the viewer is slow: most of the body is still to come
+        clock.advance(30.0)              # ... while time goes on
+        assert len(resp.read()) == 32 * 1024 * 1024 - 1024
+    finally:
+        conn.close()
+    wait_for(lambda: len(recorder.of("cdn", "miss")) == 1)
+    [event] = recorder.of("cdn", "miss")
+    assert event["object"].endswith("slow/cmaf/1080p/seg_000.m4s") and event["at"] == arrived
