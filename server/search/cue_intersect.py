@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, NullMatcherClass
+from whoosh.matching import Matcher, NullMatcher, NullMatcherClass
 from whoosh.query.spans import SpanNear2, SpanWrappingMatcher
 from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
+from whoosh.util import make_weighted_tree
 
 from server.search.cue_bitsets import DenseTerms, TermArrays
 from server.search.ranking import _bm25
@@ -164,7 +165,7 @@ class ArrayPhrase(SpanNear2.SpanNear2Matcher):
     from one such document to the next as Whoosh's span check does."""
 
     def __init__(self, child: ArrayIntersection, said: np.ndarray) -> None:
-        self.slop, self.ordered, self.mindist = 1, True, 1
+        self.ms, self.slop, self.ordered, self.mindist = [child.a.leaf, child.b.leaf], 1, True, 1
         self._said = np.flatnonzero(said)
         SpanWrappingMatcher.__init__(self, child)
 
@@ -189,6 +190,15 @@ def phrase_said(child: ArrayIntersection) -> np.ndarray | None:
     return said
 
 
+def _and_order(q: wq.And, searcher: Searcher, context: Any) -> list[Any]:
+    """The two term matchers of an AND in the order Whoosh's `And` pairs them (its weighted tree,
+    the larger first), without building its intersection (which walks to the first shared block)."""
+    reader = searcher.reader()
+    weighted = [(0 - sub.estimate_size(reader), sub.matcher(searcher, context)) for sub in q.subqueries]
+    pair: tuple[Any, Any] = make_weighted_tree(lambda a, b: (a, b), weighted)
+    return list(pair)
+
+
 class FastMatchers:
     """Builds the array matchers for a segment, when the query and the segment allow it."""
 
@@ -203,10 +213,7 @@ class FastMatchers:
             return self._phrase(q, searcher, context)
         if isinstance(q, wq.And) and len(q.subqueries) == 2 and q.boost == 1.0 \
                 and all(isinstance(s, wq.Term) and s.boost == 1.0 for s in q.subqueries):
-            whoosh = q.matcher(searcher, context)
-            if isinstance(whoosh, IntersectionMatcher):
-                return self._intersection(searcher, [whoosh.a, whoosh.b]) or whoosh
-            return whoosh
+            return self._intersection(searcher, _and_order(q, searcher, context))
         return None
 
     def _phrase(self, q: wq.Phrase, searcher: Searcher, context: Any) -> Matcher | None:
