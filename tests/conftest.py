@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from tests.last_words import (  # noqa: F401  (hooks: name the running test if the run dies)
+    pytest_configure,
     pytest_runtest_logfinish,
     pytest_runtest_logstart,
     pytest_sessionfinish,

@@ -87,12 +87,12 @@ def test_dies_in_the_middle():
 '''
 
 
-def run_child(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
+def run_child(tmp_path: Path, tests: str, *options: str) -> subprocess.CompletedProcess[str]:
     """A child pytest with this suite's last-words hooks (tests/last_words.py) on `tests`."""
     (tmp_path / "conftest.py").write_text("from tests.last_words import *  # noqa: F403\n")
     (tmp_path / "test_child.py").write_text(tests)
     args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
-            str(tmp_path / "test_child.py")]
+            *options, str(tmp_path / "test_child.py")]
     return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=CHILD_GUARD_S,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
@@ -103,6 +103,17 @@ def test_a_dying_run_names_the_running_test_in_its_last_lines(tmp_path: Path) ->
     # captured to the end: the watcher shares the child's stderr, so reading stops only once it is gone
     last = done.stderr.strip().splitlines()[-2:]
     assert last and "died while running test_child.py::test_dies_in_the_middle" in last[0], done.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the stuck test relies on glibc's mutex layout")
+def test_a_run_ended_by_the_last_resort_limit_ends_with_the_tests_name_and_frames(tmp_path: Path) -> None:
+    done = run_child(tmp_path, STUCK_TEST.format(loader="PyDLL"), "-o", f"faulthandler_timeout={TIMEOUT_S}",
+                     "-o", "faulthandler_exit_on_timeout=true")
+    assert done.returncode != 0
+    tail = done.stderr.strip().splitlines()[-16:]
+    assert "died while running test_child.py::test_blocks_in_native_code" in "\n".join(tail), done.stderr
+    assert any("in test_blocks_in_native_code" in line for line in tail), done.stderr  # its frames, last
+    assert "Timeout (0:00:" in done.stderr and "helper_thread_waits" in done.stderr  # and every thread
 
 
 def test_a_run_that_ends_says_nothing_more(tmp_path: Path) -> None:
