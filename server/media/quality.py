@@ -67,9 +67,10 @@ config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung w
 config.register("quality_sample_every", 20, "Score every Nth frame when measuring quality (1 = every "
                 "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame).",
                 int)
-config.register("quality_rungs_per_pass", 3, "Rungs one measuring ffmpeg scores at a time, for a 1080p "
-                "source (fewer for a larger one): each holds ~160 MB (libvmaf at the source's size); "
-                "every further pass decodes the source again (docs/BENCHMARKS.md, issue 19 §4).", int)
+config.register("quality_rungs_per_pass", 3, "The quality measure's memory, in rungs of a 1080p source "
+                "(fewer for a larger one): each libvmaf holds ~160 MB. With the reference file, two thirds "
+                "as many single-rung scorers run side by side; without it, rungs per measuring ffmpeg, each "
+                "further pass decoding the source again (docs/BENCHMARKS.md, issue 19 §1, §4).", int)
 config.register("quality_max_scored", 300, "Frames scored per rung at most when measuring quality: a "
                 "long title is sampled more sparsely than every `quality_sample_every`th frame (0 = no cap).",
                 int)
@@ -336,8 +337,10 @@ def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: 
                 frames: int, sample_every: int, *, per_pass: int | None = None,
                 stop: threading.Event | None = None) -> list[list[FrameScore]]:
     """Score every rung against the source; the figures do not depend on how. The source is decoded
-    once into a file of its sampled frames when that fits `quality_reference_max_mb`, else once per
-    pass of `rungs_per_pass` rungs. FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
+    once into a file of its sampled frames when that fits (`_reference_fits`), else once per pass of
+    `rungs_per_pass` rungs. FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
+    if not rung_inputs:
+        return []
     at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
         logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
