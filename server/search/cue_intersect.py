@@ -73,6 +73,11 @@ class ArrayIntersection(Matcher):
         self.scores = (_side_scores(a, self.ia, fl) + _side_scores(b, self.ib, fl)).tolist()
         self.block_a = np.searchsorted(a.ends, self.ia, side="right")
         self.k = 0
+        self.doc_list: list[int] = self.docs.tolist()
+        after = self.ia + 1  # what `next` does at each shared document, worked out for all at once
+        self._crossed: list[bool] = (after == a.ends[self.block_a]).tolist()
+        following = np.arange(1, len(self.docs) + 1)
+        self._next: list[int] = np.where(after >= a.n, len(self.docs), following).tolist()
 
     def is_active(self) -> bool:
         return self.k < len(self.docs)
@@ -96,10 +101,12 @@ class ArrayIntersection(Matcher):
     def next(self) -> bool | None:
         """Step `a` to its next posting (True if that starts a block), then both to the next shared
         document."""
-        after = int(self.ia[self.k]) + 1
-        crossed = after == int(self.a.ends[self.block_a[self.k]])
-        self.k = len(self.docs) if after >= self.a.n else self.k + 1
-        return crossed if self.is_active() else None
+        return self.step()
+
+    def step(self) -> bool | None:
+        k = self.k
+        self.k = self._next[k]
+        return self._crossed[k] if self.k < len(self.doc_list) else None
 
     def skip_to(self, docnum: int) -> None:
         if self.is_active() and docnum > self.id():
@@ -152,6 +159,38 @@ class ArrayIntersection(Matcher):
 
     def copy(self) -> Matcher:
         raise NotImplementedError("ArrayIntersection is used once, by one collector")
+
+
+def collect_all(collector: Any, matcher: Matcher) -> None:
+    """Whoosh's `ScoredCollector.matches` loop and its `collect`, step for step (the same matcher
+    replacement every `collector.replace` matches or when the page's least score rises, the same
+    block-quality skipping), with an `ArrayIntersection`'s steps taken from lists: the documents a
+    collector scores, and their order, are Whoosh's."""
+    minscore = collector.minscore
+    usequality = collector._use_block_quality()
+    countdown = 0
+    checkquality: bool | None = True
+    while matcher.is_active():
+        if countdown == 0 or collector.minscore != minscore:
+            collector.matcher = matcher = matcher.replace(minscore or 0)
+            collector.replaced_times += 1
+            if not matcher.is_active():
+                break
+            usequality = collector._use_block_quality()
+            countdown = collector.replace
+            if collector.minscore != minscore:
+                checkquality, minscore = True, collector.minscore
+        countdown -= 1
+        if usequality and checkquality and minscore is not None:
+            collector.skipped_times += matcher.skip_to_quality(minscore)
+            if not matcher.is_active():
+                break
+        if type(matcher) is ArrayIntersection:
+            collector._collect(collector.offset + matcher.doc_list[matcher.k], matcher.scores[matcher.k])
+            checkquality = matcher.step()
+        else:
+            collector.collect(matcher.id())
+            checkquality = matcher.next()
 
 
 def _side_scores(side: _Side, postings: np.ndarray, fl: np.ndarray) -> np.ndarray:
