@@ -33,11 +33,12 @@ FETCHED = frozenset({"MISS", "EXPIRED", "BYPASS"})      # the bytes came from th
 STALE = frozenset({"STALE", "UPDATING"})
 # the order of the fields in a log line (nginx_conf.LOG_FORMAT writes them, parse_line reads them)
 LOG_FIELDS = ("msec", "status", "upstream_cache_status", "body_bytes_sent", "upstream_response_length",
-              "request_completion", "http_x_miniflix_fill", "arg_session", "uri")
+              "request_completion", "http_x_miniflix_fill", "arg_session", "request_time", "uri")
 
 
 class Served(NamedTuple):
-    """One logged request for a player object of a title."""
+    """One logged request for a player object of a title: `at` when it was logged (its last byte
+    went out), `arrived` when it came in (its events' time, as the Python edge stamps them)."""
 
     at: float
     key: str
@@ -48,6 +49,7 @@ class Served(NamedTuple):
     complete: bool
     session: str
     fill: bool
+    arrived: float
 
     @property
     def fetched(self) -> bool:
@@ -57,17 +59,21 @@ class Served(NamedTuple):
 def parse_line(line: str) -> Served | None:
     """The request of one log line, or None for lines that are no served object (403, 404, junk).
     Kept lean: it runs once per request the edge serves (thousands a second)."""
-    fields = line.split("\t", 8)
+    fields = line.split("\t", 9)
     try:
-        at, status, cache, sent, upstream, complete, fill, session, uri = fields
+        if len(fields) == 9:             # written by a build before $request_time was logged
+            fields.insert(8, "0")
+        at, status, cache, sent, upstream, complete, fill, session, took, uri = fields
         if status not in SERVED:
             return None
         parts = uri.split("/", 4)        # "", "t", token, "videos", "<id>/<rest>"
         if len(parts) < 5 or parts[3] != "videos":
             return None
-        return Served(float(at), "videos/" + parts[4], parts[4].partition("/")[0], _value(cache),
+        logged = float(at)
+        return Served(logged, "videos/" + parts[4], parts[4].partition("/")[0], _value(cache),
                       _int(sent), _int(upstream), complete == "OK",
-                      session if session != "-" and SESSION.fullmatch(session) else "", fill == "1")
+                      session if session != "-" and SESSION.fullmatch(session) else "", fill == "1",
+                      logged - float(took))
     except ValueError:
         log.warning("skipped an access log line that is not one of ours: %.200r", line)
         return None
@@ -80,7 +86,7 @@ def _value(field: str) -> str:
 def hit_event(edge: str, region: str, served: Served) -> dict[str, Any]:
     """The `hit` event of a request answered from the cache (the Python edge's shape)."""
     event = {"type": "hit", "edge": edge, "region": region, "video_id": served.video_id,
-             "object": served.key, "bytes": served.sent, "at": served.at}
+             "object": served.key, "bytes": served.sent, "at": served.arrived}
     if served.status in STALE:
         event["stale"] = True
     if not served.complete:

@@ -27,7 +27,7 @@ EDGE_PATH = (rf"^/t/(?<sl_exp>[0-9]{{1,15}})\.(?<sl_mac>[A-Za-z0-9_-]{{22}})/vid
              rf"/(?<rest>{PLAYER_REST})$")
 # one request per line, fields in access_log.LOG_FIELDS order; nginx escapes tabs inside a value
 LOG_FORMAT = r"$msec\t$status\t$upstream_cache_status\t$body_bytes_sent\t$upstream_response_length\t" \
-             r"$request_completion\t$http_x_miniflix_fill\t$arg_session\t$uri"
+             r"$request_completion\t$http_x_miniflix_fill\t$arg_session\t$request_time\t$uri"
 # a cache hit for a viewer (not a proactive fill): the hits log, the hot path; the rest: access.log.
 # Exact keys (a hash lookup), not a regex: the map is evaluated for every request.
 HIT_KEYS = [f"{status} {cache}" for status in (200, 206, 304)

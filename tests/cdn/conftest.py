@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import os
 import shutil
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -150,3 +153,30 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met within the timeout")
         time.sleep(0.01)
+
+
+BIG_SEGMENT = 32 * 1024 * 1024   # more than loopback's socket buffers: the edge waits for a slow reader
+
+
+def publish_big_segment(store: LocalBlobStore, video_id: str) -> str:
+    """A title `video_id` with one BIG_SEGMENT-byte segment; returns its path under the title."""
+    staging = store.staging_dir(video_id)
+    (staging / "cmaf" / "1080p").mkdir(parents=True)
+    (staging / "cmaf" / "1080p" / "seg_000.m4s").write_bytes(os.urandom(BIG_SEGMENT))
+    store.publish_dir(staging, f"videos/{video_id}")
+    return "cmaf/1080p/seg_000.m4s"
+
+
+def read_slowly(url: str, pause: Callable[[], None]) -> int:
+    """GET `url` as a slow viewer: the first KB, then `pause()`, then the rest; the body's length."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}")
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+        first = len(resp.read(1024))
+        pause()
+        return first + len(resp.read())
+    finally:
+        conn.close()

@@ -10,7 +10,16 @@ import pytest
 
 from server.cdn.httpio import transfer_delay_s
 from server.cdn.policies import POLICIES
-from tests.cdn.conftest import VIDEO_ID, EdgeMaker, Recorder, fetch, wait_for
+from tests.cdn.conftest import (
+    BIG_SEGMENT,
+    VIDEO_ID,
+    EdgeMaker,
+    Recorder,
+    fetch,
+    publish_big_segment,
+    read_slowly,
+    wait_for,
+)
 
 SEG = "cmaf/90p/seg_001.m4s"
 
@@ -260,27 +269,11 @@ def test_a_request_is_stamped_with_the_time_it_arrived_not_when_its_last_byte_le
         make_edge: EdgeMaker, recorder: Recorder, store, clock) -> None:
     """A replayed trace orders requests by their time: a slow viewer's request must keep the time it
     came in, or the next viewer's request sorts before it (the recorded trace's order was a race)."""
-    import http.client
-    import os
-    from urllib.parse import urlsplit
-    staging = store.staging_dir("slow")
-    (staging / "cmaf" / "1080p").mkdir(parents=True)
-    (staging / "cmaf" / "1080p" / "seg_000.m4s").write_bytes(os.urandom(32 * 1024 * 1024))  # > socket buffers
-    store.publish_dir(staging, "videos/slow")
+    segment = publish_big_segment(store, "slow")
     edge = make_edge()
     clock.advance(100.0)
     arrived = clock.now()
-    url = urlsplit(edge.url_for("slow", "cmaf/1080p/seg_000.m4s"))
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    try:
-        conn.request("GET", f"{url.path}?{url.query}")
-        resp = conn.getresponse()
-        assert resp.status == 200
-        resp.read(1024)                  # the viewer is slow: most of the body is still to come
-        clock.advance(30.0)              # ... while time goes on
-        assert len(resp.read()) == 32 * 1024 * 1024 - 1024
-    finally:
-        conn.close()
+    assert read_slowly(edge.url_for("slow", segment), lambda: clock.advance(30.0)) == BIG_SEGMENT
     wait_for(lambda: len(recorder.of("cdn", "miss")) == 1)
     [event] = recorder.of("cdn", "miss")
-    assert event["object"].endswith("slow/cmaf/1080p/seg_000.m4s") and event["at"] == arrived
+    assert event["object"] == f"videos/slow/{segment}" and event["at"] == arrived

@@ -32,7 +32,17 @@ from server.events.log import EventLog
 from server.paths import DataDir
 from server.registry import BadSetting
 from server.storage.blobstore import LocalBlobStore
-from tests.cdn.conftest import SPEC, VIDEO_ID, EdgeMaker, Recorder, fetch, wait_for
+from tests.cdn.conftest import (
+    BIG_SEGMENT,
+    SPEC,
+    VIDEO_ID,
+    EdgeMaker,
+    Recorder,
+    fetch,
+    publish_big_segment,
+    read_slowly,
+    wait_for,
+)
 from tests.conftest import engine_processes
 
 SEGMENT = "cmaf/90p/seg_001.m4s"
@@ -490,3 +500,16 @@ def test_nginx_evictions_are_evict_events_and_a_capacity_miss(make_cdn: CdnMaker
     wait_for(lambda: len(recorder.of("cdn", "miss")) == 5)
     assert recorder.of("cdn", "miss")[-1]["reason"] == "capacity"
     assert {e["reason"] for e in recorder.of("cdn", "miss")[:4]} == {"content"}
+
+
+def test_a_request_is_stamped_with_the_time_it_arrived_as_on_the_python_edge(
+        make_cdn: CdnMaker, store: LocalBlobStore, recorder: Recorder) -> None:
+    """nginx logs a request once its last byte went out; its event keeps the time it came in."""
+    segment = publish_big_segment(store, "slow")
+    cdn = make_cdn()
+    arrived = time.time()
+    assert read_slowly(edge_of(cdn).url_for("slow", segment), lambda: time.sleep(3)) == BIG_SEGMENT
+    wait_for(lambda: len(recorder.of("cdn", "miss")) == 1)
+    [event] = recorder.of("cdn", "miss")
+    assert event["object"] == f"videos/slow/{segment}"
+    assert arrived - 0.5 <= event["at"] < arrived + 1.5, event["at"] - arrived   # logged 3 s later
