@@ -25,7 +25,7 @@ only error is which frames are scored: every 20th frame by default, but at least
 at most `quality_max_scored` (300: every 720th frame of a 2 h title at 30 fps).
 Measured against every frame on the test set (generated static/animated/noisy/zooming clips and
 ../shared/media; bench/quality_cost.py, docs/BENCHMARKS.md): the rung's mean VMAF stays within
-0.6 points (worst 0.53; target 1); the 5th percentile and the worst segment, from fewer frames,
+0.6 points (worst 0.58; target 1); the 5th percentile and the worst segment, from fewer frames,
 within 2.2 and 1.3.
 
 Per rung: mean and 5th percentile over the scored frames, the worst segment (mean of its scored
