@@ -40,15 +40,29 @@ def speech(seed: int) -> CueTracks:
     return [("en", [(i * 30.0, i * 30.0 + 4, said(i)) for i in range(120)])]
 
 
-def library(path: Path, monkeypatch: pytest.MonkeyPatch) -> CueIndex:
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 titles in three commits (three segments), then two titles deleted (one segment with
     deletions), in blocks of a minute (1,200 a segment: a common word's postings fill several of
-    Whoosh's posting blocks); the dense words are kept from one document on."""
-    monkeypatch.setattr(cue_module, "BLOCK_S", 60.0)
-    cues = CueIndex(path, lambda video_id: speech(int(video_id[1:])))
-    for batch in range(3):
-        cues.apply([{"video_id": f"v{i}", "title": f"T{i}"} for i in range(batch * 20, batch * 20 + 20)], [])
-    cues.apply([], ["v3", "v5"])
+    Whoosh's posting blocks). The tests only read it."""
+    path = tmp_path_factory.mktemp("cues") / "cues"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cue_module, "BLOCK_S", 60.0)
+        cues = CueIndex(path, loader)
+        for batch in range(3):
+            titles = range(batch * 20, (batch + 1) * 20)
+            cues.apply([{"video_id": f"v{i}", "title": f"T{i}"} for i in titles], [])
+        cues.apply([], ["v3", "v5"])
+    return path
+
+
+def loader(video_id: str) -> CueTracks:
+    return speech(int(video_id[1:]))
+
+
+def opened(path: Path) -> CueIndex:
+    """The library's index with the dense words kept from one document on."""
+    cues = CueIndex(path, loader)
     arrays_for_all(cues)
     return cues
 
@@ -65,10 +79,10 @@ def ranked(cues: CueIndex, searcher: Any, q: str, fast: FastMatchers | None) -> 
 
 @pytest.mark.parametrize(("hits", "most"), [(200, 5000), (15, 5000), (15, 150), (15, 400)])
 def test_two_words_and_phrases_rank_the_same_blocks_with_the_same_scores_as_whoosh(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
+        library: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
     monkeypatch.setattr(cue_module, "BLOCK_HITS", hits)  # a small page: Whoosh skips blocks by quality
     monkeypatch.setattr(cue_module, "SCORED_MOST", most)  # and stops scoring early
-    cues = library(tmp_path / "cues", monkeypatch)
+    cues = opened(library)
     with cues.ix.searcher() as searcher:
         assert len(searcher.leaf_searchers()) > 1
         assert any(sub.reader().has_deletions() for sub, _ in searcher.leaf_searchers())
@@ -80,9 +94,9 @@ def test_two_words_and_phrases_rank_the_same_blocks_with_the_same_scores_as_whoo
         assert cues._dense.kept_bytes() > 0  # the arrays were used
 
 
-def test_the_pages_of_titles_are_whooshs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cues = library(tmp_path / "cues", monkeypatch)
-    plain = CueIndex(tmp_path / "cues", lambda video_id: speech(int(video_id[1:])))
+def test_the_pages_of_titles_are_whooshs(library: Path) -> None:
+    cues = opened(library)
+    plain = CueIndex(library, loader)
     plain._fast = None
     with cues.ix.searcher() as searcher:
         for q in QUERIES:
