@@ -122,3 +122,45 @@ def test_what_is_kept_follows_the_index_as_titles_come_and_go(tmp_path: Path) ->
     assert [h["video_id"] for h in cues.search(searcher, '"w0 w1"')["hits"]] == ["v99"]
     assert not cues._dense.kept_segments() & first
     searcher.close()
+
+
+@pytest.mark.parametrize("q", ["w0 w1", "w2 w0", "w1 w7"])
+def test_the_array_matcher_steps_as_whooshs_intersection(library: Path, q: str) -> None:
+    cues = opened(library)
+    with cues.ix.searcher() as searcher:
+        plain = [sub for sub, _ in searcher.leaf_searchers() if not sub.reader().has_deletions()]
+        assert plain
+        seen = [0, 0, 0]
+        for sub in plain:
+            for every in (0, 7):  # step only; or every 7th step skip what cannot beat this block
+                ours, whooshs = both_matchers(cues, sub, q)
+                seen = [x + y for x, y in zip(seen, walk_alike(ours, whooshs, every), strict=True)]
+        steps, blocks, skipped = seen
+        assert steps > 100 and blocks > 0 and skipped > 0
+
+
+def both_matchers(cues: CueIndex, sub: Any, q: str) -> tuple[Any, Any]:
+    context = sub.context(weighting=cues._weighting)
+    asked = cues._query(q)
+    return cues._fast.matcher(asked, sub, context), asked.matcher(sub, context)
+
+
+def walk_alike(ours: Any, whooshs: Any, every: int) -> tuple[int, int, int]:
+    """Step both matchers to the end, comparing all a collector sees: (steps, new blocks entered
+    by a step, blocks skipped)."""
+    steps = blocks = skipped = 0
+    while whooshs.is_active():
+        assert ours.is_active() and ours.id() == whooshs.id()
+        assert ours.score() == whooshs.score() and ours.block_quality() == whooshs.block_quality()
+        steps += 1
+        if every and steps % every == 0:
+            least = whooshs.block_quality()
+            count = whooshs.skip_to_quality(least)
+            assert ours.skip_to_quality(least) == count
+            skipped += count
+        else:
+            entered = bool(whooshs.next())  # True: its first word's postings entered a new block
+            assert bool(ours.next()) == entered
+            blocks += entered
+    assert not ours.is_active()
+    return steps, blocks, skipped
