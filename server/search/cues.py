@@ -176,7 +176,11 @@ class CueIndex:
     def warm(self, searcher: Searcher) -> int:
         """Read the posting arrays of the words said in many blocks, segment by segment, so that
         the first queries naming them need not (seconds at 10,000 hours). Returns the words kept."""
-        return sum(self._dense.warm(reader, FIELD) for reader, _ in _segments(searcher))
+        kept = self._dense.kept_segments()  # warmed before: an index change adds or merges segments
+        if self._dense.full():
+            return 0
+        return sum(self._dense.warm(reader, FIELD) for reader, _ in _segments(searcher)
+                   if segment_key(reader) not in kept)
 
     def kept_bytes(self) -> int:
         """The bytes of posting arrays kept for the common words (at most `cue_bitsets.DENSE_MB`)."""

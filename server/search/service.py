@@ -120,6 +120,7 @@ class SearchService:
         self._log.commit(GROUP, self._log.heads([VIDEOS]))
 
     def _follow(self) -> None:
+        self._warm_cues()
         pause = RETRY_S
         while not self._worker.stopping.is_set():
             batch = self._log.poll(GROUP, [VIDEOS], max_events=1000, timeout=0.25)
@@ -146,6 +147,7 @@ class SearchService:
             self._cues.apply(upserts, deletions)
         self._log.commit(GROUP, batch)
         self._warm()
+        self._warm_cues()
         return len(latest)
 
     # -- answering -------------------------------------------------------------------------------
@@ -225,6 +227,17 @@ class SearchService:
     def _warm(self) -> None:
         """Build the new index version's tables now (in the indexer), not in the next search."""
         self._tables(self._searcher())
+
+    def _warm_cues(self) -> None:
+        """Read the common words' posting arrays of the cue index's new segments now, in the indexer,
+        so that the first subtitle query naming one need not (up to ~0.3 s a word at 10,000 hours)."""
+        if self._cues is None:
+            return
+        try:
+            with self._cues.ix.searcher() as searcher:
+                self._cues.warm(searcher)
+        except Exception:  # the queries read what they need themselves: slower, never wrong
+            log.exception("search: warming the subtitle index failed")
 
     def _searcher(self) -> Searcher:
         """This thread's searcher, reopened only when the index changed (opening costs per query)."""

@@ -164,3 +164,18 @@ def walk_alike(ours: Any, whooshs: Any, every: int) -> tuple[int, int, int]:
             blocks += entered
     assert not ours.is_active()
     return steps, blocks, skipped
+
+
+def test_the_search_service_reads_the_common_words_when_it_indexes_not_in_the_first_query(
+        data, log, catalog, publish) -> None:
+    from server.search.service import SearchService
+    service = SearchService(data, log, catalog, cues=loader)
+    assert service._cues is not None
+    arrays_for_all(service._cues)
+    for i in range(6):
+        publish(f"v{i}", f"Title {i}")
+    service.catch_up()
+    warmed = service._cues.kept_bytes()
+    assert warmed > 0                               # ready before anyone searched
+    assert service.search_subtitles("w0 w1")["total"] == 6
+    assert service._cues.kept_bytes() == warmed     # and the query had nothing left to read
