@@ -199,6 +199,17 @@ class DenseTerms:
             return read_term(reader, field, text, keep=False)  # kept without them: read for this query
         return found
 
+    def kept_arrays(self, reader: IndexReader, field: str, text: bytes) -> TermArrays | None:
+        """The term's kept arrays in the one-segment `reader` (read and kept now if the term is
+        dense there and room is left), or None: a rarer word is left to Whoosh's own leaf, which
+        reads only the blocks a query gets to."""
+        with self._lock:
+            found = self._items.get((segment_key(reader), field, text))
+        docs = reader.doc_count_all()
+        if found is None and self._share(reader.doc_frequency(field, text), docs, DENSE_SHARE):
+            found = self.arrays(reader, field, text)
+        return found if found is not None and found.bits is not None else None
+
     def _keep(self, key: tuple[str, str, bytes], found: TermArrays) -> None:
         with self._lock:
             if key not in self._items:

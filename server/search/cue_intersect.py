@@ -7,7 +7,9 @@ documents both words share and their BM25F scores are found in a few array opera
 answer to every question the collector asks), so the collector scores the same documents in the
 same order and stops at the same one: the answers are Whoosh's, to the bit. `fast_matcher` swaps it
 in where the query is two words or a two-word phrase in a segment without deletions; anything else
-keeps Whoosh's own matcher.
+keeps Whoosh's own matcher. A word alone, or an Or of words (a typo-tolerant word), keeps Whoosh's
+own union and boost matchers with each kept word's leaf replaced by an `ArrayLeaf`, which answers
+as the leaf would from the arrays (its scores worked out at once, no posting block decoded).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching import Matcher, NullMatcher, NullMatcherClass
+from whoosh.matching import Matcher, NullMatcher, NullMatcherClass, ReadTooFar, UnionMatcher, WrappingMatcher
 from whoosh.query.spans import SpanNear2, SpanWrappingMatcher
 from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
@@ -161,6 +163,71 @@ class ArrayIntersection(Matcher):
         raise NotImplementedError("ArrayIntersection is used once, by one collector")
 
 
+class ArrayLeaf(Matcher):
+    """Whoosh's leaf matcher of one word in one segment (`W3LeafMatcher`), on the word's kept
+    arrays: the same documents, scores (to the bit), posting blocks, block qualities and skips, so
+    a word alone, or in an Or of words (Whoosh's own union matchers over these leaves), is collected
+    as Whoosh would, without decoding a posting block or scoring a document in Python."""
+
+    def __init__(self, side: _Side, lengths: np.ndarray) -> None:
+        self.side, self.p = side, 0
+        self.doc_list: list[int] = side.ids.tolist()
+        self.scores: list[float] = _side_scores(side, np.arange(side.n), lengths[side.ids]).tolist()
+        after = np.arange(1, side.n + 1)  # `next` from each posting enters a new block at a block's end
+        self._crossed: list[bool] = np.isin(after, side.ends).tolist()
+        self._quality: list[float] = side.quality.tolist()
+        self._block_of: list[int] = np.repeat(np.arange(len(side.ends)),
+                                              np.diff(side.ends, prepend=0)).tolist()
+
+    def is_active(self) -> bool:
+        return self.p < self.side.n
+
+    def id(self) -> int:
+        return self.doc_list[self.p]
+
+    def term(self) -> Any:
+        return self.side.leaf.term()
+
+    def weight(self) -> float:
+        return float(self.side.weights[self.p])
+
+    def score(self) -> float:
+        return self.scores[self.p]
+
+    def supports_block_quality(self) -> bool:
+        return bool(self.side.leaf.supports_block_quality())
+
+    def max_quality(self) -> float:
+        return self.side.max_quality
+
+    def block_quality(self) -> float:
+        """The current block's; past the end, the last block's (as Whoosh's leaf, which a union
+        asks once after a skip took it to the end)."""
+        return self._quality[self._block_of[self.p]] if self.p < self.side.n else self._quality[-1]
+
+    def next(self) -> bool:
+        """To the next posting: True when that leaves the posting block (or the postings)."""
+        p = self.p
+        self.p = p + 1
+        return self._crossed[p]
+
+    def skip_to(self, docnum: int) -> None:
+        if not self.is_active():
+            raise ReadTooFar
+        if docnum > self.doc_list[self.p]:
+            self.p = int(np.searchsorted(self.side.ids, docnum))
+
+    def skip_to_quality(self, minquality: float) -> int:
+        """Whoosh's: skip whole blocks while theirs is not above `minquality`; how many skipped."""
+        if not self.is_active():
+            return 0
+        count, self.p = self.side.skip_quality(self.p, minquality)
+        return count
+
+    def copy(self) -> Matcher:
+        raise NotImplementedError("ArrayLeaf is used once, by one collector")
+
+
 def collect_all(collector: Any, matcher: Matcher) -> None:
     """Whoosh's `ScoredCollector.matches` loop and its `collect`, step for step (the same matcher
     replacement every `collector.replace` matches or when the page's least score rises, the same
@@ -188,6 +255,9 @@ def collect_all(collector: Any, matcher: Matcher) -> None:
         if type(matcher) is ArrayIntersection:
             collector._collect(collector.offset + matcher.doc_list[matcher.k], matcher.scores[matcher.k])
             checkquality = matcher.step()
+        elif type(matcher) is ArrayLeaf:
+            collector._collect(collector.offset + matcher.doc_list[matcher.p], matcher.scores[matcher.p])
+            checkquality = matcher.next()
         else:
             collector.collect(matcher.id())
             checkquality = matcher.next()
@@ -238,6 +308,15 @@ def _and_order(q: wq.And, searcher: Searcher, context: Any) -> list[Any]:
     return list(pair)
 
 
+def _words(q: wq.Query) -> bool:
+    """Whether `q` is a word, or an Or of words (a typo-tolerant word): Whoosh's matcher of it is a
+    leaf, or a tree of union (and boost) matchers over leaves."""
+    if type(q) is wq.Term:
+        return not q.minquality
+    return type(q) is wq.Or and q.boost == 1.0 and all(type(s) is wq.Term and not s.minquality
+                                                       for s in q.subqueries)
+
+
 class FastMatchers:
     """Builds the array matchers for a segment, when the query and the segment allow it."""
 
@@ -253,7 +332,30 @@ class FastMatchers:
         if isinstance(q, wq.And) and len(q.subqueries) == 2 and q.boost == 1.0 \
                 and all(isinstance(s, wq.Term) and s.boost == 1.0 for s in q.subqueries):
             return self._intersection(searcher, _and_order(q, searcher, context))
+        if _words(q):
+            return self._leaves(q.matcher(searcher, context), searcher.reader())
         return None
+
+    def _leaves(self, whooshs: Matcher, reader: Any) -> Matcher | None:
+        """Whoosh's matcher of a word or an Or of words with each leaf whose word is kept as arrays
+        replaced by an `ArrayLeaf` (fresh, at its first posting, as the leaf it replaces); None
+        when no leaf is."""
+        swapped, count = self._swap(whooshs, reader)
+        return swapped if count else None
+
+    def _swap(self, m: Matcher, reader: Any) -> tuple[Matcher, int]:
+        """`m` with its kept leaves swapped (Whoosh's union and boost matchers kept), and how many."""
+        if type(m) is UnionMatcher:
+            (m.a, left), (m.b, right) = self._swap(m.a, reader), self._swap(m.b, reader)
+            return m, left + right
+        if type(m) is WrappingMatcher:
+            m.child, count = self._swap(m.child, reader)
+            return m, count
+        if type(m) is W3LeafMatcher and type(m.scorer) is BM25FScorer:
+            arrays = self._dense.kept_arrays(reader, m._term[0], m._term[1])
+            if arrays is not None:
+                return ArrayLeaf(_Side(arrays, m), self._lengths(reader, m._term[0])), 1
+        return m, 0
 
     def _phrase(self, q: wq.Phrase, searcher: Searcher, context: Any) -> Matcher | None:
         leaves = [wq.Term(q.fieldname, word).matcher(searcher, context) for word in q.words]

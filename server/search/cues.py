@@ -8,9 +8,10 @@ size. Whoosh ranks the blocks; the moments are found (`cue_match.moments`) only 
 page of titles shown. Words are lower-cased but not stemmed or stop-listed, so a quoted phrase
 matches what was said word for word (through its word pairs; also across two cues of one block);
 typos are tolerated as in title search, from an in-memory word list (`fuzzy.Lexicon`), when the exact
-query finds nothing. Two words, or a phrase of two, are matched on posting arrays (`cue_intersect`,
-the common words' arrays kept per segment by `cue_bitsets`) that step as Whoosh's matchers would, so
-the answers are Whoosh's at a fraction of its walk. The index is written only by the search
+query finds nothing. A word, a typo-tolerant word (an Or of words), two words, or a phrase of two,
+are matched on posting arrays (`cue_intersect`, the common words' arrays kept per segment by
+`cue_bitsets`) that step as Whoosh's matchers would, so the answers are Whoosh's at a fraction of
+its walk. The index is written only by the search
 service's consumer (one writer), from `subs/tracks.json` in the origin, and rebuilt from the catalog
 when it is missing, damaged or of an earlier format (`INDEX_NAME` carries the format).
 """
@@ -35,7 +36,7 @@ from whoosh.writing import LockError
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.media.text_tracks import TRACKS_FILE, load_tracks
 from server.search.cue_bitsets import DenseTerms
-from server.search.cue_intersect import ArrayIntersection, FastMatchers, collect_all
+from server.search.cue_intersect import FastMatchers, collect_all
 from server.search.cue_match import (
     FIELD,
     Cue,
@@ -239,15 +240,18 @@ class _FirstScored(TopCollector):
     def __init__(self, most: int, fast: FastMatchers | None = None) -> None:
         super().__init__(limit=BLOCK_HITS)
         self._left, self._fast = most, fast
+        self._arrays = False  # this segment's matcher walks kept arrays (`FastMatchers`)
 
     def set_subsearcher(self, subsearcher: Searcher, offset: int) -> None:
-        """Whoosh's, with the array matcher of two words or a phrase where it applies."""
+        """Whoosh's, with the array matcher of a word, an Or of words, two words or a phrase where
+        it applies."""
         self.subsearcher, self.offset = subsearcher, offset
         fast = self._fast.matcher(self.q, subsearcher, self.context) if self._fast else None
         self.matcher = fast if fast is not None else self.q.matcher(subsearcher, self.context)
+        self._arrays = fast is not None
 
     def collect_matches(self) -> None:
-        if isinstance(self.matcher, ArrayIntersection) and not self.final_fn:
+        if self._arrays and not self.final_fn:
             collect_all(self, self.matcher)  # Whoosh's loop, faster over the arrays
         else:
             super().collect_matches()

@@ -145,16 +145,16 @@ def both_matchers(cues: CueIndex, sub: Any, q: str) -> tuple[Any, Any]:
     return cues._fast.matcher(asked, sub, context), asked.matcher(sub, context)
 
 
-def walk_alike(ours: Any, whooshs: Any, every: int) -> tuple[int, int, int]:
+def walk_alike(ours: Any, whooshs: Any, every: int, lift: float = 1.0) -> tuple[int, int, int]:
     """Step both matchers to the end, comparing all a collector sees: (steps, new blocks entered
-    by a step, blocks skipped)."""
+    by a step, blocks skipped: what cannot beat this block's quality times `lift`)."""
     steps = blocks = skipped = 0
     while whooshs.is_active():
         assert ours.is_active() and ours.id() == whooshs.id()
         assert ours.score() == whooshs.score() and ours.block_quality() == whooshs.block_quality()
         steps += 1
         if every and steps % every == 0:
-            least = whooshs.block_quality()
+            least = whooshs.block_quality() * lift
             count = whooshs.skip_to_quality(least)
             assert ours.skip_to_quality(least) == count
             skipped += count
@@ -179,3 +179,72 @@ def test_the_search_service_reads_the_common_words_when_it_indexes_not_in_the_fi
     assert warmed > 0                               # ready before anyone searched
     assert service.search_subtitles("w0 w1")["total"] == 6
     assert service._cues.kept_bytes() == warmed     # and the query had nothing left to read
+
+
+# A word alone, and typo-tolerant words as `cues._fuzzy` makes them: the word as typed (often said
+# nowhere) or'ed with the indexed words near it, boosted down. Whoosh answers an Or of three or more
+# words with a tree of union matchers in a segment of over 5,000 documents (every segment at 10,000
+# hours), with one array of all matches in a smaller one: here the tree, as there.
+def typo_tolerant(typed: str, *near: str) -> Any:
+    from whoosh import query as wq
+    q = wq.Or([wq.Term("text", typed), *(wq.Term("text", w, boost=0.6) for w in near)])
+    q.matcher_type = wq.Or.DEFAULT_MATCHER
+    return q
+
+
+def word_queries() -> list[Any]:
+    from whoosh import query as wq
+    return [wq.Term("text", w) for w in ("w0", "w1", "w4", "w9", "w15")] + [
+        typo_tolerant("w0x", "w0", "w1"), typo_tolerant("w1", "w2", "w3", "w12"),
+        typo_tolerant("wq9", "w9", "w19", "w29"), typo_tolerant("w5", "w0"),
+        typo_tolerant("nowhere", "w7", "w14", "w1", "w0", "w33")]
+
+
+@pytest.mark.parametrize(("hits", "most"), [(200, 5000), (15, 5000), (15, 150), (15, 400)])
+def test_words_and_typo_tolerant_words_rank_the_same_blocks_with_the_same_scores_as_whoosh(
+        library: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
+    monkeypatch.setattr(cue_module, "BLOCK_HITS", hits)
+    monkeypatch.setattr(cue_module, "SCORED_MOST", most)
+    cues = opened(library)
+    with cues.ix.searcher() as searcher:
+        context = searcher.context(weighting=cues._weighting)
+        for q in word_queries():
+            whoosh = cue_module._ranked(searcher, q, context, None)
+            ours = cue_module._ranked(searcher, q, context, cues._fast)
+            assert ours == whoosh, q  # same blocks, same order, same floats
+            assert len(whoosh) == min(hits, most)
+        plain = [sub for sub, _ in searcher.leaf_searchers() if not sub.reader().has_deletions()]
+        assert all(cues._fast.matcher(q, sub, sub.context(weighting=cues._weighting)) is not None
+                   for q in word_queries() for sub in plain)  # the arrays answered
+
+
+# Skipping to just above the current block's quality: at exactly that quality Whoosh's union of a
+# boosted word can loop for ever (its `aq + bq <= least` and a child's `aq <= least - bq` disagree in
+# the last bit); the collector asks for the page's least score, below the block's.
+@pytest.mark.parametrize("which", range(10))
+def test_the_array_leaves_step_as_whooshs_word_and_union_matchers(library: Path, which: int) -> None:
+    cues = opened(library)
+    q = word_queries()[which]
+    with cues.ix.searcher() as searcher:
+        seen = [0, 0, 0]
+        for sub, _ in searcher.leaf_searchers():
+            if sub.reader().has_deletions():
+                continue
+            for every in (0, 5):
+                context = sub.context(weighting=cues._weighting)
+                ours, whooshs = cues._fast.matcher(q, sub, context), q.matcher(sub, context)
+                seen = [x + y for x, y in zip(seen, walk_alike(ours, whooshs, every, 1.01), strict=True)]
+        steps, blocks, skipped = seen
+        assert steps > 100 and skipped > 0
+        assert blocks > 0 or len(q.subqueries) > 2  # Whoosh's union of 3+ words reports no new blocks
+
+
+def test_typo_tolerant_pages_of_titles_are_whooshs(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cues = opened(library)
+    plain = CueIndex(library, loader)
+    plain._fast = None
+    with cues.ix.searcher() as searcher:
+        for q in word_queries():
+            monkeypatch.setattr(CueIndex, "_query", lambda self, text, q=q: q)
+            for page in ({}, {"offset": 20, "limit": 10}):
+                assert cues.search(searcher, "typed", **page) == plain.search(searcher, "typed", **page), q
