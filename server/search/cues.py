@@ -35,6 +35,7 @@ from whoosh.writing import LockError
 
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.media.text_tracks import TRACKS_FILE, load_tracks
+from server.search import whoosh_union  # noqa: F401  (fixes Whoosh's union skipping loop)
 from server.search.cue_bitsets import DenseTerms
 from server.search.cue_intersect import FastMatchers, collect_all
 from server.search.cue_match import (

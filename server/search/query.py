@@ -17,6 +17,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
 
 from server.errors import InvalidRequest
+from server.search import whoosh_union  # noqa: F401  (fixes Whoosh's union skipping loop)
 from server.search.documents import FACETS, FUZZY_FIELDS, PREFIX_FIELDS, TEXT_FIELDS, make_schema
 
 ALIASES = {"tags": ["tag"], "creator": ["by", "author"], "resolution": ["res"], "original_name": ["file"]}
