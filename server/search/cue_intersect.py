@@ -338,10 +338,11 @@ class FastMatchers:
 
     def _leaves(self, whooshs: Matcher, reader: Any) -> Matcher | None:
         """Whoosh's matcher of a word or an Or of words with each leaf whose word is kept as arrays
-        replaced by an `ArrayLeaf` (fresh, at its first posting, as the leaf it replaces); None
-        when no leaf is."""
-        swapped, count = self._swap(whooshs, reader)
-        return swapped if count else None
+        replaced by an `ArrayLeaf` (fresh, at its first posting, as the leaf it replaces). With no
+        leaf kept it is Whoosh's own matcher, returned rather than built a second time by the
+        collector (a term lookup and a first block read per segment)."""
+        swapped, _count = self._swap(whooshs, reader)
+        return swapped
 
     def _swap(self, m: Matcher, reader: Any) -> tuple[Matcher, int]:
         """`m` with its kept leaves swapped (Whoosh's union and boost matchers kept), and how many."""
