@@ -92,12 +92,14 @@ def test_measuring_five_rungs_of_a_1080p_title_holds_no_more_than_a_chunk_encode
     assert result["peak_mb"] < 700, result
 
 
-def children_rss_mb() -> float:
-    """Resident memory of every process this one started (and theirs), in MB."""
+def children_rss_mb(naming: Path) -> float:
+    """Resident memory of the processes this one started (and theirs) whose command line names a
+    file under `naming`, in MB: only the step's, not the servers other tests' fixtures left running."""
     total = 0
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):  # a process may end while we look
-            total += child.memory_info().rss
+            if str(naming) in " ".join(child.cmdline()):
+                total += child.memory_info().rss
     return total / 2**20
 
 
@@ -112,7 +114,7 @@ def test_rungs_scored_side_by_side_hold_no_more_than_one_pass_of_three(tmp_path:
 
     def sample() -> None:
         while not done.wait(0.02):
-            peaks[0] = max(peaks[0], children_rss_mb())
+            peaks[0] = max(peaks[0], children_rss_mb(tmp_path))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
