@@ -33,7 +33,7 @@ from title_set import DEFAULT_SECONDS, TITLES, each_title
 from server import config
 from server.media import ffmpeg
 from server.media.chunks import total_frames
-from server.media.convex_hull import RatePoint, pick_rungs, upper_hull
+from server.media.convex_hull import RatePoint, Rules, pick_rungs, upper_hull
 from server.media.encode import build_chunk_args, part_path
 from server.media.ladder import plan_ladder
 from server.media.model import Chunk, MediaInfo, Rendition, WorkLayout
@@ -97,11 +97,16 @@ def one_title(clip: Path, crfs: list[int], jobs: int) -> dict[str, Any]:
             "cpu_s": round(children_cpu_s() - before, 1)}
 
 
-def rules_on_hull(fixed: list[RatePoint], points: list[RatePoint]) -> float:
+def rules_on_hull(fixed: list[RatePoint], points: list[RatePoint], rules: Rules | None = None) -> float:
     """Bits saved by the rungs pick_rungs takes from the real points (sizes named as the analysis
-    names them)."""
+    names them); the ingest's rules unless `rules`."""
+    return bits_saved(fixed, rungs_on_hull(points, rules))
+
+
+def rungs_on_hull(points: list[RatePoint], rules: Rules | None = None) -> list[RatePoint]:
+    """The rungs pick_rungs takes from the real sweep points."""
     named = [RatePoint(p.name.split("_crf")[0], p.width, p.height, p.crf, p.kbps, p.vmaf) for p in points]
-    return bits_saved(fixed, pick_rungs(named, default_rules()))
+    return pick_rungs(named, rules or default_rules())
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -55,7 +55,10 @@ T = TypeVar("T")
 FEATURES = "feature=name=psnr|name=float_ssim"  # what quality.libvmaf_filter adds to VMAF
 
 config.register("per_title_floor_kbps", 200, "Bitrate of a per-title ladder's bottom rung, for thin "
-                "links (kbit/s; higher when the title's cheapest encode costs more).", int)
+                "links (kbit/s; lower where per_title_floor_vmaf costs less, higher when the title's "
+                "cheapest encode costs more).", int)
+config.register("per_title_floor_vmaf", 60.0, "A per-title ladder's bottom rung costs no more than the "
+                "title needs to look this good (VMAF; 0: per_title_floor_kbps alone).", float)
 
 # The analysis is a fixed cost per title (it does not grow with the title's length): 4 windows of 1 s
 # x 3 CRFs cost ~26 CPU-s on a 720p title against ~34 for 3 x 2 s x 4 CRFs, with one ffmpeg per window
@@ -287,7 +290,8 @@ def score_vmaf(main: str, tool: str, encodes: Sequence[Path], window: Path, vide
 
 
 def default_rules() -> Rules:
-    return Rules(floor_kbps=float(config.get("per_title_floor_kbps")))
+    return Rules(floor_kbps=float(config.get("per_title_floor_kbps")),
+                 floor_vmaf=float(config.get("per_title_floor_vmaf")))
 
 
 # ---- the ladder ------------------------------------------------------------------------------
