@@ -43,7 +43,7 @@ class Rules:
     floor_kbps: float = 200.0     # the bottom rung costs at most this, for thin links ...
     floor_vmaf: float = 60.0      # ... and no more than this quality needs (0: `floor_kbps` alone) ...
     floor_share: float = 0.0      # ... nor this share of the top rung's bitrate (0: no such bound);
-    #                               never under the hull's cheapest point
+    min_floor_kbps: float = 25.0  # never under this nor under the hull's cheapest point
     jnd: float = 6.0              # one just-noticeable difference, in VMAF points: sets how many rungs
     max_rungs: int = 6
     placement: str = "bends"      # "bends": rungs where the hull bends; "jnd": evenly spaced in VMAF
@@ -125,13 +125,15 @@ def top_vmaf(hull: Sequence[RatePoint], rules: Rules) -> float:
 def floor_kbps(hull: Sequence[RatePoint], top_kbps: float, rules: Rules) -> float:
     """The bottom rung's bitrate: `floor_kbps`, or less where the title reaches `floor_vmaf` for less
     (the PAL clip looks 88 at 200 kbit/s and 60 at 18: a thin link needs a rung far under 200), or
-    `floor_share` of the top rung's when set and lower; never under the hull's cheapest point."""
+    `floor_share` of the top rung's when set and lower; never under the hull's cheapest point nor
+    under `min_floor_kbps` (next to the title's 128 kbit/s audio a cheaper video rung serves no link
+    the one above it would not: a screen recording whose top costs 21 kbit/s gets one rung)."""
     cap = rules.floor_kbps
     if rules.floor_vmaf > 0:
         cap = min(cap, kbps_at(hull, rules.floor_vmaf))
     if rules.floor_share > 0:
         cap = min(cap, rules.floor_share * top_kbps)
-    return max(cap, hull[0].kbps)
+    return max(cap, hull[0].kbps, rules.min_floor_kbps)
 
 
 def rung_span(hull: Sequence[RatePoint], rules: Rules) -> tuple[float, float, int]:

@@ -104,6 +104,15 @@ def test_a_title_whose_cheapest_encode_costs_about_its_top_gets_one_rung() -> No
     assert [(r.name, round(r.vmaf)) for r in rungs] == [("720p", 95)]
 
 
+def test_a_title_whose_top_costs_a_few_dozen_kbps_gets_one_rung() -> None:
+    # The slides' true hull (generated screen recording, 720p): VMAF 95 at 21 kbit/s, 50 at 11.
+    slides = real([("720p", 18, 41.6, 97.29), ("720p", 24, 30.0, 97.05), ("720p", 30, 24.4, 96.41),
+                   ("720p", 34, 21.9, 95.54), ("720p", 36, 20.9, 94.77), ("720p", 40, 19.6, 92.93),
+                   ("360p", 34, 14.1, 81.59), ("360p", 40, 12.2, 77.14), ("240p", 40, 10.6, 49.58)])
+    assert [(r.name, round(r.vmaf)) for r in pick_rungs(slides, Rules())] == [("720p", 95)]
+    assert len(pick_rungs(slides, Rules(min_floor_kbps=0))) == 2
+
+
 def test_rungs_become_renditions_with_the_fixed_ladders_cap_and_unique_names() -> None:
     chosen = [pt("720p", 24.4, 2000, 90), pt("720p", 29.6, 1000, 78), pt("360p", 33, 300, 58)]
     rungs = renditions_from(chosen)
@@ -156,19 +165,20 @@ def test_a_title_that_looks_good_on_few_bits_gets_rungs_for_links_far_under_the_
     # Before: the 200 kbit/s floor cut the PAL ladder at 200@88 (two rungs, 543 and 200 kbit/s): a
     # link under 200 got nothing, and the fixed ladder's 144 and 52 kbit/s rungs had no counterpart.
     rungs = pick_rungs(real(PAL), Rules())
-    assert rungs[-1].kbps < 25 and 59 <= rungs[-1].vmaf <= 61             # the floor: VMAF 60
+    assert rungs[-1].kbps == pytest.approx(25, abs=0.1) and rungs[-1].vmaf < 70   # the floor, not 200
     assert len(rungs) >= 4
-    for kbps, vmaf in PAL_FIXED[1:]:    # the fixed 360p's and 240p's qualities for 70% of their bits
-        assert ladder_kbps_at(rungs, vmaf) < 0.7 * kbps
+    assert ladder_kbps_at(rungs, 83.59) < 0.7 * 143.8      # the fixed 360p's quality for 70% of its bits
+    assert rungs[-1].vmaf > 68.61 and rungs[-1].kbps < 0.5 * 52.3   # the fixed 240p's for half
 
 
 def test_the_floor_is_the_lower_of_the_kbps_setting_and_what_the_floor_quality_costs() -> None:
     pal, bbb = upper_hull(real(PAL)), upper_hull(real(BBB))
-    assert floor_kbps(pal, 543, Rules()) == pytest.approx(kbps_at(pal, 60))          # 18 kbit/s
+    assert floor_kbps(pal, 543, Rules(min_floor_kbps=0)) == pytest.approx(kbps_at(pal, 60))   # 18 kbit/s
     assert floor_kbps(bbb, 2400, Rules()) == 200                                     # 60 costs 243
     assert floor_kbps(pal, 543, Rules(floor_vmaf=0)) == 200                          # the setting alone
     assert floor_kbps(pal, 543, Rules(floor_vmaf=0, floor_share=0.1)) == pytest.approx(54.3)
-    assert floor_kbps(pal, 543, Rules(floor_kbps=5)) == 10.9            # never under the cheapest point
+    assert floor_kbps(pal, 543, Rules(floor_kbps=5)) == 25                # never under 25 kbit/s ...
+    assert floor_kbps(pal, 543, Rules(floor_kbps=5, min_floor_kbps=0)) == 10.9   # ... nor the cheapest point
 
 
 def test_the_floor_settings_reach_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,8 +192,8 @@ def test_the_floor_settings_reach_the_rules(monkeypatch: pytest.MonkeyPatch) -> 
 def test_rungs_sit_where_the_hull_bends_and_lose_fewer_bits_than_rungs_a_jnd_apart() -> None:
     for points in (real(PAL), real(BBB)):
         hull = upper_hull(points)
-        bends = pick_rungs(points, Rules(min_step=1))
-        even = pick_rungs(points, Rules(placement="jnd", min_step=1))
+        bends = pick_rungs(points, Rules(min_step=1, min_floor_kbps=0))
+        even = pick_rungs(points, Rules(placement="jnd", min_step=1, min_floor_kbps=0))
         assert len(bends) == len(even)
         assert (bends[0].vmaf, bends[-1].vmaf) == pytest.approx((even[0].vmaf, even[-1].vmaf), abs=0.01)
         assert bits_lost(hull, bends) < 0.7 * bits_lost(hull, even)
@@ -206,7 +216,7 @@ def test_a_cheap_title_gets_fewer_rungs_than_its_quality_span_alone_would_give()
             for crf, kbps in zip(range(40, 17, -2), [24 * 1.25 ** i for i in range(12)], strict=True)]
     assert len(pick_rungs(talk, Rules(min_step=1))) == 6
     rungs = pick_rungs(talk, Rules())
-    assert len(rungs) == 4 and rungs[0].vmaf == 95 and rungs[-1].kbps == 24
+    assert len(rungs) == 4 and rungs[0].vmaf == 95 and rungs[-1].kbps == 25
 
 
 def test_an_unknown_placement_is_refused() -> None:
