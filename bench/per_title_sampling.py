@@ -5,7 +5,11 @@ windows are cut, each is encoded at every candidate size x CRF (per_title.build_
 and every encode is scored twice: as the analysis scores it (per_title.score_vmaf: the sampled
 frames) and at every frame. Per title: the largest and the mean |sampled - full| over the points
 (one point per size x CRF, VMAF averaged over the windows, as the hull reads it), and the CPU-s of
-each scoring. Target (issue 19): within 1 VMAF point per point.
+each scoring; the analysis' points (sampled scoring, as the analysis makes them; read by
+bench/per_title_rules.py --analysis); the analysis' whole CPU-s (cutting, encoding and the analysis'
+own scoring, against scoring every frame) over the CPU-s of one ffmpeg encoding the title's fixed
+ladder (bench/per_title.py's `fixed_encode_cpu`). Target (issue 19): within 1 VMAF point per point; the
+analysis <= 25% of the ladder's encode.
 
     .venv/bin/python bench/per_title_sampling.py [--seconds 20] [--titles talking_head,sport,...]
 """
@@ -20,16 +24,21 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from per_title import fixed_encode_cpu
 from title_set import DEFAULT_SECONDS, TITLES, each_title
 
+from server import config
 from server.media import ffmpeg
 from server.media.ladder import plan_ladder
 from server.media.per_title import (
     CRFS,
+    _Measured,
+    _points,
     build_probe_encode_args,
     build_window_args,
     sample_windows,
     score_vmaf,
+    title_bits,
     window_frames,
     window_video,
 )
@@ -55,21 +64,29 @@ def one_title(clip: Path) -> dict[str, Any]:
     main, tool = ffmpeg.find_tools().ffmpeg, ffmpeg.find_measuring_tool()
     sampled: Scores = {}
     full: Scores = {}
-    cpu = {"sampled": 0.0, "full": 0.0}
+    cpu = {"sampled": 0.0, "full": 0.0, "cut_encode": 0.0}
+    measured: list[_Measured] = []
     with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
         for i, (start, seconds) in enumerate(sample_windows(info.duration)):
             cut = Path(tmp) / f"window{i}.mkv"
+            before = children_cpu_s()
             ffmpeg.run(build_window_args(main, info, start, seconds, cut), "cutting a window")
             pairs = [(r, crf) for r in rungs for crf in CRFS]
             outs = [cut.with_name(f"{cut.stem}_{r.name}_crf{crf}.h264") for r, crf in pairs]
             ffmpeg.run(build_probe_encode_args(main, cut, [(r.width, r.height) for r in rungs], CRFS,
                                                "veryfast", outs), "encoding a window")
+            cpu["cut_encode"] += children_cpu_s() - before
             frames = window_frames(seconds, video.fps)
+            keyframes = seconds / float(config.get("segment_seconds"))
             for kind, into in (("sampled", sampled), ("full", full)):
                 scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full")
                 cpu[kind] += spent
-                for (r, crf), s in zip(pairs, scores, strict=True):
+                for (r, crf), s, out in zip(pairs, scores, outs, strict=True):
                     into.setdefault((r.name, crf), []).extend(s)
+                    if kind == "sampled":
+                        measured.append(_Measured(r, crf, title_bits(out.read_bytes(), frames, keyframes),
+                                                  frames / float(video.fps), s))
+    encode = fixed_encode_cpu(clip)
     errors = {f"{name} crf{crf}": round(statistics.fmean(s.vmaf for s in sampled[name, crf])
                                         - statistics.fmean(s.vmaf for s in full[name, crf]), 2)
               for name, crf in full}
@@ -79,6 +96,11 @@ def one_title(clip: Path) -> dict[str, Any]:
             "sampled_frames": sum(len(s) for s in sampled.values()),
             "full_frames": sum(len(s) for s in full.values()),
             "sampled_cpu_s": round(cpu["sampled"], 1), "full_cpu_s": round(cpu["full"], 1),
+            "cut_encode_cpu_s": round(cpu["cut_encode"], 1), "fixed_encode_cpu_s": round(encode, 2),
+            "analysis_ratio": round((cpu["cut_encode"] + cpu["sampled"]) / encode, 2),
+            "every_frame_ratio": round((cpu["cut_encode"] + cpu["full"]) / encode, 2),
+            "quarter_at_s": round((cpu["cut_encode"] + cpu["sampled"]) / (0.25 * encode / info.duration)),
+            "points": [p.to_dict() for p in _points(measured)],   # the analysis' points, as it makes them
             "errors": errors, "full_by_frame": {f"{k[0]} crf{k[1]}": [(s.n, round(s.vmaf, 2)) for s in v]
                                                 for k, v in full.items()}}
 
@@ -91,10 +113,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = each_title(args.titles.split(","), args.seconds, one_title, args.out, "full_by_frame")
     print("\n| title | max abs error | mean abs error | mean signed error | scored frames (sampled / full) "
-          "| scoring CPU-s (sampled / full) |\n|---|---|---|---|---|---|")
+          "| scoring CPU-s (sampled / full) | cut + encode CPU-s | fixed ladder encode CPU-s "
+          "| analysis / encode (CPU; every frame) | length for <= 0.25 s |\n" + "|---" * 10 + "|")
     for r in rows:
         print(f"| {r['title']} | {r['max_abs_error']} | {r['mean_abs_error']} | {r['mean_error']} | "
-              f"{r['sampled_frames']} / {r['full_frames']} | {r['sampled_cpu_s']} / {r['full_cpu_s']} |")
+              f"{r['sampled_frames']} / {r['full_frames']} | {r['sampled_cpu_s']} / {r['full_cpu_s']} | "
+              f"{r['cut_encode_cpu_s']} | {r['fixed_encode_cpu_s']} | {r['analysis_ratio']} "
+              f"({r['every_frame_ratio']}) | {r['quarter_at_s']} |")
 
 
 if __name__ == "__main__":

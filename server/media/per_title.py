@@ -71,9 +71,9 @@ CRFS = (20, 28, 36)
 # points inside one second (and the frame after the window's keyframe, which quality.py's sampling
 # scores first, reads low at good quality), so a point needs many frames: against full-frame VMAF of
 # the same encodes, one scored frame a window missed by up to 27 points a point (portrait clip), 5
-# by 2.6, one in 4 (quality.py's triples) by 1.3 (bench/per_title_sampling.py, docs/BENCHMARKS.md).
-# 8 a window means N = 3 at 24-31 fps, under quality.py's triples, so analysis_every scores every
-# frame there: exact, at full-frame cost (one in 4 would cost about half); 8 triples at 50-60 fps.
+# by 2.6, one in 4 (quality.py's triples, 6-7 a window at 24-31 fps) by at most 1.3 and 0.41 on
+# average over a title's points, every frame by 0 at about twice the cost (bench/per_title_sampling.py,
+# docs/BENCHMARKS.md). So one frame in 4 at 24-31 fps, about 8 a window at higher rates.
 SCORED_PER_WINDOW = 8
 PEAK_HEADROOM = 1.5       # a rung's -maxrate over its predicted average: CRF decides, peaks are capped
 MIN_KBPS = 50
@@ -262,9 +262,11 @@ def _points(measured: Sequence[_Measured]) -> list[RatePoint]:
 
 
 def analysis_every(frames: int) -> int:
-    """Score one frame in N: SCORED_PER_WINDOW a window (quality.py's triples need N >= 4)."""
-    every = frames // SCORED_PER_WINDOW
-    return every if every >= TRIPLES_FROM else 1
+    """Score one frame in N: about SCORED_PER_WINDOW a window, one in 4 at most (quality.py's
+    triples need N >= 4); every frame of a window too short for two triples."""
+    if frames < 2 * TRIPLES_FROM:
+        return 1
+    return max(TRIPLES_FROM, frames // SCORED_PER_WINDOW)
 
 
 def build_vmaf_args(tool: str, encodes: Sequence[Path], video: VideoInfo, frames: int, logs: Sequence[Path],
