@@ -35,7 +35,7 @@ from whoosh.writing import LockError
 
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.media.text_tracks import TRACKS_FILE, load_tracks
-from server.search import whoosh_union  # noqa: F401  (fixes Whoosh's union skipping loop)
+from server.search import whoosh_buffers, whoosh_union  # noqa: F401  (fixes of Whoosh: no copy of a segment, no union loop)
 from server.search.cue_bitsets import DenseTerms
 from server.search.cue_intersect import FastMatchers, collect_all
 from server.search.cue_match import (
@@ -262,6 +262,14 @@ class _FirstScored(TopCollector):
         if self._left < 0:
             raise _Enough
         return super()._collect(global_docnum, score)
+
+    def count_unranked(self, count: int) -> None:
+        """`count` more blocks scored that do not make the full page: what `_collect` does with each
+        (counted, the page unchanged), at once."""
+        self._left -= count
+        if self._left < 0:
+            raise _Enough
+        self.total += count
 
 
 def _ranked(searcher: Searcher, asked: wq.Query, context: Any, fast: FastMatchers | None = None

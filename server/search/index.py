@@ -21,6 +21,7 @@ from whoosh.writing import LockError, SegmentWriter
 
 from server.catalog import PUBLISHED, Catalog
 from server.errors import Conflict
+from server.search import whoosh_buffers  # noqa: F401  (Whoosh copied each compound segment into memory)
 from server.search.documents import document, make_schema
 from server.search.indexing import TitleWriter
 from server.search.postings import FastFieldWriter
