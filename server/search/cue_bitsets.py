@@ -199,16 +199,20 @@ class DenseTerms:
             return read_term(reader, field, text, keep=False)  # kept without them: read for this query
         return found
 
-    def kept_arrays(self, reader: IndexReader, field: str, text: bytes) -> TermArrays | None:
-        """The term's kept arrays in the one-segment `reader` (read and kept now if the term is
-        dense there and room is left), or None: a rarer word is left to Whoosh's own leaf, which
-        reads only the blocks a query gets to."""
+    def leaf_arrays(self, reader: IndexReader, field: str, text: bytes, *, read_least: int | None = None
+                    ) -> TermArrays | None:
+        """The term's arrays in the one-segment `reader` for a word matcher: kept ones (read and
+        kept now if the term is dense there and room is left), or, for a term in at least
+        `read_least` documents, read for this query; else None: a rarer word is left to Whoosh's own
+        leaf, which reads only the blocks a query gets to."""
         with self._lock:
             found = self._items.get((segment_key(reader), field, text))
-        docs = reader.doc_count_all()
-        if found is None and self._share(reader.doc_frequency(field, text), docs, DENSE_SHARE):
-            found = self.arrays(reader, field, text)
-        return found if found is not None and found.bits is not None else None
+        if found is not None:
+            return found
+        df, docs = reader.doc_frequency(field, text), reader.doc_count_all()
+        if self._share(df, docs, DENSE_SHARE) or (read_least is not None and df >= read_least):
+            return self.arrays(reader, field, text)
+        return None
 
     def _keep(self, key: tuple[str, str, bytes], found: TermArrays) -> None:
         with self._lock:

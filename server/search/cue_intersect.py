@@ -29,6 +29,10 @@ from whoosh.util import make_weighted_tree
 from server.search.cue_bitsets import DenseTerms, TermArrays
 from server.search.ranking import _bm25
 
+# A word not kept but in at least this many blocks of a segment is read into arrays for the query:
+# decoding its posting blocks (~100 µs a block of 128) costs less than Whoosh's scoring of its
+# documents one by one in Python (~3 µs each, up to `cues.SCORED_MOST`).
+READ_LEAST = 1024
 Lengths = Callable[[Any, str], np.ndarray]  # (segment reader, field) -> each document's field length
 
 
@@ -219,7 +223,7 @@ class ArrayLeaf(Matcher):
 
     def skip_to_quality(self, minquality: float) -> int:
         """Whoosh's: skip whole blocks while theirs is not above `minquality`; how many skipped."""
-        if not self.is_active():
+        if not self.is_active() or self._quality[self._block_of[self.p]] > minquality:
             return 0
         count, self.p = self.side.skip_quality(self.p, minquality)
         return count
@@ -232,7 +236,10 @@ def collect_all(collector: Any, matcher: Matcher) -> None:
     """Whoosh's `ScoredCollector.matches` loop and its `collect`, step for step (the same matcher
     replacement every `collector.replace` matches or when the page's least score rises, the same
     block-quality skipping), with an `ArrayIntersection`'s steps taken from lists: the documents a
-    collector scores, and their order, are Whoosh's."""
+    collector scores, and their order, are Whoosh's. A word alone goes to `collect_leaf`."""
+    if type(matcher) is ArrayLeaf:
+        collect_leaf(collector, matcher)
+        return
     minscore = collector.minscore
     usequality = collector._use_block_quality()
     countdown = 0
@@ -261,6 +268,41 @@ def collect_all(collector: Any, matcher: Matcher) -> None:
         else:
             collector.collect(matcher.id())
             checkquality = matcher.next()
+
+
+def collect_leaf(collector: Any, leaf: ArrayLeaf) -> None:
+    """`collect_all` for a word alone: the same documents collected in the same order, but once the
+    page is full, a run of documents of one posting block that cannot enter it (not above its least
+    score: Whoosh's collector only counts them) is found by a plain scan and counted at once
+    (`collector.count_unranked`), not collected one by one. A leaf's `replace` is itself, so the
+    loop is Whoosh's without it. A common word's 5,000 scored blocks cost ~1 ms instead of ~14."""
+    scores, docs, crossed, block_of = leaf.scores, leaf.doc_list, leaf._crossed, leaf._block_of
+    ends: list[int] = leaf.side.ends.tolist()
+    items, limit, offset, n = collector.items, collector.limit, collector.offset, leaf.side.n
+    usequality = collector._use_block_quality()
+    minscore, checkquality, p = collector.minscore, True, leaf.p
+    while p < n:
+        if collector.minscore != minscore:
+            checkquality, minscore = True, collector.minscore
+        if usequality and checkquality and minscore is not None:
+            leaf.p = p
+            collector.skipped_times += leaf.skip_to_quality(minscore)
+            p = leaf.p
+            if p >= n:
+                break
+        if len(items) >= limit:
+            least, end, q = items[0][0], ends[block_of[p]], p
+            while q < end and scores[q] <= least:
+                q += 1
+            if q > p:
+                leaf.p = q
+                collector.count_unranked(q - p)
+                checkquality, p = crossed[q - 1], q
+                continue
+        collector._collect(offset + docs[p], scores[p])
+        checkquality = crossed[p]
+        p += 1
+    leaf.p = p
 
 
 def _side_scores(side: _Side, postings: np.ndarray, fl: np.ndarray) -> np.ndarray:
@@ -320,8 +362,8 @@ def _words(q: wq.Query) -> bool:
 class FastMatchers:
     """Builds the array matchers for a segment, when the query and the segment allow it."""
 
-    def __init__(self, dense: DenseTerms, lengths: Lengths) -> None:
-        self._dense, self._lengths = dense, lengths
+    def __init__(self, dense: DenseTerms, lengths: Lengths, read_least: int | None = READ_LEAST) -> None:
+        self._dense, self._lengths, self.read_least = dense, lengths, read_least
 
     def matcher(self, q: wq.Query, searcher: Searcher, context: Any) -> Matcher | None:
         """The array matcher for `q` in the one-segment `searcher`, or None (ask Whoosh)."""
@@ -353,7 +395,7 @@ class FastMatchers:
             m.child, count = self._swap(m.child, reader)
             return m, count
         if type(m) is W3LeafMatcher and type(m.scorer) is BM25FScorer:
-            arrays = self._dense.kept_arrays(reader, m._term[0], m._term[1])
+            arrays = self._dense.leaf_arrays(reader, m._term[0], m._term[1], read_least=self.read_least)
             if arrays is not None:
                 return ArrayLeaf(_Side(arrays, m), self._lengths(reader, m._term[0])), 1
         return m, 0

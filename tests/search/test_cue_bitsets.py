@@ -200,7 +200,10 @@ def word_queries() -> list[Any]:
         typo_tolerant("nowhere", "w7", "w14", "w1", "w0", "w33")]
 
 
-@pytest.mark.parametrize(("hits", "most"), [(200, 5000), (15, 5000), (15, 150), (15, 400)])
+# A cap that falls after the page is full and blocks were skipped by quality: a word alone is
+# collected by `collect_leaf`, which counts the runs of blocks that cannot make the page at once.
+@pytest.mark.parametrize(("hits", "most"), [(200, 5000), (15, 5000), (15, 150), (15, 400), (15, 1000),
+                                            (15, 1800)])
 def test_words_and_typo_tolerant_words_rank_the_same_blocks_with_the_same_scores_as_whoosh(
         library: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
     monkeypatch.setattr(cue_module, "BLOCK_HITS", hits)
@@ -237,6 +240,27 @@ def test_the_array_leaves_step_as_whooshs_word_and_union_matchers(library: Path,
         steps, blocks, skipped = seen
         assert steps > 100 and skipped > 0
         assert blocks > 0 or len(q.subqueries) > 2  # Whoosh's union of 3+ words reports no new blocks
+
+
+def test_words_not_kept_are_read_for_the_query_and_rank_as_whoosh(library: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing kept (the store full), a word in at least `read_least` blocks of a segment is
+    read into arrays for the query: the same blocks, order and scores as Whoosh's, and no array is
+    kept for it."""
+    monkeypatch.setattr(cue_module, "BLOCK_HITS", 15)
+    monkeypatch.setattr(cue_module, "SCORED_MOST", 1800)
+    cues = CueIndex(library, loader)
+    cues._dense = DenseTerms(most_mb=0)
+    cues._fast = FastMatchers(cues._dense, cues._weighting.lengths, read_least=100)
+    with cues.ix.searcher() as searcher:
+        context = searcher.context(weighting=cues._weighting)
+        plain = [sub for sub, _ in searcher.leaf_searchers() if not sub.reader().has_deletions()]
+        for q in word_queries():
+            assert cue_module._ranked(searcher, q, context, cues._fast) == \
+                cue_module._ranked(searcher, q, context, None), q
+            assert all(type(cues._fast.matcher(q, sub, sub.context(weighting=cues._weighting))).__name__
+                       != "W3LeafMatcher" for sub in plain), q  # read as arrays, not Whoosh's leaf
+        assert cues.kept_bytes() == 0
 
 
 def test_typo_tolerant_pages_of_titles_are_whooshs(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
