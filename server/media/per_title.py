@@ -132,15 +132,27 @@ def window_video(video: VideoInfo) -> VideoInfo:
                    bit_depth=8, full_range=False, hdr=False, transfer="", tonemap=False)
 
 
+# Seconds decoded before a window and thrown away. Seeking the PAL MXF clip to 3.475 s delivers its
+# first frame 0.56 s late, and the rate filter's start_time=0 fills the gap with that frame: the
+# window was 16 copies of one picture and 9 real frames, its bitrate read 2.3x low (480p CRF 20: 180
+# against the whole title's 414 kbit/s). Seeking this much earlier and dropping the lead after the
+# filters leaves the filled frames outside the window.
+WINDOW_LEAD = 2.0
+
+
 def build_window_args(ffmpeg_bin: str, info: MediaInfo, start: float, seconds: float, out: Path) -> list[str]:
-    """Cut one window, normalised as the encoder normalises the source, lossless (x264 -qp 0)."""
+    """Cut one window, normalised as the encoder normalises the source, lossless (x264 -qp 0): the
+    source sought WINDOW_LEAD early, the lead dropped after the filters."""
     video = _video(info)
     display = Rendition("source", video.display_width, video.display_height, 0, 0)
     chain = ",".join([*deinterlace(video), *constant_rate(video.fps), *tonemap(video),
                       *rung_chain(video, display)])
+    lead = min(Fraction(start), Fraction(WINDOW_LEAD))
     return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
-            "-ss", exact_seconds(Fraction(start), round_up=False), "-t", f"{seconds:.6f}",
+            "-ss", exact_seconds(Fraction(start) - lead, round_up=False),
+            "-t", f"{float(lead) + seconds + 0.5:.6f}",
             "-i", str(info.path), "-filter_complex", f"[0:{video.index}]{chain}[w]", "-map", "[w]",
+            "-ss", exact_seconds(lead, round_up=False),
             "-frames:v", str(window_frames(seconds, video.fps)), "-an", "-sn", "-dn",
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(out)]
 

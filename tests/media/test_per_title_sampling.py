@@ -3,7 +3,9 @@ ffmpeg, real libvmaf): the hull is built from sampled points, so a sampling erro
 
 from __future__ import annotations
 
+import itertools
 import statistics
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,3 +50,19 @@ def test_the_analysis_reads_a_windows_vmaf_as_every_frame_does(shared_media: Pat
     [full] = score_vmaf(main, tool, [encode], cut, video, frames, None, every=1)
     assert len(full) == frames
     assert abs(statistics.fmean(s.vmaf for s in sampled) - statistics.fmean(s.vmaf for s in full)) < 1.0
+
+
+def test_a_window_holds_the_titles_own_frames_where_seeking_lands_late(shared_media: Path,
+                                                                      tmp_path: Path) -> None:
+    # Seeking the PAL MXF clip to 3.475 s delivered its first frame 0.56 s late and the rate filter
+    # filled the gap with it: 16 of the window's 25 frames were one picture (its bitrate read 2.3x low).
+    info = probe(shared_media / "mpeg2_pal_anamorphic.mxf")
+    cut = tmp_path / "window.mkv"
+    start, seconds = sample_windows(info.duration)[1]
+    ffmpeg.run(build_window_args(find_tools().ffmpeg, info, start, seconds, cut), "cut")
+    hashes = [line.rsplit(",", 1)[-1] for line in subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(cut), "-f", "framemd5", "-"], capture_output=True, text=True,
+        check=True).stdout.splitlines() if not line.startswith("#")]
+    assert len(hashes) == 25
+    longest = max(len(list(run)) for _, run in itertools.groupby(hashes))
+    assert longest <= 3          # the clip itself shows each picture 2-3 times, never more
