@@ -20,6 +20,8 @@ from typing import Any
 
 from whoosh.filedb import structfile
 
+PEEK = 1024  # bytes `ViewFile.peek` returns: a posting block's header is a few hundred
+
 
 class ViewFile:
     """The read-only file interface `StructFile` uses (read, readline, seek, tell), over a
@@ -34,8 +36,15 @@ class ViewFile:
     def read(self, size: int | None = -1) -> bytes:
         start = self._pos
         end = self._size if size is None or size < 0 else min(self._size, start + size)
-        self._pos = max(start, end)
-        return bytes(self._buf[start:end])
+        if end <= start:
+            return b""
+        self._pos = end
+        return self._buf[start:end].tobytes()
+
+    def peek(self, size: int = 0) -> bytes:
+        """Up to `PEEK` bytes from here, not moving: `pickle.load` (Whoosh reads each posting
+        block's header with it) then reads a header in one call instead of one per opcode."""
+        return self._buf[self._pos:self._pos + PEEK].tobytes()
 
     def readline(self, size: int | None = -1) -> bytes:
         start = self._pos
@@ -50,11 +59,12 @@ class ViewFile:
         return self.read(stop - start)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self._pos = base + offset
-        return self._pos
+        if whence != io.SEEK_SET:
+            offset += self._pos if whence == io.SEEK_CUR else self._size
+        if offset < 0:
+            raise ValueError(f"negative seek position {offset}")
+        self._pos = offset
+        return offset
 
     def tell(self) -> int:
         return self._pos

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from server.search import cue_intersect
 from server.search import cues as cue_module
 from server.search.cue_bitsets import DenseTerms
 from server.search.cue_intersect import FastMatchers
@@ -192,6 +193,13 @@ def typo_tolerant(typed: str, *near: str) -> Any:
     return q
 
 
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ArrayLeaf` lists filled 32 postings at a time (4,096 by default, more than a word has in
+    these segments), so that chunks begin inside posting blocks and skips land in unfilled ones."""
+    monkeypatch.setattr(cue_intersect, "CHUNK_BITS", 5)
+    monkeypatch.setattr(cue_intersect, "CHUNK_MASK", 31)
+
+
 def word_queries() -> list[Any]:
     from whoosh import query as wq
     return [wq.Term("text", w) for w in ("w0", "w1", "w4", "w9", "w15")] + [
@@ -206,6 +214,7 @@ def word_queries() -> list[Any]:
                                             (15, 1800)])
 def test_words_and_typo_tolerant_words_rank_the_same_blocks_with_the_same_scores_as_whoosh(
         library: Path, monkeypatch: pytest.MonkeyPatch, hits: int, most: int) -> None:
+    small_chunks(monkeypatch)
     monkeypatch.setattr(cue_module, "BLOCK_HITS", hits)
     monkeypatch.setattr(cue_module, "SCORED_MOST", most)
     cues = opened(library)
@@ -225,7 +234,9 @@ def test_words_and_typo_tolerant_words_rank_the_same_blocks_with_the_same_scores
 # boosted word can loop for ever (its `aq + bq <= least` and a child's `aq <= least - bq` disagree in
 # the last bit); the collector asks for the page's least score, below the block's.
 @pytest.mark.parametrize("which", range(10))
-def test_the_array_leaves_step_as_whooshs_word_and_union_matchers(library: Path, which: int) -> None:
+def test_the_array_leaves_step_as_whooshs_word_and_union_matchers(library: Path, which: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    small_chunks(monkeypatch)
     cues = opened(library)
     q = word_queries()[which]
     with cues.ix.searcher() as searcher:
@@ -247,6 +258,7 @@ def test_words_not_kept_are_read_for_the_query_and_rank_as_whoosh(library: Path,
     """With nothing kept (the store full), a word in at least `read_least` blocks of a segment is
     read into arrays for the query: the same blocks, order and scores as Whoosh's, and no array is
     kept for it."""
+    small_chunks(monkeypatch)
     monkeypatch.setattr(cue_module, "BLOCK_HITS", 15)
     monkeypatch.setattr(cue_module, "SCORED_MOST", 1800)
     cues = CueIndex(library, loader)

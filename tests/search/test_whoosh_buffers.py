@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -69,3 +70,14 @@ def test_the_in_place_file_reads_as_a_copy_would() -> None:
     ours.seek(0)
     copy.seek(0)
     assert list(ours) == list(copy)
+
+
+def test_pickles_read_in_turn_from_the_in_place_file_are_whole() -> None:
+    """Whoosh reads posting block headers with `pickle.load`, which reads ahead through `peek`:
+    small and large pickles one after another come back whole, each read leaving the file at the
+    next."""
+    things = [("header", i, [i] * (i * 97 % 3000)) for i in range(60)]
+    data = b"".join(pickle.dumps(thing, -1) for thing in things)
+    ours = ViewFile(memoryview(data))
+    assert [pickle.load(ours) for _ in things] == things  # type: ignore[arg-type]
+    assert ours.tell() == len(data)
