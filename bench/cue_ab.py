@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,15 +66,6 @@ def answer_all(home: Path, size: int, n_queries: int) -> dict[str, Any]:
     return out
 
 
-def run_side(root: Path, home: Path, size: int, n_queries: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, str(root / "bench" / "cue_ab.py"), "--answer", str(home),
-                           "--size", str(size), "--queries", str(n_queries)],
-                          check=True, capture_output=True, text=True, env=env, cwd=root)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default="HEAD", help="git revision whose server/ is the 'before'")
@@ -91,7 +81,7 @@ def main() -> None:
     if args.keep is None:
         parser.error("--keep is required")
     sys.path.insert(0, str(ROOT / "bench"))
-    from search_ab import checkout
+    from search_ab import checkout, run_json
     home = args.keep / f"{args.size}h"
     if not (home / "build.json").exists():
         raise SystemExit(f"no kept index in {home}: build it with bench/search_bench.py --subtitles "
@@ -107,7 +97,8 @@ def main() -> None:
             sides = [("before", before_root), ("after", ROOT)]
             for name, root in sides if r % 2 == 0 else sides[::-1]:
                 load = os.getloadavg()[0]
-                got = run_side(root, home, args.size, args.queries)
+                got = run_json(root, "cue_ab.py", "--answer", str(home), "--size", str(args.size),
+                               "--queries", str(args.queries))
                 cells = " | ".join(f"{got[k][0]:.1f} / {got[k][1]:.1f}" for k in KINDS)
                 print(f"| {r + 1} | {name} | {load:.1f} | {got['first_ms']:.0f} | {cells} "
                       f"| {got['private_mb']:,.0f} | {got['digest']} |", flush=True)

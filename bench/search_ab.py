@@ -158,13 +158,19 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
-def run_side(root: Path, data_dir: Path, titles: int, n_queries: int) -> dict[str, Any]:
+def run_json(root: Path, script: str, *args: str) -> dict[str, Any]:
+    """`bench/<script> args` in a fresh process importing the `server` of `root`: its last line of
+    output, as JSON."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, str(root / "bench" / "search_ab.py"), "--answer", str(data_dir),
-                           "--titles", str(titles), "--queries", str(n_queries)],
+    done = subprocess.run([sys.executable, str(root / "bench" / script), *args],
                           check=True, capture_output=True, text=True, env=env, cwd=root)
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_side(root: Path, data_dir: Path, titles: int, n_queries: int) -> dict[str, Any]:
+    return run_json(root, "search_ab.py", "--answer", str(data_dir), "--titles", str(titles),
+                    "--queries", str(n_queries))
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
