@@ -257,7 +257,8 @@ def _spaced(low: RatePoint, high: RatePoint, rules: Rules) -> bool:
 
 def bend_rungs(points: Sequence[RatePoint], hull: Sequence[RatePoint], rules: Rules) -> list[RatePoint]:
     """Top first: the top rung, the floor's rung and, among the hull's vertices and the encodes on it
-    every GRID_VMAF points, the rungs in between that lose the fewest bits against the hull
+    every GRID_VMAF points, as many rungs in between as `rung_span` counts (fewer where `min_gap`
+    and `min_step` leave no room), those that lose the fewest bits against the hull
     (`bits_lost`; dynamic programming over the candidates), no two closer than `min_gap` VMAF points
     or `min_step` in bitrate:
     rungs a JND apart lose where the hull is curved, a rung on each bend follows it."""
@@ -285,5 +286,5 @@ def bend_rungs(points: Sequence[RatePoint], hull: Sequence[RatePoint], rules: Ru
                     step[j] = (cost + loss[i, j], [*path, j])
         best.append(step)
     ends = [b[n - 1] for b in best if n - 1 in b]
-    _, path = min(ends, key=lambda e: (e[0], len(e[1])))
+    _, path = min(ends, key=lambda e: (-len(e[1]), e[0]))   # the most rungs that fit, the least loss
     return [candidates[i] for i in reversed(path)]
