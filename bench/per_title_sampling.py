@@ -50,10 +50,12 @@ Scores = dict[tuple[str, int], list[FrameScore]]  # (size, CRF) -> scored frames
 
 
 def scored(main: str, tool: str, encodes: list[Path], cut: Path, video: Any, frames: int,
-           full: bool) -> tuple[list[list[FrameScore]], float]:
-    """Score the encodes as the analysis does, or at every frame; with the CPU-s it took."""
+           full: bool, index: int) -> tuple[list[list[FrameScore]], float]:
+    """Score the encodes of window `index` as the analysis does, or at every frame; with the CPU-s
+    it took."""
     before = children_cpu_s()
-    scores = score_vmaf(main, tool, encodes, cut, video, frames, None, 1 if full else None)
+    scores = score_vmaf(main, tool, encodes, cut, video, frames, None, 1 if full else None,
+                        window_index=index)
     return scores, children_cpu_s() - before
 
 
@@ -79,7 +81,7 @@ def one_title(clip: Path) -> dict[str, Any]:
             frames = window_frames(seconds, video.fps)
             keyframes = seconds / float(config.get("segment_seconds"))
             for kind, into in (("sampled", sampled), ("full", full)):
-                scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full")
+                scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full", i)
                 cpu[kind] += spent
                 for (r, crf), s, out in zip(pairs, scores, outs, strict=True):
                     into.setdefault((r.name, crf), []).extend(s)

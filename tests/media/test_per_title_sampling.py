@@ -26,13 +26,26 @@ from server.media.probe import probe
 from server.media.quality import scored_frame
 
 
+@pytest.mark.parametrize("window", [0, 1])
 @pytest.mark.parametrize("fps", [Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(50)])
-def test_a_window_is_scored_at_several_frames_spread_over_it(fps: Fraction) -> None:
+def test_a_window_is_scored_at_several_frames_spread_over_it(fps: Fraction, window: int) -> None:
     frames = window_frames(1.0, fps)
-    every = analysis_every(frames)
+    every = analysis_every(frames, window)
     scored = [f for f in (scored_frame(k, every) for k in range(frames // every)) if f < frames]
     assert len(scored) >= 3                           # not only the frame after the window's keyframe
     assert max(scored) - min(scored) >= frames // 2   # from its start to its second half
+
+
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(25), Fraction(30000, 1001)])
+def test_the_scored_frames_are_not_all_on_one_b_frame_phase(fps: Fraction) -> None:
+    # x264 (3 B-frames) puts a P-frame on every 4th frame; one frame in 4 scored the 2nd or 3rd of
+    # each 4, only B-frames (noisy sport read 1.12 VMAF low). Over the windows every phase is scored.
+    frames = window_frames(1.0, fps)
+    phases = set()
+    for window in range(4):
+        every = analysis_every(frames, window)
+        phases |= {f % 4 for f in (scored_frame(k, every) for k in range(frames // every)) if f < frames}
+    assert phases == {0, 1, 2, 3}
 
 
 def test_the_analysis_reads_a_windows_vmaf_as_every_frame_does(shared_media: Path, tmp_path: Path) -> None:
