@@ -17,6 +17,7 @@ analysis <= 25% of the ladder's encode.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from server.media.per_title import (
     CRFS,
     _Measured,
     _points,
+    analysis_every,
     build_probe_encode_args,
     build_window_args,
     sample_windows,
@@ -43,7 +45,7 @@ from server.media.per_title import (
     window_video,
 )
 from server.media.probe import probe
-from server.media.quality import FrameScore
+from server.media.quality import FrameScore, scored_frame
 from server.portable import children_cpu_s
 
 Scores = dict[tuple[str, int], list[FrameScore]]  # (size, CRF) -> scored frames of every window
@@ -107,13 +109,49 @@ def one_title(clip: Path) -> dict[str, Any]:
                                                 for k, v in full.items()}}
 
 
+def resampled(row: dict[str, Any]) -> dict[str, Any]:
+    """An earlier run's row (--out) with its sampling error recomputed from its full-frame scores for
+    today's analysis_every: a sampled frame's score is its full-frame score (quality.py scores
+    whole triples), so the sampled mean is the mean of the frames today's sampling would score."""
+    errors = {}
+    scored_count = 0
+    for point, frames in row["full_by_frame"].items():
+        windows: list[dict[int, float]] = []
+        for n, vmaf in frames:
+            if n == 0 or not windows:
+                windows.append({})
+            windows[-1][n] = vmaf
+        picked = []
+        for index, window in enumerate(windows):
+            every = analysis_every(len(window), index)
+            picked += [window[f] for f in (scored_frame(k, every) if every > 1 else k
+                                           for k in range(len(window) // every + 1)) if f in window]
+        scored_count += len(picked)
+        full = statistics.fmean(v for w in windows for v in w.values())
+        errors[point] = round(statistics.fmean(picked) - full, 2)
+    return {**row, "max_abs_error": max(abs(e) for e in errors.values()),
+            "mean_abs_error": round(statistics.fmean(abs(e) for e in errors.values()), 2),
+            "mean_error": round(statistics.fmean(errors.values()), 2), "sampled_frames": scored_count,
+            "errors": errors}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS)
     parser.add_argument("--titles", default=",".join(TITLES))
     parser.add_argument("--out", type=Path, help="write every row (with per-frame full scores) as JSON lines")
+    parser.add_argument("--rows", type=Path, help="an earlier run's --out: its errors recomputed for today's "
+                        "sampling (the CPU columns stay the run's)")
     args = parser.parse_args()
-    rows = each_title(args.titles.split(","), args.seconds, one_title, args.out, "full_by_frame")
+    if args.rows:
+        latest = {}
+        for line in args.rows.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                latest[row["title"]] = resampled(row)
+        rows = list(latest.values())
+    else:
+        rows = each_title(args.titles.split(","), args.seconds, one_title, args.out, "full_by_frame")
     print("\n| title | max abs error | mean abs error | mean signed error | scored frames (sampled / full) "
           "| scoring CPU-s (sampled / full) | cut + encode CPU-s | fixed ladder encode CPU-s "
           "| analysis / encode (CPU; every frame) | length for <= 0.25 s |\n" + "|---" * 10 + "|")
