@@ -373,7 +373,8 @@ class Ingest:
         began = time.monotonic()
         self._task_event("task_started", job, "quality", attempt=1)
         try:
-            quality = measure_title(plan.info, title, plan.segment_seconds, stop=stop)
+            quality = measure_title(plan.info, title, plan.segment_seconds, workers=self.options.workers,
+                                    stop=stop)
         except Exception:  # a bug in measuring must cost the figures, never the title
             log.exception("measuring the quality of %s failed", job.original_name)
             quality = QualityReport(0, notes=["quality not measured: internal error (see the server log)"])

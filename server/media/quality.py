@@ -334,11 +334,12 @@ def passes(count: int, per_pass: int) -> list[list[int]]:
 
 
 def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str, video: VideoInfo,
-                frames: int, sample_every: int, *, per_pass: int | None = None,
+                frames: int, sample_every: int, *, per_pass: int | None = None, workers: int | None = None,
                 stop: threading.Event | None = None) -> list[list[FrameScore]]:
     """Score every rung against the source; the figures do not depend on how. The source is decoded
     once into a file of its sampled frames when that fits (`_reference_fits`), else once per pass of
-    `rungs_per_pass` rungs. FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
+    `rungs_per_pass` rungs; at most `workers` (default: the setting) measuring ffmpegs at once.
+    FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
     if not rung_inputs:
         return []
     at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
@@ -346,7 +347,7 @@ def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: 
         logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
         if _reference_fits(reference_mb(video, frames, sample_every), Path(scratch)):
             _score_from_file(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
-                             Path(scratch), at_once, stop)
+                             Path(scratch), scorers_at_once(at_once, len(rung_inputs), workers), stop)
         else:
             _score_in_passes(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
                              logs, at_once, stop)
@@ -355,11 +356,11 @@ def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: 
 
 
 def _score_from_file(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str,
-                     video: VideoInfo, frames: int, every: int, scratch: Path, per_pass: int,
+                     video: VideoInfo, frames: int, every: int, scratch: Path, workers: int,
                      stop: threading.Event | None) -> None:
     """Decode the source once into `scratch`/reference.nut (its sampled frames only), then score the
-    rungs one per measuring ffmpeg, `scorers_at_once` side by side, each reading that file."""
-    reference, workers = scratch / "reference.nut", scorers_at_once(per_pass, len(rung_inputs))
+    rungs one per measuring ffmpeg, `workers` side by side, each reading that file."""
+    reference = scratch / "reference.nut"
     run_alone(build_reference_args(ffmpeg_bin, source, video, frames, every, threads=workers,
                                    output=str(reference)), "decoding the source for measuring", stop)
     run_each([(build_measure_args(tool, [rung], video, frames, [scratch / f"rung{i}.json"], every,
@@ -399,11 +400,12 @@ def reference_mb(video: VideoInfo, frames: int, sample_every: int) -> float:
     return kept_frames(frames, sample_every) * picture / 2**20
 
 
-def scorers_at_once(per_pass: int, rungs: int) -> int:
-    """Measuring ffmpegs of one rung each side by side: no more than the `workers` setting (cores),
-    and within the memory of one pass of `per_pass` rungs (each process holds one libvmaf plus its
-    own decoder and buffers, ~240 MB at 1080p against ~160 MB a rung in a shared pass)."""
-    return max(1, min(config.get("workers"), per_pass * 2 // 3, rungs))
+def scorers_at_once(per_pass: int, rungs: int, workers: int | None = None) -> int:
+    """Measuring ffmpegs of one rung each side by side: no more than `workers` (the ingest's, else
+    the setting: cores), and within the memory of one pass of `per_pass` rungs (each process holds
+    one libvmaf plus its own decoder and buffers, ~240 MB at 1080p against ~160 MB a rung in a
+    shared pass)."""
+    return max(1, min(workers or config.get("workers"), per_pass * 2 // 3, rungs))
 
 
 def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: VideoInfo, frames: int,
@@ -425,7 +427,8 @@ def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
-                  sample_every: int | None = None, stop: threading.Event | None = None) -> QualityReport:
+                  sample_every: int | None = None, workers: int | None = None,
+                  stop: threading.Event | None = None) -> QualityReport:
     """Measure every rung of a packaged title against its source; never raises for a bad rung or a
     missing tool: what could not be measured is a note ("quality not measured: …"). Each pass is one
     single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
@@ -445,7 +448,7 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
     tracks = [packaged.root / "cmaf" / r["name"] for r in packaged.renditions]
     try:
         scored = score_rungs(main, tool, [str(t / "playlist.m3u8") for t in tracks], str(info.path),
-                             info.video, grid.total, every, stop=stop)
+                             info.video, grid.total, every, workers=workers, stop=stop)
         for rendition, track, scores in zip(packaged.renditions, tracks, scored, strict=True):
             kbps = average_kbps(track, float(grid.total / grid.fps))
             report.rungs.append(summarize(rendition["name"], int(rendition["width"]),

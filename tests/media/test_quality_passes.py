@@ -127,3 +127,39 @@ def test_rungs_scored_side_by_side_hold_no_more_than_one_pass_of_three(tmp_path:
     assert [len(s) for s in scores] == [16] * 5
     # measured: 442 MB side by side, 590 MB for the 3-rung pass with its decoder
     assert 300 < peaks[0] < 520, peaks
+
+
+def scorers_now(naming: Path) -> int:
+    """How many measuring ffmpegs (libvmaf) this process has running on files under `naming`."""
+    count = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            line = " ".join(child.cmdline())
+            count += "libvmaf" in line and str(naming) in line
+    return count
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_ingests_workers_bound_the_scorers_side_by_side(tmp_path: Path, workers: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ingest --workers 1` means one core: the rungs are scored one at a time even where the
+    `workers` setting (cores) would allow more; with 2, two at once."""
+    source = generate_clip(tmp_path / "sd.mp4", seconds=2.0, size="640x360", fps=25, audio=False)
+    rung = encode(source, "rung.mp4", "320:180", 30)
+    done, most = threading.Event(), [0]
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            most[0] = max(most[0], scorers_now(tmp_path))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        monkeypatch.setenv("MINIFLIX_WORKERS", "4")
+        scores = score_rungs(find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 4, str(source),
+                             video_of(source), 50, 1, per_pass=3, workers=workers)
+    finally:
+        done.set()
+        sampler.join()
+    assert [len(s) for s in scores] == [50] * 4
+    assert most[0] == workers
