@@ -10,8 +10,10 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -23,6 +25,7 @@ from server.media.quality import passes, rungs_per_pass, score_rungs
 from tests.conftest import generate_clip
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 def encode(source: Path, name: str, size: str, crf: int) -> Path:
@@ -110,23 +113,30 @@ def test_rungs_scored_side_by_side_hold_no_more_than_one_pass_of_three(tmp_path:
     they run (a sample can only miss the peak, never inflate it)."""
     source = generate_clip(tmp_path / "hd.mp4", seconds=0.8, size="1920x1080", fps=20, audio=False)
     rung = encode(source, "rung.mp4", "320:180", 30)
-    video, done, peaks = video_of(source), threading.Event(), [0.0]
+    video = video_of(source)
+    scores, peak = highest_while(lambda: children_rss_mb(tmp_path), 0.02, lambda: score_rungs(
+        find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 5, str(source), video, 16, 1, per_pass=3))
+    assert [len(s) for s in scores] == [16] * 5
+    # measured: 442 MB side by side, 590 MB for the 3-rung pass with its decoder
+    assert 300 < peak < 520, peak
+
+
+def highest_while(probe: Callable[[], float], every: float, work: Callable[[], T]) -> tuple[T, float]:
+    """`work()`'s result and the highest `probe()` read every `every` seconds while it ran."""
+    done, highest = threading.Event(), [0.0]
 
     def sample() -> None:
-        while not done.wait(0.02):
-            peaks[0] = max(peaks[0], children_rss_mb(tmp_path))
+        while not done.wait(every):
+            highest[0] = max(highest[0], probe())
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        scores = score_rungs(find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 5, str(source),
-                             video, 16, 1, per_pass=3)
+        result = work()
     finally:
         done.set()
         sampler.join()
-    assert [len(s) for s in scores] == [16] * 5
-    # measured: 442 MB side by side, 590 MB for the 3-rung pass with its decoder
-    assert 300 < peaks[0] < 520, peaks
+    return result, highest[0]
 
 
 def scorers_now(naming: Path) -> int:
@@ -146,20 +156,9 @@ def test_an_ingests_workers_bound_the_scorers_side_by_side(tmp_path: Path, worke
     `workers` setting (cores) would allow more; with 2, two at once."""
     source = generate_clip(tmp_path / "sd.mp4", seconds=2.0, size="640x360", fps=25, audio=False)
     rung = encode(source, "rung.mp4", "320:180", 30)
-    done, most = threading.Event(), [0]
-
-    def sample() -> None:
-        while not done.wait(0.01):
-            most[0] = max(most[0], scorers_now(tmp_path))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        monkeypatch.setenv("MINIFLIX_WORKERS", "4")
-        scores = score_rungs(find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 4, str(source),
-                             video_of(source), 50, 1, per_pass=3, workers=workers)
-    finally:
-        done.set()
-        sampler.join()
+    monkeypatch.setenv("MINIFLIX_WORKERS", "4")
+    scores, most = highest_while(lambda: scorers_now(tmp_path), 0.01, lambda: score_rungs(
+        find_tools().ffmpeg, find_measuring_tool(), [str(rung)] * 4, str(source), video_of(source), 50, 1,
+        per_pass=3, workers=workers))
     assert [len(s) for s in scores] == [50] * 4
-    assert most[0] == workers
+    assert most == workers
