@@ -32,8 +32,9 @@ from server.search.ranking import _bm25
 CHUNK_BITS = 12  # an `ArrayLeaf` turns its arrays into lists 4,096 postings at a time
 CHUNK_MASK = (1 << CHUNK_BITS) - 1
 # A word not kept but in at least this many blocks of a segment is read into arrays for the query:
-# decoding its posting blocks (~100 µs a block of 128) costs less than Whoosh's scoring of its
-# documents one by one in Python (~3 µs each, up to `cues.SCORED_MOST`).
+# decoding its posting blocks (~100 µs a block of 128) is meant to cost less than Whoosh's scoring of
+# its documents one by one in Python (up to `cues.SCORED_MOST`); measured at 10,000 h, the two are
+# within the machine's noise (docs/BENCHMARKS.md), the answers the same.
 READ_LEAST = 1024
 Lengths = Callable[[Any, str], np.ndarray]  # (segment reader, field) -> each document's field length
 
@@ -305,7 +306,8 @@ def collect_leaf(collector: Any, leaf: ArrayLeaf) -> None:
     page is full, a run of documents of one posting block that cannot enter it (not above its least
     score: Whoosh's collector only counts them) is found by a plain scan and counted at once
     (`collector.count_unranked`), not collected one by one. A leaf's `replace` is itself, so the
-    loop is Whoosh's without it. A common word's 5,000 scored blocks cost ~1 ms instead of ~14."""
+    loop is Whoosh's without it. (Three common words at 10,000 h: 16.5 -> 14.1 ms a query in one
+    cProfile; the alternated A/B in docs/BENCHMARKS.md shows no gain beyond the machine's noise.)"""
     scores, docs, crossed, block_of = leaf.scores, leaf.doc_list, leaf._crossed, leaf._block_of
     ends: list[int] = leaf.side.ends.tolist()
     items, limit, offset, n = collector.items, collector.limit, collector.offset, leaf.side.n
@@ -412,27 +414,21 @@ class FastMatchers:
             return self._leaves(q.matcher(searcher, context), searcher.reader())
         return None
 
-    def _leaves(self, whooshs: Matcher, reader: Any) -> Matcher | None:
-        """Whoosh's matcher of a word or an Or of words with each leaf whose word is kept as arrays
-        replaced by an `ArrayLeaf` (fresh, at its first posting, as the leaf it replaces). With no
-        leaf kept it is Whoosh's own matcher, returned rather than built a second time by the
-        collector (a term lookup and a first block read per segment)."""
-        swapped, _count = self._swap(whooshs, reader)
-        return swapped
-
-    def _swap(self, m: Matcher, reader: Any) -> tuple[Matcher, int]:
-        """`m` with its kept leaves swapped (Whoosh's union and boost matchers kept), and how many."""
+    def _leaves(self, m: Matcher, reader: Any) -> Matcher:
+        """Whoosh's matcher of a word or an Or of words (its union and boost matchers kept) with each
+        leaf whose word has arrays (`DenseTerms.leaf_arrays`) replaced by an `ArrayLeaf` (fresh, at
+        its first posting, as the leaf it replaces). With none replaced it is Whoosh's own matcher,
+        returned rather than built a second time by the collector (a term lookup and a first block
+        read per segment)."""
         if type(m) is UnionMatcher:
-            (m.a, left), (m.b, right) = self._swap(m.a, reader), self._swap(m.b, reader)
-            return m, left + right
-        if type(m) is WrappingMatcher:
-            m.child, count = self._swap(m.child, reader)
-            return m, count
-        if type(m) is W3LeafMatcher and type(m.scorer) is BM25FScorer:
+            m.a, m.b = self._leaves(m.a, reader), self._leaves(m.b, reader)
+        elif type(m) is WrappingMatcher:
+            m.child = self._leaves(m.child, reader)
+        elif type(m) is W3LeafMatcher and type(m.scorer) is BM25FScorer:
             arrays = self._dense.leaf_arrays(reader, m._term[0], m._term[1], read_least=self.read_least)
             if arrays is not None:
-                return ArrayLeaf(_Side(arrays, m), self._lengths(reader, m._term[0])), 1
-        return m, 0
+                return ArrayLeaf(_Side(arrays, m), self._lengths(reader, m._term[0]))
+        return m
 
     def _phrase(self, q: wq.Phrase, searcher: Searcher, context: Any) -> Matcher | None:
         leaves = [wq.Term(q.fieldname, word).matcher(searcher, context) for word in q.words]
