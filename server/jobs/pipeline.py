@@ -52,7 +52,7 @@ from server.media.hw_encoders import chosen_encoder, require_encoders, with_enco
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.per_title import plan_rungs, record_analysis
-from server.media.probe import keyframe_times, probe
+from server.media.probe import probe, with_keyframes
 from server.media.quality import QualityReport, measure_title
 from server.media.subtitles_embedded import collect_text_tracks
 from server.media.verify import IntegrityReport, verify_title
@@ -238,8 +238,7 @@ class Ingest:
 
     def _plan(self, job: JobRecord, tools: Tools, stop: threading.Event, stages: dict[str, float]) -> Plan:
         with _timed(stages, "probe"):
-            info = probe(Path(job.source), tools)
-            keyframes = keyframe_times(info.path, info.video.index, tools) if info.video else []
+            info = with_keyframes(probe(Path(job.source), tools), tools)
         job.notes = list(info.notes)
         self._video_event("probed", job, duration=info.duration, notes=list(info.notes),
                           width=info.video.display_width if info.video else 0,
@@ -256,7 +255,7 @@ class Ingest:
         job.notes += [note] if note else []
         chunks = plan_chunks(info.duration, fps, segment, self.options.workers,
                              min_chunk_seconds=self.options.min_chunk_seconds,
-                             keyframes=keyframes) if fps else []
+                             keyframes=info.keyframes or ()) if fps else []
         plan = Plan(info, renditions, chunks, per_title, segment)
         self._video_event("ladder_planned", job, renditions=[
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions],

@@ -1,9 +1,10 @@
 """Encode one chunk of the source into every video rung with ONE ffmpeg: one decode, split, scale.
 
 Why these choices (measured, see ARCHITECTURE.md "Media format"):
-- `-ss start -t duration` before `-i` gives exact chunks cheaply (decode from the previous keyframe,
-  frames before `start` dropped); `start` is the exact time of the chunk's first output frame, on
-  the segment grid, so forced keyframes line up and no frame repeats at a seam.
+- The chunk is cut from the source by source_cut.py: the decode starts at the source keyframe
+  before the chunk (a seek only where one is exact), frames before `start` are dropped by the head
+  of the filter chain; `start` is the exact time of the chunk's first output frame, on the segment
+  grid, so forced keyframes line up and no frame repeats at a seam.
 - Rotation: ffmpeg's autorotate (the default) turns the picture upright in front of our graph AND
   drops the display matrix from the output. With `-noautorotate` + our own transpose, ffmpeg 5.1
   still copies the source's display matrix into the output, and players would turn it a second time.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +31,7 @@ from server.media.ffmpeg import Tools
 from server.media.filters import filter_graph, output_label
 from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
 from server.media.progress import ProgressUpdate
+from server.media.source_cut import Cut, cut
 
 
 def part_path(final: Path) -> Path:
@@ -47,22 +48,15 @@ def seconds(value: float) -> str:
     return f"{value:.6f}"
 
 
-def exact_seconds(value: Fraction, *, round_up: bool) -> str:
-    """An exact time in whole microseconds, rounded the safe way (a start down, a length up)."""
-    micro = math.ceil(value * 1_000_000) if round_up else math.floor(value * 1_000_000)
-    return f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
+def chunk_cut(info: MediaInfo, chunk: Chunk, segment_seconds: float, fps: Fraction) -> Cut:
+    """The source cut of a chunk: from the exact time of its first output frame, for its frames.
 
-
-def input_window(chunk: Chunk, segment_seconds: float, fps: Fraction) -> tuple[str, str]:
-    """(`-ss`, `-t`) of a chunk: from the exact time of its first output frame, for its frames.
-
-    Seeking to the segment time itself (e.g. 1.5 s at 25 fps, between frames 37 and 38) would put
+    Cutting at the segment time itself (e.g. 1.5 s at 25 fps, between frames 37 and 38) would put
     the first kept frame half a frame in, where the rate filter may repeat it: one frame doubled
     at the seam and one lost at the end.
     """
     first = boundary_frame(round(chunk.start / segment_seconds), segment_seconds, fps)
-    return (exact_seconds(first / fps, round_up=False),
-            exact_seconds(chunk.frames / fps, round_up=True))
+    return cut(info.keyframes, first / fps, chunk.frames / fps)
 
 
 def keyframe_expr(chunk: Chunk, segment_seconds: float, fps: Fraction) -> str:
@@ -117,11 +111,11 @@ def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Se
     video = _video(info)
     keyframes = keyframe_expr(chunk, segment_seconds, video.fps)
     gop = gop_frames(segment_seconds, video.fps)
-    start, length = input_window(chunk, segment_seconds, video.fps)
+    window = chunk_cut(info, chunk, segment_seconds, video.fps)
     interval = keyframe_interval(chunk, segment_seconds, video.fps)
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-threads", str(threads), "-ss", start, "-t", length,
-            "-i", source or str(info.path), "-filter_complex", filter_graph(video, renditions),
+            "-threads", str(threads), *window.input_args(), "-i", source or str(info.path),
+            "-filter_complex", filter_graph(video, renditions, window.head_filters()),
             "-filter_complex_threads", str(threads)]
     for i, rendition in enumerate(renditions):
         out = part_path(layout.chunk_file(rendition.name, chunk.index))

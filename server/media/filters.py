@@ -96,8 +96,9 @@ def scale_parents(renditions: Sequence[Rendition]) -> list[int | None]:
     return parents
 
 
-def filter_graph(video: VideoInfo, renditions: Sequence[Rendition]) -> str:
-    """The whole `-filter_complex` text: input stream → shared chain → cascade of rung scales.
+def filter_graph(video: VideoInfo, renditions: Sequence[Rendition], head: Sequence[str] = ()) -> str:
+    """The whole `-filter_complex` text: input stream → `head` (the cut, source_cut.py) → shared
+    chain → cascade of rung scales.
 
     Each node's output is split between its own rung's encoder and the rungs scaled from it.
     """
@@ -112,7 +113,7 @@ def filter_graph(video: VideoInfo, renditions: Sequence[Rendition]) -> str:
             return f"{chain}[{targets[0]}]"
         return f"{chain},split={len(targets)}" + "".join(f"[{t}]" for t in targets)
 
-    head = fan_out(f"[0:{video.index}]" + ",".join(shared_chain(video)), None,
+    head = fan_out(f"[0:{video.index}]" + ",".join([*head, *shared_chain(video)]), None,
                    [i for i, p in enumerate(parents) if p is None])
     rungs = []
     for i, rendition in enumerate(renditions):

@@ -93,6 +93,9 @@ class MediaInfo:
     notes: tuple[str, ...] = ()  # what was done about oddities: "deinterlaced", "rotated -90", ...
     declared_duration: float = 0.0  # what the container claims (0 when it claims nothing)
     subtitles: tuple[SubtitleInfo, ...] = ()  # embedded subtitle streams, in container order
+    # the video's keyframe times (probe.keyframe_times): where a cut's decode may start
+    # (source_cut.py); None when not scanned, () when the container gives them no time (MXF)
+    keyframes: tuple[float, ...] | None = None
 
     @property
     def expected_frames(self) -> int:

@@ -35,7 +35,6 @@ from server import config
 from server.errors import Cancelled, MediaError, ToolMissing
 from server.media import ffmpeg
 from server.media.convex_hull import RatePoint, Rules, crossovers, pick_rungs, upper_hull
-from server.media.encode import exact_seconds
 from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
 from server.media.ladder import plan_ladder
 from server.media.model import MediaInfo, Rendition, VideoInfo
@@ -47,6 +46,7 @@ from server.media.quality import (
     parse_log,
 )
 from server.media.quality_run import run_piped
+from server.media.source_cut import cut
 from server.media.verify import REPORT_NAME
 from server.portable import children_cpu_s
 
@@ -137,27 +137,18 @@ def window_video(video: VideoInfo) -> VideoInfo:
                    bit_depth=8, full_range=False, hdr=False, transfer="", tonemap=False)
 
 
-# Seconds decoded before a window and thrown away. Seeking the PAL MXF clip to 3.475 s delivers its
-# first frame 0.56 s late, and the rate filter's start_time=0 fills the gap with that frame: the
-# window was 16 copies of one picture and 9 real frames, its bitrate read 2.3x low (480p CRF 20: 180
-# against the whole title's 414 kbit/s). Seeking this much earlier and dropping the lead after the
-# filters leaves the filled frames outside the window.
-WINDOW_LEAD = 2.0
-
-
 def build_window_args(ffmpeg_bin: str, info: MediaInfo, start: float, seconds: float, out: Path) -> list[str]:
-    """Cut one window, normalised as the encoder normalises the source, lossless (x264 -qp 0): the
-    source sought WINDOW_LEAD early, the lead dropped after the filters."""
+    """Cut one window, normalised as the encoder normalises the source, lossless (x264 -qp 0), from
+    the source as a chunk encode cuts it (source_cut.py: seeking the PAL MXF clip straight to 3.475 s
+    made the window 16 copies of one picture and 9 real frames, its bitrate read 2.3x low)."""
     video = _video(info)
     display = Rendition("source", video.display_width, video.display_height, 0, 0)
-    chain = ",".join([*deinterlace(video), *constant_rate(video.fps), *tonemap(video),
-                      *rung_chain(video, display)])
-    lead = min(Fraction(start), Fraction(WINDOW_LEAD))
+    window = cut(info.keyframes, Fraction(start), Fraction(seconds) + Fraction(1, 2))
+    chain = ",".join([*window.head_filters(), *deinterlace(video), *constant_rate(video.fps),
+                      *tonemap(video), *rung_chain(video, display)])
     return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
-            "-ss", exact_seconds(Fraction(start) - lead, round_up=False),
-            "-t", f"{float(lead) + seconds + 0.5:.6f}",
-            "-i", str(info.path), "-filter_complex", f"[0:{video.index}]{chain}[w]", "-map", "[w]",
-            "-ss", exact_seconds(lead, round_up=False),
+            *window.input_args(), "-i", str(info.path),
+            "-filter_complex", f"[0:{video.index}]{chain}[w]", "-map", "[w]",
             "-frames:v", str(window_frames(seconds, video.fps)), "-an", "-sn", "-dn",
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(out)]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,11 @@ def keyframe_times(path: Path, stream_index: int, tools: Tools | None = None) ->
             elif len(fields) >= 2 and "K" in fields[1] and fields[0] not in ("", "N/A"):
                 times.append(_float(fields[0]))
     return sorted(t - start for t in times)
+
+
+def with_keyframes(info: MediaInfo, tools: Tools | None = None) -> MediaInfo:
+    """`info` with its video's keyframe times, where chunks and analysis windows cut the source
+    from (source_cut.py); an audio-only title has none to scan."""
+    if info.video is None:
+        return replace(info, keyframes=())
+    return replace(info, keyframes=tuple(keyframe_times(info.path, info.video.index, tools)))

@@ -1,0 +1,62 @@
+"""Chunks of real camera and broadcast files start on the right picture.
+
+A chunk seeks its source to its first frame. Some demuxers land elsewhere: the PAL MXF sample
+labels the frames after a seek 0.6 s off, and a chunk there started with pictures from before its
+start (and open-GOP garbage). Played in order, the chunks must show the same pictures as the title
+decoded from its start in one piece.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.media.chunks import plan_chunks
+from server.media.encode import encode_chunk
+from server.media.ffmpeg import find_tools
+from server.media.model import MediaInfo, Rendition, WorkLayout
+from server.media.probe import probe, with_keyframes
+
+WIDTH, HEIGHT = 64, 48
+RUNG = Rendition("tiny", WIDTH, HEIGHT, 4000, 8000)
+SEGMENT = 1.0
+
+
+def gray_frames(path: Path) -> list[bytes]:
+    """Every frame of a rung file as 64x48 luma planes."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray",
+                          "-"], check=True, capture_output=True).stdout
+    size = WIDTH * HEIGHT
+    return [raw[at:at + size] for at in range(0, len(raw), size)]
+
+
+def distance(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def encoded(info: MediaInfo, work: Path, chunk_count: int) -> list[bytes]:
+    """The title encoded in `chunk_count` chunks (one: no seek at all), decoded in chunk order."""
+    assert info.video is not None
+    chunks = plan_chunks(info.duration, info.video.fps, SEGMENT, chunk_count, min_chunk_seconds=SEGMENT,
+                         keyframes=info.keyframes or ()) if chunk_count > 1 else \
+        plan_chunks(info.duration, info.video.fps, SEGMENT, 1, min_chunk_seconds=info.duration)
+    assert len(chunks) >= min(chunk_count, 2)
+    layout = WorkLayout(work)
+    frames: list[bytes] = []
+    for chunk in chunks:
+        encode_chunk(find_tools(), info, chunk, [RUNG], layout, SEGMENT, "ultrafast")
+        frames += gray_frames(layout.chunk_file(RUNG.name, chunk.index))
+    return frames
+
+
+@pytest.mark.parametrize("name", ["mpeg2_pal_anamorphic.mxf", "hevc_main10_10bit.ts",
+                                  "hevc_portrait_720x1280_aac.ts", "bbb_720p_aac_5.1.mp4"])
+def test_every_chunk_starts_on_its_own_picture(shared_media: Path, tmp_path: Path, name: str) -> None:
+    info = with_keyframes(probe(shared_media / name))
+    whole = encoded(info, tmp_path / "whole", 1)
+    chunked = encoded(info, tmp_path / "chunked", 4)
+    assert len(chunked) == len(whole) == info.expected_frames
+    wrong = [n for n, (a, b) in enumerate(zip(chunked, whole, strict=True)) if distance(a, b) > 3.0]
+    assert not wrong, f"{name}: frames {wrong}… differ from the title decoded in one piece"
