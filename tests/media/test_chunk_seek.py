@@ -52,7 +52,9 @@ def encoded(info: MediaInfo, work: Path, chunk_count: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("name", ["mpeg2_pal_anamorphic.mxf", "hevc_main10_10bit.ts",
-                                  "hevc_portrait_720x1280_aac.ts", "bbb_720p_aac_5.1.mp4"])
+                                  "hevc_portrait_720x1280_aac.ts", "bbb_720p_aac_5.1.mp4",
+                                  "vp8_1080p_vfr_noaudio.webm", "h263_amrnb.3gp",
+                                  "qcif_176x144_sar_noaudio.mp4"])
 def test_every_chunk_starts_on_its_own_picture(shared_media: Path, tmp_path: Path, name: str) -> None:
     info = with_keyframes(probe(shared_media / name))
     whole = encoded(info, tmp_path / "whole", 1)
