@@ -79,20 +79,22 @@ register("event_log", "sqlite", "The event log: `sqlite` (embedded, in the data 
 register("executor", "local", "Where chunk encodes run: `local` (ffmpeg processes on this machine) or "
          "`dask://HOST:PORT` (a Dask scheduler; needs the cluster extra).")
 
-LADDERS = ("fixed", "per-title")
+LADDERS = ("fixed", "per-title", "auto")
 
 
 def parse_ladder(raw: str) -> str:
-    """`fixed` or `per-title` (any case, `per_title` too); anything else is refused by name."""
+    """`fixed`, `per-title` or `auto` (any case, `per_title` too); anything else is refused by name."""
     value = raw.strip().lower().replace("_", "-")
     if value not in LADDERS:
         raise InvalidRequest(f"ladder {raw!r} is not a ladder.",
-                             hint="use `fixed` or `per-title` (MINIFLIX_LADDER, or --ladder on ingest)")
+                             hint="use `fixed` or `per-title`, or `auto` for per-title on long titles "
+                                  "only (MINIFLIX_LADDER, or --ladder on ingest)")
     return value
 
 
-register("ladder", "fixed", "The ladder each title gets: `fixed` (the same rungs for every title) or "
-         "`per-title` (rungs from the title's measured bitrate-VMAF hull; docs/QUALITY.md).", parse_ladder)
+register("ladder", "fixed", "The ladder each title gets: `fixed` (the same rungs for every title), "
+         "`per-title` (rungs from the title's measured bitrate-VMAF hull; docs/QUALITY.md) or `auto` "
+         "(per-title for titles of at least per_title_auto_seconds, fixed for shorter ones).", parse_ladder)
 register("codecs", ("h264",), "Video codecs of every title's ladder, comma-separated: `h264` (always "
          "included), `av1`, `hevc`; e.g. `h264,av1` adds an AV1 rung per H.264 rung "
          "(server/media/codecs.py).",

@@ -36,7 +36,8 @@ def register(subs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--workers", type=_positive_int, help="parallel chunk encodes (default: cores)")
     p.add_argument("--segment-seconds", type=_positive_float, help="CMAF segment duration (default 4)")
     p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
-    p.add_argument("--ladder", type=_ladder, help="`fixed` or `per-title` (default: MINIFLIX_LADDER, fixed)")
+    p.add_argument("--ladder", type=_ladder, help="`fixed`, `per-title` or `auto` (per-title from "
+                   "per_title_auto_seconds on; default: MINIFLIX_LADDER, fixed)")
     p.add_argument("--codecs", type=_codecs, help="video codecs of the ladder, e.g. `h264,av1` or "
                    "`h264,av1,hevc` (default: MINIFLIX_CODECS, h264)")
     p.set_defaults(func=run_ingest)

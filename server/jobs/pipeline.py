@@ -49,6 +49,7 @@ from server.media.chunks import plan_chunks
 from server.media.codecs import codec_ladder, grid_segment
 from server.media.ffmpeg import Tools, find_tools
 from server.media.hw_encoders import chosen_encoder, require_encoders, with_encoders
+from server.media.ladder import choose_ladder
 from server.media.model import Chunk, MediaInfo, PackagedTitle, Rendition, WorkLayout
 from server.media.package import package_title
 from server.media.per_title import plan_rungs, record_analysis
@@ -245,8 +246,10 @@ class Ingest:
                           height=info.video.display_height if info.video else 0,
                           codec=info.video.codec if info.video else (info.audio.codec if info.audio else ""))
         opts, cache = self.options, self.data.work / job.video_id / "per_title.json"
+        ladder, why = choose_ladder(opts.ladder, info)
+        job.notes += [why] if why else []
         with _timed(stages, "analysis"):
-            renditions, per_title = plan_rungs(info, opts.ladder, cache, workers=opts.workers,
+            renditions, per_title = plan_rungs(info, ladder, cache, workers=opts.workers,
                                                preset=opts.preset, stop=stop)
         renditions = self._codec_rungs(job, tools, renditions)
         fps = info.video.fps if info.video else None
@@ -259,7 +262,7 @@ class Ingest:
         plan = Plan(info, renditions, chunks, per_title, segment)
         self._video_event("ladder_planned", job, renditions=[
             {k: r.to_dict()[k] for k in ("name", "width", "height", "bitrate_kbps")} for r in renditions],
-            ladder=self.options.ladder, **({"per_title": per_title} if per_title else {}))
+            ladder=ladder, **({"per_title": per_title} if per_title else {}))
         key = plan.key(self.options, tools)
         if key != job.plan_key:
             names = [chunk_task_name(c) for c in chunks] + (["audio"] if info.audio else [])

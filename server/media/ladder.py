@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from server import config
 from server.errors import MediaError
-from server.media.model import Rendition, VideoInfo
+from server.media.model import MediaInfo, Rendition, VideoInfo
 
 DEFAULT_CRF = 23
 # One H.264 macroblock. Smaller pictures (1x1, 3x3) cannot become an even-sized rung at all, or only
@@ -90,3 +91,25 @@ def _with_bitrate(shaped: Rendition, nominal: Rendition) -> Rendition:
     kbps = max(50, round(nominal.bitrate_kbps * ratio ** BITRATE_EXPONENT / 10) * 10)
     bufsize = round(kbps * nominal.bufsize_kbps / nominal.bitrate_kbps)
     return Rendition(shaped.name, shaped.width, shaped.height, kbps, bufsize, shaped.crf)
+
+
+# The per-title analysis is a fixed cost per title (its windows do not grow with the title), the
+# encode grows with the title's length: the analysis is worth its CPU only from some length on.
+config.register("per_title_auto_seconds", 360.0, "With the `auto` ladder: titles at least this long "
+                "(seconds) get the per-title ladder, shorter ones the fixed one. The analysis is a fixed "
+                "cost per title; on the 9-title set it fell to a quarter of the fixed ladder's encode CPU "
+                "from titles of 140-366 s (docs/BENCHMARKS.md, issue 19).", float)
+
+
+def choose_ladder(setting: str, info: MediaInfo) -> tuple[str, str]:
+    """The ladder `info` gets under the `ladder` setting, and a note for the job when `auto` chose.
+
+    `auto` takes the per-title ladder for a video at least `per_title_auto_seconds` long and the fixed
+    one for anything shorter (or with no video), where the analysis would cost more than it saves."""
+    if setting != "auto":
+        return setting, ""
+    least = float(config.get("per_title_auto_seconds"))
+    if info.video is not None and info.duration >= least:
+        return "per-title", f"auto ladder: per-title ({info.duration:.0f} s title, at least {least:.0f} s)"
+    return "fixed", (f"auto ladder: fixed (a {info.duration:.0f} s title; the per-title analysis pays "
+                     f"from {least:.0f} s)")
