@@ -53,6 +53,7 @@ from server.media import ffmpeg
 from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
 from server.media.model import MediaInfo, PackagedTitle, Rendition, VideoInfo
 from server.media.quality_run import run_alone, run_each, run_piped
+from server.media.source_cut import whole
 from server.media.verify import Grid
 
 log = logging.getLogger(__name__)
@@ -228,10 +229,11 @@ def build_reference_args(ffmpeg_bin: str, source: str, video: VideoInfo, frames:
                          sample_every: int, threads: int = 1, output: str = "-") -> list[str]:
     """argv of the main ffmpeg: the source's sampled frames, as the encoder saw them, raw on stdout
     (or into the file `output`)."""
-    chain = ",".join(reference_chain(video, frames, sample_every))
+    title = whole()  # the chunks' timeline: read plainly, a TS would count from its video's start
+    chain = ",".join([*title.head_filters(), *reference_chain(video, frames, sample_every)])
     return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", str(threads),
-            "-i", source, "-filter_complex", f"[0:{video.index}]{chain}[ref]", "-map", "[ref]",
-            "-c:v", "rawvideo", "-f", "nut", output]
+            *title.input_args(), "-i", source, "-filter_complex", f"[0:{video.index}]{chain}[ref]",
+            "-map", "[ref]", "-c:v", "rawvideo", "-f", "nut", output]
 
 
 def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int,

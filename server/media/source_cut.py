@@ -66,7 +66,7 @@ class Cut:
 
     start: Fraction            # the exact time of the first frame wanted (whole microseconds)
     seek: Fraction             # where the decode starts (TIMELINE: the container's start)
-    seconds: Fraction          # how much is wanted from `start`
+    seconds: Fraction | None   # how much is wanted from `start` (None: to the end)
 
     def input_args(self) -> list[str]:
         """Options before `-i`: the seek, with nothing dropped by ffmpeg itself."""
@@ -77,10 +77,16 @@ class Cut:
         from `start + seconds` on go (ffmpeg's own `-ss`/`-t` trim did this on exact seeks)."""
         lead = self.start - self.seek
         shift = [f"setpts=PTS-({text(lead)})/TB"] if lead else []
-        return [*shift, f"trim=start=0:end={text(self.seconds, round_up=True)}"]
+        end = f":end={text(self.seconds, round_up=True)}" if self.seconds is not None else ""
+        return [*shift, f"trim=start=0{end}"]
 
 
-def cut(keyframes: Sequence[float] | None, start: Fraction, seconds: Fraction) -> Cut:
+def cut(keyframes: Sequence[float] | None, start: Fraction, seconds: Fraction | None) -> Cut:
     """The cut of `seconds` from `start` (floored to microseconds, as `-ss` always was)."""
     begin = micro_floor(start)
     return Cut(begin, decode_from(keyframes, begin), seconds)
+
+
+def whole() -> Cut:
+    """The whole title on the chunks' timeline (the quality measure's reference)."""
+    return Cut(Fraction(0), TIMELINE, None)
