@@ -21,6 +21,7 @@ from server.media.encode import part_path, seconds
 from server.media.ffmpeg import Tools
 from server.media.model import AudioInfo, MediaInfo, WorkLayout
 from server.media.progress import ProgressUpdate
+from server.media.source_cut import whole
 
 AUDIO_BITRATE = "128k"
 AUDIO_RATE = 48000
@@ -31,8 +32,9 @@ SURROUND_BITRATE = "384k"  # 64k a channel, as the stereo track's 128k
 def audio_filters() -> str:
     """Start on the title's clock (silence before a late first sample, gaps filled), pad the tail.
 
-    Input timestamps are relative to the container's start, as are the video chunks' `-ss`, so
-    `first_pts=0` puts the first sample where the first video frame is; `-t` then trims the padding.
+    Input timestamps are relative to the container's start (the seek of `source_cut.whole`), as are
+    the video chunks', so `first_pts=0` puts the first sample where it plays against the picture;
+    `-t` then trims the padding.
     """
     return f"aresample={AUDIO_RATE}:async=1:first_pts=0,apad"
 
@@ -44,7 +46,10 @@ def build_audio_args(tools: Tools, info: MediaInfo, out: Path,
     own file, encoded the same way (one read of the source for every audio rendition): stereo, or 6
     channels at `SURROUND_BITRATE` for a 5.1 rendition (`surround`)."""
     track = _track(info)
-    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(info.path)]
+    # read plainly, a TS counts from its audio's first packet: a track starting 0.48 s after the
+    # picture played 0.48 s early
+    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *whole().input_args(),
+            "-i", str(info.path)]
     for rendition, path in [(track, out), *alternates]:
         surround = rendition.surround
         channels, bitrate = (("6", SURROUND_BITRATE) if surround else ("2", AUDIO_BITRATE))

@@ -76,3 +76,29 @@ def test_the_quality_measure_compares_each_rung_with_its_own_source_pictures(sha
     [result] = json_lines(run.stdout)
     top = result["renditions"][0]
     assert top["width"] == 720 and top["quality"]["vmaf_mean"] > 85, top["quality"]
+
+
+def test_audio_that_starts_after_the_picture_plays_at_its_own_time(tmp_path: Path) -> None:
+    """A TS whose audio starts 0.48 s after its picture, a beep at 0.98 s of the container's clock:
+    read plainly, ffmpeg counted the audio from its first packet and the beep played at 0.52 s."""
+    source = tmp_path / "late_audio.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
+                    "-f", "lavfi", "-i", "sine=frequency=1000:duration=0.2,adelay=500|500,apad=whole_dur=3.5",
+                    "-filter_complex", "[1:a]asetpts=PTS+0.5/TB[a]", "-map", "0:v", "-map", "[a]",
+                    "-c:v", "libx264", "-g", "25", "-c:a", "aac", "-f", "mpegts", str(source)], check=True)
+    starts = {line.split(",")[0]: float(line.split(",")[1]) for line in subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time", "-of", "csv=p=0",
+         str(source)], check=True, capture_output=True, text=True).stdout.split()}
+    beep = starts["audio"] - starts["video"] + 0.5                 # on the container's (the picture's) clock
+    data = tmp_path / "d"
+    run = cli("ingest", str(source), "--data-dir", str(data), "--json",
+              env={"MINIFLIX_QUALITY_MEASURE": "off"})
+    assert run.returncode == 0, run.stderr
+    [audio_dir] = list((data / "origin" / "videos").glob("*/cmaf/audio"))
+    track = tmp_path / "audio.mp4"
+    parts = [audio_dir / "init.mp4", *sorted(audio_dir.glob("seg_*.m4s"))]
+    track.write_bytes(b"".join(part.read_bytes() for part in parts))
+    report = subprocess.run(["ffmpeg", "-v", "info", "-i", str(track), "-af", "silencedetect=n=-30dB:d=0.1",
+                             "-f", "null", "-"], check=True, capture_output=True, text=True).stderr
+    heard = float(report.split("silence_end: ")[1].split()[0])
+    assert abs(heard - beep) < 0.1, f"the beep plays at {heard:.3f} s, the picture's clock says {beep:.3f} s"
