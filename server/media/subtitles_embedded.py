@@ -16,6 +16,7 @@ from pathlib import Path
 from server.errors import JobError
 from server.media.ffmpeg import Tools, run
 from server.media.model import MediaInfo, SubtitleInfo
+from server.media.source_cut import whole
 from server.media.subtitles import TextTrack, decode, find_sidecars, parse_text, read_sidecar, sidecar_flags
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,11 @@ def not_converted_note(stream: SubtitleInfo) -> str:
 def build_extract_args(tools: Tools, source: Path, streams: Sequence[SubtitleInfo],
                        out_dir: Path) -> list[str]:
     """ONE ffmpeg writing each embedded text stream as `sub_<index>.vtt` (ffmpeg converts every text
-    codec to WebVTT, styling dropped). Times come out relative to the container's start, the clock
-    the video chunks and the audio are cut on (see audio.py), so cues land on the title's timeline."""
-    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source)]
+    codec to WebVTT, styling dropped). Times come out relative to the container's start (the seek of
+    `source_cut.whole`: read plainly, a TS counts from its first packet of the streams read), the
+    clock the video chunks and the audio are cut on, so cues land on the title's timeline."""
+    args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *whole().input_args(),
+            "-i", str(source)]
     for stream in streams:
         args += ["-map", f"0:{stream.index}", "-c:s", "webvtt", "-f", "webvtt",
                  str(embedded_file(out_dir, stream))]
