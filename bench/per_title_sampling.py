@@ -45,19 +45,19 @@ from server.media.per_title import (
     window_video,
 )
 from server.media.probe import probe
-from server.media.quality import FrameScore, scored_frame
+from server.media.quality import TRIPLES_FROM, FrameScore, scored_frame
 from server.portable import children_cpu_s
 
 Scores = dict[tuple[str, int], list[FrameScore]]  # (size, CRF) -> scored frames of every window
 
 
 def scored(main: str, tool: str, encodes: list[Path], cut: Path, video: Any, frames: int,
-           full: bool, index: int) -> tuple[list[list[FrameScore]], float]:
-    """Score the encodes of window `index` as the analysis does, or at every frame; with the CPU-s
-    it took."""
+           full: bool, index: int, windows: int) -> tuple[list[list[FrameScore]], float]:
+    """Score the encodes of window `index` (of `windows`) as the analysis does, or at every frame;
+    with the CPU-s it took."""
     before = children_cpu_s()
     scores = score_vmaf(main, tool, encodes, cut, video, frames, None, 1 if full else None,
-                        window_index=index)
+                        window_index=index, windows=windows)
     return scores, children_cpu_s() - before
 
 
@@ -71,7 +71,8 @@ def one_title(clip: Path) -> dict[str, Any]:
     cpu = {"sampled": 0.0, "full": 0.0, "cut_encode": 0.0}
     measured: list[_Measured] = []
     with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
-        for i, (start, seconds) in enumerate(sample_windows(info.duration)):
+        windows = sample_windows(info.duration)
+        for i, (start, seconds) in enumerate(windows):
             cut = Path(tmp) / f"window{i}.mkv"
             before = children_cpu_s()
             ffmpeg.run(build_window_args(main, info, start, seconds, cut), "cutting a window")
@@ -83,7 +84,8 @@ def one_title(clip: Path) -> dict[str, Any]:
             frames = window_frames(seconds, video.fps)
             keyframes = seconds / float(config.get("segment_seconds"))
             for kind, into in (("sampled", sampled), ("full", full)):
-                scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full", i)
+                scores, spent = scored(main, tool, outs, cut, window_video(video), frames, kind == "full", i,
+                                       len(windows))
                 cpu[kind] += spent
                 for (r, crf), s, out in zip(pairs, scores, outs, strict=True):
                     into.setdefault((r.name, crf), []).extend(s)
@@ -123,8 +125,8 @@ def resampled(row: dict[str, Any]) -> dict[str, Any]:
             windows[-1][n] = vmaf
         picked = []
         for index, window in enumerate(windows):
-            every = analysis_every(len(window), index)
-            picked += [window[f] for f in (scored_frame(k, every) if every > 1 else k
+            every = analysis_every(len(window), index, len(windows))
+            picked += [window[f] for f in (scored_frame(k, every) if every >= TRIPLES_FROM else k * every
                                            for k in range(len(window) // every + 1)) if f in window]
         scored_count += len(picked)
         full = statistics.fmean(v for w in windows for v in w.values())

@@ -2,9 +2,9 @@
 CRFs, measure each encode's bitrate and VMAF, and take the rungs from the convex hull (convex_hull.py).
 
 Steps, all real ffmpeg, run in parallel on the ingest's worker count:
-1. cut `WINDOWS` windows of `WINDOW_SECONDS` spread over the title, normalised as the encoder sees
-   the source (deinterlaced, constant rate, tone-mapped, upright, square pixels) and stored lossless,
-   so every later step reads the same frames;
+1. cut `window_count` windows of `WINDOW_SECONDS` (2 under 30 s, else 4) spread over the title,
+   normalised as the encoder sees the source (deinterlaced, constant rate, tone-mapped, upright,
+   square pixels) and stored lossless, so every later step reads the same frames;
 2. per window: one ffmpeg decodes it once, scales it to every resolution once and encodes each at
    every CRF in `CRFS`, then one measuring ffmpeg (quality.py) scores all those encodes against the
    window (upscaled bicubic to the display size, the standard way);
@@ -70,6 +70,16 @@ config.register("per_title_floor_vmaf", 60.0, "A per-title ladder's bottom rung 
 # -> 22.4, bbb 4.8 -> 8.5, sport 0.2 -> 3.9), for ~10-25% more analysis CPU.
 WINDOWS = 4
 WINDOW_SECONDS = 1.0
+# A title under SHORT_TITLE_S gets SHORT_WINDOWS, each scored more densely (`analysis_every`): the
+# analysis is a fixed cost, 1.7-11.4x one ffmpeg encoding the fixed ladder on the 5-20 s titles of
+# bench/per_title.py (VMAF at display size, the same for every size, about half of it; the windows'
+# cut and encodes the rest). On those 9 titles, rungs read off the true sweeps
+# (bench/per_title_budget.py), two windows of 1 s scored one frame in 3 save 16.3% on average like
+# four (worst title 1.9 against 0.8; talking head 30.4 -> 27.8, the largest move) for 0.59x the CPU
+# (174.6 against 293.5 CPU-s); 4 x 0.5 s lost PAL (-80.9%) and HEVC 10-bit (-3.1%). A longer title
+# keeps four: nothing measured says two windows catch its scenes.
+SHORT_WINDOWS = 2
+SHORT_TITLE_S = 30.0
 CRFS = (18, 24, 30, 36)
 # VMAF costs ~90 ms a frame at 720p and ~200 ms at 1080p (one core, this machine's libvmaf), whatever
 # the rung's size, and there is one point per resolution x CRF. Frame-to-frame VMAF swings by several
@@ -115,10 +125,16 @@ class Analysis:
 
 # ---- windows and argv (pure) -----------------------------------------------------------------
 
-def sample_windows(duration: float, count: int = WINDOWS,
+def window_count(duration: float) -> int:
+    """How many sample windows a title of `duration` seconds gets (see SHORT_TITLE_S)."""
+    return SHORT_WINDOWS if duration < SHORT_TITLE_S else WINDOWS
+
+
+def sample_windows(duration: float, count: int | None = None,
                    seconds: float = WINDOW_SECONDS) -> list[tuple[float, float]]:
-    """`count` windows of `seconds`, centred in equal parts of the title; one window of the whole
-    title when it is shorter than the windows together."""
+    """`count` windows (default: `window_count`) of `seconds`, centred in equal parts of the title;
+    one window of the whole title when it is shorter than the windows together."""
+    count = count or window_count(duration)
     if duration <= count * seconds:
         return [(0.0, duration)]
     part = duration / count
@@ -201,7 +217,7 @@ def analyse(info: MediaInfo, *, workers: int = 1, preset: str = "veryfast", rule
                  for (start, seconds), cut in zip(windows, cuts, strict=True)]
         _results(waits, stop)
         batches = _results([pool.submit(_measure_window, main, tool, video, preset, cut, seconds, candidates,
-                                        stop, i)
+                                        stop, i, len(windows))
                             for i, (cut, (_, seconds)) in enumerate(zip(cuts, windows, strict=True))], stop)
     points = _points([m for batch in batches for m in batch])
     chosen = pick_rungs(points, rules or default_rules())
@@ -220,15 +236,17 @@ def _results(futures: Sequence[Future[T]], stop: threading.Event | None) -> list
 
 
 def _measure_window(main: str, tool: str, video: VideoInfo, preset: str, cut: Path, seconds: float,
-                    rungs: Sequence[Rendition], stop: threading.Event | None, index: int) -> list[_Measured]:
-    """Encode window `index` at every resolution x CRF (one ffmpeg) and score every encode against the
-    window (one measuring ffmpeg): per window two processes, whatever the candidates."""
+                    rungs: Sequence[Rendition], stop: threading.Event | None, index: int,
+                    windows: int) -> list[_Measured]:
+    """Encode window `index` (of `windows`) at every resolution x CRF (one ffmpeg) and score every
+    encode against the window (one measuring ffmpeg): per window two processes, whatever the candidates."""
     pairs = [(rung, crf) for rung in rungs for crf in CRFS]
     outs = [cut.with_name(f"{cut.stem}_{rung.name}_crf{crf}.h264") for rung, crf in pairs]
     ffmpeg.run(build_probe_encode_args(main, cut, [(r.width, r.height) for r in rungs], CRFS, preset, outs),
                "encoding a sample window", stop=stop)
     frames = window_frames(seconds, video.fps)
-    scored = score_vmaf(main, tool, outs, cut, window_video(video), frames, stop, window_index=index)
+    scored = score_vmaf(main, tool, outs, cut, window_video(video), frames, stop, window_index=index,
+                        windows=windows)
     keyframes = seconds / float(config.get("segment_seconds"))
     return [_Measured(rung, crf, title_bits(out.read_bytes(), frames, keyframes), frames / float(video.fps),
                       scores) for (rung, crf), out, scores in zip(pairs, outs, scored, strict=True)]
@@ -270,19 +288,26 @@ def _points(measured: Sequence[_Measured]) -> list[RatePoint]:
     return points
 
 
-def analysis_every(frames: int, window: int = 0) -> int:
-    """Score one frame in N: about SCORED_PER_WINDOW a window, one in 4 at most (quality.py's
-    triples need N >= 4), and 1.5 times sparser in every second window; every frame of a window
-    too short for two triples.
+DENSE_EVERY = 3  # one frame in 3 where a title has fewer windows than WINDOWS
 
-    With N = 4 quality.py scores the 2nd or 3rd frame of each 4, never the 1st or 4th: with x264's 3
-    B-frames (a P every 4th frame) only B-frames, and on noisy sport, where they look worse, the
-    points read 1.12 VMAF low on average. N = 6 puts the scored frames on other phases (sport 0.13)
-    but misses more on the portrait clip (1.49 against 0.36); alternating the two from window to
-    window keeps every title's mean error within 0.51 (bench/per_title_sampling.py's full-frame logs).
+
+def analysis_every(frames: int, window: int = 0, windows: int = WINDOWS) -> int:
+    """Score one frame in N of window `window` (of `windows`): about SCORED_PER_WINDOW a window, one
+    in 4 at most (quality.py's triples) and 1.5 times sparser in every second window; with fewer
+    windows (a short title) one in 3 at most (libvmaf's own subsampling, 8-10 a window at 24-30
+    fps), so a point still gets ~17 scored frames; every frame of a window too short for two triples.
+
+    Frame-to-frame VMAF swings, and x264's B-B-B-P pattern makes the phase matter: N = 4 everywhere
+    misses a point by up to 1.54 on the portrait clip, 4 and 6 alternating by 0.65 (0.37 on a
+    title's average; bench/per_title_sampling.py --rows on session 8's full-frame logs, with
+    quality.py scoring every phase at N = 4; before that fix 1.55 / 0.61, sport reading low).
+    Two windows at one in 3 (8-10 scored a window): within 1.24 of full-frame VMAF on a point
+    (portrait clip; HEVC 10-bit 1.06), 0.58 on a title's average (bench/per_title_sampling.py).
     """
     if frames < 2 * TRIPLES_FROM:
         return 1
+    if windows < WINDOWS:
+        return max(DENSE_EVERY, frames // SCORED_PER_WINDOW)
     every = max(TRIPLES_FROM, frames // SCORED_PER_WINDOW)
     return every if window % 2 == 0 else every * 3 // 2
 
@@ -299,11 +324,11 @@ def build_vmaf_args(tool: str, encodes: Sequence[Path], video: VideoInfo, frames
 
 def score_vmaf(main: str, tool: str, encodes: Sequence[Path], window: Path, video: VideoInfo, frames: int,
                stop: threading.Event | None, every: int | None = None, *,
-               window_index: int = 0) -> list[list[FrameScore]]:
+               window_index: int = 0, windows: int = WINDOWS) -> list[list[FrameScore]]:
     """Scored frames of each encode against the window (the window decoded once, piped), sampled
-    as the analysis samples window `window_index`; `every` overrides the analysis' sampling (1:
-    every frame, bench/per_title_sampling.py's yardstick)."""
-    every = every or analysis_every(frames, window_index)
+    as the analysis samples window `window_index` of `windows`; `every` overrides the analysis'
+    sampling (1: every frame, bench/per_title_sampling.py's yardstick)."""
+    every = every or analysis_every(frames, window_index, windows)
     logs = [e.with_suffix(".json") for e in encodes]
     run_piped(build_reference_args(main, str(window), video, frames, every),
               build_vmaf_args(tool, encodes, video, frames, logs, every),

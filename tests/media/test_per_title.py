@@ -11,6 +11,7 @@ import pytest
 
 from server import config
 from server.errors import InvalidRequest
+from server.media import per_title
 from server.media.convex_hull import RatePoint
 from server.media.ffmpeg import find_tools
 from server.media.ladder import plan_ladder
@@ -78,6 +79,23 @@ def test_the_analysis_measures_every_fitting_resolution_never_above_the_source(
             assert [p.kbps for p in curve] == sorted((p.kbps for p in curve), reverse=True)
             assert curve[0].vmaf > curve[-1].vmaf
         assert analysis.chosen and all(c.name in ("360p", "240p") for c in analysis.chosen)
+
+
+def test_a_short_title_is_analysed_on_two_windows_for_less_cpu_than_four(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The analysis is a fixed cost per title: 1.7-11.4x one ffmpeg encoding the fixed ladder on the
+    # 5-20 s titles of bench/per_title.py. Under 30 s it now cuts and encodes two windows (each scored
+    # one frame in 3) instead of four, for about 0.6x the CPU and the same rungs on those titles.
+    info = probe(clip(tmp_path / "talk.mp4", TALKING_HEAD, seconds=8.0), find_tools())
+    short = analyse(info, workers=1)
+    monkeypatch.setattr(per_title, "window_count", lambda duration: 4)
+    four = analyse(info, workers=1)
+    assert [len(short.windows), len(four.windows)] == [2, 4]
+    assert short.cpu_seconds < 0.8 * four.cpu_seconds
+    assert len(short.points) == len(four.points) == 2 * len(CRFS)
+    assert [p.name for p in short.chosen] == [p.name for p in four.chosen]
+    for a, b in zip(short.points, four.points, strict=True):      # the same points, read alike
+        assert (a.name, a.crf) == (b.name, b.crf) and abs(a.vmaf - b.vmaf) < 2.0
 
 
 def test_the_analysis_scores_vmaf_alone() -> None:

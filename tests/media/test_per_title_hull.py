@@ -124,7 +124,16 @@ def test_rungs_become_renditions_with_the_fixed_ladders_cap_and_unique_names() -
 
 def test_sample_windows_spread_over_the_title() -> None:
     assert sample_windows(60.0) == [(7.0, 1.0), (22.0, 1.0), (37.0, 1.0), (52.0, 1.0)]
-    assert sample_windows(3.0) == [(0.0, 3.0)]   # shorter than four windows: the whole title
+    assert sample_windows(30.0) == [(3.25, 1.0), (10.75, 1.0), (18.25, 1.0), (25.75, 1.0)]
+    assert sample_windows(3.0, 4) == [(0.0, 3.0)]   # shorter than four windows: the whole title
+
+
+def test_a_title_under_30_s_gets_two_windows_not_four() -> None:
+    # The analysis is a fixed cost, 1.7-11.4x the fixed ladder's encode on 5-20 s titles; two windows
+    # chose rungs saving as much on the 9 titles of bench/per_title.py (docs/BENCHMARKS.md, session 9).
+    assert sample_windows(20.0) == [(4.5, 1.0), (14.5, 1.0)]
+    assert sample_windows(5.3) == [(0.825, 1.0), (3.475, 1.0)]
+    assert sample_windows(1.5) == [(0.0, 1.5)]      # shorter than two windows: the whole title
 
 
 # True hull points of two real titles (bench/per_title_ceiling.py: the whole title encoded at every
