@@ -54,6 +54,10 @@ register("data_dir", "", "Where titles, logs and indexes live (default: the plat
 register("ffmpeg", "", "Path of the ffmpeg binary (default: found on PATH).")
 register("ffprobe", "", "Path of the ffprobe binary (default: found on PATH).")
 register("workers", os.cpu_count() or 2, "Parallel chunk encodes.", int)
+register("chunks_side_by_side", 1, "How many chunk encodes (each a whole ladder) run at once; the "
+         "workers' cores are split between them. 1: one chunk at a time on every core, the ladder's "
+         "encoder state held once (a 1080p ladder ~0.4 GB); the workers count: one single-threaded "
+         "chunk per core, as much CPU, one ladder's memory per core.", int)
 register("segment_seconds", 4.0, "Target CMAF segment duration in seconds.", float)
 register("min_chunk_seconds", 10.0, "Shortest chunk worth its own ffmpeg (short clips encode as one).",
          float)

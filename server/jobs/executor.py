@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from server import config
 from server.errors import MiniflixError
 from server.media.progress import ProgressUpdate
 
@@ -62,10 +63,23 @@ class Executor(Protocol):
                 stop: threading.Event) -> RunOutcome: ...
 
 
+def chunks_side_by_side() -> int:
+    """How many heavy tasks (chunk encodes) run at once on this machine (setting, at least 1)."""
+    return max(1, int(config.get("chunks_side_by_side")))
+
+
 class LocalExecutor:
     """Runs tasks on `workers` threads; each failing task is retried `retries` times.
 
-    A task started while enough heavy ones still wait to take every other worker gets one thread:
+    At most `side_by_side` heavy tasks (chunk encodes, each a whole ladder) run at once, each with
+    `workers // side_by_side` threads (setting `chunks_side_by_side`). A chunk's memory is its
+    ladder's encoder state (x264's lookahead and reference frames, ~290 of the ~360 MB a 1080p
+    ladder holds), which exists once per process whatever its threads: two single-threaded chunks
+    side by side held 2 x 362 MB (1.53x the one-command ffmpeg), one 2-thread chunk ~390 MB, for the
+    same CPU seconds (docs/BENCHMARKS.md, issue 19 §4). Light tasks (the audio) run beside them.
+
+    With `side_by_side` = `workers` (one single-threaded chunk per core):
+    a task started while enough heavy ones still wait to take every other worker gets one thread:
     parallelism comes from the pool, and one single-threaded ffmpeg per core wastes the least CPU.
     The last `workers` heavy tasks get `workers` threads each (light ones, `TaskSpec.light` such as
     the audio, do not count): the pool is draining, and without them the cores that run out of work
@@ -78,11 +92,15 @@ class LocalExecutor:
     19 for the studio's sake, see MINIFLIX_FFMPEG_NICE; the work is not lost, only moved.)
     """
 
-    def __init__(self, workers: int, retries: int = 2, origin: object = None) -> None:
+    def __init__(self, workers: int, retries: int = 2, origin: object = None,
+                 side_by_side: int | None = None) -> None:
         """`origin` (the store a distributed executor moves sources and chunks through) is not
-        needed here: the tasks read and write this machine's files."""
+        needed here: the tasks read and write this machine's files. `side_by_side`: the setting
+        `chunks_side_by_side` unless given, never more than `workers`."""
         self.workers = max(1, workers)
         self.retries = max(0, retries)
+        wanted = chunks_side_by_side() if side_by_side is None else side_by_side
+        self.side_by_side = max(1, min(self.workers, wanted))
         self._heavy_waiting = 0  # tasks not started yet that are not light
 
     def run_all(self, tasks: Sequence[TaskSpec], listener: TaskListener,
@@ -90,9 +108,18 @@ class LocalExecutor:
         """Run every task; the first task that fails for good sets `stop` so the rest end early."""
         outcome, lock = RunOutcome(), threading.Lock()
         self._heavy_waiting = sum(not t.light for t in tasks)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="encode") as pool:
-            for task in tasks:
+        if self.side_by_side >= self.workers:
+            pools = [(ThreadPoolExecutor(self.workers, thread_name_prefix="encode"), list(tasks))]
+        else:  # the heavy ones in their own pool, in order; the light ones beside them at once
+            beside = max(1, self.workers - self.side_by_side)
+            pools = [(ThreadPoolExecutor(self.side_by_side, thread_name_prefix="encode"),
+                      [t for t in tasks if not t.light]),
+                     (ThreadPoolExecutor(beside, thread_name_prefix="light"), [t for t in tasks if t.light])]
+        for pool, mine in pools:
+            for task in mine:
                 pool.submit(self._run_one, task, listener, stop, outcome, lock)
+        for pool, _ in pools:
+            pool.shutdown(wait=True)
         return outcome
 
     def _run_one(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
@@ -123,8 +150,11 @@ class LocalExecutor:
                     stop.set()
 
     def threads_for_next(self) -> int:
-        """1 while heavy tasks wait for every other worker; the pool's width for the last ones."""
-        return 1 if self._heavy_waiting >= self.workers else self.workers
+        """The workers' share of one of the `side_by_side` heavy tasks (1 when one runs per core)
+        while heavy tasks wait for every other slot; the pool's width for the last ones."""
+        if self._heavy_waiting >= self.side_by_side:
+            return max(1, self.workers // self.side_by_side)
+        return self.workers
 
     def _attempt(self, task: TaskSpec, listener: TaskListener, stop: threading.Event,
                  attempt: int, threads: int) -> str | None:

@@ -10,7 +10,9 @@ Why these choices (measured, see ARCHITECTURE.md "Media format"):
   still copies the source's display matrix into the output, and players would turn it a second time.
 - Capped CRF (`-crf` + `-maxrate` + `-bufsize`) keeps quality even across seams; one-pass ABR
   restarted rate control at each seam.
-- `-threads 1` per process: parallelism comes from running one process per worker.
+- Threads: one chunk at a time gets every worker's core (`LocalExecutor`, setting
+  `chunks_side_by_side`): the ladder's x264 state, most of a chunk's memory, then exists once.
+  With chunks side by side each runs `-threads 1`, the tail chunks threaded (`thread_args`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from server import config
 from server.errors import MediaError
 from server.media import ffmpeg
 from server.media.chunks import boundary_frame, keyframes_in_chunk
@@ -137,14 +140,20 @@ def encode_chunk(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequen
         final.parent.mkdir(parents=True, exist_ok=True)
     args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads, source)
     try:
-        # with more than one thread this is a tail chunk: its extra threads take only idle cores
         ffmpeg.run(args, f"encode chunk {chunk.index} of {info.path.name}", on_progress=on_progress,
-                   stop=stop, spare_cores=threads > 1)
+                   stop=stop, spare_cores=beside_single_threaded(threads))
     except BaseException:
         _remove(part_path(f) for f in finals)
         raise
     for final in finals:
         part_path(final).replace(final)
+
+
+def beside_single_threaded(threads: int) -> bool:
+    """Whether a chunk's extra threads must take only idle cores: with chunks side by side
+    (setting `chunks_side_by_side` > 1) a threaded chunk is a tail chunk, and a single-threaded one
+    may still run beside it. One chunk at a time owns every core, at the encodes' usual priority."""
+    return threads > 1 and int(config.get("chunks_side_by_side")) > 1
 
 
 def _remove(paths: Iterable[Path]) -> None:

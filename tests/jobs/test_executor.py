@@ -6,6 +6,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from server.errors import JobError
 from server.jobs.executor import LocalExecutor, TaskSpec
 from server.media.progress import ProgressUpdate
@@ -81,8 +83,8 @@ def test_tasks_get_one_thread_while_others_wait_and_every_core_once_the_queue_is
             time.sleep(0.05)
         return TaskSpec(name, 1.0, run, light)
 
-    outcome = LocalExecutor(2).run_all([*(task(f"chunk-{i}") for i in range(5)), task("audio", light=True)],
-                                       Recorder(), threading.Event())
+    outcome = LocalExecutor(2, side_by_side=2).run_all(
+        [*(task(f"chunk-{i}") for i in range(5)), task("audio", light=True)], Recorder(), threading.Event())
     assert sorted(outcome.done) == ["audio", *(f"chunk-{i}" for i in range(5))]
     by_name = dict(started)
     assert [by_name[f"chunk-{i}"] for i in range(3)] == [1, 1, 1]
@@ -95,3 +97,42 @@ def test_a_title_of_one_chunk_uses_every_core() -> None:
     audio = TaskSpec("audio", 0.4, lambda on_progress, stop, n: None, light=True)
     LocalExecutor(4).run_all([one, audio], Recorder(), threading.Event())
     assert threads == [4]
+
+
+def test_one_chunk_at_a_time_gets_every_core_and_the_audio_runs_beside_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default (`chunks_side_by_side` 1) chunk encodes never overlap: each is a whole ladder whose
+    encoder state a second process would hold again (2 x 362 MB for a 1080p ladder). Each gets both
+    cores instead; the light audio task does not wait for the chunks."""
+    monkeypatch.delenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", raising=False)
+    running: set[str] = set()
+    overlaps: list[set[str]] = []
+    started: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def task(name: str, light: bool = False) -> TaskSpec:
+        def run(on_progress, stop, threads) -> None:  # type: ignore[no-untyped-def]
+            with lock:
+                running.add(name)
+                started.append((name, threads))
+                overlaps.append(set(running))
+            time.sleep(0.05)
+            with lock:
+                running.discard(name)
+        return TaskSpec(name, 0.1 if light else 1.0, run, light)
+
+    chunks = [task(f"chunk-{i}") for i in range(4)]
+    outcome = LocalExecutor(2).run_all([*chunks, task("audio", light=True)], Recorder(), threading.Event())
+    assert sorted(outcome.done) == ["audio", *(f"chunk-{i}" for i in range(4))]
+    assert all(len({n for n in seen if n != "audio"}) <= 1 for seen in overlaps), overlaps
+    assert [n for n, _ in started if n != "audio"] == [f"chunk-{i}" for i in range(4)], "in the given order"
+    assert {threads for name, threads in started if name != "audio"} == {2}
+    assert any("audio" in seen and "chunk-0" in seen for seen in overlaps), \
+        "the audio runs beside the first chunk, not after the last"
+
+
+def test_chunks_side_by_side_is_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", "2")
+    assert LocalExecutor(2).side_by_side == 2 and LocalExecutor(1).side_by_side == 1
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", "1")
+    assert LocalExecutor(4).side_by_side == 1

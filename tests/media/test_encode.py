@@ -337,10 +337,15 @@ def test_odd_sized_source_comes_out_even(make_clip: Callable[..., Path], tmp_pat
     assert (facts["width"], facts["height"], facts["pix_fmt"]) == (160, 90, "yuv420p")
 
 
-@pytest.mark.parametrize(("threads", "policy"), [(1, os.SCHED_OTHER), (2, os.SCHED_IDLE)])
+@pytest.mark.parametrize(("threads", "side_by_side", "policy"),
+                         [(1, 2, os.SCHED_OTHER), (2, 2, os.SCHED_IDLE), (2, 1, os.SCHED_OTHER)])
 def test_a_multi_threaded_chunk_encodes_on_spare_cores_only(make_clip: Callable[..., Path], tmp_path: Path,
-                                                             threads: int, policy: int) -> None:
-    """A tail chunk's frame threads must not take the core of a single-threaded chunk beside it."""
+                                                             monkeypatch: pytest.MonkeyPatch, threads: int,
+                                                             side_by_side: int, policy: int) -> None:
+    """A tail chunk's frame threads must not take the core of a single-threaded chunk beside it;
+    with one chunk at a time (`chunks_side_by_side` 1) none runs beside it, and the chunk keeps the
+    encodes' usual priority instead of running only on idle cores."""
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", str(side_by_side))
     info = probe(make_clip(seconds=4, fps=25, audio=False))
     assert info.video is not None
     seen: set[int] = set()
