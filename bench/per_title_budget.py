@@ -9,8 +9,10 @@ their whole CRF (bench/per_title_rules.py's `on_sweep`: what the ingest would pu
 
     .venv/bin/python bench/per_title_budget.py --ceiling ceiling.jsonl --variants now,2x1s/3 [--out FILE]
 
-A variant is `now` or `<windows>x<seconds>s/<every>`: that many windows of that length, one frame in
-`every` scored (under 4: libvmaf's own subsampling of every frame; 4 and up: quality.py's triples).
+A variant is `now` (the analysis as the ingest runs it) or `<windows>x<seconds>s/<every>`: that many
+windows of that length, one frame in `every` scored (under 4: libvmaf's own subsampling of every
+frame; 4 and up: quality.py's triples). The rows in bench/rows/session9/budget_now_vs_2x1s.jsonl were
+made before a title under 30 s got two windows: their `now` is 4 x 1 s, one in 4 / one in 6.
 """
 
 from __future__ import annotations
