@@ -84,14 +84,18 @@ def keyframe_interval(chunk: Chunk, segment_seconds: float, fps: Fraction) -> in
 
 
 def thread_args(rendition: Rendition, threads: int) -> list[str]:
-    """Slice, not frame, threads for a threaded x264 rung (the tail chunks, `LocalExecutor`).
+    """Slice, not frame, threads for a threaded x264 rung of a tail chunk run beside other chunks
+    (`chunks_side_by_side` > 1); a chunk that runs alone keeps x264's frame threads.
 
     x264's frame threads keep a frame per thread in flight in each of the ladder's five encoders:
     a tail chunk of the 1080p ladder held 467 MB at 2 threads against 362 MB at one, and the two
-    tail chunks run side by side. Sliced threads split each frame instead: 380 MB, about the same
-    CPU and bytes (bench/long_gop_chunks.py --threads 2, docs/BENCHMARKS.md issue 19 §4)."""
+    tail chunks ran side by side. Sliced threads split each frame instead: 380 MB. But slices cost
+    bits where they are few: at the same CRF the 8 s slides clip's ladder took 16.5% more bytes in 2
+    slices than in one thread or 2 frame threads, the talking head 4.6%, animation 1.2% (the 1080p
+    test source 0.2%). One chunk at a time holds one ladder either way, so it keeps frame threads."""
     software = rendition.encoder in ("", codec_of(rendition).encoder)
-    if threads > 1 and software and codec_of(rendition).encoder == "libx264":
+    x264 = software and codec_of(rendition).encoder == "libx264"
+    if x264 and beside_single_threaded(threads):
         return ["-thread_type", "slice"]
     return []
 

@@ -3,7 +3,7 @@
 Each chunk encode is one ffmpeg with the whole ladder's x264 encoders; their lookahead and reference
 frames (~290 of the ~360 MB a 1080p-ladder chunk holds) exist once per process whatever its
 threads. Two single-threaded chunks side by side held about twice what ONE ffmpeg encoding the
-whole ladder with two threads holds; one chunk at a time on both cores holds less than it.
+whole ladder with two threads holds; one chunk at a time on both cores holds about as much.
 Resident memory does not depend on the machine's load.
 """
 
@@ -101,6 +101,7 @@ def test_the_chunk_encodes_of_a_1080p_title_hold_less_than_one_ffmpeg_encoding_t
         done.set()
         sampler.join()
     assert sorted(outcome.done) == sorted(s.name for s in specs) and not outcome.failed
-    # measured: one chunk at a time ~390 MB against ~470 for the one command; two side by side ~740
+    # measured: one chunk at a time ~470 MB (x264 frame threads) against ~470 for the one command,
+    # ~390 in slice threads; two side by side ~740. The issue's bound: 1.2x the one command.
     print(f"peak {peak:.0f} reference {reference:.0f}")
-    assert peak < reference, f"chunk encodes peaked at {peak:.0f} MB, one ffmpeg {reference:.0f} MB"
+    assert peak <= 1.2 * reference, f"chunk encodes peaked at {peak:.0f} MB, one ffmpeg {reference:.0f} MB"

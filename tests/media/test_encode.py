@@ -363,14 +363,40 @@ def test_a_multi_threaded_chunk_encodes_on_spare_cores_only(make_clip: Callable[
 
 # ---- threaded tail chunks: memory (issue 19 §4) -------------------------------------------------
 
-def test_a_threaded_x264_rung_uses_slice_threads_and_a_single_threaded_one_does_not(tmp_path: Path) -> None:
-    """Frame threads keep a frame per thread in flight in every encoder of the ladder; slices do not."""
+def test_a_threaded_x264_rung_beside_other_chunks_uses_slice_threads_and_a_lone_chunk_frame_threads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frame threads keep a frame per thread in flight in every encoder of the ladder; slices do not,
+    but cost bits (16.5% on the slides clip): only chunks side by side need their memory back."""
     av1 = Rendition("180p-av1", 320, 180, 180, 360, codec="av1")
-    one, two = (build_chunk_args(TOOLS, media(), Chunk(0, 0, 4, 100), (*SMALL, av1), WorkLayout(tmp_path),
-                                 2.0, "veryfast", threads=threads) for threads in (1, 2))
-    assert "-thread_type" not in one
+
+    def argv(threads: int) -> list[str]:
+        return build_chunk_args(TOOLS, media(), Chunk(0, 0, 4, 100), (*SMALL, av1), WorkLayout(tmp_path),
+                                2.0, "veryfast", threads=threads)
+
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", "1")      # the default: one chunk at a time
+    assert "-thread_type" not in argv(1) and "-thread_type" not in argv(2)
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", "2")
+    two = argv(2)
+    assert "-thread_type" not in argv(1)
     per_rung = " ".join(two[two.index("-map"):]).split("-map ")[1:]
     assert ["-thread_type slice" in r for r in per_rung] == [True, True, False]  # x264 only
+
+
+def test_a_lone_chunk_in_frame_threads_spends_no_more_bits_than_one_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A still picture at a few kbit/s, where two slices cost the most (16.5% on the slides clip)."""
+    monkeypatch.setenv("MINIFLIX_CHUNKS_SIDE_BY_SIDE", "1")
+    source = tmp_path / "slide.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "smptebars=size=640x360:rate=25:duration=3",
+                    "-pix_fmt", "yuv420p", str(source)], check=True)
+    info = probe(source)
+    rung = Rendition("360p", 640, 360, 800, 1600)
+    sizes = []
+    for threads in (1, 2):
+        layout = WorkLayout(tmp_path / str(threads))
+        encode_chunk(find_tools(), info, Chunk(0, 0, 3, 75), [rung], layout, 1.0, "veryfast", threads=threads)
+        sizes.append(layout.chunk_file("360p", 0).stat().st_size)
+    assert sizes[1] <= sizes[0] * 1.02, sizes
 
 
 PEAK_SCRIPT = """
@@ -392,15 +418,15 @@ print(json.dumps(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
 @pytest.mark.slow
 def test_a_threaded_tail_chunk_of_the_1080p_ladder_holds_about_what_a_single_threaded_one_does(
         make_clip: Callable[..., Path], tmp_path: Path) -> None:
-    """The last two chunks of an encode run threaded side by side: with frame threads each held
-    ~29% more than a single-threaded chunk (467 against 362 MB), the ingest's memory peak.
-    Peak resident memory (ru_maxrss) of the chunk's ffmpeg: independent of load."""
+    """With chunks side by side (`chunks_side_by_side` = 2) the last two run threaded together: with
+    frame threads each held ~29% more than a single-threaded chunk (467 against 362 MB), the
+    ingest's memory peak. Peak resident memory (ru_maxrss) of the chunk's ffmpeg: independent of load."""
     source = make_clip("hd.mp4", seconds=1, size="1920x1080", fps=30, audio=False)
     peaks = {}
     for threads in (1, 2):
         run = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(source), str(tmp_path / str(threads)),
                               str(threads)], cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                             text=True, check=False)
+                             text=True, check=False, env={**os.environ, "MINIFLIX_CHUNKS_SIDE_BY_SIDE": "2"})
         assert run.returncode == 0, run.stderr[-2000:]
         peaks[threads] = json.loads(run.stdout.splitlines()[-1])
     assert peaks[2] < peaks[1] * 1.12, peaks
