@@ -95,10 +95,10 @@ def _with_bitrate(shaped: Rendition, nominal: Rendition) -> Rendition:
 
 # The per-title analysis is a fixed cost per title (its windows do not grow with the title), the
 # encode grows with the title's length: the analysis is worth its CPU only from some length on.
-config.register("per_title_auto_seconds", 360.0, "With the `auto` ladder: titles at least this long "
+config.register("per_title_auto_seconds", 400.0, "With the `auto` ladder: titles at least this long "
                 "(seconds) get the per-title ladder, shorter ones the fixed one. The analysis is a fixed "
-                "cost per title; on the 9-title set it fell to a quarter of the fixed ladder's encode CPU "
-                "from titles of 140-366 s (docs/BENCHMARKS.md, issue 19).", float)
+                "cost per title; on the 9-title set it costs at most a quarter of the fixed ladder's "
+                "encode CPU from titles of 140-400 s (docs/BENCHMARKS.md, issue 19).", float)
 
 
 def choose_ladder(setting: str, info: MediaInfo) -> tuple[str, str]:
