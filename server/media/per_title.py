@@ -38,6 +38,7 @@ from server.media.convex_hull import RatePoint, Rules, crossovers, pick_rungs, u
 from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
 from server.media.ladder import plan_ladder
 from server.media.model import MediaInfo, Rendition, VideoInfo
+from server.media.probe import with_keyframes
 from server.media.quality import (
     TRIPLES_FROM,
     FrameScore,
@@ -203,8 +204,11 @@ class _Measured:
 
 def analyse(info: MediaInfo, *, workers: int = 1, preset: str = "veryfast", rules: Rules | None = None,
             stop: threading.Event | None = None) -> Analysis:
-    """Measure the title's hull and pick its rungs; MediaError when nothing could be measured."""
+    """Measure the title's hull and pick its rungs; MediaError when nothing could be measured.
+    The windows are cut from the scanned keyframes (source_cut.py); an `info` without the scan
+    (a bench or a test that only probed) gets it here, so a TS or MXF window is not cut off-time."""
     began, cpu = time.monotonic(), children_cpu_s()
+    info = info if info.keyframes is not None else with_keyframes(info)
     video = _video(info)
     candidates = plan_ladder(video)
     windows = sample_windows(info.duration)
