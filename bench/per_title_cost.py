@@ -37,12 +37,12 @@ from server.media.per_title import (
     window_frames,
     window_video,
 )
-from server.media.probe import probe
+from server.media.probe import probe, with_keyframes
 from server.portable import children_cpu_s
 
 
 def one_title(clip: Path) -> dict[str, Any]:
-    info = probe(clip)
+    info = with_keyframes(probe(clip))  # windows cut as the ingest cuts them (TS, MXF: source_cut.py)
     assert info.video is not None
     video, rungs = info.video, plan_ladder(info.video)
     main, tool = ffmpeg.find_tools().ffmpeg, ffmpeg.find_measuring_tool()

@@ -1,10 +1,11 @@
 """Encode one chunk of the source into every video rung with ONE ffmpeg: one decode, split, scale.
 
 Why these choices (measured, see ARCHITECTURE.md "Media format"):
-- The chunk is cut from the source by source_cut.py: the decode starts at the source keyframe
-  before the chunk (a seek only where one is exact), frames before `start` are dropped by the head
-  of the filter chain; `start` is the exact time of the chunk's first output frame, on the segment
-  grid, so forced keyframes line up and no frame repeats at a seam.
+- The chunk is cut from the source by source_cut.py: the decode starts at the scanned source
+  keyframe before the chunk (the one point a TS or MXF seek lands on exactly; an MXF, whose
+  keyframes have no time, from its start), frames before `start` are dropped by the head of the
+  filter chain; `start` is the exact time of the chunk's first output frame, on the segment grid,
+  so forced keyframes line up and no frame repeats at a seam.
 - Rotation: ffmpeg's autorotate (the default) turns the picture upright in front of our graph AND
   drops the display matrix from the output. With `-noautorotate` + our own transpose, ffmpeg 5.1
   still copies the source's display matrix into the output, and players would turn it a second time.

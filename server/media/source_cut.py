@@ -14,8 +14,8 @@ decode starts there, ffmpeg is told not to drop anything itself (`-noaccurate_se
 head of the filter chain shifts the timestamps so that t is 0 and drops what is before it. The
 frames kept, and their timestamps, are what a seek to t gives where seeking is exact; where it is
 not, they are what decoding the title from its start gives. A source whose keyframes have no
-times (the MXF) is decoded from its start: a chunk then decodes everything before it, a few
-seconds of decoding per chunk for camera-length files.
+times (the MXF) is decoded from its start: a chunk then decodes everything before it (its cost on
+long MXF files is not measured).
 """
 
 from __future__ import annotations
