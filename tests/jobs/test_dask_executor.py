@@ -64,11 +64,11 @@ def local_title(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> tuple[P
 
 
 def ingest(root: Path, clip: Path, executor: str, report: Callable[[JobProgress], None] | None = None,
-           stop: threading.Event | None = None) -> JobRecord:
+           stop: threading.Event | None = None, preset: str = "ultrafast") -> JobRecord:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MINIFLIX_EXECUTOR", executor)
         with Engine.open(str(root)) as engine:
-            pipeline = engine.ingest(IngestOptions.from_settings(**OPTIONS))
+            pipeline = engine.ingest(IngestOptions.from_settings(**{**OPTIONS, "preset": preset}))
             return pipeline.run(pipeline.create_job(clip), report=report, stop=stop)
 
 
@@ -197,8 +197,11 @@ def test_a_stop_kills_the_workers_ffmpeg(cluster: DaskCluster, clip: Path, tmp_p
             at_stop.update(progress.tasks)
             stop.set()
 
+    # ffmpeg reports every 0.5 s: an ultrafast chunk of this clip lasts about a second, so its first
+    # report could already say past 50% (a CI run saw no report inside 10-50% and the title
+    # published). A slow preset makes each report a small step, so one lands inside the window.
     with pytest.raises(Cancelled):
-        ingest(tmp_path, clip, cluster.executor_setting, report=stop_mid_chunk, stop=stop)
+        ingest(tmp_path, clip, cluster.executor_setting, report=stop_mid_chunk, stop=stop, preset="slower")
     assert running, "the stop came before any worker ran ffmpeg"
     # ffmpeg's last report of a whole chunk says 99.5%; a stopped one ends far before that. A chunk
     # the other worker had already finished before the stop may say 99.5%: only those not yet half
