@@ -25,13 +25,11 @@ N = 4 a triple inside its window can only be centred on the window's 2nd or 3rd 
 B-frames put a P-frame on every 4th, so every scored frame was a B-frame (noisy sport read 1.12 VMAF
 low); there the triples run across window borders, four back to back in each 16 frames, centred
 on all four phases. The
-only error is which frames are scored: every 20th frame by default, but at least 20 per rung (30
-until issue 19's last session: a 10 s title's measure then cost 1.8x its ingest) and at most
-`quality_max_scored` (300: every 720th frame of a 2 h title at 30 fps).
+only error is which frames are scored: every 20th frame by default, but at least 30 per rung and
+at most `quality_max_scored` (300: every 720th frame of a 2 h title at 30 fps).
 Measured against every frame on the test set (generated static/animated/noisy/zooming clips and
 ../shared/media; bench/quality_cost.py, docs/BENCHMARKS.md): the rung's mean VMAF stays within
-0.6 points (worst 0.58; target 1; at least 20 frames a rung: worst 0.32 on the short real files,
-whose sampling that floor sets); the 5th percentile and the worst segment, from fewer frames,
+0.6 points (worst 0.58; target 1); the 5th percentile and the worst segment, from fewer frames,
 within 2.2 and 1.3.
 
 Per rung: mean and 5th percentile over the scored frames, the worst segment (mean of its scored
@@ -72,7 +70,7 @@ def _on_off(raw: str) -> bool:
 config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung while packaging "
                 "(`on`/`off`); off publishes titles without quality figures.", _on_off)
 config.register("quality_sample_every", 20, "Score every Nth frame when measuring quality (1 = every "
-                "frame), but at least 20 frames per rung (docs/BENCHMARKS.md: error against every frame).",
+                "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame).",
                 int)
 config.register("quality_rungs_per_pass", 3, "The quality measure's memory, in rungs of a 1080p source "
                 "(fewer for a larger one): each libvmaf holds ~160 MB. With the reference file, two thirds "
@@ -430,7 +428,7 @@ def score_rung(ffmpeg_bin: str, tool: str, rung_input: str, source: str, video: 
     return scores
 
 
-MIN_SCORED = 20  # frames scored per rung at least: fewer, and which frames are sampled moves the mean
+MIN_SCORED = 30  # frames scored per rung at least: fewer, and which frames are sampled moves the mean
 
 
 def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:

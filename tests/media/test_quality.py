@@ -130,22 +130,23 @@ def test_a_long_title_sampled_every_20th_frame_keeps_the_mean_within_the_bound(t
     assert abs(mean_vmaf(sampled) - mean_vmaf(full)) <= SAMPLED_BOUND
 
 
-def test_a_short_title_still_gets_at_least_20_scored_frames() -> None:
-    assert [effective_every(20, frames) for frames in (20, 40, 75, 300, 1800)] == [1, 2, 3, 15, 20]
+def test_a_short_title_still_gets_at_least_30_scored_frames() -> None:
+    assert [effective_every(20, frames) for frames in (40, 75, 300, 1800)] == [1, 2, 10, 20]
 
 
-def test_a_10_s_title_scored_at_its_20_frame_floor_keeps_the_mean_within_the_bound(tmp_path: Path) -> None:
-    """250 frames: every 12th is scored (the 20-frame floor, not the default 20th), and the sampled
-    mean stays within the bound of a long title."""
+def test_a_10_s_title_scored_at_its_30_frame_floor_keeps_the_mean_within_the_bound(tmp_path: Path) -> None:
+    """250 frames: every 8th is scored (the 30-frame floor, not the default 20th), and the sampled
+    mean stays within the bound of a long title. A floor of 20 was tried and left: on the zooming
+    clip of bench/quality_cost.py 20-24 scored frames missed the full-frame mean by up to 1.26."""
     short = generate_clip(tmp_path / "short.mp4", seconds=10, size="192x108", fps=25, audio=False,
                           extra=["-vf", "noise=alls=12:allf=t", "-crf", "10"])
     info = probe(short, find_tools())
-    assert info.video is not None and effective_every(20, info.expected_frames) == 12
+    assert info.video is not None and effective_every(20, info.expected_frames) == 8
     encoded = rung(short, "short_rung.mp4", "-crf", "32")
     tools = (find_tools().ffmpeg, find_measuring_tool())
     full, sampled = (score_rung(*tools, str(encoded), str(short), info.video, 250, every)
-                     for every in (1, 12))
-    assert len(full) == 250 and len(sampled) >= 20
+                     for every in (1, 8))
+    assert len(full) == 250 and len(sampled) >= 30
     assert abs(mean_vmaf(sampled) - mean_vmaf(full)) <= SAMPLED_BOUND
 
 

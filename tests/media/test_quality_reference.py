@@ -75,7 +75,7 @@ def test_a_long_title_scores_at_most_quality_max_scored_frames_per_rung() -> Non
     every = effective_every(20, frames, 300)
     assert every == 720 and frames // every == 300
     assert effective_every(20, 900, 300) == 20  # the bench's 30 s title: unchanged
-    assert effective_every(20, 40, 300) == 2  # a short title: every 2nd frame, 20 of them
+    assert effective_every(20, 40, 300) == 1  # a short title: still scored in full
     assert effective_every(1, frames, 300) == 1  # every frame when asked for: exact figures
 
 
