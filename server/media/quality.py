@@ -70,7 +70,8 @@ def _on_off(raw: str) -> bool:
 config.register("quality_measure", True, "Measure VMAF/PSNR/SSIM of every rung while packaging "
                 "(`on`/`off`); off publishes titles without quality figures.", _on_off)
 config.register("quality_sample_every", 20, "Score every Nth frame when measuring quality (1 = every "
-                "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame).",
+                "frame), but at least 30 frames per rung (docs/BENCHMARKS.md: error against every frame); "
+                "never every 2nd frame (in step with x264's B-frames): every frame instead.",
                 int)
 config.register("quality_rungs_per_pass", 3, "The quality measure's memory, in rungs of a 1080p source "
                 "(fewer for a larger one): each libvmaf holds ~160 MB. With the reference file, two thirds "
@@ -434,9 +435,16 @@ MIN_SCORED = 30  # frames scored per rung at least: fewer, and which frames are 
 def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:
     """Score every Nth frame, but at least MIN_SCORED frames (a short title is scored in full) and,
     given `max_scored`, at most that many (a long title is scored more sparsely); every frame when
-    asked for (N = 1: exact figures, whatever they cost)."""
+    asked for (N = 1: exact figures, whatever they cost).
+
+    Never every 2nd frame: below TRIPLES_FROM the samples are plain every-Nth frames, and every 2nd
+    falls in step with x264's B-B-B-P pattern (always the same two of its four phases). A 3 s
+    zooming title (75 frames) read 1.6-2.4 VMAF high that way; every 3rd is coprime with 4 and read
+    within 0.1. So a title of 60-89 frames is scored in full."""
     every = max(1, min(sample_every, frames // MIN_SCORED))
-    return max(every, math.ceil(frames / max_scored)) if max_scored > 0 and sample_every > 1 else every
+    if max_scored > 0 and sample_every > 1:
+        every = max(every, math.ceil(frames / max_scored))
+    return 1 if every == 2 else every
 
 
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,

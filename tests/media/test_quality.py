@@ -131,7 +131,23 @@ def test_a_long_title_sampled_every_20th_frame_keeps_the_mean_within_the_bound(t
 
 
 def test_a_short_title_still_gets_at_least_30_scored_frames() -> None:
-    assert [effective_every(20, frames) for frames in (40, 75, 300, 1800)] == [1, 2, 10, 20]
+    assert [effective_every(20, frames) for frames in (40, 75, 100, 300, 1800)] == [1, 1, 3, 10, 20]
+
+
+def test_a_3_s_zooming_title_is_not_scored_on_every_other_frame(tmp_path: Path) -> None:
+    """75 frames would give every 2nd frame: in step with x264's B-frames (the same two phases of
+    every four), which read this rung 2.1 VMAF above its full-frame mean."""
+    source = tmp_path / "zoom.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "mandelbrot=size=640x360:rate=25,trim=duration=3", "-c:v", "libx264", "-preset",
+                    "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", str(source)], check=True)
+    info = probe(source, find_tools())
+    assert info.video is not None and info.expected_frames == 75
+    encoded = rung(source, "zoom_rung.mp4", "-crf", "30")
+    tools = (find_tools().ffmpeg, find_measuring_tool())
+    every = effective_every(20, 75)
+    full, sampled = (score_rung(*tools, str(encoded), str(source), info.video, 75, n) for n in (1, every))
+    assert abs(mean_vmaf(sampled) - mean_vmaf(full)) <= SAMPLED_BOUND
 
 
 def test_a_10_s_title_scored_at_its_30_frame_floor_keeps_the_mean_within_the_bound(tmp_path: Path) -> None:
