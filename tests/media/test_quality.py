@@ -136,12 +136,13 @@ def test_a_noisy_title_sampled_as_an_ingest_does_keeps_the_mean_within_the_bound
 
 
 def test_a_short_title_still_gets_at_least_30_scored_frames() -> None:
-    assert [effective_every(20, frames) for frames in (40, 75, 100, 300, 1800)] == [1, 1, 3, 10, 20]
+    assert [effective_every(20, frames) for frames in (40, 75, 100, 300, 1800)] == [1, 3, 3, 10, 20]
+    assert effective_every(2, 1800) == 1  # every 2nd asked for: every frame, never in step with B-frames
 
 
 def test_a_3_s_zooming_title_is_not_scored_on_every_other_frame(tmp_path: Path) -> None:
     """75 frames would give every 2nd frame: in step with x264's B-frames (the same two phases of
-    every four), which read this rung 2.1 VMAF above its full-frame mean."""
+    every four), which read this rung 2.1 VMAF above its full-frame mean; every 3rd is scored."""
     source = tmp_path / "zoom.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     "mandelbrot=size=640x360:rate=25,trim=duration=3", "-c:v", "libx264", "-preset",
