@@ -45,7 +45,7 @@ from server.media.per_title import (
     window_video,
 )
 from server.media.probe import probe, with_keyframes
-from server.media.quality import TRIPLES_FROM, FrameScore, scored_frame
+from server.media.quality import FrameScore, scored_frames
 from server.portable import children_cpu_s
 
 Scores = dict[tuple[str, int], list[FrameScore]]  # (size, CRF) -> scored frames of every window
@@ -126,8 +126,7 @@ def resampled(row: dict[str, Any]) -> dict[str, Any]:
         picked = []
         for index, window in enumerate(windows):
             every = analysis_every(len(window), index, len(windows))
-            picked += [window[f] for f in (scored_frame(k, every) if every >= TRIPLES_FROM else k * every
-                                           for k in range(len(window) // every + 1)) if f in window]
+            picked += [window[f] for f in scored_frames(len(window), every) if f in window]
         scored_count += len(picked)
         full = statistics.fmean(v for w in windows for v in w.values())
         errors[point] = round(statistics.fmean(picked) - full, 2)

@@ -26,10 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.quality_cost import GENERATED, SHARED, ingest, make_generated
+from server import config
 from server.catalog import Catalog
 from server.media.ffmpeg import find_measuring_tool, find_tools
 from server.media.probe import probe
-from server.media.quality import MIN_SCORED, TRIPLES_FROM, effective_every, score_rungs, scored_frame
+from server.media.quality import MIN_SCORED, effective_every, score_rungs, scored_frames
 from server.media.verify import Grid
 from server.paths import DataDir
 from tests.conftest import shared_media_dir
@@ -61,31 +62,20 @@ def full_frame_log(clip: Path, work: Path) -> dict[str, Any]:
     return log
 
 
-def picks(frames: int, every: int) -> list[int]:
-    """The frames a measure at step `every` scores (see quality.sample_select, scored_frame)."""
-    if every < TRIPLES_FROM:
-        return list(range(0, frames, every))
-    chosen, window = [], 0
-    while (frame := scored_frame(window, every)) < frames - 1:  # its triple must end in the title
-        chosen.append(frame)
-        window += 1
-    return chosen
-
-
 def error_at(log: dict[str, Any], every: int) -> float:
     """The largest difference over the rungs between the sampled and the full-frame mean."""
     worst = 0.0
     for rung in log["rungs"].values():
         scores = {int(n): float(v) for n, v in rung.items()}
-        sampled = [scores[f] for f in picks(int(log["frames"]), every) if f in scores]
+        sampled = [scores[f] for f in scored_frames(int(log["frames"]), every) if f in scores]
         worst = max(worst, abs(statistics.fmean(sampled) - statistics.fmean(scores.values())))
     return worst
 
 
 def row(name: str, log: dict[str, Any]) -> dict[str, Any]:
     frames = int(log["frames"])
-    every = effective_every(20, frames, 300)
-    counts = {step: len(picks(frames, step)) for step in {*STEPS, every}}
+    every = effective_every(config.get("quality_sample_every"), frames, config.get("quality_max_scored"))
+    counts = {step: len(scored_frames(frames, step)) for step in {*STEPS, every}}
     at_floor = [error_at(log, s) for s in STEPS if counts[s] >= MIN_SCORED]
     below = [error_at(log, s) for s in STEPS if 20 <= counts[s] < MIN_SCORED]
     return {"clip": name, "frames": frames, "every": every, "scored": counts[every],

@@ -175,6 +175,16 @@ def scored_frame(window: int, sample_every: int) -> int:
     return window * sample_every + 1 + (window * stride(sample_every)) % span
 
 
+def scored_frames(frames: int, sample_every: int) -> list[int]:
+    """The frames of a title (or window) of `frames` frames that a measure at one in `sample_every`
+    scores: each window's `scored_frame` whose triple ends inside (libvmaf's own subsampling below
+    TRIPLES_FROM: frames 0, N, 2N ...). Pure: benches and tests re-sample full-frame logs with it."""
+    if sample_every < TRIPLES_FROM:
+        return list(range(0, frames, max(1, sample_every)))
+    picked = (scored_frame(k, sample_every) for k in range(frames // sample_every + 1))
+    return [f for f in picked if f < frames - 1]
+
+
 def sample_select(sample_every: int) -> list[str]:
     """Keep each window's scored frame and its two neighbours (VMAF's motion feature reads them),
     then put LEAD clones in front (see LEAD). N = 4: frames 2-13 of each 16, the triples of

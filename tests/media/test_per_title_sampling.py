@@ -23,15 +23,7 @@ from server.media.per_title import (
     window_video,
 )
 from server.media.probe import probe, with_keyframes
-from server.media.quality import TRIPLES_FROM, scored_frame
-
-
-def scored_frames(frames: int, every: int) -> list[int]:
-    """The frames of a window quality.py scores at one in `every` (libvmaf's own subsampling below
-    TRIPLES_FROM: frames 0, N, 2N ...)."""
-    picked = (k * every if every < TRIPLES_FROM else scored_frame(k, every)
-              for k in range(frames // every + 1))
-    return [f for f in picked if f < frames - 1 or (every < TRIPLES_FROM and f < frames)]
+from server.media.quality import scored_frames
 
 
 @pytest.mark.parametrize("windows", [2, 4])
