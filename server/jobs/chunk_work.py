@@ -33,6 +33,7 @@ class ChunkWork:
     preset: str
     source: str                      # a local path, an origin key (Dask) or a URL (a worker's S3 read)
     output: str                      # a local work dir (a `WorkLayout` root), or an origin prefix
+    reference_every: int = 0         # write the quality reference's piece at this step (0: none)
 
     @property
     def name(self) -> str:
@@ -45,8 +46,9 @@ class ChunkWork:
         return [layout.chunk_file(r.name, self.chunk.index).as_posix() for r in self.renditions]
 
     def at(self, source: str, output: str) -> ChunkWork:
-        """The same work with its source and output somewhere else (a worker's scratch dir)."""
-        return replace(self, source=source, output=output)
+        """The same work with its source and output somewhere else (a worker's scratch dir), without
+        the quality reference's piece: raw frames are not worth shipping back (reference_pieces.py)."""
+        return replace(self, source=source, output=output, reference_every=0)
 
 
 def chunk_task_name(chunk: Chunk) -> str:
@@ -59,7 +61,8 @@ def run_chunk(work: ChunkWork, on_progress: Callable[[ProgressUpdate], None],
     local output dir, with this machine's ffmpeg."""
     encode_step.encode_chunk(find_tools(), work.info, work.chunk, list(work.renditions),
                              WorkLayout(Path(work.output)), work.segment_seconds, work.preset,
-                             on_progress=on_progress, stop=stop, threads=threads, source=work.source)
+                             on_progress=on_progress, stop=stop, threads=threads, source=work.source,
+                             reference_every=work.reference_every)
 
 
 def chunk_spec(work: ChunkWork) -> TaskSpec:

@@ -55,6 +55,7 @@ from server.media.package import package_title
 from server.media.per_title import plan_rungs, record_analysis
 from server.media.probe import probe, with_keyframes
 from server.media.quality import QualityReport, measure_title
+from server.media.reference_pieces import piece_every, written_reference
 from server.media.subtitles_embedded import collect_text_tracks
 from server.media.verify import IntegrityReport, verify_title
 from server.paths import DataDir
@@ -267,6 +268,9 @@ class Ingest:
         if key != job.plan_key:
             names = [chunk_task_name(c) for c in chunks] + (["audio"] if info.audio else [])
             self.store.reset_tasks(job.job_id, names)
+            # pieces of another chunk plan would pair the wrong frames (an executor that writes none
+            # would leave them to be read)
+            shutil.rmtree(WorkLayout(self.data.work / job.video_id).root / "reference", ignore_errors=True)
             job.plan_key = key
         self.store.save(job)
         return plan
@@ -308,8 +312,9 @@ class Ingest:
     def _task_specs(self, job: JobRecord, plan: Plan, layout: WorkLayout, tools: Tools,
                     stages: dict[str, float]) -> list[TaskSpec]:
         opts, info = self.options, plan.info
-        specs = [chunk_spec(ChunkWork(job.video_id, info, c, tuple(plan.renditions),
-                                      plan.segment_seconds, opts.preset, str(info.path), str(layout.root)))
+        every = piece_every(info, self.data.work)  # the chunks write the quality measure's reference
+        specs = [chunk_spec(ChunkWork(job.video_id, info, c, tuple(plan.renditions), plan.segment_seconds,
+                                      opts.preset, str(info.path), str(layout.root), every))
                  for c in plan.chunks]
         if info.audio is not None:
             # One short single-threaded encode of the whole file; weighs ~5% of the encode stage.
@@ -343,7 +348,7 @@ class Ingest:
             stages["package"] = round(time.monotonic() - began, 3)
             report(stage_progress(job.job_id, job.video_id, "verifying"))
             with _timed(stages, "verify"), ThreadPoolExecutor(1, thread_name_prefix="quality") as pool:
-                quality = pool.submit(self._measure, job, plan, title, stop)
+                quality = pool.submit(self._measure, job, plan, layout, title, stop)
                 reports.append(verify_title(tools, title, plan.info.expected_frames, fps,
                                             plan.segment_seconds))
                 measured.append(quality.result())
@@ -367,16 +372,18 @@ class Ingest:
             job.notes = [*job.notes, *quality.notes]
         return packaged, quality
 
-    def _measure(self, job: JobRecord, plan: Plan, title: PackagedTitle,
+    def _measure(self, job: JobRecord, plan: Plan, layout: WorkLayout, title: PackagedTitle,
                  stop: threading.Event) -> QualityReport | None:
-        """VMAF/PSNR/SSIM of every rung (None when `quality_measure` is off); never fails the ingest."""
+        """VMAF/PSNR/SSIM of every rung (None when `quality_measure` is off); never fails the ingest.
+        The sampled source frames come from the chunk encodes when they wrote them all."""
         if not config.get("quality_measure") or not title.renditions:
             return None
         began = time.monotonic()
         self._task_event("task_started", job, "quality", attempt=1)
         try:
+            reference = written_reference(layout, plan.chunks, plan.segment_seconds, plan.info)
             quality = measure_title(plan.info, title, plan.segment_seconds, workers=self.options.workers,
-                                    stop=stop)
+                                    stop=stop, reference=reference)
         except Exception:  # a bug in measuring must cost the figures, never the title
             log.exception("measuring the quality of %s failed", job.original_name)
             quality = QualityReport(0, notes=["quality not measured: internal error (see the server log)"])

@@ -40,6 +40,11 @@ def boundary_frame(segment: int, segment_seconds: float, fps: Fraction) -> int:
     return round(segment * Fraction(segment_seconds) * fps)
 
 
+def first_frame(chunk: Chunk, segment_seconds: float, fps: Fraction) -> int:
+    """The title's frame number of the chunk's first frame (chunks start on segment boundaries)."""
+    return boundary_frame(round(chunk.start / segment_seconds), segment_seconds, fps)
+
+
 def total_frames(duration: float, fps: Fraction) -> int:
     """Frames of the whole title at the output rate, the same formula as MediaInfo.expected_frames."""
     return round(duration * fps)
@@ -132,10 +137,9 @@ def _chunk(index: int, first: int, end: int, segments: int, duration: float, fps
 
 def keyframes_in_chunk(chunk: Chunk, segment_seconds: float, fps: Fraction) -> list[int]:
     """Chunk-relative frame numbers that must be keyframes: the first frame of every segment in it."""
-    first_segment = round(chunk.start / segment_seconds)
-    base = boundary_frame(first_segment, segment_seconds, fps)
+    base = first_frame(chunk, segment_seconds, fps)
     frames: list[int] = []
-    segment = first_segment
+    segment = round(chunk.start / segment_seconds)
     while (offset := boundary_frame(segment, segment_seconds, fps) - base) < chunk.frames:
         frames.append(offset)
         segment += 1

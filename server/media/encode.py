@@ -29,12 +29,13 @@ from pathlib import Path
 from server import config
 from server.errors import MediaError
 from server.media import ffmpeg
-from server.media.chunks import boundary_frame, keyframes_in_chunk
+from server.media.chunks import first_frame, keyframes_in_chunk
 from server.media.codecs import codec_of, encoder_args
 from server.media.ffmpeg import Tools
-from server.media.filters import filter_graph, output_label
+from server.media.filters import REFERENCE_LABEL, filter_graph, output_label
 from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
 from server.media.progress import ProgressUpdate
+from server.media.reference_pieces import holds_frames, piece_chain, piece_frames, piece_output_args
 from server.media.source_cut import Cut, cut
 
 
@@ -59,8 +60,7 @@ def chunk_cut(info: MediaInfo, chunk: Chunk, segment_seconds: float, fps: Fracti
     the first kept frame half a frame in, where the rate filter may repeat it: one frame doubled
     at the seam and one lost at the end.
     """
-    first = boundary_frame(round(chunk.start / segment_seconds), segment_seconds, fps)
-    return cut(info.keyframes, first / fps, chunk.frames / fps)
+    return cut(info.keyframes, first_frame(chunk, segment_seconds, fps) / fps, chunk.frames / fps)
 
 
 def keyframe_expr(chunk: Chunk, segment_seconds: float, fps: Fraction) -> str:
@@ -113,37 +113,58 @@ def rung_output_args(index: int, rendition: Rendition, chunk: Chunk, keyframes: 
 
 def build_chunk_args(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
                      layout: WorkLayout, segment_seconds: float, preset: str = "veryfast",
-                     threads: int = 1, source: str | None = None) -> list[str]:
+                     threads: int = 1, source: str | None = None, reference_every: int = 0) -> list[str]:
     """The whole argv of one chunk encode (pure: no process, no file touched); `source` is read
-    instead of `info.path` when given (a URL ffmpeg seeks in with Range, e.g. a presigned GET)."""
+    instead of `info.path` when given (a URL ffmpeg seeks in with Range, e.g. a presigned GET).
+    `reference_every`: also write the chunk's piece of the quality reference sampled at that step
+    (`reference_piece`), when it holds a sampled frame."""
     video = _video(info)
     keyframes = keyframe_expr(chunk, segment_seconds, video.fps)
     gop = gop_frames(segment_seconds, video.fps)
     window = chunk_cut(info, chunk, segment_seconds, video.fps)
     interval = keyframe_interval(chunk, segment_seconds, video.fps)
+    piece = reference_piece(chunk, segment_seconds, video.fps, layout, reference_every)
+    first = first_frame(chunk, segment_seconds, video.fps)
+    branch = piece_chain(video, first, reference_every) if piece else []
     args = [tools.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-threads", str(threads), *window.input_args(), "-i", source or str(info.path),
-            "-filter_complex", filter_graph(video, renditions, window.head_filters()),
+            "-filter_complex", filter_graph(video, renditions, window.head_filters(), branch),
             "-filter_complex_threads", str(threads)]
     for i, rendition in enumerate(renditions):
         out = part_path(layout.chunk_file(rendition.name, chunk.index))
         args += rung_output_args(i, rendition, chunk, keyframes, gop, preset, threads, out, interval)
+    if piece:
+        count = piece_frames(chunk, first, reference_every)
+        args += piece_output_args(REFERENCE_LABEL, count, part_path(piece))
     return args
+
+
+def reference_piece(chunk: Chunk, segment_seconds: float, fps: Fraction, layout: WorkLayout,
+                    reference_every: int) -> Path | None:
+    """Where the chunk writes its piece of the quality reference; None for no piece (not asked
+    for, or no sampled frame falls in the chunk)."""
+    if reference_every <= 0 or not holds_frames(chunk, first_frame(chunk, segment_seconds, fps),
+                                                reference_every):
+        return None
+    return layout.reference_piece(reference_every, chunk.index)
 
 
 def encode_chunk(tools: Tools, info: MediaInfo, chunk: Chunk, renditions: Sequence[Rendition],
                  layout: WorkLayout, segment_seconds: float, preset: str = "veryfast", *,
                  on_progress: Callable[[ProgressUpdate], None] | None = None,
-                 stop: threading.Event | None = None, threads: int = 1, source: str | None = None) -> None:
-    """Encode `chunk` into every rung's chunk file; a file appears only once ffmpeg succeeded.
-    `source` replaces `info.path` as ffmpeg's input (see `build_chunk_args`).
+                 stop: threading.Event | None = None, threads: int = 1, source: str | None = None,
+                 reference_every: int = 0) -> None:
+    """Encode `chunk` into every rung's chunk file (and its reference piece: `build_chunk_args`); a
+    file appears only once ffmpeg succeeded. `source` replaces `info.path` as ffmpeg's input.
 
     Raises FFmpegFailed (with ffmpeg's last lines) and leaves no partial file behind.
     """
-    finals = [layout.chunk_file(r.name, chunk.index) for r in renditions]
+    piece = reference_piece(chunk, segment_seconds, _video(info).fps, layout, reference_every)
+    finals = [layout.chunk_file(r.name, chunk.index) for r in renditions] + ([piece] if piece else [])
     for final in finals:
         final.parent.mkdir(parents=True, exist_ok=True)
-    args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads, source)
+    args = build_chunk_args(tools, info, chunk, renditions, layout, segment_seconds, preset, threads, source,
+                            reference_every)
     try:
         ffmpeg.run(args, f"encode chunk {chunk.index} of {info.path.name}", on_progress=on_progress,
                    stop=stop, spare_cores=beside_single_threaded(threads))

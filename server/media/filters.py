@@ -96,9 +96,14 @@ def scale_parents(renditions: Sequence[Rendition]) -> list[int | None]:
     return parents
 
 
-def filter_graph(video: VideoInfo, renditions: Sequence[Rendition], head: Sequence[str] = ()) -> str:
+REFERENCE_LABEL = "ref"
+
+
+def filter_graph(video: VideoInfo, renditions: Sequence[Rendition], head: Sequence[str] = (),
+                 reference: Sequence[str] = ()) -> str:
     """The whole `-filter_complex` text: input stream → `head` (the cut, source_cut.py) → shared
-    chain → cascade of rung scales.
+    chain → cascade of rung scales, and, given `reference` filters, one more branch of the shared
+    chain's output through them to the output labelled REFERENCE_LABEL (reference_pieces.py).
 
     Each node's output is split between its own rung's encoder and the rungs scaled from it.
     """
@@ -113,14 +118,17 @@ def filter_graph(video: VideoInfo, renditions: Sequence[Rendition], head: Sequen
             return f"{chain}[{targets[0]}]"
         return f"{chain},split={len(targets)}" + "".join(f"[{t}]" for t in targets)
 
+    branch = ["reference"] if reference else []
+    inputs.extend(branch)
     head = fan_out(f"[0:{video.index}]" + ",".join([*head, *shared_chain(video)]), None,
-                   [i for i, p in enumerate(parents) if p is None])
+                   [i for i, p in enumerate(parents) if p is None] + ([len(renditions)] if branch else []))
     rungs = []
     for i, rendition in enumerate(renditions):
         source_video = video if parents[i] is None else _scaled(video)
         chain = f"[{inputs[i]}]" + ",".join(rung_chain(source_video, rendition))
         rungs.append(fan_out(chain, output_label(i), [c for c, p in enumerate(parents) if p == i]))
-    return ";".join([head, *rungs])
+    tail = [f"[reference]{','.join(reference)}[{REFERENCE_LABEL}]"] if reference else []
+    return ";".join([head, *rungs, *tail])
 
 
 def _scaled(video: VideoInfo) -> VideoInfo:

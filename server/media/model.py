@@ -146,6 +146,15 @@ class WorkLayout:
         """Video-only MP4 of one chunk of one rung, timestamps starting at 0."""
         return self.root / "chunks" / rendition / f"chunk_{index:05d}.mp4"
 
+    def reference_piece(self, sample_every: int, index: int) -> Path:
+        """Raw NUT of one chunk's frames sampled for the quality measure at `sample_every`
+        (reference_pieces.py); the step is in the path, so another step never reads these."""
+        return self.root / "reference" / str(sample_every) / f"chunk_{index:05d}.nut"
+
+    def reference_list(self, sample_every: int) -> Path:
+        """The pieces at `sample_every` in order, as an ffconcat list the measure reads as one input."""
+        return self.root / f"reference_{sample_every}.ffconcat"
+
     def chunk_list(self, rendition: str) -> Path:
         """The rung's chunks in order, as an ffconcat list that any ffmpeg command reads as one input."""
         return self.root / f"{rendition}.ffconcat"

@@ -9,7 +9,8 @@ base (MKV's and NUT's milliseconds at 29.97 fps) can then never pair a frame wit
 one-frame shift costs 20-45 VMAF points on moving content; tests/media/test_quality.py).
 
 Two kinds of process (quality_run.py): the main ffmpeg decodes the source once and writes its
-sampled frames (raw, at display size) to a temporary file; then one measuring ffmpeg per rung
+sampled frames (raw, at display size) to a temporary file, unless the chunk encodes wrote them
+already (reference_pieces.py, the local executor's); then one measuring ffmpeg per rung
 (libvmaf: `find_measuring_tool`) reads that file and the rung's CMAF playlist: VMAF (built-in v0.6.1
 model), PSNR and SSIM at once. One libvmaf at 1080p holds ~160 MB, so five rungs in one process
 (1 GB) were an ingest's memory peak: the rungs are scored one per process, two side by side on two
@@ -177,25 +178,39 @@ def scored_frame(window: int, sample_every: int) -> int:
 
 def scored_frames(frames: int, sample_every: int) -> list[int]:
     """The frames of a title (or window) of `frames` frames that a measure at one in `sample_every`
-    scores: each window's `scored_frame` whose triple ends inside (libvmaf's own subsampling below
-    TRIPLES_FROM: frames 0, N, 2N ...). Pure: benches and tests re-sample full-frame logs with it."""
+    scores: each window's `scored_frame` inside the title, the title's last frame too (its triple
+    has no third frame, which libvmaf's motion feature reads as the end of the title, as full-frame
+    VMAF does); libvmaf's own subsampling below TRIPLES_FROM: frames 0, N, 2N ... Pure: benches and
+    tests re-sample full-frame logs with it."""
     if sample_every < TRIPLES_FROM:
         return list(range(0, frames, max(1, sample_every)))
     picked = (scored_frame(k, sample_every) for k in range(frames // sample_every + 1))
-    return [f for f in picked if f < frames - 1]
+    return [f for f in picked if f < frames]
 
 
-def sample_select(sample_every: int) -> list[str]:
+def sample_select(sample_every: int, first: int = 0, lead: bool = True) -> list[str]:
     """Keep each window's scored frame and its two neighbours (VMAF's motion feature reads them),
-    then put LEAD clones in front (see LEAD). N = 4: frames 2-13 of each 16, the triples of
-    `scored_frame` back to back."""
+    then put LEAD clones in front (see LEAD) when `lead`. N = 4: frames 2-13 of each 16, the
+    triples of `scored_frame` back to back. `first`: the title's frame number of the stream's first
+    frame (a chunk's), so a chunk keeps exactly the title's frames that fall in it (`kept`)."""
     if sample_every < TRIPLES_FROM:
         return []
-    pad = f"tpad=start={LEAD}:start_mode=clone"
+    pad = [f"tpad=start={LEAD}:start_mode=clone"] if lead else []
+    n = f"(n+{first})" if first else "n"
     if sample_every == TRIPLES_FROM:
-        return ["select='between(mod(n\\,16)\\,2\\,13)'", pad]
-    n, span, m = sample_every, sample_every - 2, stride(sample_every)
-    return [f"select='lte(abs(mod(n\\,{n})-1-mod({m}*floor(n/{n})\\,{span}))\\,1)'", pad]
+        return [f"select='between(mod({n}\\,16)\\,2\\,13)'", *pad]
+    every, span, m = sample_every, sample_every - 2, stride(sample_every)
+    return [f"select='lte(abs(mod({n}\\,{every})-1-mod({m}*floor({n}/{every})\\,{span}))\\,1)'", *pad]
+
+
+def kept(n: int, sample_every: int) -> bool:
+    """Whether `sample_select` keeps the title's frame `n` (the same arithmetic, in Python)."""
+    if sample_every < TRIPLES_FROM:
+        return True
+    if sample_every == TRIPLES_FROM:
+        return 2 <= n % 16 <= 13
+    span, m = sample_every - 2, stride(sample_every)
+    return abs(n % sample_every - 1 - (m * (n // sample_every)) % span) <= 1
 
 
 def libvmaf_subsample(sample_every: int) -> int:
@@ -263,7 +278,9 @@ def build_reference_args(ffmpeg_bin: str, source: str, video: VideoInfo, frames:
 def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int,
                        log_paths: Sequence[Path], sample_every: int, reference: str = "-") -> list[str]:
     """argv of the measuring ffmpeg: inputs 0..R-1 the rungs, input R the reference on stdin or
-    from the file `reference` (split once per rung), one libvmaf per rung, outputs discarded."""
+    from the file `reference` (split once per rung), one libvmaf per rung, outputs discarded.
+    A `reference` ending in .ffconcat lists the chunk encodes' pieces (reference_pieces.py), read
+    as one input; `-xerror`: the concat demuxer would skip a piece it cannot open and go on."""
     count = len(rung_inputs)
     # re-timed again on this side: the pipe's container may round the timestamps (see frame_index_pts)
     refs = "".join(f"[ref{i}]" for i in range(count))
@@ -274,7 +291,8 @@ def build_measure_args(tool: str, rung_inputs: Sequence[str], video: VideoInfo, 
     args = [tool, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     for rung_input in rung_inputs:  # one decoding thread each: frame threads only add frames in flight
         args += ["-threads", "1", "-i", rung_input]
-    args += ["-f", "nut", "-i", reference, "-filter_complex", ";".join(graph)]
+    listed = reference.endswith(".ffconcat")
+    args += [*(["-xerror"] if listed else ["-f", "nut"]), "-i", reference, "-filter_complex", ";".join(graph)]
     for i in range(count):
         args += ["-map", f"[out{i}]", "-f", "null", "-"]
     return args
@@ -361,19 +379,23 @@ def passes(count: int, per_pass: int) -> list[list[int]]:
 
 def score_rungs(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str, video: VideoInfo,
                 frames: int, sample_every: int, *, per_pass: int | None = None, workers: int | None = None,
-                stop: threading.Event | None = None) -> list[list[FrameScore]]:
-    """Score every rung against the source; the figures do not depend on how. The source is decoded
-    once into a file of its sampled frames when that fits (`_reference_fits`), else once per pass of
-    `rungs_per_pass` rungs; at most `workers` (default: the setting) measuring ffmpegs at once.
+                stop: threading.Event | None = None, reference: Path | None = None) -> list[list[FrameScore]]:
+    """Score every rung against the source; the figures do not depend on how. The sampled frames
+    come from `reference` when given (the chunk encodes' pieces: reference_pieces.py); else the source
+    is decoded once into a file of them when that fits (`reference_fits`), or once per pass of
+    `rungs_per_pass` rungs. At most `workers` (default: the setting) measuring ffmpegs at once.
     FFmpegFailed when an ffmpeg fails, Cancelled on `stop`."""
     if not rung_inputs:
         return []
     at_once = per_pass or rungs_per_pass(video, config.get("quality_rungs_per_pass"))
     with tempfile.TemporaryDirectory(prefix="miniflix-vmaf-") as scratch:
         logs = [Path(scratch) / f"rung{i}.json" for i in range(len(rung_inputs))]
-        if _reference_fits(reference_mb(video, frames, sample_every), Path(scratch)):
+        scorers = scorers_at_once(at_once, len(rung_inputs), workers)
+        if reference is not None:
+            _score_each(tool, rung_inputs, video, frames, sample_every, reference, logs, scorers, stop)
+        elif reference_fits(video, frames, sample_every, Path(scratch)):
             _score_from_file(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
-                             Path(scratch), scorers_at_once(at_once, len(rung_inputs), workers), stop)
+                             Path(scratch), scorers, stop)
         else:
             _score_in_passes(ffmpeg_bin, tool, rung_inputs, source, video, frames, sample_every,
                              logs, at_once, stop)
@@ -389,9 +411,16 @@ def _score_from_file(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], sou
     reference = scratch / "reference.nut"
     run_alone(build_reference_args(ffmpeg_bin, source, video, frames, every, threads=workers,
                                    output=str(reference)), "decoding the source for measuring", stop)
-    run_each([(build_measure_args(tool, [rung], video, frames, [scratch / f"rung{i}.json"], every,
-                                  reference=str(reference)), "measuring the quality of a rung")
-              for i, rung in enumerate(rung_inputs)], workers, stop)
+    _score_each(tool, rung_inputs, video, frames, every, reference,
+                [scratch / f"rung{i}.json" for i in range(len(rung_inputs))], workers, stop)
+
+
+def _score_each(tool: str, rung_inputs: Sequence[str], video: VideoInfo, frames: int, every: int,
+                reference: Path, logs: Sequence[Path], workers: int, stop: threading.Event | None) -> None:
+    """Score the rungs one per measuring ffmpeg, `workers` side by side, each reading `reference`."""
+    run_each([(build_measure_args(tool, [rung], video, frames, [log_path], every, reference=str(reference)),
+               "measuring the quality of a rung")
+              for rung, log_path in zip(rung_inputs, logs, strict=True)], workers, stop)
 
 
 def _score_in_passes(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], source: str,
@@ -406,11 +435,12 @@ def _score_in_passes(ffmpeg_bin: str, tool: str, rung_inputs: Sequence[str], sou
                   f"measuring the quality of {len(group)} rung(s)", stop)
 
 
-def _reference_fits(megabytes: float, folder: Path) -> bool:
-    """Within `quality_reference_max_mb` and half the disk's free space (a full disk would cost the
-    title its figures; the piped passes need no disk)."""
+def reference_fits(video: VideoInfo, frames: int, sample_every: int, folder: Path) -> bool:
+    """Whether the sampled frames fit within `quality_reference_max_mb` and half the free space of
+    `folder`'s disk (a full disk would cost the title its figures; the piped passes need no disk)."""
     free_mb = shutil.disk_usage(folder).free / 2**20
-    return megabytes <= min(config.get("quality_reference_max_mb"), free_mb / 2)
+    return reference_mb(video, frames, sample_every) <= min(config.get("quality_reference_max_mb"),
+                                                              free_mb / 2)
 
 
 def kept_frames(frames: int, sample_every: int) -> int:
@@ -463,16 +493,23 @@ def effective_every(sample_every: int, frames: int, max_scored: int = 0) -> int:
     return every
 
 
+def title_every(info: MediaInfo, sample_every: int | None = None) -> int:
+    """The step a title is scored at: `sample_every` (default: the setting) within the title's
+    bounds (`effective_every`)."""
+    return effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames,
+                           config.get("quality_max_scored"))
+
+
 def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: float, *,
                   sample_every: int | None = None, workers: int | None = None,
-                  stop: threading.Event | None = None) -> QualityReport:
+                  stop: threading.Event | None = None, reference: Path | None = None) -> QualityReport:
     """Measure every rung of a packaged title against its source; never raises for a bad rung or a
     missing tool: what could not be measured is a note ("quality not measured: …"). Each pass is one
-    single-threaded scorer beside its decoder (see `libvmaf_filter`)."""
+    single-threaded scorer beside its decoder (see `libvmaf_filter`). `reference`: the chunk
+    encodes' sampled frames at `title_every`, instead of a decode of the source (`score_rungs`)."""
     if info.video is None or not packaged.renditions:
         return QualityReport(1)
-    every = effective_every(sample_every or config.get("quality_sample_every"), info.expected_frames,
-                            config.get("quality_max_scored"))
+    every = title_every(info, sample_every)
     report = QualityReport(every)
     try:
         tool, main = ffmpeg.find_measuring_tool(), ffmpeg.find_tools().ffmpeg
@@ -485,7 +522,7 @@ def measure_title(info: MediaInfo, packaged: PackagedTitle, segment_seconds: flo
     tracks = [packaged.root / "cmaf" / r["name"] for r in packaged.renditions]
     try:
         scored = score_rungs(main, tool, [str(t / "playlist.m3u8") for t in tracks], str(info.path),
-                             info.video, grid.total, every, workers=workers, stop=stop)
+                             info.video, grid.total, every, workers=workers, stop=stop, reference=reference)
         for rendition, track, scores in zip(packaged.renditions, tracks, scored, strict=True):
             kbps = average_kbps(track, float(grid.total / grid.fps))
             report.rungs.append(summarize(rendition["name"], int(rendition["width"]),

@@ -1,0 +1,138 @@
+"""The chunk encodes write the quality measure's reference (issue 19 §1: measuring must not double
+the ingest): their pieces, read in order, are frame for frame what the measure's own decode of the
+source writes, and score every rung with the same figures; an ingest then never decodes the source
+for measuring."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.media.chunks import first_frame, plan_chunks
+from server.media.encode import encode_chunk
+from server.media.ffmpeg import find_measuring_tool, find_tools
+from server.media.model import MediaInfo, Rendition, WorkLayout
+from server.media.package import build_concat_list
+from server.media.probe import probe, with_keyframes
+from server.media.quality import build_reference_args, kept, score_rungs, scored_frames
+from server.media.reference_pieces import holds_frames
+from tests.conftest import generate_clip
+from tests.jobs.helpers import cli, json_lines
+
+SEGMENT = 1.0
+RUNGS = [Rendition("180p", 320, 180, 400, 600), Rendition("90p", 160, 90, 150, 250)]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[MediaInfo, Path]:
+    """8 s of moving test picture at 25 fps in one GOP: every chunk after the first decodes from
+    the source's only keyframe and drops what comes before it, as long-GOP sources make it do."""
+    folder = tmp_path_factory.mktemp("pieces")
+    clip = generate_clip(folder / "src.mp4", seconds=8, size="320x180", fps=25, audio=False,
+                         extra=["-g", "250", "-crf", "12"])
+    return with_keyframes(probe(clip, find_tools()), find_tools()), folder
+
+
+def encode_with_pieces(info: MediaInfo, work: Path, every: int) -> tuple[list[Path], list[Path]]:
+    """Encode the clip chunk by chunk, writing pieces at `every`; (each rung's ffconcat list of
+    chunk files, the pieces in order)."""
+    assert info.video is not None
+    layout = WorkLayout(work)
+    chunks = plan_chunks(info.duration, info.video.fps, SEGMENT, 3)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        encode_chunk(find_tools(), info, chunk, RUNGS, layout, SEGMENT, "ultrafast", reference_every=every)
+    lists = []
+    for rung in RUNGS:
+        listing = work / f"{rung.name}.ffconcat"
+        listing.write_text(build_concat_list(work, [layout.chunk_file(rung.name, c.index) for c in chunks]))
+        lists.append(listing)
+    pieces = [layout.reference_piece(every, c.index) for c in chunks
+              if holds_frames(c, first_frame(c, SEGMENT, info.video.fps), every)]
+    return lists, pieces
+
+
+def frame_hashes(argv_input: list[str]) -> list[str]:
+    """The md5 of every frame ffmpeg reads from the input (timestamps left out)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", *argv_input, "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if not line.startswith("#")]
+
+
+@pytest.mark.parametrize("every", [4, 11])
+def test_the_pieces_are_the_reference_the_measure_would_decode(
+        source: tuple[MediaInfo, Path], tmp_path: Path, every: int) -> None:
+    info, _ = source
+    assert info.video is not None
+    chunks = plan_chunks(info.duration, info.video.fps, SEGMENT, 3)
+    seams = [first_frame(c, SEGMENT, info.video.fps) for c in chunks[1:]]
+    # a kept triple runs across a seam: cut in two by the chunks, it must be joined again
+    assert any(kept(s - 1, every) and kept(s, every) for s in seams)
+    _, pieces = encode_with_pieces(info, tmp_path, every)
+    assert all(p.is_file() for p in pieces) and not list(tmp_path.rglob("*.part"))
+    listing = tmp_path / "reference.ffconcat"
+    listing.write_text(build_concat_list(tmp_path, pieces))
+    decoded = tmp_path / "decoded.nut"
+    subprocess.run(build_reference_args("ffmpeg", str(info.path), info.video, info.expected_frames, every,
+                                        output=str(decoded)), check=True)
+    whole = frame_hashes(["-i", str(decoded)])
+    assert len(whole) > 2 * info.expected_frames // every  # the triples and the lead clones, not the title
+    assert frame_hashes(["-i", str(listing)]) == whole
+
+
+def test_the_pieces_score_every_rung_as_the_decoded_reference_does(
+        source: tuple[MediaInfo, Path], tmp_path: Path) -> None:
+    info, _ = source
+    assert info.video is not None
+    every = 11  # a triple across the seam at frame 100
+    rungs, pieces = encode_with_pieces(info, tmp_path, every)
+    listing = tmp_path / "reference.ffconcat"
+    listing.write_text(build_concat_list(tmp_path, pieces))
+    args = (find_tools().ffmpeg, find_measuring_tool(), [str(r) for r in rungs], str(info.path), info.video,
+            info.expected_frames, every)
+    from_pieces = score_rungs(*args, reference=listing)
+    decoded = score_rungs(*args)
+    frames = scored_frames(info.expected_frames, every)
+    assert frames[-1] == info.expected_frames - 1  # the title's last frame, scored without a next one
+    assert [[s.n for s in scores] for scores in from_pieces] == [frames] * 2
+    assert from_pieces == decoded  # every frame number and figure
+    assert from_pieces[0][0].vmaf > from_pieces[1][0].vmaf
+
+
+def logging_ffmpeg(folder: Path) -> tuple[Path, Path]:
+    """The real ffmpeg behind a shim that writes each command line to a file."""
+    calls, shim = folder / "argv.txt", folder / "ffmpeg-logged"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{find_tools().ffmpeg}" "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    return shim, calls
+
+
+def ingest(clip: Path, data: Path, **env: str) -> dict[str, Any]:
+    run = cli("ingest", str(clip), "--data-dir", str(data), "--json", "--segment-seconds", "1", env=env)
+    assert run.returncode == 0, run.stderr
+    [result] = json_lines(run.stdout)
+    assert result["status"] == "published", result["error"]
+    return dict(result)
+
+
+def test_an_ingest_measures_from_its_chunks_pieces_with_the_figures_of_a_decode(
+        source: tuple[MediaInfo, Path], tmp_path: Path) -> None:
+    info, _ = source
+    shim, calls = logging_ffmpeg(tmp_path)
+    env = {"MINIFLIX_FFMPEG": str(shim), "MINIFLIX_QUALITY_SAMPLE_EVERY": "5", "MINIFLIX_WORKERS": "2"}
+    result = ingest(info.path, tmp_path / "pieces", **env)
+    runs = calls.read_text().splitlines()
+    assert sum("chunk_" in r and ".nut" in r for r in runs) >= 3  # every chunk wrote its piece
+    assert not any("reference.nut" in r for r in runs)  # and the source was not decoded again
+    calls.unlink()
+    # the same ingest with no room for the reference: the source piped to the scorers, as before
+    decoded = ingest(info.path, tmp_path / "piped", **env, MINIFLIX_QUALITY_REFERENCE_MAX_MB="0")
+    assert not any(".nut" in r and "chunk_" in r for r in calls.read_text().splitlines())
+    assert [r["quality"] for r in result["renditions"]] == [r["quality"] for r in decoded["renditions"]]
+    report = json.loads((tmp_path / "pieces" / "origin" / result["integrity"]).read_text())
+    assert report["quality"]["sample_every"] == 5 and report["quality"]["measured"]
