@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,10 @@ def test_a_chunk_task_is_plain_data_that_pickles() -> None:
     spec = chunk_spec(work)
     assert spec.name == "chunk-0003" and pickle.loads(pickle.dumps(spec.run)).args == (work,)
     assert work.outputs() == ["chunks/360p/chunk_00003.mp4"]
+    # the local executor's chunks write the quality reference's piece; a worker's copy does not
+    # ship raw frames back, the coordinator's measure decodes the source itself instead
+    local = replace(work, reference_every=10)
+    assert local.at("work/v1/source", "/scratch/v1").reference_every == 0
 
 
 def test_two_dask_workers_publish_the_title_the_local_executor_makes(
