@@ -11,7 +11,8 @@ demuxer lands on the keyframe before t and ffmpeg drops the frames before t. Els
   it labels the frames 0.25-0.6 s off: 13 pictures at a chunk start came from before it.
 The keyframe scan (`probe.keyframe_times`) gives the times where a decode can begin. So the
 decode starts there, ffmpeg is told not to drop anything itself (`-noaccurate_seek`), and the
-head of the filter chain shifts the timestamps so that t is 0 and drops what is before it. The
+head of the filter chain shifts the timestamps so that t is 0; what is before it goes (the rate
+filter picks from the last second before t the picture due at t, see BEFORE). The
 frames kept, and their timestamps, are what a seek to t gives where seeking is exact; where it is
 not, they are what decoding the title from its start gives. A source whose keyframes have no
 times (the MXF) is decoded from its start: a chunk then decodes everything before it (its cost on
@@ -33,6 +34,14 @@ MICRO = 1_000_000
 # its audio, so a first chunk read that way sat one frame off the others (a frame doubled at the
 # seam). One microsecond in, every cut counts from the container's start, as the keyframe scan does.
 TIMELINE = Fraction(1, MICRO)
+# How much of the source before a cut reaches the rate filter. On a variable-rate source the picture
+# a decode from the title's start shows at the cut can be one from before it: the rate filter shows,
+# at each output time, the last picture due by then. Trimmed at the cut, a chunk started on the next
+# picture instead (the VP8 sample's frame 60: one picture shown twice, one never). The rate filter
+# (`filters.constant_rate`, always next but for the deinterlacer, which gets the previous picture as
+# context too) keeps the last picture due at 0 and drops the others; a second covers any gap but a
+# slideshow's.
+BEFORE = Fraction(1)
 
 
 def micro_floor(value: Fraction) -> Fraction:
@@ -73,12 +82,13 @@ class Cut:
         return ["-noaccurate_seek", "-ss", text(self.seek)]
 
     def head_filters(self) -> list[str]:
-        """The first filters on the source's video: `start` becomes time 0, frames before it and
-        from `start + seconds` on go (ffmpeg's own `-ss`/`-t` trim did this on exact seeks)."""
+        """The first filters on the source's video: `start` becomes time 0, frames from
+        `start + seconds` on go (ffmpeg's own `-ss`/`-t` trim did this on exact seeks), and so do
+        those more than BEFORE before `start`; the rate filter after it drops the rest of them."""
         lead = self.start - self.seek
         shift = [f"setpts=PTS-({text(lead)})/TB"] if lead else []
         end = f":end={text(self.seconds, round_up=True)}" if self.seconds is not None else ""
-        return [*shift, f"trim=start=0{end}"]
+        return [*shift, f"trim=start=-{text(BEFORE)}{end}"]
 
 
 def cut(keyframes: Sequence[float] | None, start: Fraction, seconds: Fraction | None) -> Cut:

@@ -53,7 +53,7 @@ def test_argv_seeks_before_the_input_and_writes_every_rung_to_a_temp_name(tmp_pa
     i = args.index("-i")
     assert args[i + 1] == "/in/source file.mov"
     assert value_after(args, "-ss") == "4.000000" and args.index("-ss") < i
-    assert value_after(args, "-filter_complex").startswith("[0:0]trim=start=0:end=4.000000,")
+    assert value_after(args, "-filter_complex").startswith("[0:0]trim=start=-1.000000:end=4.000000,")
     assert "-noautorotate" not in args          # autorotate turns the picture and drops the matrix
     outputs = [a for a in args if a.endswith(".part")]
     assert outputs == [f"{layout.chunk_file(r.name, 1)}.{os.getpid()}.part" for r in SMALL]
@@ -62,13 +62,14 @@ def test_argv_seeks_before_the_input_and_writes_every_rung_to_a_temp_name(tmp_pa
 
 def test_argv_decodes_from_the_keyframe_before_the_chunk_and_drops_the_lead(tmp_path: Path) -> None:
     """A TS or MXF seek lands anywhere: the decode starts on the scanned keyframe, ffmpeg drops
-    nothing, the filters shift the chunk's start to 0 and drop the frames before it."""
+    nothing, the filters shift the chunk's start to 0 and keep only the last second before it, for
+    the rate filter to pick the picture due at 0 (source_cut.BEFORE)."""
     chunk = Chunk(1, 4.0, 4.0, 100)
     scanned = replace(media(), keyframes=(0.0, 2.5, 5.0))
     args = build_chunk_args(TOOLS, scanned, chunk, SMALL, WorkLayout(tmp_path), 2.0, "veryfast")
     assert args[args.index("-ss") - 1] == "-noaccurate_seek" and value_after(args, "-ss") == "2.500001"
     assert value_after(args, "-filter_complex").startswith(
-        "[0:0]setpts=PTS-(1.499999)/TB,trim=start=0:end=4.000000,")
+        "[0:0]setpts=PTS-(1.499999)/TB,trim=start=-1.000000:end=4.000000,")
     timeless = replace(media(), keyframes=())   # the MXF's keyframes have no times: from the start
     args = build_chunk_args(TOOLS, timeless, chunk, SMALL, WorkLayout(tmp_path), 2.0, "veryfast")
     assert value_after(args, "-ss") == "0.000001"
@@ -97,7 +98,7 @@ def test_argv_encodes_each_rung_with_capped_crf_exact_frames_and_grid_keyframes(
 def test_filter_graph_decodes_once_and_scales_each_rung_from_the_next_larger(tmp_path: Path) -> None:
     graph = value_after(build_chunk_args(TOOLS, media(), Chunk(0, 0, 4, 100), SMALL, WorkLayout(tmp_path),
                                          4.0), "-filter_complex")
-    assert graph.startswith("[0:0]setpts=PTS-(-0.000001)/TB,trim=start=0:end=4.000000,"
+    assert graph.startswith("[0:0]setpts=PTS-(-0.000001)/TB,trim=start=-1.000000:end=4.000000,"
                             "fps=fps=25/1:start_time=0,tpad=stop=-1:stop_mode=clone[s0];")
     top = "[s0]scale=320:180:flags=bicubic,setsar=1,format=yuv420p,setparams=range=tv,split=2[v0][s1];"
     assert top in graph
