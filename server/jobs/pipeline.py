@@ -270,7 +270,7 @@ class Ingest:
             self.store.reset_tasks(job.job_id, names)
             # pieces of another chunk plan would pair the wrong frames (an executor that writes none
             # would leave them to be read)
-            shutil.rmtree(WorkLayout(self.data.work / job.video_id).root / "reference", ignore_errors=True)
+            shutil.rmtree(WorkLayout(self.data.work / job.video_id).reference_dir, ignore_errors=True)
             job.plan_key = key
         self.store.save(job)
         return plan

@@ -146,10 +146,15 @@ class WorkLayout:
         """Video-only MP4 of one chunk of one rung, timestamps starting at 0."""
         return self.root / "chunks" / rendition / f"chunk_{index:05d}.mp4"
 
+    @property
+    def reference_dir(self) -> Path:
+        """The chunk encodes' pieces of the quality measure's reference (reference_pieces.py)."""
+        return self.root / "reference"
+
     def reference_piece(self, sample_every: int, index: int) -> Path:
-        """Raw NUT of one chunk's frames sampled for the quality measure at `sample_every`
-        (reference_pieces.py); the step is in the path, so another step never reads these."""
-        return self.root / "reference" / str(sample_every) / f"chunk_{index:05d}.nut"
+        """Raw NUT of one chunk's frames sampled for the quality measure at `sample_every`; the
+        step is in the path, so another step never reads these."""
+        return self.reference_dir / str(sample_every) / f"chunk_{index:05d}.nut"
 
     def reference_list(self, sample_every: int) -> Path:
         """The pieces at `sample_every` in order, as an ffconcat list the measure reads as one input."""
