@@ -74,6 +74,12 @@ def rung_chain(video: VideoInfo, rendition: Rendition) -> list[str]:
             "setsar=1", "format=yuv420p", "setparams=range=tv"]
 
 
+def display_chain(video: VideoInfo) -> list[str]:
+    """The source's picture at its display size, as a rung's chain would make it (square pixels,
+    8-bit 4:2:0, limited range): what the quality measure and the per-title windows compare with."""
+    return rung_chain(video, Rendition("source", video.display_width, video.display_height, 0, 0))
+
+
 def output_label(index: int) -> str:
     """The filtergraph label of rung `index`'s output, for `-map [label]`."""
     return f"v{index}"
@@ -112,21 +118,19 @@ def filter_graph(video: VideoInfo, renditions: Sequence[Rendition], head: Sequen
     parents = scale_parents(renditions)
     inputs = [f"s{i}" for i in range(len(renditions))]
 
-    def fan_out(chain: str, own: str | None, children: list[int]) -> str:
-        targets = ([own] if own else []) + [inputs[c] for c in children]
+    def fan_out(chain: str, targets: list[str]) -> str:
         if len(targets) == 1:
             return f"{chain}[{targets[0]}]"
         return f"{chain},split={len(targets)}" + "".join(f"[{t}]" for t in targets)
 
     branch = ["reference"] if reference else []
-    inputs.extend(branch)
-    head = fan_out(f"[0:{video.index}]" + ",".join([*head, *shared_chain(video)]), None,
-                   [i for i, p in enumerate(parents) if p is None] + ([len(renditions)] if branch else []))
+    head = fan_out(f"[0:{video.index}]" + ",".join([*head, *shared_chain(video)]),
+                   [inputs[i] for i, p in enumerate(parents) if p is None] + branch)
     rungs = []
     for i, rendition in enumerate(renditions):
         source_video = video if parents[i] is None else _scaled(video)
         chain = f"[{inputs[i]}]" + ",".join(rung_chain(source_video, rendition))
-        rungs.append(fan_out(chain, output_label(i), [c for c, p in enumerate(parents) if p == i]))
+        rungs.append(fan_out(chain, [output_label(i)] + [inputs[c] for c, p in enumerate(parents) if p == i]))
     tail = [f"[reference]{','.join(reference)}[{REFERENCE_LABEL}]"] if reference else []
     return ";".join([head, *rungs, *tail])
 

@@ -35,7 +35,7 @@ from server import config
 from server.errors import Cancelled, MediaError, ToolMissing
 from server.media import ffmpeg
 from server.media.convex_hull import RatePoint, Rules, crossovers, pick_rungs, upper_hull
-from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
+from server.media.filters import constant_rate, deinterlace, display_chain, tonemap
 from server.media.ladder import plan_ladder
 from server.media.model import MediaInfo, Rendition, VideoInfo
 from server.media.probe import with_keyframes
@@ -159,10 +159,9 @@ def build_window_args(ffmpeg_bin: str, info: MediaInfo, start: float, seconds: f
     the source as a chunk encode cuts it (source_cut.py: seeking the PAL MXF clip straight to 3.475 s
     made the window 16 copies of one picture and 9 real frames, its bitrate read 2.3x low)."""
     video = _video(info)
-    display = Rendition("source", video.display_width, video.display_height, 0, 0)
     window = cut(info.keyframes, Fraction(start), Fraction(seconds) + Fraction(1, 2))
     chain = ",".join([*window.head_filters(), *deinterlace(video), *constant_rate(video.fps),
-                      *tonemap(video), *rung_chain(video, display)])
+                      *tonemap(video), *display_chain(video)])
     return [ffmpeg_bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
             *window.input_args(), "-i", str(info.path),
             "-filter_complex", f"[0:{video.index}]{chain}[w]", "-map", "[w]",

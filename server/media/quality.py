@@ -56,8 +56,8 @@ from typing import Any
 from server import config
 from server.errors import MiniflixError
 from server.media import ffmpeg
-from server.media.filters import constant_rate, deinterlace, rung_chain, tonemap
-from server.media.model import MediaInfo, PackagedTitle, Rendition, VideoInfo
+from server.media.filters import constant_rate, deinterlace, display_chain, tonemap
+from server.media.model import MediaInfo, PackagedTitle, VideoInfo
 from server.media.quality_run import run_alone, run_each, run_piped
 from server.media.source_cut import whole
 from server.media.verify import Grid
@@ -204,13 +204,13 @@ def sample_select(sample_every: int, first: int = 0, lead: bool = True) -> list[
 
 
 def kept(n: int, sample_every: int) -> bool:
-    """Whether `sample_select` keeps the title's frame `n` (the same arithmetic, in Python)."""
+    """Whether `sample_select` keeps the title's frame `n`: it is a `scored_frame` or one of its
+    neighbours (a triple may cross into the next window only at N = 4)."""
     if sample_every < TRIPLES_FROM:
         return True
-    if sample_every == TRIPLES_FROM:
-        return 2 <= n % 16 <= 13
-    span, m = sample_every - 2, stride(sample_every)
-    return abs(n % sample_every - 1 - (m * (n // sample_every)) % span) <= 1
+    window = n // sample_every
+    near = (k for k in (window - 1, window, window + 1) if k >= 0)
+    return any(abs(n - scored_frame(k, sample_every)) <= 1 for k in near)
 
 
 def libvmaf_subsample(sample_every: int) -> int:
@@ -230,9 +230,8 @@ def frame_number(scored_index: int, sample_every: int) -> int:
 
 def reference_chain(video: VideoInfo, frames: int, sample_every: int) -> list[str]:
     """The source as the encoder saw it, at display size: 8-bit 4:2:0, limited range, square pixels."""
-    display = Rendition("source", video.display_width, video.display_height, 0, 0)
     return [*deinterlace(video), *constant_rate(video.fps), *tonemap(video),
-            f"trim=end_frame={frames}", *sample_select(sample_every), *rung_chain(video, display),
+            f"trim=end_frame={frames}", *sample_select(sample_every), *display_chain(video),
             frame_index_pts(video.fps)]
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from server import config
 from server.media.chunks import first_frame
-from server.media.filters import rung_chain
-from server.media.model import Chunk, MediaInfo, Rendition, VideoInfo, WorkLayout
+from server.media.filters import display_chain
+from server.media.model import Chunk, MediaInfo, VideoInfo, WorkLayout
 from server.media.package import build_concat_list
 from server.media.quality import LEAD, TRIPLES_FROM, kept, reference_fits, sample_select, title_every
 
@@ -47,8 +47,7 @@ def piece_chain(video: VideoInfo, first: int, sample_every: int) -> list[str]:
     first chunk only, at display size (`quality.reference_chain` without the normalisation the chunk
     has done already). No end of its own: the output stops at `piece_frames`, so a miscount could
     never leave ffmpeg waiting for a frame the branch will not send."""
-    display = Rendition("source", video.display_width, video.display_height, 0, 0)
-    return [*sample_select(sample_every, first, lead=first == 0), *rung_chain(video, display)]
+    return [*sample_select(sample_every, first, lead=first == 0), *display_chain(video)]
 
 
 def piece_output_args(label: str, frames: int, out: Path) -> list[str]:
