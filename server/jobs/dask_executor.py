@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 WORK_PREFIX = "work"
 CONNECT_TIMEOUT_S = 5.0
+ERROR_WAIT_S = 2.0  # how long a done future's error may take to arrive (`_failure_of`)
 STOP_GRACE_S = 30.0      # how long a stopped run waits for the workers' ffmpeg to be killed
 POLL_S = 0.1
 NO_WORKERS_S = 60.0      # how long a run waits for a worker when the cluster has none
@@ -280,7 +281,7 @@ class _Run:
             self.listener.done(task.name, float(result["wall_s"]), worker=str(result["worker"]))
             self.outcome.done.append(task.name)
             return False
-        error = str(future.exception() or "cancelled")
+        error = _failure_of(future)
         attempt = self.failures[task.name] = self.failures.get(task.name, 0) + 1
         final = attempt > self.retries
         self.listener.failed(task.name, error, attempt, final)
@@ -355,3 +356,13 @@ def _merged(first: RunOutcome, *others: RunOutcome) -> RunOutcome:
         first.retries += other.retries
         first.notes += other.notes
     return first
+
+
+def _failure_of(future: Any) -> str:
+    """Why a done future did not finish, waiting at most ERROR_WAIT_S: one whose worker died with
+    every other may go back to pending, and `exception()` without a timeout then waited for a
+    worker that never came (a CI run hung 330 s in the test that loses every worker)."""
+    try:
+        return str(future.exception(timeout=ERROR_WAIT_S) or "cancelled")
+    except TimeoutError:
+        return f"its worker was lost ({future.status})"
